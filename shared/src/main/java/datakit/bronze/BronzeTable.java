@@ -1,0 +1,74 @@
+package datakit.bronze;
+
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.sql.TableRef;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+/**
+ * A bronze table as it stands in the warehouse, and the checks a load makes before touching it: it
+ * must be a table the datakits wrote (so a user's own table is never replaced), and a replace must not
+ * have views depending on it (PostgreSQL would refuse to drop the old table, or drop the views).
+ *
+ * @param columns    column name to type, in column order
+ * @param dependents views and other relations that depend on the table
+ */
+public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String> columns, List<String> dependents) {
+
+    /** Bookkeeping tables live in the bronze schema too; no stream may take their names. */
+    public static final Set<String> RESERVED_NAMES =
+        Set.of("extraction_runs", "extraction_checkpoints", "extraction_latest_runs", "flyway_schema_history");
+
+    /** The table as it stands now, or empty when it does not exist yet. */
+    public static Optional<BronzeTable> inspect(DSLContext db, TableRef ref) {
+        Record r = db.resultQuery("""
+            SELECT c.oid::bigint, c.relkind::text
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ? AND c.relname = ?""", ref.schema(), ref.table()).fetchOne();
+        if (r == null) {
+            return Optional.empty();
+        }
+        long oid = r.get(0, Long.class);
+        var columns = new LinkedHashMap<String, String>();
+        db.resultQuery("""
+                SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", oid)
+            .forEach(c -> columns.put(c.get(0, String.class), c.get(1, String.class)));
+        List<String> dependents = db.resultQuery("""
+                SELECT DISTINCT n.nspname, c.relname
+                FROM pg_catalog.pg_depend d
+                JOIN pg_catalog.pg_rewrite w ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND w.oid = d.objid
+                JOIN pg_catalog.pg_class c ON c.oid = w.ev_class
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = ?::oid AND c.oid <> ?::oid
+                ORDER BY 1, 2""", oid, oid)
+            .fetch(d -> TableRef.of(d.get(0, String.class), d.get(1, String.class)).toString());
+        return Optional.of(new BronzeTable(ref, oid, r.get(1, String.class).charAt(0), columns, dependents));
+    }
+
+    /** Fails unless this is a table the datakits wrote. */
+    public BronzeTable requireBronze() {
+        if (kind != 'r' || !columns.containsKey(BronzeMetadata.MARKER)) {
+            throw new DatakitException(ExitCode.NOT_READY, ("%s exists in the warehouse but is not a bronze table (%s). "
+                + "The datakits only write tables they created. Choose another --target-table, or rename or drop %s yourself.")
+                .formatted(ref, kind != 'r' ? "it is not a plain table" : "it has no " + BronzeMetadata.MARKER + " column", ref));
+        }
+        return this;
+    }
+
+    /** Fails if views depend on the table, since a replace swaps in a new table. */
+    public BronzeTable requireNoDependents() {
+        if (!dependents.isEmpty()) {
+            throw new DatakitException(ExitCode.NOT_READY, ("Cannot replace %s: %s depend%s on it, and a replace swaps in a new table, "
+                + "which PostgreSQL refuses while views use the old one. Use --mode append, or drop the views and create them again after the load.")
+                .formatted(ref, String.join(", ", dependents), dependents.size() == 1 ? "s" : ""));
+        }
+        return this;
+    }
+}

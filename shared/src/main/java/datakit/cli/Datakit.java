@@ -1,0 +1,96 @@
+package datakit.cli;
+
+import datakit.config.ConnectionResolver;
+import datakit.config.ConnectionSettings;
+import datakit.config.ConnectionUrl;
+import datakit.config.Environment;
+import datakit.config.PgParam;
+import datakit.config.Role;
+import datakit.db.Database;
+import datakit.db.Database.Access;
+import datakit.run.FullExtract;
+import datakit.run.RunContext;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * What a datakit script works with: connections opened from the options and environment, the
+ * extraction modes, and the run's output. Everything it opens is closed when the run ends.
+ */
+public final class Datakit implements AutoCloseable {
+    private final RunContext run;
+    private final Environment env;
+    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final Set<String> secrets = new HashSet<>();
+
+    Datakit(RunContext run, Environment env) {
+        this.run = run;
+        this.env = env;
+    }
+
+    /** A full extract from the source to the warehouse (read-only on both with {@code --dry-run}). */
+    public FullExtract fullExtract(SourceOptions source, WarehouseOptions warehouse) {
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url());
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url());
+        Database from = open(sourceSettings, Access.READ_ONLY);
+        Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+        return new FullExtract(run, from, to);
+    }
+
+    /** The warehouse alone, for tools that only manage bronze (migrations, health). */
+    public Database openWarehouse(WarehouseOptions warehouse) {
+        return open(settings(Role.WAREHOUSE, warehouse.url()), run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+    }
+
+    /** Resolves a database's settings from a URL flag (or null), the environment and .env. */
+    public ConnectionSettings settings(Role role, String urlFlag) {
+        if (urlFlag != null && ConnectionUrl.parse(urlFlag, role.urlFlag()).params().containsKey(PgParam.PASSWORD)) {
+            run.warn("the password in " + role.urlFlag() + " is visible to other users of this machine; prefer "
+                + role.urlVariable() + " or " + role.variable("password") + " in the environment or .env");
+        }
+        ConnectionSettings settings = new ConnectionResolver(env, run::warn).resolve(role, urlFlag, run.datakit());
+        if (settings.password() != null) {
+            secrets.add(settings.password().value());
+        }
+        run.info(role.label() + ": " + settings.username() + "@" + settings.describe() + " (sslmode " + settings.sslmode() + ")");
+        return settings;
+    }
+
+    private Database open(ConnectionSettings settings, Access access) {
+        return closeAtEnd(Database.open(settings, access));
+    }
+
+    /** Registers something to close when the run ends, last opened first closed. */
+    public <T extends AutoCloseable> T closeAtEnd(T resource) {
+        resources.push(resource);
+        return resource;
+    }
+
+    public RunContext run() {
+        return run;
+    }
+
+    /** {@code text} with every password this run knows replaced by ****: a last guard on error output. */
+    String redact(String text) {
+        String redacted = text;
+        for (String secret : secrets) {
+            if (!secret.isEmpty()) {
+                redacted = redacted.replace(secret, "****");
+            }
+        }
+        return redacted;
+    }
+
+    @Override
+    public void close() {
+        while (!resources.isEmpty()) {
+            try {
+                resources.pop().close();
+            } catch (Exception e) {
+                run.info("closing: " + e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package datakit.cli;
+
+import datakit.config.Environment;
+import datakit.db.SqlErrors;
+import datakit.run.Progress;
+import datakit.run.RunContext;
+import datakit.run.RunSummary;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
+
+/**
+ * The base of every datakit: the common options ({@code --dry-run}, {@code --json}, {@code --verbose},
+ * {@code --env-file}), defaults from the environment and {@code .env}, and one way to fail: a single
+ * {@code ERROR:} line, a stack trace only with {@code --verbose}, and the exit code of {@link ExitCode}.
+ */
+public abstract class DatakitCommand implements Callable<Integer> {
+    static {
+        // Libraries (HikariCP, Flyway) log through slf4j-simple; keep them to warnings unless --verbose.
+        System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        // jOOQ's open-source dialect targets the newest PostgreSQL and warns about any older server;
+        // the datakits use it for names and plain SQL, which work on every supported version.
+        System.setProperty("org.slf4j.simpleLogger.log.org.jooq.impl.DefaultExecuteContext.logVersionSupport", "off");
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--dry-run", description = "Print what would be done (SQL, row estimate, DDL) and write nothing anywhere.")
+    boolean dryRun;
+
+    @Option(names = "--json", description = "Print the summary (or the error) as one JSON object on stdout.")
+    boolean json;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print more detail, and stack traces with errors.")
+    boolean verbose;
+
+    @Option(names = "--env-file", paramLabel = "FILE", defaultValue = ".env",
+        description = "File of KEY=value defaults, read after the environment (default: ${DEFAULT-VALUE}).")
+    Path envFile;
+
+    private Environment environment;
+    private Datakit kit;
+
+    /** The datakit's steps. Throw {@link DatakitException} for failures the user can act on. */
+    protected abstract void run(Datakit kit) throws Exception;
+
+    @Override
+    public final Integer call() throws Exception {
+        if (verbose) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
+        }
+        CommandLine cli = spec.commandLine();
+        var run = new RunContext(spec.name(), UUID.randomUUID(), cli.getOut(), cli.getErr(), json, verbose, dryRun,
+            !json && Progress.onTerminal());
+        try (Datakit opened = new Datakit(run, environment)) {
+            kit = opened;
+            run(opened);
+        }
+        return ExitCode.OK.code();
+    }
+
+    /** Runs the datakit as a program: the real environment, stdout and stderr, then exits. */
+    public static void exit(DatakitCommand command, String... args) {
+        var out = new PrintWriter(System.out, true);
+        var err = new PrintWriter(System.err, true);
+        System.exit(execute(command, System.getenv(), out, err, args));
+    }
+
+    /** Runs the datakit with the given environment variables and output; returns the exit code. */
+    public static int execute(DatakitCommand command, Map<String, String> variables, PrintWriter out, PrintWriter err, String... args) {
+        var cli = new CommandLine(command);
+        String name = cli.getCommandName();
+        try {
+            command.environment = Environment.of(variables, envFile(args));
+        } catch (DatakitException e) {
+            err.println("ERROR: " + e.getMessage());
+            err.flush();
+            return e.exitCode().code();
+        }
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setDefaultValueProvider(new EnvironmentDefaults(command.environment));
+        cli.setParameterExceptionHandler((e, a) -> {
+            err.println("ERROR: " + e.getMessage().replaceAll("\\.?$", ".") + " See " + name + " --help.");
+            err.flush();
+            return ExitCode.BAD_INPUT.code();
+        });
+        cli.setExecutionExceptionHandler((e, c, parsed) -> command.report(e, parsed, out, err));
+        return cli.execute(args);
+    }
+
+    private int report(Exception e, ParseResult parsed, PrintWriter out, PrintWriter err) {
+        DatakitException failure = e instanceof DatakitException known ? known
+            : e instanceof java.sql.SQLException || e instanceof org.jooq.exception.DataAccessException
+                ? SqlErrors.failure(spec.name(), e)
+                : new DatakitException(ExitCode.FAILED, "unexpected %s: %s. Run again with --verbose for the stack trace, and please report it."
+                    .formatted(e.getClass().getSimpleName(), e.getMessage()), e);
+        String message = kit == null ? failure.getMessage() : kit.redact(failure.getMessage());
+        if (json) {
+            var map = new LinkedHashMap<String, Object>();
+            map.put("status", "failed");
+            map.put("datakit", spec.name());
+            map.put("exit_code", failure.exitCode().code());
+            map.put("error", message);
+            out.println(RunSummary.toJson(map));
+            out.flush();
+        }
+        err.println("ERROR: " + message);
+        if (verbose) {
+            var trace = new java.io.StringWriter();
+            e.printStackTrace(new PrintWriter(trace));
+            err.print(kit == null ? trace : kit.redact(trace.toString()));
+        }
+        err.flush();
+        return failure.exitCode().code();
+    }
+
+    /** {@code --env-file} must be known before parsing, since it feeds the option defaults. */
+    private static Path envFile(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--env-file") && i + 1 < args.length) {
+                return Path.of(args[i + 1]);
+            }
+            if (args[i].startsWith("--env-file=")) {
+                return Path.of(args[i].substring("--env-file=".length()));
+            }
+        }
+        return Path.of(".env");
+    }
+}

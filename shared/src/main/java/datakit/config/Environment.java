@@ -1,0 +1,91 @@
+package datakit.config;
+
+import datakit.cli.DatakitException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The variables a datakit reads, in their order of precedence: the process environment, then a
+ * {@code .env} file. It is a value object so tests can pass their own variables instead of the real ones.
+ */
+public final class Environment {
+    private final Map<String, String> process;
+    private final Map<String, String> dotEnv;
+    private final String dotEnvLabel;
+    private final Path home;
+    private final String osUser;
+
+    public Environment(Map<String, String> process, Map<String, String> dotEnv, String dotEnvLabel, Path home, String osUser) {
+        this.process = Map.copyOf(process);
+        this.dotEnv = Map.copyOf(dotEnv);
+        this.dotEnvLabel = dotEnvLabel;
+        this.home = home;
+        this.osUser = osUser;
+    }
+
+    /** The real environment of this process, plus the given {@code .env} file when it exists. */
+    public static Environment system(Path dotEnvFile) {
+        return of(System.getenv(), dotEnvFile);
+    }
+
+    /** The given variables plus the given {@code .env} file when it exists; home and user from the JVM. */
+    public static Environment of(Map<String, String> variables, Path dotEnvFile) {
+        return new Environment(variables, readDotEnv(dotEnvFile), dotEnvFile.toString(),
+            Path.of(System.getProperty("user.home")), System.getProperty("user.name"));
+    }
+
+    private static Map<String, String> readDotEnv(Path file) {
+        if (!Files.isRegularFile(file)) {
+            return Map.of();
+        }
+        try {
+            return DotEnv.parse(file.toString(), Files.readString(file));
+        } catch (IOException e) {
+            throw DatakitException.badInput("Cannot read %s: %s. Fix its permissions or pass --env-file with another file.",
+                file, e.getMessage());
+        }
+    }
+
+    /** A variable from the process environment, else from the .env file. Empty values count as unset. */
+    public Optional<Variable> get(String name) {
+        return processValue(name).or(() -> dotEnvValue(name));
+    }
+
+    /** A variable from the process environment only. */
+    public Optional<Variable> processValue(String name) {
+        return variable(process, name, name);
+    }
+
+    /** A variable from the .env file only. */
+    public Optional<Variable> dotEnvValue(String name) {
+        return variable(dotEnv, name, name + " (" + dotEnvLabel + ")");
+    }
+
+    private static Optional<Variable> variable(Map<String, String> map, String name, String origin) {
+        String value = map.get(name);
+        return value == null || value.isEmpty() ? Optional.empty() : Optional.of(new Variable(value, origin));
+    }
+
+    public Path home() {
+        return home;
+    }
+
+    public String osUser() {
+        return osUser;
+    }
+
+    /** Everything set, process environment first; for tools that pass the environment on. */
+    public Map<String, String> merged() {
+        var all = new LinkedHashMap<>(dotEnv);
+        all.putAll(process);
+        return all;
+    }
+
+    /** A value and where it came from, so error messages can name the variable to fix. */
+    public record Variable(String value, String origin) {
+    }
+}

@@ -1,0 +1,100 @@
+package datakit.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool.PoolInitializationException;
+import datakit.config.ConnectionSettings;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import javax.sql.DataSource;
+
+/**
+ * A pool of connections to one database (HikariCP), opened from resolved settings. Opening checks
+ * the connection at once, so a wrong password or host fails with a clear message before any work;
+ * passing failures are retried with backoff. A source database is opened read-only: every session
+ * starts with {@code default_transaction_read_only=on}, so no statement can write to the source.
+ */
+public final class Database implements AutoCloseable {
+    private static final Duration FIRST_RETRY_DELAY = Duration.ofSeconds(1);
+
+    /** Whether the database may be written. */
+    public enum Access {
+        READ_ONLY, READ_WRITE
+    }
+
+    private final ConnectionSettings settings;
+    private final HikariDataSource pool;
+    private final Retry retry;
+
+    private Database(ConnectionSettings settings, HikariDataSource pool) {
+        this.settings = settings;
+        this.pool = pool;
+        this.retry = new Retry(settings.maxRetries(), FIRST_RETRY_DELAY);
+    }
+
+    public static Database open(ConnectionSettings settings, Access access) {
+        var retry = new Retry(settings.maxRetries(), FIRST_RETRY_DELAY);
+        int[] attempts = {0};
+        try {
+            return retry.run(attempt -> {
+                attempts[0] = attempt;
+                return new Database(settings, startPool(settings, access));
+            });
+        } catch (SQLException e) {
+            throw SqlErrors.connectFailure(settings, e, attempts[0]);
+        }
+    }
+
+    private static HikariDataSource startPool(ConnectionSettings settings, Access access) throws SQLException {
+        var config = new HikariConfig();
+        config.setPoolName("datakit-" + settings.role().label());
+        config.setJdbcUrl(settings.jdbcUrl());
+        config.setDataSourceProperties(settings.driverProperties(
+            access == Access.READ_ONLY ? "-c default_transaction_read_only=on" : null));
+        config.setMaximumPoolSize(settings.poolSize());
+        config.setMinimumIdle(settings.poolMin());
+        config.setConnectionTimeout(settings.connectTimeoutSeconds() == 0 ? 0 : (settings.connectTimeoutSeconds() + 5) * 1000L);
+        // One attempt when the pool starts: its failure carries the driver's reason (wrong password...).
+        config.setInitializationFailTimeout(1);
+        config.setReadOnly(access == Access.READ_ONLY);
+        config.setRegisterMbeans(false);
+        try {
+            return new HikariDataSource(config);
+        } catch (PoolInitializationException e) {
+            throw e.getCause() instanceof SQLException sql ? sql : new SQLException(e.getMessage(), "08001", e);
+        }
+    }
+
+    /** A connection from the pool, retried with backoff while the failure may pass. Close it to return it. */
+    public Connection connect() {
+        int[] attempts = {0};
+        try {
+            return retry.run(attempt -> {
+                attempts[0] = attempt;
+                return pool.getConnection();
+            });
+        } catch (SQLException e) {
+            throw SqlErrors.connectFailure(settings, e, attempts[0]);
+        }
+    }
+
+    /** The pool as a DataSource, for tools that manage their own connections (Flyway). */
+    public DataSource dataSource() {
+        return pool;
+    }
+
+    public ConnectionSettings settings() {
+        return settings;
+    }
+
+    /** The retry policy from this database's {@code max_retries}, for work that spans a connection. */
+    public Retry retry() {
+        return retry;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

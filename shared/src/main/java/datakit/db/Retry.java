@@ -1,0 +1,82 @@
+package datakit.db;
+
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * Retries work that failed for a reason that may pass (connection lost, server restarting, too many
+ * connections), with exponential backoff. Everything else fails at once: retrying a wrong password or
+ * a missing table only delays the error.
+ */
+public final class Retry {
+    private static final Set<String> TRANSIENT_STATES = Set.of(
+        "57P01", // admin_shutdown: the backend was terminated
+        "57P02", // crash_shutdown
+        "57P03", // cannot_connect_now: the server is starting or shutting down
+        "53300", // too_many_connections
+        "40001", // serialization_failure, also a hot standby's recovery conflict
+        "40P01"  // deadlock_detected
+    );
+
+    private final int maxRetries;
+    private final Duration firstDelay;
+
+    public Retry(int maxRetries, Duration firstDelay) {
+        this.maxRetries = maxRetries;
+        this.firstDelay = firstDelay;
+    }
+
+    /** Work that may throw SQLException; the attempt number starts at 1. */
+    @FunctionalInterface
+    public interface Attempt<T> {
+        T run(int attempt) throws SQLException;
+    }
+
+    public <T> T run(Attempt<T> work) throws SQLException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return work.run(attempt);
+            } catch (SQLException e) {
+                if (attempt > maxRetries || !isTransient(e)) {
+                    throw e;
+                }
+                sleep(firstDelay.multipliedBy(1L << Math.min(attempt - 1, 10)));
+            }
+        }
+    }
+
+    /** Whether any exception in the cause chain is a connection-class or otherwise passing failure. */
+    public static boolean isTransient(Throwable e) {
+        if (causedBy(e, java.net.UnknownHostException.class)) {
+            return false;
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null) {
+                String state = sql.getSQLState();
+                if (state.startsWith("08") || TRANSIENT_STATES.contains(state)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void sleep(Duration delay) {
+        try {
+            Thread.sleep(delay);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting to retry", e);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package datakit.db;
+
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.config.ConnectionSettings;
+import datakit.config.PgParam;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.sql.SQLException;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
+
+/**
+ * Turns driver exceptions into one-line {@link DatakitException}s that say what failed, why, and
+ * which setting to check. PgJDBC messages never contain the password, and neither do these.
+ */
+public final class SqlErrors {
+    private SqlErrors() {
+    }
+
+    /** A failure to open a connection to the database {@code settings} describe. */
+    public static DatakitException connectFailure(ConnectionSettings settings, Throwable e, int attempts) {
+        String target = "Cannot connect to the %s %s@%s".formatted(settings.role().label(), settings.username(), settings.describe());
+        String state = sqlState(e);
+        if ("28P01".equals(state) || "28000".equals(state)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the user and password (password from %s)."
+                .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD)), e);
+        }
+        if ("3D000".equals(state)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the database name (from %s)."
+                .formatted(target, serverMessage(e), settings.origin(PgParam.DATABASE)), e);
+        }
+        if (Retry.causedBy(e, UnknownHostException.class)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: the host name \"%s\" is unknown. Check the host (from %s)."
+                .formatted(target, settings.host(), settings.origin(PgParam.HOST)), e);
+        }
+        String tries = attempts > 1 ? " (tried " + attempts + " times)" : "";
+        if (Retry.causedBy(e, ConnectException.class)) {
+            return new DatakitException(ExitCode.FAILED,
+                "%s: connection refused%s. Check that the server is running and that the host (from %s) and port (from %s) are right."
+                    .formatted(target, tries, settings.origin(PgParam.HOST), settings.origin(PgParam.PORT)), e);
+        }
+        if (Retry.causedBy(e, SocketTimeoutException.class)) {
+            return new DatakitException(ExitCode.FAILED,
+                "%s: no answer within %d s%s. Check the host, port and firewall, or raise connect_timeout."
+                    .formatted(target, settings.connectTimeoutSeconds(), tries), e);
+        }
+        return new DatakitException(ExitCode.FAILED, "%s: %s%s.".formatted(target, serverMessage(e), tries), e);
+    }
+
+    /** A failure while doing {@code action} ("Reading sales.orders from the source"). */
+    public static DatakitException failure(String action, Throwable e) {
+        if (e instanceof DatakitException known) {
+            return known;
+        }
+        return new DatakitException(ExitCode.FAILED, "%s failed: %s.".formatted(action, serverMessage(e)), e);
+    }
+
+    /** The server's message with its detail and hint on one line, or the driver's message. */
+    public static String serverMessage(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PSQLException p && p.getServerErrorMessage() != null) {
+                ServerErrorMessage m = p.getServerErrorMessage();
+                var text = new StringBuilder(m.getMessage());
+                if (m.getDetail() != null) {
+                    text.append(" (").append(m.getDetail()).append(')');
+                }
+                if (m.getHint() != null) {
+                    text.append(". Hint: ").append(m.getHint());
+                }
+                return oneLine(text.toString());
+            }
+        }
+        return oneLine(driverMessage(e));
+    }
+
+    /** The driver's own message beats a pool's wrapper ("Connection is not available..."). */
+    private static String driverMessage(Throwable e) {
+        for (Class<?> type : new Class<?>[] {PSQLException.class, SQLException.class, Throwable.class}) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (type.isInstance(t) && t.getMessage() != null) {
+                    return t.getMessage();
+                }
+            }
+        }
+        return e.getClass().getSimpleName();
+    }
+
+    /** The first SQLSTATE in the cause chain, or null. */
+    public static String sqlState(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null) {
+                return sql.getSQLState();
+            }
+        }
+        return null;
+    }
+
+    private static String oneLine(String s) {
+        return s.replaceAll("\\s*\\R\\s*", " ").strip().replaceAll("\\.$", "");
+    }
+}

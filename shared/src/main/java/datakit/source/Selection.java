@@ -1,0 +1,41 @@
+package datakit.source;
+
+import datakit.sql.TableRef;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What to read from the source: a table (optionally some of its columns and a filter) or a query.
+ * {@code where} and {@code query} are trusted SQL written by the user who runs the datakit.
+ */
+public record Selection(Optional<TableRef> table, List<String> columns, Optional<String> where, Optional<String> query) {
+
+    public Selection {
+        columns = List.copyOf(columns);
+    }
+
+    /** Every column and row of a table. */
+    public static Selection table(TableRef table) {
+        return new Selection(Optional.of(table), List.of(), Optional.empty(), Optional.empty());
+    }
+
+    /** The rows of a query. */
+    public static Selection query(String sql) {
+        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(sql));
+    }
+
+    /** Only these columns, in this order (names as the catalog stores them). */
+    public Selection columns(List<String> names) {
+        return new Selection(table, names, where, query);
+    }
+
+    /** Only the rows matching this SQL condition. */
+    public Selection where(String condition) {
+        return new Selection(table, columns, Optional.ofNullable(condition), query);
+    }
+
+    /** "sales.orders" or "query", for messages and run records. */
+    public String describe() {
+        return table.map(TableRef::toString).orElse("query");
+    }
+}

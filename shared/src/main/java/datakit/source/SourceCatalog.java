@@ -1,0 +1,119 @@
+package datakit.source;
+
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.sql.TableRef;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+/**
+ * Looks tables and columns up in the source's catalog (names bound as values, never spliced into
+ * SQL), and explains a miss: the near name the user probably meant, or what does exist.
+ */
+final class SourceCatalog {
+    private static final String READABLE_KINDS = "rpvmf";
+
+    private final DSLContext db;
+    private final String where;
+
+    SourceCatalog(DSLContext db, String databaseDescription) {
+        this.db = db;
+        this.where = databaseDescription;
+    }
+
+    /** A table, view or materialized view found in the catalog. */
+    record Relation(TableRef ref, long oid, char kind, boolean rowSecurity) {
+        boolean plainTable() {
+            return kind == 'r';
+        }
+    }
+
+    /** A column with its type as stored. */
+    record Column(String name, long typeOid, int typmod, String type) {
+    }
+
+    Relation find(TableRef ref) {
+        Record r = db.resultQuery("""
+            SELECT c.oid::bigint, c.relkind::text, c.relrowsecurity, pg_catalog.has_any_column_privilege(c.oid, 'SELECT')
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ? AND c.relname = ?""", ref.schema(), ref.table()).fetchOne();
+        if (r == null) {
+            throw DatakitException.badInput("Table %s does not exist on the source %s. %s Check --table.", ref, where, hint(ref));
+        }
+        char kind = r.get(1, String.class).charAt(0);
+        DatakitException.check(READABLE_KINDS.indexOf(kind) >= 0,
+            "%s on the source is %s, not a table or view. Give a table, view or materialized view in --table.", ref, kindName(kind));
+        if (!r.get(3, Boolean.class)) {
+            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s (no SELECT privilege). "
+                + "Grant it on the source: GRANT SELECT ON %s TO <the datakit's user>.").formatted(ref, ref.sql()));
+        }
+        return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class));
+    }
+
+    List<Column> columns(Relation relation) {
+        return db.resultQuery("""
+                SELECT a.attname, a.atttypid::bigint, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod)
+                FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped
+                ORDER BY a.attnum""", relation.oid())
+            .fetch(r -> new Column(r.get(0, String.class), r.get(1, Long.class), r.get(2, Integer.class), r.get(3, String.class)));
+    }
+
+    /** The named columns in the order given; an unknown name lists the columns that exist. */
+    static List<Column> pick(List<Column> all, List<String> names, String owner) {
+        if (names.isEmpty()) {
+            return all;
+        }
+        var byName = new LinkedHashMap<String, Column>();
+        all.forEach(c -> byName.put(c.name(), c));
+        var picked = new ArrayList<Column>();
+        for (String name : names) {
+            Column column = byName.get(name);
+            if (column == null) {
+                throw DatakitException.badInput("Column %s does not exist in %s. Columns are: %s. Check --columns.",
+                    TableRef.display(name), owner, String.join(", ", all.stream().map(c -> TableRef.display(c.name())).toList()));
+            }
+            DatakitException.check(!picked.contains(column), "Column %s is listed twice in --columns. List it once.", TableRef.display(name));
+            picked.add(column);
+        }
+        return picked;
+    }
+
+    private String hint(TableRef ref) {
+        var sameIgnoringCase = db.resultQuery("""
+                SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE lower(n.nspname) = lower(?) AND lower(c.relname) = lower(?) AND c.relkind::text = ANY(?)""",
+                ref.schema(), ref.table(), kinds())
+            .fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)).toString());
+        if (!sameIgnoringCase.isEmpty()) {
+            return "Did you mean " + String.join(" or ", sameIgnoringCase) + "? Quote mixed-case names: --table '"
+                + sameIgnoringCase.get(0) + "'.";
+        }
+        List<String> tables = db.resultQuery("""
+                SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ? AND c.relkind::text = ANY(?) AND NOT c.relispartition ORDER BY 1 LIMIT 21""",
+                ref.schema(), kinds())
+            .fetch(r -> TableRef.display(r.get(0, String.class)));
+        if (!tables.isEmpty()) {
+            String list = String.join(", ", tables.subList(0, Math.min(20, tables.size())));
+            return "Tables in schema " + TableRef.display(ref.schema()) + ": " + list + (tables.size() > 20 ? ", ..." : "") + ".";
+        }
+        boolean schemaExists = db.resultQuery("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ?", ref.schema()).fetchOne() != null;
+        return schemaExists
+            ? "Schema " + TableRef.display(ref.schema()) + " has no tables the source user can see."
+            : "Schema " + TableRef.display(ref.schema()) + " does not exist either.";
+    }
+
+    private static String[] kinds() {
+        return READABLE_KINDS.chars().mapToObj(c -> String.valueOf((char) c)).toArray(String[]::new);
+    }
+
+    private static String kindName(char kind) {
+        return Map.of('i', "an index", 'S', "a sequence", 'c', "a composite type", 't', "a TOAST table", 'I', "a partitioned index")
+            .getOrDefault(kind, "relation kind '" + kind + "'");
+    }
+}

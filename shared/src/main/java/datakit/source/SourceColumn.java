@@ -1,0 +1,15 @@
+package datakit.source;
+
+import java.util.Optional;
+
+/**
+ * One column read from the source and how it lands in bronze.
+ *
+ * @param name        the column name as the catalog stores it
+ * @param sourceType  its type on the source, as {@code format_type} prints it
+ * @param bronzeType  the type of the bronze column (the same type where that is safe)
+ * @param cast        whether the value is cast to {@code bronzeType} in the source query
+ * @param note        why the type changes, for the plan ("enum sales.status lands as text")
+ */
+public record SourceColumn(String name, String sourceType, String bronzeType, boolean cast, Optional<String> note) {
+}

@@ -1,0 +1,67 @@
+package datakit.sql;
+
+import datakit.cli.DatakitException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Reads identifiers the way PostgreSQL does: unquoted names fold to lower case, {@code "Quoted"}
+ * names keep their case and may contain anything ({@code ""} is a quote inside them).
+ */
+public final class Identifiers {
+    private Identifiers() {
+    }
+
+    /** One identifier: {@code Orders} is {@code orders}, {@code "Orders"} is {@code Orders}. */
+    public static String one(String text, String what) {
+        List<String> parts = split(text, '\u0000', what);
+        return parts.get(0);
+    }
+
+    /** Identifiers separated by {@code separator} outside quotes ({@code a,"B,c"} or {@code s.t}). */
+    public static List<String> split(String text, char separator, String what) {
+        var parts = new ArrayList<String>();
+        var current = new StringBuilder();
+        boolean quoted = false;
+        boolean wasQuoted = false;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (quoted) {
+                if (c == '"' && i + 1 < text.length() && text.charAt(i + 1) == '"') {
+                    current.append('"');
+                    i++;
+                } else if (c == '"') {
+                    quoted = false;
+                } else {
+                    current.append(c);
+                }
+            } else if (c == '"') {
+                if (current.toString().isBlank()) {
+                    current.setLength(0);
+                }
+                quoted = true;
+                wasQuoted = true;
+            } else if (c == separator) {
+                parts.add(finish(current, wasQuoted, text, what));
+                current.setLength(0);
+                wasQuoted = false;
+            } else if (!wasQuoted || !Character.isWhitespace(c)) {
+                current.append(c);
+            }
+        }
+        if (quoted) {
+            throw DatakitException.badInput("%s \"%s\" has an unclosed double quote. Close it, or drop the quotes.", what, text);
+        }
+        parts.add(finish(current, wasQuoted, text, what));
+        return parts;
+    }
+
+    private static String finish(StringBuilder part, boolean quoted, String text, String what) {
+        String name = quoted ? part.toString() : part.toString().strip().toLowerCase(Locale.ROOT);
+        if (name.isEmpty()) {
+            throw DatakitException.badInput("%s \"%s\" has an empty name. Check for a stray separator.", what, text);
+        }
+        return name;
+    }
+}
