@@ -1,22 +1,5 @@
 // The shared library, as JBang sees it. A datakit pulls it in with one line,
-//     //SOURCES ../shared/library.java
-// and JBang follows the lines below: the dependencies once for every datakit, each source file by
-// name, and the migrations as resources. Files are listed one by one, not with a glob, because JBang
-// skips //SOURCES globs when a script runs from a URL (a remote catalog); named files it fetches.
-// tests/java/datakit/LibraryIndexTest.java fails when this list and shared/src drift apart.
-//
-//DEPS org.jooq:jooq:3.21.7
-//DEPS org.postgresql:postgresql:42.7.14
-//DEPS com.zaxxer:HikariCP:7.1.0
-//DEPS org.flywaydb:flyway-database-postgresql:13.12.0
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.fasterxml.jackson.core:jackson-databind:2.22.4
-//DEPS org.slf4j:slf4j-simple:2.0.17
-//
-//FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
-//FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
-//
-//SOURCES src/main/java/datakit/bronze/BronzeLoad.java
+//     //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
 //SOURCES src/main/java/datakit/bronze/BronzeMetadata.java
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
@@ -43,6 +26,7 @@
 //SOURCES src/main/java/datakit/db/Migrations.java
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
+//SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/DryRun.java
 //SOURCES src/main/java/datakit/run/FullExtract.java
 //SOURCES src/main/java/datakit/run/Progress.java

@@ -8,6 +8,7 @@ import datakit.config.PgParam;
 import datakit.config.Role;
 import datakit.db.Database;
 import datakit.db.Database.Access;
+import datakit.run.BronzeSchemas;
 import datakit.run.FullExtract;
 import datakit.run.RunContext;
 import java.util.ArrayDeque;
@@ -37,6 +38,11 @@ public final class Datakit implements AutoCloseable {
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new FullExtract(run, from, to);
+    }
+
+    /** The bronze schemas of the warehouse, for migrating them on demand. */
+    public BronzeSchemas bronzeSchemas(WarehouseOptions warehouse) {
+        return new BronzeSchemas(run, openWarehouse(warehouse));
     }
 
     /** The warehouse alone, for tools that only manage bronze (migrations, health). */

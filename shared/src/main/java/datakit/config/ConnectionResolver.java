@@ -106,6 +106,8 @@ public final class ConnectionResolver {
         var origins = new EnumMap<PgParam, String>(PgParam.class);
         values.forEach((param, v) -> origins.put(param, v.origin()));
         String host = text(values, PgParam.HOST).orElse("localhost");
+        check(!host.startsWith("/"), role, values, PgParam.HOST, host,
+            "is a Unix socket directory, and the datakits connect over TCP; give a host name such as localhost");
         int port = integer(role, values, PgParam.PORT, 1, 65535).orElse(5432);
         String user = text(values, PgParam.USERNAME).orElse(env.osUser());
         String database = text(values, PgParam.DATABASE).orElse(user);
@@ -118,9 +120,11 @@ public final class ConnectionResolver {
         String sslmode = text(values, PgParam.SSLMODE).orElse("prefer");
         check(SSL_MODES.contains(sslmode), role, values, PgParam.SSLMODE, sslmode,
             "must be one of disable, allow, prefer, require, verify-ca, verify-full");
-        String statementTimeout = text(values, PgParam.STATEMENT_TIMEOUT).map(s -> s.replace(" ", "")).orElse(null);
-        check(statementTimeout == null || DURATION.matcher(statementTimeout).matches(), role, values, PgParam.STATEMENT_TIMEOUT,
-            statementTimeout, "must be milliseconds or a number with a unit (ms, s, min, h, d), such as 30s or 5min");
+        String statementTimeout = text(values, PgParam.STATEMENT_TIMEOUT).orElse(null);
+        check(statementTimeout == null || DURATION.matcher(statementTimeout.replace(" ", "")).matches(), role, values,
+            PgParam.STATEMENT_TIMEOUT, statementTimeout,
+            "must be milliseconds or a number with a unit (ms, s, min, h, d), such as 30s or 5min");
+        statementTimeout = statementTimeout == null ? null : statementTimeout.replace(" ", "");
         int poolSize = integer(role, values, PgParam.POOL_SIZE, 1, 1000).orElse(4);
         int poolMin = integer(role, values, PgParam.POOL_MIN, 0, 1000).orElse(Math.min(1, poolSize));
         check(poolMin <= poolSize, role, values, PgParam.POOL_MIN, String.valueOf(poolMin),

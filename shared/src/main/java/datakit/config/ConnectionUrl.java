@@ -47,6 +47,17 @@ public record ConnectionUrl(Map<PgParam, String> params, Map<String, String> dri
         var params = new EnumMap<PgParam, String>(PgParam.class);
         var driver = new LinkedHashMap<String, String>();
 
+        // Like libpq, user information runs to the last @ before the first /, so a ? in a password
+        // does not start the query string.
+        int firstSlash = rest.indexOf('/');
+        String head = firstSlash < 0 ? rest : rest.substring(0, firstSlash);
+        int at = head.lastIndexOf('@');
+        if (at >= 0) {
+            readUserInfo(head.substring(0, at), params, origin, url);
+            rest = rest.substring(at + 1);
+        } else if (rest.indexOf('@') > firstSlash && firstSlash >= 0 && queryIndex(rest) > rest.indexOf('@')) {
+            throw bad(origin, url, "it has an @ after the first /; percent-encode / and @ in a user name or password (%2F, %40)");
+        }
         int queryStart = rest.indexOf('?');
         String query = queryStart < 0 ? "" : rest.substring(queryStart + 1);
         String beforeQuery = queryStart < 0 ? rest : rest.substring(0, queryStart);
@@ -54,17 +65,17 @@ public record ConnectionUrl(Map<PgParam, String> params, Map<String, String> dri
         String authority = slash < 0 ? beforeQuery : beforeQuery.substring(0, slash);
         String path = slash < 0 ? "" : beforeQuery.substring(slash + 1);
 
-        int at = authority.lastIndexOf('@');
-        if (at >= 0) {
-            readUserInfo(authority.substring(0, at), params, origin, url);
-            authority = authority.substring(at + 1);
-        }
         readHostAndPort(authority, params, origin, url);
         if (!path.isEmpty()) {
             params.put(PgParam.DATABASE, decode(path, origin, url));
         }
         readQuery(query, jdbc, params, driver, origin, url);
         return new ConnectionUrl(params, driver);
+    }
+
+    private static int queryIndex(String rest) {
+        int q = rest.indexOf('?');
+        return q < 0 ? rest.length() : q;
     }
 
     private static void readUserInfo(String userInfo, Map<PgParam, String> params, String origin, String url) {
@@ -169,13 +180,15 @@ public record ConnectionUrl(Map<PgParam, String> params, Map<String, String> dri
      */
     public static String mask(String url) {
         String masked = url.replaceAll("(?i)([?&;]password=)[^&]*", "$1****");
-        int scheme = masked.indexOf("://");
         int at = masked.lastIndexOf('@');
-        if (scheme >= 0 && at > scheme) {
-            int colon = masked.indexOf(':', scheme + 3);
-            if (colon >= 0 && colon < at) {
-                masked = masked.substring(0, colon + 1) + "****" + masked.substring(at);
-            }
+        if (at < 0) {
+            return masked;
+        }
+        int slashes = masked.lastIndexOf("//", at);
+        int userStart = slashes < 0 ? 0 : slashes + 2;
+        int colon = masked.indexOf(':', userStart);
+        if (colon >= 0 && colon < at) {
+            masked = masked.substring(0, colon + 1) + "****" + masked.substring(at);
         }
         return masked;
     }

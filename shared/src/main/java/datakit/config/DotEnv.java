@@ -48,6 +48,9 @@ final class DotEnv {
             String inner = raw.substring(1, end);
             return quote == '"' ? unescape(inner) : inner;
         }
+        if (raw.startsWith("#")) {
+            return "";
+        }
         int comment = raw.indexOf(" #");
         return (comment < 0 ? raw : raw.substring(0, comment)).strip();
     }

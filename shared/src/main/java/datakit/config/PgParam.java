@@ -61,7 +61,7 @@ public enum PgParam {
 
     /** Whether {@code name} is the preferred spelling rather than an alias, for "both given" rules. */
     boolean preferredName(String name) {
-        return names.get(0).equals(name) || name.equals(driverProperty);
+        return names.get(0).equals(name) || (name.equals(driverProperty) && !names.contains(name));
     }
 
     /** Every URL query name accepted, for error messages. */

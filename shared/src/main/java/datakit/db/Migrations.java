@@ -54,6 +54,10 @@ public final class Migrations {
             .schemas(schema)
             .defaultSchema(schema)
             .createSchemas(true)
+            // A schema that already holds tables (created by hand, or by another tool) is adopted:
+            // baselined below the first migration, so every migration still runs.
+            .baselineOnMigrate(true)
+            .baselineVersion("0")
             .table(HISTORY_TABLE)
             .locations(LOCATION)
             .validateMigrationNaming(true)

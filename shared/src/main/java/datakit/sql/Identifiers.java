@@ -3,7 +3,6 @@ package datakit.sql;
 import datakit.cli.DatakitException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * Reads identifiers the way PostgreSQL does: unquoted names fold to lower case, {@code "Quoted"}
@@ -57,8 +56,18 @@ public final class Identifiers {
         return parts;
     }
 
+    /** PostgreSQL folds only A-Z in UTF-8 databases; Ä stays Ä. */
+    private static String foldAscii(String name) {
+        var folded = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            folded.append(c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c);
+        }
+        return folded.toString();
+    }
+
     private static String finish(StringBuilder part, boolean quoted, String text, String what) {
-        String name = quoted ? part.toString() : part.toString().strip().toLowerCase(Locale.ROOT);
+        String name = quoted ? part.toString() : foldAscii(part.toString().strip());
         if (name.isEmpty()) {
             throw DatakitException.badInput("%s \"%s\" has an empty name. Check for a stray separator.", what, text);
         }

@@ -1,0 +1,156 @@
+package datakit.extract;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import datakit.testing.Datakits;
+import datakit.testing.TestDatabase;
+import datakit.testing.TestPostgres;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** postgres-extract's options and write modes, checked against what lands in the warehouse. */
+class ExtractModesIT {
+    TestDatabase source;
+    TestDatabase warehouse;
+    Map<String, String> env;
+
+    @BeforeEach
+    void createDatabases() {
+        source = TestPostgres.createDatabase("modes_src");
+        warehouse = TestPostgres.createDatabase("modes_wh");
+        source.execute("""
+            CREATE SCHEMA sales;
+            CREATE TABLE sales.orders (id bigint PRIMARY KEY, status text, total numeric(10,2), note text);
+            INSERT INTO sales.orders SELECT g, CASE WHEN g % 3 = 0 THEN 'paid' ELSE 'new' END, g * 1.25, 'n' || g
+            FROM generate_series(1, 1000) g;
+            ANALYZE sales.orders;
+            """);
+        env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+    }
+
+    Datakits.Run extract(String... args) {
+        return Datakits.run("PostgresExtract", env, args);
+    }
+
+    @Test
+    void replaceTwiceLeavesOnlyTheSecondCopyAndKeepsGrantsAndComment() {
+        assertThat(extract("--table", "sales.orders").exitCode()).isZero();
+        warehouse.execute("CREATE ROLE analyst_" + warehouse.name(), "GRANT SELECT ON bronze.orders TO analyst_" + warehouse.name(),
+            "COMMENT ON TABLE bronze.orders IS 'orders, raw'");
+        source.execute("DELETE FROM sales.orders WHERE id > 600");
+
+        var second = extract("--table", "sales.orders");
+
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(600);
+        assertThat(warehouse.value("SELECT count(DISTINCT _bronze_run_id) FROM bronze.orders")).isEqualTo("1");
+        assertThat(warehouse.value("SELECT has_table_privilege('analyst_" + warehouse.name() + "', 'bronze.orders', 'SELECT')")).isEqualTo("t");
+        assertThat(warehouse.value("SELECT obj_description('bronze.orders'::regclass)")).isEqualTo("orders, raw");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_bronze_staging%'")).isEqualTo("0");
+    }
+
+    @Test
+    void appendAddsEachRunsRowsAsHistoryAndRecordsBothRuns() {
+        assertThat(extract("--table", "sales.orders", "--mode", "append").exitCode()).isZero();
+        source.execute("UPDATE sales.orders SET status = 'shipped' WHERE id <= 10");
+        var second = extract("--table", "sales.orders", "--mode", "append", "--where", "id <= 10");
+
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(1010);
+        assertThat(warehouse.rows("SELECT status, count(*) FROM bronze.orders WHERE id <= 10 GROUP BY 1 ORDER BY 1"))
+            .containsExactly(List.of("new", "7"), List.of("paid", "3"), List.of("shipped", "10"));
+        assertThat(warehouse.rows("SELECT write_mode, status, rows_loaded FROM bronze.extraction_runs ORDER BY started_at"))
+            .containsExactly(List.of("append", "succeeded", "1000"), List.of("append", "succeeded", "10"));
+    }
+
+    @Test
+    void appendAddsColumnsTheSourceGainedAndRefusesAChangedType() {
+        assertThat(extract("--table", "sales.orders", "--mode", "append").exitCode()).isZero();
+        source.execute("ALTER TABLE sales.orders ADD COLUMN channel text DEFAULT 'web'");
+        assertThat(extract("--table", "sales.orders", "--mode", "append").exitCode()).isZero();
+        assertThat(warehouse.rows("SELECT channel, count(*) FROM bronze.orders GROUP BY 1 ORDER BY 1 NULLS FIRST"))
+            .containsExactly(Arrays.asList(null, "1000"), List.of("web", "1000"));
+
+        source.execute("ALTER TABLE sales.orders ALTER COLUMN total TYPE numeric(12,4)");
+        var changed = extract("--table", "sales.orders", "--mode", "append");
+        assertThat(changed.exitCode()).isEqualTo(2);
+        assertThat(changed.err()).contains("Column total is numeric(12,4) in the source but numeric(10,2) in bronze.orders",
+            "Use --mode replace");
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(2000);
+    }
+
+    @Test
+    void queryWhereAndColumnsShapeWhatLands() {
+        var columns = extract("--table", "sales.orders", "--columns", "total,ID", "--where", "status = 'paid' AND id < 100");
+        assertThat(columns.exitCode()).as(columns.toString()).isZero();
+        assertThat(warehouse.rows("""
+                SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+                WHERE attrelid = 'bronze.orders'::regclass AND attnum > 0 AND attname NOT LIKE '\\_bronze%'""").get(0))
+            .containsExactly("total,id");
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(33);
+
+        var query = extract("--query", "SELECT status, count(*) AS orders, sum(total) AS revenue FROM sales.orders GROUP BY status",
+            "--target-table", "order_stats", "--where", "orders > 100");
+        assertThat(query.exitCode()).as(query.toString()).isZero();
+        assertThat(warehouse.rows("SELECT status, orders, revenue, _bronze_table FROM bronze.order_stats ORDER BY status"))
+            .isEqualTo(source.rows("""
+                SELECT status, count(*), sum(total), NULL FROM sales.orders GROUP BY status HAVING count(*) > 100 ORDER BY status"""))
+            .hasSize(2);
+    }
+
+    @Test
+    void dryRunPrintsThePlanAndWritesNothingAnywhere() {
+        var dry = extract("--table", "sales.orders", "--dry-run");
+
+        assertThat(dry.exitCode()).as(dry.toString()).isZero();
+        assertThat(dry.out()).contains("nothing was written", "COPY \"sales\".\"orders\" (\"id\", \"status\", \"total\", \"note\") TO STDOUT",
+            "~1,000 rows", "bronze.orders", "would be created", "CREATE TABLE \"bronze\".\"orders\"", "V1 create bookkeeping tables");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'bronze'")).isEqualTo("0");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace")).isEqualTo("0");
+
+        var json = extract("--table", "sales.orders", "--dry-run", "--json");
+        assertThat(json.out()).startsWith("{\"status\":\"dry-run\"").contains("\"estimated_rows\":1000", "\"target_exists\":false");
+    }
+
+    @Test
+    void jsonPrintsOneObjectWithTheSummary() {
+        var run = extract("--table", "sales.orders", "--json");
+
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out().strip()).startsWith("{").endsWith("}").doesNotContain("\n")
+            .contains("\"status\":\"succeeded\"", "\"rows\":1000", "\"target\":\"bronze.orders\"", "\"peak_heap_bytes\":");
+    }
+
+    @Test
+    void aSecondRunOfTheSameStreamWaitsForNoOneAndFailsClearly() throws Exception {
+        assertThat(extract("--table", "sales.orders").exitCode()).isZero();
+        try (var holder = warehouse.connect(); var st = holder.createStatement()) {
+            st.execute("SELECT pg_advisory_lock(hashtextextended('datakit stream bronze.orders', 0))");
+            var blocked = extract("--table", "sales.orders");
+            assertThat(blocked.exitCode()).isEqualTo(3);
+            assertThat(blocked.err()).contains("Another run of bronze.orders is in progress");
+        }
+        assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs ORDER BY started_at"))
+            .containsExactly(List.of("succeeded"), List.of("failed"));
+    }
+
+    @Test
+    void aUsersOwnTableIsNeverReplacedNorATableWithDependentViews() {
+        warehouse.execute("CREATE SCHEMA bronze", "CREATE TABLE bronze.orders (id int)", "INSERT INTO bronze.orders VALUES (1)");
+        var mine = extract("--table", "sales.orders");
+        assertThat(mine.exitCode()).isEqualTo(3);
+        assertThat(mine.err()).contains("bronze.orders exists in the warehouse but is not a bronze table");
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(1);
+
+        warehouse.execute("DROP TABLE bronze.orders");
+        assertThat(extract("--table", "sales.orders").exitCode()).isZero();
+        warehouse.execute("CREATE VIEW public.paid_orders AS SELECT * FROM bronze.orders WHERE status = 'paid'");
+        var withView = extract("--table", "sales.orders");
+        assertThat(withView.exitCode()).isEqualTo(3);
+        assertThat(withView.err()).contains("Cannot replace bronze.orders: public.paid_orders depends on it");
+        assertThat(warehouse.count("public.paid_orders")).isEqualTo(333);
+    }
+}

@@ -1,0 +1,89 @@
+package datakit.testing;
+
+import datakit.config.ConnectionUrl;
+import datakit.config.PgParam;
+import datakit.sandbox.PostgresSandbox;
+import datakit.sandbox.PostgresServer;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Locale;
+import java.util.UUID;
+
+/**
+ * The PostgreSQL server the integration tests run against, started once per JVM: the server named
+ * by {@code DATAKIT_TEST_DATABASE_URL} when set (CI starts one), else a sandbox (Testcontainers when
+ * Docker runs, else local PostgreSQL binaries in a temporary directory). Tests create their own databases.
+ */
+public final class TestPostgres {
+    private static PostgresServer server;
+
+    private TestPostgres() {
+    }
+
+    public static synchronized PostgresServer server() {
+        if (server == null) {
+            String url = System.getenv("DATAKIT_TEST_DATABASE_URL");
+            server = url != null && !url.isBlank() ? external(url) : PostgresSandbox.start(System.err::println);
+        }
+        return server;
+    }
+
+    /** A new, empty database on the test server; its name starts with {@code prefix}. */
+    public static TestDatabase createDatabase(String prefix) {
+        String name = (prefix + "_" + UUID.randomUUID().toString().substring(0, 8)).toLowerCase(Locale.ROOT);
+        try (Connection admin = connect("postgres"); Statement st = admin.createStatement()) {
+            st.execute("CREATE DATABASE \"" + name + "\"");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create test database " + name + " on " + server().description(), e);
+        }
+        return new TestDatabase(server(), name);
+    }
+
+    /** A superuser connection to a database of the test server. */
+    public static Connection connect(String database) throws SQLException {
+        PostgresServer s = server();
+        return DriverManager.getConnection("jdbc:postgresql://" + s.host() + ":" + s.port() + "/" + database,
+            s.adminUser(), s.adminPassword());
+    }
+
+    private static PostgresServer external(String url) {
+        var params = ConnectionUrl.parse(url, "DATAKIT_TEST_DATABASE_URL").params();
+        String host = params.getOrDefault(PgParam.HOST, "localhost");
+        int port = Integer.parseInt(params.getOrDefault(PgParam.PORT, "5432"));
+        String user = params.getOrDefault(PgParam.USERNAME, "postgres");
+        String password = params.getOrDefault(PgParam.PASSWORD, "");
+        return new PostgresServer() {
+            @Override
+            public String host() {
+                return host;
+            }
+
+            @Override
+            public int port() {
+                return port;
+            }
+
+            @Override
+            public String adminUser() {
+                return user;
+            }
+
+            @Override
+            public String adminPassword() {
+                return password;
+            }
+
+            @Override
+            public String description() {
+                return "the server of DATAKIT_TEST_DATABASE_URL at " + host + ":" + port;
+            }
+
+            @Override
+            public void close() {
+                // Not ours to stop.
+            }
+        };
+    }
+}
