@@ -1,5 +1,22 @@
-// The shared library, as JBang sees it. A datakit pulls it in with one line,
-//     //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
+// The shared library, as JBang sees it. A datakit pulls it in with one SOURCES line pointing here,
+// and JBang follows the lines below: the dependencies, once for every datakit; each source file by
+// name; the migrations as resources. Files are listed one by one, not with a glob, because JBang
+// skips SOURCES globs when a script runs from a URL (a remote catalog), while named files it fetches.
+// tests/java/datakit/LibraryIndexTest.java fails, printing the right list, when this list and
+// shared/src drift apart.
+//
+//DEPS org.jooq:jooq:3.21.7
+//DEPS org.postgresql:postgresql:42.7.14
+//DEPS com.zaxxer:HikariCP:7.1.0
+//DEPS org.flywaydb:flyway-database-postgresql:13.12.0
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.22.4
+//DEPS org.slf4j:slf4j-simple:2.0.17
+//
+//FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
+//FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
+//
+//SOURCES src/main/java/datakit/bronze/BronzeLoad.java
 //SOURCES src/main/java/datakit/bronze/BronzeMetadata.java
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java

@@ -45,9 +45,9 @@ record TextTable(List<String> header, List<List<String>> rows) {
         out.println(line(header, widths));
         var rule = new StringBuilder();
         for (int w : widths) {
-            rule.append(rule.isEmpty() ? "" : "-+-").append("-".repeat(w));
+            rule.append(rule.isEmpty() ? "" : "+").append("-".repeat(w + 2));
         }
-        out.println(" " + rule);
+        out.println(rule);
         rows.forEach(r -> out.println(line(r, widths)));
     }
 

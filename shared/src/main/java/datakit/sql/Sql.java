@@ -5,14 +5,11 @@ import org.jooq.DSLContext;
 import org.jooq.Name;
 import org.jooq.QueryPart;
 import org.jooq.SQLDialect;
-import org.jooq.conf.ParamType;
-import org.jooq.conf.RenderQuotedNames;
-import org.jooq.conf.Settings;
 import org.jooq.impl.DSL;
 
 /**
- * jOOQ set up the one way this project uses it: PostgreSQL dialect, every identifier quoted, so a
- * name from the catalog or the command line is always an identifier and never SQL.
+ * jOOQ set up the one way this project uses it: PostgreSQL dialect, every name built with
+ * {@link #name} quoted, so a name from the catalog or the command line is always an identifier, never SQL.
  */
 public final class Sql {
     static {
@@ -20,19 +17,15 @@ public final class Sql {
         System.setProperty("org.jooq.no-tips", "true");
     }
 
-    private static final Settings SETTINGS = new Settings()
-        .withRenderQuotedNames(RenderQuotedNames.ALWAYS)
-        .withExecuteLogging(false)
-        .withDiagnosticsLogging(false);
-
-    private static final DSLContext RENDERER = DSL.using(SQLDialect.POSTGRES, SETTINGS);
+    // jOOQ's defaults already quote every name built with DSL.name().
+    private static final DSLContext RENDERER = DSL.using(SQLDialect.POSTGRES);
 
     private Sql() {
     }
 
     /** jOOQ bound to a connection, for queries with bind values. */
     public static DSLContext using(Connection connection) {
-        return DSL.using(connection, SQLDialect.POSTGRES, SETTINGS);
+        return DSL.using(connection, SQLDialect.POSTGRES);
     }
 
     /** A quoted (possibly qualified) identifier. */
@@ -45,7 +38,7 @@ public final class Sql {
      * parameters (COPY, DDL).
      */
     public static String inline(QueryPart part) {
-        return RENDERER.renderContext().paramType(ParamType.INLINED).visit(part).render();
+        return RENDERER.renderInlined(part);
     }
 
     /** One quoted identifier as SQL text. */
