@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DESCRIPTION Demo: start a throwaway PostgreSQL, seed a small shop, extract it into bronze and show what landed
 //JAVA 21+
+//CDS
 //SOURCES ../shared/library.java
 //SOURCES ../shared/sandbox.java
 //SOURCES PostgresExtract.java

@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DESCRIPTION Create or upgrade bronze schemas and their bookkeeping tables (Flyway migrations)
 //JAVA 21+
+//CDS
 //SOURCES ../shared/library.java
 
 import datakit.cli.Datakit;

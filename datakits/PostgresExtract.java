@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DESCRIPTION Full extract of a PostgreSQL table or query into the bronze layer (COPY stream, replace or append)
 //JAVA 21+
+//CDS
 //SOURCES ../shared/library.java
 
 import datakit.cli.BronzeOptions;

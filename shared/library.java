@@ -3,7 +3,8 @@
 // name; the migrations as resources. Files are listed one by one, not with a glob, because JBang
 // skips SOURCES globs when a script runs from a URL (a remote catalog), while named files it fetches.
 // tests/java/datakit/LibraryIndexTest.java fails, printing the right list, when this list and
-// shared/src drift apart.
+// shared/src drift apart. Transitive versions are pinned where JBang's resolver would pick other
+// versions than Maven's (JBangIT compares the two class paths).
 //
 //DEPS org.jooq:jooq:3.21.7
 //DEPS org.postgresql:postgresql:42.7.14
@@ -11,7 +12,13 @@
 //DEPS org.flywaydb:flyway-database-postgresql:13.12.0
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.22.4
+//DEPS com.fasterxml.jackson.core:jackson-core:2.22.4
+//DEPS org.slf4j:slf4j-api:2.0.17
 //DEPS org.slf4j:slf4j-simple:2.0.17
+//
+// The serial collector suits a datakit's small heap and leaves the cores to the databases. (Each
+// datakit's header also asks for a class-data archive, //CDS, which JBang only reads there.)
+//JAVA_OPTIONS -XX:+UseSerialGC
 //
 //FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql

@@ -2,8 +2,12 @@
 // answers, else local PostgreSQL binaries) and the demo shop seeded into it. Only bronze-demo pulls
 // it in, next to library.java, so the datakits do not carry Testcontainers. Files are listed by name
 // for the same reason as in library.java; tests/java/datakit/LibraryIndexTest.java keeps the list whole.
+// The versions JBang would otherwise resolve differently from Maven are pinned (JBangIT compares).
 //
 //DEPS org.testcontainers:testcontainers-postgresql:2.0.5
+//DEPS org.testcontainers:testcontainers:2.0.5
+//DEPS net.java.dev.jna:jna:5.18.1
+//DEPS org.jetbrains:annotations:17.0.0
 //JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
 //
 //SOURCES src/main/java/datakit/demo/DemoShop.java

@@ -115,6 +115,23 @@ class JBangIT {
     }
 
     @Test
+    void jbangResolvesTheSameLibraryVersionsAsTheMavenBuildThatTestsThem() throws Exception {
+        var maven = java.util.Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+            .map(p -> Path.of(p).getFileName().toString()).collect(java.util.stream.Collectors.toSet());
+        for (String script : List.of("datakits/PostgresExtract.java", "datakits/BronzeDemo.java")) {
+            var info = jbang(REPO, "info", "classpath", script);
+            assertThat(info.exitCode()).as(info.output()).isZero();
+            String classpath = info.output().lines().reduce((first, last) -> last).orElse("");
+            var jars = java.util.Arrays.stream(classpath.split(java.io.File.pathSeparator))
+                .map(p -> Path.of(p).getFileName().toString())
+                .filter(name -> name.endsWith(".jar") && !name.startsWith("PostgresExtract") && !name.startsWith("BronzeDemo"))
+                .toList();
+            assertThat(jars).as("jars JBang puts on the class path of " + script).isNotEmpty().allSatisfy(jar ->
+                assertThat(maven).as("the Maven build tests with " + jar).contains(jar));
+        }
+    }
+
+    @Test
     void aBadInputThroughJBangStillExitsWithTwoAndOneErrorLine() throws Exception {
         var run = jbang(REPO, "postgres-extract", "--table", "sales.nope");
 

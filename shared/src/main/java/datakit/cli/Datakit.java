@@ -65,7 +65,10 @@ public final class Datakit implements AutoCloseable {
     }
 
     private Database open(ConnectionSettings settings, Access access) {
-        return closeAtEnd(Database.open(settings, access));
+        long started = System.nanoTime();
+        Database database = closeAtEnd(Database.open(settings, access));
+        run.info("connected to the %s in %d ms".formatted(settings.role().label(), (System.nanoTime() - started) / 1_000_000));
+        return database;
     }
 
     /** Registers something to close when the run ends, last opened first closed. */

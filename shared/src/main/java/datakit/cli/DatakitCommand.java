@@ -64,6 +64,8 @@ public abstract class DatakitCommand implements Callable<Integer> {
         CommandLine cli = spec.commandLine();
         var run = new RunContext(spec.name(), UUID.randomUUID(), cli.getOut(), cli.getErr(), json, verbose, dryRun,
             !json && Progress.onTerminal());
+        run.info("%s started %d ms after the JVM".formatted(spec.name(),
+            System.currentTimeMillis() - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime()));
         try (Datakit opened = new Datakit(run, environment)) {
             kit = opened;
             run(opened);

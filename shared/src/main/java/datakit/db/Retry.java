@@ -54,7 +54,8 @@ public final class Retry {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof SQLException sql && sql.getSQLState() != null) {
                 String state = sql.getSQLState();
-                if (state.startsWith("08") || TRANSIENT_STATES.contains(state)) {
+                // 08004: the server rejected the connection (no password given, no SSL): retrying cannot help.
+                if ((state.startsWith("08") && !state.equals("08004")) || TRANSIENT_STATES.contains(state)) {
                     return true;
                 }
             }

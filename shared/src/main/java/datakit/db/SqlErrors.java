@@ -27,6 +27,10 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the user and password (password from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD)), e);
         }
+        if ("08004".equals(state)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the connection settings (password from %s, sslmode from %s)."
+                .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD), settings.origin(PgParam.SSLMODE)), e);
+        }
         if ("3D000".equals(state)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the database name (from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.DATABASE)), e);

@@ -42,8 +42,11 @@ public final class FullExtract {
     /** Plans the read in a read-only snapshot that the copy will use too. */
     public ReadPlan plan(Selection selection) {
         closeSession();
+        long started = System.nanoTime();
         session = SourceSession.begin(source);
-        return session.plan(selection);
+        ReadPlan plan = session.plan(selection);
+        run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
+        return plan;
     }
 
     /** Loads the planned rows into {@code target}; with {@code --dry-run}, prints the plan instead. */
@@ -59,7 +62,9 @@ public final class FullExtract {
             }
             return;
         }
+        long migrating = System.nanoTime();
         Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
+        run.info("checked the migrations of %s in %d ms".formatted(target.schema(), millisSince(migrating)));
         var runs = new RunLog(target.schema());
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(), plan.table().map(TableRef::toString),
             target.toString(), "full", mode.label(), Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
@@ -98,15 +103,20 @@ public final class FullExtract {
             ReadPlan plan = attempt == 1 && session != null ? firstPlan : plan(firstPlan.selection());
             connection.setAutoCommit(false);
             try {
+                long preparing = System.nanoTime();
                 var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
                 CopyIn in = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(load.prepare());
                 CopyOut out = startCopy(plan, in);
+                long copying = System.nanoTime();
                 var progress = new Progress(run.err(), run.terminal(), plan.describe(), plan.estimatedRows());
                 CopyPipe.Result result = CopyPipe.pump(out, in, progress);
                 progress.done();
+                long finishing = System.nanoTime();
                 load.finish();
                 runs.succeed(connection, run.runId(), result.rows(), result.bytes(), new LinkedHashMap<>());
                 connection.commit();
+                run.info("prepared %s in %d ms, copied %,d rows in %d ms, finished and committed in %d ms".formatted(target,
+                    (copying - preparing) / 1_000_000, result.rows(), (finishing - copying) / 1_000_000, millisSince(finishing)));
                 return result;
             } catch (DataAccessException e) {
                 rollbackQuietly(connection, e);
@@ -145,6 +155,10 @@ public final class FullExtract {
         } catch (SQLException e) {
             failure.addSuppressed(e);
         }
+    }
+
+    private static long millisSince(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1_000_000;
     }
 
     private void closeSession() {
