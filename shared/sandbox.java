@@ -19,3 +19,4 @@
 //SOURCES src/main/java/datakit/sandbox/PostgresSandbox.java
 //SOURCES src/main/java/datakit/sandbox/PostgresServer.java
 //SOURCES src/main/java/datakit/sandbox/ServerAccount.java
+//SOURCES src/main/java/datakit/sandbox/StopOnce.java

@@ -48,42 +48,25 @@ public final class TestPostgres {
             s.adminUser(), s.adminPassword());
     }
 
+    /** A server someone else runs: tests create databases on it but never stop it. */
+    private record ExternalServer(String host, int port, String adminUser, String adminPassword) implements PostgresServer {
+        @Override
+        public String description() {
+            return "the server of DATAKIT_TEST_DATABASE_URL at " + host + ":" + port;
+        }
+
+        @Override
+        public void close() {
+            // Not ours to stop.
+        }
+    }
+
     private static PostgresServer external(String url) {
         var params = ConnectionUrl.parse(url, "DATAKIT_TEST_DATABASE_URL").params();
         String host = params.getOrDefault(PgParam.HOST, "localhost");
         int port = Integer.parseInt(params.getOrDefault(PgParam.PORT, "5432"));
         String user = params.getOrDefault(PgParam.USERNAME, "postgres");
         String password = params.getOrDefault(PgParam.PASSWORD, "");
-        return new PostgresServer() {
-            @Override
-            public String host() {
-                return host;
-            }
-
-            @Override
-            public int port() {
-                return port;
-            }
-
-            @Override
-            public String adminUser() {
-                return user;
-            }
-
-            @Override
-            public String adminPassword() {
-                return password;
-            }
-
-            @Override
-            public String description() {
-                return "the server of DATAKIT_TEST_DATABASE_URL at " + host + ":" + port;
-            }
-
-            @Override
-            public void close() {
-                // Not ours to stop.
-            }
-        };
+        return new ExternalServer(host, port, user, password);
     }
 }

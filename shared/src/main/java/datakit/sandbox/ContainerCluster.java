@@ -7,7 +7,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.postgresql.PostgreSQLContainer;
@@ -25,13 +24,13 @@ final class ContainerCluster implements PostgresServer {
     private final PostgreSQLContainer container;
     private final String host;
     private final int port;
-    private final Thread shutdownHook = new Thread(this::close, "datakit-sandbox-stop");
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final StopOnce stop;
 
     private ContainerCluster(PostgreSQLContainer container) {
         this.container = container;
         this.host = container.getHost();
         this.port = container.getMappedPort(PostgreSQLContainer.POSTGRESQL_PORT);
+        this.stop = StopOnce.atExit(container::stop);
     }
 
     /**
@@ -86,9 +85,7 @@ final class ContainerCluster implements PostgresServer {
                 + "can pull and run it (docker run --rm %s postgres --version), or set DATAKIT_SANDBOX=local to use local "
                 + "PostgreSQL binaries.").formatted(IMAGE, rootMessage(e), IMAGE), e);
         }
-        var cluster = new ContainerCluster(container);
-        Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
-        return cluster;
+        return new ContainerCluster(container);
     }
 
     private static String rootMessage(Throwable e) {
@@ -126,14 +123,6 @@ final class ContainerCluster implements PostgresServer {
 
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(shutdownHook);
-        } catch (IllegalStateException e) {
-            // The JVM is shutting down: this is the hook running.
-        }
-        container.stop();
+        stop.now();
     }
 }

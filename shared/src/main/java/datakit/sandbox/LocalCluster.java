@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -50,8 +49,7 @@ final class LocalCluster implements PostgresServer {
     private final Path dir;
     private final String password;
     private final Consumer<String> log;
-    private final Thread shutdownHook = new Thread(this::close, "datakit-sandbox-stop");
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final StopOnce stop;
     private volatile int port;
     private volatile String version = "";
 
@@ -61,6 +59,10 @@ final class LocalCluster implements PostgresServer {
         this.dir = dir;
         this.password = password;
         this.log = log;
+        this.stop = StopOnce.atExit(() -> {
+            stopServer();
+            deleteDir();
+        });
     }
 
     /** Creates, starts and checks a cluster; on any failure deletes what was made and throws. */
@@ -75,7 +77,6 @@ final class LocalCluster implements PostgresServer {
                 .formatted(e.getMessage(), System.getProperty("java.io.tmpdir")), e);
         }
         var cluster = new LocalCluster(binaries, account, dir, PostgresSandbox.randomPassword(), log);
-        Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
         try {
             account.handOver(dir);
             cluster.initdb();
@@ -214,16 +215,7 @@ final class LocalCluster implements PostgresServer {
 
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(shutdownHook);
-        } catch (IllegalStateException e) {
-            // The JVM is shutting down: this is the hook running.
-        }
-        stopServer();
-        deleteDir();
+        stop.now();
     }
 
     /** pg_ctl stop; if that fails, the server process is killed, since its data is about to be deleted. */
