@@ -20,6 +20,9 @@ source_url="$base/bench_source"
 warehouse_url="$base/bench_warehouse"
 
 say() { printf '%s\n' "$*" >&2; }
+for tool in psql bc; do
+  command -v "$tool" >/dev/null || { say "ERROR: the benchmark needs $tool (apt-get install postgresql-client bc)"; exit 2; }
+done
 seconds() { date +%s.%N; }
 
 say "preparing $rows orders-like rows in bench_source (kept between runs of the same size)"
