@@ -17,8 +17,9 @@
 //DEPS org.slf4j:slf4j-simple:2.0.17
 //
 // The serial collector suits a datakit's small heap and leaves the cores to the databases. (Each
-// datakit's header also asks for a class-data archive, //CDS, which JBang only reads there.)
-//JAVA_OPTIONS -XX:+UseSerialGC
+// datakit's header also asks for a class-data archive, //CDS, which JBang only reads there; its
+// first run writes the archive, and the JVM's notes about classes it skips are not for users.)
+//JAVA_OPTIONS -XX:+UseSerialGC -Xlog:cds=off -Xlog:cds+dynamic=off
 //
 //FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql

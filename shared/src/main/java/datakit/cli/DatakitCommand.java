@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
@@ -22,7 +23,10 @@ import picocli.CommandLine.Spec;
  * {@code --env-file}), defaults from the environment and {@code .env}, and one way to fail: a single
  * {@code ERROR:} line, a stack trace only with {@code --verbose}, and the exit code of {@link ExitCode}.
  */
+@Command(versionProvider = DatakitCommand.Version.class)
 public abstract class DatakitCommand implements Callable<Integer> {
+    /** The project's version, printed by {@code --version}. */
+    public static final String VERSION = "0.1.0";
     static {
         // Libraries (HikariCP, Flyway) log through slf4j-simple; keep them to warnings unless --verbose.
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
@@ -128,6 +132,14 @@ public abstract class DatakitCommand implements Callable<Integer> {
         }
         err.flush();
         return failure.exitCode().code();
+    }
+
+    /** {@code --version}: the datakit, the project and the Java running it. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"${COMMAND-NAME} " + VERSION + " (PostgreSQL bronze datakits), Java " + Runtime.version()};
+        }
     }
 
     /** {@code --env-file} must be known before parsing, since it feeds the option defaults. */

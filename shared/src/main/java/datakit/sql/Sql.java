@@ -23,9 +23,13 @@ public final class Sql {
     private Sql() {
     }
 
-    /** jOOQ bound to a connection, for queries with bind values. */
+    /**
+     * jOOQ bound to a connection, for queries with bind values. The dialect comes from the connection's
+     * jdbc:postgresql: URL; naming it here would pull in an overload whose JAXB annotations make javac
+     * warn when JBang compiles a datakit.
+     */
     public static DSLContext using(Connection connection) {
-        return DSL.using(connection, SQLDialect.POSTGRES);
+        return DSL.using(connection);
     }
 
     /** A quoted (possibly qualified) identifier. */
