@@ -29,6 +29,7 @@
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
+//SOURCES src/main/java/datakit/cli/CheckedOptions.java
 //SOURCES src/main/java/datakit/cli/Datakit.java
 //SOURCES src/main/java/datakit/cli/DatakitCommand.java
 //SOURCES src/main/java/datakit/cli/DatakitException.java

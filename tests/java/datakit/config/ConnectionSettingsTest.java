@@ -75,6 +75,9 @@ class ConnectionSettingsTest {
 
     // --- driverProperties ------------------------------------------------------------------------
 
+    /** Server-side keepalives every connection asks for, ahead of the user's own options. */
+    static final String KEEPALIVES = "-c tcp_keepalives_idle=60 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=6";
+
     @Test
     void driverPropertiesCarryCredentialsSslApplicationNameAndTimeout() {
         var props = settings("h", 5432, "shop").driverProperties(null);
@@ -84,7 +87,9 @@ class ConnectionSettingsTest {
             "password", "Zq9xSecret",
             "sslmode", "require",
             "ApplicationName", "orders-full",
-            "connectTimeout", "10"));
+            "connectTimeout", "10",
+            "tcpKeepAlive", "true",
+            "options", KEEPALIVES));
     }
 
     @Test
@@ -100,28 +105,28 @@ class ConnectionSettingsTest {
             .driverProperties("-c default_transaction_read_only=on");
 
         assertThat(props.getProperty("options"))
-            .isEqualTo("-c statement_timeout=30s -c default_transaction_read_only=on");
+            .isEqualTo(KEEPALIVES + " -c statement_timeout=30s -c default_transaction_read_only=on");
     }
 
     @Test
-    void userOptionsComeFirstInOptions() {
+    void userOptionsComeAfterTheKeepalivesSoTheyWin() {
         var props = settings("h", 5432, "shop", null, "-c search_path=app", "5min", Map.of())
             .driverProperties("-c default_transaction_read_only=on");
 
         assertThat(props.getProperty("options"))
-            .isEqualTo("-c search_path=app -c statement_timeout=5min -c default_transaction_read_only=on");
+            .isEqualTo(KEEPALIVES + " -c search_path=app -c statement_timeout=5min -c default_transaction_read_only=on");
     }
 
     @Test
-    void sessionOptionsAloneAreTheOptions() {
+    void sessionOptionsFollowTheKeepalives() {
         var props = settings("h", 5432, "shop").driverProperties("-c default_transaction_read_only=on");
 
-        assertThat(props.getProperty("options")).isEqualTo("-c default_transaction_read_only=on");
+        assertThat(props.getProperty("options")).isEqualTo(KEEPALIVES + " -c default_transaction_read_only=on");
     }
 
     @Test
-    void noOptionsAtAllSetsNoOptionsProperty() {
-        assertThat(settings("h", 5432, "shop").driverProperties("  ")).doesNotContainKey("options");
+    void withoutOtherOptionsOnlyTheKeepalivesAreSet() {
+        assertThat(settings("h", 5432, "shop").driverProperties("  ")).containsEntry("options", KEEPALIVES);
     }
 
     @Test
@@ -153,7 +158,7 @@ class ConnectionSettingsTest {
             .containsEntry("tcpKeepAlive", "true")
             .containsEntry("user", "u")
             .containsEntry("password", "p")
-            .containsEntry("options", "-c statement_timeout=30s");
+            .containsEntry("options", KEEPALIVES + " -c statement_timeout=30s");
     }
 
     // --- secrets ---------------------------------------------------------------------------------

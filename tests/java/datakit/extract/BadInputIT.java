@@ -26,6 +26,7 @@ class BadInputIT {
             CREATE SCHEMA sales;
             CREATE TABLE sales.orders (id bigint PRIMARY KEY, status text);
             CREATE TABLE sales."Order Items" (id int);
+            CREATE TABLE sales."OrderLines" (id int);
             INSERT INTO sales.orders SELECT g, 'new' FROM generate_series(1, 10) g;
             """);
     }
@@ -46,12 +47,23 @@ class BadInputIT {
     @Test
     void aMissingTableListsTheTablesOfItsSchema() {
         assertFails(extract(Map.of(), "--table", "sales.order"), 2,
-            "Table sales.order does not exist on the source", "Tables in schema sales: \"Order Items\", orders.", "Check --table.");
+            "Table sales.order does not exist on the source", "Tables in schema sales: \"Order Items\", \"OrderLines\", orders.", "Check --table.");
     }
 
     @Test
     void aTableInTheWrongCaseSuggestsTheQuotedName() {
-        assertFails(extract(Map.of(), "--table", "sales.Order Items"), 2, "Did you mean sales.\"Order Items\"?");
+        assertFails(extract(Map.of(), "--table", "sales.OrderLines"), 2,
+            "Table sales.orderlines does not exist", "Did you mean sales.\"OrderLines\"?");
+    }
+
+    @Test
+    void aNameThatNeedsQuotesSaysHowToQuoteIt() {
+        assertFails(extract(Map.of(), "--table", "sales.Order Items"), 2,
+            "Order Items is not a name PostgreSQL takes without quotes", "'\"Order Items\"'");
+        assertFails(extract(Map.of(), "--table", "sales.orders", "--target-table", "raw.orders"), 2,
+            "--target-table \"raw.orders\" must be a single name");
+        assertFails(extract(Map.of(), "--table", "sales.orders", "--target-schema", "\"Raw\""), 2,
+            "--target-schema \"\"Raw\"\" must be a plain name");
     }
 
     @Test
@@ -144,5 +156,36 @@ class BadInputIT {
         assertThat(source.count("sales.orders")).isEqualTo(10);
         assertThat(source.value("SELECT last_value FROM sales.counter")).isEqualTo("1");
         assertThat(source.value("SELECT is_called FROM sales.counter")).isEqualTo("f");
+    }
+
+    @Test
+    void parseErrorsNeverEchoAPasswordAndHonourJson() {
+        var run = extract(Map.of(), "--table", "sales.orders", "--targte", "postgresql://u:TopSecret99@h/db", "--json");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.all()).doesNotContain("TopSecret99").contains("postgresql://u:****@h/db");
+        assertThat(run.out()).startsWith("{\"status\":\"failed\"").contains("\"exit_code\":2");
+    }
+
+    @Test
+    void optionsAreCheckedBeforeAnyConnection() {
+        long started = System.nanoTime();
+        var run = extract(Map.of("SOURCE_PG_HOST", "10.255.255.1", "SOURCE_PG_CONNECT_TIMEOUT", "30"), "--where", "x > 1");
+
+        assertFails(run, 2, "Nothing to read. Give --table schema.table or --query");
+        assertThat((System.nanoTime() - started) / 1_000_000).isLessThan(5000);
+    }
+
+    @Test
+    void aUserWhoMayReadOnlySomeColumnsIsToldWhatToGrant() {
+        String role = "narrow_" + source.name();
+        source.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'narrow'", "GRANT USAGE ON SCHEMA sales TO " + role,
+            "GRANT SELECT (id) ON sales.orders TO " + role);
+        String url = "postgresql://%s:narrow@%s:%d/%s".formatted(role, source.server().host(), source.server().port(), source.name());
+
+        assertFails(extract(Map.of("SOURCE_DATABASE_URL", url), "--table", "sales.orders"), 2,
+            "The source user may not read sales.orders: permission denied", "--columns");
+        var narrow = extract(Map.of("SOURCE_DATABASE_URL", url), "--table", "sales.orders", "--columns", "id", "--target-table", "narrow");
+        assertThat(narrow.exitCode()).as(narrow.toString()).isZero();
     }
 }

@@ -153,4 +153,89 @@ class ExtractModesIT {
         assertThat(withView.err()).contains("Cannot replace bronze.orders: public.paid_orders depends on it");
         assertThat(warehouse.count("public.paid_orders")).isEqualTo(333);
     }
+
+    @Test
+    void inheritanceChildrenAndGeneratedColumnsAreReadLikeASelectReadsThem() {
+        source.execute("CREATE TABLE public.parent (id int, price numeric, taxed numeric GENERATED ALWAYS AS (price * 1.2) STORED)",
+            "CREATE TABLE public.child () INHERITS (public.parent)",
+            "INSERT INTO public.parent (id, price) VALUES (1, 10)", "INSERT INTO public.child (id, price) VALUES (2, 20), (3, 30)");
+
+        var run = extract("--table", "parent");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id, taxed FROM bronze.parent ORDER BY id"))
+            .isEqualTo(source.rows("SELECT id, taxed FROM public.parent ORDER BY id")).hasSize(3);
+    }
+
+    @Test
+    void aBronzeTableBelongsToOneSourceTableAndReplaceNeverDropsAnAppendHistory() {
+        source.execute("CREATE SCHEMA crm", "CREATE TABLE crm.orders (id int, customer text)", "INSERT INTO crm.orders VALUES (1, 'a')");
+        assertThat(extract("--table", "sales.orders", "--mode", "append").exitCode()).isZero();
+
+        var other = extract("--table", "crm.orders", "--mode", "append");
+        assertThat(other.exitCode()).isEqualTo(3);
+        assertThat(other.err()).contains("bronze.orders holds the rows of sales.orders, and this run reads crm.orders",
+            "Give this stream its own --target-table");
+
+        var replace = extract("--table", "sales.orders");
+        assertThat(replace.exitCode()).isEqualTo(3);
+        assertThat(replace.err()).contains("bronze.orders holds the history of append runs, which --mode replace would drop");
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(1000);
+        assertThat(extract("--table", "crm.orders", "--target-table", "crm_orders").exitCode()).isZero();
+    }
+
+    @Test
+    void replaceWaitsForAReaderThatHoldsTheTableThenSwaps() throws Exception {
+        assertThat(extract("--table", "sales.orders").exitCode()).isZero();
+        source.execute("DELETE FROM sales.orders WHERE id > 500");
+        try (var reader = warehouse.connect(); var st = reader.createStatement()) {
+            reader.setAutoCommit(false);
+            st.execute("SELECT count(*) FROM bronze.orders");
+            var release = new Thread(() -> {
+                try {
+                    Thread.sleep(2500);
+                    reader.commit();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            release.start();
+            long started = System.nanoTime();
+            var run = extract("--table", "sales.orders");
+            release.join();
+
+            assertThat(run.exitCode()).as(run.toString()).isZero();
+            assertThat((System.nanoTime() - started) / 1_000_000).as("waited for the reader").isGreaterThan(2000);
+        }
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(500);
+    }
+
+    @Test
+    void queriesMayUseOperatorsWithQuestionMarks() {
+        source.execute("CREATE TABLE public.docs (id int, body jsonb)", "INSERT INTO public.docs VALUES (1, '{\"a\": 1}'), (2, '{}')");
+
+        var run = extract("--query", "SELECT id, body ? 'a' AS has_a, body ?| array['a', 'b'] AS any_of FROM public.docs",
+            "--target-table", "docs_flags", "--where", "has_a");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id, has_a, any_of FROM bronze.docs_flags")).containsExactly(List.of("1", "t", "t"));
+        var table = extract("--table", "docs", "--where", "body ? 'a' AND body ?& array['a']");
+        assertThat(table.exitCode()).as(table.toString()).isZero();
+        assertThat(warehouse.count("bronze.docs")).isEqualTo(1);
+    }
+
+    @Test
+    void aQueryOverItsOwnBronzeTableCanReplaceIt() {
+        var sameDatabase = Map.of("SOURCE_DATABASE_URL", warehouse.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        assertThat(extract("--table", "sales.orders").exitCode()).isZero();
+
+        var run = Datakits.run("PostgresExtract", sameDatabase, "--query",
+            "SELECT id, status FROM bronze.orders WHERE status = 'paid'", "--target-table", "paid");
+        var again = Datakits.run("PostgresExtract", sameDatabase, "--query",
+            "SELECT id, status FROM bronze.paid WHERE id < 100", "--target-table", "paid");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(again.exitCode()).as(again.toString()).isZero();
+        assertThat(warehouse.count("bronze.paid")).isEqualTo(33);
+    }
 }

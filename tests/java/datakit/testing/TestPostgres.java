@@ -18,6 +18,8 @@ import java.util.UUID;
  */
 public final class TestPostgres {
     private static PostgresServer server;
+    /** Databases made on a server we do not own, dropped when the tests end. */
+    private static final java.util.List<String> CREATED = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private TestPostgres() {
     }
@@ -25,7 +27,12 @@ public final class TestPostgres {
     public static synchronized PostgresServer server() {
         if (server == null) {
             String url = System.getenv("DATAKIT_TEST_DATABASE_URL");
-            server = url != null && !url.isBlank() ? external(url) : PostgresSandbox.start(System.err::println);
+            if (url != null && !url.isBlank()) {
+                server = external(url);
+                Runtime.getRuntime().addShutdownHook(new Thread(TestPostgres::dropCreatedDatabases, "drop-test-databases"));
+            } else {
+                server = PostgresSandbox.start(System.err::println);
+            }
         }
         return server;
     }
@@ -35,10 +42,21 @@ public final class TestPostgres {
         String name = (prefix + "_" + UUID.randomUUID().toString().substring(0, 8)).toLowerCase(Locale.ROOT);
         try (Connection admin = connect("postgres"); Statement st = admin.createStatement()) {
             st.execute("CREATE DATABASE \"" + name + "\"");
+            CREATED.add(name);
         } catch (SQLException e) {
             throw new IllegalStateException("cannot create test database " + name + " on " + server().description(), e);
         }
         return new TestDatabase(server(), name);
+    }
+
+    private static void dropCreatedDatabases() {
+        try (Connection admin = connect("postgres"); Statement st = admin.createStatement()) {
+            for (String name : CREATED) {
+                st.execute("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
+            }
+        } catch (SQLException e) {
+            System.err.println("could not drop the test databases " + CREATED + ": " + e.getMessage());
+        }
     }
 
     /** A superuser connection to a database of the test server. */

@@ -1,30 +1,38 @@
 package datakit.bronze;
 
 import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
 import datakit.source.ReadPlan;
 import datakit.source.SourceColumn;
+import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.jooq.impl.DSL;
 
 /**
  * Writes one load into a bronze table, inside the caller's warehouse transaction:
- * {@link #prepare()} runs the DDL and returns the {@code COPY ... FROM STDIN} to stream into, and
- * {@link #finish()} completes the table once every row is in.
+ * {@link #prepare()} creates what the rows go into and returns the {@code COPY ... FROM STDIN} to stream
+ * them with, and {@link #finish()} puts them in place once every row is in.
  *
  * <p>A new table (replace, or the first append) is created under a private staging name, filled with
  * {@code COPY ... FREEZE}, given its metadata columns as constant defaults (PostgreSQL stores a constant
  * added column once, not per row, so metadata costs no load time), and renamed into place; a replace
- * drops the old table in the same transaction, keeping its grants. Appending to an existing table
- * copies into a temporary table first and inserts from it with the metadata values.
+ * drops the old table in the same transaction, keeping its grants and comment. Appending to an existing
+ * table copies into a temporary table first and inserts from it with the metadata values. Statements that
+ * lock the bronze table come last and wait at most a second at a time, so readers are never queued
+ * behind the load for long.
  */
 public final class BronzeLoad {
-    private static final String LOCK_TIMEOUT = "60s";
+    private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
+    private static final Set<String> SYSTEM_COLUMNS = Set.of("tableoid", "xmin", "cmin", "xmax", "cmax", "ctid");
 
     private final DSLContext db;
     private final ReadPlan plan;
@@ -40,7 +48,6 @@ public final class BronzeLoad {
         this.target = target;
         this.mode = mode;
         this.metadata = metadata;
-        checkNames(plan, target);
         this.existing = BronzeTable.inspect(db, target).map(BronzeTable::requireBronze);
         if (mode == WriteMode.REPLACE) {
             existing.ifPresent(BronzeTable::requireNoDependents);
@@ -50,54 +57,78 @@ public final class BronzeLoad {
             : target.withTable("_bronze_staging_" + metadata.runId().toString().substring(0, 8));
     }
 
+    /** Fails fast, before anything is written, when the plan's columns cannot make a bronze table. */
+    public static void checkNames(ReadPlan plan, TableRef target) {
+        DatakitException.check(!BronzeTable.RESERVED_NAMES.contains(target.table()),
+            "%s is a bookkeeping table of the bronze schema. Choose another --target-table.", target);
+        DatakitException.check(!plan.columns().isEmpty(), "%s has no columns to copy.", plan.describe());
+        for (SourceColumn c : plan.columns()) {
+            DatakitException.check(!BronzeMetadata.isMetadata(c.name()) && !SYSTEM_COLUMNS.contains(c.name()),
+                "Source column %s has the name of a %s column of bronze tables. Read it under another name with --query ... AS.",
+                TableRef.display(c.name()), SYSTEM_COLUMNS.contains(c.name()) ? "system" : "metadata");
+        }
+    }
+
     private boolean appendsToExisting() {
         return mode == WriteMode.APPEND && existing.isPresent();
     }
 
-    /** Creates what the rows go into and returns the COPY statement to stream them with. */
-    public String prepare() {
-        for (String statement : preparation()) {
-            db.execute(statement);
-        }
-        return "COPY " + copyTarget.sql() + " (" + columnNames() + ") FROM STDIN (FORMAT binary, FREEZE)";
+    public Optional<BronzeTable> existing() {
+        return existing;
     }
 
-    /** Adds the metadata and puts the rows in place; the caller then commits. */
+    /** Creates what the rows go into and returns the COPY statement to stream them with. */
+    public String prepare() {
+        if (appendsToExisting()) {
+            DatakitException.check(schemaChanges().isEmpty(), "Call addNewColumns() and commit before loading into %s.", target);
+            checkTypesForAppend();
+            db.execute("CREATE TEMPORARY TABLE " + Sql.quote(copyTarget.table()) + " (" + columnDefinitions(false, ", ") + ") ON COMMIT DROP");
+        } else {
+            db.execute("CREATE TABLE " + copyTarget.sql() + " (" + columnDefinitions(false, ", ") + ")");
+        }
+        return "COPY " + copyTarget.sql() + " (" + SourceSession.columnList(plan.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
+    }
+
+    /**
+     * Adds the columns the source gained to the bronze table (append only). Run it in a transaction of
+     * its own before the load's: ADD COLUMN locks the table against readers until commit, which should
+     * be a moment, not the whole load. A nullable column without rows is harmless if the load then fails.
+     */
+    public void addNewColumns() {
+        List<String> changes = schemaChanges();
+        if (!changes.isEmpty()) {
+            checkTypesForAppend();
+            withShortLocks(() -> changes.forEach(db::execute));
+        }
+    }
+
+    /** Puts the rows in place; the caller then commits. */
     public void finish() {
         if (appendsToExisting()) {
-            var values = metadata.valueExpressions();
-            db.execute("INSERT INTO " + target.sql() + " (" + columnNames() + ", " + metadataNames() + ") SELECT "
-                + columnNames() + ", " + String.join(", ", values) + " FROM " + copyTarget.sql());
+            String columns = SourceSession.columnList(plan.columns());
+            db.execute("INSERT INTO " + target.sql() + " (" + columns + ", " + metadataNames() + ") SELECT "
+                + columns + ", " + String.join(", ", metadata.valueExpressions()) + " FROM " + copyTarget.sql());
             return;
         }
         addMetadataColumns();
-        if (existing.isPresent()) {
-            db.execute("SET LOCAL lock_timeout = '" + LOCK_TIMEOUT + "'");
-            copyGrantsAndComment(existing.get());
-            db.execute("DROP TABLE " + target.sql());
-        }
-        db.execute("ALTER TABLE " + copyTarget.sql() + " RENAME TO " + Sql.quote(target.table()));
+        withShortLocks(() -> {
+            existing.ifPresent(old -> {
+                copyGrantsAndComment(old);
+                db.execute("DROP TABLE " + target.sql());
+            });
+            db.execute("ALTER TABLE " + copyTarget.sql() + " RENAME TO " + Sql.quote(target.table()));
+        });
     }
 
-    /** The statements this load runs before its COPY, for the dry run. */
-    public List<String> preparation() {
-        var statements = new ArrayList<String>();
+    /** Columns an append adds to the bronze table because the source gained them. */
+    public List<String> schemaChanges() {
         if (!appendsToExisting()) {
-            statements.add("CREATE TABLE " + copyTarget.sql() + " (" + columnDefinitions(false, ", ") + ")");
-            return statements;
+            return List.of();
         }
         var columns = existing.get().columns();
-        for (SourceColumn c : plan.columns()) {
-            String type = columns.get(c.name());
-            if (type == null) {
-                statements.add("ALTER TABLE " + target.sql() + " ADD COLUMN " + Sql.quote(c.name()) + " " + c.bronzeType());
-            } else if (!type.equals(c.bronzeType())) {
-                throw DatakitException.badInput("Column %s is %s in the source but %s in %s, so appending could change values. "
-                    + "Use --mode replace to rebuild %s with the new type.", TableRef.display(c.name()), c.bronzeType(), type, target, target);
-            }
-        }
-        statements.add("CREATE TEMPORARY TABLE " + Sql.quote(copyTarget.table()) + " (" + columnDefinitions(false, ", ") + ") ON COMMIT DROP");
-        return statements;
+        return plan.columns().stream().filter(c -> !columns.containsKey(c.name()))
+            .map(c -> "ALTER TABLE " + target.sql() + " ADD COLUMN IF NOT EXISTS " + Sql.quote(c.name()) + " " + c.bronzeType())
+            .toList();
     }
 
     /** The complete bronze table, as it will look after the first load: for the dry run. */
@@ -105,8 +136,15 @@ public final class BronzeLoad {
         return "CREATE TABLE " + target.sql() + " (\n  " + columnDefinitions(true, ",\n  ") + "\n)";
     }
 
-    public Optional<BronzeTable> existing() {
-        return existing;
+    private void checkTypesForAppend() {
+        var columns = existing.orElseThrow().columns();
+        for (SourceColumn c : plan.columns()) {
+            String type = columns.get(c.name());
+            if (type != null && !type.equals(c.bronzeType())) {
+                throw DatakitException.badInput("Column %s is %s in the source but %s in %s, so appending could change values. "
+                    + "Use --mode replace to rebuild %s with the new type.", TableRef.display(c.name()), c.bronzeType(), type, target, target);
+            }
+        }
     }
 
     private void addMetadataColumns() {
@@ -122,6 +160,44 @@ public final class BronzeLoad {
         // dropping it afterwards keeps those values and leaves no default behind.
         db.execute("ALTER TABLE " + copyTarget.sql() + " " + String.join(", ", add));
         db.execute("ALTER TABLE " + copyTarget.sql() + " " + String.join(", ", dropDefault));
+    }
+
+    /**
+     * Runs statements that lock the bronze table, waiting at most a second for each try: a reader that
+     * arrives meanwhile queues behind us for that second at most, not for a long wait. Tries again for up
+     * to a minute, then gives up with nothing changed.
+     */
+    private void withShortLocks(Runnable statements) {
+        long deadline = System.nanoTime() + LOCK_WAIT.toNanos();
+        for (int attempt = 1; ; attempt++) {
+            db.execute("SAVEPOINT bronze_lock");
+            db.execute("SET LOCAL lock_timeout = '1s'");
+            try {
+                statements.run();
+                db.execute("RELEASE SAVEPOINT bronze_lock");
+                return;
+            } catch (DataAccessException e) {
+                if (!"55P03".equals(e.sqlState()) || System.nanoTime() > deadline) {
+                    if ("55P03".equals(e.sqlState())) {
+                        throw new DatakitException(ExitCode.FAILED, ("Waited %d s for other sessions to let go of %s (a long query "
+                            + "or transaction holds it); nothing was changed. Run again when it is free.")
+                            .formatted(LOCK_WAIT.toSeconds(), target), e);
+                    }
+                    throw e;
+                }
+                db.execute("ROLLBACK TO SAVEPOINT bronze_lock");
+                pause(Math.min(1000, 100L * attempt));
+            }
+        }
+    }
+
+    private static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DatakitException(ExitCode.FAILED, "Interrupted while waiting for a lock on a bronze table.", e);
+        }
     }
 
     private void copyGrantsAndComment(BronzeTable old) {
@@ -151,22 +227,7 @@ public final class BronzeLoad {
         return String.join(separator, definitions);
     }
 
-    private String columnNames() {
-        return plan.columns().stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
-    }
-
     private static String metadataNames() {
         return BronzeMetadata.COLUMNS.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
-    }
-
-    private static void checkNames(ReadPlan plan, TableRef target) {
-        DatakitException.check(!BronzeTable.RESERVED_NAMES.contains(target.table()),
-            "%s is a bookkeeping table of the bronze schema. Choose another --target-table.", target);
-        DatakitException.check(!plan.columns().isEmpty(), "%s has no columns to copy.", plan.describe());
-        for (SourceColumn c : plan.columns()) {
-            DatakitException.check(!BronzeMetadata.isMetadata(c.name()),
-                "Source column %s has the name of a bronze metadata column. Read it under another name with --query ... AS.",
-                TableRef.display(c.name()));
-        }
     }
 }

@@ -7,7 +7,7 @@ import datakit.sql.TableRef;
 import picocli.CommandLine.Option;
 
 /** Where a load lands: {@code --target-schema}, {@code --target-table} and the write {@code --mode}. */
-public class BronzeOptions {
+public class BronzeOptions implements CheckedOptions {
     @Option(names = "--target-schema", paramLabel = "SCHEMA", descriptionKey = "BRONZE_SCHEMA", defaultValue = "bronze",
         description = "Bronze schema in the warehouse (default: BRONZE_SCHEMA, else ${DEFAULT-VALUE}). Created with its bookkeeping tables.")
     String schema;
@@ -30,7 +30,15 @@ public class BronzeOptions {
     }
 
     public String schema() {
-        return Identifiers.one(schema, "--target-schema");
+        return Identifiers.plain(schema, "--target-schema");
+    }
+
+    @Override
+    public void check() {
+        schema();
+        if (table != null) {
+            Identifiers.one(table, "--target-table");
+        }
     }
 
     public WriteMode mode() {

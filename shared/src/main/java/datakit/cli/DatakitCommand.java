@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.config.ConnectionUrl;
 import datakit.config.Environment;
 import datakit.db.SqlErrors;
 import datakit.run.Progress;
@@ -28,10 +29,11 @@ public abstract class DatakitCommand implements Callable<Integer> {
     /** The project's version, printed by {@code --version}. */
     public static final String VERSION = "0.1.0";
     static {
-        // Libraries (HikariCP, Flyway) log through slf4j-simple; keep them to warnings unless --verbose.
+        // Libraries (HikariCP, Flyway, jOOQ) log through slf4j-simple. Users get one ERROR line from the
+        // datakit itself, so library logs (with their stack traces) only show with --verbose.
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "off");
         }
         // jOOQ's open-source dialect targets the newest PostgreSQL and warns about any older server;
         // the datakits use it for names and plain SQL, which work on every supported version.
@@ -64,6 +66,11 @@ public abstract class DatakitCommand implements Callable<Integer> {
     public final Integer call() throws Exception {
         if (verbose) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
+        }
+        for (CommandSpec mixin : spec.mixins().values()) {
+            if (mixin.userObject() instanceof CheckedOptions options) {
+                options.check();
+            }
         }
         CommandLine cli = spec.commandLine();
         var run = new RunContext(spec.name(), UUID.randomUUID(), cli.getOut(), cli.getErr(), json, verbose, dryRun,
@@ -100,7 +107,13 @@ public abstract class DatakitCommand implements Callable<Integer> {
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setDefaultValueProvider(new EnvironmentDefaults(command.environment));
         cli.setParameterExceptionHandler((e, a) -> {
-            err.println("ERROR: " + e.getMessage().replaceAll("\\.?$", ".") + " See " + name + " --help.");
+            // picocli echoes what it could not parse, which may be a URL with a password in it.
+            String message = ConnectionUrl.maskText(e.getMessage().replaceAll("\\.?$", ".") + " See " + name + " --help.");
+            if (java.util.Arrays.asList(a).contains("--json")) {
+                out.println(failureJson(name, ExitCode.BAD_INPUT, message));
+                out.flush();
+            }
+            err.println("ERROR: " + message);
             err.flush();
             return ExitCode.BAD_INPUT.code();
         });
@@ -114,24 +127,34 @@ public abstract class DatakitCommand implements Callable<Integer> {
                 ? SqlErrors.failure(spec.name(), e)
                 : new DatakitException(ExitCode.FAILED, "unexpected %s: %s. Run again with --verbose for the stack trace, and please report it."
                     .formatted(e.getClass().getSimpleName(), e.getMessage()), e);
-        String message = kit == null ? failure.getMessage() : kit.redact(failure.getMessage());
+        String message = redact(failure.getMessage());
         if (json) {
-            var map = new LinkedHashMap<String, Object>();
-            map.put("status", "failed");
-            map.put("datakit", spec.name());
-            map.put("exit_code", failure.exitCode().code());
-            map.put("error", message);
-            out.println(RunSummary.toJson(map));
+            out.println(failureJson(spec.name(), failure.exitCode(), message));
             out.flush();
         }
         err.println("ERROR: " + message);
         if (verbose) {
             var trace = new java.io.StringWriter();
             e.printStackTrace(new PrintWriter(trace));
-            err.print(kit == null ? trace : kit.redact(trace.toString()));
+            err.print(redact(trace.toString()));
         }
         err.flush();
         return failure.exitCode().code();
+    }
+
+    /** Error text with URL passwords masked and every password this run resolved replaced: a last guard. */
+    private String redact(String text) {
+        String masked = ConnectionUrl.maskText(text);
+        return kit == null ? masked : kit.redact(masked);
+    }
+
+    private static String failureJson(String datakit, ExitCode code, String message) {
+        var map = new LinkedHashMap<String, Object>();
+        map.put("status", "failed");
+        map.put("datakit", datakit);
+        map.put("exit_code", code.code());
+        map.put("error", message);
+        return RunSummary.toJson(map);
     }
 
     /** {@code --version}: the datakit, the project and the Java running it. */

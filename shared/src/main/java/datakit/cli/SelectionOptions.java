@@ -7,7 +7,7 @@ import java.util.List;
 import picocli.CommandLine.Option;
 
 /** {@code --table} or {@code --query}, narrowed by {@code --columns} and {@code --where}. */
-public class SelectionOptions {
+public class SelectionOptions implements CheckedOptions {
     @Option(names = "--table", paramLabel = "SCHEMA.TABLE",
         description = "Source table, view or materialized view (default schema: public). Quote mixed case: '\"Sales\".orders'.")
     String table;
@@ -21,6 +21,11 @@ public class SelectionOptions {
 
     @Option(names = "--columns", paramLabel = "A,B", description = "Only these columns, in this order.")
     String columns;
+
+    @Override
+    public void check() {
+        selection();
+    }
 
     public Selection selection() {
         DatakitException.check(table != null ^ query != null, table == null

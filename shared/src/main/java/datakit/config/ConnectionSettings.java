@@ -33,6 +33,9 @@ public record ConnectionSettings(
         Map<String, String> driverProperties,
         Map<PgParam, String> origins) {
 
+    private static final String SERVER_KEEPALIVES =
+        "-c tcp_keepalives_idle=60 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=6";
+
     public ConnectionSettings {
         driverProperties = Map.copyOf(driverProperties);
         origins = Map.copyOf(origins);
@@ -69,16 +72,20 @@ public record ConnectionSettings(
         putIfSet(props, "sslrootcert", sslrootcert);
         props.setProperty("connectTimeout", String.valueOf(connectTimeoutSeconds));
         props.setProperty("ApplicationName", applicationName);
-        var startupOptions = new StringBuilder(options == null ? "" : options);
+        props.putIfAbsent("tcpKeepAlive", "true");
+        // The server drops a session whose client vanished within about two minutes instead of two hours,
+        // so a dead run's transaction and locks do not linger. The user's options come after and win.
+        var startupOptions = new StringBuilder(SERVER_KEEPALIVES);
+        if (options != null) {
+            startupOptions.append(' ').append(options);
+        }
         if (statementTimeout != null) {
             startupOptions.append(" -c statement_timeout=").append(statementTimeout);
         }
         if (sessionOptions != null && !sessionOptions.isBlank()) {
             startupOptions.append(' ').append(sessionOptions);
         }
-        if (!startupOptions.toString().isBlank()) {
-            props.setProperty("options", startupOptions.toString().strip());
-        }
+        props.setProperty("options", startupOptions.toString().strip());
         return props;
     }
 

@@ -175,11 +175,19 @@ public record ConnectionUrl(Map<PgParam, String> params, Map<String, String> dri
     }
 
     /**
+     * Free text (an error message, echoed arguments) with the passwords of any URLs in it replaced by
+     * {@code ****}: user information up to the last @ of a word, and {@code password=} parameters.
+     */
+    public static String maskText(String text) {
+        return text.replaceAll("(//[^\\s/@:]*:)\\S*@", "$1****@").replaceAll("(?i)(password=)[^&\\s'\"]*", "$1****");
+    }
+
+    /**
      * The URL with any password replaced by {@code ****}, safe to print. It masks generously: a malformed
      * URL (an unencoded / or @ in the password) must not leak the password's tail either.
      */
     public static String mask(String url) {
-        String masked = url.replaceAll("(?i)([?&;]password=)[^&]*", "$1****");
+        String masked = url.replaceAll("(?i)([?&;]\\w*password=)[^&]*", "$1****");
         int at = masked.lastIndexOf('@');
         if (at < 0) {
             return masked;

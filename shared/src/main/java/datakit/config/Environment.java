@@ -4,7 +4,6 @@ import datakit.cli.DatakitException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
@@ -25,11 +24,6 @@ public final class Environment {
         this.dotEnvLabel = dotEnvLabel;
         this.home = home;
         this.osUser = osUser;
-    }
-
-    /** The real environment of this process, plus the given {@code .env} file when it exists. */
-    public static Environment system(Path dotEnvFile) {
-        return of(System.getenv(), dotEnvFile);
     }
 
     /** The given variables plus the given {@code .env} file when it exists; home and user from the JVM. */
@@ -76,13 +70,6 @@ public final class Environment {
 
     public String osUser() {
         return osUser;
-    }
-
-    /** Everything set, process environment first; for tools that pass the environment on. */
-    public Map<String, String> merged() {
-        var all = new LinkedHashMap<>(dotEnv);
-        all.putAll(process);
-        return all;
     }
 
     /** A value and where it came from, so error messages can name the variable to fix. */

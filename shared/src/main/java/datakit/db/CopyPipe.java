@@ -17,7 +17,10 @@ public final class CopyPipe {
     private CopyPipe() {
     }
 
-    /** Told the rows and bytes streamed so far, every few thousand rows. */
+    /**
+     * Told, every few thousand rows, how far the stream got: rows counted as COPY messages (one per
+     * row, plus the trailer), exact at the end, and bytes of COPY data.
+     */
     @FunctionalInterface
     public interface Progress {
         void advanced(long rows, long bytes);

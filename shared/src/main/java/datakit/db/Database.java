@@ -79,6 +79,18 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes a connection for good instead of returning it to the pool: after a cancelled COPY or a
+     * lost server its protocol state cannot be trusted.
+     */
+    public void discard(Connection connection) {
+        try {
+            pool.evictConnection(connection);
+        } catch (RuntimeException e) {
+            // The pool may already have dropped it.
+        }
+    }
+
     /** The pool as a DataSource, for tools that manage their own connections (Flyway). */
     public DataSource dataSource() {
         return pool;

@@ -26,8 +26,7 @@ public final class Migrations {
     public static List<String> apply(DataSource warehouse, String schema) {
         try {
             MigrateResult result = flyway(warehouse, schema).migrate();
-            return result.migrations.stream().map(m -> m.version == null || m.version.isEmpty()
-                ? m.description + " (repeatable)" : "V" + m.version + " " + m.description).toList();
+            return result.migrations.stream().map(m -> label(m.version, m.description)).toList();
         } catch (RuntimeException e) {
             throw new DatakitException(ExitCode.FAILED, "Applying the bronze migrations to schema %s failed: %s."
                 .formatted(schema, SqlErrors.serverMessage(e)), e);
@@ -45,7 +44,12 @@ public final class Migrations {
     }
 
     private static String describe(MigrationInfo m) {
-        return m.getVersion() == null ? m.getDescription() + " (repeatable)" : "V" + m.getVersion() + " " + m.getDescription();
+        return label(m.getVersion() == null ? null : m.getVersion().getVersion(), m.getDescription());
+    }
+
+    /** "V1 create bookkeeping tables", or "bronze views (repeatable)". */
+    private static String label(String version, String description) {
+        return version == null || version.isEmpty() ? description + " (repeatable)" : "V" + version + " " + description;
     }
 
     private static Flyway flyway(DataSource warehouse, String schema) {

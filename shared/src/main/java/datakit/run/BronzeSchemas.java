@@ -24,7 +24,7 @@ public final class BronzeSchemas {
     public void migrate(List<String> schemaNames) {
         var outcome = new LinkedHashMap<String, List<String>>();
         for (String name : schemaNames) {
-            String schema = Identifiers.one(name, "--target-schema");
+            String schema = Identifiers.plain(name, "--target-schema");
             outcome.put(schema, run.dryRun()
                 ? Migrations.pending(warehouse.dataSource(), schema)
                 : Migrations.apply(warehouse.dataSource(), schema));

@@ -3,6 +3,8 @@ package datakit.run;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.WriteMode;
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.Migrations;
@@ -14,7 +16,6 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
@@ -25,9 +26,11 @@ import org.postgresql.copy.CopyOut;
 /**
  * A full extract: plan a read on the source, then stream it into a bronze table in one warehouse
  * transaction that also marks the run succeeded. A failure that may pass (a lost connection) retries
- * the whole load; nothing of a failed attempt is ever committed.
+ * the whole load on fresh connections; nothing of a failed attempt is ever committed.
  */
 public final class FullExtract {
+    private static final String EXTRACTION_TYPE = "full";
+
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
@@ -51,15 +54,11 @@ public final class FullExtract {
 
     /** Loads the planned rows into {@code target}; with {@code --dry-run}, prints the plan instead. */
     public void load(ReadPlan plan, TableRef target, WriteMode mode) {
+        BronzeLoad.checkNames(plan, target);
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(),
-            plan.table().map(TableRef::schema), plan.table().map(TableRef::table), "full");
+            plan.table().map(TableRef::schema), plan.table().map(TableRef::table), EXTRACTION_TYPE);
         if (run.dryRun()) {
-            try (Connection connection = warehouse.connect()) {
-                var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
-                new DryRun(run, source, warehouse, plan, target, mode).print(load, Migrations.pending(warehouse.dataSource(), target.schema()));
-            } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
-            }
+            printPlan(plan, target, mode, metadata);
             return;
         }
         long migrating = System.nanoTime();
@@ -67,7 +66,7 @@ public final class FullExtract {
         run.info("checked the migrations of %s in %d ms".formatted(target.schema(), millisSince(migrating)));
         var runs = new RunLog(target.schema());
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(), plan.table().map(TableRef::toString),
-            target.toString(), "full", mode.label(), Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
+            target.toString(), EXTRACTION_TYPE, mode.label(), Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
         try (Connection connection = warehouse.connect()) {
             runs.start(connection, record);
         } catch (SQLException | DataAccessException e) {
@@ -76,9 +75,8 @@ public final class FullExtract {
         long started = System.nanoTime();
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
-            long ms = (System.nanoTime() - started) / 1_000_000;
             new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
-                mode.label(), result.rows(), result.bytes(), ms).print(run.out(), run.json());
+                mode.label(), result.rows(), result.bytes(), millisSince(started)).print(run.out(), run.json());
         } catch (SQLException | RuntimeException e) {
             var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
             recordFailure(runs, error.getMessage());
@@ -90,55 +88,119 @@ public final class FullExtract {
 
     private CopyPipe.Result attempt(int attempt, ReadPlan firstPlan, TableRef target, WriteMode mode, BronzeMetadata metadata,
                                     RunLog runs) throws SQLException {
-        try (Connection connection = warehouse.connect();
-             StreamLock lock = StreamLock.acquire(connection, target.toString(), target.schema())) {
+        String stream = target.toString();
+        Connection connection = warehouse.connect();
+        try {
+            connection.setAutoCommit(false);
+            lockStream(connection, stream, runs);
             if (attempt > 1) {
                 run.warn("attempt " + attempt + " of the load of " + target + " after a connection failure");
                 Optional<CopyPipe.Result> committed = runs.committedResult(connection, run.runId());
                 if (committed.isPresent()) {
+                    connection.rollback();
+                    connection.close();
                     return committed.get();
                 }
             }
-            runs.abandonStale(connection, target.toString(), run.runId());
-            ReadPlan plan = attempt == 1 && session != null ? firstPlan : plan(firstPlan.selection());
-            connection.setAutoCommit(false);
-            try {
-                long preparing = System.nanoTime();
-                var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
-                CopyIn in = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(load.prepare());
-                CopyOut out = startCopy(plan, in);
-                long copying = System.nanoTime();
-                var progress = new Progress(run.err(), run.terminal(), plan.describe(), plan.estimatedRows());
-                CopyPipe.Result result = CopyPipe.pump(out, in, progress);
-                progress.done();
-                long finishing = System.nanoTime();
-                load.finish();
-                runs.succeed(connection, run.runId(), result.rows(), result.bytes(), new LinkedHashMap<>());
+            runs.abandonStale(connection, stream, run.runId());
+            ReadPlan plan = session != null ? firstPlan : plan(firstPlan.selection());
+            var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
+            load.existing().ifPresent(table -> checkSameStream(connection, runs, stream, plan, mode));
+            if (!load.schemaChanges().isEmpty()) {
+                load.addNewColumns();
                 connection.commit();
-                run.info("prepared %s in %d ms, copied %,d rows in %d ms, finished and committed in %d ms".formatted(target,
-                    (copying - preparing) / 1_000_000, result.rows(), (finishing - copying) / 1_000_000, millisSince(finishing)));
-                return result;
-            } catch (DataAccessException e) {
-                rollbackQuietly(connection, e);
-                // jOOQ wraps driver errors; unwrapped, a lost connection is seen as one and retried.
-                if (e.getCause() instanceof SQLException sql) {
-                    throw sql;
-                }
-                throw e;
-            } catch (SQLException | RuntimeException e) {
-                rollbackQuietly(connection, e);
-                throw e;
+                lockStream(connection, stream, runs);
+                load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
             }
+            CopyPipe.Result result = copy(connection, load, plan, target);
+            long finishing = System.nanoTime();
+            load.finish();
+            runs.succeed(connection, run.runId(), result.rows(), result.bytes());
+            connection.commit();
+            run.info("put %s in place and committed in %d ms".formatted(target, millisSince(finishing)));
+            connection.close();
+            return result;
+        } catch (DataAccessException e) {
+            abandon(connection, e);
+            // jOOQ wraps driver errors; unwrapped, a lost connection is seen as one and retried.
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw e;
+        } catch (SQLException | RuntimeException e) {
+            abandon(connection, e);
+            throw e;
         }
     }
 
-    private CopyOut startCopy(ReadPlan plan, CopyIn in) throws SQLException {
+    private void lockStream(Connection transaction, String stream, RunLog runs) {
+        if (!StreamLock.tryAcquire(transaction, stream)) {
+            throw new DatakitException(ExitCode.NOT_READY, "Another run of %s is in progress%s. Wait for it to finish, or stop it first."
+                .formatted(stream, runs.otherRunning(transaction, stream, run.runId()).map(r -> " (run " + r + ")").orElse("")));
+        }
+    }
+
+    /** Streams the rows, then ends the source transaction so it holds no lock while bronze is swapped. */
+    private CopyPipe.Result copy(Connection connection, BronzeLoad load, ReadPlan plan, TableRef target) throws SQLException {
+        long preparing = System.nanoTime();
+        CopyIn in = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(load.prepare());
+        CopyOut out;
         try {
-            return session.startCopy(plan);
+            out = session.startCopy(plan);
         } catch (SQLException e) {
             in.cancelCopy();
             throw e;
         }
+        long copying = System.nanoTime();
+        var progress = new Progress(run.err(), run.terminal(), plan.describe(), plan.estimatedRows());
+        CopyPipe.Result result = CopyPipe.pump(out, in, progress);
+        progress.done();
+        session.copyDone();
+        closeSession();
+        run.info("prepared %s in %d ms, copied %,d rows in %d ms".formatted(target, (copying - preparing) / 1_000_000, result.rows(),
+            millisSince(copying)));
+        return result;
+    }
+
+    /**
+     * A bronze table belongs to one source object and one way of writing: loading crm.orders over the
+     * bronze.orders of sales.orders, or replacing a history built by appends, would lose data silently.
+     */
+    private void checkSameStream(Connection connection, RunLog runs, String stream, ReadPlan plan, WriteMode mode) {
+        runs.lastSuccess(connection, stream).ifPresent(previous -> {
+            Optional<String> reading = plan.table().map(TableRef::toString);
+            if (!previous.sourceObject().equals(reading)) {
+                throw new DatakitException(ExitCode.NOT_READY, ("%s holds the rows of %s, and this run reads %s. Give this stream its "
+                    + "own --target-table, or drop %s first to reuse the name.").formatted(stream,
+                    previous.sourceObject().orElse("a query"), reading.orElse("a query"), stream));
+            }
+            if (previous.writeMode().equals(WriteMode.APPEND.label()) && mode == WriteMode.REPLACE) {
+                throw new DatakitException(ExitCode.NOT_READY, ("%s holds the history of append runs, which --mode replace would drop. "
+                    + "Pass --mode append to add to it, or drop %s first to start over.").formatted(stream, stream));
+            }
+        });
+    }
+
+    private void printPlan(ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+        try (Connection connection = warehouse.connect()) {
+            var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
+            DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
+                Migrations.pending(warehouse.dataSource(), target.schema()));
+        } catch (SQLException | DataAccessException e) {
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+        }
+    }
+
+    /** A failed attempt: nothing of it is kept, and neither connection is trusted again. */
+    private void abandon(Connection connection, Exception failure) {
+        try {
+            connection.rollback();
+            connection.close();
+        } catch (SQLException e) {
+            warehouse.discard(connection);
+            failure.addSuppressed(e);
+        }
+        closeSession();
     }
 
     private void recordFailure(RunLog runs, String error) {
@@ -146,14 +208,6 @@ public final class FullExtract {
             runs.fail(connection, run.runId(), error);
         } catch (SQLException | RuntimeException e) {
             run.warn("could not record the failure in extraction_runs: " + SqlErrors.serverMessage(e));
-        }
-    }
-
-    private static void rollbackQuietly(Connection connection, Exception failure) {
-        try {
-            connection.rollback();
-        } catch (SQLException e) {
-            failure.addSuppressed(e);
         }
     }
 

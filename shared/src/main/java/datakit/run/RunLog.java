@@ -1,6 +1,5 @@
 package datakit.run;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.db.CopyPipe;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -15,8 +14,6 @@ import java.util.UUID;
  * A 'running' row whose process died is marked 'abandoned' by the next run of the stream.
  */
 public final class RunLog {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final String table;
 
     public RunLog(String bronzeSchema) {
@@ -28,17 +25,21 @@ public final class RunLog {
                             String mode, String writeMode, Map<String, Object> details) {
     }
 
+    /** The last successful run of a stream: what it read and how it wrote. */
+    public record PreviousRun(UUID runId, Optional<String> sourceObject, String writeMode) {
+    }
+
     public void start(Connection connection, RunRecord run) {
         Sql.using(connection).execute("INSERT INTO " + table
                 + " (run_id, datakit, source, source_object, stream, mode, write_mode, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb)",
             run.runId(), run.datakit(), run.source(), run.sourceObject().orElse(null), run.stream(), run.mode(), run.writeMode(),
-            json(run.details()));
+            RunSummary.toJson(run.details()));
     }
 
     /** Marks the run succeeded; call inside the transaction that commits the run's data. */
-    public void succeed(Connection transaction, UUID runId, long rows, long bytes, Map<String, Object> details) {
+    public void succeed(Connection transaction, UUID runId, long rows, long bytes) {
         Sql.using(transaction).execute("UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
-            + "rows_loaded = ?, bytes_loaded = ?, details = details || ?::jsonb WHERE run_id = ?", rows, bytes, json(details), runId);
+            + "rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);
     }
 
     public void fail(Connection connection, UUID runId, String error) {
@@ -53,6 +54,19 @@ public final class RunLog {
             stream, currentRun);
     }
 
+    /** Another run of the stream that says it is running, for "who holds the lock" messages. */
+    public Optional<String> otherRunning(Connection connection, String stream, UUID currentRun) {
+        return Sql.using(connection).resultQuery("SELECT run_id || ', started ' || to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ') FROM "
+                + table + " WHERE stream = ? AND status = 'running' AND run_id <> ? ORDER BY started_at DESC LIMIT 1", stream, currentRun)
+            .fetchOptional(0, String.class);
+    }
+
+    public Optional<PreviousRun> lastSuccess(Connection connection, String stream) {
+        return Sql.using(connection).resultQuery("SELECT run_id, source_object, write_mode FROM " + table
+                + " WHERE stream = ? AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1", stream)
+            .fetchOptional(r -> new PreviousRun(r.get(0, UUID.class), Optional.ofNullable(r.get(1, String.class)), r.get(2, String.class)));
+    }
+
     /**
      * The rows and bytes of the run if it committed: a commit whose answer was lost with the connection
      * may have gone through, and must not be loaded twice.
@@ -61,13 +75,5 @@ public final class RunLog {
         return Sql.using(connection)
             .resultQuery("SELECT rows_loaded, bytes_loaded FROM " + table + " WHERE run_id = ? AND status = 'succeeded'", runId)
             .fetchOptional(r -> new CopyPipe.Result(r.get(0, Long.class), r.get(1, Long.class)));
-    }
-
-    private static String json(Map<String, Object> details) {
-        try {
-            return JSON.writeValueAsString(details);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException("run details are not JSON: " + details.keySet(), e);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package datakit.source;
 
+import datakit.sql.SqlFragment;
 import datakit.sql.TableRef;
 import java.util.List;
 import java.util.Optional;
@@ -19,9 +20,9 @@ public record Selection(Optional<TableRef> table, List<String> columns, Optional
         return new Selection(Optional.of(table), List.of(), Optional.empty(), Optional.empty());
     }
 
-    /** The rows of a query. */
+    /** The rows of a query (one SELECT, checked; a trailing semicolon is dropped). */
     public static Selection query(String sql) {
-        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(sql));
+        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.check(sql, "--query")));
     }
 
     /** Only these columns, in this order (names as the catalog stores them). */
@@ -29,9 +30,9 @@ public record Selection(Optional<TableRef> table, List<String> columns, Optional
         return new Selection(table, names, where, query);
     }
 
-    /** Only the rows matching this SQL condition. */
+    /** Only the rows matching this SQL condition (one expression, checked), or all rows for null. */
     public Selection where(String condition) {
-        return new Selection(table, columns, Optional.ofNullable(condition), query);
+        return new Selection(table, columns, Optional.ofNullable(condition).map(c -> SqlFragment.check(c, "--where")), query);
     }
 
     /** "sales.orders" or "query", for messages and run records. */

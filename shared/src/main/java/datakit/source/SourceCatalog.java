@@ -25,20 +25,26 @@ final class SourceCatalog {
         this.where = databaseDescription;
     }
 
-    /** A table, view or materialized view found in the catalog. */
-    record Relation(TableRef ref, long oid, char kind, boolean rowSecurity) {
-        boolean plainTable() {
-            return kind == 'r';
+    /**
+     * A table, view or materialized view found in the catalog.
+     *
+     * @param hasChildren whether inheritance children exist, whose rows a SELECT includes and COPY table omits
+     */
+    record Relation(TableRef ref, long oid, char kind, boolean rowSecurity, boolean hasChildren) {
+        /** Whether {@code COPY table TO} returns the same rows as a SELECT of it. */
+        boolean copiesLikeSelect() {
+            return kind == 'r' && !rowSecurity && !hasChildren;
         }
     }
 
-    /** A column with its type as stored. */
-    record Column(String name, long typeOid, int typmod, String type) {
+    /** A column with its type as stored; {@code generated} columns cannot be named in COPY table TO. */
+    record Column(String name, long typeOid, int typmod, String type, boolean generated) {
     }
 
     Relation find(TableRef ref) {
         Record r = db.resultQuery("""
-            SELECT c.oid::bigint, c.relkind::text, c.relrowsecurity, pg_catalog.has_any_column_privilege(c.oid, 'SELECT')
+            SELECT c.oid::bigint, c.relkind::text, c.relrowsecurity, pg_catalog.has_any_column_privilege(c.oid, 'SELECT'),
+                   c.relhassubclass
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ? AND c.relname = ?""", ref.schema(), ref.table()).fetchOne();
         if (r == null) {
@@ -51,16 +57,18 @@ final class SourceCatalog {
             throw new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s (no SELECT privilege). "
                 + "Grant it on the source: GRANT SELECT ON %s TO <the datakit's user>.").formatted(ref, ref.sql()));
         }
-        return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class));
+        return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class), r.get(4, Boolean.class));
     }
 
     List<Column> columns(Relation relation) {
         return db.resultQuery("""
-                SELECT a.attname, a.atttypid::bigint, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod)
+                SELECT a.attname, a.atttypid::bigint, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                       a.attgenerated <> ''
                 FROM pg_catalog.pg_attribute a
                 WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped
                 ORDER BY a.attnum""", relation.oid())
-            .fetch(r -> new Column(r.get(0, String.class), r.get(1, Long.class), r.get(2, Integer.class), r.get(3, String.class)));
+            .fetch(r -> new Column(r.get(0, String.class), r.get(1, Long.class), r.get(2, Integer.class), r.get(3, String.class),
+                r.get(4, Boolean.class)));
     }
 
     /** The named columns in the order given; an unknown name lists the columns that exist. */
@@ -95,7 +103,7 @@ final class SourceCatalog {
         }
         List<String> tables = db.resultQuery("""
                 SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ? AND c.relkind::text = ANY(?) AND NOT c.relispartition ORDER BY 1 LIMIT 21""",
+                WHERE n.nspname = ? AND c.relkind::text = ANY(?) AND NOT c.relispartition ORDER BY c.relname COLLATE "C" LIMIT 21""",
                 ref.schema(), kinds())
             .fetch(r -> TableRef.display(r.get(0, String.class)));
         if (!tables.isEmpty()) {

@@ -6,9 +6,9 @@ import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
-import datakit.sql.SqlFragment;
 import datakit.sql.TableRef;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -24,6 +24,8 @@ import org.postgresql.copy.CopyOut;
 /**
  * One read-only, repeatable-read transaction on the source: the plan (catalog lookups, row estimate)
  * and the COPY that follows see the same snapshot, so the columns described are the columns streamed.
+ * User SQL ({@code --where}, {@code --query}) only ever runs through plain JDBC statements, never
+ * through jOOQ's templating, where a {@code ?} operator would be taken for a bind parameter.
  */
 public final class SourceSession implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -31,6 +33,7 @@ public final class SourceSession implements AutoCloseable {
     private final Database database;
     private final Connection connection;
     private final DSLContext db;
+    private boolean broken;
 
     private SourceSession(Database database, Connection connection) {
         this.database = database;
@@ -48,7 +51,7 @@ public final class SourceSession implements AutoCloseable {
             }
             return new SourceSession(database, connection);
         } catch (SQLException e) {
-            closeQuietly(connection);
+            database.discard(connection);
             throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe(), e);
         }
     }
@@ -58,7 +61,7 @@ public final class SourceSession implements AutoCloseable {
         try {
             return selection.query().isPresent() ? planQuery(selection) : planTable(selection);
         } catch (org.jooq.exception.DataAccessException e) {
-            throw userSqlOrFailure(selection, e);
+            throw userSql(selection, e.getCause() instanceof SQLException sql ? sql : e);
         }
     }
 
@@ -68,61 +71,60 @@ public final class SourceSession implements AutoCloseable {
         SourceCatalog.Relation relation = catalog.find(ref);
         var columns = SourceCatalog.pick(catalog.columns(relation), selection.columns(), ref.toString());
         var landed = land(columns);
-        Optional<String> where = selection.where().map(w -> SqlFragment.check(w, "--where"));
+        Optional<String> where = selection.where();
         String select = select(landed, ref.sql(), where);
-        boolean plainCopy = relation.plainTable() && !relation.rowSecurity() && where.isEmpty()
-            && landed.stream().noneMatch(SourceColumn::cast);
-        // COPY table TO is a little faster than COPY (SELECT ...); it only works for plain tables.
+        // COPY table TO is a little faster than COPY (SELECT ...), where it returns the same rows.
+        boolean plainCopy = relation.copiesLikeSelect() && where.isEmpty()
+            && landed.stream().noneMatch(SourceColumn::cast) && columns.stream().noneMatch(SourceCatalog.Column::generated);
         String copy = plainCopy
             ? "COPY " + ref.sql() + " (" + columnList(landed) + ") TO STDOUT (FORMAT binary)"
             : copyOf(select);
-        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimateRows(select));
+        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimateRows(select, selection));
     }
 
     private ReadPlan planQuery(Selection selection) {
-        String query = SqlFragment.check(selection.query().get(), "--query");
-        String from = "(\n" + query + "\n) AS q";
-        List<String> names = outputColumns(from);
-        List<SourceCatalog.Column> all = outputTypes(from, names);
+        String from = "(\n" + selection.query().get() + "\n) AS q";
+        List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
         var landed = land(columns);
-        Optional<String> where = selection.where().map(w -> SqlFragment.check(w, "--where"));
-        String select = select(landed, from, where);
-        return new ReadPlan(selection, Optional.empty(), landed, copyOf(select), estimateRows(select));
+        String select = select(landed, from, selection.where());
+        return new ReadPlan(selection, Optional.empty(), landed, copyOf(select), estimateRows(select, selection));
     }
 
-    private List<String> outputColumns(String from) {
-        try (Statement st = connection.createStatement();
-             var rs = st.executeQuery("SELECT * FROM " + from + " LIMIT 0")) {
-            ResultSetMetaData meta = rs.getMetaData();
-            var names = new ArrayList<String>();
-            var seen = new HashSet<String>();
-            for (int i = 1; i <= meta.getColumnCount(); i++) {
-                String name = meta.getColumnLabel(i);
-                DatakitException.check(seen.add(name),
-                    "--query returns two columns named %s. Give each output column its own name with AS.", TableRef.display(name));
-                names.add(name);
+    /**
+     * The query's output columns and their types. The types come from pg_typeof over an empty result
+     * joined to one row, so every column is NULL but typed; a query result carries no type modifiers.
+     */
+    private List<SourceCatalog.Column> outputColumns(String from, Selection selection) {
+        var names = new ArrayList<String>();
+        var types = new ArrayList<String>();
+        try (Statement st = connection.createStatement()) {
+            try (ResultSet rs = st.executeQuery("SELECT * FROM " + from + " LIMIT 0")) {
+                ResultSetMetaData meta = rs.getMetaData();
+                var seen = new HashSet<String>();
+                for (int i = 1; i <= meta.getColumnCount(); i++) {
+                    String name = meta.getColumnLabel(i);
+                    DatakitException.check(seen.add(name),
+                        "--query returns two columns named %s. Give each output column its own name with AS.", TableRef.display(name));
+                    names.add(name);
+                    types.add("pg_catalog.pg_typeof(q." + Sql.quote(name) + ")::oid::bigint");
+                }
             }
-            return names;
+            DatakitException.check(!names.isEmpty(), "--query returns no columns. Select at least one.");
+            var columns = new ArrayList<SourceCatalog.Column>();
+            try (ResultSet rs = st.executeQuery("SELECT " + String.join(", ", types)
+                + " FROM (SELECT 1) AS one LEFT JOIN (SELECT * FROM " + from + " LIMIT 0) AS q ON true")) {
+                rs.next();
+                for (int i = 0; i < names.size(); i++) {
+                    long oid = rs.getLong(i + 1);
+                    String type = db.resultQuery("SELECT pg_catalog.format_type(?::oid, NULL)", oid).fetchOne(0, String.class);
+                    columns.add(new SourceCatalog.Column(names.get(i), oid, -1, type, false));
+                }
+            }
+            return columns;
         } catch (SQLException e) {
-            throw userSql("--query", e);
+            throw userSql(selection, e);
         }
-    }
-
-    /** The result's column types, taken with pg_typeof on an empty result (one NULL row via LEFT JOIN). */
-    private List<SourceCatalog.Column> outputTypes(String from, List<String> names) {
-        String typeList = names.stream()
-            .map(n -> "pg_catalog.pg_typeof(q." + Sql.quote(n) + ")::oid::bigint")
-            .collect(Collectors.joining(", "));
-        var oids = db.resultQuery("SELECT " + typeList + " FROM (SELECT 1) AS one LEFT JOIN (SELECT * FROM " + from
-            + " LIMIT 0) AS q ON true").fetchOne();
-        var columns = new ArrayList<SourceCatalog.Column>();
-        for (int i = 0; i < names.size(); i++) {
-            long oid = oids.get(i, Long.class);
-            String type = db.resultQuery("SELECT pg_catalog.format_type(?::oid, NULL)", oid).fetchOne(0, String.class);
-            columns.add(new SourceCatalog.Column(names.get(i), oid, -1, type));
-        }
-        return columns;
     }
 
     private List<SourceColumn> land(List<SourceCatalog.Column> columns) {
@@ -141,7 +143,8 @@ public final class SourceSession implements AutoCloseable {
         return "SELECT " + list + " FROM " + from + where.map(w -> " WHERE (\n" + w + "\n)").orElse("");
     }
 
-    private static String columnList(List<SourceColumn> columns) {
+    /** The columns' quoted names, comma-separated, as COPY column lists take them. */
+    public static String columnList(List<SourceColumn> columns) {
         return columns.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
     }
 
@@ -149,13 +152,13 @@ public final class SourceSession implements AutoCloseable {
         return "COPY (" + select + ") TO STDOUT (FORMAT binary)";
     }
 
-    private long estimateRows(String select) {
+    private long estimateRows(String select, Selection selection) {
         try (Statement st = connection.createStatement();
-             var rs = st.executeQuery("EXPLAIN (FORMAT JSON) " + select)) {
+             ResultSet rs = st.executeQuery("EXPLAIN (FORMAT JSON) " + select)) {
             rs.next();
             return JSON.readTree(rs.getString(1)).get(0).get("Plan").get("Plan Rows").asLong(-1);
         } catch (SQLException e) {
-            throw userSql("--where", e);
+            throw userSql(selection, e);
         } catch (java.io.IOException e) {
             return -1;
         }
@@ -163,43 +166,51 @@ public final class SourceSession implements AutoCloseable {
 
     /** Starts streaming the plan's rows; the caller reads them with {@link CopyOut#readFromCopy()}. */
     public CopyOut startCopy(ReadPlan plan) throws SQLException {
+        broken = true; // until the stream ends cleanly, a failure may leave the connection mid-protocol
         return connection.unwrap(PGConnection.class).getCopyAPI().copyOut(plan.copySql());
     }
 
-    public Database database() {
-        return database;
+    /** Marks the stream complete: the connection is in a clean state again. */
+    public void copyDone() {
+        broken = false;
     }
 
-    private DatakitException userSqlOrFailure(Selection selection, RuntimeException e) {
-        Throwable cause = e.getCause() instanceof SQLException sql ? sql : e;
-        return userSql(selection.query().isPresent() ? "--query" : "--where", cause);
-    }
-
-    /** SQL errors of class 42 (syntax, unknown names) and 22 (bad values) are the user's SQL; others are failures. */
-    private DatakitException userSql(String option, Throwable e) {
+    /**
+     * The source's complaint about the user's SQL, or about reading the table: syntax and unknown names
+     * (class 42), bad values (22) and attempts to write (25006) are the user's to fix, with exit 2.
+     */
+    private DatakitException userSql(Selection selection, Throwable e) {
         String state = SqlErrors.sqlState(e);
-        if (state != null && (state.startsWith("42") || state.startsWith("22"))) {
+        String read = selection.describe();
+        if ("42501".equals(state)) {
+            return new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s: %s. Grant SELECT on it, "
+                + "or on the columns you need and name them with --columns.").formatted(read, SqlErrors.serverMessage(e)), e);
+        }
+        if (state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006"))) {
+            String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
+                : selection.query().isEmpty() && selection.where().isPresent() ? "--where" : "--query and --where";
+            if (selection.query().isEmpty() && selection.where().isEmpty()) {
+                return new DatakitException(ExitCode.BAD_INPUT, "The source rejected the read of %s: %s."
+                    .formatted(read, SqlErrors.serverMessage(e)), e);
+            }
             return new DatakitException(ExitCode.BAD_INPUT, "The source rejected %s: %s. Fix %s."
                 .formatted(option, SqlErrors.serverMessage(e), option), e);
         }
-        return SqlErrors.failure("Planning the read on the source " + database.settings().describe(), e);
+        return SqlErrors.failure("Planning the read of " + read + " on the source " + database.settings().describe(), e);
     }
 
+    /** Ends the transaction. A connection left mid-COPY by a failure is discarded rather than reused. */
     @Override
     public void close() {
+        if (broken) {
+            database.discard(connection);
+            return;
+        }
         try {
             connection.rollback();
-        } catch (SQLException ignored) {
-            // The connection may already be broken; closing it below is what matters.
-        }
-        closeQuietly(connection);
-    }
-
-    private static void closeQuietly(Connection connection) {
-        try {
             connection.close();
-        } catch (SQLException ignored) {
-            // Nothing to do: the pool discards a broken connection.
+        } catch (SQLException e) {
+            database.discard(connection);
         }
     }
 }

@@ -3,19 +3,38 @@ package datakit.sql;
 import datakit.cli.DatakitException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Reads identifiers the way PostgreSQL does: unquoted names fold to lower case, {@code "Quoted"}
  * names keep their case and may contain anything ({@code ""} is a quote inside them).
  */
 public final class Identifiers {
+    private static final Pattern PLAIN = Pattern.compile("[a-z_][a-z0-9_]*");
+    /** What PostgreSQL accepts unquoted: letters (any script), digits, _ and $, not starting with a digit or $. */
+    private static final Pattern UNQUOTED = Pattern.compile("[\\p{L}_][\\p{L}\\p{N}_$]*");
+
     private Identifiers() {
     }
 
     /** One identifier: {@code Orders} is {@code orders}, {@code "Orders"} is {@code Orders}. */
     public static String one(String text, String what) {
-        List<String> parts = split(text, '\u0000', what);
+        List<String> parts = split(text, '.', what);
+        DatakitException.check(parts.size() == 1,
+            "%s \"%s\" must be a single name. Quote a name that contains a dot: '\"%s\"'.", what, text, text.replace("\"", ""));
         return parts.get(0);
+    }
+
+    /**
+     * One identifier that needs no quotes ({@code [a-z_][a-z0-9_]*} once folded), for names that SQL
+     * files use unquoted, such as the bronze schema in the migrations.
+     */
+    public static String plain(String text, String what) {
+        String name = one(text, what);
+        DatakitException.check(PLAIN.matcher(name).matches(),
+            "%s \"%s\" must be a plain name (lower-case letters, digits and _, not starting with a digit): "
+                + "the bronze migrations use it without quotes. Choose a name such as bronze or raw_crm.", what, text);
+        return name;
     }
 
     /** Identifiers separated by {@code separator} outside quotes ({@code a,"B,c"} or {@code s.t}). */
@@ -67,10 +86,16 @@ public final class Identifiers {
     }
 
     private static String finish(StringBuilder part, boolean quoted, String text, String what) {
-        String name = quoted ? part.toString() : foldAscii(part.toString().strip());
-        if (name.isEmpty()) {
+        String raw = part.toString().strip();
+        if (raw.isEmpty()) {
             throw DatakitException.badInput("%s \"%s\" has an empty name. Check for a stray separator.", what, text);
         }
-        return name;
+        if (quoted) {
+            return part.toString();
+        }
+        DatakitException.check(UNQUOTED.matcher(raw).matches(),
+            "%s \"%s\": %s is not a name PostgreSQL takes without quotes. Put it in double quotes to use it as written: '\"%s\"'.",
+            what, text, raw, raw);
+        return foldAscii(raw);
     }
 }

@@ -3,7 +3,6 @@ package datakit.sql;
 import datakit.cli.DatakitException;
 import java.util.List;
 import java.util.regex.Pattern;
-import org.jooq.Name;
 
 /**
  * A schema-qualified table name as the catalog stores it. Parsing follows PostgreSQL: unquoted names
@@ -44,13 +43,9 @@ public record TableRef(String schema, String table) {
             "The %s name \"%s\" is %d bytes long; PostgreSQL allows %d. Choose a shorter name.", what, name, bytes, MAX_IDENTIFIER_BYTES);
     }
 
-    public Name name() {
-        return Sql.name(schema, table);
-    }
-
     /** The quoted, qualified name as SQL text: {@code "sales"."orders"}. */
     public String sql() {
-        return Sql.inline(name());
+        return Sql.inline(Sql.name(schema, table));
     }
 
     /** A new name in the same schema. */
