@@ -42,9 +42,13 @@ public final class RunLog {
             + "rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);
     }
 
+    /**
+     * Marks the run failed, unless it committed. A run that waited for the stream's lock may find its
+     * row marked 'abandoned' by the run that held it; its own outcome is the truer one.
+     */
     public void fail(Connection connection, UUID runId, String error) {
         Sql.using(connection).execute("UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ? "
-            + "WHERE run_id = ? AND status = 'running'", error, runId);
+            + "WHERE run_id = ? AND status IN ('running', 'abandoned')", error, runId);
     }
 
     /** Marks the stream's other 'running' rows abandoned; call while holding the stream's lock. */
