@@ -4,6 +4,7 @@
 //CDS
 //SOURCES ../shared/library.java
 
+import datakit.bronze.WriteMode;
 import datakit.cli.BronzeOptions;
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
@@ -30,7 +31,7 @@ class PostgresExtract extends DatakitCommand {
         var plan = extract.plan(selection.selection());
         // 3. Stream it into bronze with COPY; the rows and the run record commit together.
         //    With --dry-run, print the plan and write nothing.
-        extract.load(plan, bronze.target(plan), bronze.mode());
+        extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE));
     }
 
     public static void main(String... args) {

@@ -13,6 +13,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.22.4
 //DEPS com.fasterxml.jackson.core:jackson-core:2.22.4
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.22.4
 //DEPS org.slf4j:slf4j-api:2.0.17
 //DEPS org.slf4j:slf4j-simple:2.0.17
 //
@@ -27,7 +28,12 @@
 //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
 //SOURCES src/main/java/datakit/bronze/BronzeMetadata.java
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
+//SOURCES src/main/java/datakit/bronze/BronzeWrite.java
+//SOURCES src/main/java/datakit/bronze/ConflictPolicy.java
+//SOURCES src/main/java/datakit/bronze/VanishedKeys.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
+//SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
+//SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
 //SOURCES src/main/java/datakit/cli/CheckedOptions.java
 //SOURCES src/main/java/datakit/cli/Datakit.java
@@ -35,9 +41,11 @@
 //SOURCES src/main/java/datakit/cli/DatakitException.java
 //SOURCES src/main/java/datakit/cli/EnvironmentDefaults.java
 //SOURCES src/main/java/datakit/cli/ExitCode.java
+//SOURCES src/main/java/datakit/cli/IncrementalOptions.java
 //SOURCES src/main/java/datakit/cli/SelectionOptions.java
 //SOURCES src/main/java/datakit/cli/SourceOptions.java
 //SOURCES src/main/java/datakit/cli/WarehouseOptions.java
+//SOURCES src/main/java/datakit/config/ConfigFile.java
 //SOURCES src/main/java/datakit/config/ConnectionResolver.java
 //SOURCES src/main/java/datakit/config/ConnectionSettings.java
 //SOURCES src/main/java/datakit/config/ConnectionUrl.java
@@ -53,14 +61,19 @@
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
+//SOURCES src/main/java/datakit/run/CopyIntoBronze.java
 //SOURCES src/main/java/datakit/run/DryRun.java
 //SOURCES src/main/java/datakit/run/FullExtract.java
+//SOURCES src/main/java/datakit/run/Increment.java
+//SOURCES src/main/java/datakit/run/IncrementalExtract.java
 //SOURCES src/main/java/datakit/run/Progress.java
 //SOURCES src/main/java/datakit/run/RunContext.java
 //SOURCES src/main/java/datakit/run/RunLog.java
 //SOURCES src/main/java/datakit/run/RunSummary.java
 //SOURCES src/main/java/datakit/run/Sizes.java
+//SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
+//SOURCES src/main/java/datakit/source/IncrementalSource.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
 //SOURCES src/main/java/datakit/source/Selection.java

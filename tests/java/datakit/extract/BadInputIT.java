@@ -128,7 +128,9 @@ class BadInputIT {
     void conflictingOrMissingOptionsAreUsageErrors() {
         assertFails(extract(Map.of(), "--table", "sales.orders", "--query", "SELECT 1"), 2, "Give --table or --query, not both.");
         assertFails(extract(Map.of()), 2, "Nothing to read. Give --table schema.table or --query");
-        assertFails(extract(Map.of(), "--table", "sales.orders", "--mode", "merge"), 2, "--mode", "merge", "See postgres-extract --help.");
+        assertFails(extract(Map.of(), "--table", "sales.orders", "--mode", "sideways"), 2, "--mode", "sideways", "See postgres-extract --help.");
+        assertFails(extract(Map.of(), "--table", "sales.orders", "--mode", "merge"), 2,
+            "postgres-extract writes --mode replace or append; merging by key is what postgres-incremental does.");
         assertFails(extract(Map.of(), "--query", "SELECT 1 AS one"), 2, "A --query has no table name to reuse");
         assertFails(extract(Map.of(), "--table", "sales.orders", "--target-table", "extraction_runs"), 2,
             "bronze.extraction_runs is a bookkeeping table");

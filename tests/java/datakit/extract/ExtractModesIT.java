@@ -78,7 +78,7 @@ class ExtractModesIT {
         var changed = extract("--table", "sales.orders", "--mode", "append");
         assertThat(changed.exitCode()).isEqualTo(2);
         assertThat(changed.err()).contains("Column total is numeric(12,4) in the source but numeric(10,2) in bronze.orders",
-            "Use --mode replace");
+            "Rebuild bronze.orders with the new type (postgres-extract --mode replace");
         assertThat(warehouse.count("bronze.orders")).isEqualTo(2000);
     }
 

@@ -7,6 +7,7 @@ import datakit.source.SourceColumn;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,13 +23,13 @@ import org.jooq.impl.DSL;
  * {@link #prepare()} creates what the rows go into and returns the {@code COPY ... FROM STDIN} to stream
  * them with, and {@link #finish()} puts them in place once every row is in.
  *
- * <p>A new table (replace, or the first append) is created under a private staging name, filled with
- * {@code COPY ... FREEZE}, given its metadata columns as constant defaults (PostgreSQL stores a constant
- * added column once, not per row, so metadata costs no load time), and renamed into place; a replace
- * drops the old table in the same transaction, keeping its grants and comment. Appending to an existing
- * table copies into a temporary table first and inserts from it with the metadata values. Statements that
- * lock the bronze table come last and wait at most a second at a time, so readers are never queued
- * behind the load for long.
+ * <p>A new table (replace, or the first load of any mode) is created under a private staging name,
+ * filled with {@code COPY ... FREEZE}, given its metadata columns as constant defaults (PostgreSQL stores
+ * a constant added column once, not per row, so metadata costs no load time), and renamed into place; a
+ * replace drops the old table in the same transaction, keeping its grants and comment. Loads into an
+ * existing table copy into a temporary table first, then insert (append) or upsert by key (merge) with the
+ * metadata values. Statements that lock the bronze table come last and wait at most a second at a time,
+ * so readers are never queued behind the load for long.
  */
 public final class BronzeLoad {
     private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
@@ -37,22 +38,22 @@ public final class BronzeLoad {
     private final DSLContext db;
     private final ReadPlan plan;
     private final TableRef target;
-    private final WriteMode mode;
+    private final BronzeWrite write;
     private final BronzeMetadata metadata;
     private final Optional<BronzeTable> existing;
     private final TableRef copyTarget;
 
-    public BronzeLoad(DSLContext db, ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+    public BronzeLoad(DSLContext db, ReadPlan plan, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
         this.db = db;
         this.plan = plan;
         this.target = target;
-        this.mode = mode;
+        this.write = write;
         this.metadata = metadata;
         this.existing = BronzeTable.inspect(db, target).map(BronzeTable::requireBronze);
-        if (mode == WriteMode.REPLACE) {
+        if (write.mode() == WriteMode.REPLACE) {
             existing.ifPresent(BronzeTable::requireNoDependents);
         }
-        this.copyTarget = appendsToExisting()
+        this.copyTarget = loadsIntoExisting()
             ? TableRef.of("pg_temp", "_bronze_staging")
             : target.withTable("_bronze_staging_" + metadata.runId().toString().substring(0, 8));
     }
@@ -69,19 +70,52 @@ public final class BronzeLoad {
         }
     }
 
-    private boolean appendsToExisting() {
-        return mode == WriteMode.APPEND && existing.isPresent();
+    private boolean loadsIntoExisting() {
+        return write.mode() != WriteMode.REPLACE && existing.isPresent();
     }
 
     public Optional<BronzeTable> existing() {
         return existing;
     }
 
+    /**
+     * What an existing table needs before this load: columns the source gained, metadata columns of the
+     * mode, the unique index a merge upserts by.
+     */
+    public List<String> schemaChanges() {
+        if (!loadsIntoExisting()) {
+            return List.of();
+        }
+        BronzeTable table = existing.get();
+        var changes = new ArrayList<String>();
+        plan.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
+            .forEach(c -> changes.add(addColumn(c.name(), c.bronzeType())));
+        metadata.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
+            .forEach(c -> changes.add(addColumn(c.name(), c.type())));
+        if (write.uniqueKeys() && !table.hasUniqueKey(write.keys())) {
+            changes.add("CREATE UNIQUE INDEX " + Sql.quote(indexName()) + " ON " + target.sql() + " (" + quoted(write.keys()) + ")");
+        }
+        return changes;
+    }
+
+    /**
+     * Applies {@link #schemaChanges()}. Run it in a transaction of its own before the load's: they lock the
+     * table against readers until commit, which should be a moment, not the whole load. A nullable column
+     * without rows is harmless if the load then fails.
+     */
+    public void applySchemaChanges() {
+        List<String> changes = schemaChanges();
+        if (!changes.isEmpty()) {
+            checkTypesOfExistingColumns();
+            withShortLocks(() -> changes.forEach(db::execute));
+        }
+    }
+
     /** Creates what the rows go into and returns the COPY statement to stream them with. */
     public String prepare() {
-        if (appendsToExisting()) {
-            DatakitException.check(schemaChanges().isEmpty(), "Call addNewColumns() and commit before loading into %s.", target);
-            checkTypesForAppend();
+        if (loadsIntoExisting()) {
+            DatakitException.check(schemaChanges().isEmpty(), "Apply the schema changes of %s and commit before loading.", target);
+            checkTypesOfExistingColumns();
             db.execute("CREATE TEMPORARY TABLE " + Sql.quote(copyTarget.table()) + " (" + columnDefinitions(false, ", ") + ") ON COMMIT DROP");
         } else {
             db.execute("CREATE TABLE " + copyTarget.sql() + " (" + columnDefinitions(false, ", ") + ")");
@@ -89,70 +123,91 @@ public final class BronzeLoad {
         return "COPY " + copyTarget.sql() + " (" + SourceSession.columnList(plan.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
     }
 
-    /**
-     * Adds the columns the source gained to the bronze table (append only). Run it in a transaction of
-     * its own before the load's: ADD COLUMN locks the table against readers until commit, which should
-     * be a moment, not the whole load. A nullable column without rows is harmless if the load then fails.
-     */
-    public void addNewColumns() {
-        List<String> changes = schemaChanges();
-        if (!changes.isEmpty()) {
-            checkTypesForAppend();
-            withShortLocks(() -> changes.forEach(db::execute));
-        }
-    }
-
     /** Puts the rows in place; the caller then commits. */
     public void finish() {
-        if (appendsToExisting()) {
-            String columns = SourceSession.columnList(plan.columns());
-            db.execute("INSERT INTO " + target.sql() + " (" + columns + ", " + metadataNames() + ") SELECT "
-                + columns + ", " + String.join(", ", metadata.valueExpressions()) + " FROM " + copyTarget.sql());
+        if (loadsIntoExisting()) {
+            insertFromStaging();
             return;
         }
         addMetadataColumns();
+        // The unique index is built on the new table before anything locks the old one.
+        String temporaryIndex = "_bronze_key_" + metadata.runId().toString().substring(0, 8);
+        if (write.uniqueKeys()) {
+            db.execute("CREATE UNIQUE INDEX " + Sql.quote(temporaryIndex) + " ON " + copyTarget.sql() + " (" + quoted(write.keys()) + ")");
+        }
         withShortLocks(() -> {
             existing.ifPresent(old -> {
                 copyGrantsAndComment(old);
                 db.execute("DROP TABLE " + target.sql());
             });
             db.execute("ALTER TABLE " + copyTarget.sql() + " RENAME TO " + Sql.quote(target.table()));
+            if (write.uniqueKeys()) {
+                db.execute("ALTER INDEX " + TableRef.of(target.schema(), temporaryIndex).sql() + " RENAME TO " + Sql.quote(indexName()));
+            }
         });
     }
 
-    /** Columns an append adds to the bronze table because the source gained them. */
-    public List<String> schemaChanges() {
-        if (!appendsToExisting()) {
-            return List.of();
+    private void insertFromStaging() {
+        String columns = SourceSession.columnList(plan.columns());
+        String metadataNames = quoted(metadata.columns().stream().map(BronzeMetadata.Column::name).toList());
+        String insert = "INSERT INTO " + target.sql() + " (" + columns + ", " + metadataNames + ") SELECT "
+            + columns + ", " + String.join(", ", metadata.valueExpressions()) + " FROM " + copyTarget.sql();
+        if (write.mode() == WriteMode.APPEND) {
+            db.execute(insert);
+            return;
         }
-        var columns = existing.get().columns();
-        return plan.columns().stream().filter(c -> !columns.containsKey(c.name()))
-            .map(c -> "ALTER TABLE " + target.sql() + " ADD COLUMN IF NOT EXISTS " + Sql.quote(c.name()) + " " + c.bronzeType())
-            .toList();
+        String conflict = " ON CONFLICT (" + quoted(write.keys()) + ") ";
+        switch (write.onConflict()) {
+            case OVERWRITE -> db.execute(insert + conflict + "DO UPDATE SET " + updateAll());
+            case SKIP -> db.execute(insert + conflict + "DO NOTHING");
+            case FAIL -> {
+                try {
+                    db.execute(insert);
+                } catch (DataAccessException e) {
+                    if ("23505".equals(e.sqlState())) {
+                        throw new DatakitException(ExitCode.NOT_READY, ("%s already has a row with the key of a row read now, and "
+                            + "--on-conflict fail stops the run; nothing of this part was committed (%s). Use --on-conflict "
+                            + "overwrite or skip if keys may come again.").formatted(target, datakit.db.SqlErrors.serverMessage(e)), e);
+                    }
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private String updateAll() {
+        var assignments = new ArrayList<String>();
+        plan.columns().stream().map(SourceColumn::name).filter(c -> !write.keys().contains(c))
+            .forEach(c -> assignments.add(Sql.quote(c) + " = excluded." + Sql.quote(c)));
+        metadata.columns().forEach(c -> assignments.add(Sql.quote(c.name()) + " = excluded." + Sql.quote(c.name())));
+        return String.join(", ", assignments);
     }
 
     /** The complete bronze table, as it will look after the first load: for the dry run. */
     public String tableDefinition() {
-        return "CREATE TABLE " + target.sql() + " (\n  " + columnDefinitions(true, ",\n  ") + "\n)";
+        return "CREATE TABLE " + target.sql() + " (\n  " + columnDefinitions(true, ",\n  ") + "\n)"
+            + (write.uniqueKeys() ? ";\nCREATE UNIQUE INDEX " + Sql.quote(indexName()) + " ON " + target.sql() + " (" + quoted(write.keys()) + ")" : "");
     }
 
-    private void checkTypesForAppend() {
+    private void checkTypesOfExistingColumns() {
         var columns = existing.orElseThrow().columns();
         for (SourceColumn c : plan.columns()) {
             String type = columns.get(c.name());
             if (type != null && !type.equals(c.bronzeType())) {
-                throw DatakitException.badInput("Column %s is %s in the source but %s in %s, so appending could change values. "
-                    + "Use --mode replace to rebuild %s with the new type.", TableRef.display(c.name()), c.bronzeType(), type, target, target);
+                throw DatakitException.badInput("Column %s is %s in the source but %s in %s, so loading into it could change values. "
+                    + "Rebuild %s with the new type (postgres-extract --mode replace, or --full-refresh).",
+                    TableRef.display(c.name()), c.bronzeType(), type, target, target);
             }
         }
     }
 
     private void addMetadataColumns() {
         var values = metadata.valueExpressions();
+        var columns = metadata.columns();
         var add = new ArrayList<String>();
         var dropDefault = new ArrayList<String>();
-        for (int i = 0; i < BronzeMetadata.COLUMNS.size(); i++) {
-            var column = BronzeMetadata.COLUMNS.get(i);
+        for (int i = 0; i < columns.size(); i++) {
+            var column = columns.get(i);
             add.add("ADD COLUMN " + Sql.quote(column.name()) + " " + column.type() + " DEFAULT " + values.get(i));
             dropDefault.add("ALTER COLUMN " + Sql.quote(column.name()) + " DROP DEFAULT");
         }
@@ -219,15 +274,28 @@ public final class BronzeLoad {
         }
     }
 
+    private String addColumn(String name, String type) {
+        return "ALTER TABLE " + target.sql() + " ADD COLUMN IF NOT EXISTS " + Sql.quote(name) + " " + type;
+    }
+
+    /** {@code <table>_bronze_key}, shortened to fit PostgreSQL's 63-byte names. */
+    private String indexName() {
+        String base = target.table();
+        while ((base + "_bronze_key").getBytes(StandardCharsets.UTF_8).length > TableRef.MAX_IDENTIFIER_BYTES) {
+            base = base.substring(0, base.length() - 1);
+        }
+        return base + "_bronze_key";
+    }
+
     private String columnDefinitions(boolean withMetadata, String separator) {
         var definitions = plan.columns().stream().map(c -> Sql.quote(c.name()) + " " + c.bronzeType()).collect(Collectors.toList());
         if (withMetadata) {
-            BronzeMetadata.COLUMNS.forEach(c -> definitions.add(Sql.quote(c.name()) + " " + c.type()));
+            metadata.columns().forEach(c -> definitions.add(Sql.quote(c.name()) + " " + c.type()));
         }
         return String.join(separator, definitions);
     }
 
-    private static String metadataNames() {
-        return BronzeMetadata.COLUMNS.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
+    private static String quoted(List<String> names) {
+        return names.stream().map(Sql::quote).collect(Collectors.joining(", "));
     }
 }

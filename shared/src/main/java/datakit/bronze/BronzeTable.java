@@ -18,8 +18,10 @@ import org.jooq.Record;
  *
  * @param columns    column name to type, in column order
  * @param dependents views and other relations that depend on the table
+ * @param uniqueKeys the column lists of its unique indexes
  */
-public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String> columns, List<String> dependents) {
+public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String> columns, List<String> dependents,
+                          List<List<String>> uniqueKeys) {
 
     /** Bookkeeping tables live in the bronze schema too; no stream may take their names. */
     public static final Set<String> RESERVED_NAMES =
@@ -49,7 +51,15 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
                 WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = ?::oid AND c.oid <> ?::oid
                 ORDER BY 1, 2""", oid, oid)
             .fetch(d -> TableRef.of(d.get(0, String.class), d.get(1, String.class)).toString());
-        return Optional.of(new BronzeTable(ref, oid, r.get(1, String.class).charAt(0), columns, dependents));
+        List<List<String>> uniqueKeys = db.resultQuery("""
+                SELECT array_agg(a.attname::text ORDER BY k.ord)
+                FROM pg_catalog.pg_index i
+                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE i.indrelid = ?::oid AND i.indisunique AND i.indpred IS NULL
+                GROUP BY i.indexrelid""", oid)
+            .fetch(k -> List.of(k.get(0, String[].class)));
+        return Optional.of(new BronzeTable(ref, oid, r.get(1, String.class).charAt(0), columns, dependents, uniqueKeys));
     }
 
     /** Fails unless this is a table the datakits wrote. */
@@ -60,6 +70,11 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
                 .formatted(ref, kind != 'r' ? "it is not a plain table" : "it has no " + BronzeMetadata.MARKER + " column", ref));
         }
         return this;
+    }
+
+    /** Whether a unique index covers exactly these columns, as a merge's ON CONFLICT needs. */
+    public boolean hasUniqueKey(List<String> keys) {
+        return uniqueKeys.stream().anyMatch(k -> k.equals(keys));
     }
 
     /** Fails if views depend on the table, since a replace swaps in a new table. */

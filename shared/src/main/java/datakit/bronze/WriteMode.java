@@ -7,7 +7,9 @@ public enum WriteMode {
     /** Swap in a complete new copy atomically: readers see the old table or the new one, never a mix. */
     REPLACE,
     /** Add the rows to those already there, as history. */
-    APPEND;
+    APPEND,
+    /** Keep one row per primary key: insert new keys, and update or keep existing ones by a conflict policy. */
+    MERGE;
 
     public String label() {
         return name().toLowerCase(Locale.ROOT);

@@ -2,6 +2,7 @@ package datakit.cli;
 
 import datakit.bronze.WriteMode;
 import datakit.source.ReadPlan;
+import datakit.source.Selection;
 import datakit.sql.Identifiers;
 import datakit.sql.TableRef;
 import picocli.CommandLine.Option;
@@ -12,19 +13,25 @@ public class BronzeOptions implements CheckedOptions {
         description = "Bronze schema in the warehouse (default: BRONZE_SCHEMA, else ${DEFAULT-VALUE}). Created with its bookkeeping tables.")
     String schema;
 
-    @Option(names = "--target-table", paramLabel = "TABLE",
+    @Option(names = "--target-table", paramLabel = "TABLE", descriptionKey = "TARGET_TABLE",
         description = "Bronze table name (default: the source table's name).")
     String table;
 
-    @Option(names = "--mode", paramLabel = "MODE", defaultValue = "replace",
-        description = "replace: swap in a complete new copy atomically (default); append: add the rows as history.")
+    @Option(names = "--mode", paramLabel = "MODE", descriptionKey = "WRITE_MODE",
+        description = "replace (swap in a complete new copy), append (add the rows as history) or merge (one row per key); "
+            + "which ones a datakit takes, and its default, are in its description.")
     WriteMode mode;
 
     /** The bronze table for a planned read. */
     public TableRef target(ReadPlan plan) {
+        return target(plan.selection());
+    }
+
+    /** The bronze table for what is read: --target-table, else the source table's name. */
+    public TableRef target(Selection selection) {
         String name = table != null
             ? Identifiers.one(table, "--target-table")
-            : plan.table().map(TableRef::table).orElseThrow(() -> DatakitException.badInput(
+            : selection.table().map(TableRef::table).orElseThrow(() -> DatakitException.badInput(
                 "A --query has no table name to reuse. Name the bronze table with --target-table."));
         return TableRef.of(schema(), name);
     }
@@ -33,15 +40,16 @@ public class BronzeOptions implements CheckedOptions {
         return Identifiers.plain(schema, "--target-schema");
     }
 
+    /** The --mode given, else the datakit's default. */
+    public WriteMode mode(WriteMode whenNotGiven) {
+        return mode != null ? mode : whenNotGiven;
+    }
+
     @Override
     public void check() {
         schema();
         if (table != null) {
             Identifiers.one(table, "--target-table");
         }
-    }
-
-    public WriteMode mode() {
-        return mode;
     }
 }

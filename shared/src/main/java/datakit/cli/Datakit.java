@@ -10,6 +10,7 @@ import datakit.db.Database;
 import datakit.db.Database.Access;
 import datakit.run.BronzeSchemas;
 import datakit.run.FullExtract;
+import datakit.run.IncrementalExtract;
 import datakit.run.RunContext;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -38,6 +39,15 @@ public final class Datakit implements AutoCloseable {
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new FullExtract(run, from, to);
+    }
+
+    /** An incremental load from the source to the warehouse (read-only on both with {@code --dry-run}). */
+    public IncrementalExtract incrementalExtract(SourceOptions source, WarehouseOptions warehouse) {
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url());
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url());
+        Database from = open(sourceSettings, Access.READ_ONLY);
+        Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+        return new IncrementalExtract(run, from, to);
     }
 
     /** The bronze schemas of the warehouse, for migrating them on demand. */

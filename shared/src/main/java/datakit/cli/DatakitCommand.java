@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.config.ConfigFile;
 import datakit.config.ConnectionUrl;
 import datakit.config.Environment;
 import datakit.db.SqlErrors;
@@ -9,6 +10,8 @@ import datakit.run.RunSummary;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -56,6 +59,11 @@ public abstract class DatakitCommand implements Callable<Integer> {
         description = "File of KEY=value defaults, read after the environment (default: ${DEFAULT-VALUE}).")
     Path envFile;
 
+    @Option(names = "--config", paramLabel = "FILE",
+        description = "YAML or JSON file of option values (cursor_field: updated_at, primary_key: [id], ...), read after the "
+            + "environment and before .env.")
+    Path config;
+
     private Environment environment;
     private Datakit kit;
 
@@ -96,7 +104,13 @@ public abstract class DatakitCommand implements Callable<Integer> {
         var cli = new CommandLine(command);
         String name = cli.getCommandName();
         try {
-            command.environment = Environment.of(variables, envFile(args));
+            Environment env = Environment.of(variables, fileArgument(args, "--env-file").orElse(Path.of(".env")));
+            Optional<Path> configFile = fileArgument(args, "--config");
+            if (configFile.isPresent()) {
+                env = env.withConfig(ConfigFile.read(configFile.get()), configFile.get().toString());
+                checkConfigKeys(cli, env, configFile.get());
+            }
+            command.environment = env;
         } catch (DatakitException e) {
             err.println("ERROR: " + e.getMessage());
             err.flush();
@@ -165,16 +179,25 @@ public abstract class DatakitCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code --env-file} must be known before parsing, since it feeds the option defaults. */
-    private static Path envFile(String[] args) {
+    /** {@code --env-file} and {@code --config} must be known before parsing, since they feed the option defaults. */
+    private static Optional<Path> fileArgument(String[] args, String option) {
         for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--env-file") && i + 1 < args.length) {
-                return Path.of(args[i + 1]);
+            if (args[i].equals(option) && i + 1 < args.length) {
+                return Optional.of(Path.of(args[i + 1]));
             }
-            if (args[i].startsWith("--env-file=")) {
-                return Path.of(args[i].substring("--env-file=".length()));
+            if (args[i].startsWith(option + "=")) {
+                return Optional.of(Path.of(args[i].substring(option.length() + 1)));
             }
         }
-        return Path.of(".env");
+        return Optional.empty();
+    }
+
+    /** A key no option reads is a typo: say so rather than ignore it. */
+    private static void checkConfigKeys(CommandLine cli, Environment env, Path file) {
+        List<String> known = cli.getCommandSpec().options().stream().map(o -> o.descriptionKey()).filter(k -> !k.isEmpty()).toList();
+        for (String key : env.configKeys()) {
+            DatakitException.check(known.contains(key), "%s: unknown key %s. This datakit reads: %s.", file,
+                key.toLowerCase(java.util.Locale.ROOT), String.join(", ", ConfigFile.keysOf(known)));
+        }
     }
 }

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 
 /** {@code --table} or {@code --query}, narrowed by {@code --columns} and {@code --where}. */
 public class SelectionOptions implements CheckedOptions {
-    @Option(names = "--table", paramLabel = "SCHEMA.TABLE",
+    @Option(names = "--table", paramLabel = "SCHEMA.TABLE", descriptionKey = "SOURCE_TABLE",
         description = "Source table, view or materialized view (default schema: public). Quote mixed case: '\"Sales\".orders'.")
     String table;
 
@@ -16,10 +16,10 @@ public class SelectionOptions implements CheckedOptions {
         description = "A SELECT to copy instead of a table (trusted SQL, run read-only on the source). Needs --target-table.")
     String query;
 
-    @Option(names = "--where", paramLabel = "SQL", description = "Only rows matching this condition (trusted SQL).")
+    @Option(names = "--where", paramLabel = "SQL", descriptionKey = "SOURCE_WHERE", description = "Only rows matching this condition (trusted SQL).")
     String where;
 
-    @Option(names = "--columns", paramLabel = "A,B", description = "Only these columns, in this order.")
+    @Option(names = "--columns", paramLabel = "A,B", descriptionKey = "SOURCE_COLUMNS", description = "Only these columns, in this order.")
     String columns;
 
     @Override

@@ -13,13 +13,22 @@ import java.util.Optional;
  */
 public final class Environment {
     private final Map<String, String> process;
+    private final Map<String, String> config;
+    private final String configLabel;
     private final Map<String, String> dotEnv;
     private final String dotEnvLabel;
     private final Path home;
     private final String osUser;
 
     public Environment(Map<String, String> process, Map<String, String> dotEnv, String dotEnvLabel, Path home, String osUser) {
+        this(process, Map.of(), "", dotEnv, dotEnvLabel, home, osUser);
+    }
+
+    private Environment(Map<String, String> process, Map<String, String> config, String configLabel, Map<String, String> dotEnv,
+                        String dotEnvLabel, Path home, String osUser) {
         this.process = Map.copyOf(process);
+        this.config = Map.copyOf(config);
+        this.configLabel = configLabel;
         this.dotEnv = Map.copyOf(dotEnv);
         this.dotEnvLabel = dotEnvLabel;
         this.home = home;
@@ -44,9 +53,24 @@ public final class Environment {
         }
     }
 
-    /** A variable from the process environment, else from the .env file. Empty values count as unset. */
+    /** The same environment with a --config file's option values between the process environment and .env. */
+    public Environment withConfig(Map<String, String> values, String label) {
+        return new Environment(process, values, label, dotEnv, dotEnvLabel, home, osUser);
+    }
+
+    /**
+     * An option's variable: from the process environment, else the --config file, else the .env file.
+     * Empty values count as unset.
+     */
     public Optional<Variable> get(String name) {
-        return processValue(name).or(() -> dotEnvValue(name));
+        return processValue(name)
+            .or(() -> variable(config, name, name.toLowerCase(java.util.Locale.ROOT) + " (" + configLabel + ")"))
+            .or(() -> dotEnvValue(name));
+    }
+
+    /** The variables the --config file sets. */
+    public java.util.Set<String> configKeys() {
+        return config.keySet();
     }
 
     /** A variable from the process environment only. */

@@ -9,6 +9,7 @@ import datakit.sql.TableRef;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a run would do, printed instead of doing it ({@code --dry-run}): the source SQL, the row
@@ -20,6 +21,12 @@ final class DryRun {
 
     static void print(RunContext run, ConnectionSettings source, ConnectionSettings warehouse, ReadPlan plan, TableRef target,
                       WriteMode mode, BronzeLoad load, List<String> pendingMigrations) {
+        print(run, source, warehouse, plan, target, mode, load, pendingMigrations, Map.of());
+    }
+
+    /** @param extras mode-specific lines (an incremental run's checkpoint), printed after the read */
+    static void print(RunContext run, ConnectionSettings source, ConnectionSettings warehouse, ReadPlan plan, TableRef target,
+                      WriteMode mode, BronzeLoad load, List<String> pendingMigrations, Map<String, String> extras) {
         String action = load.existing().isEmpty() ? "created"
             : mode == WriteMode.REPLACE ? "replaced atomically" : "appended to";
         List<String> typeNotes = plan.columns().stream()
@@ -32,6 +39,7 @@ final class DryRun {
             map.put("datakit", run.datakit());
             map.put("source", source.describe());
             map.put("read", plan.describe());
+            extras.forEach((key, value) -> map.put(key.replace(' ', '_'), value));
             map.put("source_sql", plan.copySql());
             map.put("estimated_rows", plan.estimatedRows());
             map.put("columns", plan.columns().stream().map(DryRun::column).toList());
@@ -48,6 +56,7 @@ final class DryRun {
             out.println("  source      " + source.describe() + " (read-only)");
             out.println("  read        " + plan.describe() + ", " + plan.columns().size() + " columns, "
                 + (plan.estimatedRows() >= 0 ? "~%,d rows (planner estimate)".formatted(plan.estimatedRows()) : "row count unknown"));
+            extras.forEach((key, value) -> out.println("  %-11s %s".formatted(key, value)));
             out.println("  source SQL  " + plan.copySql());
             out.println("  target      " + target + " on " + warehouse.describe() + ", would be " + action + " (" + mode.label() + ")");
             out.println("  migrations  " + (pendingMigrations.isEmpty() ? "none pending" : String.join(", ", pendingMigrations) + " would be applied first"));

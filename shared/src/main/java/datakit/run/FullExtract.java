@@ -2,6 +2,7 @@ package datakit.run;
 
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeWrite;
 import datakit.bronze.WriteMode;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
@@ -19,9 +20,6 @@ import java.sql.SQLException;
 import java.util.Map;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyIn;
-import org.postgresql.copy.CopyOut;
 
 /**
  * A full extract: plan a read on the source, then stream it into a bronze table in one warehouse
@@ -55,7 +53,9 @@ public final class FullExtract {
     /** Loads the planned rows into {@code target}; with {@code --dry-run}, prints the plan instead. */
     public void load(ReadPlan plan, TableRef target, WriteMode mode) {
         BronzeLoad.checkNames(plan, target);
-        var metadata = new BronzeMetadata(run.runId(), source.settings().describe(),
+        DatakitException.check(mode != WriteMode.MERGE,
+            "%s writes --mode replace or append; merging by key is what postgres-incremental does.", run.datakit());
+        var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(),
             plan.table().map(TableRef::schema), plan.table().map(TableRef::table), EXTRACTION_TYPE);
         if (run.dryRun()) {
             printPlan(plan, target, mode, metadata);
@@ -76,7 +76,7 @@ public final class FullExtract {
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
             new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
-                mode.label(), result.rows(), result.bytes(), millisSince(started)).print(run.out(), run.json());
+                mode.label(), result.rows(), result.bytes(), millisSince(started), Map.of()).print(run.out(), run.json());
         } catch (SQLException | RuntimeException e) {
             var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
             recordFailure(runs, error.getMessage());
@@ -104,13 +104,15 @@ public final class FullExtract {
             }
             runs.abandonStale(connection, stream, run.runId());
             ReadPlan plan = session != null ? firstPlan : plan(firstPlan.selection());
-            var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
-            load.existing().ifPresent(table -> checkSameStream(connection, runs, stream, plan, mode));
+            var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+            if (load.existing().isPresent()) {
+                StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
+            }
             if (!load.schemaChanges().isEmpty()) {
-                load.addNewColumns();
+                load.applySchemaChanges();
                 connection.commit();
                 lockStream(connection, stream, runs);
-                load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
+                load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
             }
             CopyPipe.Result result = copy(connection, load, plan, target);
             long finishing = System.nanoTime();
@@ -134,7 +136,7 @@ public final class FullExtract {
     }
 
     private void lockStream(Connection transaction, String stream, RunLog runs) {
-        if (!StreamLock.tryAcquire(transaction, stream)) {
+        if (!StreamLock.tryForTransaction(transaction, stream)) {
             throw new DatakitException(ExitCode.NOT_READY, "Another run of %s is in progress%s. Wait for it to finish, or stop it first."
                 .formatted(stream, runs.otherRunning(transaction, stream, run.runId()).map(r -> " (run " + r + ")").orElse("")));
         }
@@ -142,48 +144,16 @@ public final class FullExtract {
 
     /** Streams the rows, then ends the source transaction so it holds no lock while bronze is swapped. */
     private CopyPipe.Result copy(Connection connection, BronzeLoad load, ReadPlan plan, TableRef target) throws SQLException {
-        long preparing = System.nanoTime();
-        CopyIn in = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(load.prepare());
-        CopyOut out;
-        try {
-            out = session.startCopy(plan);
-        } catch (SQLException e) {
-            in.cancelCopy();
-            throw e;
-        }
         long copying = System.nanoTime();
-        var progress = new Progress(run.err(), run.terminal(), plan.describe(), plan.estimatedRows());
-        CopyPipe.Result result = CopyPipe.pump(out, in, progress);
-        progress.done();
-        session.copyDone();
+        CopyPipe.Result result = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
         closeSession();
-        run.info("prepared %s in %d ms, copied %,d rows in %d ms".formatted(target, (copying - preparing) / 1_000_000, result.rows(),
-            millisSince(copying)));
+        run.info("copied %,d rows into %s in %d ms".formatted(result.rows(), target, millisSince(copying)));
         return result;
-    }
-
-    /**
-     * A bronze table belongs to one source object and one way of writing: loading crm.orders over the
-     * bronze.orders of sales.orders, or replacing a history built by appends, would lose data silently.
-     */
-    private void checkSameStream(Connection connection, RunLog runs, String stream, ReadPlan plan, WriteMode mode) {
-        runs.lastSuccess(connection, stream).ifPresent(previous -> {
-            Optional<String> reading = plan.table().map(TableRef::toString);
-            if (!previous.sourceObject().equals(reading)) {
-                throw new DatakitException(ExitCode.NOT_READY, ("%s holds the rows of %s, and this run reads %s. Give this stream its "
-                    + "own --target-table, or drop %s first to reuse the name.").formatted(stream,
-                    previous.sourceObject().orElse("a query"), reading.orElse("a query"), stream));
-            }
-            if (previous.writeMode().equals(WriteMode.APPEND.label()) && mode == WriteMode.REPLACE) {
-                throw new DatakitException(ExitCode.NOT_READY, ("%s holds the history of append runs, which --mode replace would drop. "
-                    + "Pass --mode append to add to it, or drop %s first to start over.").formatted(stream, stream));
-            }
-        });
     }
 
     private void printPlan(ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
         try (Connection connection = warehouse.connect()) {
-            var load = new BronzeLoad(Sql.using(connection), plan, target, mode, metadata);
+            var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
             DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
                 Migrations.pending(warehouse.dataSource(), target.schema()));
         } catch (SQLException | DataAccessException e) {

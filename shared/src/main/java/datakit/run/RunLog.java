@@ -25,8 +25,8 @@ public final class RunLog {
                             String mode, String writeMode, Map<String, Object> details) {
     }
 
-    /** The last successful run of a stream: what it read and how it wrote. */
-    public record PreviousRun(UUID runId, Optional<String> sourceObject, String writeMode) {
+    /** The last successful run of a stream: what it read, in which mode, and how it wrote. */
+    public record PreviousRun(UUID runId, Optional<String> sourceObject, String mode, String writeMode) {
     }
 
     public void start(Connection connection, RunRecord run) {
@@ -38,8 +38,19 @@ public final class RunLog {
 
     /** Marks the run succeeded; call inside the transaction that commits the run's data. */
     public void succeed(Connection transaction, UUID runId, long rows, long bytes) {
+        succeed(transaction, runId, rows, bytes, Map.of());
+    }
+
+    /** Marks the run succeeded with facts for {@code details} (checkpoints, chunks, a full refresh and why). */
+    public void succeed(Connection transaction, UUID runId, long rows, long bytes, Map<String, Object> details) {
         Sql.using(transaction).execute("UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
-            + "rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);
+            + "rows_loaded = ?, bytes_loaded = ?, details = details || ?::jsonb WHERE run_id = ?", rows, bytes,
+            RunSummary.toJson(details), runId);
+    }
+
+    /** Records how far a run that commits in parts got; call in the transaction of each part. */
+    public void progress(Connection transaction, UUID runId, long rows, long bytes) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);
     }
 
     /**
@@ -66,9 +77,10 @@ public final class RunLog {
     }
 
     public Optional<PreviousRun> lastSuccess(Connection connection, String stream) {
-        return Sql.using(connection).resultQuery("SELECT run_id, source_object, write_mode FROM " + table
+        return Sql.using(connection).resultQuery("SELECT run_id, source_object, mode, write_mode FROM " + table
                 + " WHERE stream = ? AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1", stream)
-            .fetchOptional(r -> new PreviousRun(r.get(0, UUID.class), Optional.ofNullable(r.get(1, String.class)), r.get(2, String.class)));
+            .fetchOptional(r -> new PreviousRun(r.get(0, UUID.class), Optional.ofNullable(r.get(1, String.class)), r.get(2, String.class),
+                r.get(3, String.class)));
     }
 
     /**

@@ -15,7 +15,7 @@ import java.util.UUID;
  * {@code --json} for schedulers. It names the source by host and database only.
  */
 public record RunSummary(String status, String datakit, UUID runId, String source, String read, String target,
-                         String writeMode, long rows, long bytes, long durationMs) {
+                         String writeMode, long rows, long bytes, long durationMs, Map<String, Object> details) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public long rowsPerSecond() {
@@ -44,6 +44,7 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
         map.put("duration_ms", durationMs);
         map.put("rows_per_second", rowsPerSecond());
         map.put("peak_heap_bytes", peakHeapBytes());
+        map.putAll(details);
         return map;
     }
 
@@ -55,6 +56,7 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
             out.println("  read       " + read + " on " + source);
             out.println("  wrote      " + target + " (" + writeMode + ")");
             out.println("  rows       %,d (%s) in %s, %,d rows/s".formatted(rows, Sizes.bytes(bytes), seconds(durationMs), rowsPerSecond()));
+            details.forEach((key, value) -> out.println("  %-10s %s".formatted(key.replace('_', ' ') + (key.length() > 10 ? ":" : ""), value)));
             out.println("  peak heap  " + Sizes.bytes(peakHeapBytes()));
             out.println("  run id     " + runId);
         }

@@ -4,18 +4,32 @@ import datakit.sql.Sql;
 import java.sql.Connection;
 
 /**
- * One load per stream at a time: a transaction-level advisory lock in the warehouse, keyed by the
- * stream's name, taken at the start of the load transaction. It ends with the transaction, so neither
- * a failure nor a pooled connection can leave it behind.
+ * One run per stream at a time: an advisory lock in the warehouse, keyed by the stream's name. A load
+ * that commits once takes it for its transaction, so it ends with it; a run that commits in chunks takes
+ * it for its session and gives it back at the end (or when its connection closes, which the server
+ * notices within its TCP keepalive, about two minutes).
  */
 final class StreamLock {
     private StreamLock() {
     }
 
-    /** Takes the lock for the current transaction of {@code transaction}, or returns false at once. */
-    static boolean tryAcquire(Connection transaction, String stream) {
-        return Boolean.TRUE.equals(Sql.using(transaction)
-            .resultQuery("SELECT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(?, 0))", "datakit stream " + stream)
+    /** Takes the lock for the current transaction, or returns false at once. */
+    static boolean tryForTransaction(Connection transaction, String stream) {
+        return call(transaction, "pg_try_advisory_xact_lock", stream);
+    }
+
+    /** Takes the lock for the session, or returns false at once; give it back with {@link #release}. */
+    static boolean tryForSession(Connection connection, String stream) {
+        return call(connection, "pg_try_advisory_lock", stream);
+    }
+
+    static void release(Connection connection, String stream) {
+        call(connection, "pg_advisory_unlock", stream);
+    }
+
+    private static boolean call(Connection connection, String function, String stream) {
+        return Boolean.TRUE.equals(Sql.using(connection)
+            .resultQuery("SELECT pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0))", "datakit stream " + stream)
             .fetchOne(0, Boolean.class));
     }
 }

@@ -37,8 +37,11 @@ final class SourceCatalog {
         }
     }
 
-    /** A column with its type as stored; {@code generated} columns cannot be named in COPY table TO. */
-    record Column(String name, long typeOid, int typmod, String type, boolean generated) {
+    /**
+     * A column with its type as stored; {@code generated} columns cannot be named in COPY table TO.
+     * {@code baseTypeOid} is the type itself, or a domain's base type.
+     */
+    record Column(String name, long typeOid, int typmod, String type, boolean generated, boolean notNull, long baseTypeOid) {
     }
 
     Relation find(TableRef ref) {
@@ -63,12 +66,23 @@ final class SourceCatalog {
     List<Column> columns(Relation relation) {
         return db.resultQuery("""
                 SELECT a.attname, a.atttypid::bigint, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod),
-                       a.attgenerated <> ''
-                FROM pg_catalog.pg_attribute a
+                       a.attgenerated <> '', a.attnotnull,
+                       (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END)::bigint
+                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
                 WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped
                 ORDER BY a.attnum""", relation.oid())
             .fetch(r -> new Column(r.get(0, String.class), r.get(1, Long.class), r.get(2, Integer.class), r.get(3, String.class),
-                r.get(4, Boolean.class)));
+                r.get(4, Boolean.class), r.get(5, Boolean.class), r.get(6, Long.class)));
+    }
+
+    /** The primary key's columns in key order, or none (views and tables without one). */
+    List<String> primaryKey(Relation relation) {
+        return db.resultQuery("""
+                SELECT a.attname FROM pg_catalog.pg_index i
+                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE i.indrelid = ?::oid AND i.indisprimary ORDER BY k.ord""", relation.oid())
+            .fetch(0, String.class);
     }
 
     /** The named columns in the order given; an unknown name lists the columns that exist. */

@@ -118,7 +118,7 @@ public final class SourceSession implements AutoCloseable {
                 for (int i = 0; i < names.size(); i++) {
                     long oid = rs.getLong(i + 1);
                     String type = db.resultQuery("SELECT pg_catalog.format_type(?::oid, NULL)", oid).fetchOne(0, String.class);
-                    columns.add(new SourceCatalog.Column(names.get(i), oid, -1, type, false));
+                    columns.add(new SourceCatalog.Column(names.get(i), oid, -1, type, false, false, oid));
                 }
             }
             return columns;
@@ -161,6 +161,29 @@ public final class SourceSession implements AutoCloseable {
             throw userSql(selection, e);
         } catch (java.io.IOException e) {
             return -1;
+        }
+    }
+
+    /** The source's catalog, read in this session's snapshot. */
+    SourceCatalog catalog() {
+        return new SourceCatalog(db, database.settings().describe());
+    }
+
+    /** Every row of a query that may contain user SQL, as text, in this session's snapshot. */
+    List<List<String>> rows(String sql, Selection forErrors) {
+        try (Statement st = connection.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            var rows = new ArrayList<List<String>>();
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                var row = new ArrayList<String>(n);
+                for (int i = 1; i <= n; i++) {
+                    row.add(rs.getString(i));
+                }
+                rows.add(row);
+            }
+            return rows;
+        } catch (SQLException e) {
+            throw userSql(forErrors, e);
         }
     }
 

@@ -1,0 +1,52 @@
+package datakit.bronze;
+
+import datakit.source.ReadPlan;
+import datakit.source.SourceColumn;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.jooq.DSLContext;
+
+/**
+ * Finds rows deleted at the source without reloading anything: the source's keys stream into a
+ * temporary table (binary COPY, constant memory), and bronze rows whose key is no longer among them get
+ * {@code _bronze_deleted_at}. Keys are compared for equality only, so the two servers' collations do not
+ * matter. Runs inside the caller's warehouse transaction.
+ */
+public final class VanishedKeys {
+    private static final TableRef KEYS = TableRef.of("pg_temp", "_bronze_source_keys");
+
+    private final DSLContext db;
+    private final TableRef target;
+    private final ReadPlan keys;
+
+    /** @param keys the source's key columns, read in the same snapshot as the rows loaded */
+    public VanishedKeys(DSLContext db, TableRef target, ReadPlan keys) {
+        this.db = db;
+        this.target = target;
+        this.keys = keys;
+    }
+
+    /** Creates the temporary key table and returns the COPY statement to stream the keys into. */
+    public String prepare() {
+        String columns = keys.columns().stream().map(c -> Sql.quote(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", "));
+        db.execute("CREATE TEMPORARY TABLE " + Sql.quote(KEYS.table()) + " (" + columns + ") ON COMMIT DROP");
+        return "COPY " + KEYS.sql() + " (" + names(keys.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
+    }
+
+    /** Marks the bronze rows whose key the source no longer has; returns how many rows were marked. */
+    public int mark() {
+        db.execute("ANALYZE " + KEYS.sql());
+        String matches = keys.columns().stream()
+            .map(c -> "s." + Sql.quote(c.name()) + " = b." + Sql.quote(c.name()))
+            .collect(Collectors.joining(" AND "));
+        return db.execute("UPDATE " + target.sql() + " AS b SET " + Sql.quote(BronzeMetadata.DELETED_AT.name()) + " = now() WHERE b."
+            + Sql.quote(BronzeMetadata.DELETED_AT.name()) + " IS NULL AND NOT EXISTS (SELECT 1 FROM " + KEYS.sql() + " AS s WHERE "
+            + matches + ")");
+    }
+
+    private static String names(List<SourceColumn> columns) {
+        return columns.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
+    }
+}

@@ -1,0 +1,103 @@
+package datakit.checkpoint;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * The {@code extraction_checkpoints} table of a bronze schema. A checkpoint is saved in the same
+ * transaction as the rows it covers, and only if it is still the one the run started from, so two runs
+ * can never both move a stream forward from the same place.
+ */
+public final class CheckpointStore {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String WHOLE_STREAM = "";
+
+    private final String table;
+
+    public CheckpointStore(String bronzeSchema) {
+        this.table = TableRef.of(bronzeSchema, "extraction_checkpoints").sql();
+    }
+
+    /** The stream's checkpoint; empty also when the bronze schema has no bookkeeping yet (a dry run's first look). */
+    public Optional<Checkpoint> peek(Connection connection, String stream) {
+        boolean exists = Sql.using(connection).resultQuery("SELECT to_regclass(?) IS NOT NULL", table).fetchOne(0, Boolean.class);
+        return exists ? load(connection, stream) : Optional.empty();
+    }
+
+    public Optional<Checkpoint> load(Connection connection, String stream) {
+        return Sql.using(connection)
+            .resultQuery("SELECT cursor_value::text FROM " + table + " WHERE stream = ? AND partition_name = ?",
+                stream, WHOLE_STREAM)
+            .fetchOptional(r -> read(r.get(0, String.class)));
+    }
+
+    /**
+     * Replaces the stream's checkpoint {@code expected} (empty: none yet) with {@code next}. Fails with
+     * exit code 3 if another run moved the stream meanwhile; the caller's transaction then rolls back.
+     */
+    public void advance(Connection transaction, String stream, Optional<Checkpoint> expected, Checkpoint next, UUID runId) {
+        Optional<Checkpoint> current = Sql.using(transaction)
+            .resultQuery("SELECT cursor_value::text FROM " + table + " WHERE stream = ? AND partition_name = ? FOR UPDATE", stream, WHOLE_STREAM)
+            .fetchOptional(r -> read(r.get(0, String.class)));
+        if (!current.equals(expected)) {
+            throw new DatakitException(ExitCode.NOT_READY, ("The checkpoint of %s moved while this run loaded it (now %s, expected %s): "
+                + "another run wrote it. Nothing of this part was committed; run again.")
+                .formatted(stream, current.map(Checkpoint::describe).orElse("none"), expected.map(Checkpoint::describe).orElse("none")));
+        }
+        Sql.using(transaction).execute("INSERT INTO " + table + " (stream, partition_name, cursor_value, run_id, updated_at) "
+                + "VALUES (?, ?, ?::jsonb, ?, clock_timestamp()) ON CONFLICT (stream, partition_name) DO UPDATE "
+                + "SET cursor_value = excluded.cursor_value, run_id = excluded.run_id, updated_at = excluded.updated_at",
+            stream, WHOLE_STREAM, write(next), runId);
+    }
+
+    /** Forgets the stream's checkpoint, for a full refresh that starts over. */
+    public void clear(Connection transaction, String stream) {
+        Sql.using(transaction).execute("DELETE FROM " + table + " WHERE stream = ?", stream);
+    }
+
+    static String write(Checkpoint checkpoint) {
+        ObjectNode node = JSON.createObjectNode().put("mode", checkpoint.mode());
+        checkpoint.cursorColumn().ifPresent(c -> node.put("column", c));
+        checkpoint.cursorType().ifPresent(t -> node.put("type", t));
+        checkpoint.cursorValue().ifPresent(v -> node.put("value", v));
+        if (!checkpoint.keyColumns().isEmpty()) {
+            checkpoint.keyColumns().forEach(node.putArray("key_columns")::add);
+            checkpoint.keyValues().forEach(node.putArray("key_values")::add);
+        }
+        checkpoint.xmin().ifPresent(x -> node.put("xmin", x));
+        return node.toString();
+    }
+
+    static Checkpoint read(String json) {
+        try {
+            JsonNode node = JSON.readTree(json);
+            return new Checkpoint(node.path("mode").asText(Checkpoint.CURSOR),
+                text(node, "column"), text(node, "type"), text(node, "value"),
+                strings(node.path("key_columns")), strings(node.path("key_values")),
+                node.hasNonNull("xmin") ? Optional.of(node.get("xmin").asLong()) : Optional.empty());
+        } catch (JsonProcessingException e) {
+            throw new DatakitException(ExitCode.NOT_READY, "A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static Optional<String> text(JsonNode node, String field) {
+        return node.hasNonNull(field) ? Optional.of(node.get(field).asText()) : Optional.empty();
+    }
+
+    private static List<String> strings(JsonNode array) {
+        var values = new ArrayList<String>();
+        array.forEach(v -> values.add(v.asText()));
+        return values;
+    }
+}
