@@ -60,13 +60,18 @@ public final class BronzeLoad {
 
     /** Fails fast, before anything is written, when the plan's columns cannot make a bronze table. */
     public static void checkNames(ReadPlan plan, TableRef target) {
+        checkNames(plan.columns().stream().map(SourceColumn::name).toList(), plan.describe(), target);
+    }
+
+    /** Fails fast when these source columns cannot make the bronze table {@code target}. */
+    public static void checkNames(List<String> columns, String source, TableRef target) {
         DatakitException.check(!BronzeTable.RESERVED_NAMES.contains(target.table()),
             "%s is a bookkeeping table of the bronze schema. Choose another --target-table.", target);
-        DatakitException.check(!plan.columns().isEmpty(), "%s has no columns to copy.", plan.describe());
-        for (SourceColumn c : plan.columns()) {
-            DatakitException.check(!BronzeMetadata.isMetadata(c.name()) && !SYSTEM_COLUMNS.contains(c.name()),
+        DatakitException.check(!columns.isEmpty(), "%s has no columns to copy.", source);
+        for (String name : columns) {
+            DatakitException.check(!BronzeMetadata.isMetadata(name) && !SYSTEM_COLUMNS.contains(name),
                 "Source column %s has the name of a %s column of bronze tables. Read it under another name with --query ... AS.",
-                TableRef.display(c.name()), SYSTEM_COLUMNS.contains(c.name()) ? "system" : "metadata");
+                TableRef.display(name), SYSTEM_COLUMNS.contains(name) ? "system" : "metadata");
         }
     }
 
@@ -156,6 +161,8 @@ public final class BronzeLoad {
             db.execute(insert);
             return;
         }
+        // In key order, the upsert visits the bronze index and heap in order instead of at random.
+        insert += " ORDER BY " + quoted(write.keys());
         String conflict = " ON CONFLICT (" + quoted(write.keys()) + ") ";
         switch (write.onConflict()) {
             case OVERWRITE -> db.execute(insert + conflict + "DO UPDATE SET " + updateAll());

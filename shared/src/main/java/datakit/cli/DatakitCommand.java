@@ -89,6 +89,7 @@ public abstract class DatakitCommand implements Callable<Integer> {
             kit = opened;
             run(opened);
         }
+        run.info("done");
         return ExitCode.OK.code();
     }
 

@@ -45,6 +45,7 @@ public final class IncrementalExtract {
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
+    private SourceSession firstSession;
     private long rows;
     private long bytes;
     private final Map<String, Object> details = new LinkedHashMap<>();
@@ -60,20 +61,28 @@ public final class IncrementalExtract {
         DatakitException.check(mode == WriteMode.APPEND || mode == WriteMode.MERGE,
             "%s writes --mode merge (one row per key, the default) or append (every version as history).", run.datakit());
         Selection selection = increment.selection();
-        try (SourceSession session = SourceSession.begin(source)) {
+        // The snapshot that checks the options is the one the first attempt reads.
+        firstSession = SourceSession.begin(source);
+        try {
+            SourceSession session = firstSession;
             var src = IncrementalSource.open(session, selection, increment.cursorField(), increment.keys());
-            ReadPlan all = src.read(List.of());
-            BronzeLoad.checkNames(all, target);
+            BronzeLoad.checkNames(src.columns(), selection.describe(), target);
+            run.info("checked the read of " + selection.describe());
             DatakitException.check(increment.lookback().isEmpty() || src.timeCursor(),
                 "--lookback needs a timestamp, timestamptz or date cursor; %s is %s.", src.cursorColumn().orElse("xmin"),
                 src.cursorType().orElse("a transaction id"));
             DatakitException.check(increment.chunkRows().isEmpty() || !increment.xmin(),
                 "--chunk-rows needs a cursor to order rows by; xmin mode loads the changes in one transaction.");
             if (run.dryRun()) {
-                printPlan(increment, target, mode, session, src, all);
+                printPlan(increment, target, mode, session, src, src.read(List.of()));
                 return;
             }
+        } finally {
+            if (run.dryRun()) {
+                closeFirstSession();
+            }
         }
+        run.info("applying pending migrations of " + target.schema());
         Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
         var runs = new RunLog(target.schema());
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
@@ -94,6 +103,8 @@ public final class IncrementalExtract {
             var error = SqlErrors.failure("Loading " + selection.describe() + " incrementally into " + target, e);
             recordFailure(runs, error.getMessage());
             throw error;
+        } finally {
+            closeFirstSession();
         }
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), selection.describe(), target.toString(),
             mode.label(), rows, bytes, (System.nanoTime() - started) / 1_000_000, details).print(run.out(), run.json());
@@ -111,7 +122,9 @@ public final class IncrementalExtract {
                 run.warn("attempt " + attempt + " of the load of " + target + " resumes from its last committed chunk");
             }
             runs.abandonStale(connection, stream, run.runId());
-            session = SourceSession.begin(source);
+            run.info("locked " + stream);
+            session = firstSession != null ? firstSession : SourceSession.begin(source);
+            firstSession = null;
             var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
             var store = new CheckpointStore(target.schema());
@@ -236,7 +249,9 @@ public final class IncrementalExtract {
                                                 Optional<Checkpoint> checkpoint, RunLog runs) throws SQLException {
         Optional<Position> from = checkpoint.map(IncrementalExtract::position);
         List<String> lower = lowerBound(src, increment, checkpoint);
+        long finding = System.nanoTime();
         Optional<Position> high = src.highest(lower);
+        run.info("found the last row to read in %d ms: %s".formatted((System.nanoTime() - finding) / 1_000_000, high.orElse(null)));
         if (high.isEmpty()) {
             return checkpoint;
         }
@@ -295,6 +310,7 @@ public final class IncrementalExtract {
     /** Loads one part (a chunk) and commits it with whatever {@code alsoCommit} writes, such as its checkpoint. */
     private void loadPart(Connection connection, SourceSession session, ReadPlan plan, TableRef target, BronzeWrite write,
                           String readAfter, RunLog runs, java.util.function.Consumer<Connection> alsoCommit) throws SQLException {
+        BronzeLoad.checkNames(plan, target);
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), plan.table().map(TableRef::schema),
             plan.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(readAfter));
         connection.setAutoCommit(false);
@@ -305,11 +321,15 @@ public final class IncrementalExtract {
                 connection.commit();
                 load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
             }
+            long copying = System.nanoTime();
             CopyPipe.Result result = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
+            long finishing = System.nanoTime();
             load.finish();
             alsoCommit.accept(connection);
             runs.progress(connection, run.runId(), rows + result.rows(), bytes + result.bytes());
             connection.commit();
+            run.info("copied %,d rows in %d ms, wrote them into %s and committed in %d ms".formatted(result.rows(),
+                (finishing - copying) / 1_000_000, target, (System.nanoTime() - finishing) / 1_000_000));
             rows += result.rows();
             bytes += result.bytes();
         } catch (SQLException | RuntimeException e) {
@@ -329,6 +349,7 @@ public final class IncrementalExtract {
             : src.highest(List.of()).map(high -> Checkpoint.cursor(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(),
                 high.cursor(), src.keyColumns(), high.keys()));
         ReadPlan plan = src.read(List.of());
+        BronzeLoad.checkNames(plan, target);
         var replace = new BronzeWrite(WriteMode.REPLACE, write.mode() == WriteMode.MERGE ? write.keys() : List.of(), write.onConflict());
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), plan.table().map(TableRef::schema),
             plan.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
@@ -391,6 +412,13 @@ public final class IncrementalExtract {
             }
         }
         warehouse.discard(connection);
+    }
+
+    private void closeFirstSession() {
+        if (firstSession != null) {
+            firstSession.close();
+            firstSession = null;
+        }
     }
 
     private void recordFailure(RunLog runs, String error) {

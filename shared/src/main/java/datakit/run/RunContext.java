@@ -10,9 +10,11 @@ import java.util.UUID;
 public record RunContext(String datakit, UUID runId, PrintWriter out, PrintWriter err, boolean json, boolean verbose,
                          boolean dryRun, boolean terminal) {
 
+    /** A detail for --verbose, stamped with the milliseconds since the JVM started. */
     public void info(String message) {
         if (verbose) {
-            err.println(message);
+            long uptime = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+            err.println("[+%d ms] %s".formatted(uptime, message));
             err.flush();
         }
     }

@@ -43,14 +43,16 @@ public final class IncrementalSource {
     private final TableRef table;
     private final Optional<SourceCatalog.Column> cursor;
     private final List<Typed> keys;
+    private final List<String> columns;
 
     private IncrementalSource(SourceSession session, Selection selection, TableRef table, Optional<SourceCatalog.Column> cursor,
-                              List<Typed> keys) {
+                              List<Typed> keys, List<String> columns) {
         this.session = session;
         this.selection = selection;
         this.table = table;
         this.cursor = cursor;
         this.keys = keys;
+        this.columns = columns;
     }
 
     /**
@@ -99,11 +101,17 @@ public final class IncrementalSource {
             DatakitException.check(missing.isEmpty(), "--columns must include the cursor and key columns; add %s.",
                 String.join(", ", missing.stream().map(TableRef::display).toList()));
         }
-        return new IncrementalSource(session, selection, table, cursor, keys);
+        List<String> read = selection.columns().isEmpty() ? columns.stream().map(SourceCatalog.Column::name).toList() : selection.columns();
+        return new IncrementalSource(session, selection, table, cursor, keys, read);
     }
 
     public TableRef table() {
         return table;
+    }
+
+    /** The names of the columns read, as the catalog stores them. */
+    public List<String> columns() {
+        return columns;
     }
 
     /** The cursor column, or empty in xmin mode. */
