@@ -33,6 +33,7 @@ import org.jooq.impl.DSL;
  */
 public final class BronzeLoad {
     private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
+    private static final int MERGE_FILLFACTOR = 90;
     private static final Set<String> SYSTEM_COLUMNS = Set.of("tableoid", "xmin", "cmin", "xmax", "cmax", "ctid");
 
     private final DSLContext db;
@@ -123,7 +124,10 @@ public final class BronzeLoad {
             checkTypesOfExistingColumns();
             db.execute("CREATE TEMPORARY TABLE " + Sql.quote(copyTarget.table()) + " (" + columnDefinitions(false, ", ") + ") ON COMMIT DROP");
         } else {
-            db.execute("CREATE TABLE " + copyTarget.sql() + " (" + columnDefinitions(false, ", ") + ")");
+            // A table kept one row per key is updated in place by merges: room on each page lets an update
+            // stay on its page (a HOT update), without a new index entry.
+            db.execute("CREATE TABLE " + copyTarget.sql() + " (" + columnDefinitions(false, ", ") + ")"
+                + (write.uniqueKeys() ? " WITH (fillfactor = " + MERGE_FILLFACTOR + ")" : ""));
         }
         return "COPY " + copyTarget.sql() + " (" + SourceSession.columnList(plan.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
     }
@@ -193,6 +197,7 @@ public final class BronzeLoad {
     /** The complete bronze table, as it will look after the first load: for the dry run. */
     public String tableDefinition() {
         return "CREATE TABLE " + target.sql() + " (\n  " + columnDefinitions(true, ",\n  ") + "\n)"
+            + (write.uniqueKeys() ? " WITH (fillfactor = " + MERGE_FILLFACTOR + ")" : "")
             + (write.uniqueKeys() ? ";\nCREATE UNIQUE INDEX " + Sql.quote(indexName()) + " ON " + target.sql() + " (" + quoted(write.keys()) + ")" : "");
     }
 
