@@ -34,6 +34,9 @@
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
+//SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
+//SOURCES src/main/java/datakit/checkpoint/Position.java
+//SOURCES src/main/java/datakit/checkpoint/XminCheckpoint.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
 //SOURCES src/main/java/datakit/cli/CheckedOptions.java
 //SOURCES src/main/java/datakit/cli/Datakit.java
@@ -61,10 +64,12 @@
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
+//SOURCES src/main/java/datakit/run/CheckpointCheck.java
 //SOURCES src/main/java/datakit/run/CopyIntoBronze.java
 //SOURCES src/main/java/datakit/run/DryRun.java
 //SOURCES src/main/java/datakit/run/FullExtract.java
 //SOURCES src/main/java/datakit/run/Increment.java
+//SOURCES src/main/java/datakit/run/IncrementalAttempt.java
 //SOURCES src/main/java/datakit/run/IncrementalExtract.java
 //SOURCES src/main/java/datakit/run/Progress.java
 //SOURCES src/main/java/datakit/run/RunContext.java

@@ -2,6 +2,7 @@ package datakit.bronze;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
+import datakit.db.SqlErrors;
 import datakit.source.ReadPlan;
 import datakit.source.SourceColumn;
 import datakit.source.SourceSession;
@@ -84,6 +85,13 @@ public final class BronzeLoad {
         return existing;
     }
 
+    /** Source columns the existing bronze table lacks, which this load adds. */
+    public List<String> newSourceColumns() {
+        return loadsIntoExisting()
+            ? plan.columns().stream().map(SourceColumn::name).filter(c -> !existing.get().columns().containsKey(c)).toList()
+            : List.of();
+    }
+
     /**
      * What an existing table needs before this load: columns the source gained, metadata columns of the
      * mode, the unique index a merge upserts by.
@@ -132,17 +140,23 @@ public final class BronzeLoad {
         return "COPY " + copyTarget.sql() + " (" + SourceSession.columnList(plan.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
     }
 
-    /** Puts the rows in place; the caller then commits. */
-    public void finish() {
+    /**
+     * Puts the {@code copiedRows} rows in place and returns how many it wrote (a merge that skips keys
+     * writes fewer); the caller then commits.
+     */
+    public long finish(long copiedRows) {
         if (loadsIntoExisting()) {
-            insertFromStaging();
-            return;
+            return insertFromStaging();
         }
         addMetadataColumns();
         // The unique index is built on the new table before anything locks the old one.
         String temporaryIndex = "_bronze_key_" + metadata.runId().toString().substring(0, 8);
         if (write.uniqueKeys()) {
-            db.execute("CREATE UNIQUE INDEX " + Sql.quote(temporaryIndex) + " ON " + copyTarget.sql() + " (" + quoted(write.keys()) + ")");
+            try {
+                db.execute("CREATE UNIQUE INDEX " + Sql.quote(temporaryIndex) + " ON " + copyTarget.sql() + " (" + quoted(write.keys()) + ")");
+            } catch (DataAccessException e) {
+                throw notUnique(e).orElse(e);
+            }
         }
         withShortLocks(() -> {
             existing.ifPresent(old -> {
@@ -154,36 +168,44 @@ public final class BronzeLoad {
                 db.execute("ALTER INDEX " + TableRef.of(target.schema(), temporaryIndex).sql() + " RENAME TO " + Sql.quote(indexName()));
             }
         });
+        return copiedRows;
     }
 
-    private void insertFromStaging() {
+    private long insertFromStaging() {
         String columns = SourceSession.columnList(plan.columns());
         String metadataNames = quoted(metadata.columns().stream().map(BronzeMetadata.Column::name).toList());
         String insert = "INSERT INTO " + target.sql() + " (" + columns + ", " + metadataNames + ") SELECT "
             + columns + ", " + String.join(", ", metadata.valueExpressions()) + " FROM " + copyTarget.sql();
         if (write.mode() == WriteMode.APPEND) {
-            db.execute(insert);
-            return;
+            return db.execute(insert);
         }
         // In key order, the upsert visits the bronze index and heap in order instead of at random.
         insert += " ORDER BY " + quoted(write.keys());
         String conflict = " ON CONFLICT (" + quoted(write.keys()) + ") ";
-        switch (write.onConflict()) {
-            case OVERWRITE -> db.execute(insert + conflict + "DO UPDATE SET " + updateAll());
-            case SKIP -> db.execute(insert + conflict + "DO NOTHING");
-            case FAIL -> {
-                try {
-                    db.execute(insert);
-                } catch (DataAccessException e) {
-                    if ("23505".equals(e.sqlState())) {
-                        throw new DatakitException(ExitCode.NOT_READY, ("%s already has a row with the key of a row read now, and "
-                            + "--on-conflict fail stops the run; nothing of this part was committed (%s). Use --on-conflict "
-                            + "overwrite or skip if keys may come again.").formatted(target, datakit.db.SqlErrors.serverMessage(e)), e);
-                    }
-                    throw e;
-                }
+        try {
+            return switch (write.onConflict()) {
+                case OVERWRITE -> db.execute(insert + conflict + "DO UPDATE SET " + updateAll());
+                case SKIP -> db.execute(insert + conflict + "DO NOTHING");
+                case FAIL -> db.execute(insert);
+            };
+        } catch (DataAccessException e) {
+            if ("23505".equals(e.sqlState()) && write.onConflict() == ConflictPolicy.FAIL) {
+                throw new DatakitException(ExitCode.NOT_READY, ("%s already has a row with the key of a row read now, and "
+                    + "--on-conflict fail stops the run; nothing of this part was committed (%s). Use --on-conflict "
+                    + "overwrite or skip if keys may come again.").formatted(target, SqlErrors.serverMessage(e)), e);
             }
+            throw notUnique(e).orElse(e);
         }
+    }
+
+    /** A key that is not unique in the source breaks a merge: say so in terms of --primary-key. */
+    private Optional<RuntimeException> notUnique(DataAccessException e) {
+        if ("21000".equals(e.sqlState()) || "23505".equals(e.sqlState())) {
+            return Optional.of(DatakitException.badInput("The key (%s) is not unique in %s, so rows cannot be merged by it: %s. "
+                + "Give --primary-key with columns that identify one row.", String.join(", ", write.keys()), plan.describe(),
+                SqlErrors.serverMessage(e)));
+        }
+        return Optional.empty();
     }
 
     private String updateAll() {

@@ -45,11 +45,6 @@ public record BronzeMetadata(UUID runId, String source, Optional<String> sourceS
         return new BronzeMetadata(runId, source, sourceSchema, sourceTable, extractionType, Optional.empty());
     }
 
-    /** The same load, read after another checkpoint (the next chunk of an incremental run). */
-    public BronzeMetadata after(String newCheckpoint) {
-        return new BronzeMetadata(runId, source, sourceSchema, sourceTable, extractionType, Optional.of(newCheckpoint));
-    }
-
     public static boolean isMetadata(String column) {
         return column.startsWith("_bronze_");
     }

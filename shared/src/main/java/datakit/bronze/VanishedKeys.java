@@ -35,15 +35,23 @@ public final class VanishedKeys {
         return "COPY " + KEYS.sql() + " (" + names(keys.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
     }
 
-    /** Marks the bronze rows whose key the source no longer has; returns how many rows were marked. */
-    public int mark() {
+    /** How many bronze rows were marked deleted, and how many lost their mark because their key came back. */
+    public record Marks(int deleted, int returned) {
+    }
+
+    /** Marks the bronze rows whose key the source no longer has, and unmarks those whose key is there again. */
+    public Marks mark() {
         db.execute("ANALYZE " + KEYS.sql());
         String matches = keys.columns().stream()
             .map(c -> "s." + Sql.quote(c.name()) + " = b." + Sql.quote(c.name()))
             .collect(Collectors.joining(" AND "));
-        return db.execute("UPDATE " + target.sql() + " AS b SET " + Sql.quote(BronzeMetadata.DELETED_AT.name()) + " = now() WHERE b."
-            + Sql.quote(BronzeMetadata.DELETED_AT.name()) + " IS NULL AND NOT EXISTS (SELECT 1 FROM " + KEYS.sql() + " AS s WHERE "
-            + matches + ")");
+        String deletedAt = Sql.quote(BronzeMetadata.DELETED_AT.name());
+        String present = "EXISTS (SELECT 1 FROM " + KEYS.sql() + " AS s WHERE " + matches + ")";
+        int deleted = db.execute("UPDATE " + target.sql() + " AS b SET " + deletedAt + " = now() WHERE b." + deletedAt
+            + " IS NULL AND NOT " + present);
+        int returned = db.execute("UPDATE " + target.sql() + " AS b SET " + deletedAt + " = NULL WHERE b." + deletedAt
+            + " IS NOT NULL AND " + present);
+        return new Marks(deleted, returned);
     }
 
     private static String names(List<SourceColumn> columns) {

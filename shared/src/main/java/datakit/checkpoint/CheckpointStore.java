@@ -37,8 +37,7 @@ public final class CheckpointStore {
 
     public Optional<Checkpoint> load(Connection connection, String stream) {
         return Sql.using(connection)
-            .resultQuery("SELECT cursor_value::text FROM " + table + " WHERE stream = ? AND partition_name = ?",
-                stream, WHOLE_STREAM)
+            .resultQuery("SELECT cursor_value::text FROM " + table + " WHERE stream = ? AND partition_name = ?", stream, WHOLE_STREAM)
             .fetchOptional(r -> read(r.get(0, String.class)));
     }
 
@@ -61,38 +60,37 @@ public final class CheckpointStore {
             stream, WHOLE_STREAM, write(next), runId);
     }
 
-    /** Forgets the stream's checkpoint, for a full refresh that starts over. */
-    public void clear(Connection transaction, String stream) {
-        Sql.using(transaction).execute("DELETE FROM " + table + " WHERE stream = ?", stream);
-    }
-
     static String write(Checkpoint checkpoint) {
-        ObjectNode node = JSON.createObjectNode().put("mode", checkpoint.mode());
-        checkpoint.cursorColumn().ifPresent(c -> node.put("column", c));
-        checkpoint.cursorType().ifPresent(t -> node.put("type", t));
-        checkpoint.cursorValue().ifPresent(v -> node.put("value", v));
-        if (!checkpoint.keyColumns().isEmpty()) {
-            checkpoint.keyColumns().forEach(node.putArray("key_columns")::add);
-            checkpoint.keyValues().forEach(node.putArray("key_values")::add);
+        ObjectNode node = JSON.createObjectNode();
+        switch (checkpoint) {
+            case CursorCheckpoint c -> {
+                node.put("mode", "cursor").put("column", c.column()).put("type", c.type());
+                c.keyColumns().forEach(node.putArray("key_columns")::add);
+                c.last().ifPresent(p -> {
+                    node.put("value", p.cursor());
+                    p.keys().forEach(node.putArray("key_values")::add);
+                });
+            }
+            case XminCheckpoint x -> node.put("mode", "xmin").put("snapshot", x.snapshot());
         }
-        checkpoint.xmin().ifPresent(x -> node.put("xmin", x));
-        return node.toString();
+        return node.put("filter", checkpoint.filter()).toString();
     }
 
     static Checkpoint read(String json) {
         try {
             JsonNode node = JSON.readTree(json);
-            return new Checkpoint(node.path("mode").asText(Checkpoint.CURSOR),
-                text(node, "column"), text(node, "type"), text(node, "value"),
-                strings(node.path("key_columns")), strings(node.path("key_values")),
-                node.hasNonNull("xmin") ? Optional.of(node.get("xmin").asLong()) : Optional.empty());
+            String filter = node.path("filter").asText("");
+            if (node.path("mode").asText().equals("xmin")) {
+                return new XminCheckpoint(node.path("snapshot").asText(), filter);
+            }
+            Optional<Position> last = node.hasNonNull("value")
+                ? Optional.of(new Position(node.get("value").asText(), strings(node.path("key_values"))))
+                : Optional.empty();
+            return new CursorCheckpoint(node.path("column").asText(), node.path("type").asText(), strings(node.path("key_columns")),
+                last, filter);
         } catch (JsonProcessingException e) {
             throw new DatakitException(ExitCode.NOT_READY, "A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
         }
-    }
-
-    private static Optional<String> text(JsonNode node, String field) {
-        return node.hasNonNull(field) ? Optional.of(node.get(field).asText()) : Optional.empty();
     }
 
     private static List<String> strings(JsonNode array) {

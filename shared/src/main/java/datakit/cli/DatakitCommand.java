@@ -195,7 +195,8 @@ public abstract class DatakitCommand implements Callable<Integer> {
 
     /** A key no option reads is a typo: say so rather than ignore it. */
     private static void checkConfigKeys(CommandLine cli, Environment env, Path file) {
-        List<String> known = cli.getCommandSpec().options().stream().map(o -> o.descriptionKey()).filter(k -> !k.isEmpty()).toList();
+        List<String> known = cli.getCommandSpec().options().stream().map(o -> o.descriptionKey())
+            .filter(k -> !k.isEmpty() && !k.contains(".")).toList();
         for (String key : env.configKeys()) {
             DatakitException.check(known.contains(key), "%s: unknown key %s. This datakit reads: %s.", file,
                 key.toLowerCase(java.util.Locale.ROOT), String.join(", ", ConfigFile.keysOf(known)));

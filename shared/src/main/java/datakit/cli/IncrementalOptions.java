@@ -63,22 +63,41 @@ public class IncrementalOptions implements CheckedOptions {
 
     /** The increment over {@code selection}, checked. */
     public Increment increment(Selection selection) {
+        check();
         String sync = syncMode();
-        DatakitException.check(List.of("incremental", "xmin", "full_refresh").contains(sync),
-            "--sync-mode (or sync_mode) is \"%s\"; give incremental, xmin or full_refresh.", syncMode);
-        boolean xmin = sync.equals("xmin");
-        DatakitException.check(!xmin || cursorField == null,
-            "--sync-mode xmin follows transaction ids; leave out --cursor-field (%s), or use --sync-mode incremental.", cursorField);
-        DatakitException.check(xmin || cursorField != null,
-            "No cursor to follow. Give --cursor-field with a column that grows with every change, or --sync-mode xmin.");
-        DatakitException.check(chunkRows == null || chunkRows >= 1, "--chunk-rows is %d; give a positive number of rows.", chunkRows);
+        Optional<String> refresh = fullRefresh ? Optional.of("--full-refresh was given")
+            : sync.equals("full_refresh") ? Optional.of("sync_mode is full_refresh") : Optional.empty();
         return new Increment(selection,
             Optional.ofNullable(cursorField).map(c -> Identifiers.one(c, "--cursor-field")),
             primaryKey == null ? List.of() : Identifiers.split(primaryKey, ',', "--primary-key"),
             Optional.ofNullable(initialValue),
             Optional.ofNullable(lookback).map(IncrementalOptions::duration),
             chunkRows == null ? OptionalLong.empty() : OptionalLong.of(chunkRows),
-            onConflict, detectDeletes, badCheckpoint(), fullRefresh || sync.equals("full_refresh"));
+            onConflict, detectDeletes, badCheckpoint(), refresh);
+    }
+
+    /** Checks every option; the selection is SelectionOptions' to check. */
+    @Override
+    public void check() {
+        String sync = syncMode();
+        DatakitException.check(List.of("incremental", "xmin", "full_refresh").contains(sync),
+            "--sync-mode (or sync_mode) is \"%s\"; give incremental, xmin or full_refresh.", syncMode);
+        DatakitException.check(!sync.equals("xmin") || cursorField == null, ("--sync-mode xmin follows transaction ids, but a cursor "
+            + "column is set (%s, from --cursor-field or CURSOR_FIELD). Unset it, or use --sync-mode incremental."), cursorField);
+        // A full refresh on every run needs no cursor; without one its checkpoint follows transaction ids.
+        DatakitException.check(!sync.equals("incremental") || cursorField != null,
+            "No cursor to follow. Give --cursor-field with a column that grows with every change, or --sync-mode xmin.");
+        DatakitException.check(chunkRows == null || chunkRows >= 1, "--chunk-rows is %d; give a positive number of rows.", chunkRows);
+        if (cursorField != null) {
+            Identifiers.one(cursorField, "--cursor-field");
+        }
+        if (primaryKey != null) {
+            Identifiers.split(primaryKey, ',', "--primary-key");
+        }
+        if (lookback != null) {
+            duration(lookback);
+        }
+        badCheckpoint();
     }
 
     private String syncMode() {
@@ -99,14 +118,9 @@ public class IncrementalOptions implements CheckedOptions {
             DatakitException.check(!duration.isNegative(), "--lookback is %s; give a positive duration such as PT5M.", text);
             return duration;
         } catch (DateTimeParseException e) {
-            throw DatakitException.badInput("--lookback is \"%s\", which is not an ISO-8601 duration. Write PT5M for five minutes, "
-                + "PT1H for an hour, P1D for a day.", text);
+            throw DatakitException.badInput("--lookback is \"%s\", which is not a duration of days, hours, minutes or seconds "
+                + "(months and years have no fixed length). Write PT5M for five minutes, PT1H for an hour, P1D for a day.", text);
         }
     }
 
-    @Override
-    public void check() {
-        // Everything but the selection, which SelectionOptions checks.
-        increment(Selection.table(datakit.sql.TableRef.of("public", "checked")));
-    }
 }

@@ -67,11 +67,7 @@ public final class FullExtract {
         var runs = new RunLog(target.schema());
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(), plan.table().map(TableRef::toString),
             target.toString(), EXTRACTION_TYPE, mode.label(), Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
-        try (Connection connection = warehouse.connect()) {
-            runs.start(connection, record);
-        } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Recording the run in " + target.schema() + ".extraction_runs", e);
-        }
+        runs.start(warehouse, record);
         long started = System.nanoTime();
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
@@ -79,7 +75,7 @@ public final class FullExtract {
                 mode.label(), result.rows(), result.bytes(), millisSince(started), Map.of()).print(run.out(), run.json());
         } catch (SQLException | RuntimeException e) {
             var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
-            recordFailure(runs, error.getMessage());
+            runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         } finally {
             closeSession();
@@ -103,7 +99,9 @@ public final class FullExtract {
                 }
             }
             runs.abandonStale(connection, stream, run.runId());
-            ReadPlan plan = session != null ? firstPlan : plan(firstPlan.selection());
+            // Read in a snapshot taken after the lock: a run that waited must not load data older than
+            // what the run before it committed.
+            ReadPlan plan = plan(firstPlan.selection());
             var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
             if (load.existing().isPresent()) {
                 StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
@@ -112,11 +110,12 @@ public final class FullExtract {
                 load.applySchemaChanges();
                 connection.commit();
                 lockStream(connection, stream, runs);
+                plan = plan(firstPlan.selection());
                 load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
             }
             CopyPipe.Result result = copy(connection, load, plan, target);
             long finishing = System.nanoTime();
-            load.finish();
+            load.finish(result.rows());
             runs.succeed(connection, run.runId(), result.rows(), result.bytes());
             connection.commit();
             run.info("put %s in place and committed in %d ms".formatted(target, millisSince(finishing)));
@@ -137,8 +136,7 @@ public final class FullExtract {
 
     private void lockStream(Connection transaction, String stream, RunLog runs) {
         if (!StreamLock.tryForTransaction(transaction, stream)) {
-            throw new DatakitException(ExitCode.NOT_READY, "Another run of %s is in progress%s. Wait for it to finish, or stop it first."
-                .formatted(stream, runs.otherRunning(transaction, stream, run.runId()).map(r -> " (run " + r + ")").orElse("")));
+            throw StreamLock.busy(transaction, stream, runs, run.runId());
         }
     }
 
@@ -171,14 +169,6 @@ public final class FullExtract {
             failure.addSuppressed(e);
         }
         closeSession();
-    }
-
-    private void recordFailure(RunLog runs, String error) {
-        try (Connection connection = warehouse.connect()) {
-            runs.fail(connection, run.runId(), error);
-        } catch (SQLException | RuntimeException e) {
-            run.warn("could not record the failure in extraction_runs: " + SqlErrors.serverMessage(e));
-        }
     }
 
     private static long millisSince(long startNanos) {

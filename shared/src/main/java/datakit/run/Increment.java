@@ -13,10 +13,12 @@ import java.util.OptionalLong;
  * orders ties and identifies rows (none: the primary key), where a first run starts, how far back each
  * run looks again for late commits, how many rows commit together, and what to do about conflicts,
  * vanished rows and unusable checkpoints.
+ *
+ * @param fullRefresh why this run must reload everything, when the user asked for it
  */
 public record Increment(Selection selection, Optional<String> cursorField, List<String> keys, Optional<String> initialValue,
                         Optional<Duration> lookback, OptionalLong chunkRows, ConflictPolicy onConflict, boolean detectDeletes,
-                        BadCheckpoint onBadCheckpoint, boolean fullRefresh) {
+                        BadCheckpoint onBadCheckpoint, Optional<String> fullRefresh) {
 
     /** What happens when the stored checkpoint cannot be used. */
     public enum BadCheckpoint {

@@ -1,12 +1,16 @@
 package datakit.run;
 
 import datakit.db.CopyPipe;
+import datakit.db.Database;
+import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import org.jooq.exception.DataAccessException;
 
 /**
  * The {@code extraction_runs} table of a bronze schema: a row per run, 'running' from the start, then
@@ -27,6 +31,24 @@ public final class RunLog {
 
     /** The last successful run of a stream: what it read, in which mode, and how it wrote. */
     public record PreviousRun(UUID runId, Optional<String> sourceObject, String mode, String writeMode) {
+    }
+
+    /** Records the run as started, in its own transaction, so monitoring sees it at once. */
+    public void start(Database warehouse, RunRecord run) {
+        try (Connection connection = warehouse.connect()) {
+            start(connection, run);
+        } catch (SQLException | DataAccessException e) {
+            throw SqlErrors.failure("Recording the run in " + table + "", e);
+        }
+    }
+
+    /** Records the run's failure if the warehouse can be reached; says so on stderr if it cannot. */
+    public void recordFailure(Database warehouse, RunContext run, String error) {
+        try (Connection connection = warehouse.connect()) {
+            fail(connection, run.runId(), error);
+        } catch (SQLException | RuntimeException e) {
+            run.warn("could not record the failure in extraction_runs: " + SqlErrors.serverMessage(e));
+        }
     }
 
     public void start(Connection connection, RunRecord run) {

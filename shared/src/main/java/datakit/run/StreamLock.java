@@ -1,7 +1,10 @@
 package datakit.run;
 
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
 import datakit.sql.Sql;
 import java.sql.Connection;
+import java.util.UUID;
 
 /**
  * One run per stream at a time: an advisory lock in the warehouse, keyed by the stream's name. A load
@@ -21,6 +24,12 @@ final class StreamLock {
     /** Takes the lock for the session, or returns false at once; give it back with {@link #release}. */
     static boolean tryForSession(Connection connection, String stream) {
         return call(connection, "pg_try_advisory_lock", stream);
+    }
+
+    /** The error for a stream another run holds, naming that run when extraction_runs knows it. */
+    static DatakitException busy(Connection connection, String stream, RunLog runs, UUID currentRun) {
+        return new DatakitException(ExitCode.NOT_READY, "Another run of %s is in progress%s. Wait for it to finish, or stop it first."
+            .formatted(stream, runs.otherRunning(connection, stream, currentRun).map(r -> " (run " + r + ")").orElse("")));
     }
 
     static void release(Connection connection, String stream) {

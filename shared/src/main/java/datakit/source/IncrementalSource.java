@@ -1,5 +1,6 @@
 package datakit.source;
 
+import datakit.checkpoint.Position;
 import datakit.cli.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -25,13 +26,6 @@ public final class IncrementalSource {
     private static final Set<Long> CURSOR_TYPES = Set.of(1114L, 1184L, 1082L, 21L, 23L, 20L, 1700L, 25L, 1043L, 2950L);
     private static final Set<Long> TIME_TYPES = Set.of(1114L, 1184L, 1082L);
 
-    /** A row's place in (cursor, key) order, values in text form. */
-    public record Position(String cursor, List<String> keys) {
-        public Position {
-            keys = List.copyOf(keys);
-        }
-    }
-
     private record Typed(String name, String type) {
         String literal(String value) {
             return Sql.inline(DSL.inline(value)) + "::" + type;
@@ -42,17 +36,29 @@ public final class IncrementalSource {
     private final Selection selection;
     private final TableRef table;
     private final Optional<SourceCatalog.Column> cursor;
+    /** The key columns that order rows sharing a cursor value (the key without the cursor column). */
     private final List<Typed> keys;
+    /** The whole key, which identifies a row. */
+    private final List<String> rowKey;
     private final List<String> columns;
 
     private IncrementalSource(SourceSession session, Selection selection, TableRef table, Optional<SourceCatalog.Column> cursor,
-                              List<Typed> keys, List<String> columns) {
+                              List<Typed> keys, List<String> rowKey, List<String> columns) {
         this.session = session;
         this.selection = selection;
         this.table = table;
         this.cursor = cursor;
         this.keys = keys;
+        this.rowKey = List.copyOf(rowKey);
         this.columns = columns;
+    }
+
+    /** Views carry no NOT NULL constraints: their keys are checked in the data. */
+    private void checkNoNullKeys() {
+        String anyNull = rowKey.stream().map(k -> Sql.quote(k) + " IS NULL").collect(Collectors.joining(" OR "));
+        String rows = session.rows("SELECT count(*) FROM " + table.sql() + " WHERE " + anyNull, selection).get(0).get(0);
+        DatakitException.check(rows.equals("0"), ("%s has %s rows with a NULL in the key (%s), which can be neither ordered nor "
+            + "merged. Choose key columns without NULLs with --primary-key."), table, rows, String.join(", ", rowKey));
     }
 
     /**
@@ -87,13 +93,20 @@ public final class IncrementalSource {
         DatakitException.check(!keyNames.isEmpty(), ("%s has no primary key, and an incremental load needs one to order rows that share "
             + "a cursor value and to merge by. Give --primary-key with the columns that identify a row."), table);
         var keys = new ArrayList<Typed>();
+        boolean isTable = relation.kind() == 'r' || relation.kind() == 'p';
         for (String name : keyNames) {
             SourceCatalog.Column column = byName.get(name);
             if (column == null) {
                 throw DatakitException.badInput("Key column %s does not exist in %s. Columns are: %s. Check --primary-key.",
                     TableRef.display(name), table, columnList);
             }
-            keys.add(new Typed(name, column.type()));
+            // A NULL key can be neither ordered nor merged by: it would be skipped or duplicated silently.
+            DatakitException.check(column.notNull() || !isTable, ("Key column %s of %s allows NULL, and a row with a NULL key can be "
+                + "neither ordered nor merged. Choose NOT NULL key columns with --primary-key, or make them NOT NULL."),
+                TableRef.display(name), table);
+            if (cursor.map(c -> !c.name().equals(name)).orElse(true)) {
+                keys.add(new Typed(name, column.type()));
+            }
         }
         if (!selection.columns().isEmpty()) {
             List<String> missing = Stream.concat(cursor.map(SourceCatalog.Column::name).stream(), keyNames.stream())
@@ -102,7 +115,11 @@ public final class IncrementalSource {
                 String.join(", ", missing.stream().map(TableRef::display).toList()));
         }
         List<String> read = selection.columns().isEmpty() ? columns.stream().map(SourceCatalog.Column::name).toList() : selection.columns();
-        return new IncrementalSource(session, selection, table, cursor, keys, read);
+        var source = new IncrementalSource(session, selection, table, cursor, keys, keyNames, read);
+        if (!isTable) {
+            source.checkNoNullKeys();
+        }
+        return source;
     }
 
     public TableRef table() {
@@ -132,8 +149,29 @@ public final class IncrementalSource {
         return cursor.map(c -> TIME_TYPES.contains(c.baseTypeOid())).orElse(false);
     }
 
+    /** The columns that identify a row (and that a merge upserts by). */
     public List<String> keyColumns() {
+        return rowKey;
+    }
+
+    /** The key columns that order rows sharing a cursor value: the key, without the cursor column if it is part of it. */
+    public List<String> tieColumns() {
         return keys.stream().map(Typed::name).toList();
+    }
+
+    /** The stream's --where and --columns as text, to tell whether a checkpoint was taken for the same rows. */
+    public String filter() {
+        return selection.where().map(w -> "where " + w).orElse("all rows") + "; columns " + String.join(",", columns);
+    }
+
+    /** Fails unless {@code value} is a valid cursor value (an --initial-value), naming the option. */
+    public void checkCursorValue(String value, String option) {
+        try {
+            session.rows("SELECT " + cursorTyped().literal(value), selection);
+        } catch (DatakitException e) {
+            throw DatakitException.badInput("%s \"%s\" is not a valid %s for cursor column %s: %s", option, value,
+                cursorTyped().type(), cursorTyped().name(), e.getMessage().replaceFirst("^The source rejected [^:]*: ", ""));
+        }
     }
 
     /** The rows the predicates select (ANDed with the user's --where), planned as a COPY. */
@@ -146,7 +184,7 @@ public final class IncrementalSource {
 
     /** The key columns of every row the user's --where selects, for finding rows deleted at the source. */
     public ReadPlan readKeys() {
-        Selection keysOnly = Selection.table(table).columns(keyColumns());
+        Selection keysOnly = Selection.table(table).columns(rowKey);
         return session.plan(selection.where().map(keysOnly::where).orElse(keysOnly));
     }
 
@@ -168,7 +206,7 @@ public final class IncrementalSource {
     /** Rows within {@code lookback} before {@code position} or later: a window re-read for late commits. */
     public String lookback(Position position, Duration lookback) {
         return quotedCursor() + " >= " + cursorTyped().literal(position.cursor()) + " - "
-            + Sql.inline(DSL.inline(lookback.toSeconds() + " seconds")) + "::interval";
+            + Sql.inline(DSL.inline(lookback.toMillis() + " milliseconds")) + "::interval";
     }
 
     public String cursorIsNull() {
@@ -197,27 +235,28 @@ public final class IncrementalSource {
         return "t".equals(session.rows("SELECT " + literals(a) + " > " + literals(b), selection).get(0).get(0));
     }
 
-    /** xmin mode: every transaction before this full id had ended when the session's snapshot was taken. */
-    public long snapshotXmin() {
-        return Long.parseLong(session.rows("SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text", selection)
-            .get(0).get(0));
-    }
-
-    /** xmin mode: the next transaction id as of the session's snapshot. */
-    public long snapshotXmax() {
-        return Long.parseLong(session.rows("SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text", selection)
-            .get(0).get(0));
+    /** xmin mode: the session's snapshot, {@code xmin:xmax:in-progress ids}. */
+    public String snapshot() {
+        return session.rows("SELECT pg_catalog.pg_current_snapshot()::text", selection).get(0).get(0);
     }
 
     /**
-     * Rows last written by a transaction at or after the full id {@code xid}. A row's xmin holds only the
-     * low 32 bits; the epoch is that of {@code xmax} (the snapshot's next id), or the one before when the
-     * low bits are larger, which is right while {@code xid} is less than 2^31 transactions old.
+     * xmin mode: rows last written by a transaction that {@code snapshot} did not see. A row's xmin holds
+     * only the low 32 bits of the transaction id; the epoch is that of the current snapshot's xmax, or the
+     * one before when the low bits are larger, which is right while the snapshot is less than 2^31
+     * transactions old.
      */
-    public static String xminAtLeast(long xid, long xmax) {
+    public String notSeenBy(String snapshot) {
+        long xmax = Long.parseLong(snapshot().split(":")[1]);
         String raw = "xmin::text::bigint";
-        return "((CASE WHEN " + raw + " <= " + (xmax & 0xFFFFFFFFL) + " THEN " + (xmax >>> 32) + " ELSE " + ((xmax >>> 32) - 1)
-            + " END << 32) | " + raw + ") >= " + xid;
+        String full = "((CASE WHEN " + raw + " <= " + (xmax & 0xFFFFFFFFL) + " THEN " + (xmax >>> 32) + " ELSE " + ((xmax >>> 32) - 1)
+            + " END << 32) | " + raw + ")";
+        return "NOT pg_catalog.pg_visible_in_snapshot(" + full + "::text::xid8, " + Sql.inline(DSL.inline(snapshot)) + "::pg_snapshot)";
+    }
+
+    /** xmin mode: how many transactions old {@code snapshot} is, against the session's own. */
+    public long transactionsSince(String snapshot) {
+        return Long.parseLong(snapshot().split(":")[1]) - Long.parseLong(snapshot.split(":")[0]);
     }
 
     private List<Position> positions(String sql) {

@@ -1,0 +1,33 @@
+package datakit.checkpoint;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A cursor stream's checkpoint: the last row read in (cursor, key) order, or none when no row with a
+ * cursor value was read yet. The column's type is kept, so a column whose type changed is noticed.
+ *
+ * @param column     the cursor column
+ * @param type       its type as format_type printed it
+ * @param keyColumns the columns that order rows sharing a cursor value
+ * @param last       the last row read, if any
+ */
+public record CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter)
+        implements Checkpoint {
+
+    public CursorCheckpoint {
+        keyColumns = List.copyOf(keyColumns);
+    }
+
+    /** The same stream, read up to {@code position}. */
+    public CursorCheckpoint at(Position position) {
+        return new CursorCheckpoint(column, type, keyColumns, Optional.of(position), filter);
+    }
+
+    @Override
+    public String describe() {
+        return last.map(p -> column + " > " + p.cursor()
+                + (keyColumns.isEmpty() ? "" : " (" + String.join(", ", keyColumns) + " " + String.join(", ", p.keys()) + ")"))
+            .orElse("no row with a " + column + " yet");
+    }
+}
