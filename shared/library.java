@@ -23,18 +23,23 @@
 //JAVA_OPTIONS -XX:+UseSerialGC -Xlog:cds=off -Xlog:cds+dynamic=off
 //
 //FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
+//FILES db/bronze/V2__staged_run_status.sql=../migrations/V2__staged_run_status.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
 //
 //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
 //SOURCES src/main/java/datakit/bronze/BronzeMetadata.java
+//SOURCES src/main/java/datakit/bronze/BronzeParts.java
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
 //SOURCES src/main/java/datakit/bronze/BronzeWrite.java
 //SOURCES src/main/java/datakit/bronze/ConflictPolicy.java
+//SOURCES src/main/java/datakit/bronze/Layout.java
+//SOURCES src/main/java/datakit/bronze/TableLocks.java
 //SOURCES src/main/java/datakit/bronze/VanishedKeys.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
+//SOURCES src/main/java/datakit/checkpoint/PartStore.java
 //SOURCES src/main/java/datakit/checkpoint/Position.java
 //SOURCES src/main/java/datakit/checkpoint/XminCheckpoint.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
@@ -45,6 +50,7 @@
 //SOURCES src/main/java/datakit/cli/EnvironmentDefaults.java
 //SOURCES src/main/java/datakit/cli/ExitCode.java
 //SOURCES src/main/java/datakit/cli/IncrementalOptions.java
+//SOURCES src/main/java/datakit/cli/PartitionOptions.java
 //SOURCES src/main/java/datakit/cli/SelectionOptions.java
 //SOURCES src/main/java/datakit/cli/SourceOptions.java
 //SOURCES src/main/java/datakit/cli/WarehouseOptions.java
@@ -71,20 +77,33 @@
 //SOURCES src/main/java/datakit/run/Increment.java
 //SOURCES src/main/java/datakit/run/IncrementalAttempt.java
 //SOURCES src/main/java/datakit/run/IncrementalExtract.java
+//SOURCES src/main/java/datakit/run/PartWorker.java
+//SOURCES src/main/java/datakit/run/PartitionedDryRun.java
+//SOURCES src/main/java/datakit/run/PartitionedExtract.java
+//SOURCES src/main/java/datakit/run/PartitionedLoad.java
+//SOURCES src/main/java/datakit/run/PartitionedPlan.java
+//SOURCES src/main/java/datakit/run/PartsProgress.java
 //SOURCES src/main/java/datakit/run/Progress.java
 //SOURCES src/main/java/datakit/run/RunContext.java
 //SOURCES src/main/java/datakit/run/RunLog.java
 //SOURCES src/main/java/datakit/run/RunSummary.java
+//SOURCES src/main/java/datakit/run/Shard.java
+//SOURCES src/main/java/datakit/run/SharedLoad.java
 //SOURCES src/main/java/datakit/run/Sizes.java
 //SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java
+//SOURCES src/main/java/datakit/source/Part.java
+//SOURCES src/main/java/datakit/source/PartitionCatalog.java
+//SOURCES src/main/java/datakit/source/PartitionedSource.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java
 //SOURCES src/main/java/datakit/source/SourceColumn.java
 //SOURCES src/main/java/datakit/source/SourceSession.java
+//SOURCES src/main/java/datakit/source/Split.java
+//SOURCES src/main/java/datakit/source/Xmin.java
 //SOURCES src/main/java/datakit/sql/Identifiers.java
 //SOURCES src/main/java/datakit/sql/Sql.java
 //SOURCES src/main/java/datakit/sql/SqlFragment.java

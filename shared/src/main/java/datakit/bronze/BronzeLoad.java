@@ -9,7 +9,6 @@ import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -29,11 +28,9 @@ import org.jooq.impl.DSL;
  * a constant added column once, not per row, so metadata costs no load time), and renamed into place; a
  * replace drops the old table in the same transaction, keeping its grants and comment. Loads into an
  * existing table copy into a temporary table first, then insert (append) or upsert by key (merge) with the
- * metadata values. Statements that lock the bronze table come last and wait at most a second at a time,
- * so readers are never queued behind the load for long.
+ * metadata values. Statements that lock the bronze table come last (see {@link TableLocks}).
  */
 public final class BronzeLoad {
-    private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
     private static final int MERGE_FILLFACTOR = 90;
     private static final Set<String> SYSTEM_COLUMNS = Set.of("tableoid", "xmin", "cmin", "xmax", "cmax", "ctid");
 
@@ -54,6 +51,9 @@ public final class BronzeLoad {
         this.existing = BronzeTable.inspect(db, target).map(BronzeTable::requireBronze);
         if (write.mode() == WriteMode.REPLACE) {
             existing.ifPresent(BronzeTable::requireNoDependents);
+        } else {
+            DatakitException.check(existing.filter(BronzeTable::partitioned).isEmpty(), "%s is split into parts by postgres-partitioned, "
+                + "so rows cannot be added to it as a whole. Replace it (--mode replace), or load into another --target-table.", target);
         }
         this.copyTarget = loadsIntoExisting()
             ? TableRef.of("pg_temp", "_bronze_staging")
@@ -121,7 +121,7 @@ public final class BronzeLoad {
         List<String> changes = schemaChanges();
         if (!changes.isEmpty()) {
             checkTypesOfExistingColumns();
-            withShortLocks(() -> changes.forEach(db::execute));
+            TableLocks.withShortLocks(db, target, () -> changes.forEach(db::execute));
         }
     }
 
@@ -148,7 +148,7 @@ public final class BronzeLoad {
         if (loadsIntoExisting()) {
             return insertFromStaging();
         }
-        addMetadataColumns();
+        metadata.addColumnsTo(db, copyTarget);
         // The unique index is built on the new table before anything locks the old one.
         String temporaryIndex = "_bronze_key_" + metadata.runId().toString().substring(0, 8);
         if (write.uniqueKeys()) {
@@ -158,9 +158,9 @@ public final class BronzeLoad {
                 throw notUnique(e).orElse(e);
             }
         }
-        withShortLocks(() -> {
+        TableLocks.withShortLocks(db, target, () -> {
             existing.ifPresent(old -> {
-                copyGrantsAndComment(old);
+                TableLocks.copyGrantsAndComment(db, old, copyTarget);
                 db.execute("DROP TABLE " + target.sql());
             });
             db.execute("ALTER TABLE " + copyTarget.sql() + " RENAME TO " + Sql.quote(target.table()));
@@ -235,78 +235,6 @@ public final class BronzeLoad {
         }
     }
 
-    private void addMetadataColumns() {
-        var values = metadata.valueExpressions();
-        var columns = metadata.columns();
-        var add = new ArrayList<String>();
-        var dropDefault = new ArrayList<String>();
-        for (int i = 0; i < columns.size(); i++) {
-            var column = columns.get(i);
-            add.add("ADD COLUMN " + Sql.quote(column.name()) + " " + column.type() + " DEFAULT " + values.get(i));
-            dropDefault.add("ALTER COLUMN " + Sql.quote(column.name()) + " DROP DEFAULT");
-        }
-        // A constant default fills existing rows from the catalog, without rewriting the table;
-        // dropping it afterwards keeps those values and leaves no default behind.
-        db.execute("ALTER TABLE " + copyTarget.sql() + " " + String.join(", ", add));
-        db.execute("ALTER TABLE " + copyTarget.sql() + " " + String.join(", ", dropDefault));
-    }
-
-    /**
-     * Runs statements that lock the bronze table, waiting at most a second for each try: a reader that
-     * arrives meanwhile queues behind us for that second at most, not for a long wait. Tries again for up
-     * to a minute, then gives up with nothing changed.
-     */
-    private void withShortLocks(Runnable statements) {
-        long deadline = System.nanoTime() + LOCK_WAIT.toNanos();
-        for (int attempt = 1; ; attempt++) {
-            db.execute("SAVEPOINT bronze_lock");
-            db.execute("SET LOCAL lock_timeout = '1s'");
-            try {
-                statements.run();
-                db.execute("RELEASE SAVEPOINT bronze_lock");
-                return;
-            } catch (DataAccessException e) {
-                if (!"55P03".equals(e.sqlState()) || System.nanoTime() > deadline) {
-                    if ("55P03".equals(e.sqlState())) {
-                        throw new DatakitException(ExitCode.FAILED, ("Waited %d s for other sessions to let go of %s (a long query "
-                            + "or transaction holds it); nothing was changed. Run again when it is free.")
-                            .formatted(LOCK_WAIT.toSeconds(), target), e);
-                    }
-                    throw e;
-                }
-                db.execute("ROLLBACK TO SAVEPOINT bronze_lock");
-                pause(Math.min(1000, 100L * attempt));
-            }
-        }
-    }
-
-    private static void pause(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DatakitException(ExitCode.FAILED, "Interrupted while waiting for a lock on a bronze table.", e);
-        }
-    }
-
-    private void copyGrantsAndComment(BronzeTable old) {
-        db.resultQuery("""
-                SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee) END,
-                       a.privilege_type, a.is_grantable
-                FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-                WHERE c.oid = ?::oid AND a.grantee <> c.relowner""", old.oid())
-            .forEach(g -> {
-                String privilege = g.get(1, String.class);
-                DatakitException.check(privilege.matches("[A-Z ]+"), "Unexpected privilege %s on %s.", privilege, target);
-                String grantee = g.get(0, String.class) == null ? "PUBLIC" : Sql.quote(g.get(0, String.class));
-                db.execute("GRANT " + privilege + " ON TABLE " + copyTarget.sql() + " TO " + grantee
-                    + (g.get(2, Boolean.class) ? " WITH GRANT OPTION" : ""));
-            });
-        String comment = db.resultQuery("SELECT pg_catalog.obj_description(?::oid, 'pg_class')", old.oid()).fetchOne(0, String.class);
-        if (comment != null) {
-            db.execute("COMMENT ON TABLE " + copyTarget.sql() + " IS " + Sql.inline(DSL.inline(comment)));
-        }
-    }
 
     private String addColumn(String name, String type) {
         return "ALTER TABLE " + target.sql() + " ADD COLUMN IF NOT EXISTS " + Sql.quote(name) + " " + type;

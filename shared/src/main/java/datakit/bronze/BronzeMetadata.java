@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import datakit.sql.TableRef;
+import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
 /**
@@ -35,6 +37,8 @@ public record BronzeMetadata(UUID runId, String source, Optional<String> sourceS
         new Column("_bronze_extraction_type", "text"));
     public static final Column CHECKPOINT = new Column("_bronze_checkpoint", "text");
     public static final Column DELETED_AT = new Column("_bronze_deleted_at", "timestamp with time zone");
+    /** Partitioned loads: the source part a row was read from ({@code sales.events_2026_01}). */
+    public static final Column PARTITION = new Column("_bronze_partition", "text");
 
     /** The column that marks a table as written by the datakits. */
     public static final String MARKER = "_bronze_run_id";
@@ -76,6 +80,25 @@ public record BronzeMetadata(UUID runId, String source, Optional<String> sourceS
             values.add("NULL::timestamp with time zone");
         });
         return values;
+    }
+
+    /**
+     * Adds the metadata columns to a table just filled, with this load's values. A constant default
+     * fills existing rows from the catalog, without rewriting the table; dropping it afterwards keeps
+     * those values and leaves no default behind.
+     */
+    void addColumnsTo(DSLContext db, TableRef table) {
+        var values = valueExpressions();
+        var columns = columns();
+        var add = new ArrayList<String>();
+        var dropDefault = new ArrayList<String>();
+        for (int i = 0; i < columns.size(); i++) {
+            var column = columns.get(i);
+            add.add("ADD COLUMN " + Sql.quote(column.name()) + " " + column.type() + " DEFAULT " + values.get(i));
+            dropDefault.add("ALTER COLUMN " + Sql.quote(column.name()) + " DROP DEFAULT");
+        }
+        db.execute("ALTER TABLE " + table.sql() + " " + String.join(", ", add));
+        db.execute("ALTER TABLE " + table.sql() + " " + String.join(", ", dropDefault));
     }
 
     private static String literalOrNull(Optional<String> value) {

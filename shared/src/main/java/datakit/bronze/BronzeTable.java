@@ -62,14 +62,19 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
         return Optional.of(new BronzeTable(ref, oid, r.get(1, String.class).charAt(0), columns, dependents, uniqueKeys));
     }
 
-    /** Fails unless this is a table the datakits wrote. */
+    /** Fails unless this is a table the datakits wrote: a plain table, or one partitioned by part (postgres-partitioned). */
     public BronzeTable requireBronze() {
-        if (kind != 'r' || !columns.containsKey(BronzeMetadata.MARKER)) {
+        if (!(kind == 'r' || partitioned()) || !columns.containsKey(BronzeMetadata.MARKER)) {
             throw new DatakitException(ExitCode.NOT_READY, ("%s exists in the warehouse but is not a bronze table (%s). "
                 + "The datakits only write tables they created. Choose another --target-table, or rename or drop %s yourself.")
-                .formatted(ref, kind != 'r' ? "it is not a plain table" : "it has no " + BronzeMetadata.MARKER + " column", ref));
+                .formatted(ref, kind != 'r' && kind != 'p' ? "it is not a table" : "it has no " + BronzeMetadata.MARKER + " column", ref));
         }
         return this;
+    }
+
+    /** Whether the table is partitioned by {@code _bronze_partition}, as postgres-partitioned writes it. */
+    public boolean partitioned() {
+        return kind == 'p' && columns.containsKey(BronzeMetadata.PARTITION.name());
     }
 
     /** Whether a unique index covers exactly these columns, as a merge's ON CONFLICT needs. */

@@ -11,6 +11,7 @@ import datakit.db.Database.Access;
 import datakit.run.BronzeSchemas;
 import datakit.run.FullExtract;
 import datakit.run.IncrementalExtract;
+import datakit.run.PartitionedExtract;
 import datakit.run.RunContext;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -48,6 +49,19 @@ public final class Datakit implements AutoCloseable {
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new IncrementalExtract(run, from, to);
+    }
+
+    /**
+     * A partitioned extract from the source to the warehouse, with room in both pools for
+     * {@code parallelism} workers and the session that holds the shared snapshot.
+     */
+    public PartitionedExtract partitionedExtract(SourceOptions source, WarehouseOptions warehouse, PartitionOptions partitions) {
+        int connections = partitions.parallelism() + 1;
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withPoolOfAtLeast(connections);
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolOfAtLeast(connections);
+        Database from = open(sourceSettings, Access.READ_ONLY);
+        Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+        return new PartitionedExtract(run, from, to);
     }
 
     /** The bronze schemas of the warehouse, for migrating them on demand. */

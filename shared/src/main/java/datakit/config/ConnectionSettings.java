@@ -41,6 +41,13 @@ public record ConnectionSettings(
         origins = Map.copyOf(origins);
     }
 
+    /** These settings with a pool of at least {@code connections}: a parallel run holds one per worker. */
+    public ConnectionSettings withPoolOfAtLeast(int connections) {
+        return poolSize >= connections ? this : new ConnectionSettings(role, host, port, database, username, password, sslmode, sslcert,
+            sslkey, sslrootcert, connectTimeoutSeconds, applicationName, options, statementTimeout, poolMin, connections, maxRetries,
+            driverProperties, origins);
+    }
+
     /** {@code host:port/database}: how the database is named in output, logs and bronze metadata. */
     public String describe() {
         return hostForUrl() + ":" + port + "/" + database;

@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
+import org.jooq.exception.DataAccessException;
 
 /**
  * A pool of connections to one database (HikariCP), opened from resolved settings. Opening checks
@@ -77,6 +78,48 @@ public final class Database implements AutoCloseable {
             });
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, attempts[0]);
+        }
+    }
+
+    /** Work done in one transaction, on a connection of its own. */
+    @FunctionalInterface
+    public interface TransactionWork<T> {
+        T run(Connection transaction) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in a transaction on a fresh connection, then commits. On failure nothing of it is
+     * kept: the transaction rolls back and the connection is closed, or discarded if it cannot even do
+     * that. A driver error that jOOQ wrapped is unwrapped, so a lost connection is seen as one (and
+     * {@link #retry()} tries again).
+     */
+    public <T> T inTransaction(TransactionWork<T> work) throws SQLException {
+        Connection connection = connect();
+        try {
+            connection.setAutoCommit(false);
+            T result = work.run(connection);
+            connection.commit();
+            connection.close();
+            return result;
+        } catch (DataAccessException e) {
+            abandon(connection, e);
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw e;
+        } catch (SQLException | RuntimeException e) {
+            abandon(connection, e);
+            throw e;
+        }
+    }
+
+    private void abandon(Connection connection, Exception failure) {
+        try {
+            connection.rollback();
+            connection.close();
+        } catch (SQLException e) {
+            discard(connection);
+            failure.addSuppressed(e);
         }
     }
 

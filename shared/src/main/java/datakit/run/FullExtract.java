@@ -85,51 +85,41 @@ public final class FullExtract {
     private CopyPipe.Result attempt(int attempt, ReadPlan firstPlan, TableRef target, WriteMode mode, BronzeMetadata metadata,
                                     RunLog runs) throws SQLException {
         String stream = target.toString();
-        Connection connection = warehouse.connect();
         try {
-            connection.setAutoCommit(false);
-            lockStream(connection, stream, runs);
-            if (attempt > 1) {
-                run.warn("attempt " + attempt + " of the load of " + target + " after a connection failure");
-                Optional<CopyPipe.Result> committed = runs.committedResult(connection, run.runId());
-                if (committed.isPresent()) {
-                    connection.rollback();
-                    connection.close();
-                    return committed.get();
-                }
-            }
-            runs.abandonStale(connection, stream, run.runId());
-            // Read in a snapshot taken after the lock: a run that waited must not load data older than
-            // what the run before it committed.
-            ReadPlan plan = plan(firstPlan.selection());
-            var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
-            if (load.existing().isPresent()) {
-                StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
-            }
-            if (!load.schemaChanges().isEmpty()) {
-                load.applySchemaChanges();
-                connection.commit();
+            return warehouse.inTransaction(connection -> {
                 lockStream(connection, stream, runs);
-                plan = plan(firstPlan.selection());
-                load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
-            }
-            CopyPipe.Result result = copy(connection, load, plan, target);
-            long finishing = System.nanoTime();
-            load.finish(result.rows());
-            runs.succeed(connection, run.runId(), result.rows(), result.bytes());
-            connection.commit();
-            run.info("put %s in place and committed in %d ms".formatted(target, millisSince(finishing)));
-            connection.close();
-            return result;
-        } catch (DataAccessException e) {
-            abandon(connection, e);
-            // jOOQ wraps driver errors; unwrapped, a lost connection is seen as one and retried.
-            if (e.getCause() instanceof SQLException sql) {
-                throw sql;
-            }
-            throw e;
+                if (attempt > 1) {
+                    run.warn("attempt " + attempt + " of the load of " + target + " after a connection failure");
+                    Optional<CopyPipe.Result> committed = runs.committedResult(connection, run.runId());
+                    if (committed.isPresent()) {
+                        return committed.get();
+                    }
+                }
+                runs.abandonStale(connection, stream, run.runId());
+                // Read in a snapshot taken after the lock: a run that waited must not load data older than
+                // what the run before it committed.
+                ReadPlan plan = plan(firstPlan.selection());
+                var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+                if (load.existing().isPresent()) {
+                    StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
+                }
+                if (!load.schemaChanges().isEmpty()) {
+                    load.applySchemaChanges();
+                    connection.commit();
+                    lockStream(connection, stream, runs);
+                    plan = plan(firstPlan.selection());
+                    load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+                }
+                CopyPipe.Result result = copy(connection, load, plan, target);
+                long finishing = System.nanoTime();
+                load.finish(result.rows());
+                runs.succeed(connection, run.runId(), result.rows(), result.bytes());
+                run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
+                return result;
+            });
         } catch (SQLException | RuntimeException e) {
-            abandon(connection, e);
+            // Neither connection is trusted again after a failed attempt.
+            closeSession();
             throw e;
         }
     }
@@ -157,18 +147,6 @@ public final class FullExtract {
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
-    }
-
-    /** A failed attempt: nothing of it is kept, and neither connection is trusted again. */
-    private void abandon(Connection connection, Exception failure) {
-        try {
-            connection.rollback();
-            connection.close();
-        } catch (SQLException e) {
-            warehouse.discard(connection);
-            failure.addSuppressed(e);
-        }
-        closeSession();
     }
 
     private static long millisSince(long startNanos) {

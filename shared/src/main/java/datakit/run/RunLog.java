@@ -75,6 +75,28 @@ public final class RunLog {
         Sql.using(transaction).execute("UPDATE " + table + " SET rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);
     }
 
+    /** Adds a committed part's rows and bytes to the run's; call in the part's transaction. */
+    public void addProgress(Connection transaction, UUID runId, long rows, long bytes) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET rows_loaded = coalesce(rows_loaded, 0) + ?, "
+            + "bytes_loaded = coalesce(bytes_loaded, 0) + ? WHERE run_id = ?", rows, bytes, runId);
+    }
+
+    /**
+     * Marks the run 'staged': its parts of a shared load are committed, and the process that finishes the
+     * load's last part publishes them.
+     */
+    public void stage(Connection transaction, UUID runId, Map<String, Object> details) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET status = 'staged', ended_at = clock_timestamp(), "
+            + "details = details || ?::jsonb WHERE run_id = ?", RunSummary.toJson(details), runId);
+    }
+
+    /** Marks a run that committed its rows part by part succeeded, keeping the counts the parts added. */
+    public void succeedInParts(Connection transaction, UUID runId, Map<String, Object> details) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
+            + "rows_loaded = coalesce(rows_loaded, 0), bytes_loaded = coalesce(bytes_loaded, 0), details = details || ?::jsonb "
+            + "WHERE run_id = ?", RunSummary.toJson(details), runId);
+    }
+
     /**
      * Marks the run failed, unless it committed. A run that waited for the stream's lock may find its
      * row marked 'abandoned' by the run that held it; its own outcome is the truer one.

@@ -36,9 +36,46 @@ final class StreamLock {
         call(connection, "pg_advisory_unlock", stream);
     }
 
+    /**
+     * Takes the lock in shared mode for the session, or returns false at once: the processes of one
+     * partitioned load share the stream, and keep other datakits out of it.
+     */
+    static boolean tryShared(Connection connection, String stream) {
+        return call(connection, "pg_try_advisory_lock_shared", stream);
+    }
+
+    static void releaseShared(Connection connection, String stream) {
+        call(connection, "pg_advisory_unlock_shared", stream);
+    }
+
+    /** How many other sessions hold the stream's lock (the other processes of a partitioned load). */
+    static int otherHolders(Connection connection, String stream) {
+        return Sql.using(connection).resultQuery("""
+                SELECT count(*) FROM pg_catalog.pg_locks
+                WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                  AND objsubid = 1 AND granted AND pid <> pg_catalog.pg_backend_pid()
+                  AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""", key(stream))
+            .fetchOne(0, Integer.class);
+    }
+
+    /** Waits for an exclusive lock on a part of the stream's bookkeeping ({@code "load"}), held until the transaction ends. */
+    static void waitForTransaction(Connection transaction, String stream, String what) {
+        Sql.using(transaction).resultQuery("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(?, 0))",
+            key(stream) + " " + what).fetch();
+    }
+
+    /** Claims one of the stream's parts for the current transaction, or returns false at once. */
+    static boolean tryPartForTransaction(Connection transaction, String stream, String part) {
+        return call(transaction, "pg_try_advisory_xact_lock", stream + " part " + part);
+    }
+
     private static boolean call(Connection connection, String function, String stream) {
         return Boolean.TRUE.equals(Sql.using(connection)
-            .resultQuery("SELECT pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0))", "datakit stream " + stream)
+            .resultQuery("SELECT pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0))", key(stream))
             .fetchOne(0, Boolean.class));
+    }
+
+    private static String key(String stream) {
+        return "datakit stream " + stream;
     }
 }

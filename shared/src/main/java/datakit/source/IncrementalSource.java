@@ -241,16 +241,11 @@ public final class IncrementalSource {
     }
 
     /**
-     * xmin mode: rows last written by a transaction that {@code snapshot} did not see. A row's xmin holds
-     * only the low 32 bits of the transaction id; the epoch is that of the current snapshot's xmax, or the
-     * one before when the low bits are larger, which is right while the snapshot is less than 2^31
-     * transactions old.
+     * xmin mode: rows last written by a transaction that {@code snapshot} did not see, their xmin placed
+     * in the epoch of the current snapshot (exact while {@code snapshot} is less than 2^31 transactions old).
      */
     public String notSeenBy(String snapshot) {
-        long xmax = Long.parseLong(snapshot().split(":")[1]);
-        String raw = "xmin::text::bigint";
-        String full = "((CASE WHEN " + raw + " <= " + (xmax & 0xFFFFFFFFL) + " THEN " + (xmax >>> 32) + " ELSE " + ((xmax >>> 32) - 1)
-            + " END << 32) | " + raw + ")";
+        String full = Xmin.full(Long.parseLong(snapshot().split(":")[1]));
         return "NOT pg_catalog.pg_visible_in_snapshot(" + full + "::text::xid8, " + Sql.inline(DSL.inline(snapshot)) + "::pg_snapshot)";
     }
 

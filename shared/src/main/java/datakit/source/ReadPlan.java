@@ -13,8 +13,10 @@ import java.util.Optional;
  * @param columns       the columns in output order
  * @param copySql       the {@code COPY ... TO STDOUT (FORMAT binary)} statement
  * @param estimatedRows the planner's estimate, or -1 when it has none
+ * @param plainColumns  whether {@code COPY table (columns) TO} can read the columns as they are (none cast, none generated)
  */
-public record ReadPlan(Selection selection, Optional<TableRef> table, List<SourceColumn> columns, String copySql, long estimatedRows) {
+public record ReadPlan(Selection selection, Optional<TableRef> table, List<SourceColumn> columns, String copySql, long estimatedRows,
+                       boolean plainColumns) {
 
     public ReadPlan {
         columns = List.copyOf(columns);

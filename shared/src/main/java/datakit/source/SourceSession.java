@@ -17,6 +17,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyOut;
@@ -43,17 +44,38 @@ public final class SourceSession implements AutoCloseable {
 
     /** Starts the transaction. The session's connection is held until {@link #close()}. */
     public static SourceSession begin(Database database) {
+        return begin(database, Optional.empty());
+    }
+
+    /**
+     * Starts a transaction that sees what the transaction that exported {@code snapshot} sees, so
+     * parallel sessions read one consistent state. The exporting transaction must still be open.
+     */
+    public static SourceSession begin(Database database, Optional<String> snapshot) {
         Connection connection = database.connect();
         try {
             connection.setAutoCommit(false);
             try (Statement st = connection.createStatement()) {
                 st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+                if (snapshot.isPresent()) {
+                    st.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
+                }
             }
             return new SourceSession(database, connection);
         } catch (SQLException e) {
             database.discard(connection);
-            throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe(), e);
+            throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe()
+                + snapshot.map(id -> " in the exported snapshot " + id).orElse(""), e);
         }
+    }
+
+    /**
+     * Exports this transaction's snapshot for other sessions to share ({@code pg_export_snapshot()}). It
+     * lives as long as this transaction, which therefore stays open while idle.
+     */
+    public String exportSnapshot() {
+        db.execute("SET LOCAL idle_in_transaction_session_timeout = 0");
+        return db.resultQuery("SELECT pg_catalog.pg_export_snapshot()").fetchOne(0, String.class);
     }
 
     /** Plans the read of {@code selection}: columns, bronze types, COPY statement, row estimate. */
@@ -71,15 +93,17 @@ public final class SourceSession implements AutoCloseable {
         SourceCatalog.Relation relation = catalog.find(ref);
         var columns = SourceCatalog.pick(catalog.columns(relation), selection.columns(), ref.toString());
         var landed = land(columns);
-        Optional<String> where = selection.where();
-        String select = select(landed, ref.sql(), where);
+        String select = select(landed, ref.sql(), selection.where(), Optional.empty());
+        boolean plainColumns = landed.stream().noneMatch(SourceColumn::cast) && columns.stream().noneMatch(SourceCatalog.Column::generated);
         // COPY table TO is a little faster than COPY (SELECT ...), where it returns the same rows.
-        boolean plainCopy = relation.copiesLikeSelect() && where.isEmpty()
-            && landed.stream().noneMatch(SourceColumn::cast) && columns.stream().noneMatch(SourceCatalog.Column::generated);
-        String copy = plainCopy
-            ? "COPY " + ref.sql() + " (" + columnList(landed) + ") TO STDOUT (FORMAT binary)"
+        String copy = plainColumns && relation.copiesLikeSelect() && selection.where().isEmpty()
+            ? copyTable(ref, landed)
             : copyOf(select);
-        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimateRows(select, selection));
+        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimateRows(select, selection), plainColumns);
+    }
+
+    private static String copyTable(TableRef table, List<SourceColumn> columns) {
+        return "COPY " + table.sql() + " (" + columnList(columns) + ") TO STDOUT (FORMAT binary)";
     }
 
     private ReadPlan planQuery(Selection selection) {
@@ -87,8 +111,8 @@ public final class SourceSession implements AutoCloseable {
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
         var landed = land(columns);
-        String select = select(landed, from, selection.where());
-        return new ReadPlan(selection, Optional.empty(), landed, copyOf(select), estimateRows(select, selection));
+        String select = select(landed, from, selection.where(), Optional.empty());
+        return new ReadPlan(selection, Optional.empty(), landed, copyOf(select), estimateRows(select, selection), false);
     }
 
     /**
@@ -135,17 +159,35 @@ public final class SourceSession implements AutoCloseable {
         }).toList();
     }
 
-    private static String select(List<SourceColumn> columns, String from, Optional<String> where) {
+    /** @param userWhere the user's condition; {@code ownWhere} one of ours, such as a block range */
+    private static String select(List<SourceColumn> columns, String from, Optional<String> userWhere, Optional<String> ownWhere) {
         String list = columns.stream()
             .map(c -> c.cast() ? Sql.quote(c.name()) + "::" + c.bronzeType() + " AS " + Sql.quote(c.name()) : Sql.quote(c.name()))
             .collect(Collectors.joining(", "));
+        return "SELECT " + list + " FROM " + from + where(userWhere, ownWhere);
+    }
+
+    private static String where(Optional<String> userWhere, Optional<String> ownWhere) {
         // Newlines around user SQL keep a trailing -- comment from swallowing the closing parenthesis.
-        return "SELECT " + list + " FROM " + from + where.map(w -> " WHERE (\n" + w + "\n)").orElse("");
+        List<String> conditions = Stream.concat(userWhere.map(w -> "(\n" + w + "\n)").stream(), ownWhere.stream()).toList();
+        return conditions.isEmpty() ? "" : " WHERE " + String.join(" AND ", conditions);
     }
 
     /** The columns' quoted names, comma-separated, as COPY column lists take them. */
     public static String columnList(List<SourceColumn> columns) {
         return columns.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
+    }
+
+    /** The COPY that reads one part of a table planned with {@code plan}. */
+    static String copyOf(ReadPlan plan, Part part) {
+        return plan.plainColumns() && plan.selection().where().isEmpty() && part.where().isEmpty()
+            ? copyTable(part.relation(), plan.columns())
+            : copyOf(select(plan.columns(), part.from(), plan.selection().where(), part.where()));
+    }
+
+    /** A SELECT of the part's rows that the plan reads (its filter, no columns): for checks that count them. */
+    static String rowsOf(ReadPlan plan, Part part, String selectList) {
+        return "SELECT " + selectList + " FROM " + part.from() + where(plan.selection().where(), part.where());
     }
 
     private static String copyOf(String select) {
@@ -169,6 +211,11 @@ public final class SourceSession implements AutoCloseable {
         return new SourceCatalog(db, database.settings().describe());
     }
 
+    /** The partition trees and block ranges of the source, read in this session's snapshot. */
+    PartitionCatalog partitionCatalog() {
+        return new PartitionCatalog(db);
+    }
+
     /** Every row of a query that may contain user SQL, as text, in this session's snapshot. */
     List<List<String>> rows(String sql, Selection forErrors) {
         try (Statement st = connection.createStatement(); ResultSet rs = st.executeQuery(sql)) {
@@ -189,8 +236,12 @@ public final class SourceSession implements AutoCloseable {
 
     /** Starts streaming the plan's rows; the caller reads them with {@link CopyOut#readFromCopy()}. */
     public CopyOut startCopy(ReadPlan plan) throws SQLException {
+        return startCopy(plan.copySql());
+    }
+
+    CopyOut startCopy(String copySql) throws SQLException {
         broken = true; // until the stream ends cleanly, a failure may leave the connection mid-protocol
-        return connection.unwrap(PGConnection.class).getCopyAPI().copyOut(plan.copySql());
+        return connection.unwrap(PGConnection.class).getCopyAPI().copyOut(copySql);
     }
 
     /** Marks the stream complete: the connection is in a clean state again. */

@@ -45,6 +45,11 @@ public final class Sql {
         return RENDERER.renderInlined(part);
     }
 
+    /** A text value as an escaped SQL string literal. */
+    public static String literal(String value) {
+        return inline(DSL.inline(value));
+    }
+
     /** One quoted identifier as SQL text. */
     public static String quote(String identifier) {
         return inline(DSL.name(identifier));

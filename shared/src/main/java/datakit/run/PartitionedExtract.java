@@ -1,0 +1,211 @@
+package datakit.run;
+
+import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeParts;
+import datakit.bronze.WriteMode;
+import datakit.checkpoint.PartStore;
+import datakit.cli.DatakitException;
+import datakit.db.Database;
+import datakit.db.Migrations;
+import datakit.db.SqlErrors;
+import datakit.source.Part;
+import datakit.source.PartitionedSource;
+import datakit.source.Selection;
+import datakit.source.SourceSession;
+import datakit.source.Split;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * A partitioned extract: a big table read part by part (partitions, inheritance members or block
+ * ranges) by parallel workers that all read one exported source snapshot, each part committed in bronze
+ * with its checkpoint, and the whole published atomically once every part is in. A run that stops
+ * resumes with the parts it did not finish; processes started with {@code --shard i/n} share the load.
+ */
+public final class PartitionedExtract {
+    static final String EXTRACTION_TYPE = "partitioned";
+
+    private final RunContext run;
+    private final Database source;
+    private final Database warehouse;
+    private SourceSession holder;
+
+    public PartitionedExtract(RunContext run, Database source, Database warehouse) {
+        this.run = run;
+        this.source = source;
+        this.warehouse = warehouse;
+    }
+
+    /**
+     * Plans the read in a snapshot it exports for the workers: the columns, and the parts from the
+     * catalog. The snapshot's transaction stays open until the load ends.
+     */
+    public PartitionedPlan plan(Selection selection, Split split) {
+        DatakitException.check(selection.query().isEmpty(),
+            "%s reads the parts of a table, and a --query has none. Copy a query with postgres-extract.", run.datakit());
+        closeHolder();
+        long started = System.nanoTime();
+        holder = SourceSession.begin(source);
+        String snapshot = holder.exportSnapshot();
+        var read = holder.plan(selection);
+        var src = new PartitionedSource(holder, read);
+        var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon());
+        run.info("planned %d parts of %s in %d ms, in the exported snapshot %s".formatted(plan.parts().size(), read.describe(),
+            millisSince(started), snapshot));
+        return plan;
+    }
+
+    /** Loads every part into bronze and publishes them; with {@code --dry-run}, prints the plan instead. */
+    public void load(PartitionedPlan plan, TableRef target, WriteMode mode, PartitionedLoad how) {
+        DatakitException.check(mode == WriteMode.REPLACE, "%s replaces the bronze table with a complete copy (--mode replace); load "
+            + "changes with postgres-incremental.", run.datakit());
+        var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(), plan.read().table().map(TableRef::schema),
+            plan.read().table().map(TableRef::table), EXTRACTION_TYPE);
+        var bronze = new BronzeParts(plan.read(), target, how.layout(), metadata);
+        String fingerprint = plan.fingerprint(source.settings().describe(), how.layout());
+        try {
+            if (run.dryRun()) {
+                new PartitionedDryRun(run, source, warehouse, holder).print(plan, target, how, bronze, fingerprint);
+                return;
+            }
+            Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
+            var runs = new RunLog(target.schema());
+            runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
+                plan.read().table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
+                Map.of("parts", plan.parts().size(), "layout", how.layout().label(), "shard", how.shard().toString(),
+                    "estimated_rows", plan.estimatedRows())));
+            try {
+                loadShared(plan, target, how, bronze, fingerprint, runs);
+            } catch (SQLException | RuntimeException e) {
+                var error = SqlErrors.failure("Loading the parts of " + plan.read().describe() + " into " + target, e);
+                runs.recordFailure(warehouse, run, error.getMessage());
+                throw error;
+            }
+        } finally {
+            closeHolder();
+        }
+    }
+
+    private void loadShared(PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze, String fingerprint,
+                            RunLog runs) throws SQLException {
+        long started = System.nanoTime();
+        String stream = target.toString();
+        var shared = new SharedLoad(run, target);
+        // This connection holds the stream's shared lock for the whole run; if the run fails, closing the
+        // connection for good gives the lock back.
+        Connection session = warehouse.connect();
+        boolean released = false;
+        try {
+            session.setAutoCommit(false);
+            if (!StreamLock.tryShared(session, stream)) {
+                throw StreamLock.busy(session, stream, runs, run.runId());
+            }
+            SharedLoad.Joined joined = shared.join(session, plan, how, fingerprint, bronze);
+            PartStore.Load load = joined.load();
+            if (joined.resumed()) {
+                run.info("resuming the load of %s begun by run %s".formatted(stream, load.startedBy()));
+            }
+            boolean keep = how.keepUnchanged() && !load.publishedFingerprint().isEmpty() && load.publishedFingerprint().equals(fingerprint);
+            List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep);
+            var tally = outcomes.stream().collect(Collectors.groupingBy(PartWorker.Outcome::result, Collectors.counting()));
+            var details = new LinkedHashMap<String, Object>();
+            details.put("parts", load.parts().size());
+            details.put("copied", tally.getOrDefault(PartWorker.Result.COPIED, 0L));
+            details.put("kept", tally.getOrDefault(PartWorker.Result.KEPT, 0L));
+            details.put("resumed", tally.getOrDefault(PartWorker.Result.STAGED_BEFORE, 0L));
+            if (how.shard().count() > 1) {
+                details.put("shard", how.shard().toString());
+            }
+            SharedLoad.Ending ending = shared.finish(session, plan, load.id(), bronze, details);
+            details.put("published", ending.published());
+            if (!ending.published()) {
+                details.put("waiting_for", ending.waitingFor().size() + " parts of other shards");
+            } else {
+                details.put("bronze_rows", ending.bronzeRows());
+            }
+            StreamLock.releaseShared(session, stream);
+            session.commit();
+            session.close();
+            released = true;
+            long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
+            long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
+            new RunSummary(ending.published() ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
+                plan.read().describe() + " (" + plan.parts().size() + " parts)", target + " (layout " + how.layout().label() + ")",
+                "replace", rows, bytes, millisSince(started), details).print(run.out(), run.json());
+        } finally {
+            if (!released) {
+                warehouse.discard(session);
+            }
+        }
+    }
+
+    /** Copies this process's parts with parallel workers, largest first; the first failure stops the others. */
+    private List<PartWorker.Outcome> copyParts(PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
+                                               PartStore.Load load, boolean keep) throws SQLException {
+        Map<String, Part> parts = plan.parts().stream().collect(Collectors.toMap(Part::name, Function.identity()));
+        var queue = new ConcurrentLinkedQueue<PartWorker.Task>();
+        load.parts().stream().filter(p -> p.shard() == how.shard().index())
+            .sorted(Comparator.comparingLong((PartStore.PlannedPart p) -> -p.estimatedRows()).thenComparing(PartStore.PlannedPart::index))
+            .forEach(p -> queue.add(new PartWorker.Task(parts.get(p.name()), p)));
+        int workers = Math.max(1, Math.min(how.parallelism(), queue.size()));
+        run.info("copying %d parts with %d workers".formatted(queue.size(), workers));
+        var progress = new PartsProgress(run.err(), run.terminal(), queue.size(),
+            queue.stream().mapToLong(t -> Math.max(0, t.part().estimatedRows())).sum());
+        var stop = new AtomicBoolean();
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try {
+            var futures = new ArrayList<Future<List<PartWorker.Outcome>>>();
+            for (int i = 0; i < workers; i++) {
+                futures.add(pool.submit(new PartWorker(run, source, warehouse, plan, bronze, target, load, keep, queue, progress, stop)));
+            }
+            var outcomes = new ArrayList<PartWorker.Outcome>();
+            Exception failure = null;
+            for (var future : futures) {
+                try {
+                    outcomes.addAll(future.get());
+                } catch (ExecutionException e) {
+                    failure = failure == null ? (Exception) e.getCause() : failure;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    stop.set(true);
+                    failure = failure == null ? e : failure;
+                }
+            }
+            progress.close();
+            if (failure instanceof SQLException sql) {
+                throw sql;
+            }
+            if (failure != null) {
+                throw failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
+            }
+            return outcomes;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private void closeHolder() {
+        if (holder != null) {
+            holder.close();
+            holder = null;
+        }
+    }
+
+    private static long millisSince(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1_000_000;
+    }
+}

@@ -1,0 +1,199 @@
+package datakit.run;
+
+import datakit.bronze.BronzeParts;
+import datakit.bronze.BronzeTable;
+import datakit.bronze.WriteMode;
+import datakit.checkpoint.PartStore;
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.source.Part;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * The load of a stream's parts that one or several processes share. A process joins the unfinished
+ * load when it reads the same table the same way (resuming a run that stopped, or as one more shard),
+ * or starts a new one; the process that finds every part staged publishes them. Both happen under a
+ * transaction lock on the stream's bookkeeping, so exactly one process publishes.
+ */
+final class SharedLoad {
+    private final RunContext run;
+    private final TableRef target;
+    private final String stream;
+    private final PartStore store;
+    private final RunLog runs;
+
+    /** The load joined, and whether it resumed one that earlier runs began. */
+    record Joined(PartStore.Load load, boolean resumed) {
+    }
+
+    SharedLoad(RunContext run, TableRef target) {
+        this.run = run;
+        this.target = target;
+        this.stream = target.toString();
+        this.store = new PartStore(target.schema());
+        this.runs = new RunLog(target.schema());
+    }
+
+    /** Joins the unfinished load of the stream, or starts one; commits. */
+    Joined join(Connection transaction, PartitionedPlan plan, PartitionedLoad how, String fingerprint, BronzeParts bronze) throws java.sql.SQLException {
+        StreamLock.waitForTransaction(transaction, stream, "load");
+        bronze.checkTargets(Sql.using(transaction), plan.parts());
+        if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
+            StreamGuard.check(runs, transaction, stream, plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
+        }
+        boolean alone = StreamLock.otherHolders(transaction, stream) == 0;
+        if (alone) {
+            runs.abandonStale(transaction, stream, run.runId());
+        }
+        Optional<PartStore.Load> current = store.load(transaction, stream);
+        String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
+        Joined joined;
+        if (current.isPresent() && !current.get().published()) {
+            PartStore.Load unfinished = current.get();
+            boolean same = unfinished.fingerprint().equals(fingerprint) && names(unfinished).equals(plan.parts().stream().map(Part::name).toList());
+            if (same && !how.restart()) {
+                if (unfinished.shards() != how.shard().count()) {
+                    DatakitException.check(alone, "The unfinished load of %s is shared by %d processes, and other processes are still at "
+                        + "it. Give the same shard count (--shard i/%d).", stream, unfinished.shards(), unfinished.shards());
+                    unfinished = unfinished.withShards(how.shard().count(), assign(plan.parts(), how.shard().count()));
+                }
+                joined = new Joined(unfinished, true);
+            } else {
+                if (!alone) {
+                    throw new DatakitException(ExitCode.NOT_READY, ("Other processes are loading %s %s. Wait for them to finish, "
+                        + "or stop them first.").formatted(stream, same ? "and --restart would discard their work"
+                        : "with another plan (other partitions, columns, filter or layout)"));
+                }
+                discard(transaction, unfinished);
+                joined = new Joined(newLoad(plan, how, fingerprint, published), false);
+            }
+        } else {
+            joined = new Joined(newLoad(plan, how, fingerprint, published), false);
+        }
+        store.saveLoad(transaction, stream, joined.load(), run.runId());
+        transaction.commit();
+        return joined;
+    }
+
+    private PartStore.Load newLoad(PartitionedPlan plan, PartitionedLoad how, String fingerprint, String published) {
+        return new PartStore.Load(UUID.randomUUID(), fingerprint, how.layout().label(), how.shard().count(),
+            assign(plan.parts(), how.shard().count()), false, published, run.runId());
+    }
+
+    /**
+     * Numbers the parts in catalog order and gives each to a shard: largest first, each to the shard with
+     * the fewest rows so far, so shards finish at about the same time. The load stores the result, so
+     * every process uses the same assignment even if estimates change meanwhile.
+     */
+    static List<PartStore.PlannedPart> assign(List<Part> parts, int shards) {
+        var order = new ArrayList<Integer>();
+        for (int i = 0; i < parts.size(); i++) {
+            order.add(i);
+        }
+        order.sort(Comparator.<Integer>comparingLong(i -> -Math.max(0, parts.get(i).estimatedRows())).thenComparing(i -> i));
+        long[] rows = new long[shards];
+        int[] shardOf = new int[parts.size()];
+        for (int i : order) {
+            int lightest = 0;
+            for (int s = 1; s < shards; s++) {
+                lightest = rows[s] < rows[lightest] ? s : lightest;
+            }
+            shardOf[i] = lightest;
+            rows[lightest] += Math.max(1, parts.get(i).estimatedRows());
+        }
+        var planned = new ArrayList<PartStore.PlannedPart>();
+        for (int i = 0; i < parts.size(); i++) {
+            planned.add(new PartStore.PlannedPart(parts.get(i).name(), i, shardOf[i], parts.get(i).estimatedRows()));
+        }
+        return planned;
+    }
+
+    /** Gives up an unfinished load: drops the tables it copied, and forgets what it staged. */
+    private void discard(Connection transaction, PartStore.Load unfinished) {
+        run.warn("giving up the unfinished load of " + stream + " begun by run " + unfinished.startedBy());
+        var tables = new ArrayList<TableRef>();
+        store.parts(transaction, stream).forEach((name, record) -> record.stagedIn(unfinished.id()).ifPresent(staged -> {
+            if (!staged.kept()) {
+                tables.add(staged.copy().ref());
+            }
+            store.savePart(transaction, stream, name, new PartStore.PartRecord(record.published(), null), run.runId());
+        }));
+        BronzeParts.discard(Sql.using(transaction), tables);
+    }
+
+    /** What became of the load when this process finished its parts. */
+    record Ending(boolean published, List<String> waitingFor, long bronzeRows) {
+    }
+
+    /**
+     * Publishes the load if every part is staged, marking this run succeeded; otherwise marks it staged,
+     * for the last process to publish. Commits either way.
+     */
+    Ending finish(Connection transaction, PartitionedPlan plan, UUID loadId, BronzeParts bronze, Map<String, Object> details)
+            throws java.sql.SQLException {
+        StreamLock.waitForTransaction(transaction, stream, "load");
+        PartStore.Load load = store.load(transaction, stream).filter(l -> l.id().equals(loadId)).orElseThrow(() -> new DatakitException(
+            ExitCode.NOT_READY, "Another run gave up this load of %s while it ran (--restart, or another plan). Run again.".formatted(stream)));
+        Map<String, PartStore.PartRecord> records = store.parts(transaction, stream);
+        List<String> waiting = load.parts().stream().map(PartStore.PlannedPart::name)
+            .filter(name -> records.get(name) == null || records.get(name).stagedIn(loadId).isEmpty()).toList();
+        long bronzeRows = load.parts().stream().map(p -> records.get(p.name())).filter(r -> r != null && r.stagedIn(loadId).isPresent())
+            .mapToLong(r -> r.staged().copy().rows()).sum();
+        if (load.published()) {
+            runs.succeedInParts(transaction, run.runId(), details);
+            transaction.commit();
+            return new Ending(true, List.of(), bronzeRows);
+        }
+        if (!waiting.isEmpty()) {
+            runs.stage(transaction, run.runId(), details);
+            transaction.commit();
+            return new Ending(false, waiting, bronzeRows);
+        }
+        publish(transaction, plan, load, records, bronze);
+        runs.succeedInParts(transaction, run.runId(), details);
+        transaction.commit();
+        return new Ending(true, List.of(), bronzeRows);
+    }
+
+    private void publish(Connection transaction, PartitionedPlan plan, PartStore.Load load, Map<String, PartStore.PartRecord> records,
+                         BronzeParts bronze) {
+        Map<String, Part> parts = plan.parts().stream().collect(Collectors.toMap(Part::name, Function.identity()));
+        var loaded = new ArrayList<BronzeParts.Placed>();
+        var kept = new ArrayList<BronzeParts.Placed>();
+        for (PartStore.PlannedPart planned : load.parts()) {
+            PartStore.Staged staged = records.get(planned.name()).staged();
+            TableRef table = staged.copy().ref();
+            if (staged.kept()) {
+                kept.add(new BronzeParts.Placed(planned.name(), table, table));
+            } else {
+                loaded.add(new BronzeParts.Placed(planned.name(), table, bronze.home(parts.get(planned.name()), table)));
+            }
+        }
+        List<TableRef> previous = records.values().stream().flatMap(r -> r.publishedCopy().stream()).map(PartStore.Copy::ref).toList();
+        Map<String, TableRef> homes = bronze.publish(Sql.using(transaction), load.id(), loaded, kept, previous);
+        for (PartStore.PlannedPart planned : load.parts()) {
+            PartStore.Copy copy = records.get(planned.name()).staged().copy();
+            TableRef home = homes.get(planned.name());
+            var published = new PartStore.Copy(home.schema(), home.table(), copy.oid(), copy.bounds(), copy.rows(), copy.bytes(),
+                copy.horizon(), copy.runId());
+            store.savePart(transaction, stream, planned.name(), new PartStore.PartRecord(published, null), run.runId());
+        }
+        var names = load.parts().stream().map(PartStore.PlannedPart::name).collect(Collectors.toSet());
+        store.deleteParts(transaction, stream, records.keySet().stream().filter(n -> !names.contains(n)).toList());
+        store.saveLoad(transaction, stream, load.publish(), run.runId());
+    }
+
+    private static List<String> names(PartStore.Load load) {
+        return load.parts().stream().map(PartStore.PlannedPart::name).toList();
+    }
+}
