@@ -9,46 +9,25 @@
 #        that may get two scratch databases, bench_source and bench_warehouse), psql, and a JDK 21+
 #        for ./jbang. BENCH_HEAP (default 256m) caps the datakit's heap.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh" bench_source bench_warehouse
 
 rows=${1:-5000000}
 rounds=${2:-2}
-heap=${BENCH_HEAP:-256m}
-admin=${BENCH_DATABASE_URL:?set BENCH_DATABASE_URL to postgresql://user:pass@host:port/postgres}
-base=${admin%/*}
-source_url="$base/bench_source"
-warehouse_url="$base/bench_warehouse"
-
-say() { printf '%s\n' "$*" >&2; }
-for tool in psql bc; do
-  command -v "$tool" >/dev/null || { say "ERROR: the benchmark needs $tool (apt-get install postgresql-client bc)"; exit 2; }
-done
-seconds() { date +%s.%N; }
 
 say "preparing $rows orders-like rows in bench_source (kept between runs of the same size)"
-psql -qX "$admin" -c "CREATE DATABASE bench_source" 2>/dev/null || true
-psql -qX "$admin" -c "DROP DATABASE IF EXISTS bench_warehouse" -c "CREATE DATABASE bench_warehouse"
-have=-1
-if [ "$(psql -qtAX "$source_url" -c "SELECT to_regclass('public.orders') IS NOT NULL")" = t ]; then
-  have=$(psql -qtAX "$source_url" -c "SELECT count(*) FROM public.orders")
-fi
-if [ "$have" != "$rows" ]; then
-  psql -qX "$source_url" <<SQL
+prepare_databases
+if [ "$(source_rows public.orders)" != "$rows" ]; then
+  psql -qX -v ON_ERROR_STOP=1 "$source_url" <<SQL
 DROP TABLE IF EXISTS public.orders;
-CREATE TABLE public.orders (
-    id bigint PRIMARY KEY, customer text, amount numeric(12,2), created_at timestamptz, tags text[], payload jsonb);
+CREATE TABLE public.orders ($orders_columns, PRIMARY KEY (id));
 INSERT INTO public.orders
-SELECT g, 'customer-' || (g % 100000), round((g % 100000) * 1.37, 2), timestamptz '2024-01-01' + g * interval '1 second',
-       ARRAY['tag-' || (g % 7), 'tag-' || (g % 11)],
-       jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', g % 9, 'channel', (ARRAY['web', 'app', 'store'])[1 + g % 3])
-FROM generate_series(1, $rows) g;
+$(orders_select "$rows" "timestamptz '2024-01-01' + g * interval '1 second'");
 VACUUM (FREEZE, ANALYZE) public.orders;
 SQL
 fi
 size=$(psql -qtAX "$source_url" -c "SELECT pg_size_pretty(pg_table_size('public.orders'))")
 say "source table: $rows rows, $size"
-psql -qX "$warehouse_url" -c "CREATE TABLE public.orders_pipe (
-    id bigint, customer text, amount numeric(12,2), created_at timestamptz, tags text[], payload jsonb)"
+psql -qX "$warehouse_url" -c "CREATE TABLE public.orders_pipe ($orders_columns)"
 
 pipe_best=""
 kit_best=""
@@ -58,19 +37,18 @@ for round in $(seq 1 "$rounds"); do
   start=$(seconds)
   psql -qX "$source_url" -c "COPY public.orders TO STDOUT (FORMAT binary)" \
     | psql -qX "$warehouse_url" -c "COPY public.orders_pipe FROM STDIN (FORMAT binary)"
-  pipe=$(echo "$(seconds) - $start" | bc)
+  pipe=$(since "$start")
   psql -qX "$warehouse_url" -c "CHECKPOINT"
 
   start=$(seconds)
   summary=$(SOURCE_DATABASE_URL="$source_url" WAREHOUSE_DATABASE_URL="$warehouse_url" \
     ./jbang --java-options="-Xmx$heap" postgres-extract --table public.orders --json)
-  kit=$(echo "$(seconds) - $start" | bc)
-  peak_heap=$(printf '%s' "$summary" | sed -n 's/.*"peak_heap_bytes":\([0-9]*\).*/\1/p')
+  kit=$(since "$start")
+  peak_heap=$(peak_heap_of "$summary")
   loaded=$(psql -qtAX "$warehouse_url" -c "SELECT count(*) FROM bronze.orders")
   [ "$loaded" = "$rows" ] || { say "bronze.orders has $loaded rows, expected $rows"; exit 1; }
   say "round $round: pipe $(printf '%.1f' "$pipe") s, postgres-extract $(printf '%.1f' "$kit") s (heap cap $heap, peak heap $((peak_heap / 1048576)) MiB)"
-  if [ -z "$pipe_best" ] || [ "$(echo "$pipe < $pipe_best" | bc)" = 1 ]; then pipe_best=$pipe; fi
-  if [ -z "$kit_best" ] || [ "$(echo "$kit < $kit_best" | bc)" = 1 ]; then kit_best=$kit; fi
+  pipe_best=$(best "$pipe_best" "$pipe"); kit_best=$(best "$kit_best" "$kit")
 done
 
 ratio=$(echo "scale=3; $pipe_best / $kit_best" | bc)

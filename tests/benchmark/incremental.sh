@@ -11,28 +11,18 @@
 # Needs: BENCH_DATABASE_URL=postgresql://user:pass@host:port/postgres (a superuser; the scratch databases
 #        bench_source and bench_warehouse are created), psql, bc and a JDK 21+ for ./jbang.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh" bench_source bench_warehouse
 
 rows=${1:-5000000}
 percent=${2:-1}
-heap=${BENCH_HEAP:-256m}
-admin=${BENCH_DATABASE_URL:?set BENCH_DATABASE_URL to postgresql://user:pass@host:port/postgres}
-base=${admin%/*}
-source_url="$base/bench_source"
-warehouse_url="$base/bench_warehouse"
 export SOURCE_DATABASE_URL="$source_url" WAREHOUSE_DATABASE_URL="$warehouse_url"
 
-say() { printf '%s\n' "$*" >&2; }
-for tool in psql bc; do
-  command -v "$tool" >/dev/null || { say "ERROR: the benchmark needs $tool (apt-get install postgresql-client bc)"; exit 2; }
-done
-seconds() { date +%s.%N; }
 # Runs a datakit with --json and prints "<wall seconds> <in-process duration_ms>".
 run_timed() {
   local start summary
   start=$(seconds)
   summary=$(./jbang --java-options="-Xmx$heap" "$@" --json)
-  printf '%s %s\n' "$(echo "$(seconds) - $start" | bc)" "$(printf '%s' "$summary" | sed -n 's/.*"duration_ms":\([0-9]*\).*/\1/p')"
+  printf '%s %s\n' "$(since "$start")" "$(printf '%s' "$summary" | sed -n 's/.*"duration_ms":\([0-9]*\).*/\1/p')"
 }
 incremental() { run_timed postgres-incremental --table public.orders_inc --cursor-field updated_at "$@"; }
 change() {
@@ -41,19 +31,12 @@ change() {
 }
 
 say "preparing $rows rows in bench_source.public.orders_inc"
-psql -qX "$admin" -c "CREATE DATABASE bench_source" 2>/dev/null || true
-psql -qX "$admin" -c "DROP DATABASE IF EXISTS bench_warehouse" -c "CREATE DATABASE bench_warehouse"
-psql -qX "$source_url" <<SQL
+prepare_databases
+psql -qX -v ON_ERROR_STOP=1 "$source_url" <<SQL
 DROP TABLE IF EXISTS public.orders_inc, public.warm_up;
-CREATE TABLE public.orders_inc (
-    id bigint PRIMARY KEY, customer text, amount numeric(12,2), created_at timestamptz, tags text[], payload jsonb,
-    updated_at timestamptz NOT NULL);
+CREATE TABLE public.orders_inc ($orders_columns, updated_at timestamptz NOT NULL, PRIMARY KEY (id));
 INSERT INTO public.orders_inc
-SELECT g, 'customer-' || (g % 100000), round((g % 100000) * 1.37, 2), timestamptz '2024-01-01' + g * interval '1 second',
-       ARRAY['tag-' || (g % 7), 'tag-' || (g % 11)],
-       jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', g % 9, 'channel', (ARRAY['web', 'app', 'store'])[1 + g % 3]),
-       timestamptz '2024-01-01' + g * interval '1 second'
-FROM generate_series(1, $rows) g;
+SELECT o.*, o.created_at FROM ($(orders_select "$rows" "timestamptz '2024-01-01' + g * interval '1 second'")) o;
 CREATE INDEX orders_inc_cursor ON public.orders_inc (updated_at, id);
 VACUUM (FREEZE, ANALYZE) public.orders_inc;
 CREATE TABLE public.warm_up AS SELECT * FROM public.orders_inc WHERE id <= 1000;

@@ -28,11 +28,12 @@ import org.postgresql.copy.CopyOut;
  * One worker of a partitioned load: a source session in the load's exported snapshot and a warehouse
  * connection, copying parts from a shared queue until it is empty. Each part is claimed, copied into a
  * table of its own and checkpointed in one warehouse transaction, so a part is either wholly committed
- * or not at all; a part another process has claimed is left to it.
+ * or not at all. A part another process is copying is waited for: once that process commits, the part
+ * is found staged; if it fails, this worker copies the part.
  */
 final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     /** What became of a part. */
-    enum Result { COPIED, KEPT, STAGED_BEFORE, CLAIMED_ELSEWHERE }
+    enum Result { COPIED, KEPT, STAGED_BEFORE }
 
     record Outcome(String part, Result result, long rows, long bytes) {
     }
@@ -107,9 +108,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     private Outcome loadPart(Connection connection, Task task) throws SQLException {
         Part part = task.part();
         DSLContext db = Sql.using(connection);
-        if (!StreamLock.tryPartForTransaction(connection, stream, part.name())) {
-            return new Outcome(part.name(), Result.CLAIMED_ELSEWHERE, 0, 0);
-        }
+        StreamLock.claimPartForTransaction(connection, stream, part.name());
         var record = store.part(connection, stream, part.name()).orElse(new PartStore.PartRecord(null, null));
         Optional<PartStore.Staged> staged = record.stagedIn(load.id());
         if (staged.isPresent()) {

@@ -131,19 +131,13 @@ public final class PartitionedExtract {
                 details.put("shard", how.shard().toString());
             }
             SharedLoad.Ending ending = shared.finish(session, plan, load.id(), bronze, details);
-            details.put("published", ending.published());
-            if (!ending.published()) {
-                details.put("waiting_for", ending.waitingFor().size() + " parts of other shards");
-            } else {
-                details.put("bronze_rows", ending.bronzeRows());
-            }
             StreamLock.releaseShared(session, stream);
             session.commit();
             session.close();
             released = true;
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
-            new RunSummary(ending.published() ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
+            new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
                 plan.read().describe() + " (" + plan.parts().size() + " parts)", target + " (layout " + how.layout().label() + ")",
                 "replace", rows, bytes, millisSince(started), details).print(run.out(), run.json());
         } finally {

@@ -63,8 +63,11 @@ final class SharedLoad {
             boolean same = unfinished.fingerprint().equals(fingerprint) && names(unfinished).equals(plan.parts().stream().map(Part::name).toList());
             if (same && !how.restart()) {
                 if (unfinished.shards() != how.shard().count()) {
-                    DatakitException.check(alone, "The unfinished load of %s is shared by %d processes, and other processes are still at "
-                        + "it. Give the same shard count (--shard i/%d).", stream, unfinished.shards(), unfinished.shards());
+                    if (!alone) {
+                        throw new DatakitException(ExitCode.NOT_READY, ("The unfinished load of %s is shared by %d processes, and other "
+                            + "processes are still at it. Give the same shard count (--shard i/%d).")
+                            .formatted(stream, unfinished.shards(), unfinished.shards()));
+                    }
                     unfinished = unfinished.withShards(how.shard().count(), assign(plan.parts(), how.shard().count()));
                 }
                 joined = new Joined(unfinished, true);
@@ -132,7 +135,33 @@ final class SharedLoad {
     }
 
     /** What became of the load when this process finished its parts. */
-    record Ending(boolean published, List<String> waitingFor, long bronzeRows) {
+    enum Outcome {
+        /** This run published the load. */
+        PUBLISHED,
+        /** Another run published the load, this run's parts with it. */
+        PUBLISHED_BY_ANOTHER_RUN,
+        /** Parts of other shards are not in yet; the run that stages the last one publishes. */
+        WAITING_FOR_OTHERS
+    }
+
+    record Ending(Outcome outcome, List<String> waitingFor, long bronzeRows) {
+        boolean published() {
+            return outcome != Outcome.WAITING_FOR_OTHERS;
+        }
+
+        /** Adds what became of the load to a run's details. */
+        Ending describeIn(Map<String, Object> details) {
+            details.put("published", published());
+            details.put("published_by", switch (outcome) {
+                case PUBLISHED -> "this run";
+                case PUBLISHED_BY_ANOTHER_RUN -> "another run";
+                case WAITING_FOR_OTHERS -> "the last shard to finish (" + waitingFor.size() + " parts to go)";
+            });
+            if (published()) {
+                details.put("bronze_rows", bronzeRows);
+            }
+            return this;
+        }
     }
 
     /**
@@ -145,24 +174,29 @@ final class SharedLoad {
         PartStore.Load load = store.load(transaction, stream).filter(l -> l.id().equals(loadId)).orElseThrow(() -> new DatakitException(
             ExitCode.NOT_READY, "Another run gave up this load of %s while it ran (--restart, or another plan). Run again.".formatted(stream)));
         Map<String, PartStore.PartRecord> records = store.parts(transaction, stream);
-        List<String> waiting = load.parts().stream().map(PartStore.PlannedPart::name)
-            .filter(name -> records.get(name) == null || records.get(name).stagedIn(loadId).isEmpty()).toList();
-        long bronzeRows = load.parts().stream().map(p -> records.get(p.name())).filter(r -> r != null && r.stagedIn(loadId).isPresent())
-            .mapToLong(r -> r.staged().copy().rows()).sum();
         if (load.published()) {
-            runs.succeedInParts(transaction, run.runId(), details);
-            transaction.commit();
-            return new Ending(true, List.of(), bronzeRows);
-        }
-        if (!waiting.isEmpty()) {
+            long rows = load.parts().stream().map(p -> records.get(p.name())).flatMap(r -> r.publishedCopy().stream())
+                .mapToLong(PartStore.Copy::rows).sum();
+            var ending = new Ending(Outcome.PUBLISHED_BY_ANOTHER_RUN, List.of(), rows).describeIn(details);
             runs.stage(transaction, run.runId(), details);
             transaction.commit();
-            return new Ending(false, waiting, bronzeRows);
+            return ending;
+        }
+        List<String> waiting = load.parts().stream().map(PartStore.PlannedPart::name)
+            .filter(name -> records.get(name) == null || records.get(name).stagedIn(loadId).isEmpty()).toList();
+        long rows = load.parts().stream().map(p -> records.get(p.name())).filter(r -> r != null && r.stagedIn(loadId).isPresent())
+            .mapToLong(r -> r.staged().copy().rows()).sum();
+        if (!waiting.isEmpty()) {
+            var ending = new Ending(Outcome.WAITING_FOR_OTHERS, waiting, rows).describeIn(details);
+            runs.stage(transaction, run.runId(), details);
+            transaction.commit();
+            return ending;
         }
         publish(transaction, plan, load, records, bronze);
+        var ending = new Ending(Outcome.PUBLISHED, List.of(), rows).describeIn(details);
         runs.succeedInParts(transaction, run.runId(), details);
         transaction.commit();
-        return new Ending(true, List.of(), bronzeRows);
+        return ending;
     }
 
     private void publish(Connection transaction, PartitionedPlan plan, PartStore.Load load, Map<String, PartStore.PartRecord> records,

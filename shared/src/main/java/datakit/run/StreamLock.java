@@ -64,9 +64,12 @@ final class StreamLock {
             key(stream) + " " + what).fetch();
     }
 
-    /** Claims one of the stream's parts for the current transaction, or returns false at once. */
-    static boolean tryPartForTransaction(Connection transaction, String stream, String part) {
-        return call(transaction, "pg_try_advisory_xact_lock", stream + " part " + part);
+    /**
+     * Claims one of the stream's parts for the current transaction, waiting while another process holds
+     * it (a second process of the same shard, or a killed run whose session the server has not ended).
+     */
+    static void claimPartForTransaction(Connection transaction, String stream, String part) {
+        waitForTransaction(transaction, stream, "part " + part);
     }
 
     private static boolean call(Connection connection, String function, String stream) {

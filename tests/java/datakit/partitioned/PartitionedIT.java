@@ -1,0 +1,240 @@
+package datakit.partitioned;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import datakit.testing.Datakits;
+import datakit.testing.TestDatabase;
+import datakit.testing.TestPostgres;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** postgres-partitioned against every kind of partitioning, checked against what lands in the warehouse. */
+class PartitionedIT {
+    TestDatabase source;
+    TestDatabase warehouse;
+    Map<String, String> env;
+
+    @BeforeEach
+    void createDatabases() {
+        source = TestPostgres.createDatabase("part_src");
+        warehouse = TestPostgres.createDatabase("part_wh");
+        env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        source.execute("""
+            CREATE SCHEMA sales;
+            CREATE TABLE sales.events (id bigint, day date NOT NULL, region text NOT NULL, payload text) PARTITION BY RANGE (day);
+            CREATE TABLE sales.events_2026_01 PARTITION OF sales.events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+            CREATE TABLE sales.events_2026_02 PARTITION OF sales.events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+            CREATE TABLE sales.events_2026_03 PARTITION OF sales.events FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+            CREATE TABLE sales.events_2026_04 PARTITION OF sales.events FOR VALUES FROM ('2026-04-01') TO ('2026-05-01');
+            CREATE TABLE sales.events_other PARTITION OF sales.events DEFAULT;
+            INSERT INTO sales.events SELECT g, date '2025-12-20' + g % 140, CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'us' END, md5(g::text)
+            FROM generate_series(1, 20000) g;
+            ANALYZE sales.events;
+            """);
+    }
+
+    Datakits.Run partitioned(String... args) {
+        return Datakits.run("PostgresPartitioned", env, args);
+    }
+
+    /** The source rows with the leaf each lives in, as bronze should hold them. */
+    List<List<String>> sourceRows(String table) {
+        return source.rows("SELECT id::text, day::text, region, payload, tableoid::regclass::text FROM " + table + " ORDER BY id");
+    }
+
+    List<List<String>> bronzeRows(String table) {
+        return warehouse.rows("SELECT id::text, day::text, region, payload, _bronze_partition FROM " + table + " ORDER BY id");
+    }
+
+    @Test
+    void rangeListHashAndTwoLevelPartitionsLandAsTheSourceHoldsThem() {
+        source.execute("""
+            CREATE TABLE sales.by_region (LIKE sales.events) PARTITION BY LIST (region);
+            CREATE TABLE sales.by_region_eu PARTITION OF sales.by_region FOR VALUES IN ('eu');
+            CREATE TABLE sales.by_region_rest PARTITION OF sales.by_region DEFAULT;
+            CREATE TABLE sales.by_hash (LIKE sales.events) PARTITION BY HASH (id);
+            CREATE TABLE sales.by_hash_0 PARTITION OF sales.by_hash FOR VALUES WITH (MODULUS 3, REMAINDER 0);
+            CREATE TABLE sales.by_hash_1 PARTITION OF sales.by_hash FOR VALUES WITH (MODULUS 3, REMAINDER 1);
+            CREATE TABLE sales.by_hash_2 PARTITION OF sales.by_hash FOR VALUES WITH (MODULUS 3, REMAINDER 2);
+            CREATE TABLE sales.two_level (LIKE sales.events) PARTITION BY RANGE (day);
+            CREATE TABLE sales.two_level_q1 PARTITION OF sales.two_level FOR VALUES FROM (MINVALUE) TO ('2026-04-01') PARTITION BY LIST (region);
+            CREATE TABLE sales.two_level_q1_eu PARTITION OF sales.two_level_q1 FOR VALUES IN ('eu');
+            CREATE TABLE sales.two_level_q1_us PARTITION OF sales.two_level_q1 FOR VALUES IN ('us');
+            CREATE TABLE sales.two_level_later PARTITION OF sales.two_level FOR VALUES FROM ('2026-04-01') TO (MAXVALUE);
+            INSERT INTO sales.by_region SELECT * FROM sales.events;
+            INSERT INTO sales.by_hash SELECT * FROM sales.events;
+            INSERT INTO sales.two_level SELECT * FROM sales.events;
+            """);
+
+        for (String table : List.of("events", "by_region", "by_hash", "two_level")) {
+            var run = partitioned("--table", "sales." + table, "--parallelism", "3");
+
+            assertThat(run.exitCode()).as(run.toString()).isZero();
+            assertThat(bronzeRows("bronze." + table)).as(table).isEqualTo(sourceRows("sales." + table));
+        }
+        assertThat(warehouse.value("SELECT string_agg(DISTINCT _bronze_partition, ',' ORDER BY _bronze_partition) FROM bronze.two_level"))
+            .isEqualTo("sales.two_level_later,sales.two_level_q1_eu,sales.two_level_q1_us");
+        assertThat(warehouse.value("SELECT relkind FROM pg_class WHERE oid = 'bronze.events'::regclass")).isEqualTo("p");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_bronze_staging%'")).isEqualTo("0");
+    }
+
+    @Test
+    void fromAndToKeepTheRangePartitionsThatOverlapAndTheDefault() {
+        var run = partitioned("--table", "sales.events", "--from", "2026-02-15", "--to", "2026-04-01");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT DISTINCT _bronze_partition FROM bronze.events ORDER BY 1"))
+            .containsExactly(List.of("sales.events_2026_02"), List.of("sales.events_2026_03"), List.of("sales.events_other"));
+        assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2026-02-01' AND day < '2026-04-01' OR day < '2026-01-01' "
+            + "OR day >= '2026-05-01' ORDER BY id"));
+    }
+
+    @Test
+    void unchangedPartsAreKeptAndChangedOnesCopiedAgainUnlessFull() {
+        assertThat(partitioned("--table", "sales.events").exitCode()).isZero();
+        String firstRun = warehouse.value("SELECT run_id FROM bronze.extraction_runs");
+        source.execute("UPDATE sales.events SET payload = 'changed' WHERE id = 7", // in sales.events_other
+            "DELETE FROM sales.events WHERE id IN (SELECT id FROM sales.events_2026_02 LIMIT 1)",
+            "INSERT INTO sales.events VALUES (100000, '2026-04-02', 'eu', 'new')");
+
+        var second = partitioned("--table", "sales.events", "--json");
+
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        assertThat(second.out()).contains("\"copied\":3", "\"kept\":2", "\"published\":true");
+        assertThat(bronzeRows("bronze.events")).isEqualTo(sourceRows("sales.events"));
+        assertThat(warehouse.rows("SELECT DISTINCT _bronze_partition FROM bronze.events WHERE _bronze_run_id = '" + firstRun + "' ORDER BY 1"))
+            .containsExactly(List.of("sales.events_2026_01"), List.of("sales.events_2026_03"));
+
+        var full = partitioned("--table", "sales.events", "--full", "--json");
+
+        assertThat(full.out()).as(full.toString()).contains("\"copied\":5", "\"kept\":0");
+        assertThat(warehouse.value("SELECT count(DISTINCT _bronze_run_id) FROM bronze.events")).isEqualTo("1");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE schemaname = 'bronze' AND tablename LIKE '_bronze_part%'"))
+            .as("the tables of replaced parts are dropped").isEqualTo("5");
+    }
+
+    @Test
+    void mirrorLayoutWritesATablePerPartitionAndDropsTheTablesOfVanishedOnes() {
+        var first = partitioned("--table", "sales.events", "--layout", "mirror");
+
+        assertThat(first.exitCode()).as(first.toString()).isZero();
+        assertThat(warehouse.rows("SELECT tablename FROM pg_tables WHERE schemaname = 'bronze' AND tablename LIKE 'events%' ORDER BY 1"))
+            .containsExactly(List.of("events_2026_01"), List.of("events_2026_02"), List.of("events_2026_03"), List.of("events_2026_04"),
+                List.of("events_other"));
+        assertThat(warehouse.count("bronze.events_2026_03")).isEqualTo(source.count("sales.events_2026_03"));
+
+        source.execute("DROP TABLE sales.events_2026_01");
+        var second = partitioned("--table", "sales.events", "--layout", "mirror");
+
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        assertThat(warehouse.value("SELECT to_regclass('bronze.events_2026_01') IS NULL")).isEqualTo("t");
+        assertThat(warehouse.count("bronze.events_2026_02")).isEqualTo(source.count("sales.events_2026_02"));
+    }
+
+    @Test
+    void chunkedExtractOfAPlainTableEqualsAFullExtract() {
+        source.execute("CREATE TABLE sales.plain AS SELECT * FROM sales.events", "ANALYZE sales.plain");
+
+        var full = Datakits.run("PostgresExtract", env, "--table", "sales.plain", "--target-table", "plain_full");
+        var chunked = partitioned("--table", "sales.plain", "--chunks", "4", "--parallelism", "3");
+
+        assertThat(full.exitCode()).as(full.toString()).isZero();
+        assertThat(chunked.exitCode()).as(chunked.toString()).isZero();
+        String columns = "id::text, day::text, region, payload";
+        assertThat(warehouse.rows("SELECT " + columns + " FROM bronze.plain ORDER BY id"))
+            .isEqualTo(warehouse.rows("SELECT " + columns + " FROM bronze.plain_full ORDER BY id"))
+            .hasSize(20000);
+        assertThat(warehouse.value("SELECT count(DISTINCT _bronze_partition) FROM bronze.plain")).isEqualTo("4");
+    }
+
+    @Test
+    void inheritanceChildrenAndTheParentsOwnRowsAreParts() {
+        source.execute("""
+            CREATE TABLE sales.log (id bigint, day date NOT NULL, region text NOT NULL, payload text);
+            CREATE TABLE sales.log_2025 () INHERITS (sales.log);
+            CREATE TABLE sales.log_2026 () INHERITS (sales.log);
+            INSERT INTO sales.log SELECT * FROM sales.events WHERE id <= 100;
+            INSERT INTO sales.log_2025 SELECT * FROM sales.events WHERE id > 100 AND day < '2026-01-01';
+            INSERT INTO sales.log_2026 SELECT * FROM sales.events WHERE id > 100 AND day >= '2026-01-01';
+            """);
+
+        var run = partitioned("--table", "sales.log");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id::text, day::text, region, payload FROM bronze.log ORDER BY id"))
+            .isEqualTo(source.rows("SELECT id::text, day::text, region, payload FROM sales.log ORDER BY id")).hasSize(20000);
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.log WHERE _bronze_partition = 'sales.log'")).isEqualTo("100");
+    }
+
+    @Test
+    void aDryRunListsThePartsWithBoundsEstimatesAndWhatWouldBeKeptAndWritesNothing() {
+        assertThat(partitioned("--table", "sales.events").exitCode()).isZero();
+        source.execute("UPDATE sales.events SET payload = 'changed' WHERE id = 7");
+
+        var dry = partitioned("--table", "sales.events", "--dry-run");
+
+        assertThat(dry.exitCode()).as(dry.toString()).isZero();
+        assertThat(dry.out()).contains("5 parts", "layout single, would be replaced atomically",
+            "FOR VALUES FROM ('2026-03-01') TO ('2026-04-01')", "[DEFAULT]", "keep (unchanged since run");
+        assertThat(dry.out().lines().filter(l -> l.contains("sales.events_") && l.contains("  copy  "))).hasSize(1);
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.extraction_runs")).isEqualTo("1");
+    }
+
+    @Test
+    void aSecondLoadKeepsTheGrantsAndCommentOfTheTableItReplaces() {
+        assertThat(Datakits.run("PostgresExtract", env, "--table", "sales.events").exitCode()).isZero();
+        warehouse.execute("CREATE ROLE reader_" + warehouse.name(), "GRANT SELECT ON bronze.events TO reader_" + warehouse.name(),
+            "COMMENT ON TABLE bronze.events IS 'events, raw'");
+
+        var run = partitioned("--table", "sales.events");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(bronzeRows("bronze.events")).isEqualTo(sourceRows("sales.events"));
+        assertThat(warehouse.value("SELECT has_table_privilege('reader_" + warehouse.name() + "', 'bronze.events', 'SELECT')")).isEqualTo("t");
+        assertThat(warehouse.value("SELECT obj_description('bronze.events'::regclass)")).isEqualTo("events, raw");
+    }
+
+    @Test
+    void badInputFailsWithOneClearLineBeforeAnythingIsWritten() {
+        source.execute("CREATE TABLE sales.plain (id int)", "CREATE TABLE sales.listed (id int, region text) PARTITION BY LIST (region)");
+        record Case(List<String> args, String message) {
+        }
+        var cases = List.of(
+            new Case(List.of("--table", "sales.plain"), "sales.plain is not partitioned. Copy it with postgres-extract, or read it in parallel "
+                + "block ranges with --chunks N."),
+            new Case(List.of("--table", "sales.events", "--from", "yesterday-ish"), "--from \"yesterday-ish\" is not a valid date"),
+            new Case(List.of("--table", "sales.events", "--from", "2026-03-01", "--to", "2026-02-01"), "--from 2026-03-01 is not before --to"),
+            new Case(List.of("--table", "sales.listed", "--from", "a"), "has no level partitioned by range"),
+            new Case(List.of("--table", "sales.events", "--chunks", "4"), "Leave out --chunks"),
+            new Case(List.of("--table", "sales.plain", "--chunks", "4", "--layout", "mirror"), "Use --layout single"),
+            new Case(List.of("--table", "sales.events", "--shard", "3/3"), "Shard index 3 is out of range for 3 shards: give 0 to 2"),
+            new Case(List.of("--table", "sales.events", "--shard-count", "3"), "needs this process's index: set JOB_COMPLETION_INDEX"),
+            new Case(List.of("--table", "sales.events", "--mode", "append"), "replaces the bronze table with a complete copy"),
+            new Case(List.of("--query", "SELECT 1 AS x", "--target-table", "x"), "a --query has none"));
+
+        for (Case c : cases) {
+            var run = partitioned(c.args().toArray(String[]::new));
+
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);
+            assertThat(run.err()).as(c.args().toString()).contains(c.message()).doesNotContain("Exception");
+            assertThat(run.err().lines().filter(l -> l.startsWith("ERROR"))).hasSize(1);
+        }
+        assertThat(warehouse.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'bronze'")).isEqualTo("0");
+    }
+
+    @Test
+    void aViewOnTheBronzeTableStopsTheRunBeforeAnyPartIsCopied() {
+        assertThat(partitioned("--table", "sales.events").exitCode()).isZero();
+        warehouse.execute("CREATE VIEW public.recent AS SELECT * FROM bronze.events WHERE day > '2026-04-01'");
+
+        var run = partitioned("--table", "sales.events", "--full");
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(3);
+        assertThat(run.err()).contains("public.recent depends on it");
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.extraction_checkpoints WHERE state ? 'staged' AND state->'staged' <> 'null'"))
+            .isEqualTo("0");
+    }
+}
