@@ -18,6 +18,7 @@ since() { echo "$(seconds) - $1" | bc; }
 # The smaller of a best-so-far (maybe empty) and a new time.
 best() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 peak_heap_of() { printf '%s' "$1" | sed -n 's/.*"peak_heap_bytes":\([0-9]*\).*/\1/p'; }
+duration_ms_of() { printf '%s' "$1" | sed -n 's/.*"duration_ms":\([0-9]*\).*/\1/p'; }
 
 # The source database is kept (its table is reused by runs of the same size); the warehouse starts empty.
 prepare_databases() {

@@ -22,7 +22,7 @@ run_timed() {
   local start summary
   start=$(seconds)
   summary=$(./jbang --java-options="-Xmx$heap" "$@" --json)
-  printf '%s %s\n' "$(since "$start")" "$(printf '%s' "$summary" | sed -n 's/.*"duration_ms":\([0-9]*\).*/\1/p')"
+  printf '%s %s\n' "$(since "$start")" "$(duration_ms_of "$summary")"
 }
 incremental() { run_timed postgres-incremental --table public.orders_inc --cursor-field updated_at "$@"; }
 change() {

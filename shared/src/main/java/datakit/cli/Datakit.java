@@ -57,8 +57,8 @@ public final class Datakit implements AutoCloseable {
      */
     public PartitionedExtract partitionedExtract(SourceOptions source, WarehouseOptions warehouse, PartitionOptions partitions) {
         int connections = partitions.parallelism() + 1;
-        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withPoolOfAtLeast(connections);
-        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolOfAtLeast(connections);
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withPoolReadyFor(connections);
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(connections);
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new PartitionedExtract(run, from, to);

@@ -7,6 +7,7 @@ import datakit.db.SqlErrors;
 import datakit.run.Progress;
 import datakit.run.RunContext;
 import datakit.run.RunSummary;
+import datakit.sql.Sql;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -80,6 +81,7 @@ public abstract class DatakitCommand implements Callable<Integer> {
                 options.check();
             }
         }
+        Sql.warmUpInBackground();
         CommandLine cli = spec.commandLine();
         var run = new RunContext(spec.name(), UUID.randomUUID(), cli.getOut(), cli.getErr(), json, verbose, dryRun,
             !json && Progress.onTerminal());

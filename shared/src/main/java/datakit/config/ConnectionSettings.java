@@ -41,11 +41,14 @@ public record ConnectionSettings(
         origins = Map.copyOf(origins);
     }
 
-    /** These settings with a pool of at least {@code connections}: a parallel run holds one per worker. */
-    public ConnectionSettings withPoolOfAtLeast(int connections) {
-        return poolSize >= connections ? this : new ConnectionSettings(role, host, port, database, username, password, sslmode, sslcert,
-            sslkey, sslrootcert, connectTimeoutSeconds, applicationName, options, statementTimeout, poolMin, connections, maxRetries,
-            driverProperties, origins);
+    /**
+     * These settings with a pool of at least {@code connections}, all kept open: a parallel run holds one
+     * per worker, and the pool opens them in the background while the run plans.
+     */
+    public ConnectionSettings withPoolReadyFor(int connections) {
+        return poolSize >= connections && poolMin >= connections ? this : new ConnectionSettings(role, host, port, database, username,
+            password, sslmode, sslcert, sslkey, sslrootcert, connectTimeoutSeconds, applicationName, options, statementTimeout,
+            Math.max(poolMin, connections), Math.max(poolSize, connections), maxRetries, driverProperties, origins);
     }
 
     /** {@code host:port/database}: how the database is named in output, logs and bronze metadata. */
