@@ -53,6 +53,7 @@
 //SOURCES src/main/java/datakit/cli/EnvironmentDefaults.java
 //SOURCES src/main/java/datakit/cli/ExitCode.java
 //SOURCES src/main/java/datakit/cli/IncrementalOptions.java
+//SOURCES src/main/java/datakit/cli/JsonOptions.java
 //SOURCES src/main/java/datakit/cli/PartitionOptions.java
 //SOURCES src/main/java/datakit/cli/SelectionOptions.java
 //SOURCES src/main/java/datakit/cli/SourceOptions.java
@@ -72,6 +73,10 @@
 //SOURCES src/main/java/datakit/db/Migrations.java
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
+//SOURCES src/main/java/datakit/json/Flatten.java
+//SOURCES src/main/java/datakit/json/FlattenSpec.java
+//SOURCES src/main/java/datakit/json/Flattening.java
+//SOURCES src/main/java/datakit/json/KeyTypes.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CheckpointCheck.java
 //SOURCES src/main/java/datakit/run/CopyIntoBronze.java
@@ -95,6 +100,7 @@
 //SOURCES src/main/java/datakit/run/Sizes.java
 //SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
+//SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java
 //SOURCES src/main/java/datakit/source/Part.java

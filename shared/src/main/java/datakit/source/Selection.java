@@ -1,15 +1,18 @@
 package datakit.source;
 
+import datakit.json.Flatten;
 import datakit.sql.SqlFragment;
 import datakit.sql.TableRef;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * What to read from the source: a table (optionally some of its columns and a filter) or a query.
- * {@code where} and {@code query} are trusted SQL written by the user who runs the datakit.
+ * What to read from the source: a table (optionally some of its columns and a filter) or a query, and
+ * the JSON columns whose keys become columns of their own. {@code where} and {@code query} are trusted
+ * SQL written by the user who runs the datakit.
  */
-public record Selection(Optional<TableRef> table, List<String> columns, Optional<String> where, Optional<String> query) {
+public record Selection(Optional<TableRef> table, List<String> columns, Optional<String> where, Optional<String> query,
+                        Flatten flatten) {
 
     public Selection {
         columns = List.copyOf(columns);
@@ -17,22 +20,27 @@ public record Selection(Optional<TableRef> table, List<String> columns, Optional
 
     /** Every column and row of a table. */
     public static Selection table(TableRef table) {
-        return new Selection(Optional.of(table), List.of(), Optional.empty(), Optional.empty());
+        return new Selection(Optional.of(table), List.of(), Optional.empty(), Optional.empty(), Flatten.NONE);
     }
 
     /** The rows of a query (one SELECT, checked; a trailing semicolon is dropped). */
     public static Selection query(String sql) {
-        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.check(sql, "--query")));
+        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.check(sql, "--query")), Flatten.NONE);
     }
 
     /** Only these columns, in this order (names as the catalog stores them). */
     public Selection columns(List<String> names) {
-        return new Selection(table, names, where, query);
+        return new Selection(table, names, where, query, flatten);
     }
 
     /** Only the rows matching this SQL condition (one expression, checked), or all rows for null. */
     public Selection where(String condition) {
-        return new Selection(table, columns, Optional.ofNullable(condition).map(c -> SqlFragment.check(c, "--where")), query);
+        return new Selection(table, columns, Optional.ofNullable(condition).map(c -> SqlFragment.check(c, "--where")), query, flatten);
+    }
+
+    /** With these JSON columns flattened. */
+    public Selection flatten(Flatten flatten) {
+        return new Selection(table, columns, where, query, flatten);
     }
 
     /** "sales.orders" or "query", for messages and run records. */

@@ -10,6 +10,9 @@ import java.util.Optional;
  * @param bronzeType  the type of the bronze column (the same type where that is safe)
  * @param cast        whether the value is cast to {@code bronzeType} in the source query
  * @param note        why the type changes, for the plan ("enum sales.status lands as text")
+ * @param expression  the SQL that computes the column from the source row, for a column the source does not
+ *                    have (a flattened JSON key); empty for a column read as it is
  */
-public record SourceColumn(String name, String sourceType, String bronzeType, boolean cast, Optional<String> note) {
+public record SourceColumn(String name, String sourceType, String bronzeType, boolean cast, Optional<String> note,
+                           Optional<String> expression) {
 }

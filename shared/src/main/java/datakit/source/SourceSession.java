@@ -15,6 +15,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -93,13 +94,40 @@ public final class SourceSession implements AutoCloseable {
         SourceCatalog.Relation relation = catalog.find(ref);
         var columns = SourceCatalog.pick(catalog.columns(relation), selection.columns(), ref.toString());
         var landed = land(columns);
+        long estimate = estimateRows(select(landed, ref.sql(), selection.where(), Optional.empty()), selection);
+        String sampling = "rmp".indexOf(relation.kind()) >= 0 ? sampling(selection.flatten().sampleRows(), estimate) : "";
+        landed = withFlatColumns(landed, ref.sql(), selection, sampling);
         String select = select(landed, ref.sql(), selection.where(), Optional.empty());
-        boolean plainColumns = landed.stream().noneMatch(SourceColumn::cast) && columns.stream().noneMatch(SourceCatalog.Column::generated);
+        boolean plainColumns = landed.stream().noneMatch(c -> c.cast() || c.expression().isPresent())
+            && columns.stream().noneMatch(SourceCatalog.Column::generated);
         // COPY table TO is a little faster than COPY (SELECT ...), where it returns the same rows.
         String copy = plainColumns && relation.copiesLikeSelect() && selection.where().isEmpty()
             ? copyTable(ref, landed)
             : copyOf(select);
-        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimateRows(select, selection), plainColumns);
+        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimate, plainColumns);
+    }
+
+    /** The read's columns followed by those {@code --flatten} adds. */
+    private List<SourceColumn> withFlatColumns(List<SourceColumn> read, String from, Selection selection, String sampling) {
+        if (selection.flatten().isEmpty()) {
+            return read;
+        }
+        var all = new ArrayList<>(read);
+        all.addAll(new FlatColumns(db).of(selection.flatten(), read, from, where(selection.where(), Optional.empty()), sampling));
+        return all;
+    }
+
+    /**
+     * For learning the key types of a big table without reading all of it: pages picked at random (the
+     * same ones each time) so that about twice {@code rows} rows come back, spread over old and new rows
+     * alike. "" reads the table from its start: for small tables, and small samples, where a few random
+     * pages could hold no row at all.
+     */
+    private static String sampling(long rows, long estimate) {
+        if (rows < 1_000 || estimate < 10 * rows) {
+            return "";
+        }
+        return String.format(Locale.ROOT, "TABLESAMPLE SYSTEM (%.4f) REPEATABLE (0)", 200.0 * rows / estimate);
     }
 
     private static String copyTable(TableRef table, List<SourceColumn> columns) {
@@ -110,7 +138,7 @@ public final class SourceSession implements AutoCloseable {
         String from = "(\n" + selection.query().get() + "\n) AS q";
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
-        var landed = land(columns);
+        var landed = withFlatColumns(land(columns), from, selection, "");
         String select = select(landed, from, selection.where(), Optional.empty());
         return new ReadPlan(selection, Optional.empty(), landed, copyOf(select), estimateRows(select, selection), false);
     }
@@ -155,14 +183,15 @@ public final class SourceSession implements AutoCloseable {
         var types = new LandingTypes(db);
         return columns.stream().map(c -> {
             var landing = types.landing(c.typeOid(), c.typmod());
-            return new SourceColumn(c.name(), c.type(), landing.type(), landing.cast(), landing.note());
+            return new SourceColumn(c.name(), c.type(), landing.type(), landing.cast(), landing.note(), Optional.empty());
         }).toList();
     }
 
     /** @param userWhere the user's condition; {@code ownWhere} one of ours, such as a block range */
     private static String select(List<SourceColumn> columns, String from, Optional<String> userWhere, Optional<String> ownWhere) {
         String list = columns.stream()
-            .map(c -> c.cast() ? Sql.quote(c.name()) + "::" + c.bronzeType() + " AS " + Sql.quote(c.name()) : Sql.quote(c.name()))
+            .map(c -> c.expression().map(e -> e + " AS " + Sql.quote(c.name()))
+                .orElse(c.cast() ? Sql.quote(c.name()) + "::" + c.bronzeType() + " AS " + Sql.quote(c.name()) : Sql.quote(c.name())))
             .collect(Collectors.joining(", "));
         return "SELECT " + list + " FROM " + from + where(userWhere, ownWhere);
     }

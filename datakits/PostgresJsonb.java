@@ -1,0 +1,44 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//DESCRIPTION Extract of a PostgreSQL table with JSON columns into bronze: raw values exact, keys flattened into typed columns
+//JAVA 21+
+//CDS
+//SOURCES ../shared/library.java
+
+import datakit.bronze.WriteMode;
+import datakit.cli.BronzeOptions;
+import datakit.cli.Datakit;
+import datakit.cli.DatakitCommand;
+import datakit.cli.JsonOptions;
+import datakit.cli.SelectionOptions;
+import datakit.cli.SourceOptions;
+import datakit.cli.WarehouseOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+@Command(name = "postgres-jsonb", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Copies a PostgreSQL table with json, jsonb and array columns into bronze, every value exactly as the source "
+        + "holds it, and with --flatten makes the keys of JSON columns typed columns next to the raw one.",
+    footer = "Example: jbang postgres-jsonb@catalog --table sales.orders --flatten payload:2")
+class PostgresJsonb extends DatakitCommand {
+    @Mixin SourceOptions source;          // --source, or SOURCE_DATABASE_URL / SOURCE_PG_*
+    @Mixin WarehouseOptions warehouse;    // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
+    @Mixin SelectionOptions selection;    // --table or --query, --columns, --where
+    @Mixin JsonOptions json;              // --flatten, --sample-rows
+    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode
+
+    @Override
+    protected void run(Datakit kit) {
+        // 1. Connect: the source read-only, the warehouse that holds the bronze schema.
+        var extract = kit.fullExtract(source, warehouse);
+        // 2. Plan the read: the columns as they are, plus a typed column per flattened key, with the
+        //    types learnt on the source from a sample of the documents.
+        var plan = extract.plan(json.applyTo(selection.selection()));
+        // 3. Stream it into bronze with COPY; the rows and the run record commit together.
+        //    With --dry-run, print the plan (each flattened key with what the sample held) and write nothing.
+        extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE));
+    }
+
+    public static void main(String... args) {
+        exit(new PostgresJsonb(), args);
+    }
+}

@@ -1,0 +1,46 @@
+package datakit.cli;
+
+import datakit.json.Flatten;
+import datakit.json.FlattenSpec;
+import datakit.source.Selection;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** What becomes of JSON columns: {@code --flatten} (repeatable) and the {@code --sample-rows} its key types are learnt from. */
+public class JsonOptions implements CheckedOptions {
+    @Option(names = "--flatten", paramLabel = "COLUMN[.KEY...][:DEPTH]",
+        description = "Make the keys of a json or jsonb column (or of an object inside it) typed columns named column__key, "
+            + "DEPTH levels down (default 1). Repeatable. The raw column is kept.")
+    List<String> flatten = new ArrayList<>();
+
+    @Option(names = "--sample-rows", paramLabel = "N|all", descriptionKey = "SAMPLE_ROWS",
+        description = "Rows whose documents are read to find the keys and their types (default: 10000; all reads every row).")
+    String sampleRows;
+
+    @Override
+    public void check() {
+        flatten();
+    }
+
+    /** The selection with these JSON columns flattened. */
+    public Selection applyTo(Selection selection) {
+        return selection.flatten(flatten());
+    }
+
+    Flatten flatten() {
+        return new Flatten(flatten.stream().map(FlattenSpec::parse).toList(), sampleRows());
+    }
+
+    private long sampleRows() {
+        if (sampleRows == null) {
+            return Flatten.DEFAULT_SAMPLE_ROWS;
+        }
+        if (sampleRows.equalsIgnoreCase("all")) {
+            return 0;
+        }
+        DatakitException.check(sampleRows.matches("[0-9]{1,12}") && Long.parseLong(sampleRows) > 0,
+            "--sample-rows is \"%s\": give a number of rows, such as 10000, or all.", sampleRows);
+        return Long.parseLong(sampleRows);
+    }
+}

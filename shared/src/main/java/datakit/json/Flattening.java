@@ -1,0 +1,118 @@
+package datakit.json;
+
+import datakit.cli.DatakitException;
+import datakit.sql.Sql;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * Decides the bronze columns that flattening a JSON column makes, from the types its sampled documents
+ * hold at each key path. The rule, for each path (JSON nulls say nothing about a type and are left out):
+ * <ul>
+ *   <li>only objects, above the flattening depth: no column; its keys are the next level;</li>
+ *   <li>only numbers: {@code numeric} (exact, whatever the number's size or precision);</li>
+ *   <li>only strings: {@code text}; only booleans: {@code boolean};</li>
+ *   <li>only arrays, objects at the flattening depth, types that conflict, or only nulls: {@code jsonb},
+ *       holding the value as it is (and nothing below it becomes a column).</li>
+ * </ul>
+ * A row whose value at a path has another type than its column (one the sample did not see) gets NULL
+ * in that column; the raw column keeps every value.
+ */
+public final class Flattening {
+    /** PostgreSQL's longest identifier, in bytes. */
+    private static final int MAX_NAME_BYTES = 63;
+    /** Where PostgreSQL stops: a table has at most 1,600 columns, and bronze adds its own. */
+    public static final int MAX_COLUMNS = 1_500;
+
+    private Flattening() {
+    }
+
+    /** A bronze column made from a key path: its name, type, the SQL that computes it, and what the sample held there. */
+    public record FlatColumn(String name, String type, String expression, KeyTypes seen) {
+    }
+
+    /**
+     * The columns for {@code spec}, given the types found at each path below {@code document}, the SQL
+     * (jsonb) of the object being flattened.
+     */
+    public static List<FlatColumn> columns(FlattenSpec spec, String document, List<KeyTypes> keys) {
+        var columns = new ArrayList<FlatColumn>();
+        var leaves = new ArrayList<List<String>>();
+        for (KeyTypes key : keys) {
+            if (leaves.stream().anyMatch(leaf -> startsWith(key.path(), leaf))) {
+                continue; // inside a value that is already a column of its own
+            }
+            List<String> types = key.valueTypes();
+            if (types.equals(List.of("object")) && key.path().size() < spec.depth()) {
+                continue;
+            }
+            leaves.add(key.path());
+            String type = types.size() != 1 ? "jsonb" : switch (types.get(0)) {
+                case "number" -> "numeric";
+                case "string" -> "text";
+                case "boolean" -> "boolean";
+                default -> "jsonb";
+            };
+            columns.add(new FlatColumn(name(spec, key.path()), type, expression(document, key.path(), type), key));
+        }
+        DatakitException.check(columns.size() <= MAX_COLUMNS, "--flatten %s would make %,d columns, more than a table can hold. "
+            + "Flatten fewer levels (%s:1) or a path inside it (%s.key).", spec.describe(), columns.size(), spec.describe(), spec.describe());
+        return columns;
+    }
+
+    private static boolean startsWith(List<String> path, List<String> prefix) {
+        return path.size() > prefix.size() && path.subList(0, prefix.size()).equals(prefix);
+    }
+
+    /** The value at {@code path} as the column's type, NULL where the value has another JSON type. */
+    private static String expression(String document, List<String> path, String type) {
+        String value = "(" + document + " #> ARRAY[" + path.stream().map(Sql::literal).collect(Collectors.joining(", ")) + "]::text[])";
+        String typeOf = "pg_catalog.jsonb_typeof(" + value + ")";
+        return switch (type) {
+            case "numeric" -> "CASE WHEN " + typeOf + " = 'number' THEN " + value + "::numeric END";
+            case "text" -> "CASE WHEN " + typeOf + " = 'string' THEN " + value + " #>> '{}' END";
+            case "boolean" -> "CASE WHEN " + typeOf + " = 'boolean' THEN " + value + "::boolean END";
+            default -> value;
+        };
+    }
+
+    /**
+     * {@code payload__customer__id}: the column, then each key, joined by two underscores. A name longer
+     * than PostgreSQL allows is cut and ends with a hash of the whole, so it stays unique and stable.
+     */
+    static String name(FlattenSpec spec, List<String> path) {
+        var parts = new ArrayList<String>();
+        parts.add(spec.column());
+        parts.addAll(spec.path());
+        parts.addAll(path);
+        String name = String.join("__", parts);
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= MAX_NAME_BYTES) {
+            return name;
+        }
+        String hash = "_" + sha1(name).substring(0, 8);
+        var cut = new StringBuilder();
+        for (int i = 0; i < name.length(); ) {
+            int next = name.offsetByCodePoints(i, 1);
+            if ((cut + name.substring(i, next)).getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES - hash.length()) {
+                break;
+            }
+            cut.append(name, i, next);
+            i = next;
+        }
+        return cut + hash;
+    }
+
+    private static String sha1(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

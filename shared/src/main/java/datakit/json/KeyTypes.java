@@ -1,0 +1,62 @@
+package datakit.json;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+/**
+ * The JSON types found at one key path of a column's documents ({@code jsonb_typeof}: object, array,
+ * string, number, boolean, null), with how many sampled documents hold each there.
+ *
+ * @param path   keys from the flattened object down to this one
+ * @param counts documents per JSON type at this path
+ */
+public record KeyTypes(List<String> path, Map<String, Long> counts) {
+
+    public KeyTypes {
+        path = List.copyOf(path);
+        counts = Map.copyOf(counts);
+    }
+
+    /**
+     * Counts, on the server, the JSON types at every key path down to {@code depth} levels below
+     * {@code document}, a jsonb expression over the rows {@code sample} returns (a subquery whose one
+     * column is {@code doc}). Objects are descended; arrays are values.
+     */
+    public static List<KeyTypes> of(DSLContext db, String sample, int depth) {
+        String sql = """
+            WITH RECURSIVE keys (path, value, level) AS (
+                SELECT ARRAY[e.key], e.value, 1
+                FROM (%s) AS s, LATERAL pg_catalog.jsonb_each(s.doc) AS e
+                WHERE pg_catalog.jsonb_typeof(s.doc) = 'object'
+              UNION ALL
+                SELECT k.path || e.key, e.value, k.level + 1
+                FROM keys AS k, LATERAL pg_catalog.jsonb_each(k.value) AS e
+                WHERE k.level < %d AND pg_catalog.jsonb_typeof(k.value) = 'object'
+            )
+            SELECT path, pg_catalog.jsonb_typeof(value), count(*) FROM keys GROUP BY 1, 2 ORDER BY 1, 2""".formatted(sample, depth);
+        var byPath = new LinkedHashMap<List<String>, Map<String, Long>>();
+        for (Record r : db.resultQuery(sql).fetch()) {
+            List<String> path = Arrays.asList(r.get(0, String[].class));
+            byPath.computeIfAbsent(path, p -> new LinkedHashMap<>()).put(r.get(1, String.class), r.get(2, Long.class));
+        }
+        var keys = new ArrayList<KeyTypes>();
+        byPath.forEach((path, counts) -> keys.add(new KeyTypes(path, counts)));
+        return keys;
+    }
+
+    /** The types other than JSON null, which says nothing about a key's type. */
+    public List<String> valueTypes() {
+        return counts.keySet().stream().filter(t -> !t.equals("null")).sorted().toList();
+    }
+
+    /** "number in 9,812 rows, null in 3", for plans and notes. */
+    public String describe() {
+        return String.join(", ", counts.entrySet().stream().sorted(Map.Entry.comparingByKey())
+            .map(e -> "%s in %,d".formatted(e.getKey(), e.getValue())).toList());
+    }
+}

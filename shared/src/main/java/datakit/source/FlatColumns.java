@@ -1,0 +1,65 @@
+package datakit.source;
+
+import datakit.cli.DatakitException;
+import datakit.json.Flatten;
+import datakit.json.FlattenSpec;
+import datakit.json.Flattening;
+import datakit.json.KeyTypes;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.jooq.DSLContext;
+
+/**
+ * The columns {@code --flatten} adds to a read: for each flattened JSON column, the key paths and their
+ * types learnt from a sample of its documents (in the read's snapshot, with its filter), each computed
+ * in the source query next to the raw column.
+ */
+final class FlatColumns {
+    private final DSLContext db;
+
+    FlatColumns(DSLContext db) {
+        this.db = db;
+    }
+
+    /**
+     * @param read      the columns read as they are
+     * @param from      the FROM item of the read
+     * @param where     the read's WHERE clause (with its keyword), or ""
+     * @param sampling  a TABLESAMPLE clause for {@code from} when it is a table, or ""
+     */
+    List<SourceColumn> of(Flatten flatten, List<SourceColumn> read, String from, String where, String sampling) {
+        var added = new ArrayList<SourceColumn>();
+        var names = read.stream().map(SourceColumn::name).collect(Collectors.toCollection(HashSet::new));
+        for (FlattenSpec spec : flatten.specs()) {
+            SourceColumn column = read.stream().filter(c -> c.name().equals(spec.column())).findFirst().orElseThrow(() -> DatakitException.badInput(
+                "--flatten %s: the read has no column %s. Name a json or jsonb column it reads.", spec.describe(), TableRef.display(spec.column())));
+            String type = column.bronzeType().toLowerCase(Locale.ROOT);
+            DatakitException.check(type.equals("jsonb") || type.equals("json"), "--flatten %s: %s is %s, not json or jsonb. Flatten a "
+                + "JSON column.", spec.describe(), TableRef.display(column.name()), column.bronzeType());
+            String document = document(column, spec);
+            String sample = "SELECT " + document + " AS doc FROM " + from + (sampling.isEmpty() ? "" : " " + sampling) + where
+                + (flatten.sampleRows() > 0 ? " LIMIT " + flatten.sampleRows() : "");
+            for (Flattening.FlatColumn flat : Flattening.columns(spec, document, KeyTypes.of(db, sample, spec.depth()))) {
+                DatakitException.check(names.add(flat.name()), "--flatten %s makes a column %s, and the read already has one by that "
+                    + "name. Rename one of them with a --query, or flatten a path inside it.", spec.describe(), TableRef.display(flat.name()));
+                added.add(new SourceColumn(flat.name(), "JSON " + String.join(" or ", flat.seen().valueTypes()), flat.type(), false,
+                    Optional.of("from %s, key %s (sampled: %s)".formatted(spec.describe(), String.join(".", flat.seen().path()),
+                        flat.seen().describe())), Optional.of(flat.expression())));
+            }
+        }
+        return added;
+    }
+
+    /** The flattened object as jsonb: the column (cast from json), or the object at the spec's path in it. */
+    private static String document(SourceColumn column, FlattenSpec spec) {
+        String value = Sql.quote(column.name()) + (column.bronzeType().equalsIgnoreCase("json") ? "::jsonb" : "");
+        return spec.path().isEmpty() ? value
+            : "(" + value + " #> ARRAY[" + spec.path().stream().map(Sql::literal).collect(Collectors.joining(", ")) + "]::text[])";
+    }
+}
