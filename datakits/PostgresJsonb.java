@@ -17,13 +17,14 @@ import picocli.CommandLine.Mixin;
 
 @Command(name = "postgres-jsonb", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Copies a PostgreSQL table with json, jsonb and array columns into bronze, every value exactly as the source "
-        + "holds it, and with --flatten makes the keys of JSON columns typed columns next to the raw one.",
+        + "holds it; --flatten makes the keys of JSON columns typed columns next to the raw one, --explode lands arrays' "
+        + "elements in child tables.",
     footer = "Example: jbang postgres-jsonb@catalog --table sales.orders --flatten payload:2")
 class PostgresJsonb extends DatakitCommand {
     @Mixin SourceOptions source;          // --source, or SOURCE_DATABASE_URL / SOURCE_PG_*
     @Mixin WarehouseOptions warehouse;    // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
     @Mixin SelectionOptions selection;    // --table or --query, --columns, --where
-    @Mixin JsonOptions json;              // --flatten, --sample-rows
+    @Mixin JsonOptions json;              // --flatten, --explode, --sample-rows
     @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode
 
     @Override
@@ -31,9 +32,10 @@ class PostgresJsonb extends DatakitCommand {
         // 1. Connect: the source read-only, the warehouse that holds the bronze schema.
         var extract = kit.fullExtract(source, warehouse);
         // 2. Plan the read: the columns as they are, plus a typed column per flattened key, with the
-        //    types learnt on the source from a sample of the documents.
+        //    types learnt on the source from a sample of the documents; and a child read per exploded array.
         var plan = extract.plan(json.applyTo(selection.selection()));
-        // 3. Stream it into bronze with COPY; the rows and the run record commit together.
+        // 3. Stream it into bronze with COPY, then each child table from the same snapshot; the rows of
+        //    all of them and the run record commit together.
         //    With --dry-run, print the plan (each flattened key with what the sample held) and write nothing.
         extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE));
     }

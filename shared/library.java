@@ -73,6 +73,7 @@
 //SOURCES src/main/java/datakit/db/Migrations.java
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
+//SOURCES src/main/java/datakit/json/ExplodeSpec.java
 //SOURCES src/main/java/datakit/json/Flatten.java
 //SOURCES src/main/java/datakit/json/FlattenSpec.java
 //SOURCES src/main/java/datakit/json/Flattening.java
@@ -100,6 +101,7 @@
 //SOURCES src/main/java/datakit/run/Sizes.java
 //SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
+//SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * json, jsonb and array columns copied by postgres-jsonb (the COPY path every datakit shares) land with their own types and exactly the
- * source's values: each case is read back from the warehouse and compared with the same query on the source.
+ * json, jsonb and array columns copied by postgres-jsonb (through the COPY path every datakit shares) land
+ * with their own types and exactly the source's values: each case is read back from the warehouse and
+ * compared with the same query on the source.
  */
 class JsonFidelityIT {
     static TestDatabase source;

@@ -55,9 +55,12 @@ public final class BronzeLoad {
             DatakitException.check(existing.filter(BronzeTable::partitioned).isEmpty(), "%s is split into parts by postgres-partitioned, "
                 + "so rows cannot be added to it as a whole. Replace it (--mode replace), or load into another --target-table.", target);
         }
+        // Named after the run and the target, so a run that loads several tables (a parent and its
+        // exploded children) stages each apart.
+        String tag = "%08x".formatted(target.table().hashCode());
         this.copyTarget = loadsIntoExisting()
-            ? TableRef.of("pg_temp", "_bronze_staging")
-            : target.withTable("_bronze_staging_" + metadata.runId().toString().substring(0, 8));
+            ? TableRef.of("pg_temp", "_bronze_staging_" + tag)
+            : target.withTable("_bronze_staging_" + metadata.runId().toString().substring(0, 8) + "_" + tag);
     }
 
     /** Fails fast, before anything is written, when the plan's columns cannot make a bronze table. */

@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.json.ExplodeSpec;
 import datakit.json.Flatten;
 import datakit.json.FlattenSpec;
 import datakit.source.Selection;
@@ -7,12 +8,20 @@ import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
 
-/** What becomes of JSON columns: {@code --flatten} (repeatable) and the {@code --sample-rows} its key types are learnt from. */
+/**
+ * What becomes of JSON and array columns: {@code --flatten} (with the {@code --sample-rows} whose documents
+ * its key types are learnt from) and {@code --explode}, both repeatable.
+ */
 public class JsonOptions implements CheckedOptions {
     @Option(names = "--flatten", paramLabel = "COLUMN[.KEY...][:DEPTH]",
         description = "Make the keys of a json or jsonb column (or of an object inside it) typed columns named column__key, "
             + "DEPTH levels down (default 1). Repeatable. The raw column is kept.")
     List<String> flatten = new ArrayList<>();
+
+    @Option(names = "--explode", paramLabel = "COLUMN[.KEY...]",
+        description = "Land the elements of an array column, or of a JSON array inside a JSON column, in a child table "
+            + "<table>__<column> with the row's primary key, the element's ordinal and its value (object keys as columns). Repeatable.")
+    List<String> explode = new ArrayList<>();
 
     @Option(names = "--sample-rows", paramLabel = "N|all", descriptionKey = "SAMPLE_ROWS",
         description = "Rows whose documents are read to find the keys and their types (default: 10000; all reads every row).")
@@ -21,11 +30,16 @@ public class JsonOptions implements CheckedOptions {
     @Override
     public void check() {
         flatten();
+        explode();
     }
 
-    /** The selection with these JSON columns flattened. */
+    /** The selection with these JSON columns flattened and these arrays exploded. */
     public Selection applyTo(Selection selection) {
-        return selection.flatten(flatten());
+        return selection.flatten(flatten()).explode(explode());
+    }
+
+    private List<ExplodeSpec> explode() {
+        return explode.stream().map(ExplodeSpec::parse).toList();
     }
 
     Flatten flatten() {

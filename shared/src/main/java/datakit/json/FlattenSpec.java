@@ -26,22 +26,27 @@ public record FlattenSpec(String column, List<String> path, int depth) {
     /** Reads {@code column[.key...][:depth]}. */
     public static FlattenSpec parse(String text) {
         DatakitException.check(text != null && !text.isBlank(), "--flatten needs a JSON column, such as --flatten payload or payload:2.");
-        List<String> parts = split(text.strip());
+        return parse(text, "--flatten");
+    }
+
+    /** Reads {@code column[.key...][:depth]} given to {@code option}, which messages name. */
+    static FlattenSpec parse(String text, String option) {
+        List<String> parts = split(text.strip(), option);
         String last = parts.get(parts.size() - 1);
         int depth = 1;
         int colon = last.indexOf(':', last.lastIndexOf('"') + 1);
         if (colon >= 0) {
             String levels = last.substring(colon + 1);
             DatakitException.check(levels.matches("[0-9]{1,3}") && Integer.parseInt(levels) >= 1 && Integer.parseInt(levels) <= MAX_DEPTH,
-                "--flatten %s: the depth after the colon must be a number from 1 to %d.", text, MAX_DEPTH);
+                "%s %s: the depth after the colon must be a number from 1 to %d.", option, text, MAX_DEPTH);
             depth = Integer.parseInt(levels);
             parts.set(parts.size() - 1, last.substring(0, colon));
         }
-        String column = Identifiers.one(parts.get(0), "--flatten column");
+        String column = Identifiers.one(parts.get(0), option + " column");
         var keys = parts.subList(1, parts.size()).stream().map(FlattenSpec::key).toList();
         for (String key : keys) {
-            DatakitException.check(!key.isEmpty(), "--flatten %s has an empty key. Write column.key.key, quoting keys with dots: "
-                + "payload.\"a.b\".", text);
+            DatakitException.check(!key.isEmpty(), "%s %s has an empty key. Write column.key.key, quoting keys with dots: "
+                + "payload.\"a.b\".", option, text);
         }
         return new FlattenSpec(column, keys, depth);
     }
@@ -55,7 +60,7 @@ public record FlattenSpec(String column, List<String> path, int depth) {
     }
 
     /** Splits on dots outside double quotes, keeping each part's quotes for the caller to read. */
-    private static List<String> split(String text) {
+    private static List<String> split(String text, String option) {
         var parts = new ArrayList<String>();
         var current = new StringBuilder();
         boolean quoted = false;
@@ -70,7 +75,7 @@ public record FlattenSpec(String column, List<String> path, int depth) {
                 current.append(c);
             }
         }
-        DatakitException.check(!quoted, "--flatten %s has an unclosed quote.", text);
+        DatakitException.check(!quoted, "%s %s has an unclosed quote.", option, text);
         parts.add(current.toString());
         return parts;
     }

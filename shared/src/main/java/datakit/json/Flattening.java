@@ -69,9 +69,15 @@ public final class Flattening {
         return path.size() > prefix.size() && path.subList(0, prefix.size()).equals(prefix);
     }
 
+    /** The SQL of the jsonb value at {@code path} inside {@code document} (itself jsonb SQL); the document itself for an empty path. */
+    public static String at(String document, List<String> path) {
+        return path.isEmpty() ? document
+            : "(" + document + " #> ARRAY[" + path.stream().map(Sql::literal).collect(Collectors.joining(", ")) + "]::text[])";
+    }
+
     /** The value at {@code path} as the column's type, NULL where the value has another JSON type. */
     private static String expression(String document, List<String> path, String type) {
-        String value = "(" + document + " #> ARRAY[" + path.stream().map(Sql::literal).collect(Collectors.joining(", ")) + "]::text[])";
+        String value = at(document, path);
         String typeOf = "pg_catalog.jsonb_typeof(" + value + ")";
         return switch (type) {
             case "numeric" -> "CASE WHEN " + typeOf + " = 'number' THEN " + value + "::numeric END";

@@ -17,8 +17,11 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -33,6 +36,8 @@ public final class FullExtract {
     private final Database source;
     private final Database warehouse;
     private SourceSession session;
+    /** Rows copied into each child table by the current attempt. */
+    private final Map<String, Long> childRows = new LinkedHashMap<>();
 
     public FullExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -71,8 +76,9 @@ public final class FullExtract {
         long started = System.nanoTime();
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
+            Map<String, Object> details = childRows.isEmpty() ? Map.of() : Map.of("child_tables", Map.copyOf(childRows));
             new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
-                mode.label(), result.rows(), result.bytes(), millisSince(started), Map.of()).print(run.out(), run.json());
+                mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run.out(), run.json());
         } catch (SQLException | RuntimeException e) {
             var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
             runs.recordFailure(warehouse, run, error.getMessage());
@@ -100,19 +106,25 @@ public final class FullExtract {
                 // what the run before it committed.
                 ReadPlan plan = plan(firstPlan.selection());
                 var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+                var children = childLoads(connection, plan, target, mode, metadata);
                 if (load.existing().isPresent()) {
                     StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
                 }
-                if (!load.schemaChanges().isEmpty()) {
+                if (!load.schemaChanges().isEmpty() || children.stream().anyMatch(c -> !c.load().schemaChanges().isEmpty())) {
                     load.applySchemaChanges();
+                    children.forEach(c -> c.load().applySchemaChanges());
                     connection.commit();
                     lockStream(connection, stream, runs);
                     plan = plan(firstPlan.selection());
                     load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+                    children = childLoads(connection, plan, target, mode, metadata);
                 }
-                CopyPipe.Result result = copy(connection, load, plan, target);
+                CopyPipe.Result result = copy(connection, load, plan, target, children);
                 long finishing = System.nanoTime();
                 load.finish(result.rows());
+                for (ChildLoad child : children) {
+                    child.load().finish(childRows.get(child.target().toString()));
+                }
                 runs.succeed(connection, run.runId(), result.rows(), result.bytes());
                 run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
                 return result;
@@ -130,20 +142,49 @@ public final class FullExtract {
         }
     }
 
-    /** Streams the rows, then ends the source transaction so it holds no lock while bronze is swapped. */
-    private CopyPipe.Result copy(Connection connection, BronzeLoad load, ReadPlan plan, TableRef target) throws SQLException {
+    /** A child table's load ({@code --explode}), in the parent's transaction and from its snapshot. */
+    private record ChildLoad(ReadPlan plan, TableRef target, BronzeLoad load) {
+    }
+
+    private static List<ChildLoad> childLoads(Connection connection, ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+        return plan.children().stream().map(child -> {
+            TableRef table = target.withTable(target.table() + "__" + child.suffix());
+            BronzeLoad.checkNames(child.plan(), table);
+            return new ChildLoad(child.plan(), table, new BronzeLoad(Sql.using(connection), child.plan(), table, BronzeWrite.of(mode), metadata));
+        }).toList();
+    }
+
+    /**
+     * Streams the rows, then those of the child tables from the same snapshot, then ends the source
+     * transaction so it holds no lock while bronze is swapped.
+     */
+    private CopyPipe.Result copy(Connection connection, BronzeLoad load, ReadPlan plan, TableRef target, List<ChildLoad> children)
+            throws SQLException {
         long copying = System.nanoTime();
         CopyPipe.Result result = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
-        closeSession();
         run.info("copied %,d rows into %s in %d ms".formatted(result.rows(), target, millisSince(copying)));
+        childRows.clear();
+        for (ChildLoad child : children) {
+            long started = System.nanoTime();
+            long rows = CopyIntoBronze.copy(run, connection, session, child.plan(), child.load().prepare()).rows();
+            childRows.put(child.target().toString(), rows);
+            run.info("copied %,d rows into %s in %d ms".formatted(rows, child.target(), millisSince(started)));
+        }
+        closeSession();
         return result;
     }
 
     private void printPlan(ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
         try (Connection connection = warehouse.connect()) {
             var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+            var children = new LinkedHashMap<String, String>();
+            for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {
+                children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
+                    .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
+                    child.plan().estimatedRows(), child.plan().copySql()));
+            }
             DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
-                Migrations.pending(warehouse.dataSource(), target.schema()));
+                Migrations.pending(warehouse.dataSource(), target.schema()), children);
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }

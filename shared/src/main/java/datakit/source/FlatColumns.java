@@ -59,7 +59,6 @@ final class FlatColumns {
     /** The flattened object as jsonb: the column (cast from json), or the object at the spec's path in it. */
     private static String document(SourceColumn column, FlattenSpec spec) {
         String value = Sql.quote(column.name()) + (column.bronzeType().equalsIgnoreCase("json") ? "::jsonb" : "");
-        return spec.path().isEmpty() ? value
-            : "(" + value + " #> ARRAY[" + spec.path().stream().map(Sql::literal).collect(Collectors.joining(", ")) + "]::text[])";
+        return Flattening.at(value, spec.path());
     }
 }

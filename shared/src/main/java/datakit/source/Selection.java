@@ -1,5 +1,6 @@
 package datakit.source;
 
+import datakit.json.ExplodeSpec;
 import datakit.json.Flatten;
 import datakit.sql.SqlFragment;
 import datakit.sql.TableRef;
@@ -7,40 +8,46 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * What to read from the source: a table (optionally some of its columns and a filter) or a query, and
- * the JSON columns whose keys become columns of their own. {@code where} and {@code query} are trusted
+ * What to read from the source: a table (optionally some of its columns and a filter) or a query, the
+ * JSON columns whose keys become columns of their own, and the arrays whose elements land in child tables. {@code where} and {@code query} are trusted
  * SQL written by the user who runs the datakit.
  */
 public record Selection(Optional<TableRef> table, List<String> columns, Optional<String> where, Optional<String> query,
-                        Flatten flatten) {
+                        Flatten flatten, List<ExplodeSpec> explode) {
 
     public Selection {
         columns = List.copyOf(columns);
+        explode = List.copyOf(explode);
     }
 
     /** Every column and row of a table. */
     public static Selection table(TableRef table) {
-        return new Selection(Optional.of(table), List.of(), Optional.empty(), Optional.empty(), Flatten.NONE);
+        return new Selection(Optional.of(table), List.of(), Optional.empty(), Optional.empty(), Flatten.NONE, List.of());
     }
 
     /** The rows of a query (one SELECT, checked; a trailing semicolon is dropped). */
     public static Selection query(String sql) {
-        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.check(sql, "--query")), Flatten.NONE);
+        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.check(sql, "--query")), Flatten.NONE, List.of());
     }
 
     /** Only these columns, in this order (names as the catalog stores them). */
     public Selection columns(List<String> names) {
-        return new Selection(table, names, where, query, flatten);
+        return new Selection(table, names, where, query, flatten, explode);
     }
 
     /** Only the rows matching this SQL condition (one expression, checked), or all rows for null. */
     public Selection where(String condition) {
-        return new Selection(table, columns, Optional.ofNullable(condition).map(c -> SqlFragment.check(c, "--where")), query, flatten);
+        return new Selection(table, columns, Optional.ofNullable(condition).map(c -> SqlFragment.check(c, "--where")), query, flatten, explode);
     }
 
     /** With these JSON columns flattened. */
     public Selection flatten(Flatten flatten) {
-        return new Selection(table, columns, where, query, flatten);
+        return new Selection(table, columns, where, query, flatten, explode);
+    }
+
+    /** With these arrays exploded into child tables. */
+    public Selection explode(List<ExplodeSpec> arrays) {
+        return new Selection(table, columns, where, query, flatten, arrays);
     }
 
     /** "sales.orders" or "query", for messages and run records. */

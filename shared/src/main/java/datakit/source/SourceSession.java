@@ -104,7 +104,9 @@ public final class SourceSession implements AutoCloseable {
         String copy = plainColumns && relation.copiesLikeSelect() && selection.where().isEmpty()
             ? copyTable(ref, landed)
             : copyOf(select);
-        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimate, plainColumns);
+        List<ReadPlan.Child> children = selection.explode().isEmpty() ? List.of()
+            : ExplodedReads.plan(selection, ref, landed, catalog.primaryKey(relation), this::plan);
+        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimate, plainColumns, children);
     }
 
     /** The read's columns followed by those {@code --flatten} adds. */
@@ -135,6 +137,8 @@ public final class SourceSession implements AutoCloseable {
     }
 
     private ReadPlan planQuery(Selection selection) {
+        DatakitException.check(selection.explode().isEmpty(), "--explode needs a table, whose primary key links the elements to their "
+            + "rows. Give --table.");
         String from = "(\n" + selection.query().get() + "\n) AS q";
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
