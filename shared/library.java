@@ -27,6 +27,7 @@
 //
 //FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
 //FILES db/bronze/V2__staged_run_status.sql=../migrations/V2__staged_run_status.sql
+//FILES db/bronze/V3__json_key_profiles.sql=../migrations/V3__json_key_profiles.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
 //
 //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
@@ -77,6 +78,8 @@
 //SOURCES src/main/java/datakit/json/Flatten.java
 //SOURCES src/main/java/datakit/json/FlattenSpec.java
 //SOURCES src/main/java/datakit/json/Flattening.java
+//SOURCES src/main/java/datakit/json/KeyProfile.java
+//SOURCES src/main/java/datakit/json/KeyProfiles.java
 //SOURCES src/main/java/datakit/json/KeyTypes.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CheckpointCheck.java
@@ -86,6 +89,7 @@
 //SOURCES src/main/java/datakit/run/Increment.java
 //SOURCES src/main/java/datakit/run/IncrementalAttempt.java
 //SOURCES src/main/java/datakit/run/IncrementalExtract.java
+//SOURCES src/main/java/datakit/run/KeyProfileTable.java
 //SOURCES src/main/java/datakit/run/PartWorker.java
 //SOURCES src/main/java/datakit/run/PartitionedDryRun.java
 //SOURCES src/main/java/datakit/run/PartitionedExtract.java

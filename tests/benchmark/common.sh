@@ -45,3 +45,17 @@ SELECT g AS id, 'customer-' || (g % 100000) AS customer, round((g % 100000) * 1.
 FROM generate_series(1, $1) g
 SQL
 }
+
+# public.orders in the source with <rows> orders-like rows, one a second from 2024-01-01; kept when it
+# already has that many: prepare_orders <rows>
+prepare_orders() {
+  if [ "$(source_rows public.orders)" != "$1" ]; then
+    psql -qX -v ON_ERROR_STOP=1 "$source_url" <<SQL
+DROP TABLE IF EXISTS public.orders;
+CREATE TABLE public.orders ($orders_columns, PRIMARY KEY (id));
+INSERT INTO public.orders
+$(orders_select "$1" "timestamptz '2024-01-01' + g * interval '1 second'");
+VACUUM (FREEZE, ANALYZE) public.orders;
+SQL
+  fi
+}

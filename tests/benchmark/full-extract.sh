@@ -16,15 +16,7 @@ rounds=${2:-2}
 
 say "preparing $rows orders-like rows in bench_source (kept between runs of the same size)"
 prepare_databases
-if [ "$(source_rows public.orders)" != "$rows" ]; then
-  psql -qX -v ON_ERROR_STOP=1 "$source_url" <<SQL
-DROP TABLE IF EXISTS public.orders;
-CREATE TABLE public.orders ($orders_columns, PRIMARY KEY (id));
-INSERT INTO public.orders
-$(orders_select "$rows" "timestamptz '2024-01-01' + g * interval '1 second'");
-VACUUM (FREEZE, ANALYZE) public.orders;
-SQL
-fi
+prepare_orders "$rows"
 size=$(psql -qtAX "$source_url" -c "SELECT pg_size_pretty(pg_table_size('public.orders'))")
 say "source table: $rows rows, $size"
 psql -qX "$warehouse_url" -c "CREATE TABLE public.orders_pipe ($orders_columns)"

@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /**
  * What becomes of JSON and array columns: {@code --flatten} (with the {@code --sample-rows} whose documents
- * its key types are learnt from) and {@code --explode}, both repeatable.
+ * its key types are learnt from), {@code --explode}, both repeatable, and {@code --profile}.
  */
 public class JsonOptions implements CheckedOptions {
     @Option(names = "--flatten", paramLabel = "COLUMN[.KEY...][:DEPTH]",
@@ -23,6 +23,10 @@ public class JsonOptions implements CheckedOptions {
             + "<table>__<column> with the row's primary key, the element's ordinal and its value (object keys as columns). Repeatable.")
     List<String> explode = new ArrayList<>();
 
+    @Option(names = "--profile", description = "Profile the keys of every JSON column read (types, presence, nulls, over all rows), "
+        + "store the profile in bronze and report what changed since the last one (new, vanished, retyped keys).")
+    boolean profile;
+
     @Option(names = "--sample-rows", paramLabel = "N|all", descriptionKey = "SAMPLE_ROWS",
         description = "Rows whose documents are read to find the keys and their types (default: 10000; all reads every row).")
     String sampleRows;
@@ -33,9 +37,9 @@ public class JsonOptions implements CheckedOptions {
         explode();
     }
 
-    /** The selection with these JSON columns flattened and these arrays exploded. */
+    /** The selection with these JSON columns flattened, these arrays exploded, and JSON keys profiled if asked. */
     public Selection applyTo(Selection selection) {
-        return selection.flatten(flatten()).explode(explode());
+        return selection.flatten(flatten()).explode(explode()).profile(profile);
     }
 
     private List<ExplodeSpec> explode() {

@@ -54,6 +54,16 @@ public record KeyTypes(List<String> path, Map<String, Long> counts) {
         return counts.keySet().stream().filter(t -> !t.equals("null")).sorted().toList();
     }
 
+    /** Documents that hold the key (each holds a path at most once). */
+    public long present() {
+        return counts.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** Documents where the key is JSON null. */
+    public long nulls() {
+        return counts.getOrDefault("null", 0L);
+    }
+
     /** "number in 9,812 rows, null in 3", for plans and notes. */
     public String describe() {
         return String.join(", ", counts.entrySet().stream().sorted(Map.Entry.comparingByKey())

@@ -10,6 +10,8 @@ import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.db.SqlErrors;
+import datakit.json.KeyProfile;
+import datakit.json.KeyProfiles;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
@@ -38,6 +40,11 @@ public final class FullExtract {
     private SourceSession session;
     /** Rows copied into each child table by the current attempt. */
     private final Map<String, Long> childRows = new LinkedHashMap<>();
+    /** The JSON key profiles of the current attempt ({@code --profile}), and their drift since the last ones. */
+    private Keys keys = new Keys(List.of(), Map.of());
+
+    private record Keys(List<KeyProfile> profiles, Map<String, KeyProfiles.Drift> drifts) {
+    }
 
     public FullExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -76,9 +83,19 @@ public final class FullExtract {
         long started = System.nanoTime();
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
-            Map<String, Object> details = childRows.isEmpty() ? Map.of() : Map.of("child_tables", Map.copyOf(childRows));
+            var details = new LinkedHashMap<String, Object>();
+            if (!childRows.isEmpty()) {
+                details.put("child_tables", Map.copyOf(childRows));
+            }
+            keys.drifts().forEach((column, drift) -> details.put("drift " + column, drift.describe()));
+            if (run.json()) {
+                keys.profiles().forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
+            }
             new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
                 mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run.out(), run.json());
+            if (!run.json()) {
+                keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
+            }
         } catch (SQLException | RuntimeException e) {
             var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
             runs.recordFailure(warehouse, run, error.getMessage());
@@ -119,12 +136,14 @@ public final class FullExtract {
                     load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
                     children = childLoads(connection, plan, target, mode, metadata);
                 }
+                List<KeyProfile> profiles = plan.selection().profile() ? session.profileJson(plan) : List.of();
                 CopyPipe.Result result = copy(connection, load, plan, target, children);
                 long finishing = System.nanoTime();
                 load.finish(result.rows());
                 for (ChildLoad child : children) {
                     child.load().finish(childRows.get(child.target().toString()));
                 }
+                keys = new Keys(profiles, new KeyProfiles(target.schema()).save(connection, stream, run.runId(), profiles));
                 runs.succeed(connection, run.runId(), result.rows(), result.bytes());
                 run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
                 return result;

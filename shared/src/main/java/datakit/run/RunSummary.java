@@ -5,10 +5,12 @@ import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.stream.Collectors;
 
 /**
  * What a run did, printed at the end: a few aligned lines for people, or one JSON object with
@@ -56,11 +58,29 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
             out.println("  read       " + read + " on " + source);
             out.println("  wrote      " + target + " (" + writeMode + ")");
             out.println("  rows       %,d (%s) in %s, %,d rows/s".formatted(rows, Sizes.bytes(bytes), seconds(durationMs), rowsPerSecond()));
-            details.forEach((key, value) -> out.println("  %-10s %s".formatted(key.replace('_', ' ') + (key.length() > 10 ? ":" : ""), value)));
+            details.forEach((key, value) -> out.println("  %-10s %s".formatted(key.replace('_', ' ') + (key.length() > 10 ? ":" : ""),
+                human(value))));
             out.println("  peak heap  " + Sizes.bytes(peakHeapBytes()));
             out.println("  run id     " + runId);
         }
         out.flush();
+    }
+
+    /** A detail for people: lists joined by commas, maps as "key: value; ...", an empty list as "none". */
+    static String human(Object value) {
+        if (value instanceof Map<?, ?> map) {
+            return map.entrySet().stream().map(e -> words(e.getKey().toString()) + ": " + human(e.getValue()))
+                .collect(Collectors.joining("; "));
+        }
+        if (value instanceof Collection<?> list) {
+            return list.isEmpty() ? "none" : list.stream().map(RunSummary::human).collect(Collectors.joining(", "));
+        }
+        return String.valueOf(value);
+    }
+
+    /** {@code new_keys} as "new keys"; names with other characters (a table's) as they are. */
+    private static String words(String key) {
+        return key.matches("[a-z]+(_[a-z]+)*") ? key.replace('_', ' ') : key;
     }
 
     static String seconds(long ms) {

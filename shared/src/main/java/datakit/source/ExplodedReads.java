@@ -9,7 +9,6 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -47,17 +46,12 @@ final class ExplodedReads {
                 + " FROM (SELECT * FROM " + table.sql() + selection.where().map(w -> " WHERE (\n" + w + "\n)").orElse("") + ") AS p"
                 + ", LATERAL " + elements(spec, column) + " WITH ORDINALITY AS e(v, n)";
             Selection child = Selection.query(sql);
-            if (isJson(column)) {
+            if (column.json()) {
                 child = child.flatten(new Flatten(List.of(new FlattenSpec(VALUE, List.of(), 1)), selection.flatten().sampleRows()));
             }
             children.add(new ReadPlan.Child(spec.suffix(), planner.apply(child)));
         }
         return children;
-    }
-
-    private static boolean isJson(SourceColumn column) {
-        String type = column.bronzeType().toLowerCase(Locale.ROOT);
-        return type.equals("json") || type.equals("jsonb");
     }
 
     /** The set-returning call that yields the elements of the spec's array in row {@code p}. */
@@ -68,10 +62,9 @@ final class ExplodedReads {
                 + "--explode %s.", spec.describe(), TableRef.display(column.name()), column.bronzeType(), TableRef.display(column.name()));
             return "pg_catalog.unnest(" + value + (column.cast() ? "::" + column.bronzeType() : "") + ")";
         }
-        DatakitException.check(isJson(column), "--explode %s: %s is %s, not an array, json or jsonb.", spec.describe(),
+        DatakitException.check(column.json(), "--explode %s: %s is %s, not an array, json or jsonb.", spec.describe(),
             TableRef.display(column.name()), column.bronzeType());
-        String document = value + (column.bronzeType().equalsIgnoreCase("json") ? "::jsonb" : "");
-        String array = Flattening.at(document, spec.path());
+        String array = Flattening.at(column.jsonb("p."), spec.path());
         return "pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(" + array + ") = 'array' THEN " + array + " END)";
     }
 }

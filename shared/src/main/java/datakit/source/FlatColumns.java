@@ -5,12 +5,10 @@ import datakit.json.Flatten;
 import datakit.json.FlattenSpec;
 import datakit.json.Flattening;
 import datakit.json.KeyTypes;
-import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.jooq.DSLContext;
@@ -39,8 +37,7 @@ final class FlatColumns {
         for (FlattenSpec spec : flatten.specs()) {
             SourceColumn column = read.stream().filter(c -> c.name().equals(spec.column())).findFirst().orElseThrow(() -> DatakitException.badInput(
                 "--flatten %s: the read has no column %s. Name a json or jsonb column it reads.", spec.describe(), TableRef.display(spec.column())));
-            String type = column.bronzeType().toLowerCase(Locale.ROOT);
-            DatakitException.check(type.equals("jsonb") || type.equals("json"), "--flatten %s: %s is %s, not json or jsonb. Flatten a "
+            DatakitException.check(column.json(), "--flatten %s: %s is %s, not json or jsonb. Flatten a "
                 + "JSON column.", spec.describe(), TableRef.display(column.name()), column.bronzeType());
             String document = document(column, spec);
             String sample = "SELECT " + document + " AS doc FROM " + from + (sampling.isEmpty() ? "" : " " + sampling) + where
@@ -58,7 +55,6 @@ final class FlatColumns {
 
     /** The flattened object as jsonb: the column (cast from json), or the object at the spec's path in it. */
     private static String document(SourceColumn column, FlattenSpec spec) {
-        String value = Sql.quote(column.name()) + (column.bronzeType().equalsIgnoreCase("json") ? "::jsonb" : "");
-        return Flattening.at(value, spec.path());
+        return Flattening.at(column.jsonb(""), spec.path());
     }
 }

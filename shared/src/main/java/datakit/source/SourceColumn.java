@@ -1,5 +1,7 @@
 package datakit.source;
 
+import datakit.sql.Sql;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -15,4 +17,15 @@ import java.util.Optional;
  */
 public record SourceColumn(String name, String sourceType, String bronzeType, boolean cast, Optional<String> note,
                            Optional<String> expression) {
+
+    /** Whether the column lands as json or jsonb. */
+    public boolean json() {
+        String type = bronzeType.toLowerCase(Locale.ROOT);
+        return type.equals("json") || type.equals("jsonb");
+    }
+
+    /** SQL of a JSON column's value as jsonb; {@code qualifier} ("p.", or "") comes before the name. */
+    String jsonb(String qualifier) {
+        return qualifier + Sql.quote(name) + (bronzeType.equalsIgnoreCase("json") ? "::jsonb" : "");
+    }
 }

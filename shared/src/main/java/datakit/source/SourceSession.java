@@ -5,6 +5,7 @@ import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.json.KeyProfile;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -107,6 +108,22 @@ public final class SourceSession implements AutoCloseable {
         List<ReadPlan.Child> children = selection.explode().isEmpty() ? List.of()
             : ExplodedReads.plan(selection, ref, landed, catalog.primaryKey(relation), this::plan);
         return new ReadPlan(selection, Optional.of(ref), landed, copy, estimate, plainColumns, children);
+    }
+
+    /**
+     * The key profile of each JSON column the plan reads as it is, counted over every row it reads, in
+     * this session's snapshot (so it describes exactly the rows copied after it).
+     */
+    public List<KeyProfile> profileJson(ReadPlan plan) {
+        Selection selection = plan.selection();
+        String from = selection.table().map(TableRef::sql).orElseGet(() -> "(\n" + selection.query().orElseThrow() + "\n) AS q")
+            + where(selection.where(), Optional.empty());
+        try {
+            return plan.columns().stream().filter(c -> c.expression().isEmpty() && c.json())
+                .map(c -> KeyProfile.of(db, c.name(), c.jsonb(""), from)).toList();
+        } catch (org.jooq.exception.DataAccessException e) {
+            throw SqlErrors.failure("Profiling the JSON keys of " + plan.describe() + " on the source " + database.settings().describe(), e);
+        }
     }
 
     /** The read's columns followed by those {@code --flatten} adds. */
