@@ -28,6 +28,7 @@
 //FILES db/bronze/V1__create_bookkeeping_tables.sql=../migrations/V1__create_bookkeeping_tables.sql
 //FILES db/bronze/V2__staged_run_status.sql=../migrations/V2__staged_run_status.sql
 //FILES db/bronze/V3__json_key_profiles.sql=../migrations/V3__json_key_profiles.sql
+//FILES db/bronze/V4__bronze_rejects.sql=../migrations/V4__bronze_rejects.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
 //
 //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
@@ -36,6 +37,7 @@
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
 //SOURCES src/main/java/datakit/bronze/BronzeWrite.java
 //SOURCES src/main/java/datakit/bronze/ConflictPolicy.java
+//SOURCES src/main/java/datakit/bronze/JsonTextColumns.java
 //SOURCES src/main/java/datakit/bronze/Layout.java
 //SOURCES src/main/java/datakit/bronze/TableLocks.java
 //SOURCES src/main/java/datakit/bronze/VanishedKeys.java

@@ -51,7 +51,7 @@ class JsonProfileIT {
             List.of("user.tier", "{\"null\": 1, \"string\": 1}", "2", "1", "3"));
         assertThat(stored("raw")).as("json is profiled as jsonb reads it: the last of duplicate keys")
             .containsExactly(List.of("a", "{\"number\": 1, \"string\": 1}", "2", "0", "3"));
-        assertThat(run.out()).contains("drift payload: first profile: true", "keys of payload (3 documents)", "user.tier");
+        assertThat(run.out()).contains("drift payload: first_profile: true", "keys of payload (3 documents)", "user.tier");
     }
 
     @Test

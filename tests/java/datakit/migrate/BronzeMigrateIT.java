@@ -19,7 +19,7 @@ class BronzeMigrateIT {
 
         var dry = Datakits.run("BronzeMigrate", env, "--target-schema", "bronze,raw_crm", "--dry-run");
         assertThat(dry.exitCode()).as(dry.toString()).isZero();
-        assertThat(dry.out()).contains("bronze on ", "would apply V1 create bookkeeping tables, V2 staged run status, V3 json key profiles, bronze views (repeatable)");
+        assertThat(dry.out()).contains("bronze on ", "would apply V1 create bookkeeping tables, V2 staged run status, V3 json key profiles, V4 bronze rejects, bronze views (repeatable)");
         assertThat(warehouse.value("SELECT count(*) FROM pg_namespace WHERE nspname IN ('bronze', 'raw_crm')")).isEqualTo("0");
 
         var first = Datakits.run("BronzeMigrate", env, "--target-schema", "bronze,raw_crm");
@@ -27,8 +27,8 @@ class BronzeMigrateIT {
         assertThat(first.out()).contains("raw_crm on ", "applied V1 create bookkeeping tables");
         for (String schema : List.of("bronze", "raw_crm")) {
             assertThat(warehouse.rows("SELECT tablename FROM pg_tables WHERE schemaname = '" + schema + "' ORDER BY 1"))
-                .containsExactly(List.of("extraction_checkpoints"), List.of("extraction_json_keys"), List.of("extraction_runs"),
-                    List.of("flyway_schema_history"));
+                .containsExactly(List.of("_bronze_rejects"), List.of("extraction_checkpoints"), List.of("extraction_json_keys"),
+                    List.of("extraction_runs"), List.of("flyway_schema_history"));
         }
 
         var again = Datakits.run("BronzeMigrate", env, "--target-schema", "raw_crm", "--json");

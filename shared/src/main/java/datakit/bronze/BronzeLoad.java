@@ -11,6 +11,7 @@ import datakit.sql.TableRef;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -41,6 +42,7 @@ public final class BronzeLoad {
     private final BronzeMetadata metadata;
     private final Optional<BronzeTable> existing;
     private final TableRef copyTarget;
+    private Map<String, Long> rejected = Map.of();
 
     public BronzeLoad(DSLContext db, ReadPlan plan, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
         this.db = db;
@@ -82,6 +84,11 @@ public final class BronzeLoad {
 
     private boolean loadsIntoExisting() {
         return write.mode() != WriteMode.REPLACE && existing.isPresent();
+    }
+
+    /** Values of each text column declared JSON that did not parse (set aside in _bronze_rejects), once finished. */
+    public Map<String, Long> rejected() {
+        return rejected;
     }
 
     public Optional<BronzeTable> existing() {
@@ -148,6 +155,7 @@ public final class BronzeLoad {
      * writes fewer); the caller then commits.
      */
     public long finish(long copiedRows) {
+        rejected = JsonTextColumns.parse(db, copyTarget, plan, target.schema(), target.toString(), metadata.runId());
         if (loadsIntoExisting()) {
             return insertFromStaging();
         }
@@ -252,8 +260,10 @@ public final class BronzeLoad {
         return base + "_bronze_key";
     }
 
+    /** @param withMetadata the bronze table's columns, or (false) the staging table's: no metadata, declared JSON as text */
     private String columnDefinitions(boolean withMetadata, String separator) {
-        var definitions = plan.columns().stream().map(c -> Sql.quote(c.name()) + " " + c.bronzeType()).collect(Collectors.toList());
+        var definitions = plan.columns().stream().map(c -> Sql.quote(c.name()) + " "
+            + (withMetadata || !plan.jsonText().columns().contains(c.name()) ? c.bronzeType() : "text")).collect(Collectors.toList());
         if (withMetadata) {
             metadata.columns().forEach(c -> definitions.add(Sql.quote(c.name()) + " " + c.type()));
         }

@@ -4,6 +4,7 @@ import datakit.json.ExplodeSpec;
 import datakit.json.Flatten;
 import datakit.json.FlattenSpec;
 import datakit.source.Selection;
+import datakit.sql.Identifiers;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -23,6 +24,11 @@ public class JsonOptions implements CheckedOptions {
             + "<table>__<column> with the row's primary key, the element's ordinal and its value (object keys as columns). Repeatable.")
     List<String> explode = new ArrayList<>();
 
+    @Option(names = "--json-columns", paramLabel = "A,B", descriptionKey = "JSON_COLUMNS",
+        description = "Text columns that hold JSON: they land as jsonb; a value that does not parse leaves the column NULL and goes, "
+            + "with the error and the row's key, to _bronze_rejects, without failing the run.")
+    String jsonColumns;
+
     @Option(names = "--profile", description = "Profile the keys of every JSON column read (types, presence, nulls, over all rows), "
         + "store the profile in bronze and report what changed since the last one (new, vanished, retyped keys).")
     boolean profile;
@@ -35,11 +41,16 @@ public class JsonOptions implements CheckedOptions {
     public void check() {
         flatten();
         explode();
+        jsonColumns();
     }
 
     /** The selection with these JSON columns flattened, these arrays exploded, and JSON keys profiled if asked. */
     public Selection applyTo(Selection selection) {
-        return selection.flatten(flatten()).explode(explode()).profile(profile);
+        return selection.flatten(flatten()).explode(explode()).profile(profile).jsonText(jsonColumns());
+    }
+
+    private List<String> jsonColumns() {
+        return jsonColumns == null ? List.of() : Identifiers.split(jsonColumns, ',', "--json-columns");
     }
 
     private List<ExplodeSpec> explode() {

@@ -42,6 +42,8 @@ public final class FullExtract {
     private final Map<String, Long> childRows = new LinkedHashMap<>();
     /** The JSON key profiles of the current attempt ({@code --profile}), and their drift since the last ones. */
     private Keys keys = new Keys(List.of(), Map.of());
+    /** Values of each text column declared JSON that did not parse, in the current attempt. */
+    private Map<String, Long> rejected = Map.of();
 
     private record Keys(List<KeyProfile> profiles, Map<String, KeyProfiles.Drift> drifts) {
     }
@@ -86,6 +88,9 @@ public final class FullExtract {
             var details = new LinkedHashMap<String, Object>();
             if (!childRows.isEmpty()) {
                 details.put("child_tables", Map.copyOf(childRows));
+            }
+            if (!rejected.isEmpty()) {
+                details.put("rejected", rejected);
             }
             keys.drifts().forEach((column, drift) -> details.put("drift " + column, drift.describe()));
             if (run.json()) {
@@ -140,6 +145,7 @@ public final class FullExtract {
                 CopyPipe.Result result = copy(connection, load, plan, target, children);
                 long finishing = System.nanoTime();
                 load.finish(result.rows());
+                rejected = load.rejected();
                 for (ChildLoad child : children) {
                     child.load().finish(childRows.get(child.target().toString()));
                 }

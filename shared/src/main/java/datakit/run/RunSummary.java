@@ -69,18 +69,13 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
     /** A detail for people: lists joined by commas, maps as "key: value; ...", an empty list as "none". */
     static String human(Object value) {
         if (value instanceof Map<?, ?> map) {
-            return map.entrySet().stream().map(e -> words(e.getKey().toString()) + ": " + human(e.getValue()))
+            return map.entrySet().stream().map(e -> e.getKey() + ": " + human(e.getValue()))
                 .collect(Collectors.joining("; "));
         }
         if (value instanceof Collection<?> list) {
             return list.isEmpty() ? "none" : list.stream().map(RunSummary::human).collect(Collectors.joining(", "));
         }
         return String.valueOf(value);
-    }
-
-    /** {@code new_keys} as "new keys"; names with other characters (a table's) as they are. */
-    private static String words(String key) {
-        return key.matches("[a-z]+(_[a-z]+)*") ? key.replace('_', ' ') : key;
     }
 
     static String seconds(long ms) {

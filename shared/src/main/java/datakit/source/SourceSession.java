@@ -107,7 +107,28 @@ public final class SourceSession implements AutoCloseable {
             : copyOf(select);
         List<ReadPlan.Child> children = selection.explode().isEmpty() ? List.of()
             : ExplodedReads.plan(selection, ref, landed, catalog.primaryKey(relation), this::plan);
-        return new ReadPlan(selection, Optional.of(ref), landed, copy, estimate, plainColumns, children);
+        var jsonText = new ReadPlan.JsonText(selection.jsonText(), selection.jsonText().isEmpty() ? List.of() : catalog.primaryKey(relation));
+        return new ReadPlan(selection, Optional.of(ref), declaredJson(landed, jsonText), copy, estimate, plainColumns, children, jsonText);
+    }
+
+    /**
+     * The columns with those declared JSON landing as jsonb. They still travel as the text the source
+     * holds (nothing is cast on the source, where a value that does not parse would stop the read); the
+     * warehouse parses them.
+     */
+    private static List<SourceColumn> declaredJson(List<SourceColumn> columns, ReadPlan.JsonText jsonText) {
+        for (String name : jsonText.columns()) {
+            SourceColumn column = columns.stream().filter(c -> c.name().equals(name) && c.expression().isEmpty()).findFirst()
+                .orElseThrow(() -> DatakitException.badInput("--json-columns names %s, which the read has not. Name text columns it reads.",
+                    TableRef.display(name)));
+            DatakitException.check((column.bronzeType().startsWith("text") || column.bronzeType().startsWith("character"))
+                    && !column.bronzeType().endsWith("[]"),
+                "--json-columns names %s, which is %s: only text columns are declared JSON (json and jsonb columns are JSON already).",
+                TableRef.display(name), column.bronzeType());
+        }
+        return columns.stream().map(c -> !jsonText.columns().contains(c.name()) ? c : new SourceColumn(c.name(), c.sourceType(), "jsonb",
+            false, Optional.of("declared JSON: parsed in the warehouse; values that do not parse land in _bronze_rejects"),
+            Optional.empty())).toList();
     }
 
     /**
@@ -161,7 +182,9 @@ public final class SourceSession implements AutoCloseable {
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
         var landed = withFlatColumns(land(columns), from, selection, "");
         String select = select(landed, from, selection.where(), Optional.empty());
-        return new ReadPlan(selection, Optional.empty(), landed, copyOf(select), estimateRows(select, selection), false);
+        var jsonText = new ReadPlan.JsonText(selection.jsonText(), List.of());
+        return new ReadPlan(selection, Optional.empty(), declaredJson(landed, jsonText), copyOf(select), estimateRows(select, selection),
+            false, List.of(), jsonText);
     }
 
     /**
