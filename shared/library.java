@@ -38,7 +38,9 @@
 //SOURCES src/main/java/datakit/bronze/BronzeWrite.java
 //SOURCES src/main/java/datakit/bronze/ConflictPolicy.java
 //SOURCES src/main/java/datakit/bronze/JsonTextColumns.java
+//SOURCES src/main/java/datakit/bronze/LargeObjectColumns.java
 //SOURCES src/main/java/datakit/bronze/Layout.java
+//SOURCES src/main/java/datakit/bronze/Rejects.java
 //SOURCES src/main/java/datakit/bronze/TableLocks.java
 //SOURCES src/main/java/datakit/bronze/VanishedKeys.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
@@ -111,6 +113,7 @@
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java
+//SOURCES src/main/java/datakit/source/LargeObjects.java
 //SOURCES src/main/java/datakit/source/Part.java
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java

@@ -10,6 +10,7 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -86,7 +87,10 @@ public final class BronzeLoad {
         return write.mode() != WriteMode.REPLACE && existing.isPresent();
     }
 
-    /** Values of each text column declared JSON that did not parse (set aside in _bronze_rejects), once finished. */
+    /**
+     * Values set aside in _bronze_rejects, per column, once finished: text declared JSON that did not
+     * parse, large objects missing or over the cap.
+     */
     public Map<String, Long> rejected() {
         return rejected;
     }
@@ -155,7 +159,10 @@ public final class BronzeLoad {
      * writes fewer); the caller then commits.
      */
     public long finish(long copiedRows) {
-        rejected = JsonTextColumns.parse(db, copyTarget, plan, target.schema(), target.toString(), metadata.runId());
+        var rejects = new Rejects(db, copyTarget, plan, target.schema(), target.toString(), metadata.runId());
+        var counts = new LinkedHashMap<String, Long>(JsonTextColumns.parse(rejects));
+        counts.putAll(LargeObjectColumns.check(rejects));
+        rejected = counts;
         if (loadsIntoExisting()) {
             return insertFromStaging();
         }
@@ -263,7 +270,7 @@ public final class BronzeLoad {
     /** @param withMetadata the bronze table's columns, or (false) the staging table's: no metadata, declared JSON as text */
     private String columnDefinitions(boolean withMetadata, String separator) {
         var definitions = plan.columns().stream().map(c -> Sql.quote(c.name()) + " "
-            + (withMetadata || !plan.jsonText().columns().contains(c.name()) ? c.bronzeType() : "text")).collect(Collectors.toList());
+            + (withMetadata || !plan.checks().jsonText().contains(c.name()) ? c.bronzeType() : "text")).collect(Collectors.toList());
         if (withMetadata) {
             metadata.columns().forEach(c -> definitions.add(Sql.quote(c.name()) + " " + c.type()));
         }

@@ -3,10 +3,13 @@ package datakit.cli;
 import datakit.json.ExplodeSpec;
 import datakit.json.Flatten;
 import datakit.json.FlattenSpec;
+import datakit.source.LargeObjects;
 import datakit.source.Selection;
 import datakit.sql.Identifiers;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
 
 /**
@@ -14,6 +17,8 @@ import picocli.CommandLine.Option;
  * its key types are learnt from), {@code --explode}, both repeatable, and {@code --profile}.
  */
 public class JsonOptions implements CheckedOptions {
+    private static final Pattern SIZE = Pattern.compile("([0-9]{1,10})([KMG]?)", Pattern.CASE_INSENSITIVE);
+
     @Option(names = "--flatten", paramLabel = "COLUMN[.KEY...][:DEPTH]",
         description = "Make the keys of a json or jsonb column (or of an object inside it) typed columns named column__key, "
             + "DEPTH levels down (default 1). Repeatable. The raw column is kept.")
@@ -29,6 +34,16 @@ public class JsonOptions implements CheckedOptions {
             + "with the error and the row's key, to _bronze_rejects, without failing the run.")
     String jsonColumns;
 
+    @Option(names = "--large-objects", paramLabel = "A,B", descriptionKey = "LARGE_OBJECTS",
+        description = "oid columns whose large objects land as bytea in <column>__content; a missing one, or one over the cap, "
+            + "leaves it NULL and goes to _bronze_rejects, without failing the run.")
+    String largeObjects;
+
+    @Option(names = "--large-object-cap", paramLabel = "SIZE", descriptionKey = "LARGE_OBJECT_CAP",
+        description = "Largest large object landed, in bytes or with K, M or G (default 64M, at most 1000000000 bytes); "
+            + "the datakit's heap holds one at a time.")
+    String largeObjectCap;
+
     @Option(names = "--profile", description = "Profile the keys of every JSON column read (types, presence, nulls, over all rows), "
         + "store the profile in bronze and report what changed since the last one (new, vanished, retyped keys).")
     boolean profile;
@@ -42,11 +57,31 @@ public class JsonOptions implements CheckedOptions {
         flatten();
         explode();
         jsonColumns();
+        largeObjects();
+    }
+
+    private LargeObjects largeObjects() {
+        List<String> columns = largeObjects == null ? List.of() : Identifiers.split(largeObjects, ',', "--large-objects");
+        return new LargeObjects(columns, largeObjectCap == null ? LargeObjects.DEFAULT_CAP_BYTES : bytes(largeObjectCap));
+    }
+
+    private static long bytes(String size) {
+        var matcher = SIZE.matcher(size.strip());
+        DatakitException.check(matcher.matches(), "--large-object-cap is \"%s\": give bytes, or a number with K, M or G (64M).", size);
+        long bytes = Long.parseLong(matcher.group(1)) << switch (matcher.group(2).toUpperCase(Locale.ROOT)) {
+            case "K" -> 10;
+            case "M" -> 20;
+            case "G" -> 30;
+            default -> 0;
+        };
+        DatakitException.check(bytes >= 1 && bytes <= LargeObjects.MAX_CAP_BYTES, "--large-object-cap is \"%s\": give 1 byte to %,d bytes "
+            + "(a bytea holds at most 1 GB).", size, LargeObjects.MAX_CAP_BYTES);
+        return bytes;
     }
 
     /** The selection with these JSON columns flattened, these arrays exploded, and JSON keys profiled if asked. */
     public Selection applyTo(Selection selection) {
-        return selection.flatten(flatten()).explode(explode()).profile(profile).jsonText(jsonColumns());
+        return selection.flatten(flatten()).explode(explode()).profile(profile).jsonText(jsonColumns()).largeObjects(largeObjects());
     }
 
     private List<String> jsonColumns() {

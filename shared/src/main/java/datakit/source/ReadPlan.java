@@ -15,25 +15,30 @@ import java.util.Optional;
  * @param estimatedRows the planner's estimate, or -1 when it has none
  * @param plainColumns  whether {@code COPY table (columns) TO} can read the columns as they are (none cast, none generated)
  * @param children      reads of the same snapshot that land in child tables ({@code --explode})
- * @param jsonText      text columns that land as jsonb, parsed in the warehouse
+ * @param checks        what the warehouse checks before the rows land (JSON text, large objects)
  */
 public record ReadPlan(Selection selection, Optional<TableRef> table, List<SourceColumn> columns, String copySql, long estimatedRows,
-                       boolean plainColumns, List<Child> children, JsonText jsonText) {
+                       boolean plainColumns, List<Child> children, Checks checks) {
 
     /** A read that lands in a child table of the plan's ({@code orders__tags}): the elements of an exploded array. */
     public record Child(String suffix, ReadPlan plan) {
     }
 
     /**
-     * Text columns declared JSON ({@code --json-columns}): they travel as text and become jsonb in the
-     * warehouse, where values that do not parse are set aside with the row's {@code key}.
+     * What the warehouse checks of the copied rows before they land, setting aside what fails with the
+     * row's {@code key}: text columns declared JSON ({@code --json-columns}), which travel as text and
+     * become jsonb; and the content of large objects, which must exist and stay under the cap.
      */
-    public record JsonText(List<String> columns, List<String> key) {
-        public static final JsonText NONE = new JsonText(List.of(), List.of());
+    public record Checks(List<String> jsonText, LargeObjects largeObjects, List<String> key) {
+        public static final Checks NONE = new Checks(List.of(), LargeObjects.NONE, List.of());
 
-        public JsonText {
-            columns = List.copyOf(columns);
+        public Checks {
+            jsonText = List.copyOf(jsonText);
             key = List.copyOf(key);
+        }
+
+        public boolean any() {
+            return !jsonText.isEmpty() || !largeObjects.columns().isEmpty();
         }
     }
 
@@ -44,7 +49,7 @@ public record ReadPlan(Selection selection, Optional<TableRef> table, List<Sourc
 
     ReadPlan(Selection selection, Optional<TableRef> table, List<SourceColumn> columns, String copySql, long estimatedRows,
              boolean plainColumns) {
-        this(selection, table, columns, copySql, estimatedRows, plainColumns, List.of(), JsonText.NONE);
+        this(selection, table, columns, copySql, estimatedRows, plainColumns, List.of(), Checks.NONE);
     }
 
     public String describe() {

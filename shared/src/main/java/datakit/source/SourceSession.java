@@ -98,6 +98,7 @@ public final class SourceSession implements AutoCloseable {
         long estimate = estimateRows(select(landed, ref.sql(), selection.where(), Optional.empty()), selection);
         String sampling = "rmp".indexOf(relation.kind()) >= 0 ? sampling(selection.flatten().sampleRows(), estimate) : "";
         landed = withFlatColumns(landed, ref.sql(), selection, sampling);
+        landed = withLargeObjectContent(landed, ref.sql() + ".", selection.largeObjects());
         String select = select(landed, ref.sql(), selection.where(), Optional.empty());
         boolean plainColumns = landed.stream().noneMatch(c -> c.cast() || c.expression().isPresent())
             && columns.stream().noneMatch(SourceCatalog.Column::generated);
@@ -107,8 +108,9 @@ public final class SourceSession implements AutoCloseable {
             : copyOf(select);
         List<ReadPlan.Child> children = selection.explode().isEmpty() ? List.of()
             : ExplodedReads.plan(selection, ref, landed, catalog.primaryKey(relation), this::plan);
-        var jsonText = new ReadPlan.JsonText(selection.jsonText(), selection.jsonText().isEmpty() ? List.of() : catalog.primaryKey(relation));
-        return new ReadPlan(selection, Optional.of(ref), declaredJson(landed, jsonText), copy, estimate, plainColumns, children, jsonText);
+        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of());
+        checks = checks.any() ? new ReadPlan.Checks(checks.jsonText(), checks.largeObjects(), catalog.primaryKey(relation)) : checks;
+        return new ReadPlan(selection, Optional.of(ref), declaredJson(landed, checks), copy, estimate, plainColumns, children, checks);
     }
 
     /**
@@ -116,8 +118,8 @@ public final class SourceSession implements AutoCloseable {
      * holds (nothing is cast on the source, where a value that does not parse would stop the read); the
      * warehouse parses them.
      */
-    private static List<SourceColumn> declaredJson(List<SourceColumn> columns, ReadPlan.JsonText jsonText) {
-        for (String name : jsonText.columns()) {
+    private static List<SourceColumn> declaredJson(List<SourceColumn> columns, ReadPlan.Checks checks) {
+        for (String name : checks.jsonText()) {
             SourceColumn column = columns.stream().filter(c -> c.name().equals(name) && c.expression().isEmpty()).findFirst()
                 .orElseThrow(() -> DatakitException.badInput("--json-columns names %s, which the read has not. Name text columns it reads.",
                     TableRef.display(name)));
@@ -126,7 +128,7 @@ public final class SourceSession implements AutoCloseable {
                 "--json-columns names %s, which is %s: only text columns are declared JSON (json and jsonb columns are JSON already).",
                 TableRef.display(name), column.bronzeType());
         }
-        return columns.stream().map(c -> !jsonText.columns().contains(c.name()) ? c : new SourceColumn(c.name(), c.sourceType(), "jsonb",
+        return columns.stream().map(c -> !checks.jsonText().contains(c.name()) ? c : new SourceColumn(c.name(), c.sourceType(), "jsonb",
             false, Optional.of("declared JSON: parsed in the warehouse; values that do not parse land in _bronze_rejects"),
             Optional.empty())).toList();
     }
@@ -145,6 +147,35 @@ public final class SourceSession implements AutoCloseable {
         } catch (org.jooq.exception.DataAccessException e) {
             throw SqlErrors.failure("Profiling the JSON keys of " + plan.describe() + " on the source " + database.settings().describe(), e);
         }
+    }
+
+    /**
+     * The read's columns followed by the content of each large-object column ({@code doc__content bytea}):
+     * the first cap + 1 bytes of the object, or NULL where it does not exist, so that neither a missing
+     * object nor a huge one stops the read; the warehouse sets both aside.
+     *
+     * @param qualifier what names the read's row ({@code "sales"."docs".} or {@code q.}), so that a column
+     *                  named like one of pg_largeobject_metadata's still means the read's
+     */
+    private static List<SourceColumn> withLargeObjectContent(List<SourceColumn> read, String qualifier, LargeObjects objects) {
+        var all = new ArrayList<>(read);
+        for (String name : objects.columns()) {
+            SourceColumn column = read.stream().filter(c -> c.name().equals(name) && c.expression().isEmpty()).findFirst()
+                .orElseThrow(() -> DatakitException.badInput("--large-objects names %s, which the read has not. Name oid columns it reads.",
+                    TableRef.display(name)));
+            DatakitException.check(column.bronzeType().equals("oid"), "--large-objects names %s, which is %s: large objects are "
+                + "referenced by oid columns.", TableRef.display(name), column.bronzeType());
+            String content = LargeObjects.contentColumn(name);
+            DatakitException.check(all.stream().noneMatch(c -> c.name().equals(content)), "--large-objects %s lands the content in a "
+                + "column %s, and the read already has one by that name. Rename it with a --query.", TableRef.display(name),
+                TableRef.display(content));
+            String oid = qualifier + Sql.quote(name);
+            all.add(new SourceColumn(content, "large object", "bytea", false, Optional.of("content of the large objects in %s, up to %,d "
+                .formatted(name, objects.capBytes()) + "bytes; missing and larger ones land in _bronze_rejects"), Optional.of(
+                "CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata AS lo WHERE lo.oid = " + oid + ") THEN pg_catalog.lo_get("
+                    + oid + ", 0, " + (objects.capBytes() + 1) + ") END")));
+        }
+        return all;
     }
 
     /** The read's columns followed by those {@code --flatten} adds. */
@@ -180,11 +211,11 @@ public final class SourceSession implements AutoCloseable {
         String from = "(\n" + selection.query().get() + "\n) AS q";
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
-        var landed = withFlatColumns(land(columns), from, selection, "");
+        var landed = withLargeObjectContent(withFlatColumns(land(columns), from, selection, ""), "q.", selection.largeObjects());
         String select = select(landed, from, selection.where(), Optional.empty());
-        var jsonText = new ReadPlan.JsonText(selection.jsonText(), List.of());
-        return new ReadPlan(selection, Optional.empty(), declaredJson(landed, jsonText), copyOf(select), estimateRows(select, selection),
-            false, List.of(), jsonText);
+        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of());
+        return new ReadPlan(selection, Optional.empty(), declaredJson(landed, checks), copyOf(select), estimateRows(select, selection),
+            false, List.of(), checks);
     }
 
     /**
