@@ -29,6 +29,7 @@
 //FILES db/bronze/V2__staged_run_status.sql=../migrations/V2__staged_run_status.sql
 //FILES db/bronze/V3__json_key_profiles.sql=../migrations/V3__json_key_profiles.sql
 //FILES db/bronze/V4__bronze_rejects.sql=../migrations/V4__bronze_rejects.sql
+//FILES db/bronze/V5__json_key_paths_of_any_length.sql=../migrations/V5__json_key_paths_of_any_length.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
 //
 //SOURCES src/main/java/datakit/bronze/BronzeLoad.java

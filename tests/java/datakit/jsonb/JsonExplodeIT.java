@@ -80,6 +80,22 @@ class JsonExplodeIT {
     }
 
     @Test
+    void aChildTableIsPartOfItsParentsStreamAndNoOtherStreamMayTakeIt() {
+        source.execute("CREATE TABLE public.orders__tags (region text, id int, PRIMARY KEY (region, id))");
+        assertThat(jsonb("--table", "orders", "--explode", "tags").exitCode()).isZero();
+
+        var plain = jsonb("--table", "orders__tags");
+        assertThat(plain.exitCode()).as(plain.toString()).isEqualTo(3);
+        assertThat(plain.err()).contains("bronze.orders__tags holds the rows of public.orders, and this run reads public.orders__tags");
+
+        warehouse.execute("DROP TABLE bronze.orders__tags", "DELETE FROM bronze.extraction_runs");
+        assertThat(jsonb("--table", "orders__tags").exitCode()).isZero();
+        var explode = jsonb("--table", "orders", "--explode", "tags");
+        assertThat(explode.exitCode()).as(explode.toString()).isEqualTo(3);
+        assertThat(explode.err()).contains("bronze.orders__tags holds the rows of public.orders__tags, and this run reads public.orders");
+    }
+
+    @Test
     void badExplodeArgumentsFailWithOneClearLineAndWriteNothing() {
         source.execute("CREATE TABLE public.keyless (id int, tags text[])", "INSERT INTO keyless VALUES (1, '{a}')");
         var cases = Map.of(
@@ -87,7 +103,9 @@ class JsonExplodeIT {
             List.of("--table", "orders", "--explode", "region"), "region is text, not an array, json or jsonb",
             List.of("--table", "orders", "--explode", "tags.first"), "tags is an array (text[]), which has no keys",
             List.of("--table", "orders", "--explode", "nosuch"), "the read has no column nosuch",
-            List.of("--query", "SELECT * FROM orders", "--target-table", "q", "--explode", "tags"), "--explode needs a table");
+            List.of("--query", "SELECT * FROM orders", "--target-table", "q", "--explode", "tags"), "--explode needs a table",
+            List.of("--table", "orders", "--explode", "tags", "--explode", "tags"), "another --explode lands in the same child table",
+            List.of("--table", "orders", "--columns", "tags", "--explode", "tags"), "--columns leaves out region, id");
         cases.forEach((args, message) -> {
             var run = jsonb(args.toArray(String[]::new));
             assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);

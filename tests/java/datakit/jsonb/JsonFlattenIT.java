@@ -102,6 +102,15 @@ class JsonFlattenIT {
     }
 
     @Test
+    void aWhereWithJsonOperatorsReachesTheServerAsWritten() {
+        var run = jsonb("--table", "orders", "--flatten", "payload", "--profile", "--where", "payload ? 'note' OR payload ?| array['extra']");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id::text, payload__note FROM bronze.orders ORDER BY id"))
+            .containsExactly(Arrays.list("1", "x"), Arrays.list("2", null));
+    }
+
+    @Test
     void theDryRunShowsEachKeyWithWhatTheSampleHeld() {
         var run = jsonb("--table", "orders", "--flatten", "payload", "--dry-run");
 

@@ -35,7 +35,8 @@ class JsonProfileIT {
 
     List<List<String>> stored(String column) {
         return warehouse.rows("SELECT array_to_string(key_path, '.'), types::text, present::text, nulls::text, documents::text "
-            + "FROM bronze.extraction_json_keys WHERE stream = 'bronze.events' AND column_name = '" + column + "' ORDER BY key_path");
+            + "FROM bronze.extraction_json_keys WHERE stream = 'bronze.events' AND column_name = '" + column + "' AND key_path <> '{}' "
+            + "ORDER BY key_path");
     }
 
     @Test
@@ -52,6 +53,32 @@ class JsonProfileIT {
         assertThat(stored("raw")).as("json is profiled as jsonb reads it: the last of duplicate keys")
             .containsExactly(List.of("a", "{\"number\": 1, \"string\": 1}", "2", "0", "3"));
         assertThat(run.out()).contains("drift payload: first_profile: true", "keys of payload (3 documents)", "user.tier");
+    }
+
+    @Test
+    void declaredJsonColumnsAreNotProfiledAndARunWithoutKeysStillCountsAsTheLastProfile() {
+        source.execute("ALTER TABLE events ADD COLUMN note text", "UPDATE events SET note = 'not json'");
+        assertThat(jsonb("--table", "events", "--profile", "--json-columns", "note").exitCode()).isZero();
+        source.execute("UPDATE events SET raw = NULL");
+
+        var empty = jsonb("--table", "events", "--profile", "--json-columns", "note", "--json");
+        var again = jsonb("--table", "events", "--profile", "--json-columns", "note", "--json");
+
+        assertThat(empty.exitCode()).as(empty.toString()).isZero();
+        assertThat(empty.out()).contains("\"drift raw\":{\"new_keys\":[],\"vanished_keys\":[\"a\"],\"type_changes\":[]}")
+            .doesNotContain("drift note");
+        assertThat(again.out()).as("the key vanished once, not at every run")
+            .contains("\"drift raw\":{\"new_keys\":[],\"vanished_keys\":[],\"type_changes\":[]}");
+    }
+
+    @Test
+    void aKeyLongerThanAnIndexEntryIsProfiled() {
+        source.execute("UPDATE events SET payload = jsonb_build_object(repeat('k', 5000), 1) WHERE id = 1");
+
+        var run = jsonb("--table", "events", "--profile");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.value("SELECT max(length(key_path[1])) FROM bronze.extraction_json_keys")).isEqualTo("5000");
     }
 
     @Test

@@ -69,11 +69,21 @@ class JsonRejectsIT {
     }
 
     @Test
+    void aReadWithoutTheKeyStillLoadsAndItsRejectsHaveNoRowKey() {
+        var run = jsonb("--table", "events", "--columns", "raw_event", "--json-columns", "raw_event");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.value("SELECT count(*) || ' without key' FROM bronze._bronze_rejects WHERE row_key IS NULL"))
+            .isEqualTo("2 without key");
+    }
+
+    @Test
     void declaringAColumnThatIsNotTextFailsWithOneClearLine() {
         source.execute("ALTER TABLE events ADD COLUMN doc jsonb");
         var cases = Map.of(
             "doc", "--json-columns names doc, which is jsonb: only text columns are declared JSON",
-            "nosuch", "--json-columns names nosuch, which the read has not");
+            "nosuch", "--json-columns names nosuch, which the read has not",
+            "id", "--json-columns names id, a column of the primary key of public.events");
         cases.forEach((column, message) -> {
             var run = jsonb("--table", "events", "--json-columns", column);
             assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);

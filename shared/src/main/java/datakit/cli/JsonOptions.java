@@ -61,7 +61,7 @@ public class JsonOptions implements CheckedOptions {
     }
 
     private LargeObjects largeObjects() {
-        List<String> columns = largeObjects == null ? List.of() : Identifiers.split(largeObjects, ',', "--large-objects");
+        List<String> columns = largeObjects == null ? List.of() : Identifiers.split(largeObjects, ',', "--large-objects").stream().distinct().toList();
         return new LargeObjects(columns, largeObjectCap == null ? LargeObjects.DEFAULT_CAP_BYTES : bytes(largeObjectCap));
     }
 
@@ -85,7 +85,7 @@ public class JsonOptions implements CheckedOptions {
     }
 
     private List<String> jsonColumns() {
-        return jsonColumns == null ? List.of() : Identifiers.split(jsonColumns, ',', "--json-columns");
+        return jsonColumns == null ? List.of() : Identifiers.split(jsonColumns, ',', "--json-columns").stream().distinct().toList();
     }
 
     private List<ExplodeSpec> explode() {

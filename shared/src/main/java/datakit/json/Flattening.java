@@ -105,7 +105,14 @@ public final class Flattening {
         parts.add(spec.column());
         parts.addAll(spec.path());
         parts.addAll(path);
-        String name = String.join("__", parts);
+        return fit(String.join("__", parts));
+    }
+
+    /**
+     * {@code name} if PostgreSQL takes it whole, else cut to fit and ended with a hash of the whole, so it
+     * stays unique and the same at every run.
+     */
+    public static String fit(String name) {
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
         if (bytes.length <= MAX_NAME_BYTES) {
             return name;

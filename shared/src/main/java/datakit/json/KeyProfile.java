@@ -3,7 +3,6 @@ package datakit.json;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.jooq.DSLContext;
 
 /**
  * The key profile of one JSON column: every key path in its documents (down to {@link FlattenSpec#MAX_DEPTH}
@@ -23,9 +22,9 @@ public record KeyProfile(String column, long documents, List<KeyTypes> keys) {
      * Counts, on the server, the keys of {@code document} (jsonb SQL over the rows of {@code from}, a FROM
      * item with its WHERE clause).
      */
-    public static KeyProfile of(DSLContext db, String column, String document, String from) {
-        long documents = db.resultQuery("SELECT count(" + document + ") FROM " + from).fetchOne(0, Long.class);
-        return new KeyProfile(column, documents, KeyTypes.of(db, "SELECT " + document + " AS doc FROM " + from, FlattenSpec.MAX_DEPTH));
+    public static KeyProfile of(KeyTypes.Rows rows, String column, String document, String from) {
+        long documents = Long.parseLong(rows.of("SELECT count(" + document + ") FROM " + from).get(0).get(0));
+        return new KeyProfile(column, documents, KeyTypes.of(rows, "SELECT " + document + " AS doc FROM " + from, FlattenSpec.MAX_DEPTH));
     }
 
     /** The profile as JSON-ready maps, for summaries: key, types, present, nulls. */

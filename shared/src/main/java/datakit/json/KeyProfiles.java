@@ -59,16 +59,21 @@ public final class KeyProfiles {
         var drifts = new LinkedHashMap<String, Drift>();
         for (KeyProfile profile : profiles) {
             drifts.put(profile.column(), drift(db, stream, profile));
-            for (KeyTypes key : profile.keys()) {
+            // The column's own row (an empty path) marks every profiled run, also one that found no key.
+            var rows = new ArrayList<KeyTypes>();
+            rows.add(new KeyTypes(List.of(), Map.of()));
+            rows.addAll(profile.keys());
+            for (KeyTypes key : rows) {
                 db.execute("""
-                    INSERT INTO %s (stream, column_name, key_path, types, present, nulls, documents, first_seen_run, first_seen_at,
-                                    last_seen_run, last_seen_at)
-                    VALUES (?, ?, ?::text[], ?::jsonb, ?, ?, ?, ?::uuid, now(), ?::uuid, now())
-                    ON CONFLICT (stream, column_name, key_path) DO UPDATE SET types = EXCLUDED.types, present = EXCLUDED.present,
+                    INSERT INTO %s (stream, column_name, key_path, path_hash, types, present, nulls, documents, first_seen_run,
+                                    first_seen_at, last_seen_run, last_seen_at)
+                    SELECT ?, ?, p, md5(array_to_json(p)::text), ?::jsonb, ?, ?, ?, ?::uuid, now(), ?::uuid, now()
+                    FROM (SELECT ?::text[] AS p) AS path
+                    ON CONFLICT (stream, column_name, path_hash) DO UPDATE SET types = EXCLUDED.types, present = EXCLUDED.present,
                         nulls = EXCLUDED.nulls, documents = EXCLUDED.documents, last_seen_run = EXCLUDED.last_seen_run,
                         last_seen_at = EXCLUDED.last_seen_at""".formatted(table()),
-                    stream, profile.column(), key.path().toArray(String[]::new), json(key.counts()), key.present(), key.nulls(),
-                    profile.documents(), run.toString(), run.toString());
+                    stream, profile.column(), json(key.counts()), key.path().isEmpty() ? profile.documents() : key.present(), key.nulls(),
+                    profile.documents(), run.toString(), run.toString(), key.path().toArray(String[]::new));
             }
         }
         return drifts;
@@ -79,12 +84,12 @@ public final class KeyProfiles {
         var previous = new HashMap<List<String>, List<String>>();
         for (Record r : db.resultQuery("""
                 SELECT key_path, types::text FROM %s
-                WHERE stream = ? AND column_name = ? AND last_seen_run = (
-                    SELECT last_seen_run FROM %s WHERE stream = ? AND column_name = ? ORDER BY last_seen_at DESC LIMIT 1)"""
+                WHERE stream = ? AND column_name = ? AND key_path <> '{}' AND last_seen_run = (
+                    SELECT last_seen_run FROM %s WHERE stream = ? AND column_name = ? AND key_path = '{}')"""
                 .formatted(table(), table()), stream, profile.column(), stream, profile.column()).fetch()) {
             previous.put(Arrays.asList(r.get(0, String[].class)), valueTypes(r.get(1, String.class)));
         }
-        boolean first = previous.isEmpty() && db.resultQuery("SELECT count(*) FROM " + table() + " WHERE stream = ? AND column_name = ?",
+        boolean first = db.resultQuery("SELECT count(*) FROM " + table() + " WHERE stream = ? AND column_name = ? AND key_path = '{}'",
             stream, profile.column()).fetchOne(0, Long.class) == 0;
         var newKeys = new ArrayList<String>();
         var changes = new ArrayList<String>();

@@ -1,12 +1,11 @@
 package datakit.json;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.jooq.DSLContext;
-import org.jooq.Record;
 
 /**
  * The JSON types found at one key path of a column's documents ({@code jsonb_typeof}: object, array,
@@ -16,6 +15,7 @@ import org.jooq.Record;
  * @param counts documents per JSON type at this path
  */
 public record KeyTypes(List<String> path, Map<String, Long> counts) {
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     public KeyTypes {
         path = List.copyOf(path);
@@ -23,11 +23,21 @@ public record KeyTypes(List<String> path, Map<String, Long> counts) {
     }
 
     /**
+     * Runs SQL on the source and returns its rows as text. Queries here hold the user's {@code --where},
+     * which may use operators such as {@code ?} that a bind-parameter parser would take for parameters,
+     * so they go to the server as written.
+     */
+    @FunctionalInterface
+    public interface Rows {
+        List<List<String>> of(String sql);
+    }
+
+    /**
      * Counts, on the server, the JSON types at every key path down to {@code depth} levels below
      * {@code document}, a jsonb expression over the rows {@code sample} returns (a subquery whose one
      * column is {@code doc}). Objects are descended; arrays are values.
      */
-    public static List<KeyTypes> of(DSLContext db, String sample, int depth) {
+    public static List<KeyTypes> of(Rows rows, String sample, int depth) {
         String sql = """
             WITH RECURSIVE keys (path, value, level) AS (
                 SELECT ARRAY[e.key], e.value, 1
@@ -38,15 +48,23 @@ public record KeyTypes(List<String> path, Map<String, Long> counts) {
                 FROM keys AS k, LATERAL pg_catalog.jsonb_each(k.value) AS e
                 WHERE k.level < %d AND pg_catalog.jsonb_typeof(k.value) = 'object'
             )
-            SELECT path, pg_catalog.jsonb_typeof(value), count(*) FROM keys GROUP BY 1, 2 ORDER BY 1, 2""".formatted(sample, depth);
+            SELECT pg_catalog.to_jsonb(path)::text, pg_catalog.jsonb_typeof(value), count(*)::text
+            FROM keys GROUP BY path, 2 ORDER BY path, 2""".formatted(sample, depth);
         var byPath = new LinkedHashMap<List<String>, Map<String, Long>>();
-        for (Record r : db.resultQuery(sql).fetch()) {
-            List<String> path = Arrays.asList(r.get(0, String[].class));
-            byPath.computeIfAbsent(path, p -> new LinkedHashMap<>()).put(r.get(1, String.class), r.get(2, Long.class));
+        for (List<String> row : rows.of(sql)) {
+            byPath.computeIfAbsent(path(row.get(0)), p -> new LinkedHashMap<>()).put(row.get(1), Long.parseLong(row.get(2)));
         }
         var keys = new ArrayList<KeyTypes>();
         byPath.forEach((path, counts) -> keys.add(new KeyTypes(path, counts)));
         return keys;
+    }
+
+    private static List<String> path(String json) {
+        try {
+            return List.of(JSON.readValue(json, String[].class));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("the server sent a key path that is not a JSON array: " + json, e);
+        }
     }
 
     /** The types other than JSON null, which says nothing about a key's type. */

@@ -10,6 +10,7 @@ import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.db.SqlErrors;
+import datakit.json.Flattening;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
 import datakit.source.ReadPlan;
@@ -79,15 +80,20 @@ public final class FullExtract {
         Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
         run.info("checked the migrations of %s in %d ms".formatted(target.schema(), millisSince(migrating)));
         var runs = new RunLog(target.schema());
+        var recorded = new LinkedHashMap<String, Object>(Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
+        if (!plan.children().isEmpty()) {
+            // Child tables belong to this stream: a later load of one of them as a stream of its own is refused.
+            recorded.put("child_tables", plan.children().stream().map(c -> childTarget(target, c).toString()).toList());
+        }
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(), plan.table().map(TableRef::toString),
-            target.toString(), EXTRACTION_TYPE, mode.label(), Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
+            target.toString(), EXTRACTION_TYPE, mode.label(), recorded);
         runs.start(warehouse, record);
         long started = System.nanoTime();
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
             var details = new LinkedHashMap<String, Object>();
             if (!childRows.isEmpty()) {
-                details.put("child_tables", Map.copyOf(childRows));
+                details.put("child_tables", new LinkedHashMap<>(childRows));
             }
             if (!rejected.isEmpty()) {
                 details.put("rejected", rejected);
@@ -132,6 +138,12 @@ public final class FullExtract {
                 if (load.existing().isPresent()) {
                     StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
                 }
+                for (ChildLoad child : children) {
+                    lockStream(connection, child.target().toString(), runs);
+                    if (child.load().existing().isPresent()) {
+                        StreamGuard.check(runs, connection, child.target().toString(), plan.table().map(TableRef::toString), mode);
+                    }
+                }
                 if (!load.schemaChanges().isEmpty() || children.stream().anyMatch(c -> !c.load().schemaChanges().isEmpty())) {
                     load.applySchemaChanges();
                     children.forEach(c -> c.load().applySchemaChanges());
@@ -173,10 +185,15 @@ public final class FullExtract {
 
     private static List<ChildLoad> childLoads(Connection connection, ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
         return plan.children().stream().map(child -> {
-            TableRef table = target.withTable(target.table() + "__" + child.suffix());
+            TableRef table = childTarget(target, child);
             BronzeLoad.checkNames(child.plan(), table);
             return new ChildLoad(child.plan(), table, new BronzeLoad(Sql.using(connection), child.plan(), table, BronzeWrite.of(mode), metadata));
         }).toList();
+    }
+
+    /** {@code bronze.orders__tags}: the parent's name, two underscores, the exploded column's (cut to fit, with a hash). */
+    private static TableRef childTarget(TableRef target, ReadPlan.Child child) {
+        return target.withTable(Flattening.fit(target.table() + "__" + child.suffix()));
     }
 
     /**

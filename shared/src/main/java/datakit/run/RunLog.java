@@ -122,7 +122,8 @@ public final class RunLog {
 
     public Optional<PreviousRun> lastSuccess(Connection connection, String stream) {
         return Sql.using(connection).resultQuery("SELECT run_id, source_object, mode, write_mode FROM " + table
-                + " WHERE stream = ? AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1", stream)
+                + " WHERE (stream = ? OR pg_catalog.jsonb_exists(details -> 'child_tables', ?)) AND status = 'succeeded'"
+                + " ORDER BY started_at DESC LIMIT 1", stream, stream)
             .fetchOptional(r -> new PreviousRun(r.get(0, UUID.class), Optional.ofNullable(r.get(1, String.class)), r.get(2, String.class),
                 r.get(3, String.class)));
     }

@@ -58,8 +58,9 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
             out.println("  read       " + read + " on " + source);
             out.println("  wrote      " + target + " (" + writeMode + ")");
             out.println("  rows       %,d (%s) in %s, %,d rows/s".formatted(rows, Sizes.bytes(bytes), seconds(durationMs), rowsPerSecond()));
-            details.forEach((key, value) -> out.println("  %-10s %s".formatted(key.replace('_', ' ') + (key.length() > 10 ? ":" : ""),
-                human(value))));
+            // child_tables reads "child tables"; a key naming a column ("drift my_payload") keeps the name whole.
+            details.forEach((key, value) -> out.println("  %-10s %s".formatted((key.contains(" ") ? key : key.replace('_', ' '))
+                + (key.length() > 10 ? ":" : ""), human(value))));
             out.println("  peak heap  " + Sizes.bytes(peakHeapBytes()));
             out.println("  run id     " + runId);
         }

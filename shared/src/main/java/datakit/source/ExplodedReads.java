@@ -8,6 +8,7 @@ import datakit.json.Flattening;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -34,9 +35,15 @@ final class ExplodedReads {
     static List<ReadPlan.Child> plan(Selection selection, TableRef table, List<SourceColumn> read, List<String> key,
                                      Function<Selection, ReadPlan> planner) {
         var children = new ArrayList<ReadPlan.Child>();
+        var suffixes = new HashSet<String>();
         for (ExplodeSpec spec : selection.explode()) {
+            DatakitException.check(suffixes.add(spec.suffix()), "--explode %s: another --explode lands in the same child table (%s). Explode "
+                + "each array once.", spec.describe(), spec.suffix());
             DatakitException.check(!key.isEmpty(), "--explode %s needs the primary key of %s to link each element to its row, and %s has "
                 + "none. Explode a table with a primary key.", spec.describe(), table, table);
+            List<String> missing = key.stream().filter(k -> read.stream().noneMatch(c -> c.name().equals(k))).toList();
+            DatakitException.check(missing.isEmpty(), "--explode %s links elements to their rows by the primary key, and --columns leaves "
+                + "out %s. Add it to --columns.", spec.describe(), String.join(", ", missing.stream().map(TableRef::display).toList()));
             DatakitException.check(!key.contains(ORDINAL) && !key.contains(VALUE), "--explode %s: the primary key of %s has a column named "
                 + "ordinal or value, which the child table uses for the element.", spec.describe(), table);
             SourceColumn column = read.stream().filter(c -> c.name().equals(spec.column())).findFirst().orElseThrow(() -> DatakitException.badInput(

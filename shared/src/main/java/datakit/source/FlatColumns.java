@@ -11,7 +11,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Collectors;
-import org.jooq.DSLContext;
 
 /**
  * The columns {@code --flatten} adds to a read: for each flattened JSON column, the key paths and their
@@ -19,10 +18,10 @@ import org.jooq.DSLContext;
  * in the source query next to the raw column.
  */
 final class FlatColumns {
-    private final DSLContext db;
+    private final KeyTypes.Rows rows;
 
-    FlatColumns(DSLContext db) {
-        this.db = db;
+    FlatColumns(KeyTypes.Rows rows) {
+        this.rows = rows;
     }
 
     /**
@@ -42,7 +41,7 @@ final class FlatColumns {
             String document = document(column, spec);
             String sample = "SELECT " + document + " AS doc FROM " + from + (sampling.isEmpty() ? "" : " " + sampling) + where
                 + (flatten.sampleRows() > 0 ? " LIMIT " + flatten.sampleRows() : "");
-            for (Flattening.FlatColumn flat : Flattening.columns(spec, document, KeyTypes.of(db, sample, spec.depth()))) {
+            for (Flattening.FlatColumn flat : Flattening.columns(spec, document, KeyTypes.of(rows, sample, spec.depth()))) {
                 DatakitException.check(names.add(flat.name()), "--flatten %s makes a column %s, and the read already has one by that "
                     + "name. Rename one of them with a --query, or flatten a path inside it.", spec.describe(), TableRef.display(flat.name()));
                 added.add(new SourceColumn(flat.name(), "JSON " + String.join(" or ", flat.seen().valueTypes()), flat.type(), false,

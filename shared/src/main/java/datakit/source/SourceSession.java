@@ -5,6 +5,7 @@ import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.json.Flattening;
 import datakit.json.KeyProfile;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -106,10 +107,17 @@ public final class SourceSession implements AutoCloseable {
         String copy = plainColumns && relation.copiesLikeSelect() && selection.where().isEmpty()
             ? copyTable(ref, landed)
             : copyOf(select);
+        List<String> key = selection.explode().isEmpty() && selection.jsonText().isEmpty() && selection.largeObjects().columns().isEmpty()
+            ? List.of() : catalog.primaryKey(relation);
         List<ReadPlan.Child> children = selection.explode().isEmpty() ? List.of()
-            : ExplodedReads.plan(selection, ref, landed, catalog.primaryKey(relation), this::plan);
-        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of());
-        checks = checks.any() ? new ReadPlan.Checks(checks.jsonText(), checks.largeObjects(), catalog.primaryKey(relation)) : checks;
+            : ExplodedReads.plan(selection, ref, landed, key, this::plan);
+        // Rejects name their row by the key, when the read has all of it (--columns may leave it out).
+        List<String> names = landed.stream().map(SourceColumn::name).toList();
+        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), names.containsAll(key) ? key : List.of());
+        for (String column : selection.jsonText()) {
+            DatakitException.check(!key.contains(column), "--json-columns names %s, a column of the primary key of %s: a key stays as the "
+                + "source holds it, so rejects can name their rows. Leave it out.", TableRef.display(column), ref);
+        }
         return new ReadPlan(selection, Optional.of(ref), declaredJson(landed, checks), copy, estimate, plainColumns, children, checks);
     }
 
@@ -141,12 +149,9 @@ public final class SourceSession implements AutoCloseable {
         Selection selection = plan.selection();
         String from = selection.table().map(TableRef::sql).orElseGet(() -> "(\n" + selection.query().orElseThrow() + "\n) AS q")
             + where(selection.where(), Optional.empty());
-        try {
-            return plan.columns().stream().filter(c -> c.expression().isEmpty() && c.json())
-                .map(c -> KeyProfile.of(db, c.name(), c.jsonb(""), from)).toList();
-        } catch (org.jooq.exception.DataAccessException e) {
-            throw SqlErrors.failure("Profiling the JSON keys of " + plan.describe() + " on the source " + database.settings().describe(), e);
-        }
+        // Declared JSON columns are text on the source, where a value that does not parse would stop the read.
+        return plan.columns().stream().filter(c -> c.expression().isEmpty() && c.json() && !plan.checks().jsonText().contains(c.name()))
+            .map(c -> KeyProfile.of(sql -> rows(sql, selection), c.name(), c.jsonb(""), from)).toList();
     }
 
     /**
@@ -184,7 +189,11 @@ public final class SourceSession implements AutoCloseable {
             return read;
         }
         var all = new ArrayList<>(read);
-        all.addAll(new FlatColumns(db).of(selection.flatten(), read, from, where(selection.where(), Optional.empty()), sampling));
+        all.addAll(new FlatColumns(sql -> rows(sql, selection)).of(selection.flatten(), read, from, where(selection.where(), Optional.empty()),
+            sampling));
+        DatakitException.check(all.size() <= Flattening.MAX_COLUMNS, "--flatten would give %s %,d columns, more than a table can hold "
+            + "with bronze's own (at most %,d). Flatten fewer levels or paths inside the columns.", selection.describe(), all.size(),
+            Flattening.MAX_COLUMNS);
         return all;
     }
 
