@@ -9,6 +9,7 @@ import datakit.cli.BronzeOptions;
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
 import datakit.cli.JsonOptions;
+import datakit.cli.OptionalIncrementalOptions;
 import datakit.cli.SelectionOptions;
 import datakit.cli.SourceOptions;
 import datakit.cli.WarehouseOptions;
@@ -24,16 +25,25 @@ class PostgresJsonb extends DatakitCommand {
     @Mixin SourceOptions source;          // --source, or SOURCE_DATABASE_URL / SOURCE_PG_*
     @Mixin WarehouseOptions warehouse;    // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
     @Mixin SelectionOptions selection;    // --table or --query, --columns, --where
-    @Mixin JsonOptions json;              // --flatten, --explode, --sample-rows
+    @Mixin JsonOptions json;              // --flatten, --explode, --json-columns, --large-objects, --profile
+    @Mixin OptionalIncrementalOptions incremental; // --cursor-field or --sync-mode: load only what changed
     @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode
 
     @Override
     protected void run(Datakit kit) {
+        var read = json.applyTo(selection.selection());
+        if (incremental.requested()) {
+            // Incrementally, as postgres-incremental does: keys flattened (sampled once per run), JSON text
+            // parsed, large objects read, chunk by chunk, each chunk committed with its checkpoint.
+            var increment = incremental.increment(read);
+            kit.incrementalExtract(source, warehouse).load(increment, bronze.target(read), bronze.mode(WriteMode.MERGE));
+            return;
+        }
         // 1. Connect: the source read-only, the warehouse that holds the bronze schema.
         var extract = kit.fullExtract(source, warehouse);
         // 2. Plan the read: the columns as they are, plus a typed column per flattened key, with the
         //    types learnt on the source from a sample of the documents; and a child read per exploded array.
-        var plan = extract.plan(json.applyTo(selection.selection()));
+        var plan = extract.plan(read);
         // 3. Stream it into bronze with COPY, then each child table from the same snapshot; the rows of
         //    all of them and the run record commit together.
         //    With --dry-run, print the plan (each flattened key with what the sample held) and write nothing.

@@ -60,6 +60,7 @@
 //SOURCES src/main/java/datakit/cli/ExitCode.java
 //SOURCES src/main/java/datakit/cli/IncrementalOptions.java
 //SOURCES src/main/java/datakit/cli/JsonOptions.java
+//SOURCES src/main/java/datakit/cli/OptionalIncrementalOptions.java
 //SOURCES src/main/java/datakit/cli/PartitionOptions.java
 //SOURCES src/main/java/datakit/cli/SelectionOptions.java
 //SOURCES src/main/java/datakit/cli/SourceOptions.java

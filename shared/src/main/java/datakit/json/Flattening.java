@@ -8,6 +8,8 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Decides the bronze columns that flattening a JSON column makes, from the types its sampled documents
@@ -23,6 +25,7 @@ import java.util.List;
  * in that column; the raw column keeps every value.
  */
 public final class Flattening {
+    private static final Set<String> RULE_TYPES = Set.of("numeric", "text", "boolean", "jsonb");
     /** PostgreSQL's longest identifier, in bytes. */
     private static final int MAX_NAME_BYTES = 63;
     /** Where PostgreSQL stops: a table has at most 1,600 columns, and bronze adds its own. */
@@ -40,6 +43,15 @@ public final class Flattening {
      * (jsonb) of the object being flattened.
      */
     public static List<FlatColumn> columns(FlattenSpec spec, String document, List<KeyTypes> keys) {
+        return columns(spec, document, keys, Map.of());
+    }
+
+    /**
+     * The columns for {@code spec}, where a column the bronze table already has ({@code kept}: name to
+     * type) keeps its type when it is one this rule makes: a load that adds rows must not change a
+     * column's type, so values of the other JSON types land NULL there (the raw column keeps them).
+     */
+    public static List<FlatColumn> columns(FlattenSpec spec, String document, List<KeyTypes> keys, Map<String, String> kept) {
         var columns = new ArrayList<FlatColumn>();
         var leaves = new ArrayList<List<String>>();
         for (KeyTypes key : keys) {
@@ -57,7 +69,9 @@ public final class Flattening {
                 case "boolean" -> "boolean";
                 default -> "jsonb";
             };
-            columns.add(new FlatColumn(name(spec, key.path()), type, expression(document, key.path(), type), key));
+            String name = name(spec, key.path());
+            type = kept.containsKey(name) && RULE_TYPES.contains(kept.get(name)) ? kept.get(name) : type;
+            columns.add(new FlatColumn(name, type, expression(document, key.path(), type), key));
         }
         DatakitException.check(columns.size() <= MAX_COLUMNS, "--flatten %s would make %,d columns, more than a table can hold. "
             + "Flatten fewer levels (%s:1) or a path inside it (%s.key).", spec.describe(), columns.size(), spec.describe(), spec.describe());

@@ -2,6 +2,7 @@ package datakit.run;
 
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.WriteMode;
 import datakit.cli.DatakitException;
@@ -132,7 +133,7 @@ public final class FullExtract {
                 runs.abandonStale(connection, stream, run.runId());
                 // Read in a snapshot taken after the lock: a run that waited must not load data older than
                 // what the run before it committed.
-                ReadPlan plan = plan(firstPlan.selection());
+                ReadPlan plan = plan(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                 var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
                 var children = childLoads(connection, plan, target, mode, metadata);
                 if (load.existing().isPresent()) {
@@ -171,6 +172,15 @@ public final class FullExtract {
             closeSession();
             throw e;
         }
+    }
+
+    /** Rows appended to a bronze table land in its columns as they are: flattened keys keep the types they have there. */
+    private static Selection keepingBronzeTypes(Connection connection, Selection selection, TableRef target, WriteMode mode) {
+        if (mode != WriteMode.APPEND || selection.flatten().isEmpty()) {
+            return selection;
+        }
+        return BronzeTable.inspect(Sql.using(connection), target)
+            .map(t -> selection.flatten(selection.flatten().keeping(t.columns()))).orElse(selection);
     }
 
     private void lockStream(Connection transaction, String stream, RunLog runs) {

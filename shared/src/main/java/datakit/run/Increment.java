@@ -20,6 +20,12 @@ public record Increment(Selection selection, Optional<String> cursorField, List<
                         Optional<Duration> lookback, OptionalLong chunkRows, ConflictPolicy onConflict, boolean detectDeletes,
                         BadCheckpoint onBadCheckpoint, Optional<String> fullRefresh) {
 
+    /** The same increment over {@code other} (the selection as a first plan of it resolved it). */
+    public Increment over(Selection other) {
+        return new Increment(other, cursorField, keys, initialValue, lookback, chunkRows, onConflict, detectDeletes, onBadCheckpoint,
+            fullRefresh);
+    }
+
     /** What happens when the stored checkpoint cannot be used. */
     public enum BadCheckpoint {
         /** Stop with a message that says why (default). */

@@ -49,11 +49,14 @@ public final class IncrementalExtract {
     }
 
     /** Loads what changed since the last run of the stream into {@code target}; with --dry-run, prints the plan. */
-    public void load(Increment increment, TableRef target, WriteMode mode) {
+    public void load(Increment asked, TableRef target, WriteMode mode) {
         DatakitException.check(mode == WriteMode.APPEND || mode == WriteMode.MERGE,
             "%s writes --mode merge (one row per key, the default) or append (every version as history).", run.datakit());
-        DatakitException.check(increment.lookback().isEmpty() || mode == WriteMode.APPEND || increment.onConflict() != ConflictPolicy.FAIL,
+        DatakitException.check(asked.lookback().isEmpty() || mode == WriteMode.APPEND || asked.onConflict() != ConflictPolicy.FAIL,
             "--lookback reads rows again, which --on-conflict fail would stop at. Use --on-conflict overwrite or skip with a lookback.");
+        DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
+            + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
+        Increment increment = asked.selection().flatten().isEmpty() ? asked : withKeysSampled(asked, target);
         Selection selection = increment.selection();
         try (SourceSession session = SourceSession.begin(source)) {
             var src = IncrementalSource.open(session, selection, increment.cursorField(), increment.keys());
@@ -82,6 +85,25 @@ public final class IncrementalExtract {
         }
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), selection.describe(), target.toString(),
             mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run.out(), run.json());
+    }
+
+    /**
+     * The increment with its flattened keys sampled now, over the whole table (with the user's --where):
+     * every chunk of every attempt then makes the same columns; those bronze already has keep their types.
+     */
+    private Increment withKeysSampled(Increment increment, TableRef target) {
+        Selection selection = increment.selection();
+        try (Connection connection = warehouse.connect()) {
+            var bronze = BronzeTable.inspect(Sql.using(connection), target);
+            if (bronze.isPresent()) {
+                selection = selection.flatten(selection.flatten().keeping(bronze.get().columns()));
+            }
+        } catch (SQLException | DataAccessException e) {
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+        }
+        try (SourceSession session = SourceSession.begin(source)) {
+            return increment.over(session.plan(selection).selection());
+        }
     }
 
     /** Checks that need the source but write nothing, so a bad option fails before any bookkeeping. */

@@ -9,6 +9,7 @@ import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
@@ -29,8 +30,10 @@ final class FlatColumns {
      * @param from      the FROM item of the read
      * @param where     the read's WHERE clause (with its keyword), or ""
      * @param sampling  a TABLESAMPLE clause for {@code from} when it is a table, or ""
+     * @param sampled   receives the key types of each spec (sampled now, or as the flatten already had them)
      */
-    List<SourceColumn> of(Flatten flatten, List<SourceColumn> read, String from, String where, String sampling) {
+    List<SourceColumn> of(Flatten flatten, List<SourceColumn> read, String from, String where, String sampling,
+                          Map<FlattenSpec, List<KeyTypes>> sampled) {
         var added = new ArrayList<SourceColumn>();
         var names = read.stream().map(SourceColumn::name).collect(Collectors.toCollection(HashSet::new));
         for (FlattenSpec spec : flatten.specs()) {
@@ -41,7 +44,9 @@ final class FlatColumns {
             String document = document(column, spec);
             String sample = "SELECT " + document + " AS doc FROM " + from + (sampling.isEmpty() ? "" : " " + sampling) + where
                 + (flatten.sampleRows() > 0 ? " LIMIT " + flatten.sampleRows() : "");
-            for (Flattening.FlatColumn flat : Flattening.columns(spec, document, KeyTypes.of(rows, sample, spec.depth()))) {
+            List<KeyTypes> keys = flatten.sampled().containsKey(spec) ? flatten.sampled().get(spec) : KeyTypes.of(rows, sample, spec.depth());
+            sampled.put(spec, keys);
+            for (Flattening.FlatColumn flat : Flattening.columns(spec, document, keys, flatten.kept())) {
                 DatakitException.check(names.add(flat.name()), "--flatten %s makes a column %s, and the read already has one by that "
                     + "name. Rename one of them with a --query, or flatten a path inside it.", spec.describe(), TableRef.display(flat.name()));
                 added.add(new SourceColumn(flat.name(), "JSON " + String.join(" or ", flat.seen().valueTypes()), flat.type(), false,

@@ -178,7 +178,9 @@ public final class IncrementalSource {
     public ReadPlan read(List<String> predicates) {
         String conditions = Stream.concat(selection.where().stream().map(w -> "(\n" + w + "\n)"), predicates.stream())
             .collect(Collectors.joining(" AND "));
-        Selection part = Selection.table(table).columns(selection.columns());
+        // The user's selection without its --where (the conditions above hold it): the same columns, flattened
+        // keys (as sampled once for the run), JSON text and large objects in every chunk.
+        Selection part = selection.where(null);
         return session.plan(conditions.isEmpty() ? part : part.where(conditions));
     }
 

@@ -5,7 +5,9 @@ import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.json.FlattenSpec;
 import datakit.json.Flattening;
+import datakit.json.KeyTypes;
 import datakit.json.KeyProfile;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -16,8 +18,10 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -98,7 +102,10 @@ public final class SourceSession implements AutoCloseable {
         var landed = land(columns);
         long estimate = estimateRows(select(landed, ref.sql(), selection.where(), Optional.empty()), selection);
         String sampling = "rmp".indexOf(relation.kind()) >= 0 ? sampling(selection.flatten().sampleRows(), estimate) : "";
-        landed = withFlatColumns(landed, ref.sql(), selection, sampling);
+        var sampled = new LinkedHashMap<FlattenSpec, List<KeyTypes>>();
+        landed = withFlatColumns(landed, ref.sql(), selection, sampling, sampled);
+        // The plan's selection keeps what the sample found, so a plan made again from it makes the same columns.
+        selection = selection.flatten(selection.flatten().sampled(sampled));
         landed = withLargeObjectContent(landed, ref.sql() + ".", selection.largeObjects());
         String select = select(landed, ref.sql(), selection.where(), Optional.empty());
         boolean plainColumns = landed.stream().noneMatch(c -> c.cast() || c.expression().isPresent())
@@ -183,14 +190,18 @@ public final class SourceSession implements AutoCloseable {
         return all;
     }
 
-    /** The read's columns followed by those {@code --flatten} adds. */
-    private List<SourceColumn> withFlatColumns(List<SourceColumn> read, String from, Selection selection, String sampling) {
+    /**
+     * The read's columns followed by those {@code --flatten} adds; {@code sampled} receives the key types
+     * they come from.
+     */
+    private List<SourceColumn> withFlatColumns(List<SourceColumn> read, String from, Selection selection, String sampling,
+                                               Map<FlattenSpec, List<KeyTypes>> sampled) {
         if (selection.flatten().isEmpty()) {
             return read;
         }
         var all = new ArrayList<>(read);
         all.addAll(new FlatColumns(sql -> rows(sql, selection)).of(selection.flatten(), read, from, where(selection.where(), Optional.empty()),
-            sampling));
+            sampling, sampled));
         DatakitException.check(all.size() <= Flattening.MAX_COLUMNS, "--flatten would give %s %,d columns, more than a table can hold "
             + "with bronze's own (at most %,d). Flatten fewer levels or paths inside the columns.", selection.describe(), all.size(),
             Flattening.MAX_COLUMNS);
@@ -220,7 +231,9 @@ public final class SourceSession implements AutoCloseable {
         String from = "(\n" + selection.query().get() + "\n) AS q";
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
-        var landed = withLargeObjectContent(withFlatColumns(land(columns), from, selection, ""), "q.", selection.largeObjects());
+        var sampled = new LinkedHashMap<FlattenSpec, List<KeyTypes>>();
+        var landed = withLargeObjectContent(withFlatColumns(land(columns), from, selection, "", sampled), "q.", selection.largeObjects());
+        selection = selection.flatten(selection.flatten().sampled(sampled));
         String select = select(landed, from, selection.where(), Optional.empty());
         var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of());
         return new ReadPlan(selection, Optional.empty(), declaredJson(landed, checks), copyOf(select), estimateRows(select, selection),
