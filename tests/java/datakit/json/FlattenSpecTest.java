@@ -25,6 +25,12 @@ class FlattenSpecTest {
     }
 
     @Test
+    void anExplodedArrayHasNoDepth() {
+        assertThat(ExplodeSpec.parse("payload.\"a:b\"")).isEqualTo(new ExplodeSpec("payload", List.of("a:b")));
+        assertThatThrownBy(() -> ExplodeSpec.parse("tags:1")).isInstanceOf(DatakitException.class).hasMessageContaining("no depth");
+    }
+
+    @Test
     void namesJoinColumnAndKeysAndLongOnesAreCutWithAStableHash() {
         var spec = new FlattenSpec("payload", List.of("customer"), 2);
         assertThat(Flattening.name(spec, List.of("id"))).isEqualTo("payload__customer__id");

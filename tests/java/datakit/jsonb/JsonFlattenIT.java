@@ -121,8 +121,10 @@ class JsonFlattenIT {
 
     @Test
     void badFlattenArgumentsFailWithOneClearLine() {
-        source.execute("ALTER TABLE orders ADD COLUMN payload__note text");
+        source.execute("ALTER TABLE orders ADD COLUMN payload__note text",
+            "INSERT INTO orders VALUES (6, '{\"x__y\": 1, \"x\": {\"y\": 2}}', NULL)");
         var cases = Map.of(
+            new String[] {"--columns", "id,payload", "--flatten", "payload:2"}, "makes the column payload__x__y from two keys",
             new String[] {"--flatten", "nosuch"}, "the read has no column nosuch",
             new String[] {"--flatten", "id"}, "id is integer, not json or jsonb",
             new String[] {"--flatten", "payload:0"}, "the depth after the colon must be a number from 1 to 10",

@@ -21,7 +21,8 @@ public record ExplodeSpec(String column, List<String> path) {
     public static ExplodeSpec parse(String text) {
         DatakitException.check(text != null && !text.isBlank(), "--explode needs an array column, such as --explode tags or payload.items.");
         FlattenSpec spec = FlattenSpec.parse(text, "--explode");
-        DatakitException.check(spec.depth() == 1, "--explode %s: an array has no depth. Leave out the colon.", text);
+        DatakitException.check(spec.depth() == 1 && text.indexOf(':', text.lastIndexOf('"') + 1) < 0,
+            "--explode %s: an array has no depth. Leave out the colon.", text);
         return new ExplodeSpec(spec.column(), spec.path());
     }
 

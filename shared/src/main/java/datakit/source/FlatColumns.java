@@ -47,8 +47,12 @@ final class FlatColumns {
             List<KeyTypes> keys = flatten.sampled().containsKey(spec) ? flatten.sampled().get(spec) : KeyTypes.of(rows, sample, spec.depth());
             sampled.put(spec, keys);
             for (Flattening.FlatColumn flat : Flattening.columns(spec, document, keys, flatten.kept())) {
-                DatakitException.check(names.add(flat.name()), "--flatten %s makes a column %s, and the read already has one by that "
-                    + "name. Rename one of them with a --query, or flatten a path inside it.", spec.describe(), TableRef.display(flat.name()));
+                DatakitException.check(read.stream().noneMatch(c -> c.name().equals(flat.name())), "--flatten %s makes a column %s, and "
+                    + "the read already has one by that name. Rename that column with a --query, or flatten a path inside it.",
+                    spec.describe(), TableRef.display(flat.name()));
+                DatakitException.check(names.add(flat.name()), "--flatten %s makes the column %s from two keys (one holds \"__\", such "
+                    + "as a__b next to a.b). Flatten one level less, so the object stays one jsonb column.", spec.describe(),
+                    TableRef.display(flat.name()));
                 added.add(new SourceColumn(flat.name(), "JSON " + String.join(" or ", flat.seen().valueTypes()), flat.type(), false,
                     Optional.of("from %s, key %s (sampled: %s)".formatted(spec.describe(), String.join(".", flat.seen().path()),
                         flat.seen().describe())), Optional.of(flat.expression())));
