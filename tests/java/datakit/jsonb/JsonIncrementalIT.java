@@ -47,6 +47,7 @@ class JsonIncrementalIT {
         assertThat(warehouse.rows("SELECT id::text, payload__n::text, payload__s, raw::text FROM bronze.orders WHERE id IN (3, 4) ORDER BY id"))
             .containsExactly(List.of("3", "3", "x3", "{\"ok\": 1}"), Arrays.asList("4", "4", "x4", null));
         assertThat(warehouse.value("SELECT count(*) FROM bronze._bronze_rejects")).isEqualTo("2");
+        assertThat(first.out()).contains("rejected   raw: 2");
 
         source.execute("UPDATE orders SET payload = '{\"n\": \"ten\", \"s\": \"y\", \"z\": true}', updated_at = '2026-02-01' WHERE id = 10");
         var second = incremental();
@@ -59,6 +60,11 @@ class JsonIncrementalIT {
         assertThat(warehouse.rows("SELECT id::text, payload__n::text, payload->>'n', payload__z::text FROM bronze.orders WHERE id = 10"))
             .containsExactly(Arrays.asList("10", null, "ten", "true"));
         assertThat(warehouse.count("bronze.orders")).isEqualTo(10);
+
+        var refresh = incremental("--full-refresh");
+        assertThat(refresh.exitCode()).as(refresh.toString()).isZero();
+        assertThat(warehouse.value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'bronze.orders'::regclass "
+            + "AND attname = 'payload__n'")).as("a full refresh takes the types found now").isEqualTo("jsonb");
     }
 
     @Test
@@ -71,6 +77,15 @@ class JsonIncrementalIT {
         assertThat(second.exitCode()).as(second.toString()).isZero();
         assertThat(warehouse.value("SELECT count(*) FILTER (WHERE payload__n IS NULL) || ' of ' || count(*) FROM bronze.orders WHERE id = 1"))
             .isEqualTo("1 of 2");
+    }
+
+    @Test
+    void incrementalOptionsWithoutACursorAreRefusedRatherThanIgnored() {
+        var run = jsonb("--table", "orders", "--flatten", "payload", "--lookback", "P1D", "--detect-deletes");
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);
+        assertThat(run.err()).contains("--lookback, --detect-deletes load incrementally, and no cursor is given");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE schemaname = 'bronze' AND tablename = 'orders'")).isEqualTo("0");
     }
 
     @Test

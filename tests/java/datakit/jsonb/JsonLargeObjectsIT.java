@@ -62,7 +62,8 @@ class JsonLargeObjectsIT {
             List.of("--large-objects", "title"), "--large-objects names title, which is text: large objects are referenced by oid columns",
             List.of("--large-objects", "nosuch"), "--large-objects names nosuch, which the read has not",
             List.of("--large-objects", "body", "--large-object-cap", "lots"), "--large-object-cap is \"lots\"",
-            List.of("--large-objects", "body", "--large-object-cap", "2G"), "give 1 byte to 1,000,000,000 bytes");
+            List.of("--large-objects", "body", "--large-object-cap", "2G"), "give 1 byte to 1,000,000,000 bytes",
+            List.of("--large-object-cap", "1K"), "--large-object-cap caps --large-objects, which is not given");
         cases.forEach((args, message) -> {
             var all = new java.util.ArrayList<>(List.of("--table", "docs"));
             all.addAll(args);

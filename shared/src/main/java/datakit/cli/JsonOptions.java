@@ -61,6 +61,8 @@ public class JsonOptions implements CheckedOptions {
     }
 
     private LargeObjects largeObjects() {
+        DatakitException.check(largeObjectCap == null || largeObjects != null, "--large-object-cap caps --large-objects, which is not "
+            + "given. Name the oid columns with --large-objects, or leave the cap out.");
         List<String> columns = largeObjects == null ? List.of() : Identifiers.split(largeObjects, ',', "--large-objects").stream().distinct().toList();
         return new LargeObjects(columns, largeObjectCap == null ? LargeObjects.DEFAULT_CAP_BYTES : bytes(largeObjectCap));
     }

@@ -15,6 +15,22 @@ public class OptionalIncrementalOptions extends IncrementalOptions {
     public void check() {
         if (requested()) {
             super.check();
+            return;
+        }
+        var given = new java.util.ArrayList<String>();
+        addIf(given, primaryKey != null, "--primary-key");
+        addIf(given, initialValue != null, "--initial-value");
+        addIf(given, lookback != null, "--lookback");
+        addIf(given, chunkRows != null, "--chunk-rows");
+        addIf(given, detectDeletes, "--detect-deletes");
+        addIf(given, fullRefresh, "--full-refresh");
+        DatakitException.check(given.isEmpty(), "%s load incrementally, and no cursor is given. Add --cursor-field (or --sync-mode "
+            + "xmin), or leave them out for a full extract.", String.join(", ", given));
+    }
+
+    private static void addIf(java.util.List<String> given, boolean set, String option) {
+        if (set) {
+            given.add(option);
         }
     }
 }

@@ -62,6 +62,12 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, ("%s failed: %s. The datakits read the source in read-only "
                 + "transactions; take the writing part out of --query.").formatted(action, serverMessage(e)), e);
         }
+        if ("42501".equals(sqlState(e))) {
+            String grant = serverMessage(e).contains("large object") ? "GRANT SELECT ON LARGE OBJECT ... TO the source user (or set "
+                + "lo_compat_privileges on the source)" : "grant the missing privilege to the user named in the settings";
+            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: %s."
+                .formatted(action, serverMessage(e), grant), e);
+        }
         return new DatakitException(ExitCode.FAILED, "%s failed: %s.".formatted(action, serverMessage(e)), e);
     }
 

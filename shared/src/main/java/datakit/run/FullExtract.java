@@ -150,7 +150,7 @@ public final class FullExtract {
                     children.forEach(c -> c.load().applySchemaChanges());
                     connection.commit();
                     lockStream(connection, stream, runs);
-                    plan = plan(firstPlan.selection());
+                    plan = plan(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                     load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
                     children = childLoads(connection, plan, target, mode, metadata);
                 }
@@ -226,8 +226,10 @@ public final class FullExtract {
         return result;
     }
 
-    private void printPlan(ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+    private void printPlan(ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
         try (Connection connection = warehouse.connect()) {
+            Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
+            ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
             var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
             var children = new LinkedHashMap<String, String>();
             for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {

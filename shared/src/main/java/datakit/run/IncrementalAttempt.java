@@ -207,6 +207,7 @@ final class IncrementalAttempt {
             alsoCommit.run();
             runs.progress(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes());
             totals.pending(result, written);
+            totals.pendingRejected(loading.rejected());
             run.info("copied and wrote %,d rows into %s in %d ms".formatted(result.rows(), target, (System.nanoTime() - copying) / 1_000_000));
         });
         totals.commitPending();
@@ -228,6 +229,7 @@ final class IncrementalAttempt {
             load.finish(result.rows());
             store.advance(connection, stream, stored, after, run.runId());
             totals.pending(result, result.rows());
+            totals.pendingRejected(load.rejected());
             totals.details.put("checkpoint", after.describe());
             runs.succeed(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes(), totals.details);
         });
@@ -308,9 +310,16 @@ final class IncrementalAttempt {
         long rows;
         long bytes;
         final java.util.Map<String, Object> details = new java.util.LinkedHashMap<>();
+        private final java.util.Map<String, Long> rejected = new java.util.LinkedHashMap<>();
         private long pendingRows;
         private long pendingBytes;
         private long pendingSkipped;
+        private java.util.Map<String, Long> pendingRejected = java.util.Map.of();
+
+        /** Values the part set aside in _bronze_rejects, per column, counted once the part commits. */
+        void pendingRejected(java.util.Map<String, Long> counts) {
+            pendingRejected = counts;
+        }
 
         void pending(CopyPipe.Result result, long written) {
             pendingRows = result.rows();
@@ -324,6 +333,10 @@ final class IncrementalAttempt {
             if (pendingSkipped > 0) {
                 details.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
             }
+            if (!pendingRejected.isEmpty()) {
+                pendingRejected.forEach((column, count) -> rejected.merge(column, count, Long::sum));
+                details.put("rejected", rejected);
+            }
             dropPending();
         }
 
@@ -331,6 +344,7 @@ final class IncrementalAttempt {
             pendingRows = 0;
             pendingBytes = 0;
             pendingSkipped = 0;
+            pendingRejected = java.util.Map.of();
         }
     }
 }

@@ -95,7 +95,8 @@ public final class IncrementalExtract {
         Selection selection = increment.selection();
         try (Connection connection = warehouse.connect()) {
             var bronze = BronzeTable.inspect(Sql.using(connection), target);
-            if (bronze.isPresent()) {
+            // A full refresh rebuilds the table, so it takes the types found now.
+            if (bronze.isPresent() && increment.fullRefresh().isEmpty()) {
                 selection = selection.flatten(selection.flatten().keeping(bronze.get().columns()));
             }
         } catch (SQLException | DataAccessException e) {
