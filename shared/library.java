@@ -45,6 +45,8 @@
 //SOURCES src/main/java/datakit/bronze/TableLocks.java
 //SOURCES src/main/java/datakit/bronze/VanishedKeys.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
+//SOURCES src/main/java/datakit/cdc/PgOutput.java
+//SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
