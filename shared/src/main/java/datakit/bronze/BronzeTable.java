@@ -2,6 +2,7 @@ package datakit.bronze;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
+import datakit.source.Selection;
 import datakit.sql.TableRef;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +27,17 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
     /** Bookkeeping tables live in the bronze schema too; no stream may take their names. */
     public static final Set<String> RESERVED_NAMES =
         Set.of("extraction_runs", "extraction_checkpoints", "extraction_latest_runs", "flyway_schema_history");
+
+    /**
+     * {@code selection} with its flattened keys keeping the types the bronze table {@code target} already
+     * gives them: a load that adds rows to a table must not change its columns' types.
+     */
+    public static Selection keepingFlattenedTypes(DSLContext db, TableRef target, Selection selection) {
+        if (selection.flatten().isEmpty()) {
+            return selection;
+        }
+        return inspect(db, target).map(t -> selection.flatten(selection.flatten().keeping(t.columns()))).orElse(selection);
+    }
 
     /** The table as it stands now, or empty when it does not exist yet. */
     public static Optional<BronzeTable> inspect(DSLContext db, TableRef ref) {

@@ -36,7 +36,7 @@ final class JsonTextColumns {
                 db.execute("ROLLBACK TO SAVEPOINT bronze_json_text");
             }
             String error = TableRef.of(schema, "_bronze_jsonb_error").sql() + "(t." + name + ")";
-            long count = rejects.record(column, "t." + name, error, error + " IS NOT NULL");
+            long count = rejects.record(column, "t." + name, error, "e.error IS NOT NULL");
             db.execute("ALTER TABLE " + staged.sql() + " ALTER COLUMN " + name + " TYPE jsonb USING CASE WHEN "
                 + TableRef.of(schema, "_bronze_jsonb_error").sql() + "(" + name + ") IS NULL THEN " + name + "::jsonb END");
             rejected.put(column, count);

@@ -17,7 +17,8 @@ record Rejects(DSLContext db, TableRef staged, ReadPlan plan, String schema, Str
 
     /**
      * Records, for each staged row (alias {@code t}) where {@code condition} holds, the value
-     * {@code rawValue} of {@code column} and the reason {@code error} (SQL over {@code t}); returns how many.
+     * {@code rawValue} of {@code column} and the reason {@code error} (SQL over {@code t}, computed once
+     * per row; {@code condition} may name it {@code e.error}); returns how many.
      */
     long record(String column, String rawValue, String error, String condition) {
         String key = plan.checks().key().isEmpty() ? "NULL"
@@ -26,6 +27,7 @@ record Rejects(DSLContext db, TableRef staged, ReadPlan plan, String schema, Str
         return db.execute("INSERT INTO " + TableRef.of(schema, "_bronze_rejects").sql()
             + " (run_id, stream, source_table, row_key, column_name, raw_value, error) SELECT " + Sql.literal(run.toString()) + "::uuid, "
             + Sql.literal(stream) + ", " + plan.table().map(t -> Sql.literal(t.toString())).orElse("NULL") + ", " + key + ", "
-            + Sql.literal(column) + ", " + rawValue + ", " + error + " FROM " + staged.sql() + " AS t WHERE " + condition);
+            + Sql.literal(column) + ", " + rawValue + ", e.error FROM " + staged.sql() + " AS t, LATERAL (SELECT " + error + " AS error) AS e "
+            + "WHERE " + condition);
     }
 }

@@ -1,5 +1,8 @@
 package datakit.cli;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The options of {@link IncrementalOptions} for a datakit that runs full extracts unless asked otherwise:
  * it loads incrementally when a cursor or a sync mode is given (by flag, environment or config file), and
@@ -17,7 +20,7 @@ public class OptionalIncrementalOptions extends IncrementalOptions {
             super.check();
             return;
         }
-        var given = new java.util.ArrayList<String>();
+        var given = new ArrayList<String>();
         addIf(given, primaryKey != null, "--primary-key");
         addIf(given, initialValue != null, "--initial-value");
         addIf(given, lookback != null, "--lookback");
@@ -28,7 +31,7 @@ public class OptionalIncrementalOptions extends IncrementalOptions {
             + "xmin), or leave them out for a full extract.", String.join(", ", given));
     }
 
-    private static void addIf(java.util.List<String> given, boolean set, String option) {
+    private static void addIf(List<String> given, boolean set, String option) {
         if (set) {
             given.add(option);
         }

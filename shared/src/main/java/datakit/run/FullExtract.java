@@ -176,11 +176,7 @@ public final class FullExtract {
 
     /** Rows appended to a bronze table land in its columns as they are: flattened keys keep the types they have there. */
     private static Selection keepingBronzeTypes(Connection connection, Selection selection, TableRef target, WriteMode mode) {
-        if (mode != WriteMode.APPEND || selection.flatten().isEmpty()) {
-            return selection;
-        }
-        return BronzeTable.inspect(Sql.using(connection), target)
-            .map(t -> selection.flatten(selection.flatten().keeping(t.columns()))).orElse(selection);
+        return mode == WriteMode.APPEND ? BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, selection) : selection;
     }
 
     private void lockStream(Connection transaction, String stream, RunLog runs) {

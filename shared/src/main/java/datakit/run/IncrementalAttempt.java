@@ -22,6 +22,8 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
 
@@ -309,15 +311,15 @@ final class IncrementalAttempt {
     static final class RunTotals {
         long rows;
         long bytes;
-        final java.util.Map<String, Object> details = new java.util.LinkedHashMap<>();
-        private final java.util.Map<String, Long> rejected = new java.util.LinkedHashMap<>();
+        final Map<String, Object> details = new LinkedHashMap<>();
+        private final Map<String, Long> rejected = new LinkedHashMap<>();
         private long pendingRows;
         private long pendingBytes;
         private long pendingSkipped;
-        private java.util.Map<String, Long> pendingRejected = java.util.Map.of();
+        private Map<String, Long> pendingRejected = Map.of();
 
         /** Values the part set aside in _bronze_rejects, per column, counted once the part commits. */
-        void pendingRejected(java.util.Map<String, Long> counts) {
+        void pendingRejected(Map<String, Long> counts) {
             pendingRejected = counts;
         }
 
@@ -344,7 +346,7 @@ final class IncrementalAttempt {
             pendingRows = 0;
             pendingBytes = 0;
             pendingSkipped = 0;
-            pendingRejected = java.util.Map.of();
+            pendingRejected = Map.of();
         }
     }
 }

@@ -56,16 +56,17 @@ public final class IncrementalExtract {
             "--lookback reads rows again, which --on-conflict fail would stop at. Use --on-conflict overwrite or skip with a lookback.");
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
-        Increment increment = asked.selection().flatten().isEmpty() ? asked : withKeysSampled(asked, target);
-        Selection selection = increment.selection();
+        Increment increment;
         try (SourceSession session = SourceSession.begin(source)) {
-            var src = IncrementalSource.open(session, selection, increment.cursorField(), increment.keys());
+            increment = withKeysSampled(asked, target, session);
+            var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             checkOptions(increment, src, target);
             if (run.dryRun()) {
                 printPlan(increment, target, mode, src);
                 return;
             }
         }
+        Selection selection = increment.selection();
         Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
         var runs = new RunLog(target.schema());
         runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
@@ -89,22 +90,22 @@ public final class IncrementalExtract {
 
     /**
      * The increment with its flattened keys sampled now, over the whole table (with the user's --where):
-     * every chunk of every attempt then makes the same columns; those bronze already has keep their types.
+     * every chunk of every attempt then makes the same columns; those bronze already has keep their types,
+     * unless a full refresh rebuilds the table with the types found now.
      */
-    private Increment withKeysSampled(Increment increment, TableRef target) {
+    private Increment withKeysSampled(Increment increment, TableRef target, SourceSession session) {
         Selection selection = increment.selection();
-        try (Connection connection = warehouse.connect()) {
-            var bronze = BronzeTable.inspect(Sql.using(connection), target);
-            // A full refresh rebuilds the table, so it takes the types found now.
-            if (bronze.isPresent() && increment.fullRefresh().isEmpty()) {
-                selection = selection.flatten(selection.flatten().keeping(bronze.get().columns()));
+        if (selection.flatten().isEmpty()) {
+            return increment;
+        }
+        if (increment.fullRefresh().isEmpty()) {
+            try (Connection connection = warehouse.connect()) {
+                selection = BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, selection);
+            } catch (SQLException | DataAccessException e) {
+                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
             }
-        } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
-        try (SourceSession session = SourceSession.begin(source)) {
-            return increment.over(session.plan(selection).selection());
-        }
+        return increment.over(session.plan(selection).selection());
     }
 
     /** Checks that need the source but write nothing, so a bad option fails before any bookkeeping. */

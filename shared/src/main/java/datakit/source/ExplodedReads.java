@@ -41,12 +41,12 @@ final class ExplodedReads {
                 + "each array once.", spec.describe(), spec.suffix());
             DatakitException.check(!key.isEmpty(), "--explode %s needs the primary key of %s to link each element to its row, and %s has "
                 + "none. Explode a table with a primary key.", spec.describe(), table, table);
-            List<String> missing = key.stream().filter(k -> read.stream().noneMatch(c -> c.name().equals(k))).toList();
+            List<String> missing = key.stream().filter(k -> SourceColumn.named(read, k).isEmpty()).toList();
             DatakitException.check(missing.isEmpty(), "--explode %s links elements to their rows by the primary key, and --columns leaves "
                 + "out %s. Add it to --columns.", spec.describe(), String.join(", ", missing.stream().map(TableRef::display).toList()));
             DatakitException.check(!key.contains(ORDINAL) && !key.contains(VALUE), "--explode %s: the primary key of %s has a column named "
                 + "ordinal or value, which the child table uses for the element.", spec.describe(), table);
-            SourceColumn column = read.stream().filter(c -> c.name().equals(spec.column())).findFirst().orElseThrow(() -> DatakitException.badInput(
+            SourceColumn column = SourceColumn.named(read, spec.column()).orElseThrow(() -> DatakitException.badInput(
                 "--explode %s: the read has no column %s. Name an array or JSON column it reads.", spec.describe(), TableRef.display(spec.column())));
             String sql = "SELECT " + key.stream().map(k -> "p." + Sql.quote(k)).collect(Collectors.joining(", "))
                 + ", e.n AS " + ORDINAL + ", e.v AS " + VALUE

@@ -37,7 +37,7 @@ final class FlatColumns {
         var added = new ArrayList<SourceColumn>();
         var names = read.stream().map(SourceColumn::name).collect(Collectors.toCollection(HashSet::new));
         for (FlattenSpec spec : flatten.specs()) {
-            SourceColumn column = read.stream().filter(c -> c.name().equals(spec.column())).findFirst().orElseThrow(() -> DatakitException.badInput(
+            SourceColumn column = SourceColumn.named(read, spec.column()).orElseThrow(() -> DatakitException.badInput(
                 "--flatten %s: the read has no column %s. Name a json or jsonb column it reads.", spec.describe(), TableRef.display(spec.column())));
             DatakitException.check(column.json(), "--flatten %s: %s is %s, not json or jsonb. Flatten a "
                 + "JSON column.", spec.describe(), TableRef.display(column.name()), column.bronzeType());
@@ -47,7 +47,7 @@ final class FlatColumns {
             List<KeyTypes> keys = flatten.sampled().containsKey(spec) ? flatten.sampled().get(spec) : KeyTypes.of(rows, sample, spec.depth());
             sampled.put(spec, keys);
             for (Flattening.FlatColumn flat : Flattening.columns(spec, document, keys, flatten.kept())) {
-                DatakitException.check(read.stream().noneMatch(c -> c.name().equals(flat.name())), "--flatten %s makes a column %s, and "
+                DatakitException.check(SourceColumn.named(read, flat.name()).isEmpty(), "--flatten %s makes a column %s, and "
                     + "the read already has one by that name. Rename that column with a --query, or flatten a path inside it.",
                     spec.describe(), TableRef.display(flat.name()));
                 DatakitException.check(names.add(flat.name()), "--flatten %s makes the column %s from two keys (one holds \"__\", such "

@@ -13,6 +13,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.exception.DataAccessException;
 
 /**
  * Splits a big table into parts from the catalog: the leaves of a declarative partition tree (any
@@ -125,7 +126,7 @@ final class PartitionCatalog {
     private void checkValue(String option, String value, Node level) {
         try {
             db.resultQuery("SELECT " + Sql.literal(value) + "::" + level.keyType().orElseThrow()).fetch();
-        } catch (org.jooq.exception.DataAccessException e) {
+        } catch (DataAccessException e) {
             throw DatakitException.badInput("%s \"%s\" is not a valid %s, the type of %s, the range partition key of %s. Give a value "
                 + "of that type.", option, value, level.keyType().orElseThrow(), TableRef.display(level.keyColumn().orElseThrow()), level.ref());
         }

@@ -1,6 +1,7 @@
 package datakit.source;
 
 import datakit.sql.Sql;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -17,6 +18,11 @@ import java.util.Optional;
  */
 public record SourceColumn(String name, String sourceType, String bronzeType, boolean cast, Optional<String> note,
                            Optional<String> expression) {
+
+    /** The column named {@code name} among {@code columns}, if the read has it. */
+    static Optional<SourceColumn> named(List<SourceColumn> columns, String name) {
+        return columns.stream().filter(c -> c.name().equals(name)).findFirst();
+    }
 
     /** Whether the column lands as json or jsonb. */
     public boolean json() {

@@ -28,6 +28,7 @@ import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyOut;
+import org.jooq.exception.DataAccessException;
 
 /**
  * One read-only, repeatable-read transaction on the source: the plan (catalog lookups, row estimate)
@@ -89,7 +90,7 @@ public final class SourceSession implements AutoCloseable {
     public ReadPlan plan(Selection selection) {
         try {
             return selection.query().isPresent() ? planQuery(selection) : planTable(selection);
-        } catch (org.jooq.exception.DataAccessException e) {
+        } catch (DataAccessException e) {
             throw userSql(selection, e.getCause() instanceof SQLException sql ? sql : e);
         }
     }
@@ -135,7 +136,7 @@ public final class SourceSession implements AutoCloseable {
      */
     private static List<SourceColumn> declaredJson(List<SourceColumn> columns, ReadPlan.Checks checks) {
         for (String name : checks.jsonText()) {
-            SourceColumn column = columns.stream().filter(c -> c.name().equals(name) && c.expression().isEmpty()).findFirst()
+            SourceColumn column = SourceColumn.named(columns, name).filter(c -> c.expression().isEmpty())
                 .orElseThrow(() -> DatakitException.badInput("--json-columns names %s, which the read has not. Name text columns it reads.",
                     TableRef.display(name)));
             DatakitException.check((column.bronzeType().startsWith("text") || column.bronzeType().startsWith("character"))
@@ -172,13 +173,13 @@ public final class SourceSession implements AutoCloseable {
     private static List<SourceColumn> withLargeObjectContent(List<SourceColumn> read, String qualifier, LargeObjects objects) {
         var all = new ArrayList<>(read);
         for (String name : objects.columns()) {
-            SourceColumn column = read.stream().filter(c -> c.name().equals(name) && c.expression().isEmpty()).findFirst()
+            SourceColumn column = SourceColumn.named(read, name).filter(c -> c.expression().isEmpty())
                 .orElseThrow(() -> DatakitException.badInput("--large-objects names %s, which the read has not. Name oid columns it reads.",
                     TableRef.display(name)));
             DatakitException.check(column.bronzeType().equals("oid"), "--large-objects names %s, which is %s: large objects are "
                 + "referenced by oid columns.", TableRef.display(name), column.bronzeType());
             String content = LargeObjects.contentColumn(name);
-            DatakitException.check(all.stream().noneMatch(c -> c.name().equals(content)), "--large-objects %s lands the content in a "
+            DatakitException.check(SourceColumn.named(all, content).isEmpty(), "--large-objects %s lands the content in a "
                 + "column %s, and the read already has one by that name. Rename it with a --query.", TableRef.display(name),
                 TableRef.display(content));
             String oid = qualifier + Sql.quote(name);
