@@ -45,8 +45,16 @@
 //SOURCES src/main/java/datakit/bronze/TableLocks.java
 //SOURCES src/main/java/datakit/bronze/VanishedKeys.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
+//SOURCES src/main/java/datakit/cdc/CdcSource.java
+//SOURCES src/main/java/datakit/cdc/ChangeBatch.java
+//SOURCES src/main/java/datakit/cdc/ChangeCapture.java
+//SOURCES src/main/java/datakit/cdc/ChangeTable.java
+//SOURCES src/main/java/datakit/cdc/CopyText.java
 //SOURCES src/main/java/datakit/cdc/PgOutput.java
 //SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
+//SOURCES src/main/java/datakit/cdc/ReplicationSession.java
+//SOURCES src/main/java/datakit/cdc/SlotCheckpoint.java
+//SOURCES src/main/java/datakit/cdc/UnknownValues.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
@@ -54,6 +62,7 @@
 //SOURCES src/main/java/datakit/checkpoint/Position.java
 //SOURCES src/main/java/datakit/checkpoint/XminCheckpoint.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
+//SOURCES src/main/java/datakit/cli/CdcOptions.java
 //SOURCES src/main/java/datakit/cli/CheckedOptions.java
 //SOURCES src/main/java/datakit/cli/Datakit.java
 //SOURCES src/main/java/datakit/cli/DatakitCommand.java
@@ -90,6 +99,9 @@
 //SOURCES src/main/java/datakit/json/KeyProfiles.java
 //SOURCES src/main/java/datakit/json/KeyTypes.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
+//SOURCES src/main/java/datakit/run/CdcExtract.java
+//SOURCES src/main/java/datakit/run/CdcRequest.java
+//SOURCES src/main/java/datakit/run/ChangeStream.java
 //SOURCES src/main/java/datakit/run/CheckpointCheck.java
 //SOURCES src/main/java/datakit/run/CopyIntoBronze.java
 //SOURCES src/main/java/datakit/run/DryRun.java

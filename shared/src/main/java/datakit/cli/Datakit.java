@@ -9,6 +9,7 @@ import datakit.config.Role;
 import datakit.db.Database;
 import datakit.db.Database.Access;
 import datakit.run.BronzeSchemas;
+import datakit.run.CdcExtract;
 import datakit.run.FullExtract;
 import datakit.run.IncrementalExtract;
 import datakit.run.PartitionedExtract;
@@ -62,6 +63,19 @@ public final class Datakit implements AutoCloseable {
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new PartitionedExtract(run, from, to);
+    }
+
+    /**
+     * A change data capture from the source's logical replication into the warehouse. The environment
+     * variable DATAKIT_FAULT_HALT_AFTER_COMMIT is a fault injection for the crash tests: the process ends
+     * right after its first warehouse commit, before the slot hears of it.
+     */
+    public CdcExtract cdcExtract(SourceOptions source, WarehouseOptions warehouse) {
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url());
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url());
+        Database from = open(sourceSettings, Access.READ_ONLY);
+        Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+        return new CdcExtract(run, from, to, env.get("DATAKIT_FAULT_HALT_AFTER_COMMIT").isPresent());
     }
 
     /** The bronze schemas of the warehouse, for migrating them on demand. */

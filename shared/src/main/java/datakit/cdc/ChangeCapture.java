@@ -1,0 +1,158 @@
+package datakit.cdc;
+
+import datakit.bronze.BronzeMetadata;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Function;
+import org.jooq.DSLContext;
+import org.postgresql.replication.LogSequenceNumber;
+
+/**
+ * Turns decoded pgoutput messages into change rows of a {@link ChangeBatch}: it knows each relation's
+ * change table, numbers the changes of a transaction ({@code _cdc_seq}), and skips transactions the
+ * warehouse already holds (a replay after a crash between the warehouse commit and the slot's feedback:
+ * their commit LSN is below the checkpoint).
+ */
+public final class ChangeCapture {
+    private final String bronzeSchema;
+    private final Function<TableRef, Map<String, String>> landing;
+    private final Function<TableRef, BronzeMetadata> metadata;
+    private final ChangeBatch batch;
+    private final Map<Long, ChangeTable> relations = new HashMap<>();
+    private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
+    private final List<String> schemaChanges = new ArrayList<>();
+    private long checkpoint;
+    private boolean inTransaction;
+    private boolean skipping;
+    private long lastCommitEnd;
+    private String firstLsnOfBatch;
+    private long transactions;
+    private long skippedTransactions;
+
+    /**
+     * @param landing    the bronze type of each column of a source table, by name, as the source catalog has it now
+     * @param metadata   the metadata of a source table's rows
+     * @param checkpoint the end LSN of the last transaction the warehouse holds
+     */
+    public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<TableRef, Map<String, String>> landing,
+                         Function<TableRef, BronzeMetadata> metadata, LogSequenceNumber checkpoint) {
+        this.batch = new ChangeBatch(warehouse, runId);
+        this.bronzeSchema = bronzeSchema;
+        this.landing = landing;
+        this.metadata = metadata;
+        this.checkpoint = checkpoint.asLong();
+    }
+
+    /** Takes one message; returns true when it ended a transaction. */
+    public boolean accept(PgOutput message) throws SQLException {
+        switch (message) {
+            case PgOutput.Begin begin -> {
+                inTransaction = true;
+                skipping = Long.compareUnsigned(begin.finalLsn(), checkpoint) < 0;
+                if (!skipping) {
+                    String lsn = LogSequenceNumber.valueOf(begin.finalLsn()).asString();
+                    batch.begin(lsn, begin.commitTime(), begin.xid());
+                    if (firstLsnOfBatch == null) {
+                        firstLsnOfBatch = lsn;
+                    }
+                }
+            }
+            case PgOutput.Commit commit -> {
+                inTransaction = false;
+                if (skipping) {
+                    skippedTransactions++;
+                } else {
+                    transactions++;
+                    lastCommitEnd = commit.endLsn();
+                }
+                return true;
+            }
+            case PgOutput.Relation relation -> follow(relation);
+            case PgOutput.Insert insert when !skipping -> batch.insert(relations.get(insert.relation()), insert.row());
+            case PgOutput.Update update when !skipping -> batch.update(relations.get(update.relation()), update);
+            case PgOutput.Delete delete when !skipping -> batch.delete(relations.get(delete.relation()), delete);
+            case PgOutput.Truncate truncate when !skipping -> {
+                for (long oid : truncate.relations()) {
+                    batch.truncate(relations.get(oid));
+                }
+            }
+            default -> {
+                // Types, origins, logical messages, and the changes of a transaction being skipped.
+            }
+        }
+        return false;
+    }
+
+    private void follow(PgOutput.Relation relation) throws SQLException {
+        TableRef source = TableRef.of(relation.namespace(), relation.name());
+        ChangeTable table = tables.computeIfAbsent(source, s -> new ChangeTable(s, TableRef.of(bronzeSchema, s.table())));
+        batch.send(table); // rows gathered so far have the old shape
+        DSLContext db = Sql.using(batch.connection());
+        schemaChanges.addAll(table.follow(db, relation, landing.apply(source), metadata.apply(source)));
+        relations.put(relation.oid(), table);
+    }
+
+    /**
+     * Sends every gathered row and fills unknown values, so the caller can commit with the checkpoint;
+     * returns the LSN to commit as the checkpoint: the end of the last transaction taken.
+     */
+    public LogSequenceNumber finishBatch() throws SQLException {
+        batch.sendAll();
+        DSLContext db = Sql.using(batch.connection());
+        batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch)));
+        checkpoint = Math.max(checkpoint, lastCommitEnd);
+        return LogSequenceNumber.valueOf(checkpoint);
+    }
+
+    /** After the caller committed: the next batch starts empty. */
+    public void batchCommitted() {
+        batch.clear();
+        firstLsnOfBatch = null;
+    }
+
+    public boolean inTransaction() {
+        return inTransaction;
+    }
+
+    /** Whether the batch holds changes (or skipped replays) not committed yet. */
+    public boolean hasUncommitted() {
+        return !batch.isEmpty() || lastCommitEnd > checkpoint;
+    }
+
+    public long batchChanges() {
+        return batch.changes();
+    }
+
+    public long batchBytes() {
+        return batch.bytes();
+    }
+
+    public Map<String, Long> batchRowsPerTable() {
+        return batch.rowsPerTable();
+    }
+
+    public long transactions() {
+        return transactions;
+    }
+
+    public long skippedTransactions() {
+        return skippedTransactions;
+    }
+
+    public List<String> schemaChanges() {
+        return schemaChanges;
+    }
+
+    /** The change tables written in this run. */
+    public List<TableRef> changeTables() {
+        return tables.values().stream().map(ChangeTable::ref).toList();
+    }
+}

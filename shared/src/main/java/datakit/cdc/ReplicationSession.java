@@ -1,0 +1,86 @@
+package datakit.cdc;
+
+import datakit.config.ConnectionSettings;
+import datakit.db.SqlErrors;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.postgresql.PGConnection;
+import org.postgresql.PGProperty;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+import org.postgresql.replication.ReplicationSlotInfo;
+
+/**
+ * A replication connection to the source ({@code replication=database}), never taken from a pool: it
+ * creates the slot, whose exported snapshot lives only until the next command on this connection, and
+ * then streams the slot's changes with {@code pgoutput}.
+ */
+public final class ReplicationSession implements AutoCloseable {
+    private final Connection connection;
+
+    private ReplicationSession(Connection connection) {
+        this.connection = connection;
+    }
+
+    public static ReplicationSession open(ConnectionSettings settings) {
+        Properties props = settings.driverProperties(null);
+        PGProperty.REPLICATION.set(props, "database");
+        PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
+        PGProperty.PREFER_QUERY_MODE.set(props, "simple");
+        try {
+            return new ReplicationSession(DriverManager.getConnection(settings.jdbcUrl(), props));
+        } catch (SQLException e) {
+            throw SqlErrors.connectFailure(settings, e, 1);
+        }
+    }
+
+    /** A new slot: where its stream starts, and the snapshot that holds exactly what came before. */
+    public record NewSlot(LogSequenceNumber consistentPoint, String snapshot) {
+    }
+
+    /** Creates a pgoutput slot and exports its snapshot: import it before this session's next command. */
+    public NewSlot createSlot(String name) throws SQLException {
+        ReplicationSlotInfo info = pg().getReplicationAPI().createReplicationSlot().logical()
+            .withSlotName(name).withOutputPlugin("pgoutput").make();
+        return new NewSlot(info.getConsistentPoint(), info.getSnapshotName());
+    }
+
+    /**
+     * Streams the slot's changes for {@code publication} from {@code start} (the server starts at the
+     * slot's confirmed position when that is later). {@code streaming} asks protocol version 2 to send
+     * large transactions while they are still in progress.
+     */
+    public PGReplicationStream start(String slot, String publication, LogSequenceNumber start, boolean streaming) throws SQLException {
+        var builder = pg().getReplicationAPI().replicationStream().logical()
+            .withSlotName(slot)
+            .withStartPosition(start)
+            .withSlotOption("proto_version", streaming ? "2" : "1")
+            .withSlotOption("publication_names", publication)
+            .withStatusInterval(10, TimeUnit.SECONDS);
+        if (streaming) {
+            builder = builder.withSlotOption("streaming", "on");
+        }
+        return builder.start();
+    }
+
+    /** The walsender's process id on the server, to find it in pg_stat_replication. */
+    public int backendPid() throws SQLException {
+        return pg().getBackendPID();
+    }
+
+    private PGConnection pg() throws SQLException {
+        return connection.unwrap(PGConnection.class);
+    }
+
+    @Override
+    public void close() {
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            // The walsender ends with the connection either way.
+        }
+    }
+}

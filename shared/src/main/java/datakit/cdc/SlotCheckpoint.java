@@ -1,0 +1,43 @@
+package datakit.cdc;
+
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Where a change stream resumes, in {@code extraction_checkpoints}: the end LSN of the last source
+ * transaction the warehouse holds, committed in the same transaction as its change rows. A row whose
+ * LSN is NULL says a run was creating the slot: if that run died before its snapshot committed, the
+ * slot it left has never been read and is made again.
+ */
+public final class SlotCheckpoint {
+    private final String table;
+
+    public SlotCheckpoint(String bronzeSchema) {
+        this.table = TableRef.of(bronzeSchema, "extraction_checkpoints").sql();
+    }
+
+    /** The stored position: empty when the stream never ran; a present but empty LSN while a slot is being created. */
+    public record Stored(Optional<String> lsn, String slot) {
+    }
+
+    public Optional<Stored> read(Connection connection, String stream) {
+        return Sql.using(connection).resultQuery("SELECT lsn::text, state ->> 'slot' FROM " + table
+                + " WHERE stream = ? AND partition_name = ''", stream)
+            .fetchOptional(r -> new Stored(Optional.ofNullable(r.get(0, String.class)), r.get(1, String.class)));
+    }
+
+    /** Records the position; {@code lsn} null while the slot is being created. */
+    public void save(Connection transaction, String stream, String slot, String publication, String lsn, UUID runId) {
+        Sql.using(transaction).execute("INSERT INTO " + table + " (stream, partition_name, lsn, state, run_id, updated_at) "
+                + "VALUES (?, '', ?::pg_lsn, jsonb_build_object('slot', ?::text, 'publication', ?::text), ?, clock_timestamp()) "
+                + "ON CONFLICT (stream, partition_name) DO UPDATE SET lsn = excluded.lsn, state = excluded.state, run_id = excluded.run_id, "
+                + "updated_at = excluded.updated_at", stream, lsn, slot, publication, runId);
+    }
+
+    public void delete(Connection transaction, String stream) {
+        Sql.using(transaction).execute("DELETE FROM " + table + " WHERE stream = ? AND partition_name = ''", stream);
+    }
+}

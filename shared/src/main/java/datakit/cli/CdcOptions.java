@@ -1,0 +1,79 @@
+package datakit.cli;
+
+import datakit.run.CdcRequest;
+import datakit.sql.TableRef;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+
+/**
+ * What a change stream captures and how it runs: the tables, the publication and slot, the initial
+ * snapshot, and whether it stops at the WAL position it started at or follows until stopped.
+ */
+public class CdcOptions implements CheckedOptions {
+    /** When the bronze tables are loaded from a snapshot. */
+    public enum Snapshot {
+        /** Once, when the slot is created (the default). */
+        INITIAL,
+        /** Never: bronze gets the changes from the slot's position on. */
+        NEVER,
+        /** Every run: the slot is made again and the tables reloaded; __changes has a gap between runs. */
+        ALWAYS
+    }
+
+    @Option(names = "--table", paramLabel = "SCHEMA.TABLE", split = ",", descriptionKey = "SOURCE_TABLES",
+        description = "Tables to capture (repeat, or separate with commas). Default: the publication's tables, or all tables "
+            + "when the publication is created.")
+    List<String> tables = new ArrayList<>();
+
+    @Option(names = "--slot", paramLabel = "NAME", descriptionKey = "CDC_SLOT", defaultValue = "datakit_cdc",
+        description = "Replication slot, created when missing (default: ${DEFAULT-VALUE}). One slot per stream.")
+    String slot;
+
+    @Option(names = "--publication", paramLabel = "NAME", descriptionKey = "CDC_PUBLICATION",
+        description = "Publication, created when missing (default: the slot's name).")
+    String publication;
+
+    @Option(names = "--snapshot", paramLabel = "WHEN", descriptionKey = "CDC_SNAPSHOT", defaultValue = "initial",
+        description = "initial (load the tables when the slot is created: snapshot and stream meet exactly), never, or always "
+            + "(make the slot again and reload every run).")
+    Snapshot snapshot;
+
+    @Option(names = "--follow", description = "Keep streaming until stopped (SIGTERM commits what it has, then exits). "
+        + "Without it, the run stops at the WAL position the server had when it started.")
+    boolean follow;
+
+    @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint), then exit: the server stops keeping "
+        + "WAL for it, and the next run starts over with a new slot and snapshot.")
+    boolean dropSlot;
+
+    @Option(names = "--lag-warning", paramLabel = "BYTES", descriptionKey = "CDC_LAG_WARNING", defaultValue = "1073741824",
+        description = "Warn when the slot retains more WAL than this (default: ${DEFAULT-VALUE}, 1 GiB).")
+    long lagWarning;
+
+    public CdcRequest request() {
+        var names = new ArrayList<TableRef>();
+        for (String table : tables) {
+            names.add(TableRef.parse(table.strip(), "public", "--table"));
+        }
+        String slotName = name(slot, "--slot");
+        String publicationName = publication == null ? slotName : name(publication, "--publication");
+        DatakitException.check(!(dropSlot && follow), "--drop-slot ends the stream; it cannot be given with --follow.");
+        DatakitException.check(lagWarning > 0, "--lag-warning must be a positive number of bytes, not %d.", lagWarning);
+        return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, dropSlot,
+            lagWarning);
+    }
+
+    /** Slot names may only hold lower-case letters, digits and underscores; publications follow the same rule here. */
+    private static String name(String value, String option) {
+        DatakitException.check(value.matches("[a-z0-9_]{1,63}"), "%s %s is not a valid name: use 1 to 63 lower-case letters, digits "
+            + "and underscores.", option, value);
+        return value;
+    }
+
+    @Override
+    public void check() {
+        request();
+    }
+}

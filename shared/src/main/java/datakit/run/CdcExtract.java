@@ -1,0 +1,264 @@
+package datakit.run;
+
+import datakit.bronze.BronzeLoad;
+import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeWrite;
+import datakit.bronze.WriteMode;
+import datakit.cdc.CdcSource;
+import datakit.cdc.ReplicationSession;
+import datakit.cdc.SlotCheckpoint;
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.db.Database;
+import datakit.db.Migrations;
+import datakit.db.SqlErrors;
+import datakit.source.ReadPlan;
+import datakit.source.Selection;
+import datakit.source.SourceColumn;
+import datakit.source.SourceSession;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.jooq.exception.DataAccessException;
+import org.postgresql.replication.LogSequenceNumber;
+
+/**
+ * Change data capture into bronze: sets up the publication and slot, loads the tables from the slot's
+ * snapshot when it is made, then streams the slot's changes into {@code <table>__changes} tables (see
+ * {@link ChangeStream}). One run per slot at a time; the slot's position moves only after the
+ * warehouse committed the changes before it.
+ */
+public final class CdcExtract {
+    static final String EXTRACTION_TYPE = "cdc";
+
+    private final RunContext run;
+    private final Database source;
+    private final Database warehouse;
+    private final boolean haltAfterCommit;
+    /** Rows loaded from the slot's snapshot into each bronze table, when this run made the slot. */
+    private Map<String, Long> snapshotRows = Map.of();
+
+    /** @param haltAfterCommit fault injection for the crash tests: end the process right after the first warehouse commit */
+    public CdcExtract(RunContext run, Database source, Database warehouse, boolean haltAfterCommit) {
+        this.run = run;
+        this.source = source;
+        this.warehouse = warehouse;
+        this.haltAfterCommit = haltAfterCommit;
+    }
+
+    public void capture(CdcRequest request, String bronzeSchema) {
+        try (CdcSource src = CdcSource.open(source.settings())) {
+            src.checkReady();
+            if (request.dropSlot()) {
+                dropSlot(src, request, bronzeSchema);
+                return;
+            }
+            List<TableRef> tables = request.tables().isEmpty() && src.publicationExists(request.publication())
+                ? src.published(request.publication()) : request.tables();
+            src.checkKeys(tables);
+            checkNames(tables, bronzeSchema);
+            if (run.dryRun()) {
+                printPlan(src, request, tables, bronzeSchema);
+                return;
+            }
+            Migrations.apply(warehouse.dataSource(), bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
+            var runs = new RunLog(bronzeSchema);
+            runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
+                Optional.of(tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString).collect(Collectors.joining(", "))),
+                request.stream(), EXTRACTION_TYPE, WriteMode.APPEND.label(),
+                Map.of("slot", request.slot(), "publication", request.publication())));
+            try (Connection lock = warehouse.connect()) {
+                if (!StreamLock.tryForSession(lock, request.stream())) {
+                    throw StreamLock.busy(lock, request.stream(), runs, run.runId());
+                }
+                runs.abandonStale(lock, request.stream(), run.runId());
+                stream(src, request, tables, bronzeSchema, runs);
+            } catch (SQLException | RuntimeException e) {
+                var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);
+                runs.recordFailure(warehouse, run, error.getMessage());
+                throw error;
+            }
+        }
+    }
+
+    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs) throws SQLException {
+        var checkpoints = new SlotCheckpoint(bronzeSchema);
+        Optional<SlotCheckpoint.Stored> stored;
+        try (Connection connection = warehouse.connect()) {
+            stored = checkpoints.read(connection, request.stream());
+        }
+        Optional<CdcSource.Slot> slot = src.slot(request.slot());
+        slot.ifPresent(src::checkSlotUsable);
+        boolean ours = stored.filter(s -> s.lsn().isEmpty() && request.slot().equals(s.slot())).isPresent();
+        if (slot.isPresent() && (request.snapshotAlways() || ours)) {
+            run.info("dropping slot " + request.slot() + (ours ? ": a run that was creating it ended before its snapshot committed" : ""));
+            src.dropSlot(request.slot());
+            slot = Optional.empty();
+        }
+        if (slot.isPresent() && stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty() && !request.snapshotNever()) {
+            throw new DatakitException(ExitCode.BAD_INPUT, ("Replication slot %s exists, but bronze has no checkpoint for it, so its "
+                + "changes cannot be matched to a snapshot. Use --snapshot never to stream from the slot's position, or "
+                + "--drop-slot to start over.").formatted(request.slot()));
+        }
+        if (slot.isEmpty() && stored.flatMap(SlotCheckpoint.Stored::lsn).isPresent() && !request.snapshotAlways()) {
+            run.warn("slot " + request.slot() + " is gone since the last run; changes made since then are lost to __changes"
+                + (request.snapshotNever() ? "" : ", and the snapshot of the new slot brings the bronze tables up to date"));
+        }
+        List<TableRef> published = src.ensurePublication(request.publication(), tables);
+        try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
+            String start;
+            if (slot.isEmpty()) {
+                try (Connection connection = warehouse.connect()) {
+                    checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, run.runId());
+                }
+                ReplicationSession.NewSlot created = replication.createSlot(request.slot());
+                start = created.consistentPoint().asString();
+                Map<String, Long> loaded = request.snapshotNever() ? Map.of()
+                    : loadSnapshot(created.snapshot(), published, bronzeSchema, request, start, runs);
+                if (request.snapshotNever()) {
+                    try (Connection connection = warehouse.connect()) {
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
+                    }
+                }
+                run.info("created slot %s at %s%s".formatted(request.slot(), start, loaded.isEmpty() ? "" : "; snapshot " + loaded));
+                snapshotRows = loaded;
+            } else {
+                start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.get().confirmedFlush().orElse("0/0"));
+                if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
+                    try (Connection connection = warehouse.connect()) {
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
+                    }
+                }
+            }
+            var changes = new ChangeStream(run, src, replication, warehouse, request, bronzeSchema, this::landing, this::metadata,
+                haltAfterCommit);
+            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), runs);
+            summarize(src, request, bronzeSchema, result);
+        }
+    }
+
+    /**
+     * Loads every published table from the slot's snapshot into its bronze table, in one warehouse
+     * transaction with the checkpoint at the slot's starting point: the stream then begins exactly
+     * where the snapshot ends.
+     */
+    private Map<String, Long> loadSnapshot(String snapshot, List<TableRef> tables, String bronzeSchema, CdcRequest request, String start,
+                                           RunLog runs) throws SQLException {
+        var rows = new LinkedHashMap<String, Long>();
+        try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
+            warehouse.inTransaction(connection -> {
+                long total = 0;
+                long bytes = 0;
+                for (TableRef table : tables) {
+                    ReadPlan plan = session.plan(Selection.table(table));
+                    TableRef target = TableRef.of(bronzeSchema, table.table());
+                    var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(WriteMode.REPLACE), metadata(table));
+                    var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
+                    load.finish(copied.rows());
+                    rows.put(target.toString(), copied.rows());
+                    total += copied.rows();
+                    bytes += copied.bytes();
+                }
+                new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
+                runs.addProgress(connection, run.runId(), total, bytes);
+                return null;
+            });
+        }
+        return rows;
+    }
+
+    /**
+     * The bronze type of each column of a source table, by name, from the source catalog as it is now
+     * (asked when a Relation message announces the table's shape, which is rare).
+     */
+    private Map<String, String> landing(TableRef table) {
+        try (SourceSession session = SourceSession.begin(source)) {
+            return session.plan(Selection.table(table)).columns().stream()
+                .collect(Collectors.toMap(SourceColumn::name, SourceColumn::bronzeType, (a, b) -> a, LinkedHashMap::new));
+        } catch (DatakitException e) {
+            // A table the catalog no longer has (dropped since the change): its values land as text.
+            return Map.of();
+        }
+    }
+
+    private BronzeMetadata metadata(TableRef table) {
+        return BronzeMetadata.of(run.runId(), source.settings().describe(), Optional.of(table.schema()), Optional.of(table.table()),
+            EXTRACTION_TYPE);
+    }
+
+    private void checkNames(List<TableRef> tables, String bronzeSchema) {
+        var seen = new HashMap<String, TableRef>();
+        for (TableRef table : tables) {
+            TableRef other = seen.put(table.table(), table);
+            DatakitException.check(other == null, "%s and %s would both land in %s. Capture them with separate slots and --target-schema.",
+                other, table, TableRef.of(bronzeSchema, table.table()));
+        }
+    }
+
+    private void dropSlot(CdcSource src, CdcRequest request, String bronzeSchema) {
+        Optional<CdcSource.Slot> slot = src.slot(request.slot());
+        slot.ifPresent(src::checkSlotUsable);
+        slot.ifPresent(s -> src.dropSlot(s.name()));
+        if (!run.dryRun() && !Migrations.pending(warehouse.dataSource(), bronzeSchema).contains("V1")) {
+            try {
+                warehouse.inTransaction(connection -> {
+                    new SlotCheckpoint(bronzeSchema).delete(connection, request.stream());
+                    return null;
+                });
+            } catch (SQLException | DataAccessException e) {
+                throw SqlErrors.failure("Deleting the checkpoint of " + request.stream(), e);
+            }
+        }
+        var details = new LinkedHashMap<String, Object>();
+        details.put("slot", slot.map(s -> "dropped " + s.name() + "; the server no longer keeps WAL for it (it kept "
+            + Sizes.bytes(s.retainedBytes()) + ")").orElse(request.slot() + " did not exist"));
+        details.put("next run", "makes a new slot" + (request.snapshotNever() ? "" : " and loads the tables from its snapshot")
+            + "; changes made until then are not captured");
+        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), "slot " + request.slot(), bronzeSchema,
+            "none", 0, 0, 0, details).print(run.out(), run.json());
+    }
+
+    private void printPlan(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema) {
+        Optional<CdcSource.Slot> slot = src.slot(request.slot());
+        run.out().println("postgres-cdc would capture " + (tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString)
+            .collect(Collectors.joining(", "))) + " into " + bronzeSchema);
+        run.out().println("  publication " + request.publication() + (src.publicationExists(request.publication()) ? " (exists)" : " (would be created)"));
+        run.out().println("  slot        " + request.slot() + slot.map(s -> " (exists, " + Sizes.bytes(s.lagBytes()) + " behind)")
+            .orElse(" (would be created" + (request.snapshotNever() ? ")" : ", and the tables loaded from its snapshot)")));
+        run.out().flush();
+    }
+
+    private void summarize(CdcSource src, CdcRequest request, String bronzeSchema, ChangeStream.Result result) {
+        var details = new LinkedHashMap<String, Object>();
+        if (!snapshotRows.isEmpty()) {
+            details.put("snapshot", snapshotRows);
+        }
+        details.put("transactions", result.transactions());
+        if (result.replaysSkipped() > 0) {
+            details.put("replays skipped", result.replaysSkipped());
+        }
+        details.put("changes", result.rowsPerTable());
+        if (!result.schemaChanges().isEmpty()) {
+            details.put("schema changes", result.schemaChanges());
+        }
+        details.put("checkpoint", result.checkpoint());
+        src.slot(request.slot()).ifPresent(s -> {
+            details.put("slot lag", Sizes.bytes(s.lagBytes()));
+            details.put("retained wal", Sizes.bytes(s.retainedBytes()));
+            if (s.retainedBytes() > request.lagWarning()) {
+                run.warn("slot %s retains %s of WAL on the source, more than --lag-warning %s: run this stream more often, or drop the "
+                    .formatted(s.name(), Sizes.bytes(s.retainedBytes()), Sizes.bytes(request.lagWarning())) + "slot if it is no longer read");
+            }
+        });
+        long rows = result.changes() + snapshotRows.values().stream().mapToLong(Long::longValue).sum();
+        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), "slot " + request.slot(), bronzeSchema,
+            WriteMode.APPEND.label(), rows, result.bytes(), result.durationMs(), details).print(run.out(), run.json());
+    }
+}
