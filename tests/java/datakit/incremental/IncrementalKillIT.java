@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
 import datakit.testing.TestPostgres;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -32,13 +30,7 @@ class IncrementalKillIT {
 
     /** Starts the datakit in its own JVM, as a scheduler would. */
     static Process start(Map<String, String> env, String... args) throws Exception {
-        var command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-cp", System.getProperty("java.class.path"), "PostgresIncremental"));
-        command.addAll(List.of(args));
-        command.addAll(List.of("--env-file", "/nonexistent/.env"));
-        var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        builder.environment().putAll(env);
-        return builder.start();
+        return Datakits.start("PostgresIncremental", env, args);
     }
 
     void killAfterRows(TestDatabase warehouse, Process process, long rows) throws Exception {

@@ -1,9 +1,13 @@
 package datakit.testing;
 
 import datakit.cli.DatakitCommand;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -51,5 +55,16 @@ public final class Datakits {
         }
         int code = DatakitCommand.execute(command, variables, new PrintWriter(out, true), new PrintWriter(err, true), withEnvFile);
         return new Run(code, out.toString(), err.toString());
+    }
+
+    /** Starts a datakit in its own JVM, as a scheduler would, with its output discarded. */
+    public static Process start(String scriptClass, Map<String, String> env, String... args) throws IOException {
+        var command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp", System.getProperty("java.class.path"), scriptClass));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--env-file", "/nonexistent/.env"));
+        var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        builder.environment().putAll(env);
+        return builder.start();
     }
 }

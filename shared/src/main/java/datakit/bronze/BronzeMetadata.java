@@ -43,6 +43,11 @@ public record BronzeMetadata(UUID runId, String source, Optional<String> sourceS
     /** The column that marks a table as written by the datakits. */
     public static final String MARKER = "_bronze_run_id";
 
+    /** The definitions of the columns every bronze table has, for a CREATE TABLE. */
+    public static String commonDefinitions() {
+        return COMMON.stream().map(c -> Sql.quote(c.name()) + " " + c.type()).collect(java.util.stream.Collectors.joining(", "));
+    }
+
     /** Metadata for a load that has no checkpoint (full extracts). */
     public static BronzeMetadata of(UUID runId, String source, Optional<String> sourceSchema, Optional<String> sourceTable,
                                     String extractionType) {

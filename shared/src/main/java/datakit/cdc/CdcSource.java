@@ -112,6 +112,22 @@ public final class CdcSource implements AutoCloseable {
             .fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
     }
 
+    /**
+     * The columns that identify a row of {@code table}, for keeping a copy of it by key: its primary key,
+     * else its replica identity index; empty when it has neither (REPLICA IDENTITY FULL on a table without one).
+     */
+    public List<String> rowKey(TableRef table) {
+        return db.resultQuery("""
+                SELECT a.attname::text FROM pg_catalog.pg_index i
+                JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                WHERE n.nspname = ? AND c.relname = ? AND i.indexrelid = (
+                    SELECT i2.indexrelid FROM pg_catalog.pg_index i2 WHERE i2.indrelid = c.oid AND (i2.indisprimary OR i2.indisreplident)
+                    ORDER BY i2.indisprimary DESC LIMIT 1)
+                ORDER BY k.position""", table.schema(), table.table()).fetch(0, String.class);
+    }
+
     public boolean publicationExists(String publication) {
         return db.resultQuery("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?)", publication).fetchOne(0, Boolean.class);
     }

@@ -37,6 +37,7 @@ final class ChangeBatch {
     /** Per change table, the columns some change left unknown (unchanged TOAST with no old row to copy from). */
     private final Map<ChangeTable, Set<String>> unknown = new LinkedHashMap<>();
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
+    private final Set<ChangeTable> touched = new LinkedHashSet<>();
     private long changes;
     private long bytes;
 
@@ -89,6 +90,7 @@ final class ChangeBatch {
 
     void truncate(ChangeTable table) throws SQLException {
         CopyText out = start(table, TRUNCATE, null, false);
+        out.nullValue().plain(runId);
         for (int i = 0; i < table.columns().size(); i++) {
             out.nullValue();
         }
@@ -139,6 +141,7 @@ final class ChangeBatch {
     private void end(ChangeTable table, CopyText out) throws SQLException {
         out.endRow();
         changes++;
+        touched.add(table);
         rowsPerTable.merge(table.ref().toString(), 1L, Long::sum);
         if (out.size() >= SEND_BYTES) {
             send(table);
@@ -175,6 +178,11 @@ final class ChangeBatch {
         return unknown;
     }
 
+    /** The change tables this batch wrote to. */
+    Set<ChangeTable> touched() {
+        return touched;
+    }
+
     long changes() {
         return changes;
     }
@@ -195,6 +203,7 @@ final class ChangeBatch {
     void clear() {
         buffers.values().forEach(CopyText::clear);
         unknown.clear();
+        touched.clear();
         rowsPerTable.clear();
         changes = 0;
         bytes = 0;

@@ -1,6 +1,7 @@
 package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
+import datakit.cli.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -10,6 +11,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Function;
 import org.jooq.DSLContext;
@@ -26,7 +28,10 @@ public final class ChangeCapture {
     private final Function<TableRef, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final ChangeBatch batch;
+    private final Function<TableRef, List<String>> rowKey;
+    private final boolean apply;
     private final Map<Long, ChangeTable> relations = new HashMap<>();
+    private final Map<ChangeTable, List<String>> applyKeys = new HashMap<>();
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
     private final List<String> schemaChanges = new ArrayList<>();
     private long checkpoint;
@@ -40,10 +45,14 @@ public final class ChangeCapture {
     /**
      * @param landing    the bronze type of each column of a source table, by name, as the source catalog has it now
      * @param metadata   the metadata of a source table's rows
+     * @param rowKey     with --apply, the columns that identify a row of a source table
      * @param checkpoint the end LSN of the last transaction the warehouse holds
      */
     public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<TableRef, Map<String, String>> landing,
-                         Function<TableRef, BronzeMetadata> metadata, LogSequenceNumber checkpoint) {
+                         Function<TableRef, BronzeMetadata> metadata, Optional<Function<TableRef, List<String>>> rowKey,
+                         LogSequenceNumber checkpoint) {
+        this.rowKey = rowKey.orElse(t -> List.of());
+        this.apply = rowKey.isPresent();
         this.batch = new ChangeBatch(warehouse, runId);
         this.bronzeSchema = bronzeSchema;
         this.landing = landing;
@@ -98,6 +107,12 @@ public final class ChangeCapture {
         DSLContext db = Sql.using(batch.connection());
         schemaChanges.addAll(table.follow(db, relation, landing.apply(source), metadata.apply(source)));
         relations.put(relation.oid(), table);
+        if (apply) {
+            List<String> key = applyKeys.computeIfAbsent(table, t -> rowKey.apply(source));
+            DatakitException.check(!key.isEmpty(), "--apply keeps rows by key, and %s has no primary key or replica identity index. "
+                + "Add a primary key, or capture it without --apply.", source);
+            schemaChanges.addAll(StateApply.follow(db, table, key));
+        }
     }
 
     /**
@@ -108,6 +123,11 @@ public final class ChangeCapture {
         batch.sendAll();
         DSLContext db = Sql.using(batch.connection());
         batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch)));
+        if (apply) {
+            for (ChangeTable table : batch.touched()) {
+                StateApply.apply(db, table, applyKeys.get(table), firstLsnOfBatch, metadata.apply(table.source()));
+            }
+        }
         checkpoint = Math.max(checkpoint, lastCommitEnd);
         return LogSequenceNumber.valueOf(checkpoint);
     }

@@ -76,8 +76,8 @@ public final class ChangeTable {
 
     /**
      * Creates the table, or brings it to the shape of {@code relation}; {@code landing} gives the bronze
-     * type of each source column by name (text for one the source catalog no longer has). Returns the
-     * statements it ran, for the run's summary.
+     * type of each source column by name (text for one the source catalog no longer has). Returns what
+     * it changed, in words, for the run's summary.
      */
     List<String> follow(DSLContext db, PgOutput.Relation relation, Map<String, String> landing, BronzeMetadata metadata) {
         columns = relation.columns().stream().map(PgOutput.Column::name).toList();
@@ -85,6 +85,7 @@ public final class ChangeTable {
         copySql = "COPY " + ref.sql() + " (" + String.join(", ", CDC_COLUMNS) + ", " + BronzeMetadata.MARKER + ", "
             + columns.stream().map(Sql::quote).collect(Collectors.joining(", ")) + ") FROM STDIN";
         var changes = new ArrayList<String>();
+        var done = new ArrayList<String>();
         Optional<BronzeTable> existing = BronzeTable.inspect(db, ref).map(BronzeTable::requireBronze);
         if (existing.isEmpty()) {
             String definitions = columns.stream().map(c -> Sql.quote(c) + " " + landing.getOrDefault(c, "text"))
@@ -92,6 +93,7 @@ public final class ChangeTable {
             changes.add("CREATE TABLE " + ref.sql() + " (" + CDC_DEFINITIONS + ", " + definitions + ", " + metadataDefinitions(metadata) + ")");
             // Changes arrive in LSN order, so a block range index finds a range of them for almost nothing.
             changes.add("CREATE INDEX " + Sql.quote(Flattening.fit(ref.table() + "_lsn")) + " ON " + ref.sql() + " USING brin (_cdc_lsn)");
+            done.add("created " + ref);
         } else {
             Map<String, String> bronze = existing.get().columns();
             for (String column : columns) {
@@ -99,14 +101,16 @@ public final class ChangeTable {
                 String now = bronze.get(column);
                 if (now == null) {
                     changes.add("ALTER TABLE " + ref.sql() + " ADD COLUMN " + Sql.quote(column) + " " + type);
+                    done.add("added " + TableRef.display(column) + " " + type + " to " + ref);
                 } else if (!now.equals(type) && !now.equals("text")) {
                     changes.add("ALTER TABLE " + ref.sql() + " ALTER COLUMN " + Sql.quote(column) + " TYPE text USING "
                         + Sql.quote(column) + "::text");
+                    done.add(TableRef.display(column) + " of " + ref + " is now text: its type changed from " + now + " to " + type);
                 }
             }
         }
         changes.forEach(db::execute);
-        return changes;
+        return done;
     }
 
     /**

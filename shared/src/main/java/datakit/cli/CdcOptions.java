@@ -44,6 +44,11 @@ public class CdcOptions implements CheckedOptions {
         + "Without it, the run stops at the WAL position the server had when it started.")
     boolean follow;
 
+    @Option(names = "--apply", descriptionKey = "CDC_APPLY",
+        description = "Also keep each bronze table (the snapshot) equal to its source table, by primary key, in the same transaction "
+            + "as the changes.")
+    boolean apply;
+
     @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint), then exit: the server stops keeping "
         + "WAL for it, and the next run starts over with a new slot and snapshot.")
     boolean dropSlot;
@@ -61,8 +66,8 @@ public class CdcOptions implements CheckedOptions {
         String publicationName = publication == null ? slotName : name(publication, "--publication");
         DatakitException.check(!(dropSlot && follow), "--drop-slot ends the stream; it cannot be given with --follow.");
         DatakitException.check(lagWarning > 0, "--lag-warning must be a positive number of bytes, not %d.", lagWarning);
-        return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, dropSlot,
-            lagWarning);
+        return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, apply,
+            dropSlot, lagWarning);
     }
 
     /** Slot names may only hold lower-case letters, digits and underscores; publications follow the same rule here. */

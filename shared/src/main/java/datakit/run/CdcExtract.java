@@ -3,6 +3,7 @@ package datakit.run;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeWrite;
+import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ReplicationSession;
@@ -63,6 +64,10 @@ public final class CdcExtract {
             List<TableRef> tables = request.tables().isEmpty() && src.publicationExists(request.publication())
                 ? src.published(request.publication()) : request.tables();
             src.checkKeys(tables);
+            if (request.apply()) {
+                tables.forEach(t -> DatakitException.check(!src.rowKey(t).isEmpty(), "--apply keeps rows by key, and %s has no primary key "
+                    + "or replica identity index. Add a primary key, or capture it without --apply.", t));
+            }
             checkNames(tables, bronzeSchema);
             if (run.dryRun()) {
                 printPlan(src, request, tables, bronzeSchema);
@@ -121,7 +126,7 @@ public final class CdcExtract {
                 ReplicationSession.NewSlot created = replication.createSlot(request.slot());
                 start = created.consistentPoint().asString();
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : loadSnapshot(created.snapshot(), published, bronzeSchema, request, start, runs);
+                    : loadSnapshot(src, created.snapshot(), published, bronzeSchema, request, start, runs);
                 if (request.snapshotNever()) {
                     try (Connection connection = warehouse.connect()) {
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
@@ -149,7 +154,7 @@ public final class CdcExtract {
      * transaction with the checkpoint at the slot's starting point: the stream then begins exactly
      * where the snapshot ends.
      */
-    private Map<String, Long> loadSnapshot(String snapshot, List<TableRef> tables, String bronzeSchema, CdcRequest request, String start,
+    private Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, String bronzeSchema, CdcRequest request, String start,
                                            RunLog runs) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
@@ -159,7 +164,9 @@ public final class CdcExtract {
                 for (TableRef table : tables) {
                     ReadPlan plan = session.plan(Selection.table(table));
                     TableRef target = TableRef.of(bronzeSchema, table.table());
-                    var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(WriteMode.REPLACE), metadata(table));
+                    // With --apply the table is kept by key from now on, so it gets its unique index now.
+                    var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE);
+                    var load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata(table));
                     var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
                     load.finish(copied.rows());
                     rows.put(target.toString(), copied.rows());
@@ -240,18 +247,18 @@ public final class CdcExtract {
         if (!snapshotRows.isEmpty()) {
             details.put("snapshot", snapshotRows);
         }
-        details.put("transactions", result.transactions());
+        details.put("commits", result.transactions());
         if (result.replaysSkipped() > 0) {
-            details.put("replays skipped", result.replaysSkipped());
+            details.put("replayed", result.replaysSkipped() + " transactions the warehouse already had, skipped");
         }
         details.put("changes", result.rowsPerTable());
         if (!result.schemaChanges().isEmpty()) {
-            details.put("schema changes", result.schemaChanges());
+            details.put("schema", result.schemaChanges());
         }
         details.put("checkpoint", result.checkpoint());
         src.slot(request.slot()).ifPresent(s -> {
             details.put("slot lag", Sizes.bytes(s.lagBytes()));
-            details.put("retained wal", Sizes.bytes(s.retainedBytes()));
+            details.put("wal kept", Sizes.bytes(s.retainedBytes()));
             if (s.retainedBytes() > request.lagWarning()) {
                 run.warn("slot %s retains %s of WAL on the source, more than --lag-warning %s: run this stream more often, or drop the "
                     .formatted(s.name(), Sizes.bytes(s.retainedBytes()), Sizes.bytes(request.lagWarning())) + "slot if it is no longer read");

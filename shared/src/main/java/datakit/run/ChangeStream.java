@@ -78,7 +78,8 @@ final class ChangeStream {
             connection.setAutoCommit(false);
             run.info("streaming slot %s from %s%s".formatted(request.slot(), start.asString(),
                 end.map(e -> " to " + e.asString()).orElse(" until stopped")));
-            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata, start);
+            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
+                request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start);
             var decoder = new PgOutputDecoder();
             LogSequenceNumber checkpoint = start;
             long batchStarted = System.nanoTime();
