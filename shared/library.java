@@ -54,6 +54,8 @@
 //SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java
 //SOURCES src/main/java/datakit/cdc/SlotCheckpoint.java
+//SOURCES src/main/java/datakit/cdc/StateApply.java
+//SOURCES src/main/java/datakit/cdc/StreamedTransactions.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java

@@ -109,6 +109,30 @@ class CdcIT {
     }
 
     @Test
+    void largeTransactionsStreamedWhileInProgressLandOnlyWhatCommitted() {
+        // A small decoding memory makes the server stream every transaction of more than a few rows.
+        source.execute("ALTER DATABASE " + source.name() + " SET logical_decoding_work_mem = '64kB'");
+        ok("--table", "items", "--apply");
+        source.execute("BEGIN; INSERT INTO items SELECT g, 'gone', g, NULL FROM generate_series(1000, 20999) g; ROLLBACK;");
+        source.execute("""
+            BEGIN;
+            INSERT INTO items SELECT g, 'kept', g, NULL FROM generate_series(100, 20099) g;
+            SAVEPOINT s1;
+            INSERT INTO items SELECT g, 'undone', g, NULL FROM generate_series(30000, 49999) g;
+            ROLLBACK TO s1;
+            UPDATE items SET qty = -qty WHERE id BETWEEN 100 AND 5099;
+            COMMIT;""");
+        var run = ok("--table", "items", "--apply");
+
+        assertThat(source.value("SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name = '" + slot + "'")).isEqualTo("t");
+        assertThat(warehouse.rows("SELECT _cdc_op, name, count(*)::text, min(_cdc_seq)::text, max(_cdc_seq)::text FROM bronze.items__changes "
+            + "GROUP BY 1, 2 ORDER BY 4")).containsExactly(List.of("insert", "kept", "20000", "1", "20000"),
+                List.of("update", "kept", "5000", "20001", "25000"));
+        assertThat(warehouse.rows(ITEMS.formatted("bronze.items"))).isEqualTo(source.rows(ITEMS.formatted("items")));
+        assertThat(run.out()).contains("commits    1");
+    }
+
+    @Test
     void rolledBackWorkNeverAppears() {
         ok("--table", "items");
         source.execute("BEGIN; INSERT INTO items VALUES (7, 'never', 0, NULL); ROLLBACK;",

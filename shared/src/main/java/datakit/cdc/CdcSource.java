@@ -161,6 +161,11 @@ public final class CdcSource implements AutoCloseable {
         db.resultQuery("SELECT pg_catalog.pg_drop_replication_slot(?)", name).fetch();
     }
 
+    /** server_version_num: 150004 for 15.4. */
+    public int serverVersion() {
+        return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
+    }
+
     /** The server's current WAL write position, as text. */
     public String currentLsn() {
         return db.resultQuery("SELECT pg_catalog.pg_current_wal_lsn()::text").fetchOne(0, String.class);

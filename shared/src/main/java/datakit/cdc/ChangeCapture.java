@@ -4,8 +4,10 @@ import datakit.bronze.BronzeMetadata;
 import datakit.cli.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -23,11 +25,14 @@ import org.postgresql.replication.LogSequenceNumber;
  * warehouse already holds (a replay after a crash between the warehouse commit and the slot's feedback:
  * their commit LSN is below the checkpoint).
  */
-public final class ChangeCapture {
+public final class ChangeCapture implements AutoCloseable {
     private final String bronzeSchema;
     private final Function<TableRef, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final ChangeBatch batch;
+    private final PgOutputDecoder decoder = new PgOutputDecoder();
+    private final PgOutputDecoder replayDecoder = PgOutputDecoder.insideStream();
+    private final StreamedTransactions streams = new StreamedTransactions();
     private final Function<TableRef, List<String>> rowKey;
     private final boolean apply;
     private final Map<Long, ChangeTable> relations = new HashMap<>();
@@ -60,28 +65,56 @@ public final class ChangeCapture {
         this.checkpoint = checkpoint.asLong();
     }
 
-    /** Takes one message; returns true when it ended a transaction. */
-    public boolean accept(PgOutput message) throws SQLException {
-        switch (message) {
-            case PgOutput.Begin begin -> {
-                inTransaction = true;
-                skipping = Long.compareUnsigned(begin.finalLsn(), checkpoint) < 0;
-                if (!skipping) {
-                    String lsn = LogSequenceNumber.valueOf(begin.finalLsn()).asString();
-                    batch.begin(lsn, begin.commitTime(), begin.xid());
-                    if (firstLsnOfBatch == null) {
-                        firstLsnOfBatch = lsn;
-                    }
-                }
+    /**
+     * Takes one message as the server sent it; returns true when it ended a transaction. The messages of
+     * a transaction streamed while in progress are kept aside until it commits, then taken in order.
+     */
+    public boolean accept(ByteBuffer raw) throws SQLException {
+        int start = raw.position();
+        PgOutput message = decoder.decode(raw);
+        if (streams.inBlock()) {
+            Optional<Long> xid = streamedXid(message);
+            if (xid.isPresent()) {
+                streams.add(raw.position(start), xid.get());
+                return false;
             }
+        }
+        switch (message) {
+            case PgOutput.StreamStart s -> streams.start(s.xid());
+            case PgOutput.StreamStop s -> streams.stop();
+            case PgOutput.StreamAbort a -> streams.abort(a.xid(), a.subXid());
+            case PgOutput.StreamCommit commit -> {
+                begin(commit.commitLsn(), commit.commitTime(), commit.xid());
+                streams.commit(commit.xid(), skipping ? null : m -> take(replayDecoder.decode(m)));
+                end(commit.endLsn());
+                return true;
+            }
+            default -> {
+                return take(message);
+            }
+        }
+        return false;
+    }
+
+    /** The (sub)transaction of a message inside a Stream Start ... Stop block. */
+    private static Optional<Long> streamedXid(PgOutput message) {
+        return switch (message) {
+            case PgOutput.Relation r -> r.xid();
+            case PgOutput.Type t -> t.xid();
+            case PgOutput.Insert i -> i.xid();
+            case PgOutput.Update u -> u.xid();
+            case PgOutput.Delete d -> d.xid();
+            case PgOutput.Truncate t -> t.xid();
+            case PgOutput.Message m -> m.xid();
+            default -> Optional.empty();
+        };
+    }
+
+    private boolean take(PgOutput message) throws SQLException {
+        switch (message) {
+            case PgOutput.Begin begin -> begin(begin.finalLsn(), begin.commitTime(), begin.xid());
             case PgOutput.Commit commit -> {
-                inTransaction = false;
-                if (skipping) {
-                    skippedTransactions++;
-                } else {
-                    transactions++;
-                    lastCommitEnd = commit.endLsn();
-                }
+                end(commit.endLsn());
                 return true;
             }
             case PgOutput.Relation relation -> follow(relation);
@@ -98,6 +131,28 @@ public final class ChangeCapture {
             }
         }
         return false;
+    }
+
+    private void begin(long commitLsn, Instant commitTime, long xid) {
+        inTransaction = true;
+        skipping = Long.compareUnsigned(commitLsn, checkpoint) < 0;
+        if (!skipping) {
+            String lsn = LogSequenceNumber.valueOf(commitLsn).asString();
+            batch.begin(lsn, commitTime, xid);
+            if (firstLsnOfBatch == null) {
+                firstLsnOfBatch = lsn;
+            }
+        }
+    }
+
+    private void end(long endLsn) {
+        inTransaction = false;
+        if (skipping) {
+            skippedTransactions++;
+        } else {
+            transactions++;
+            lastCommitEnd = endLsn;
+        }
     }
 
     private void follow(PgOutput.Relation relation) throws SQLException {
@@ -138,8 +193,15 @@ public final class ChangeCapture {
         firstLsnOfBatch = null;
     }
 
+    /** Whether a transaction, or a block of a streamed one, is being received. */
     public boolean inTransaction() {
-        return inTransaction;
+        return inTransaction || streams.inBlock();
+    }
+
+    /** Ends the capture: files of streamed transactions that never ended here are removed. */
+    @Override
+    public void close() {
+        streams.close();
     }
 
     /** Whether the batch holds changes (or skipped replays) not committed yet. */

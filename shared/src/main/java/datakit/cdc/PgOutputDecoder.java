@@ -19,6 +19,13 @@ public final class PgOutputDecoder {
 
     private boolean inStream;
 
+    /** A decoder for a streamed transaction's messages kept apart and read again: each carries its transaction's id. */
+    static PgOutputDecoder insideStream() {
+        var decoder = new PgOutputDecoder();
+        decoder.inStream = true;
+        return decoder;
+    }
+
     public PgOutput decode(ByteBuffer buffer) {
         char type = (char) buffer.get();
         return switch (type) {

@@ -49,6 +49,11 @@ public class CdcOptions implements CheckedOptions {
             + "as the changes.")
     boolean apply;
 
+    @Option(names = "--streaming", paramLabel = "on|off", descriptionKey = "CDC_STREAMING", defaultValue = "on", arity = "1",
+        description = "on (the default, PostgreSQL 14+): receive large transactions while they run, kept in a local file until they "
+            + "commit; off: the server keeps them on its own disk and sends them after the commit.")
+    String streaming;
+
     @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint), then exit: the server stops keeping "
         + "WAL for it, and the next run starts over with a new slot and snapshot.")
     boolean dropSlot;
@@ -65,9 +70,10 @@ public class CdcOptions implements CheckedOptions {
         String slotName = name(slot, "--slot");
         String publicationName = publication == null ? slotName : name(publication, "--publication");
         DatakitException.check(!(dropSlot && follow), "--drop-slot ends the stream; it cannot be given with --follow.");
+        DatakitException.check(streaming.equals("on") || streaming.equals("off"), "--streaming takes on or off, not %s.", streaming);
         DatakitException.check(lagWarning > 0, "--lag-warning must be a positive number of bytes, not %d.", lagWarning);
         return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, apply,
-            dropSlot, lagWarning);
+            streaming.equals("on"), dropSlot, lagWarning);
     }
 
     /** Slot names may only hold lower-case letters, digits and underscores; publications follow the same rule here. */

@@ -9,9 +9,10 @@ import java.util.List;
  * @param tables      the tables to capture; empty for the publication's (or all)
  * @param snapshot    initial, never or always
  * @param apply       whether each bronze table is kept equal to its source table
+ * @param streaming   whether large transactions are received while in progress (protocol version 2)
  * @param lagWarning  retained WAL, in bytes, above which the run warns
  */
-public record CdcRequest(List<TableRef> tables, String slot, String publication, String snapshot, boolean follow, boolean apply, boolean dropSlot,
+public record CdcRequest(List<TableRef> tables, String slot, String publication, String snapshot, boolean follow, boolean apply, boolean streaming, boolean dropSlot,
                          long lagWarning) {
 
     /** The stream's name in extraction_runs and extraction_checkpoints. */

@@ -3,7 +3,6 @@ package datakit.run;
 import datakit.bronze.BronzeMetadata;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ChangeCapture;
-import datakit.cdc.PgOutputDecoder;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
@@ -74,13 +73,15 @@ final class ChangeStream {
         var done = new CountDownLatch(1);
         Thread stopper = request.follow() ? stopOnSignal(done) : null;
         Connection connection = warehouse.connect();
-        try (PGReplicationStream stream = replication.start(request.slot(), request.publication(), start, false)) {
+        // Protocol version 2 (PostgreSQL 14+) sends a large transaction while it runs, instead of the server
+        // spilling it to its own disk and sending it after its commit.
+        boolean streaming = request.streaming() && src.serverVersion() >= 140000;
+        try (PGReplicationStream stream = replication.start(request.slot(), request.publication(), start, streaming);
+             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
+                 request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start)) {
             connection.setAutoCommit(false);
-            run.info("streaming slot %s from %s%s".formatted(request.slot(), start.asString(),
-                end.map(e -> " to " + e.asString()).orElse(" until stopped")));
-            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
-                request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start);
-            var decoder = new PgOutputDecoder();
+            run.info("streaming slot %s from %s%s%s".formatted(request.slot(), start.asString(),
+                end.map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
             LogSequenceNumber checkpoint = start;
             long batchStarted = System.nanoTime();
             long lastSentCheck = 0;
@@ -88,7 +89,7 @@ final class ChangeStream {
             while (true) {
                 ByteBuffer message = stream.readPending();
                 if (message != null) {
-                    boolean transactionEnded = capture.accept(decoder.decode(message));
+                    boolean transactionEnded = capture.accept(message);
                     if (transactionEnded && (stopping || capture.batchChanges() >= BATCH_CHANGES
                             || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
                         checkpoint = commit(connection, stream, capture, runs);
