@@ -25,6 +25,8 @@ class CdcIT {
     TestDatabase source;
     TestDatabase warehouse;
     String slot;
+    /** Datakits started in their own JVM, stopped after each test whatever happened. */
+    final List<Process> started = new java.util.ArrayList<>();
 
     @BeforeEach
     void createDatabases() {
@@ -38,6 +40,10 @@ class CdcIT {
     /** A slot keeps WAL, and its database cannot be dropped, for as long as it exists. */
     @AfterEach
     void dropSlot() throws Exception {
+        for (Process process : started) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
         for (int i = 0; i < 100 && source.value("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = '" + slot + "'")
                 .equals("1"); i++) {
             Thread.sleep(50);
@@ -299,7 +305,9 @@ class CdcIT {
     }
 
     /** Starts the datakit in its own JVM, as a scheduler would. */
-    static Process start(Map<String, String> env, String... args) throws Exception {
-        return Datakits.start("PostgresCdc", env, args);
+    Process start(Map<String, String> env, String... args) throws Exception {
+        Process process = Datakits.start("PostgresCdc", env, args);
+        started.add(process);
+        return process;
     }
 }
