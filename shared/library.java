@@ -50,6 +50,7 @@
 //SOURCES src/main/java/datakit/cdc/ChangeCapture.java
 //SOURCES src/main/java/datakit/cdc/ChangeTable.java
 //SOURCES src/main/java/datakit/cdc/CopyText.java
+//SOURCES src/main/java/datakit/cdc/MessageReader.java
 //SOURCES src/main/java/datakit/cdc/PgOutput.java
 //SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java

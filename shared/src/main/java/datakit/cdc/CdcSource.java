@@ -171,9 +171,9 @@ public final class CdcSource implements AutoCloseable {
         return db.resultQuery("SELECT pg_catalog.pg_current_wal_lsn()::text").fetchOne(0, String.class);
     }
 
-    /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there. */
-    public Optional<String> sentLsn(int walsenderPid) {
-        return db.resultQuery("SELECT sent_lsn::text FROM pg_catalog.pg_stat_replication WHERE pid = ?", walsenderPid)
+    /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there; any source connection can ask. */
+    public static Optional<String> sentLsn(Connection connection, int walsenderPid) {
+        return Sql.using(connection).resultQuery("SELECT sent_lsn::text FROM pg_catalog.pg_stat_replication WHERE pid = ?", walsenderPid)
             .fetchOptional(0, String.class);
     }
 

@@ -25,14 +25,13 @@ import org.postgresql.replication.LogSequenceNumber;
  * warehouse already holds (a replay after a crash between the warehouse commit and the slot's feedback:
  * their commit LSN is below the checkpoint).
  */
-public final class ChangeCapture implements AutoCloseable {
+public final class ChangeCapture {
     private final String bronzeSchema;
     private final Function<TableRef, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final ChangeBatch batch;
     private final PgOutputDecoder decoder = new PgOutputDecoder();
     private final PgOutputDecoder replayDecoder = PgOutputDecoder.insideStream();
-    private final StreamedTransactions streams = new StreamedTransactions();
     private final Function<TableRef, List<String>> rowKey;
     private final boolean apply;
     private final Map<Long, ChangeTable> relations = new HashMap<>();
@@ -65,49 +64,26 @@ public final class ChangeCapture implements AutoCloseable {
         this.checkpoint = checkpoint.asLong();
     }
 
-    /**
-     * Takes one message as the server sent it; returns true when it ended a transaction. The messages of
-     * a transaction streamed while in progress are kept aside until it commits, then taken in order.
-     */
-    public boolean accept(ByteBuffer raw) throws SQLException {
-        int start = raw.position();
-        PgOutput message = decoder.decode(raw);
-        if (streams.inBlock()) {
-            Optional<Long> xid = streamedXid(message);
-            if (xid.isPresent()) {
-                streams.add(raw.position(start), xid.get());
-                return false;
-            }
-        }
-        switch (message) {
-            case PgOutput.StreamStart s -> streams.start(s.xid());
-            case PgOutput.StreamStop s -> streams.stop();
-            case PgOutput.StreamAbort a -> streams.abort(a.xid(), a.subXid());
-            case PgOutput.StreamCommit commit -> {
-                begin(commit.commitLsn(), commit.commitTime(), commit.xid());
-                streams.commit(commit.xid(), skipping ? null : m -> take(replayDecoder.decode(m)));
-                end(commit.endLsn());
-                return true;
-            }
-            default -> {
-                return take(message);
-            }
-        }
-        return false;
+    /** Takes one message as the server sent it; returns true when it ended a transaction. */
+    public boolean accept(ByteBuffer message) throws SQLException {
+        return take(decoder.decode(message));
     }
 
-    /** The (sub)transaction of a message inside a Stream Start ... Stop block. */
-    private static Optional<Long> streamedXid(PgOutput message) {
-        return switch (message) {
-            case PgOutput.Relation r -> r.xid();
-            case PgOutput.Type t -> t.xid();
-            case PgOutput.Insert i -> i.xid();
-            case PgOutput.Update u -> u.xid();
-            case PgOutput.Delete d -> d.xid();
-            case PgOutput.Truncate t -> t.xid();
-            case PgOutput.Message m -> m.xid();
-            default -> Optional.empty();
-        };
+    /** Takes a transaction streamed while in progress, at its Stream Commit: its messages in order. */
+    public boolean acceptStreamed(ByteBuffer streamCommit, StreamedTransactions.Spooled messages) throws SQLException {
+        try {
+            if (!(decoder.decode(streamCommit) instanceof PgOutput.StreamCommit commit)) {
+                throw new IllegalArgumentException("a streamed transaction must end with a Stream Commit");
+            }
+            begin(commit.commitLsn(), commit.commitTime(), commit.xid());
+            if (!skipping) {
+                messages.replay(m -> take(replayDecoder.decode(m)));
+            }
+            end(commit.endLsn());
+            return true;
+        } finally {
+            messages.delete();
+        }
     }
 
     private boolean take(PgOutput message) throws SQLException {
@@ -193,15 +169,9 @@ public final class ChangeCapture implements AutoCloseable {
         firstLsnOfBatch = null;
     }
 
-    /** Whether a transaction, or a block of a streamed one, is being received. */
+    /** Whether a transaction's changes are being taken. */
     public boolean inTransaction() {
-        return inTransaction || streams.inBlock();
-    }
-
-    /** Ends the capture: files of streamed transactions that never ended here are removed. */
-    @Override
-    public void close() {
-        streams.close();
+        return inTransaction;
     }
 
     /** Whether the batch holds changes (or skipped replays) not committed yet. */

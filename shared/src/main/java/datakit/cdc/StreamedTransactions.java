@@ -80,18 +80,34 @@ final class StreamedTransactions implements AutoCloseable {
         void accept(ByteBuffer message) throws SQLException;
     }
 
-    /** Stream Commit: replays the transaction's messages in order (none when {@code replay} is null), then forgets them. */
-    void commit(long xid, Replay replay) throws SQLException {
+    /**
+     * Stream Commit: hands over the transaction's messages, to be replayed in order and then deleted
+     * (by another thread: the file is complete). A transaction with no message kept gives an empty one.
+     */
+    Spooled finish(long xid) {
         Spool spool = open.remove(xid);
-        if (spool != null) {
-            try {
-                if (replay != null) {
-                    spool.replay(replay);
-                }
-            } finally {
-                spool.delete();
-            }
+        if (spool == null) {
+            return Spooled.EMPTY;
         }
+        spool.flush();
+        return spool;
+    }
+
+    /** A committed streamed transaction's messages. */
+    interface Spooled {
+        Spooled EMPTY = new Spooled() {
+            @Override
+            public void replay(Replay replay) {
+            }
+
+            @Override
+            public void delete() {
+            }
+        };
+
+        void replay(Replay replay) throws SQLException;
+
+        void delete();
     }
 
     /** Transactions streamed but not ended yet. */
@@ -119,7 +135,7 @@ final class StreamedTransactions implements AutoCloseable {
     }
 
     /** One transaction's messages: length-prefixed, with where each subtransaction began. */
-    private static final class Spool {
+    private static final class Spool implements Spooled {
         private final Path file;
         private final FileChannel channel;
         private DataOutputStream out;
@@ -180,8 +196,8 @@ final class StreamedTransactions implements AutoCloseable {
             }
         }
 
-        void replay(Replay replay) throws SQLException {
-            flush();
+        @Override
+        public void replay(Replay replay) throws SQLException {
             try (var in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
                 while (true) {
                     int length;
@@ -199,7 +215,8 @@ final class StreamedTransactions implements AutoCloseable {
             }
         }
 
-        void delete() {
+        @Override
+        public void delete() {
             try {
                 channel.close();
                 Files.deleteIfExists(file);

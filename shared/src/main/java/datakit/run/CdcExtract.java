@@ -142,7 +142,7 @@ public final class CdcExtract {
                     }
                 }
             }
-            var changes = new ChangeStream(run, src, replication, warehouse, request, bronzeSchema, this::landing, this::metadata,
+            var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, this::landing, this::metadata,
                 haltAfterCommit);
             ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), runs);
             summarize(src, request, bronzeSchema, result);

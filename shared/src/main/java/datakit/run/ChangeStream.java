@@ -3,11 +3,11 @@ package datakit.run;
 import datakit.bronze.BronzeMetadata;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ChangeCapture;
+import datakit.cdc.MessageReader;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
 import datakit.sql.TableRef;
-import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
@@ -31,10 +31,10 @@ import org.postgresql.replication.PGReplicationStream;
 final class ChangeStream {
     private static final long BATCH_CHANGES = 200_000;
     private static final long BATCH_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final long SENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
-    private static final long IDLE_SLEEP_MS = 5;
+    private static final long IDLE_POLL_MS = 5;
 
     private final RunContext run;
+    private final Database source;
     private final CdcSource src;
     private final ReplicationSession replication;
     private final Database warehouse;
@@ -43,7 +43,6 @@ final class ChangeStream {
     private final Function<TableRef, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final boolean haltAfterCommit;
-    private volatile boolean stopping;
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
     private long changes;
     private long bytes;
@@ -53,9 +52,10 @@ final class ChangeStream {
                   List<String> schemaChanges, String checkpoint, long durationMs) {
     }
 
-    ChangeStream(RunContext run, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
+    ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
                  Function<TableRef, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata, boolean haltAfterCommit) {
         this.run = run;
+        this.source = source;
         this.src = src;
         this.replication = replication;
         this.warehouse = warehouse;
@@ -70,65 +70,63 @@ final class ChangeStream {
         long started = System.nanoTime();
         Optional<LogSequenceNumber> end = request.follow() ? Optional.empty() : Optional.of(LogSequenceNumber.valueOf(src.currentLsn()));
         int walsender = replication.backendPid();
-        var done = new CountDownLatch(1);
-        Thread stopper = request.follow() ? stopOnSignal(done) : null;
-        Connection connection = warehouse.connect();
         // Protocol version 2 (PostgreSQL 14+) sends a large transaction while it runs, instead of the server
         // spilling it to its own disk and sending it after its commit.
         boolean streaming = request.streaming() && src.serverVersion() >= 140000;
+        var done = new CountDownLatch(1);
+        Connection connection = warehouse.connect();
         try (PGReplicationStream stream = replication.start(request.slot(), request.publication(), start, streaming);
-             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
-                 request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start)) {
+             var reader = new MessageReader(stream, end, () -> sentPast(walsender, end.orElseThrow()))) {
+            Thread stopper = request.follow() ? stopOnSignal(reader, done) : null;
             connection.setAutoCommit(false);
             run.info("streaming slot %s from %s%s%s".formatted(request.slot(), start.asString(),
                 end.map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
+            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
+                request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start);
             LogSequenceNumber checkpoint = start;
             long batchStarted = System.nanoTime();
-            long lastSentCheck = 0;
-            boolean sentPastEnd = false;
             while (true) {
-                ByteBuffer message = stream.readPending();
-                if (message != null) {
-                    boolean transactionEnded = capture.accept(message);
-                    if (transactionEnded && (stopping || capture.batchChanges() >= BATCH_CHANGES
-                            || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
-                        checkpoint = commit(connection, stream, capture, runs);
+                LogSequenceNumber received = reader.receivedThrough();
+                MessageReader.Item item = reader.poll(IDLE_POLL_MS);
+                if (item == null) {
+                    if (!capture.inTransaction() && capture.hasUncommitted()) {
+                        checkpoint = commit(connection, reader, capture, runs);
                         batchStarted = System.nanoTime();
-                        if (stopping) {
-                            break;
-                        }
+                    } else if (!capture.inTransaction()) {
+                        // Quiet: the slot may forget the WAL up to what the server last sent, none of it ours to keep.
+                        reader.confirm(received);
                     }
                     continue;
                 }
-                if (capture.inTransaction()) {
-                    Thread.sleep(IDLE_SLEEP_MS);
-                    continue;
-                }
-                if (capture.hasUncommitted()) {
-                    checkpoint = commit(connection, stream, capture, runs);
-                    batchStarted = System.nanoTime();
-                    continue;
-                }
-                confirmQuietPosition(stream, checkpoint);
-                if (stopping) {
+                boolean transactionEnded = switch (item) {
+                    case MessageReader.Message message -> capture.accept(message.bytes());
+                    case MessageReader.Streamed streamed -> capture.acceptStreamed(streamed.commit(), streamed.messages());
+                    case MessageReader.Failed failed -> throw readFailure(failed.cause());
+                    case MessageReader.End ended -> {
+                        if (capture.hasUncommitted()) {
+                            checkpoint = commit(connection, reader, capture, runs);
+                        }
+                        yield false;
+                    }
+                };
+                if (item instanceof MessageReader.End) {
                     break;
                 }
-                if (end.isPresent()) {
-                    if (stream.getLastReceiveLSN().compareTo(end.get()) >= 0 || sentPastEnd) {
-                        break;
-                    }
-                    if (System.nanoTime() - lastSentCheck > SENT_CHECK_NANOS) {
-                        lastSentCheck = System.nanoTime();
-                        // Everything the walsender sent before it passed the end is read by the next empty poll.
-                        sentPastEnd = src.sentLsn(walsender).map(LogSequenceNumber::valueOf).filter(s -> s.compareTo(end.get()) >= 0).isPresent();
-                        continue;
-                    }
+                if (transactionEnded && (capture.batchChanges() >= BATCH_CHANGES || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
+                    checkpoint = commit(connection, reader, capture, runs);
+                    batchStarted = System.nanoTime();
                 }
-                Thread.sleep(IDLE_SLEEP_MS);
             }
             runs.succeedInParts(connection, run.runId(), Map.of("checkpoint", checkpoint.asString()));
             connection.commit();
             connection.close();
+            if (stopper != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(stopper);
+                } catch (IllegalStateException e) {
+                    // The JVM is shutting down: the hook is running and waits for this stream to end.
+                }
+            }
             return new Result(capture.transactions(), capture.skippedTransactions(), changes, bytes, rowsPerTable, capture.schemaChanges(),
                 checkpoint.asString(), (System.nanoTime() - started) / 1_000_000);
         } catch (SQLException | RuntimeException e) {
@@ -140,21 +138,31 @@ final class ChangeStream {
             throw new SQLException("interrupted while streaming", "57014", e);
         } finally {
             done.countDown();
-            if (stopper != null) {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(stopper);
-                } catch (IllegalStateException e) {
-                    // The JVM is already shutting down: the hook is running and waits for this stream.
-                }
-            }
+        }
+    }
+
+    /** The reader's failure, to throw as it was: a driver error, or an unexpected one. */
+    private static SQLException readFailure(Exception cause) {
+        if (cause instanceof RuntimeException unexpected) {
+            throw unexpected;
+        }
+        return cause instanceof SQLException sql ? sql : new SQLException(cause.getMessage(), "XX000", cause);
+    }
+
+    /** Whether the walsender has sent everything before {@code end} (pg_stat_replication.sent_lsn). */
+    private boolean sentPast(int walsender, LogSequenceNumber end) {
+        try (Connection connection = source.connect()) {
+            return CdcSource.sentLsn(connection, walsender).map(LogSequenceNumber::valueOf).filter(s -> s.compareTo(end) >= 0).isPresent();
+        } catch (SQLException e) {
+            return false;
         }
     }
 
     /**
-     * Commits the batch with its checkpoint, then tells the slot: a crash in between replays the batch's
-     * transactions, which the next run recognises by LSN and skips.
+     * Commits the batch with its checkpoint, then has the slot told: a crash in between replays the
+     * batch's transactions, which the next run recognises by LSN and skips.
      */
-    private LogSequenceNumber commit(Connection connection, PGReplicationStream stream, ChangeCapture capture, RunLog runs) throws SQLException {
+    private LogSequenceNumber commit(Connection connection, MessageReader reader, ChangeCapture capture, RunLog runs) throws SQLException {
         LogSequenceNumber lsn = capture.finishBatch();
         new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), lsn.asString(), run.runId());
         runs.addProgress(connection, run.runId(), capture.batchChanges(), capture.batchBytes());
@@ -167,29 +175,14 @@ final class ChangeStream {
         if (haltAfterCommit) {
             Runtime.getRuntime().halt(137);
         }
-        stream.setFlushedLSN(lsn);
-        stream.setAppliedLSN(lsn);
-        stream.forceUpdateStatus();
+        reader.confirm(lsn);
         return lsn;
     }
 
-    /**
-     * With nothing pending, the slot may forget the WAL up to what the server last said it sent: it holds
-     * no change of the published tables that is not in bronze (a slot never confirmed keeps WAL forever).
-     */
-    private void confirmQuietPosition(PGReplicationStream stream, LogSequenceNumber checkpoint) throws SQLException {
-        LogSequenceNumber received = stream.getLastReceiveLSN();
-        if (received.compareTo(checkpoint) > 0 && received.compareTo(stream.getLastFlushedLSN()) > 0) {
-            stream.setFlushedLSN(received);
-            stream.setAppliedLSN(received);
-            stream.forceUpdateStatus();
-        }
-    }
-
-    /** On SIGTERM (or Ctrl-C), stop at the next quiet moment between transactions, after committing. */
-    private Thread stopOnSignal(CountDownLatch done) {
+    /** On SIGTERM (or Ctrl-C), stop at the next transaction boundary, after committing. */
+    private Thread stopOnSignal(MessageReader reader, CountDownLatch done) {
         Thread hook = new Thread(() -> {
-            stopping = true;
+            reader.stop();
             try {
                 if (!done.await(30, TimeUnit.SECONDS)) {
                     run.warn("the stream did not stop within 30 s; uncommitted changes will be read again by the next run");

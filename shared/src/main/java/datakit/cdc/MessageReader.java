@@ -1,0 +1,201 @@
+package datakit.cdc;
+
+import java.nio.ByteBuffer;
+import java.sql.SQLException;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+
+/**
+ * Reads the replication stream on a thread of its own, so the server never waits while changes are
+ * written to the warehouse: messages go into a bounded queue, and the blocks of transactions streamed
+ * while in progress go to local files ({@link StreamedTransactions}), however long the warehouse takes
+ * to write the transaction before. It is the only user of the stream: it also sends the slot the
+ * positions the writer confirms. It ends the queue with {@link End} at a transaction boundary, once
+ * it has everything up to the end position (a bounded run) or when asked to stop.
+ */
+public final class MessageReader implements AutoCloseable {
+    private static final int QUEUE_MESSAGES = 20_000;
+    private static final long SENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+    private static final long QUIET_SLEEP_MS = 2;
+
+    /** What the writer takes from the queue. */
+    public sealed interface Item {
+    }
+
+    /** A message as the server sent it, outside any streamed block. */
+    public record Message(ByteBuffer bytes) implements Item {
+    }
+
+    /** A Stream Commit, with the messages of its transaction. */
+    public record Streamed(ByteBuffer commit, StreamedTransactions.Spooled messages) implements Item {
+    }
+
+    /** Nothing more: the run's end position is reached, or it was asked to stop. */
+    public record End() implements Item {
+    }
+
+    /** Reading failed. */
+    public record Failed(Exception cause) implements Item {
+    }
+
+    private final PGReplicationStream stream;
+    private final Optional<LogSequenceNumber> end;
+    private final BooleanSupplier sentPastEnd;
+    private final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE_MESSAGES);
+    private final StreamedTransactions streams = new StreamedTransactions();
+    private final AtomicLong confirmed = new AtomicLong();
+    private final Thread thread;
+    private volatile long receivedThrough;
+    private volatile boolean stopping;
+    private volatile boolean closed;
+
+    /**
+     * @param end         where a bounded run ends (empty: follow until stopped)
+     * @param sentPastEnd whether the server says it has sent everything before the end position, for a stream
+     *                    with nothing to send: its keepalives do not always come
+     */
+    public MessageReader(PGReplicationStream stream, Optional<LogSequenceNumber> end, BooleanSupplier sentPastEnd) {
+        this.stream = stream;
+        this.end = end;
+        this.sentPastEnd = sentPastEnd;
+        this.receivedThrough = stream.getLastReceiveLSN().asLong();
+        this.thread = new Thread(this::readAll, "cdc-reader");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** The next item, or null when none came within {@code millis}. */
+    public Item poll(long millis) throws InterruptedException {
+        return queue.poll(millis, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * How far the server's messages have been put in the queue. Read it before finding the queue empty:
+     * then everything up to it has been taken.
+     */
+    public LogSequenceNumber receivedThrough() {
+        return LogSequenceNumber.valueOf(receivedThrough);
+    }
+
+    /** Tells the slot, from the reader's thread, that everything before {@code lsn} is safe in the warehouse. */
+    public void confirm(LogSequenceNumber lsn) {
+        confirmed.accumulateAndGet(lsn.asLong(), Math::max);
+    }
+
+    /** Ends the queue at the next transaction boundary. */
+    public void stop() {
+        stopping = true;
+    }
+
+    private void readAll() {
+        try {
+            boolean inTransaction = false;
+            boolean inBlock = false;
+            long lastSentCheck = 0;
+            long sentConfirm = 0;
+            while (!closed) {
+                long confirm = confirmed.get();
+                if (confirm > sentConfirm) {
+                    stream.setFlushedLSN(LogSequenceNumber.valueOf(confirm));
+                    stream.setAppliedLSN(LogSequenceNumber.valueOf(confirm));
+                    stream.forceUpdateStatus();
+                    sentConfirm = confirm;
+                }
+                ByteBuffer message = stream.readPending();
+                if (message != null) {
+                    int at = message.position();
+                    switch ((char) message.get(at)) {
+                        case 'B' -> {
+                            inTransaction = true;
+                            put(new Message(message));
+                        }
+                        case 'C' -> {
+                            inTransaction = false;
+                            put(new Message(message));
+                        }
+                        case 'S' -> {
+                            inBlock = true;
+                            streams.start(Integer.toUnsignedLong(message.getInt(at + 1)));
+                        }
+                        case 'E' -> {
+                            inBlock = false;
+                            streams.stop();
+                        }
+                        case 'A' -> streams.abort(Integer.toUnsignedLong(message.getInt(at + 1)), Integer.toUnsignedLong(message.getInt(at + 5)));
+                        case 'c' -> put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
+                        default -> {
+                            if (inBlock) {
+                                // Every message of a streamed block starts with its (sub)transaction's id.
+                                streams.add(message, Integer.toUnsignedLong(message.getInt(at + 1)));
+                            } else {
+                                put(new Message(message));
+                            }
+                        }
+                    }
+                    receivedThrough = stream.getLastReceiveLSN().asLong();
+                    continue;
+                }
+                receivedThrough = stream.getLastReceiveLSN().asLong();
+                if (!inTransaction && !inBlock) {
+                    if (stopping || end.filter(e -> receivedThrough >= e.asLong()).isPresent()) {
+                        put(new End());
+                        return;
+                    }
+                    if (end.isPresent() && System.nanoTime() - lastSentCheck > SENT_CHECK_NANOS) {
+                        lastSentCheck = System.nanoTime();
+                        // What the server sent before it passed the end is read by the polls that follow.
+                        if (sentPastEnd.getAsBoolean()) {
+                            stopping = true;
+                        }
+                        continue;
+                    }
+                }
+                Thread.sleep(QUIET_SLEEP_MS);
+            }
+        } catch (SQLException | RuntimeException e) {
+            offer(new Failed(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void put(Item item) throws InterruptedException {
+        while (!closed) {
+            if (queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
+                return;
+            }
+        }
+    }
+
+    private void offer(Item item) {
+        try {
+            put(item);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops reading and removes the files of streamed transactions not written. */
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Item left;
+        while ((left = queue.poll()) != null) {
+            if (left instanceof Streamed streamed) {
+                streamed.messages().delete();
+            }
+        }
+        streams.close();
+    }
+}
