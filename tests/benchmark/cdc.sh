@@ -11,10 +11,10 @@
 #      time of each row's commit), p50, p99 and max.
 # Peak resident memory of the datakit is printed for each.
 #
-# Usage: tests/benchmark/cdc.sh [rows] [small] [rate] [seconds]   (default 1000000 100000 2000 30)
+# Usage: tests/benchmark/cdc.sh [rows] [small] [rate] [seconds]   (default 1000000 100000 2000 30; rows 0 skips the bulk runs)
 # Needs: BENCH_DATABASE_URL=postgresql://user:pass@host:port/postgres (a superuser on a server with
 #        wal_level=logical; the scratch databases bench_cdc_source and bench_cdc_warehouse are created),
-#        psql, pg_recvlogical, pgbench, GNU time, bc and a JDK 21+ for ./jbang.
+#        psql, pg_recvlogical, pgbench, GNU time, bc and a JDK 21+ (JAVA_HOME) for ./jbang and the exported jar.
 set -euo pipefail
 source "$(dirname "$0")/common.sh" bench_cdc_source bench_cdc_warehouse
 
@@ -63,14 +63,26 @@ kit() {
   start=$(seconds)
   summary=$(/usr/bin/time -f '%M' -o /tmp/cdc-bench-rss ./jbang --java-options="-Xmx$heap" postgres-cdc --slot bench_kit \
     --publication bench_pub --table public.cdc_bench --snapshot never --streaming "$1" --json)
-  printf '%s %s %s\n' "$(since "$start")" "$(printf '%s' "$summary" | sed -n 's/.*"rows":\([0-9]*\).*/\1/p')" "$(cat /tmp/cdc-bench-rss)"
+  printf '%s %s %s\n' "$(since "$start")" "$(printf '%s' "$summary" | sed -n 's/.*"rows":\([0-9]*\).*/\1/p')" "$(tail -1 /tmp/cdc-bench-rss)"
 }
 
-# Compares both on the WAL of the workload just run: compare <label> <changes> <streaming>
+# The same from the jar `jbang export portable` writes, without JBang's per-run resolution (half a second).
+export_dir=/tmp/cdc-bench-export
+kit_jar() {
+  local start summary
+  start=$(seconds)
+  summary=$(/usr/bin/time -f '%M' -o /tmp/cdc-bench-rss "${JAVA_HOME:+$JAVA_HOME/bin/}java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx"$heap" \
+    -XX:SharedArchiveFile="$export_dir/cdc.jsa" -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off \
+    -jar "$export_dir/PostgresCdc.jar" --slot bench_kit --publication bench_pub --table public.cdc_bench --snapshot never \
+    --streaming "$1" --json)
+  printf '%s %s %s\n' "$(since "$start")" "$(printf '%s' "$summary" | sed -n 's/.*"rows":\([0-9]*\).*/\1/p')" "$(tail -1 /tmp/cdc-bench-rss)"
+}
+
+# Compares both on the WAL of the workload just run: compare <label> <changes> <streaming> [kit|kit_jar]
 compare() {
   local drained wall changes rss
   drained=$(drain "$3")
-  read -r wall changes rss < <(kit "$3")
+  read -r wall changes rss < <("${4:-kit}" "$3")
   [ "$changes" = "$2" ] || { say "the datakit landed $changes changes, expected $2"; exit 1; }
   printf '%-34s drain %7.2f s (%8.0f changes/s)   datakit %7.2f s (%8.0f changes/s)   ratio %.2f   peak RSS %d MiB\n' \
     "$1" "$drained" "$(echo "$2 / $drained" | bc -l)" "$wall" "$(echo "$2 / $wall" | bc -l)" "$(echo "$drained / $wall" | bc -l)" \
@@ -98,8 +110,13 @@ say "warming up (JBang builds the datakit and its class-data archive on a first 
 new_slots
 sql -c "INSERT INTO public.cdc_bench SELECT * FROM ($(orders_select 10 "now()")) o" -c "TRUNCATE public.cdc_bench"
 kit on >/dev/null
+rm -rf "$export_dir" && mkdir -p "$export_dir"
+./jbang export portable --force -O "$export_dir/PostgresCdc.jar" datakits/PostgresCdc.java >/dev/null 2>&1
+new_slots
+kit_jar on >/dev/null
 
 for streaming in on off; do
+  [ "$rows" -gt 0 ] || break
   new_slots
   say "bulk, --streaming $streaming: insert, update and delete of $rows rows, a transaction each"
   sql -c "INSERT INTO public.cdc_bench $(orders_select "$rows" "now()")" \
@@ -112,6 +129,9 @@ new_slots
 say "$small single-row transactions"
 sql -c "SET synchronous_commit = off" -c "CALL public.bench_small($small)" -c "TRUNCATE public.cdc_bench"
 compare "$small single-row transactions" "$((small + 1))" on
+new_slots
+sql -c "SET synchronous_commit = off" -c "CALL public.bench_small($small)" -c "TRUNCATE public.cdc_bench"
+compare "$small single-row tx, exported jar" "$((small + 1))" on kit_jar
 
 say "a steady $rate transactions/s for $duration s into a --follow run"
 new_slots
@@ -143,4 +163,4 @@ wsql -c "SELECT format('steady %s tx/s for %s s: %s transactions, lag p50 %s ms,
                        round(max(lag)))
          FROM (SELECT extract(epoch FROM s.committed_at - c._cdc_commit_ts) * 1000 AS lag
                FROM bronze.cdc_bench__changes c JOIN bronze.bench_seen s USING (id) WHERE c.customer = 'steady') l"
-printf '  peak RSS of the --follow run: %d MiB\n' "$(($(cat /tmp/cdc-bench-follow-rss) / 1024))"
+printf '  peak RSS of the --follow run: %d MiB\n' "$(($(tail -1 /tmp/cdc-bench-follow-rss) / 1024))"

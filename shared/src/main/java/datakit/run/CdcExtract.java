@@ -251,7 +251,7 @@ public final class CdcExtract {
         if (result.replaysSkipped() > 0) {
             details.put("replayed", result.replaysSkipped() + " transactions the warehouse already had, skipped");
         }
-        details.put("changes", result.rowsPerTable());
+        details.put("changes", result.rowsPerTable().isEmpty() ? "none" : result.rowsPerTable());
         if (!result.schemaChanges().isEmpty()) {
             details.put("schema", result.schemaChanges());
         }

@@ -24,13 +24,14 @@ import org.postgresql.replication.PGReplicationStream;
  * The streaming half of a change capture: reads the slot's messages, writes their changes in batches,
  * and commits each batch in one warehouse transaction with the checkpoint (the end LSN of its last
  * source transaction) before telling the slot it may forget them. A batch is committed when the stream
- * goes quiet, after a second, or after {@link #BATCH_CHANGES} changes, always at a transaction's end.
+ * goes quiet, after a tenth of a second, or after {@link #BATCH_CHANGES} changes, always at a transaction's end.
  * A bounded run stops once it has everything the server had written when it started; a followed one
  * stops on SIGTERM, after committing what it has.
  */
 final class ChangeStream {
     private static final long BATCH_CHANGES = 200_000;
-    private static final long BATCH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** A batch commits at the first transaction end after this long, so a busy stream lands within a tenth of a second. */
+    private static final long BATCH_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long IDLE_POLL_MS = 5;
 
     private final RunContext run;
