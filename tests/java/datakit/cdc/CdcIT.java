@@ -218,14 +218,16 @@ class CdcIT {
         Process crashed = start(env, "--slot", slot, "--table", "items");
         assertThat(crashed.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(crashed.exitValue()).isEqualTo(137);
-        assertThat(warehouse.value("SELECT count(*) FROM bronze.items__changes")).isEqualTo("5");
+        // The first batch committed (one or more of the five transactions), and the process ended before the slot heard of it.
+        long landed = Long.parseLong(warehouse.value("SELECT count(*) FROM bronze.items__changes"));
+        assertThat(landed).isBetween(1L, 5L);
         assertThat(source.value("SELECT confirmed_flush_lsn < pg_current_wal_lsn() FROM pg_replication_slots WHERE slot_name = '"
             + slot + "'")).isEqualTo("t");
 
         source.execute("INSERT INTO items VALUES (40, 'after', 0, NULL)");
         var resumed = ok("--table", "items");
         // The server starts the stream at the checkpoint, past the slot's own position: no change comes twice.
-        assertThat(resumed.out()).contains("commits    1");
+        assertThat(resumed.out()).contains("commits    " + (6 - landed));
         assertThat(changes("id::text")).containsExactly(List.of("30"), List.of("31"), List.of("32"), List.of("33"), List.of("34"),
             List.of("40"));
     }
