@@ -27,7 +27,7 @@ import org.postgresql.replication.LogSequenceNumber;
  */
 public final class ChangeCapture {
     private final String bronzeSchema;
-    private final Function<TableRef, Map<String, String>> landing;
+    private final Function<PgOutput.Relation, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final ChangeBatch batch;
     private final PgOutputDecoder decoder = new PgOutputDecoder();
@@ -47,12 +47,12 @@ public final class ChangeCapture {
     private long skippedTransactions;
 
     /**
-     * @param landing    the bronze type of each column of a source table, by name, as the source catalog has it now
+     * @param landing    the bronze type of each column of a relation, by name, from the types the Relation message names
      * @param metadata   the metadata of a source table's rows
      * @param rowKey     with --apply, the columns that identify a row of a source table
      * @param checkpoint the end LSN of the last transaction the warehouse holds
      */
-    public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<TableRef, Map<String, String>> landing,
+    public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<Function<TableRef, List<String>>> rowKey,
                          LogSequenceNumber checkpoint) {
         this.rowKey = rowKey.orElse(t -> List.of());
@@ -136,7 +136,7 @@ public final class ChangeCapture {
         ChangeTable table = tables.computeIfAbsent(source, s -> new ChangeTable(s, TableRef.of(bronzeSchema, s.table())));
         batch.send(table); // rows gathered so far have the old shape
         DSLContext db = Sql.using(batch.connection());
-        schemaChanges.addAll(table.follow(db, relation, landing.apply(source), metadata.apply(source)));
+        schemaChanges.addAll(table.follow(db, relation, landing.apply(relation), metadata.apply(source)));
         relations.put(relation.oid(), table);
         if (apply) {
             List<String> key = applyKeys.computeIfAbsent(table, t -> rowKey.apply(source));

@@ -6,6 +6,7 @@ import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.CdcSource;
+import datakit.cdc.PgOutput;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.cli.DatakitException;
@@ -13,9 +14,9 @@ import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.db.SqlErrors;
+import datakit.source.LandingTypes;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
-import datakit.source.SourceColumn;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -182,17 +183,27 @@ public final class CdcExtract {
     }
 
     /**
-     * The bronze type of each column of a source table, by name, from the source catalog as it is now
-     * (asked when a Relation message announces the table's shape, which is rare).
+     * The bronze type of each column of a relation, by name, from the type the Relation message gives
+     * it (the type the column had when the change was made, which the source catalog may have changed
+     * since); text for a type the catalog no longer has.
      */
-    private Map<String, String> landing(TableRef table) {
-        try (SourceSession session = SourceSession.begin(source)) {
-            return session.plan(Selection.table(table)).columns().stream()
-                .collect(Collectors.toMap(SourceColumn::name, SourceColumn::bronzeType, (a, b) -> a, LinkedHashMap::new));
-        } catch (DatakitException e) {
-            // A table the catalog no longer has (dropped since the change): its values land as text.
-            return Map.of();
+    private Map<String, String> landing(PgOutput.Relation relation) {
+        var types = new LinkedHashMap<String, String>();
+        try (Connection connection = source.connect()) {
+            var landing = new LandingTypes(Sql.using(connection));
+            for (PgOutput.Column column : relation.columns()) {
+                String type;
+                try {
+                    type = landing.bronzeType(column.typeOid(), column.typmod());
+                } catch (IllegalStateException dropped) {
+                    type = "text";
+                }
+                types.put(column.name(), type);
+            }
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Reading the types of " + relation.namespace() + "." + relation.name() + " on the source", e);
         }
+        return types;
     }
 
     private BronzeMetadata metadata(TableRef table) {

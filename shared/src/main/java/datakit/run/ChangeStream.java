@@ -4,6 +4,7 @@ import datakit.bronze.BronzeMetadata;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ChangeCapture;
 import datakit.cdc.MessageReader;
+import datakit.cdc.PgOutput;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
@@ -41,7 +42,7 @@ final class ChangeStream {
     private final Database warehouse;
     private final CdcRequest request;
     private final String bronzeSchema;
-    private final Function<TableRef, Map<String, String>> landing;
+    private final Function<PgOutput.Relation, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final boolean haltAfterCommit;
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
@@ -54,7 +55,7 @@ final class ChangeStream {
     }
 
     ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
-                 Function<TableRef, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata, boolean haltAfterCommit) {
+                 Function<PgOutput.Relation, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata, boolean haltAfterCommit) {
         this.run = run;
         this.source = source;
         this.src = src;

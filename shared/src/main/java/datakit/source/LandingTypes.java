@@ -20,7 +20,7 @@ import org.jooq.Record;
  *       dimensions and lower bounds.</li>
  * </ul>
  */
-final class LandingTypes {
+public final class LandingTypes {
     /** OIDs below this are assigned by initdb, so they name the same type on every server. */
     private static final long FIRST_NORMAL_OBJECT_ID = 16384;
     private static final Set<String> OBJECT_REFERENCES = Set.of("regclass", "regtype", "regproc", "regprocedure",
@@ -29,7 +29,7 @@ final class LandingTypes {
     private final DSLContext db;
     private final Map<Long, TypeInfo> types = new HashMap<>();
 
-    LandingTypes(DSLContext db) {
+    public LandingTypes(DSLContext db) {
         this.db = db;
     }
 
@@ -45,6 +45,11 @@ final class LandingTypes {
         String qualified() {
             return schema.equals("pg_catalog") ? name : schema + "." + name;
         }
+    }
+
+    /** The bronze type of a value of type {@code oid} with {@code typmod}, as format_type prints it. */
+    public String bronzeType(long oid, int typmod) {
+        return landing(oid, typmod).type();
     }
 
     Landing landing(long oid, int typmod) {
