@@ -139,6 +139,36 @@ class CdcIT {
     }
 
     @Test
+    void aStreamedTransactionWhoseFirstChangeOfATableWasRolledBackKeepsTheTableShape() {
+        source.execute("ALTER DATABASE " + source.name() + " SET logical_decoding_work_mem = '64kB'");
+        ok("--table", "items", "--apply");
+        // The server sends the table's shape with the subtransaction that first touches it, and never again.
+        source.execute("""
+            BEGIN;
+            SAVEPOINT s1;
+            INSERT INTO items SELECT g, 'undone', g, NULL FROM generate_series(1000, 5999) g;
+            ROLLBACK TO s1;
+            INSERT INTO items SELECT g, 'kept', g, NULL FROM generate_series(100, 5099) g;
+            COMMIT;""");
+        ok("--table", "items", "--apply");
+        assertThat(source.value("SELECT stream_txns > 0 FROM pg_stat_replication_slots WHERE slot_name = '" + slot + "'")).isEqualTo("t");
+        assertThat(warehouse.rows("SELECT name, count(*)::text FROM bronze.items__changes GROUP BY 1")).containsExactly(List.of("kept", "5000"));
+        assertThat(warehouse.rows(ITEMS.formatted("bronze.items"))).isEqualTo(source.rows(ITEMS.formatted("items")));
+    }
+
+    @Test
+    void applyFollowsAReplicaIdentityIndexThatIsNotThePrimaryKey() {
+        source.execute("CREATE TABLE public.codes (id int PRIMARY KEY, code text NOT NULL UNIQUE, label text)",
+            "ALTER TABLE codes REPLICA IDENTITY USING INDEX codes_code_key",
+            "INSERT INTO codes VALUES (1, 'a', 'one'), (2, 'b', 'two')");
+        ok("--table", "codes", "--apply");
+        source.execute("UPDATE codes SET label = 'uno' WHERE id = 1", "DELETE FROM codes WHERE id = 2", "INSERT INTO codes VALUES (3, 'c', 'three')");
+        ok("--table", "codes", "--apply");
+        assertThat(warehouse.rows("SELECT id::text, code, label FROM bronze.codes ORDER BY code"))
+            .isEqualTo(source.rows("SELECT id::text, code, label FROM codes ORDER BY code"));
+    }
+
+    @Test
     void rolledBackWorkNeverAppears() {
         ok("--table", "items");
         source.execute("BEGIN; INSERT INTO items VALUES (7, 'never', 0, NULL); ROLLBACK;",
@@ -215,6 +245,18 @@ class CdcIT {
                 Arrays.asList("1", "11", source.value("SELECT md5(note) FROM items WHERE id = 1"), null),
                 Arrays.asList("20", "2", source.value("SELECT md5(note) FROM items WHERE id = 20"), null),
                 Arrays.asList("20", "3", source.value("SELECT md5(note) FROM items WHERE id = 20"), null));
+    }
+
+    @Test
+    void aKeyChangeThenAnUpdateInOneBatchKeepTheirToastValueInChangesAndState() {
+        source.execute("UPDATE items SET note = " + BIG + " WHERE id = 1");
+        ok("--table", "items", "--apply");
+        source.execute("UPDATE items SET id = 100 WHERE id = 1", "UPDATE items SET qty = 5 WHERE id = 100");
+        ok("--table", "items", "--apply");
+        String note = source.value("SELECT md5(note) FROM items WHERE id = 100");
+        assertThat(changes("id::text, md5(note), _cdc_unknown::text")).containsExactly(Arrays.asList("100", note, null),
+            Arrays.asList("100", note, null));
+        assertThat(warehouse.rows(ITEMS.formatted("bronze.items"))).isEqualTo(source.rows(ITEMS.formatted("items")));
     }
 
     @Test

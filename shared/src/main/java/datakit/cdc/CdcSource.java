@@ -113,8 +113,9 @@ public final class CdcSource implements AutoCloseable {
     }
 
     /**
-     * The columns that identify a row of {@code table}, for keeping a copy of it by key: its primary key,
-     * else its replica identity index; empty when it has neither (REPLICA IDENTITY FULL on a table without one).
+     * The columns that identify a row of {@code table}, for keeping a copy of it by key: those of the
+     * replica identity index under REPLICA IDENTITY USING INDEX (what updates and deletes send as the old
+     * key), else the primary key; empty when there is none (REPLICA IDENTITY FULL without a primary key).
      */
     public List<String> rowKey(TableRef table) {
         return db.resultQuery("""
@@ -123,9 +124,17 @@ public final class CdcSource implements AutoCloseable {
                 CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
                 WHERE n.nspname = ? AND c.relname = ? AND i.indexrelid = (
-                    SELECT i2.indexrelid FROM pg_catalog.pg_index i2 WHERE i2.indrelid = c.oid AND (i2.indisprimary OR i2.indisreplident)
-                    ORDER BY i2.indisprimary DESC LIMIT 1)
+                    SELECT i2.indexrelid FROM pg_catalog.pg_index i2
+                    WHERE i2.indrelid = c.oid AND CASE c.relreplident WHEN 'i' THEN i2.indisreplident ELSE i2.indisprimary END LIMIT 1)
                 ORDER BY k.position""", table.schema(), table.table()).fetch(0, String.class);
+    }
+
+    /** Every ordinary table of the database outside the system schemas: what a publication FOR ALL TABLES publishes. */
+    public List<TableRef> allTables() {
+        return db.resultQuery("""
+                SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                ORDER BY 1, 2""").fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
     }
 
     public boolean publicationExists(String publication) {
@@ -137,7 +146,7 @@ public final class CdcSource implements AutoCloseable {
                 SELECT s.slot_name::text, s.plugin::text, s.database::text, s.active, s.active_pid, s.confirmed_flush_lsn::text,
                        coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn), 0)::bigint,
                        coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn), 0)::bigint,
-                       coalesce(s.wal_status, '')
+                       coalesce(to_jsonb(s) ->> 'wal_status', '')
                 FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = ?""", name)
             .fetchOptional(r -> new Slot(r.get(0, String.class), r.get(1, String.class), r.get(2, String.class), r.get(3, Boolean.class),
                 Optional.ofNullable(r.get(4, Integer.class)), Optional.ofNullable(r.get(5, String.class)), r.get(6, Long.class),
@@ -166,9 +175,9 @@ public final class CdcSource implements AutoCloseable {
         return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
     }
 
-    /** The server's current WAL write position, as text. */
+    /** The server's current WAL insert position, as text: every transaction committed so far ends before it. */
     public String currentLsn() {
-        return db.resultQuery("SELECT pg_catalog.pg_current_wal_lsn()::text").fetchOne(0, String.class);
+        return db.resultQuery("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchOne(0, String.class);
     }
 
     /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there; any source connection can ask. */

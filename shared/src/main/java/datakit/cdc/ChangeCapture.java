@@ -39,6 +39,7 @@ public final class ChangeCapture {
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
     private final List<String> schemaChanges = new ArrayList<>();
     private long checkpoint;
+    private final String since;
     private boolean inTransaction;
     private boolean skipping;
     private long lastCommitEnd;
@@ -51,10 +52,12 @@ public final class ChangeCapture {
      * @param metadata   the metadata of a source table's rows
      * @param rowKey     with --apply, the columns that identify a row of a source table
      * @param checkpoint the end LSN of the last transaction the warehouse holds
+     * @param since      where the slot began: older changes in bronze may be older than its snapshot
      */
     public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<Function<TableRef, List<String>>> rowKey,
-                         LogSequenceNumber checkpoint) {
+                         LogSequenceNumber checkpoint, LogSequenceNumber since) {
+        this.since = since.asString();
         this.rowKey = rowKey.orElse(t -> List.of());
         this.apply = rowKey.isPresent();
         this.batch = new ChangeBatch(warehouse, runId);
@@ -153,7 +156,8 @@ public final class ChangeCapture {
     public LogSequenceNumber finishBatch() throws SQLException {
         batch.sendAll();
         DSLContext db = Sql.using(batch.connection());
-        batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch)));
+        batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch,
+            apply ? firstLsnOfBatch : since)));
         if (apply) {
             for (ChangeTable table : batch.touched()) {
                 StateApply.apply(db, table, applyKeys.get(table), firstLsnOfBatch, metadata.apply(table.source()));

@@ -21,7 +21,7 @@ final class CopyText {
     /** A value in its text form, escaped for COPY. */
     CopyText value(byte[] text) {
         separate();
-        ensure(text.length * 2);
+        ensure((int) Math.min(2L * text.length, Integer.MAX_VALUE - 8L - size));
         for (byte b : text) {
             switch (b) {
                 case '\\' -> put2('\\', '\\');

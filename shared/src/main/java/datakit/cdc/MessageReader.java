@@ -22,6 +22,8 @@ import org.postgresql.replication.PGReplicationStream;
 public final class MessageReader implements AutoCloseable {
     private static final int QUEUE_MESSAGES = 20_000;
     private static final long SENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+    private static final long SENT_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long STATUS_WHILE_WAITING_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long QUIET_SLEEP_MS = 2;
 
     /** What the writer takes from the queue. */
@@ -52,6 +54,9 @@ public final class MessageReader implements AutoCloseable {
     private final AtomicLong confirmed = new AtomicLong();
     private final Thread thread;
     private volatile long receivedThrough;
+    /** The position the slot was last told (the reader's thread, then close()). */
+    private long sentConfirm;
+    private long lastStatus = System.nanoTime();
     private volatile boolean stopping;
     private volatile boolean closed;
 
@@ -98,15 +103,9 @@ public final class MessageReader implements AutoCloseable {
             boolean inTransaction = false;
             boolean inBlock = false;
             long lastSentCheck = 0;
-            long sentConfirm = 0;
+            long sentPastSince = 0;
             while (!closed) {
-                long confirm = confirmed.get();
-                if (confirm > sentConfirm) {
-                    stream.setFlushedLSN(LogSequenceNumber.valueOf(confirm));
-                    stream.setAppliedLSN(LogSequenceNumber.valueOf(confirm));
-                    stream.forceUpdateStatus();
-                    sentConfirm = confirm;
-                }
+                sendConfirmed();
                 ByteBuffer message = stream.readPending();
                 if (message != null) {
                     int at = message.position();
@@ -118,6 +117,10 @@ public final class MessageReader implements AutoCloseable {
                         case 'C' -> {
                             inTransaction = false;
                             put(new Message(message));
+                            if (stopping && !inBlock) {
+                                put(new End());
+                                return;
+                            }
                         }
                         case 'S' -> {
                             inBlock = true;
@@ -128,7 +131,13 @@ public final class MessageReader implements AutoCloseable {
                             streams.stop();
                         }
                         case 'A' -> streams.abort(Integer.toUnsignedLong(message.getInt(at + 1)), Integer.toUnsignedLong(message.getInt(at + 5)));
-                        case 'c' -> put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
+                        case 'c' -> {
+                            put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
+                            if (stopping && !inTransaction) {
+                                put(new End());
+                                return;
+                            }
+                        }
                         default -> {
                             if (inBlock) {
                                 // Every message of a streamed block starts with its (sub)transaction's id.
@@ -143,15 +152,18 @@ public final class MessageReader implements AutoCloseable {
                 }
                 receivedThrough = stream.getLastReceiveLSN().asLong();
                 if (!inTransaction && !inBlock) {
-                    if (stopping || end.filter(e -> receivedThrough >= e.asLong()).isPresent()) {
+                    boolean reached = end.filter(e -> receivedThrough >= e.asLong()).isPresent()
+                        || (sentPastSince > 0 && System.nanoTime() - sentPastSince > SENT_GRACE_NANOS);
+                    if (stopping || reached) {
                         put(new End());
                         return;
                     }
-                    if (end.isPresent() && System.nanoTime() - lastSentCheck > SENT_CHECK_NANOS) {
+                    if (end.isPresent() && sentPastSince == 0 && System.nanoTime() - lastSentCheck > SENT_CHECK_NANOS) {
                         lastSentCheck = System.nanoTime();
-                        // What the server sent before it passed the end is read by the polls that follow.
+                        // The server passed the end but its keepalive may not come (it only sends one when it
+                        // waits for WAL): what it sent before is read within the grace period that follows.
                         if (sentPastEnd.getAsBoolean()) {
-                            stopping = true;
+                            sentPastSince = System.nanoTime();
                         }
                         continue;
                     }
@@ -162,13 +174,42 @@ public final class MessageReader implements AutoCloseable {
             offer(new Failed(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            offer(new Failed(new SQLException("the replication reader was interrupted", "57014", e)));
+        } catch (Error e) {
+            offer(new Failed(new IllegalStateException("the replication reader failed: " + e, e)));
+            throw e;
         }
     }
 
+    /** Tells the slot the newest position the writer confirmed, if it has not heard it yet. */
+    private void sendConfirmed() throws SQLException {
+        long confirm = confirmed.get();
+        if (confirm > sentConfirm) {
+            stream.setFlushedLSN(LogSequenceNumber.valueOf(confirm));
+            stream.setAppliedLSN(LogSequenceNumber.valueOf(confirm));
+            stream.forceUpdateStatus();
+            sentConfirm = confirm;
+            lastStatus = System.nanoTime();
+        }
+    }
+
+    /**
+     * Waits for room in the queue. While the writer is busy (a large batch, a table rewrite) the server
+     * still hears from the reader, or it would end the connection after wal_sender_timeout.
+     */
     private void put(Item item) throws InterruptedException {
         while (!closed) {
             if (queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
                 return;
+            }
+            if (System.nanoTime() - lastStatus > STATUS_WHILE_WAITING_NANOS) {
+                try {
+                    sendConfirmed();
+                    stream.forceUpdateStatus();
+                } catch (SQLException e) {
+                    // The next read reports a connection that is gone.
+                }
+                lastStatus = System.nanoTime();
             }
         }
     }
@@ -181,14 +222,22 @@ public final class MessageReader implements AutoCloseable {
         }
     }
 
-    /** Stops reading and removes the files of streamed transactions not written. */
+    /**
+     * Stops reading, tells the slot the last position the writer confirmed (the run's last commit), and
+     * removes the files of streamed transactions not written.
+     */
     @Override
     public void close() {
         closed = true;
         try {
             thread.join(TimeUnit.SECONDS.toMillis(10));
+            if (!thread.isAlive()) {
+                sendConfirmed();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (SQLException e) {
+            // The slot hears of it from the next run, which starts from the warehouse's checkpoint anyway.
         }
         Item left;
         while ((left = queue.poll()) != null) {

@@ -19,22 +19,30 @@ public final class SlotCheckpoint {
         this.table = TableRef.of(bronzeSchema, "extraction_checkpoints").sql();
     }
 
-    /** The stored position: empty when the stream never ran; a present but empty LSN while a slot is being created. */
-    public record Stored(Optional<String> lsn, String slot) {
+    /**
+     * The stored position: an empty LSN while a slot is being created. {@code since} is where the current
+     * slot began: changes before it may be older than the bronze tables' snapshot.
+     */
+    public record Stored(Optional<String> lsn, String slot, Optional<String> since) {
     }
 
     public Optional<Stored> read(Connection connection, String stream) {
-        return Sql.using(connection).resultQuery("SELECT lsn::text, state ->> 'slot' FROM " + table
+        return Sql.using(connection).resultQuery("SELECT lsn::text, state ->> 'slot', state ->> 'since' FROM " + table
                 + " WHERE stream = ? AND partition_name = ''", stream)
-            .fetchOptional(r -> new Stored(Optional.ofNullable(r.get(0, String.class)), r.get(1, String.class)));
+            .fetchOptional(r -> new Stored(Optional.ofNullable(r.get(0, String.class)), r.get(1, String.class),
+                Optional.ofNullable(r.get(2, String.class))));
     }
 
-    /** Records the position; {@code lsn} null while the slot is being created. */
-    public void save(Connection transaction, String stream, String slot, String publication, String lsn, UUID runId) {
+    /**
+     * Records the position; {@code lsn} null while the slot is being created, {@code since} null to keep
+     * the one stored.
+     */
+    public void save(Connection transaction, String stream, String slot, String publication, String lsn, String since, UUID runId) {
         Sql.using(transaction).execute("INSERT INTO " + table + " (stream, partition_name, lsn, state, run_id, updated_at) "
-                + "VALUES (?, '', ?::pg_lsn, jsonb_build_object('slot', ?::text, 'publication', ?::text), ?, clock_timestamp()) "
-                + "ON CONFLICT (stream, partition_name) DO UPDATE SET lsn = excluded.lsn, state = excluded.state, run_id = excluded.run_id, "
-                + "updated_at = excluded.updated_at", stream, lsn, slot, publication, runId);
+                + "VALUES (?, '', ?::pg_lsn, jsonb_strip_nulls(jsonb_build_object('slot', ?::text, 'publication', ?::text, 'since', ?::text)), "
+                + "?, clock_timestamp()) ON CONFLICT (stream, partition_name) DO UPDATE SET lsn = excluded.lsn, "
+                + "state = " + table + ".state || excluded.state, run_id = excluded.run_id, updated_at = excluded.updated_at",
+            stream, lsn, slot, publication, since, runId);
     }
 
     public void delete(Connection transaction, String stream) {

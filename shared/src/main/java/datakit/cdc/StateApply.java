@@ -2,6 +2,7 @@ package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
+import datakit.json.Flattening;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
@@ -14,29 +15,32 @@ import org.jooq.DSLContext;
 /**
  * {@code --apply}: keeps a source table's bronze table (loaded from the snapshot) equal to the source,
  * by its row key, from the change table, in the batch's transaction. For each key the batch touched,
- * the last thing that happened to it wins: a row set by an insert or update, or removed by a delete or
- * by an update that moved the row to another key. A truncate empties the table first, and only what
- * came after it counts.
+ * the last thing that happened to it wins: a row set by an insert or update (upserted, so columns the
+ * stream does not carry, such as generated ones, keep their values), or removed by a delete or by an
+ * update that moved the row to another key. A truncate empties the table first, and only what came
+ * after it counts.
  */
 final class StateApply {
     private StateApply() {
     }
 
     /**
-     * Creates the bronze table when missing (no snapshot was loaded), and gives it the columns the change
-     * table has, with the same types; returns what it changed, in words.
+     * Creates the bronze table when missing (no snapshot was loaded; it then also gets {@code _cdc_unknown}
+     * for values no change has shown yet), gives it the columns the change table has, with the same types,
+     * and the unique index on the key; returns what it changed, in words.
      */
     static List<String> follow(DSLContext db, ChangeTable table, List<String> key) {
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Optional<BronzeTable> state = BronzeTable.inspect(db, table.state());
+        String index = "CREATE UNIQUE INDEX " + Sql.quote(Flattening.fit(table.state().table() + "_bronze_key")) + " ON "
+            + table.state().sql() + " (" + quoted(key) + ")";
         var changes = new ArrayList<String>();
         var done = new ArrayList<String>();
         if (state.isEmpty()) {
             done.add("created " + table.state());
             changes.add("CREATE TABLE " + table.state().sql() + " (" + table.columns().stream().map(c -> Sql.quote(c) + " " + types.get(c))
-                .collect(Collectors.joining(", ")) + ", " + BronzeMetadata.commonDefinitions() + ")");
-            changes.add("CREATE UNIQUE INDEX " + Sql.quote(table.state().table() + "_bronze_key") + " ON " + table.state().sql() + " ("
-                + quoted(key) + ")");
+                .collect(Collectors.joining(", ")) + ", _cdc_unknown text[], " + BronzeMetadata.commonDefinitions() + ")");
+            changes.add(index);
         } else {
             Map<String, String> now = state.get().columns();
             for (String column : table.columns()) {
@@ -50,42 +54,54 @@ final class StateApply {
                     done.add(TableRef.display(column) + " of " + table.state() + " is now " + type);
                 }
             }
+            if (!state.get().hasUniqueKey(key)) {
+                changes.add(index);
+                done.add(table.state() + " was not kept by --apply until now: rows no change touched since its snapshot may be out of "
+                    + "date (run once with --snapshot always to reload it)");
+            }
         }
         changes.forEach(db::execute);
         return done;
     }
 
-    /** Applies the changes from {@code fromLsn} on; returns the rows the bronze table holds for the keys touched. */
-    static int apply(DSLContext db, ChangeTable table, List<String> key, String fromLsn, BronzeMetadata metadata) {
+    /** Applies the changes from {@code fromLsn} on. */
+    static void apply(DSLContext db, ChangeTable table, List<String> key, String fromLsn, BronzeMetadata metadata) {
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
+        Map<String, String> stateColumns = BronzeTable.inspect(db, table.state()).orElseThrow().columns();
         String changes = table.ref().sql();
         String since = "_cdc_lsn >= " + Sql.literal(fromLsn) + "::pg_lsn";
-        String lastTruncate = db.resultQuery("SELECT _cdc_lsn::text || ' ' || _cdc_seq FROM " + changes + " WHERE " + since
-            + " AND _cdc_op = 'truncate' ORDER BY _cdc_lsn DESC, _cdc_seq DESC LIMIT 1").fetchOptional(0, String.class).orElse(null);
-        if (lastTruncate != null) {
+        Optional<String> lastTruncate = db.resultQuery("SELECT _cdc_lsn::text || ' ' || _cdc_seq FROM " + changes + " WHERE " + since
+            + " AND _cdc_op = 'truncate' ORDER BY _cdc_lsn DESC, _cdc_seq DESC LIMIT 1").fetchOptional(0, String.class);
+        if (lastTruncate.isPresent()) {
             db.execute("TRUNCATE " + table.state().sql());
-            String[] at = lastTruncate.split(" ");
+            String[] at = lastTruncate.get().split(" ");
             since += " AND (_cdc_lsn, _cdc_seq) > (" + Sql.literal(at[0]) + "::pg_lsn, " + Integer.parseInt(at[1]) + ")";
         }
-        List<String> columns = table.columns();
+        List<String> others = table.columns().stream().filter(c -> !key.contains(c)).toList();
+        boolean unknown = stateColumns.containsKey("_cdc_unknown");
         String keys = quoted(key);
         String oldKeys = key.stream().map(k -> "(_cdc_old ->> " + Sql.literal(k) + ")::" + types.get(k) + " AS " + Sql.quote(k))
             .collect(Collectors.joining(", "));
-        String nulls = columns.stream().filter(c -> !key.contains(c)).map(c -> "NULL::" + types.get(c) + " AS " + Sql.quote(c))
+        String sets = others.stream().map(c -> ", " + Sql.quote(c)).collect(Collectors.joining());
+        String nulls = others.stream().map(c -> ", NULL::" + types.get(c) + " AS " + Sql.quote(c)).collect(Collectors.joining());
+        String events = "SELECT _cdc_lsn, _cdc_seq, true AS sets, _cdc_unknown, " + keys + sets + " FROM " + changes
+            + " WHERE " + since + " AND _cdc_op IN ('insert', 'update') UNION ALL SELECT _cdc_lsn, _cdc_seq, false, NULL::text[], " + oldKeys
+            + nulls + " FROM " + changes + " WHERE " + since + " AND _cdc_old IS NOT NULL AND _cdc_op IN ('update', 'delete')";
+        String last = "SELECT DISTINCT ON (" + keys + ") * FROM (" + events + ") e ORDER BY " + keys + ", _cdc_lsn DESC, _cdc_seq DESC, sets DESC";
+        db.execute("DELETE FROM " + table.state().sql() + " s USING (" + last + ") l WHERE NOT l.sets AND "
+            + key.stream().map(k -> "s." + Sql.quote(k) + " = l." + Sql.quote(k)).collect(Collectors.joining(" AND ")));
+        var columns = new ArrayList<>(table.columns().stream().map(Sql::quote).toList());
+        var values = new ArrayList<>(columns);
+        if (unknown) {
+            columns.add("_cdc_unknown");
+            values.add("_cdc_unknown");
+        }
+        metadata.columns().forEach(c -> columns.add(Sql.quote(c.name())));
+        values.addAll(metadata.valueExpressions());
+        var updates = columns.stream().filter(c -> !key.stream().map(Sql::quote).toList().contains(c)).map(c -> c + " = excluded." + c)
             .collect(Collectors.joining(", "));
-        String others = columns.stream().filter(c -> !key.contains(c)).map(Sql::quote).collect(Collectors.joining(", "));
-        String events = "SELECT _cdc_lsn, _cdc_seq, true AS sets, " + keys + (others.isEmpty() ? "" : ", " + others) + " FROM " + changes
-            + " WHERE " + since + " AND _cdc_op IN ('insert', 'update') UNION ALL SELECT _cdc_lsn, _cdc_seq, false, " + oldKeys
-            + (nulls.isEmpty() ? "" : ", " + nulls) + " FROM " + changes + " WHERE " + since
-            + " AND _cdc_old IS NOT NULL AND _cdc_op IN ('update', 'delete')";
-        String touched = "SELECT DISTINCT " + keys + " FROM (" + events + ") e";
-        db.execute("DELETE FROM " + table.state().sql() + " s USING (" + touched + ") t WHERE "
-            + key.stream().map(k -> "s." + Sql.quote(k) + " = t." + Sql.quote(k)).collect(Collectors.joining(" AND ")));
-        String all = columns.stream().map(Sql::quote).collect(Collectors.joining(", "));
-        List<String> metadataNames = metadata.columns().stream().map(c -> Sql.quote(c.name())).toList();
-        return db.execute("INSERT INTO " + table.state().sql() + " (" + all + ", " + String.join(", ", metadataNames) + ") SELECT " + all + ", "
-            + String.join(", ", metadata.valueExpressions()) + " FROM (SELECT DISTINCT ON (" + keys + ") * FROM (" + events + ") e ORDER BY "
-            + keys + ", _cdc_lsn DESC, _cdc_seq DESC, sets DESC) last WHERE sets");
+        db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", columns) + ") SELECT " + String.join(", ", values)
+            + " FROM (" + last + ") l WHERE sets ON CONFLICT (" + keys + ") DO UPDATE SET " + updates);
     }
 
     private static String quoted(List<String> names) {

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -117,7 +118,7 @@ final class StreamedTransactions implements AutoCloseable {
 
     private Spool spool(long xid) {
         try {
-            return new Spool(Files.createTempFile(directory, "xid-" + xid + "-", ".pgoutput"));
+            return new Spool(Files.createTempFile(directory, "xid-" + xid + "-", ".pgoutput"), xid);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a file for streamed transaction " + xid, e);
         }
@@ -137,13 +138,15 @@ final class StreamedTransactions implements AutoCloseable {
     /** One transaction's messages: length-prefixed, with where each subtransaction began. */
     private static final class Spool implements Spooled {
         private final Path file;
+        private final long xid;
         private final FileChannel channel;
         private DataOutputStream out;
         private long size;
         private final Map<Long, Long> subtransactionStarts = new LinkedHashMap<>();
 
-        Spool(Path file) throws IOException {
+        Spool(Path file, long xid) throws IOException {
             this.file = file;
+            this.xid = xid;
             this.channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
             this.out = output();
         }
@@ -178,7 +181,11 @@ final class StreamedTransactions implements AutoCloseable {
             }
         }
 
-        /** Drops the subtransaction's messages and those of every subtransaction after it. */
+        /**
+         * Drops the subtransaction's changes and those of every subtransaction after it. Relation and Type
+         * messages among them are kept: the server sends a table's shape once per transaction, with the
+         * subtransaction that first touched it, and later changes of the transaction rely on it.
+         */
         void abortSubtransaction(long subXid) {
             Long start = subtransactionStarts.get(subXid);
             if (start == null) {
@@ -186,19 +193,39 @@ final class StreamedTransactions implements AutoCloseable {
             }
             try {
                 out.flush();
+                var shapes = new ArrayList<ByteBuffer>();
+                readFrom(start, m -> {
+                    char type = (char) m.get(m.position());
+                    if (type == 'R' || type == 'Y') {
+                        shapes.add(m);
+                    }
+                });
                 channel.truncate(start);
                 channel.position(start);
                 out = output();
                 size = start;
                 subtransactionStarts.values().removeIf(offset -> offset >= start);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot drop an aborted subtransaction from " + file, e);
+                shapes.forEach(m -> add(m, xid));
+            } catch (IOException | SQLException e) {
+                throw new UncheckedIOException("cannot drop an aborted subtransaction from " + file,
+                    e instanceof IOException io ? io : new IOException(e));
             }
         }
 
         @Override
         public void replay(Replay replay) throws SQLException {
-            try (var in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
+            try {
+                readFrom(0, replay);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read back " + file, e);
+            }
+        }
+
+        /** Reads the messages from byte {@code offset} on; the caller flushed what it wrote. */
+        private void readFrom(long offset, Replay replay) throws IOException, SQLException {
+            var raw = Files.newInputStream(file);
+            raw.skipNBytes(offset);
+            try (var in = new DataInputStream(new BufferedInputStream(raw, 1 << 16))) {
                 while (true) {
                     int length;
                     try {
@@ -210,8 +237,6 @@ final class StreamedTransactions implements AutoCloseable {
                     in.readFully(bytes);
                     replay.accept(ByteBuffer.wrap(bytes));
                 }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read back " + file, e);
             }
         }
 

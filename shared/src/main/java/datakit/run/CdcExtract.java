@@ -22,11 +22,13 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.jooq.exception.DataAccessException;
 import org.postgresql.replication.LogSequenceNumber;
@@ -62,8 +64,16 @@ public final class CdcExtract {
                 dropSlot(src, request, bronzeSchema);
                 return;
             }
-            List<TableRef> tables = request.tables().isEmpty() && src.publicationExists(request.publication())
-                ? src.published(request.publication()) : request.tables();
+            // What the stream will carry: the tables asked for, and any other table the publication holds.
+            boolean publicationExists = src.publicationExists(request.publication());
+            var captured = new TreeSet<TableRef>(Comparator.comparing(TableRef::toString));
+            captured.addAll(request.tables());
+            if (publicationExists) {
+                captured.addAll(src.published(request.publication()));
+            } else if (request.tables().isEmpty()) {
+                captured.addAll(src.allTables());
+            }
+            List<TableRef> tables = List.copyOf(captured);
             src.checkKeys(tables);
             if (request.apply()) {
                 tables.forEach(t -> DatakitException.check(!src.rowKey(t).isEmpty(), "--apply keeps rows by key, and %s has no primary key "
@@ -117,36 +127,43 @@ public final class CdcExtract {
             run.warn("slot " + request.slot() + " is gone since the last run; changes made since then are lost to __changes"
                 + (request.snapshotNever() ? "" : ", and the snapshot of the new slot brings the bronze tables up to date"));
         }
-        List<TableRef> published = src.ensurePublication(request.publication(), tables);
+        List<TableRef> published = src.ensurePublication(request.publication(), request.tables());
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
             String start;
+            String since;
             if (slot.isEmpty()) {
                 try (Connection connection = warehouse.connect()) {
-                    checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, run.runId());
+                    checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
                 }
                 ReplicationSession.NewSlot created = replication.createSlot(request.slot());
                 start = created.consistentPoint().asString();
+                since = start;
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
                     : loadSnapshot(src, created.snapshot(), published, bronzeSchema, request, start, runs);
                 if (request.snapshotNever()) {
                     try (Connection connection = warehouse.connect()) {
-                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, start, run.runId());
                     }
                 }
                 run.info("created slot %s at %s%s".formatted(request.slot(), start, loaded.isEmpty() ? "" : "; snapshot " + loaded));
                 snapshotRows = loaded;
             } else {
                 start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.get().confirmedFlush().orElse("0/0"));
+                since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
                 if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
                     try (Connection connection = warehouse.connect()) {
-                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, start, run.runId());
                     }
                 }
             }
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, this::landing, this::metadata,
                 haltAfterCommit);
-            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), runs);
-            summarize(src, request, bronzeSchema, result);
+            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs);
+            try {
+                summarize(src, request, bronzeSchema, result);
+            } finally {
+                changes.finished();
+            }
         }
     }
 
@@ -174,7 +191,8 @@ public final class CdcExtract {
                     total += copied.rows();
                     bytes += copied.bytes();
                 }
-                new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, run.runId());
+                new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
+                    run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
                 return null;
             });
@@ -223,8 +241,14 @@ public final class CdcExtract {
     private void dropSlot(CdcSource src, CdcRequest request, String bronzeSchema) {
         Optional<CdcSource.Slot> slot = src.slot(request.slot());
         slot.ifPresent(src::checkSlotUsable);
+        if (run.dryRun()) {
+            run.out().println("postgres-cdc would drop slot " + slot.map(s -> s.name() + " (it keeps " + Sizes.bytes(s.retainedBytes())
+                + " of WAL)").orElse(request.slot() + ": it does not exist") + " and the checkpoint of " + request.stream());
+            run.out().flush();
+            return;
+        }
         slot.ifPresent(s -> src.dropSlot(s.name()));
-        if (!run.dryRun() && !Migrations.pending(warehouse.dataSource(), bronzeSchema).contains("V1")) {
+        if (!Migrations.pending(warehouse.dataSource(), bronzeSchema).contains("V1")) {
             try {
                 warehouse.inTransaction(connection -> {
                     new SlotCheckpoint(bronzeSchema).delete(connection, request.stream());

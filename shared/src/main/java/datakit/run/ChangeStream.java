@@ -46,6 +46,7 @@ final class ChangeStream {
     private final Function<TableRef, BronzeMetadata> metadata;
     private final boolean haltAfterCommit;
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
+    private final CountDownLatch done = new CountDownLatch(1);
     private long changes;
     private long bytes;
 
@@ -68,23 +69,23 @@ final class ChangeStream {
         this.haltAfterCommit = haltAfterCommit;
     }
 
-    Result run(LogSequenceNumber start, RunLog runs) throws SQLException {
+    /** @param since where the slot began (see {@link SlotCheckpoint.Stored#since()}) */
+    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs) throws SQLException {
         long started = System.nanoTime();
         Optional<LogSequenceNumber> end = request.follow() ? Optional.empty() : Optional.of(LogSequenceNumber.valueOf(src.currentLsn()));
         int walsender = replication.backendPid();
         // Protocol version 2 (PostgreSQL 14+) sends a large transaction while it runs, instead of the server
         // spilling it to its own disk and sending it after its commit.
         boolean streaming = request.streaming() && src.serverVersion() >= 140000;
-        var done = new CountDownLatch(1);
         Connection connection = warehouse.connect();
         try (PGReplicationStream stream = replication.start(request.slot(), request.publication(), start, streaming);
              var reader = new MessageReader(stream, end, () -> sentPast(walsender, end.orElseThrow()))) {
-            Thread stopper = request.follow() ? stopOnSignal(reader, done) : null;
+            Thread stopper = request.follow() ? stopOnSignal(reader) : null;
             connection.setAutoCommit(false);
             run.info("streaming slot %s from %s%s%s".formatted(request.slot(), start.asString(),
                 end.map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
-                request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start);
+                request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start, since);
             LogSequenceNumber checkpoint = start;
             long batchStarted = System.nanoTime();
             while (true) {
@@ -133,14 +134,19 @@ final class ChangeStream {
                 checkpoint.asString(), (System.nanoTime() - started) / 1_000_000);
         } catch (SQLException | RuntimeException e) {
             warehouse.discard(connection);
+            finished();
             throw e;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             warehouse.discard(connection);
+            finished();
             throw new SQLException("interrupted while streaming", "57014", e);
-        } finally {
-            done.countDown();
         }
+    }
+
+    /** The run is over, its summary printed: a SIGTERM waiting for it may let the JVM end. */
+    void finished() {
+        done.countDown();
     }
 
     /** The reader's failure, to throw as it was: a driver error, or an unexpected one. */
@@ -166,7 +172,8 @@ final class ChangeStream {
      */
     private LogSequenceNumber commit(Connection connection, MessageReader reader, ChangeCapture capture, RunLog runs) throws SQLException {
         LogSequenceNumber lsn = capture.finishBatch();
-        new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), lsn.asString(), run.runId());
+        new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), lsn.asString(), null,
+            run.runId());
         runs.addProgress(connection, run.runId(), capture.batchChanges(), capture.batchBytes());
         connection.commit();
         changes += capture.batchChanges();
@@ -182,7 +189,7 @@ final class ChangeStream {
     }
 
     /** On SIGTERM (or Ctrl-C), stop at the next transaction boundary, after committing. */
-    private Thread stopOnSignal(MessageReader reader, CountDownLatch done) {
+    private Thread stopOnSignal(MessageReader reader) {
         Thread hook = new Thread(() -> {
             reader.stop();
             try {
