@@ -59,7 +59,7 @@ public class CdcOptions implements CheckedOptions {
     boolean dropSlot;
 
     @Option(names = "--lag-warning", paramLabel = "BYTES", descriptionKey = "CDC_LAG_WARNING", defaultValue = "1073741824",
-        description = "Warn when the slot retains more WAL than this (default: ${DEFAULT-VALUE}, 1 GiB).")
+        description = "Warn when, after the run, the slot is more than this many bytes of WAL behind (default: ${DEFAULT-VALUE}, 1 GiB).")
     long lagWarning;
 
     public CdcRequest request() {
