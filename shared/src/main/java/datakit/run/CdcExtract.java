@@ -80,11 +80,13 @@ public final class CdcExtract {
                     + "or replica identity index. Add a primary key, or capture it without --apply.", t));
             }
             checkNames(tables, bronzeSchema);
+            run.info("checked the source: %d tables to capture".formatted(tables.size()));
             if (run.dryRun()) {
                 printPlan(src, request, tables, bronzeSchema);
                 return;
             }
             Migrations.apply(warehouse.dataSource(), bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
+            run.info("checked the migrations of " + bronzeSchema);
             var runs = new RunLog(bronzeSchema);
             runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
                 Optional.of(tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString).collect(Collectors.joining(", "))),
@@ -128,7 +130,9 @@ public final class CdcExtract {
                 + (request.snapshotNever() ? "" : ", and the snapshot of the new slot brings the bronze tables up to date"));
         }
         List<TableRef> published = src.ensurePublication(request.publication(), request.tables());
+        run.info("publication " + request.publication() + " ready");
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
+            run.info("opened the replication connection");
             String start;
             String since;
             if (slot.isEmpty()) {
