@@ -101,6 +101,8 @@
 //SOURCES src/main/java/datakit/json/KeyProfile.java
 //SOURCES src/main/java/datakit/json/KeyProfiles.java
 //SOURCES src/main/java/datakit/json/KeyTypes.java
+//SOURCES src/main/java/datakit/ops/Health.java
+//SOURCES src/main/java/datakit/ops/HealthReport.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CdcExtract.java
 //SOURCES src/main/java/datakit/run/CdcRequest.java

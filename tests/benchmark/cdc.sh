@@ -138,7 +138,7 @@ new_slots
 /usr/bin/time -f '%M' -o /tmp/cdc-bench-follow-rss ./jbang --java-options="-Xmx$heap" postgres-cdc --slot bench_kit \
   --publication bench_pub --table public.cdc_bench --snapshot never --follow >/dev/null 2>/tmp/cdc-bench-follow.err &
 follower=$!
-trap 'kill -TERM "$follower" 2>/dev/null; pkill -TERM -f "java.*PostgresCdc.*bench_kit"; sleep 1; drop_slots' EXIT
+trap 'kill -TERM "$follower" 2>/dev/null || true; pkill -TERM -f "java.*PostgresCdc.*bench_kit" || true; sleep 1; drop_slots' EXIT
 sql -c "INSERT INTO public.cdc_bench (id, customer, created_at) VALUES (nextval('public.bench_ids'), 'warm-up', clock_timestamp())"
 until [ "$(wsql -c "SELECT to_regclass('bronze.cdc_bench__changes') IS NOT NULL")" = t ]; do sleep 0.1; done
 wsql <<'SQL'

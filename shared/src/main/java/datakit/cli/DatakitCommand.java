@@ -67,9 +67,18 @@ public abstract class DatakitCommand implements Callable<Integer> {
 
     private Environment environment;
     private Datakit kit;
+    private ExitCode outcome = ExitCode.OK;
 
     /** The datakit's steps. Throw {@link DatakitException} for failures the user can act on. */
     protected abstract void run(Datakit kit) throws Exception;
+
+    /**
+     * Ends the run with {@code code} after it printed its own report: for tools whose finding is the
+     * result (a health check that found a problem), not an error to print.
+     */
+    protected void finishWith(ExitCode code) {
+        outcome = code;
+    }
 
     @Override
     public final Integer call() throws Exception {
@@ -92,7 +101,7 @@ public abstract class DatakitCommand implements Callable<Integer> {
             run(opened);
         }
         run.info("done");
-        return ExitCode.OK.code();
+        return outcome.code();
     }
 
     /** Runs the datakit as a program: the real environment, stdout and stderr, then exits. */

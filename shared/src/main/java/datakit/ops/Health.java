@@ -1,0 +1,193 @@
+package datakit.ops;
+
+import datakit.config.ConnectionSettings;
+import datakit.db.SqlErrors;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+/**
+ * What {@code postgres-health} finds about one database, read-only, on a connection of its own made
+ * once (no retries: a health check reports a database it cannot reach at once). Problems found are
+ * kept as {@link #unhealthy()} (the database cannot serve: unreachable, a replication slot lost) or
+ * {@link #warnings()} (it serves, but something needs a look: a slot far behind, a stream whose last
+ * run failed or is old).
+ */
+public final class Health {
+    private final String role;
+    private final Map<String, Object> report = new LinkedHashMap<>();
+    private final List<String> unhealthy = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+
+    private Health(String role) {
+        this.role = role;
+    }
+
+    /** Thresholds: slot lag (bytes) above which a slot is behind; age above which a stream's last run is stale. */
+    public record Limits(long slotLagBytes, Optional<Duration> staleAfter) {
+    }
+
+    /** Checks a source database: connection, size, tables of {@code schema}, capabilities, replication slots. */
+    public static Health ofSource(ConnectionSettings settings, String schema, Limits limits) {
+        var health = new Health("source");
+        health.check(settings, db -> {
+            health.serverFacts(db, schema);
+            health.capabilities(db);
+            health.slots(db, limits);
+        });
+        return health;
+    }
+
+    /** Checks a warehouse: connection, size, tables of the bronze schema, the last run of each stream. */
+    public static Health ofWarehouse(ConnectionSettings settings, String bronzeSchema, Limits limits) {
+        var health = new Health("warehouse");
+        health.check(settings, db -> {
+            health.serverFacts(db, bronzeSchema);
+            health.streams(db, bronzeSchema, limits);
+        });
+        return health;
+    }
+
+    private interface Checks {
+        void run(DSLContext db);
+    }
+
+    private void check(ConnectionSettings settings, Checks checks) {
+        report.put("database", settings.describe());
+        long started = System.nanoTime();
+        try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(),
+                settings.driverProperties("-c default_transaction_read_only=on"))) {
+            report.put("connected", true);
+            DSLContext db = Sql.using(connection);
+            long asked = System.nanoTime();
+            db.resultQuery("SELECT 1").fetch();
+            report.put("connect_ms", (asked - started) / 1_000_000);
+            report.put("response_time_ms", (System.nanoTime() - asked) / 1_000_000);
+            checks.run(db);
+        } catch (SQLException | RuntimeException e) {
+            report.putIfAbsent("connected", false);
+            String message = SqlErrors.serverMessage(e);
+            report.put("error", message);
+            unhealthy.add(role + " " + settings.describe() + ": " + message);
+        }
+    }
+
+    private void serverFacts(DSLContext db, String schema) {
+        Record r = db.resultQuery("""
+            SELECT current_setting('server_version'), pg_catalog.pg_database_size(current_database()), pg_catalog.pg_is_in_recovery(),
+                   (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = ? AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))""", schema).fetchOne();
+        report.put("server_version", r.get(0, String.class));
+        report.put("database_size_bytes", r.get(1, Long.class));
+        report.put("in_recovery", r.get(2, Boolean.class));
+        report.put("schema", schema);
+        report.put("table_count", r.get(3, Long.class));
+    }
+
+    private void capabilities(DSLContext db) {
+        Record r = db.resultQuery("""
+            SELECT current_setting('server_version_num')::int, current_setting('wal_level'),
+                   (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
+                   current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_catalog.pg_replication_slots)""").fetchOne();
+        var capabilities = new LinkedHashMap<String, Object>();
+        capabilities.put("incremental", true);
+        capabilities.put("partitions", r.get(0, Integer.class) >= 100000);
+        String walLevel = r.get(1, String.class);
+        boolean replication = r.get(2, Boolean.class);
+        int freeSlots = r.get(3, Integer.class);
+        capabilities.put("logical_replication", walLevel.equals("logical") && replication && freeSlots > 0);
+        capabilities.put("wal_level", walLevel);
+        capabilities.put("replication_privilege", replication);
+        capabilities.put("free_replication_slots", freeSlots);
+        report.put("capabilities", capabilities);
+    }
+
+    private void slots(DSLContext db, Limits limits) {
+        var slots = new ArrayList<Map<String, Object>>();
+        db.resultQuery("""
+                SELECT s.slot_name::text, s.slot_type, coalesce(s.plugin::text, ''), coalesce(s.database::text, ''), s.active,
+                       coalesce(pg_catalog.pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn), 0)::bigint,
+                       coalesce(pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn), 0)::bigint, coalesce(to_jsonb(s) ->> 'wal_status', '')
+                FROM pg_catalog.pg_replication_slots s,
+                     LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+                                          ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
+                ORDER BY 1""")
+            .forEach(r -> {
+                var slot = new LinkedHashMap<String, Object>();
+                String name = r.get(0, String.class);
+                long lag = r.get(5, Long.class);
+                String walStatus = r.get(7, String.class);
+                slot.put("name", name);
+                slot.put("type", r.get(1, String.class));
+                slot.put("plugin", r.get(2, String.class));
+                slot.put("database", r.get(3, String.class));
+                slot.put("active", r.get(4, Boolean.class));
+                slot.put("lag_bytes", lag);
+                slot.put("retained_wal_bytes", r.get(6, Long.class));
+                slot.put("wal_status", walStatus);
+                slots.add(slot);
+                if (walStatus.equals("lost")) {
+                    unhealthy.add("slot " + name + " has lost WAL it needed: its reader cannot go on. Drop it (postgres-cdc --slot "
+                        + name + " --drop-slot) and start its stream again");
+                } else if (lag > limits.slotLagBytes()) {
+                    warnings.add("slot %s is %,d bytes behind (more than --lag-warning %,d)".formatted(name, lag, limits.slotLagBytes()));
+                }
+            });
+        report.put("replication_slots", slots);
+    }
+
+    private void streams(DSLContext db, String bronzeSchema, Limits limits) {
+        var view = TableRef.of(bronzeSchema, "extraction_latest_runs");
+        boolean bookkeeping = db.resultQuery("SELECT to_regclass(?) IS NOT NULL", view.sql()).fetchOne(0, Boolean.class);
+        report.put("bronze_schema_migrated", bookkeeping);
+        var streams = new ArrayList<Map<String, Object>>();
+        if (bookkeeping) {
+            db.resultQuery("SELECT stream, datakit, status, to_char(started_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
+                    + "extract(epoch FROM now() - coalesce(ended_at, started_at))::bigint, rows_loaded, error FROM " + view.sql()
+                    + " ORDER BY stream")
+                .forEach(r -> {
+                    var stream = new LinkedHashMap<String, Object>();
+                    String name = r.get(0, String.class);
+                    String status = r.get(2, String.class);
+                    long age = r.get(4, Long.class);
+                    stream.put("stream", name);
+                    stream.put("datakit", r.get(1, String.class));
+                    stream.put("status", status);
+                    stream.put("started_at", r.get(3, String.class));
+                    stream.put("age_seconds", age);
+                    stream.put("rows", r.get(5, Long.class));
+                    Optional.ofNullable(r.get(6, String.class)).ifPresent(e -> stream.put("error", e));
+                    streams.add(stream);
+                    if (status.equals("failed") || status.equals("abandoned")) {
+                        warnings.add("stream " + name + ": its last run " + status);
+                    } else if (limits.staleAfter().filter(d -> age > d.toSeconds()).isPresent()) {
+                        warnings.add("stream %s: its last run is %s old (more than --stale-after %s)".formatted(name,
+                            Duration.ofSeconds(age), limits.staleAfter().get()));
+                    }
+                });
+        }
+        report.put("streams", streams);
+    }
+
+    public Map<String, Object> report() {
+        return report;
+    }
+
+    public List<String> unhealthy() {
+        return unhealthy;
+    }
+
+    public List<String> warnings() {
+        return warnings;
+    }
+}
