@@ -83,6 +83,11 @@ public final class Datakit implements AutoCloseable {
         return new BronzeSchemas(run, openWarehouse(warehouse));
     }
 
+    /** The source alone, read-only, for tools that only look at it (discovery). */
+    public Database openSource(SourceOptions source) {
+        return open(settings(Role.SOURCE, source.url()), Access.READ_ONLY);
+    }
+
     /** The warehouse alone, for tools that only manage bronze (migrations, health). */
     public Database openWarehouse(WarehouseOptions warehouse) {
         return open(settings(Role.WAREHOUSE, warehouse.url()), run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);

@@ -3,11 +3,11 @@ package datakit.run;
 import java.util.Locale;
 
 /** Human-readable byte counts for progress lines and summaries. */
-final class Sizes {
+public final class Sizes {
     private Sizes() {
     }
 
-    static String bytes(long bytes) {
+    public static String bytes(long bytes) {
         String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
         double value = bytes;
         int unit = 0;

@@ -1,0 +1,43 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//DESCRIPTION Lists a source database's schemas, tables and columns, keys, estimates, partitioning and candidate cursor columns
+//JAVA 21+
+//CDS
+//SOURCES ../shared/library.java
+
+import datakit.cli.Datakit;
+import datakit.cli.DatakitCommand;
+import datakit.cli.SourceOptions;
+import datakit.ops.Discovery;
+import datakit.sql.Identifiers;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "postgres-discover", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Shows what a source database holds, from its catalog (no table is read): tables, views and materialized views "
+        + "with their columns and types, primary keys, row and size estimates, partitioning, and the columns an incremental load "
+        + "could follow.",
+    footer = "Example: jbang postgres-discover@catalog --schema sales --json")
+class PostgresDiscover extends DatakitCommand {
+    @Mixin SourceOptions source;   // --source, or SOURCE_DATABASE_URL / SOURCE_PG_*
+
+    @Option(names = "--schema", split = ",", paramLabel = "SCHEMA", description = "Schemas to list (default: all but the system ones).")
+    List<String> schemas = new ArrayList<>();
+
+    @Override
+    protected void run(Datakit kit) {
+        // 1. Which schemas: names as the catalog stores them.
+        List<String> names = schemas.stream().map(s -> Identifiers.one(s, "--schema")).toList();
+        // 2. Read the source's catalog, read-only.
+        var database = kit.openSource(source);
+        var tables = Discovery.tables(database, names);
+        // 3. Print the tables found, as blocks for people or one JSON object.
+        Discovery.print(kit.run().out(), kit.run().json(), database.settings().describe(), tables);
+    }
+
+    public static void main(String... args) {
+        exit(new PostgresDiscover(), args);
+    }
+}
