@@ -104,6 +104,7 @@
 //SOURCES src/main/java/datakit/ops/Discovery.java
 //SOURCES src/main/java/datakit/ops/Health.java
 //SOURCES src/main/java/datakit/ops/HealthReport.java
+//SOURCES src/main/java/datakit/ops/RunHistory.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CdcExtract.java
 //SOURCES src/main/java/datakit/run/CdcRequest.java

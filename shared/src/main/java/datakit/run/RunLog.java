@@ -19,9 +19,26 @@ import org.jooq.exception.DataAccessException;
  */
 public final class RunLog {
     private final String table;
+    private final String schema;
 
     public RunLog(String bronzeSchema) {
         this.table = TableRef.of(bronzeSchema, "extraction_runs").sql();
+        this.schema = bronzeSchema;
+    }
+
+    /** The channel on which every change of a run's status is published with NOTIFY, at the commit that makes it. */
+    public static final String CHANNEL = "bronze_runs";
+
+    /**
+     * Runs a statement that inserts or updates runs' rows, and publishes each changed row on {@link #CHANNEL}
+     * in the same transaction: {@code {"schema", "run_id", "stream", "datakit", "status", "rows"}}.
+     * Returns the number of rows changed.
+     */
+    private int changeStatus(Connection connection, String change, Object... binds) {
+        return Sql.using(connection).resultQuery("WITH changed AS (" + change + " RETURNING run_id, stream, datakit, status, rows_loaded) "
+                + "SELECT pg_catalog.pg_notify('" + CHANNEL + "', json_build_object('schema', " + Sql.literal(schema)
+                + "::text, 'run_id', run_id, 'stream', stream, 'datakit', datakit, 'status', status, 'rows', rows_loaded)::text) FROM changed",
+            binds).fetch().size();
     }
 
     /** What a run is, recorded when it starts. */
@@ -52,7 +69,7 @@ public final class RunLog {
     }
 
     public void start(Connection connection, RunRecord run) {
-        Sql.using(connection).execute("INSERT INTO " + table
+        changeStatus(connection, "INSERT INTO " + table
                 + " (run_id, datakit, source, source_object, stream, mode, write_mode, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb)",
             run.runId(), run.datakit(), run.source(), run.sourceObject().orElse(null), run.stream(), run.mode(), run.writeMode(),
             RunSummary.toJson(run.details()));
@@ -65,7 +82,7 @@ public final class RunLog {
 
     /** Marks the run succeeded with facts for {@code details} (checkpoints, chunks, a full refresh and why). */
     public void succeed(Connection transaction, UUID runId, long rows, long bytes, Map<String, Object> details) {
-        Sql.using(transaction).execute("UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
+        changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
             + "rows_loaded = ?, bytes_loaded = ?, details = details || ?::jsonb WHERE run_id = ?", rows, bytes,
             RunSummary.toJson(details), runId);
     }
@@ -86,13 +103,13 @@ public final class RunLog {
      * load's last part publishes them.
      */
     public void stage(Connection transaction, UUID runId, Map<String, Object> details) {
-        Sql.using(transaction).execute("UPDATE " + table + " SET status = 'staged', ended_at = clock_timestamp(), "
+        changeStatus(transaction, "UPDATE " + table + " SET status = 'staged', ended_at = clock_timestamp(), "
             + "details = details || ?::jsonb WHERE run_id = ?", RunSummary.toJson(details), runId);
     }
 
     /** Marks a run that committed its rows part by part succeeded, keeping the counts the parts added. */
     public void succeedInParts(Connection transaction, UUID runId, Map<String, Object> details) {
-        Sql.using(transaction).execute("UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
+        changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
             + "rows_loaded = coalesce(rows_loaded, 0), bytes_loaded = coalesce(bytes_loaded, 0), details = details || ?::jsonb "
             + "WHERE run_id = ?", RunSummary.toJson(details), runId);
     }
@@ -102,13 +119,13 @@ public final class RunLog {
      * row marked 'abandoned' by the run that held it; its own outcome is the truer one.
      */
     public void fail(Connection connection, UUID runId, String error) {
-        Sql.using(connection).execute("UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ? "
+        changeStatus(connection, "UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ? "
             + "WHERE run_id = ? AND status IN ('running', 'abandoned')", error, runId);
     }
 
     /** Marks the stream's other 'running' rows abandoned; call while holding the stream's lock. */
     public int abandonStale(Connection connection, String stream, UUID currentRun) {
-        return Sql.using(connection).execute("UPDATE " + table + " SET status = 'abandoned', ended_at = clock_timestamp(), "
+        return changeStatus(connection, "UPDATE " + table + " SET status = 'abandoned', ended_at = clock_timestamp(), "
             + "error = 'the process ended without recording an outcome' WHERE stream = ? AND status = 'running' AND run_id <> ?",
             stream, currentRun);
     }
