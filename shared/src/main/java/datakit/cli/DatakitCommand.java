@@ -4,6 +4,7 @@ import datakit.config.ConfigFile;
 import datakit.config.ConnectionUrl;
 import datakit.config.Environment;
 import datakit.db.SqlErrors;
+import datakit.run.Metrics;
 import datakit.run.Progress;
 import datakit.run.RunContext;
 import datakit.run.RunSummary;
@@ -60,6 +61,11 @@ public abstract class DatakitCommand implements Callable<Integer> {
         description = "File of KEY=value defaults, read after the environment (default: ${DEFAULT-VALUE}).")
     Path envFile;
 
+    @Option(names = "--metrics-file", paramLabel = "FILE", descriptionKey = "METRICS_FILE",
+        description = "Write the run's figures (success, rows, bytes, duration; a slot's lag) in Prometheus' text format to this file, "
+            + "for the node-exporter textfile collector; written even when the run fails.")
+    Path metricsFile;
+
     @Option(names = "--config", paramLabel = "FILE",
         description = "YAML or JSON file of option values (cursor_field: updated_at, primary_key: [id], ...), read after the "
             + "environment and before .env.")
@@ -99,6 +105,18 @@ public abstract class DatakitCommand implements Callable<Integer> {
         try (Datakit opened = new Datakit(run, environment)) {
             kit = opened;
             run(opened);
+        } catch (Exception e) {
+            if (metricsFile != null) {
+                try {
+                    Metrics.write(metricsFile, run, false);
+                } catch (RuntimeException unwritable) {
+                    e.addSuppressed(unwritable);
+                }
+            }
+            throw e;
+        }
+        if (metricsFile != null) {
+            Metrics.write(metricsFile, run, outcome == ExitCode.OK);
         }
         run.info("done");
         return outcome.code();

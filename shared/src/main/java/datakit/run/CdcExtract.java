@@ -268,7 +268,7 @@ public final class CdcExtract {
         details.put("next run", "makes a new slot" + (request.snapshotNever() ? "" : " and loads the tables from its snapshot")
             + "; changes made until then are not captured");
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), "slot " + request.slot(), bronzeSchema,
-            "none", 0, 0, 0, details).print(run.out(), run.json());
+            "none", 0, 0, 0, details).print(run);
     }
 
     private void printPlan(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema) {
@@ -296,6 +296,8 @@ public final class CdcExtract {
         }
         details.put("checkpoint", result.checkpoint());
         src.slot(request.slot()).ifPresent(s -> {
+            run.gauge("slot_lag_bytes", s.lagBytes());
+            run.gauge("slot_retained_wal_bytes", s.retainedBytes());
             details.put("slot lag", Sizes.bytes(s.lagBytes()));
             details.put("wal kept", Sizes.bytes(s.retainedBytes()));
             // Lag, not retained WAL: right after a run caught up, the server frees the WAL behind the slot only
@@ -308,6 +310,6 @@ public final class CdcExtract {
         });
         long rows = result.changes() + snapshotRows.values().stream().mapToLong(Long::longValue).sum();
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), "slot " + request.slot(), bronzeSchema,
-            WriteMode.APPEND.label(), rows, result.bytes(), result.durationMs(), details).print(run.out(), run.json());
+            WriteMode.APPEND.label(), rows, result.bytes(), result.durationMs(), details).print(run);
     }
 }

@@ -104,7 +104,7 @@ public final class FullExtract {
                 keys.profiles().forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
             }
             new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
-                mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run.out(), run.json());
+                mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
             if (!run.json()) {
                 keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
             }

@@ -85,7 +85,7 @@ public final class IncrementalExtract {
             throw error;
         }
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), selection.describe(), target.toString(),
-            mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run.out(), run.json());
+            mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
     }
 
     /**

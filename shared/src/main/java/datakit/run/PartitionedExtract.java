@@ -139,7 +139,7 @@ public final class PartitionedExtract {
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
             new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
                 plan.read().describe() + " (" + plan.parts().size() + " parts)", target + " (layout " + how.layout().label() + ")",
-                "replace", rows, bytes, millisSince(started), details).print(run.out(), run.json());
+                "replace", rows, bytes, millisSince(started), details).print(run);
         } finally {
             if (!released) {
                 warehouse.discard(session);

@@ -50,6 +50,12 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
         return map;
     }
 
+    /** Prints the summary the run's way, and keeps it for --metrics-file. */
+    public void print(RunContext run) {
+        print(run.out(), run.json());
+        run.outcome().summaries().add(this);
+    }
+
     public void print(PrintWriter out, boolean json) {
         if (json) {
             out.println(toJson(asMap()));
