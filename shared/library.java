@@ -101,6 +101,7 @@
 //SOURCES src/main/java/datakit/json/KeyProfile.java
 //SOURCES src/main/java/datakit/json/KeyProfiles.java
 //SOURCES src/main/java/datakit/json/KeyTypes.java
+//SOURCES src/main/java/datakit/ops/DbtSources.java
 //SOURCES src/main/java/datakit/ops/Discovery.java
 //SOURCES src/main/java/datakit/ops/Health.java
 //SOURCES src/main/java/datakit/ops/HealthReport.java
