@@ -118,6 +118,7 @@
 //SOURCES src/main/java/datakit/run/IncrementalAttempt.java
 //SOURCES src/main/java/datakit/run/IncrementalExtract.java
 //SOURCES src/main/java/datakit/run/KeyProfileTable.java
+//SOURCES src/main/java/datakit/run/Lineage.java
 //SOURCES src/main/java/datakit/run/Metrics.java
 //SOURCES src/main/java/datakit/run/PartWorker.java
 //SOURCES src/main/java/datakit/run/PartitionedDryRun.java

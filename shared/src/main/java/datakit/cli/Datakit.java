@@ -104,6 +104,7 @@ public final class Datakit implements AutoCloseable {
             secrets.add(settings.password().value());
         }
         run.info(role.label() + ": " + settings.username() + "@" + settings.describe() + " (sslmode " + settings.sslmode() + ")");
+        run.outcome().databases().put(role.label(), settings.describe());
         return settings;
     }
 

@@ -4,6 +4,7 @@ import datakit.config.ConfigFile;
 import datakit.config.ConnectionUrl;
 import datakit.config.Environment;
 import datakit.db.SqlErrors;
+import datakit.run.Lineage;
 import datakit.run.Metrics;
 import datakit.run.Progress;
 import datakit.run.RunContext;
@@ -66,6 +67,15 @@ public abstract class DatakitCommand implements Callable<Integer> {
             + "for the node-exporter textfile collector; written even when the run fails.")
     Path metricsFile;
 
+    @Option(names = "--lineage", paramLabel = "FILE|URL", descriptionKey = "OPENLINEAGE_URL",
+        description = "Send OpenLineage run events (START, then COMPLETE or FAIL, with the source and bronze tables): appended to a "
+            + "file as JSON lines, or POSTed to an http(s) URL such as http://marquez:5000/api/v1/lineage.")
+    String lineage;
+
+    @Option(names = "--lineage-namespace", paramLabel = "NAME", descriptionKey = "OPENLINEAGE_NAMESPACE", defaultValue = "bronze-datakits",
+        description = "The OpenLineage job namespace (default: ${DEFAULT-VALUE}).")
+    String lineageNamespace;
+
     @Option(names = "--config", paramLabel = "FILE",
         description = "YAML or JSON file of option values (cursor_field: updated_at, primary_key: [id], ...), read after the "
             + "environment and before .env.")
@@ -102,10 +112,17 @@ public abstract class DatakitCommand implements Callable<Integer> {
             !json && Progress.onTerminal());
         run.info("%s started %d ms after the JVM".formatted(spec.name(),
             System.currentTimeMillis() - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime()));
+        Lineage events = lineage == null ? null : new Lineage(lineage, lineageNamespace, jobName());
+        if (events != null && !dryRun) {
+            events.start(run);
+        }
         try (Datakit opened = new Datakit(run, environment)) {
             kit = opened;
             run(opened);
         } catch (Exception e) {
+            if (events != null && !dryRun) {
+                events.end(run, false);
+            }
             if (metricsFile != null) {
                 try {
                     Metrics.write(metricsFile, run, false);
@@ -118,8 +135,29 @@ public abstract class DatakitCommand implements Callable<Integer> {
         if (metricsFile != null) {
             Metrics.write(metricsFile, run, outcome == ExitCode.OK);
         }
+        if (events != null && !dryRun) {
+            events.end(run, outcome == ExitCode.OK);
+        }
         run.info("done");
         return outcome.code();
+    }
+
+    /**
+     * The lineage job's name: the datakit and what it loads (its --table, else --target-table, else
+     * --slot), so every run of one stream is one job.
+     */
+    private String jobName() {
+        for (String option : List.of("--table", "--target-table", "--slot")) {
+            var spec = this.spec.findOption(option);
+            Object value = spec == null ? null : spec.getValue();
+            if (value instanceof List<?> list && !list.isEmpty()) {
+                return this.spec.name() + "." + list.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
+            }
+            if (value instanceof String text && !text.isBlank()) {
+                return this.spec.name() + "." + text;
+            }
+        }
+        return this.spec.name();
     }
 
     /** Runs the datakit as a program: the real environment, stdout and stderr, then exits. */

@@ -23,6 +23,7 @@ public record RunContext(String datakit, UUID runId, PrintWriter out, PrintWrite
     public static final class Outcome {
         private final List<RunSummary> summaries = new CopyOnWriteArrayList<>();
         private final Map<String, Long> gauges = new ConcurrentHashMap<>();
+        private final Map<String, String> databases = new ConcurrentHashMap<>();
 
         public List<RunSummary> summaries() {
             return summaries;
@@ -30,6 +31,11 @@ public record RunContext(String datakit, UUID runId, PrintWriter out, PrintWrite
 
         public Map<String, Long> gauges() {
             return gauges;
+        }
+
+        /** The databases the run connected to, by role (source, warehouse): host:port/database, for lineage. */
+        public Map<String, String> databases() {
+            return databases;
         }
     }
 
