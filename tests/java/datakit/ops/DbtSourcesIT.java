@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
-import datakit.testing.TestPostgres;
+import datakit.testing.SourceAndWarehouse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,21 +21,23 @@ class DbtSourcesIT {
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     TestDatabase source;
     TestDatabase warehouse;
+    Map<String, String> env;
     @TempDir
     Path dir;
 
     @BeforeEach
     void createDatabases() {
-        source = TestPostgres.createDatabase("dbt_src");
-        warehouse = TestPostgres.createDatabase("dbt_wh");
-        source.execute("CREATE TABLE public.orders (id int PRIMARY KEY, note text)", "INSERT INTO orders VALUES (1, 'a')",
+        var databases = SourceAndWarehouse.create("dbt",
+            "CREATE TABLE public.orders (id int PRIMARY KEY, note text)", "INSERT INTO orders VALUES (1, 'a')",
             "COMMENT ON TABLE orders IS 'Orders: one row per order'", "COMMENT ON COLUMN orders.note IS 'Free text: \"quoted\" #hash'",
             "CREATE TABLE public.customers (id int PRIMARY KEY, name text)", "INSERT INTO customers VALUES (1, 'x')");
+        source = databases.source();
+        warehouse = databases.warehouse();
+        env = databases.env();
     }
 
     @Test
     void namesEveryBronzeTableWithColumnsCommentsAndFreshness() throws Exception {
-        Map<String, String> env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
         assertThat(Datakits.run("PostgresExtract", env, "--table", "orders").exitCode()).isZero();
         assertThat(Datakits.run("PostgresExtract", env, "--table", "customers", "--target-table", "clients").exitCode()).isZero();
         Path file = dir.resolve("sources.yml");

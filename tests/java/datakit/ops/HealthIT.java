@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
-import datakit.testing.TestPostgres;
+import datakit.testing.SourceAndWarehouse;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -17,14 +17,17 @@ class HealthIT {
     static final ObjectMapper JSON = new ObjectMapper();
     TestDatabase source;
     TestDatabase warehouse;
+    Map<String, String> env;
     String slot;
 
     @BeforeEach
     void createDatabases() {
-        source = TestPostgres.createDatabase("health_src");
-        warehouse = TestPostgres.createDatabase("health_wh");
+        var databases = SourceAndWarehouse.create("health",
+            "CREATE TABLE public.items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one')");
+        source = databases.source();
+        warehouse = databases.warehouse();
+        env = databases.env();
         slot = "h_" + source.name();
-        source.execute("CREATE TABLE public.items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one')");
     }
 
     @AfterEach
@@ -32,9 +35,6 @@ class HealthIT {
         source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
     }
 
-    Map<String, String> env() {
-        return Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
-    }
 
     JsonNode health(Map<String, String> env, int exitCode, String... args) throws Exception {
         String[] all = new String[args.length + 1];
@@ -47,10 +47,10 @@ class HealthIT {
 
     @Test
     void aHealthySetupReportsItsFactsAndExitsZero() throws Exception {
-        var extract = Datakits.run("PostgresExtract", env(), "--table", "items");
+        var extract = Datakits.run("PostgresExtract", env, "--table", "items");
         assertThat(extract.exitCode()).as(extract.toString()).isZero();
 
-        JsonNode report = health(env(), 0);
+        JsonNode report = health(env, 0);
 
         assertThat(report.path("status").asText()).isEqualTo("healthy");
         JsonNode src = report.path("source");
@@ -67,7 +67,7 @@ class HealthIT {
         assertThat(streams.get(0).path("status").asText()).isEqualTo("succeeded");
         assertThat(streams.get(0).path("rows").asLong()).isEqualTo(1);
 
-        var human = Datakits.run("PostgresHealth", env());
+        var human = Datakits.run("PostgresHealth", env);
         assertThat(human.exitCode()).isZero();
         assertThat(human.out()).startsWith("postgres-health: healthy").contains("bronze.items");
     }
@@ -76,12 +76,12 @@ class HealthIT {
     void aSlotBehindAndAFailedStreamMakeItDegradedAndStrictFails() throws Exception {
         source.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')",
             "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(2, 2000) g");
-        var failed = Datakits.run("PostgresExtract", env(), "--table", "items", "--where", "no_such_column > 0");
+        var failed = Datakits.run("PostgresExtract", env, "--table", "items", "--where", "no_such_column > 0");
         assertThat(failed.exitCode()).isEqualTo(2);
-        Datakits.run("PostgresExtract", env(), "--table", "items", "--target-table", "ok_items");
+        Datakits.run("PostgresExtract", env, "--table", "items", "--target-table", "ok_items");
         warehouse.execute("UPDATE bronze.extraction_runs SET status = 'failed', error = 'boom' WHERE stream = 'bronze.ok_items'");
 
-        JsonNode report = health(env(), 0, "--lag-warning", "1000");
+        JsonNode report = health(env, 0, "--lag-warning", "1000");
 
         assertThat(report.path("status").asText()).isEqualTo("degraded");
         JsonNode slotReport = null;
@@ -94,7 +94,7 @@ class HealthIT {
         assertThat(slotReport.path("lag_bytes").asLong()).isGreaterThan(1000);
         assertThat(report.path("warnings").toString()).contains("slot " + slot + " is").contains("stream bronze.ok_items: its last run failed");
 
-        health(env(), 1, "--lag-warning", "1000", "--strict");
+        health(env, 1, "--lag-warning", "1000", "--strict");
     }
 
     @Test

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
-import datakit.testing.TestPostgres;
+import datakit.testing.SourceAndWarehouse;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,26 +24,26 @@ class LineageIT {
     static final ObjectMapper JSON = new ObjectMapper();
     TestDatabase source;
     TestDatabase warehouse;
+    Map<String, String> env;
     @TempDir
     Path dir;
 
     @BeforeEach
     void createDatabases() {
-        source = TestPostgres.createDatabase("lineage_src");
-        warehouse = TestPostgres.createDatabase("lineage_wh");
-        source.execute("CREATE TABLE public.items (id int PRIMARY KEY)", "INSERT INTO items VALUES (1)");
+        var databases = SourceAndWarehouse.create("lineage",
+            "CREATE TABLE public.items (id int PRIMARY KEY)", "INSERT INTO items VALUES (1)");
+        source = databases.source();
+        warehouse = databases.warehouse();
+        env = databases.env();
     }
 
-    Map<String, String> env() {
-        return Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
-    }
 
     @Test
     void eventsGoToAFileWithTheTablesReadAndWritten() throws Exception {
         Path file = dir.resolve("lineage.ndjson");
-        var run = Datakits.run("PostgresExtract", env(), "--table", "items", "--lineage", file.toString());
+        var run = Datakits.run("PostgresExtract", env, "--table", "items", "--lineage", file.toString());
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        var failed = Datakits.run("PostgresExtract", env(), "--table", "missing", "--lineage", file.toString());
+        var failed = Datakits.run("PostgresExtract", env, "--table", "missing", "--lineage", file.toString());
         assertThat(failed.exitCode()).isEqualTo(2);
 
         List<JsonNode> events = Files.readAllLines(file).stream().map(this::parse).toList();
@@ -69,7 +69,7 @@ class LineageIT {
         });
         server.start();
         try {
-            var run = Datakits.run("PostgresExtract", env(), "--table", "items", "--lineage",
+            var run = Datakits.run("PostgresExtract", env, "--table", "items", "--lineage",
                 "http://127.0.0.1:" + server.getAddress().getPort() + "/api/v1/lineage", "--lineage-namespace", "shop");
             assertThat(run.exitCode()).as(run.toString()).isZero();
         } finally {

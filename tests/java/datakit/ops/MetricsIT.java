@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
-import datakit.testing.TestPostgres;
+import datakit.testing.SourceAndWarehouse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,14 +19,17 @@ class MetricsIT {
     static final String SAMPLE = "[a-zA-Z_:][a-zA-Z0-9_:]*\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\\\n]|\\\\[\\\\\"n])*\",?)*\\} -?[0-9]+(\\.[0-9]+)?";
     TestDatabase source;
     TestDatabase warehouse;
+    Map<String, String> env;
     @TempDir
     Path dir;
 
     @BeforeEach
     void createDatabases() {
-        source = TestPostgres.createDatabase("metrics_src");
-        warehouse = TestPostgres.createDatabase("metrics_wh");
-        source.execute("CREATE TABLE public.items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+        var databases = SourceAndWarehouse.create("metrics",
+            "CREATE TABLE public.items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+        source = databases.source();
+        warehouse = databases.warehouse();
+        env = databases.env();
     }
 
     List<String> samples(Path file) throws Exception {
@@ -39,7 +42,6 @@ class MetricsIT {
 
     @Test
     void aRunWritesItsFiguresAndAFailedRunSaysSo() throws Exception {
-        Map<String, String> env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
         Path file = dir.resolve("datakit.prom");
         var run = Datakits.run("PostgresExtract", env, "--table", "items", "--metrics-file", file.toString());
         assertThat(run.exitCode()).as(run.toString()).isZero();

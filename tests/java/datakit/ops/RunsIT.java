@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
-import datakit.testing.TestPostgres;
+import datakit.testing.SourceAndWarehouse;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -22,27 +22,27 @@ class RunsIT {
     static final ObjectMapper JSON = new ObjectMapper();
     TestDatabase source;
     TestDatabase warehouse;
+    Map<String, String> env;
 
     @BeforeEach
     void createDatabases() {
-        source = TestPostgres.createDatabase("runs_src");
-        warehouse = TestPostgres.createDatabase("runs_wh");
-        source.execute("CREATE TABLE public.items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+        var databases = SourceAndWarehouse.create("runs",
+            "CREATE TABLE public.items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+        source = databases.source();
+        warehouse = databases.warehouse();
+        env = databases.env();
     }
 
-    Map<String, String> env() {
-        return Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
-    }
 
     @Test
     void listsRecentRunsNewestFirstAndPublishesEachStatusChange() throws Exception {
-        assertThat(Datakits.run("BronzeMigrate", env()).exitCode()).isZero();
+        assertThat(Datakits.run("BronzeMigrate", env).exitCode()).isZero();
         try (Connection listener = warehouse.connect(); Statement st = listener.createStatement()) {
             st.execute("LISTEN bronze_runs");
-            assertThat(Datakits.run("PostgresExtract", env(), "--table", "items").exitCode()).isZero();
-            assertThat(Datakits.run("PostgresExtract", env(), "--table", "items", "--target-table", "other", "--where", "nope > 1").exitCode())
+            assertThat(Datakits.run("PostgresExtract", env, "--table", "items").exitCode()).isZero();
+            assertThat(Datakits.run("PostgresExtract", env, "--table", "items", "--target-table", "other", "--where", "nope > 1").exitCode())
                 .isEqualTo(2);
-            assertThat(Datakits.run("PostgresExtract", env(), "--table", "items", "--target-table", "other").exitCode()).isZero();
+            assertThat(Datakits.run("PostgresExtract", env, "--table", "items", "--target-table", "other").exitCode()).isZero();
 
             List<String> heard = new ArrayList<>();
             for (int i = 0; i < 20 && heard.size() < 4; i++) {
@@ -57,7 +57,7 @@ class RunsIT {
                 "bronze.other succeeded bronze");
         }
 
-        var json = Datakits.run("BronzeRuns", env(), "--json");
+        var json = Datakits.run("BronzeRuns", env, "--json");
         assertThat(json.exitCode()).as(json.toString()).isZero();
         JsonNode runs = JSON.readTree(json.out()).path("runs");
         assertThat(runs).hasSize(2);
@@ -65,10 +65,10 @@ class RunsIT {
         assertThat(runs.get(1).path("rows").asLong()).isEqualTo(2);
         assertThat(runs.get(1).path("status").asText()).isEqualTo("succeeded");
 
-        var human = Datakits.run("BronzeRuns", env(), "--stream", "bronze.items");
+        var human = Datakits.run("BronzeRuns", env, "--stream", "bronze.items");
         assertThat(human.exitCode()).isZero();
         assertThat(human.out()).contains("succeeded").contains("bronze.items").contains("postgres-extract").doesNotContain("bronze.other");
-        var bad = Datakits.run("BronzeRuns", env(), "--status", "weird");
+        var bad = Datakits.run("BronzeRuns", env, "--status", "weird");
         assertThat(bad.exitCode()).isEqualTo(2);
         assertThat(bad.err()).contains("--status takes running");
     }
