@@ -140,6 +140,7 @@
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java
 //SOURCES src/main/java/datakit/source/LargeObjects.java
+//SOURCES src/main/java/datakit/source/Mappings.java
 //SOURCES src/main/java/datakit/source/Part.java
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java

@@ -1,8 +1,10 @@
 package datakit.cli;
 
+import datakit.source.Mappings;
 import datakit.source.Selection;
 import datakit.sql.Identifiers;
 import datakit.sql.TableRef;
+import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
 
@@ -22,6 +24,14 @@ public class SelectionOptions implements CheckedOptions {
     @Option(names = "--columns", paramLabel = "A,B", descriptionKey = "SOURCE_COLUMNS", description = "Only these columns, in this order.")
     String columns;
 
+    @Option(names = "--rename", paramLabel = "COLUMN=NAME", descriptionKey = "SOURCE_RENAMES",
+        description = "Land a column under another name (repeatable): --rename emp_no=employee_id.")
+    List<String> renames = new ArrayList<>();
+
+    @Option(names = "--cast", paramLabel = "COLUMN=TYPE", descriptionKey = "SOURCE_CASTS",
+        description = "Read a column as another built-in type, in the source's SELECT (repeatable): --cast hire_date=text.")
+    List<String> casts = new ArrayList<>();
+
     @Override
     public void check() {
         selection();
@@ -35,6 +45,9 @@ public class SelectionOptions implements CheckedOptions {
             ? Selection.table(TableRef.parse(table, "public", "--table"))
             : Selection.query(query);
         List<String> names = columns == null ? List.of() : Identifiers.split(columns, ',', "--columns");
-        return selection.columns(names).where(where);
+        var mappings = new Mappings(Mappings.pairs(casts, "--cast", false), Mappings.pairs(renames, "--rename", true));
+        DatakitException.check(mappings.isEmpty() || query == null, "--rename and --cast apply to a --table; in a --query, rename and "
+            + "cast in the SELECT itself.");
+        return selection.columns(names).where(where).mappings(mappings);
     }
 }

@@ -54,6 +54,8 @@ public final class IncrementalExtract {
             "%s writes --mode merge (one row per key, the default) or append (every version as history).", run.datakit());
         DatakitException.check(asked.lookback().isEmpty() || mode == WriteMode.APPEND || asked.onConflict() != ConflictPolicy.FAIL,
             "--lookback reads rows again, which --on-conflict fail would stop at. Use --on-conflict overwrite or skip with a lookback.");
+        DatakitException.check(asked.selection().mappings().isEmpty(), "--rename and --cast work with full and partitioned loads; "
+            + "an incremental load keeps the source's names and types, which its checkpoints refer to. Rename and cast in silver.");
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
         Increment increment;

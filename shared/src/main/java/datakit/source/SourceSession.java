@@ -108,6 +108,7 @@ public final class SourceSession implements AutoCloseable {
         // The plan's selection keeps what the sample found, so a plan made again from it makes the same columns.
         selection = selection.flatten(selection.flatten().sampled(sampled));
         landed = withLargeObjectContent(landed, ref.sql() + ".", selection.largeObjects());
+        landed = selection.mappings().apply(db, landed, ref.toString());
         String select = select(landed, ref.sql(), selection.where(), Optional.empty());
         boolean plainColumns = landed.stream().noneMatch(c -> c.cast() || c.expression().isPresent())
             && columns.stream().noneMatch(SourceCatalog.Column::generated);
