@@ -139,4 +139,34 @@ class JBangIT {
         assertThat(run.output()).contains("ERROR: Table sales.nope does not exist on the source");
     }
 
+
+    /**
+     * A script scaffolded with the catalog's templates runs as is. It is made in a folder laid out like
+     * the repository (its shared library and migrations linked in), as it would be made in datakits/.
+     */
+    @Test
+    void aScriptScaffoldedFromACatalogTemplateRuns(@TempDir Path project) throws Exception {
+        Files.createSymbolicLink(project.resolve("shared"), REPO.resolve("shared"));
+        Files.createSymbolicLink(project.resolve("migrations"), REPO.resolve("migrations"));
+        Files.createDirectories(project.resolve("datakits"));
+        assertThat(jbang(project, "catalog", "add", "--global", "--name", "catalog", REPO.resolve("jbang-catalog.json").toString())
+            .exitCode()).isZero();
+
+        var full = jbang(project, "init", "--template=full@catalog", "-Dtable=sales.orders", "datakits/SalesOrders.java");
+        assertThat(full.exitCode()).as(full.output()).isZero();
+        source.execute("CREATE TABLE IF NOT EXISTS sales.changing (id int PRIMARY KEY, updated_at timestamptz NOT NULL)",
+            "INSERT INTO sales.changing SELECT g, now() FROM generate_series(1, 42) g ON CONFLICT DO NOTHING");
+        var incremental = jbang(project, "init", "--template=incremental@catalog", "-Dtable=sales.changing", "-Dcursor=updated_at",
+            "datakits/SalesOrdersIncremental.java");
+        assertThat(incremental.exitCode()).as(incremental.output()).isZero();
+        assertThat(Files.readString(project.resolve("datakits/SalesOrders.java"))).contains("class SalesOrders extends DatakitCommand",
+            "withArguments(args, \"--table\", \"sales.orders\")");
+
+        var runFull = jbang(project, "datakits/SalesOrders.java", "--target-table", "orders_scaffolded");
+        assertThat(runFull.exitCode()).as(runFull.output()).isZero();
+        assertThat(warehouse.count("bronze.orders_scaffolded")).isEqualTo(42);
+        var runIncremental = jbang(project, "datakits/SalesOrdersIncremental.java", "--target-table", "orders_scaffolded_inc");
+        assertThat(runIncremental.exitCode()).as(runIncremental.output()).isZero();
+        assertThat(warehouse.count("bronze.orders_scaffolded_inc")).isEqualTo(42);
+    }
 }

@@ -160,6 +160,17 @@ public abstract class DatakitCommand implements Callable<Integer> {
         return this.spec.name();
     }
 
+    /**
+     * {@code fixed} followed by the arguments given: how a script made for one table (from a catalog
+     * template) pins its table and settings, while taking every other option.
+     */
+    public static String[] withArguments(String[] given, String... fixed) {
+        String[] all = new String[fixed.length + given.length];
+        System.arraycopy(fixed, 0, all, 0, fixed.length);
+        System.arraycopy(given, 0, all, fixed.length, given.length);
+        return all;
+    }
+
     /** Runs the datakit as a program: the real environment, stdout and stderr, then exits. */
     public static void exit(DatakitCommand command, String... args) {
         var out = new PrintWriter(System.out, true);
