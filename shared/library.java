@@ -94,6 +94,8 @@
 //SOURCES src/main/java/datakit/db/Migrations.java
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
+//SOURCES src/main/java/datakit/jobs/JobFile.java
+//SOURCES src/main/java/datakit/jobs/JobRunner.java
 //SOURCES src/main/java/datakit/json/ExplodeSpec.java
 //SOURCES src/main/java/datakit/json/Flatten.java
 //SOURCES src/main/java/datakit/json/FlattenSpec.java

@@ -88,6 +88,11 @@ public abstract class DatakitCommand implements Callable<Integer> {
     /** The datakit's steps. Throw {@link DatakitException} for failures the user can act on. */
     protected abstract void run(Datakit kit) throws Exception;
 
+    /** The process's variables, for a datakit that starts others (bronze-jobs). */
+    protected Map<String, String> processVariables() {
+        return environment.processVariables();
+    }
+
     /**
      * Ends the run with {@code code} after it printed its own report: for tools whose finding is the
      * result (a health check that found a problem), not an error to print.

@@ -23,13 +23,20 @@ public final class ConfigFile {
     private ConfigFile() {
     }
 
+    /** A file that does not parse, in one line: the parser's first line and where it stopped. */
+    public static DatakitException notValid(Path file, JacksonException e) {
+        String problem = e.getOriginalMessage().lines().findFirst().orElse("cannot be parsed");
+        String where = e.getLocation() == null ? "" : " (line %d, column %d)".formatted(e.getLocation().getLineNr(), e.getLocation().getColumnNr());
+        return DatakitException.badInput("%s is not valid YAML or JSON: %s%s. Fix the file.", file, problem, where);
+    }
+
     /** The file's values by upper-case variable name ({@code CURSOR_FIELD}). */
     public static Map<String, String> read(Path file) {
         JsonNode root;
         try {
             root = new YAMLMapper().readTree(Files.readString(file));
         } catch (JacksonException e) {
-            throw DatakitException.badInput("%s is not valid YAML or JSON: %s. Fix the file.", file, e.getOriginalMessage());
+            throw notValid(file, e);
         } catch (IOException e) {
             throw DatakitException.badInput("Cannot read the --config file %s: %s.", file, e.getMessage());
         }

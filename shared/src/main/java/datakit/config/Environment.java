@@ -35,6 +35,11 @@ public final class Environment {
         this.osUser = osUser;
     }
 
+    /** The process's variables (without .env or a config file): what a datakit started by this one inherits. */
+    public Map<String, String> processVariables() {
+        return process;
+    }
+
     /** The given variables plus the given {@code .env} file when it exists; home and user from the JVM. */
     public static Environment of(Map<String, String> variables, Path dotEnvFile) {
         return new Environment(variables, readDotEnv(dotEnvFile), dotEnvFile.toString(),
