@@ -56,6 +56,13 @@ class BronzeJobs extends DatakitCommand {
      */
     static JobRunner.Outcome launch(JobFile.Stream stream, Map<String, String> variables, boolean dryRun) {
         var environment = new HashMap<>(variables);
+        // A stream's own URL must not be overridden, part by part, by SOURCE_PG_* or WAREHOUSE_PG_* of the runner.
+        if (stream.environment().containsKey("SOURCE_DATABASE_URL")) {
+            environment.keySet().removeIf(name -> name.startsWith("SOURCE_PG_"));
+        }
+        if (stream.environment().containsKey("WAREHOUSE_DATABASE_URL")) {
+            environment.keySet().removeIf(name -> name.startsWith("WAREHOUSE_PG_"));
+        }
         environment.putAll(stream.environment());
         var out = new StringWriter();
         var err = new StringWriter();

@@ -32,6 +32,9 @@ class JobsIT {
         Files.writeString(file, yaml);
         var env = new HashMap<>(db.env());
         env.put("JOBS_SCHEMA", "bronze");
+        env.put("JOBS_SOURCE", db.source().url());
+        // A stream's own source: URL wins over the runner's SOURCE_PG_* parts.
+        env.put("SOURCE_PG_DATABASE", "no_such_database");
         String[] args = new String[extra.length + 2];
         args[0] = "--file";
         args[1] = file.toString();
@@ -45,6 +48,7 @@ class JobsIT {
             parallelism: 2
             defaults:
               target-schema: ${JOBS_SCHEMA}
+              source: ${JOBS_SOURCE}
             streams:
               customers: {datakit: postgres-extract, options: {table: customers}}
               orders: {datakit: postgres-extract, options: {table: orders}}

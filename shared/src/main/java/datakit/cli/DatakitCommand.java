@@ -128,7 +128,7 @@ public abstract class DatakitCommand implements Callable<Integer> {
             if (events != null && !dryRun) {
                 events.end(run, false);
             }
-            if (metricsFile != null) {
+            if (metricsFile != null && !dryRun) {
                 try {
                     Metrics.write(metricsFile, run, false);
                 } catch (RuntimeException unwritable) {
@@ -137,11 +137,17 @@ public abstract class DatakitCommand implements Callable<Integer> {
             }
             throw e;
         }
-        if (metricsFile != null) {
-            Metrics.write(metricsFile, run, outcome == ExitCode.OK);
-        }
         if (events != null && !dryRun) {
             events.end(run, outcome == ExitCode.OK);
+        }
+        // The data is committed: a metrics file that cannot be written is a warning, never a failed run
+        // (a scheduler would retry it, and an append would load twice). A dry run leaves the file alone.
+        if (metricsFile != null && !dryRun) {
+            try {
+                Metrics.write(metricsFile, run, outcome == ExitCode.OK);
+            } catch (RuntimeException unwritable) {
+                run.warn(unwritable.getMessage());
+            }
         }
         run.info("done");
         return outcome.code();

@@ -33,7 +33,7 @@ public final class Metrics {
         }
         for (RunSummary summary : run.outcome().summaries()) {
             String labels = base + ",stream=\"" + label(summary.target()) + "\"";
-            sample(text, "datakit_run_success", labels, succeeded && summary.status().equals("succeeded") ? 1 : 0);
+            sample(text, "datakit_run_success", labels, succeeded && !summary.status().equals("failed") ? 1 : 0);
             sample(text, "datakit_run_timestamp_seconds", labels, now);
             sample(text, "datakit_rows", labels, summary.rows());
             sample(text, "datakit_bytes", labels, summary.bytes());
@@ -46,7 +46,8 @@ public final class Metrics {
         });
         try {
             Path absolute = file.toAbsolutePath();
-            Path temporary = absolute.resolveSibling("." + absolute.getFileName() + ".tmp");
+            // A temporary name of its own: runs of a job file may write the same metrics file at once.
+            Path temporary = Files.createTempFile(absolute.getParent(), "." + absolute.getFileName() + ".", ".tmp");
             Files.writeString(temporary, text, StandardCharsets.UTF_8);
             Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
