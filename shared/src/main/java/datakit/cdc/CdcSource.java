@@ -3,11 +3,11 @@ package datakit.cdc;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
+import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
@@ -35,7 +35,7 @@ public final class CdcSource implements AutoCloseable {
 
     public static CdcSource open(ConnectionSettings settings) {
         try {
-            return new CdcSource(DriverManager.getConnection(settings.jdbcUrl(), settings.driverProperties(null)), settings.describe());
+            return new CdcSource(Database.connectOnce(settings, Database.Access.READ_WRITE), settings.describe());
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, 1);
         }

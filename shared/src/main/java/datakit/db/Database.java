@@ -5,6 +5,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool.PoolInitializationException;
 import datakit.config.ConnectionSettings;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
@@ -51,9 +52,7 @@ public final class Database implements AutoCloseable {
         var config = new HikariConfig();
         config.setPoolName("datakit-" + settings.role().label());
         config.setJdbcUrl(settings.jdbcUrl());
-        // Source reads are plain projections: JIT compilation would only add its compile time to each query.
-        config.setDataSourceProperties(settings.driverProperties(
-            access == Access.READ_ONLY ? "-c default_transaction_read_only=on -c jit=off" : null));
+        config.setDataSourceProperties(settings.driverProperties(sessionOptions(access)));
         config.setMaximumPoolSize(settings.poolSize());
         config.setMinimumIdle(settings.poolMin());
         config.setConnectionTimeout(settings.connectTimeoutSeconds() == 0 ? 0 : (settings.connectTimeoutSeconds() + 5) * 1000L);
@@ -66,6 +65,19 @@ public final class Database implements AutoCloseable {
         } catch (PoolInitializationException e) {
             throw e.getCause() instanceof SQLException sql ? sql : new SQLException(e.getMessage(), "08001", e);
         }
+    }
+
+    /**
+     * One connection outside any pool, made once without retries: for health checks that report a
+     * database they cannot reach at once, one-off catalog reads, and the CDC set-up that may write.
+     */
+    public static Connection connectOnce(ConnectionSettings settings, Access access) throws SQLException {
+        return DriverManager.getConnection(settings.jdbcUrl(), settings.driverProperties(sessionOptions(access)));
+    }
+
+    /** Source reads are plain projections: JIT compilation would only add its compile time to each query. */
+    private static String sessionOptions(Access access) {
+        return access == Access.READ_ONLY ? "-c default_transaction_read_only=on -c jit=off" : null;
     }
 
     /** A connection from the pool, retried with backoff while the failure may pass. Close it to return it. */

@@ -11,7 +11,6 @@ import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -136,7 +135,7 @@ public final class DbtSources {
 
     private static Map<TableRef, Comments> comments(ConnectionSettings source, List<BronzeTableInfo> tables, Consumer<String> warn) {
         var comments = new LinkedHashMap<TableRef, Comments>();
-        try (Connection connection = DriverManager.getConnection(source.jdbcUrl(), source.driverProperties("-c default_transaction_read_only=on"))) {
+        try (Connection connection = Database.connectOnce(source, Database.Access.READ_ONLY)) {
             DSLContext db = Sql.using(connection);
             for (BronzeTableInfo table : tables) {
                 table.source().filter(s -> !comments.containsKey(s)).ifPresent(s -> {

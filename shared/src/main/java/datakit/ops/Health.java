@@ -1,11 +1,11 @@
 package datakit.ops;
 
 import datakit.config.ConnectionSettings;
+import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,8 +65,7 @@ public final class Health {
     private void check(ConnectionSettings settings, Checks checks) {
         report.put("database", settings.describe());
         long started = System.nanoTime();
-        try (Connection connection = DriverManager.getConnection(settings.jdbcUrl(),
-                settings.driverProperties("-c default_transaction_read_only=on"))) {
+        try (Connection connection = Database.connectOnce(settings, Database.Access.READ_ONLY)) {
             report.put("connected", true);
             DSLContext db = Sql.using(connection);
             long asked = System.nanoTime();
