@@ -59,11 +59,21 @@ public final class Datakits {
 
     /** Starts a datakit in its own JVM, as a scheduler would, with its output discarded. */
     public static Process start(String scriptClass, Map<String, String> env, String... args) throws IOException {
+        return start(scriptClass, env, ProcessBuilder.Redirect.DISCARD, args);
+    }
+
+    /** Starts a datakit in its own JVM with its stdout and stderr written to {@code log}. */
+    public static Process start(String scriptClass, Map<String, String> env, Path log, String... args) throws IOException {
+        return start(scriptClass, env, ProcessBuilder.Redirect.to(log.toFile()), args);
+    }
+
+    private static Process start(String scriptClass, Map<String, String> env, ProcessBuilder.Redirect output, String... args)
+            throws IOException {
         var command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "-cp", System.getProperty("java.class.path"), scriptClass));
         command.addAll(List.of(args));
         command.addAll(List.of("--env-file", "/nonexistent/.env"));
-        var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output);
         builder.environment().putAll(env);
         return builder.start();
     }

@@ -17,7 +17,7 @@ public record TestDatabase(PostgresServer server, String name) {
     }
 
     public Connection connect() throws SQLException {
-        return TestPostgres.connect(name);
+        return TestPostgres.connect(server, name);
     }
 
     /** Runs SQL statements (a script with several statements is fine). */

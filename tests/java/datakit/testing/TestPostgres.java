@@ -39,14 +39,20 @@ public final class TestPostgres {
 
     /** A new, empty database on the test server; its name starts with {@code prefix}. */
     public static TestDatabase createDatabase(String prefix) {
+        TestDatabase database = createDatabase(server(), prefix);
+        CREATED.add(database.name());
+        return database;
+    }
+
+    /** A new, empty database on {@code server}, such as a test's own {@link datakit.sandbox.LocalCluster}. */
+    public static TestDatabase createDatabase(PostgresServer server, String prefix) {
         String name = (prefix + "_" + UUID.randomUUID().toString().substring(0, 8)).toLowerCase(Locale.ROOT);
-        try (Connection admin = connect("postgres"); Statement st = admin.createStatement()) {
+        try (Connection admin = connect(server, "postgres"); Statement st = admin.createStatement()) {
             st.execute("CREATE DATABASE \"" + name + "\"");
-            CREATED.add(name);
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot create test database " + name + " on " + server().description(), e);
+            throw new IllegalStateException("cannot create test database " + name + " on " + server.description(), e);
         }
-        return new TestDatabase(server(), name);
+        return new TestDatabase(server, name);
     }
 
     private static void dropCreatedDatabases() {
@@ -61,9 +67,12 @@ public final class TestPostgres {
 
     /** A superuser connection to a database of the test server. */
     public static Connection connect(String database) throws SQLException {
-        PostgresServer s = server();
-        return DriverManager.getConnection("jdbc:postgresql://" + s.host() + ":" + s.port() + "/" + database,
-            s.adminUser(), s.adminPassword());
+        return connect(server(), database);
+    }
+
+    /** A superuser connection to a database of {@code server}. */
+    public static Connection connect(PostgresServer server, String database) throws SQLException {
+        return DriverManager.getConnection(server.jdbcUrl(database), server.adminUser(), server.adminPassword());
     }
 
     /** A server someone else runs: tests create databases on it but never stop it. */

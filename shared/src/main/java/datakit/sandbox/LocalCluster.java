@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * where no Docker engine runs. A JVM shutdown hook stops a cluster the caller forgot to close, since
  * pg_ctl detaches the server and it would otherwise outlive the JVM.
  */
-final class LocalCluster implements PostgresServer {
+public final class LocalCluster implements PostgresServer {
     /** An IPv4 literal: "localhost" may resolve to ::1 first, where the server does not listen. */
     static final String HOST = "127.0.0.1";
     private static final int PORT_ATTEMPTS = 5;
@@ -52,6 +52,8 @@ final class LocalCluster implements PostgresServer {
     private final StopOnce stop;
     private volatile int port;
     private volatile String version = "";
+    /** Settings a caller asked for on top of {@link #SETTINGS}, such as {@code wal_level=replica} or {@code ssl=on}. */
+    private volatile List<String> extraSettings = List.of();
 
     private LocalCluster(PostgresBinaries binaries, ServerAccount account, Path dir, String password, Consumer<String> log) {
         this.binaries = binaries;
@@ -124,10 +126,7 @@ final class LocalCluster implements PostgresServer {
     private void startServer() throws IOException {
         for (int attempt = 1; ; attempt++) {
             port = freePort();
-            Files.deleteIfExists(serverLog());
-            var result = account.run(List.of(binaries.pgCtl().toString(), "start", "-w", "-t", String.valueOf(START_WAIT_SECONDS),
-                    "-D", dataDir().toString(), "-l", serverLog().toString(), "-o", serverOptions()),
-                dir, START_TIMEOUT);
+            var result = pgCtlStart();
             if (result.succeeded()) {
                 log.accept("Started PostgreSQL on %s:%d.".formatted(HOST, port));
                 return;
@@ -141,6 +140,47 @@ final class LocalCluster implements PostgresServer {
                     dataDir(), result.exitCode(), ExternalCommand.quote("pg_ctl said", result.output()),
                     ExternalCommand.quoteFile("The server log", serverLog()),
                     "Fix the cause the log names, or set DATAKIT_SANDBOX=docker to use a container instead."));
+        }
+    }
+
+    private ExternalCommand.Result pgCtlStart() throws IOException {
+        Files.deleteIfExists(serverLog());
+        return account.run(List.of(binaries.pgCtl().toString(), "start", "-w", "-t", String.valueOf(START_WAIT_SECONDS),
+                "-D", dataDir().toString(), "-l", serverLog().toString(), "-o", serverOptions()),
+            dir, START_TIMEOUT);
+    }
+
+    /**
+     * Stops the server ({@code -m fast}: sessions are ended, as in a real restart) and starts it again on
+     * the same port, with {@code settings} on top of the sandbox's own ({@code wal_level=replica},
+     * {@code ssl=on}...). Clients see their connections end and new ones refused until it is back.
+     */
+    public void restart(List<String> settings) {
+        extraSettings = List.copyOf(settings);
+        try {
+            account.run(List.of(binaries.pgCtl().toString(), "stop", "-m", "fast", "-w", "-D", dataDir().toString()), dir, STOP_TIMEOUT)
+                .orFail("Stop the server in %s by hand.".formatted(dataDir()));
+            pgCtlStart().orFail(ExternalCommand.quoteFile("The server log", serverLog()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot restart the sandbox server in " + dir, e);
+        }
+        log.accept("Restarted PostgreSQL on %s:%d with %s.".formatted(HOST, port, settings));
+    }
+
+    /**
+     * Writes a file the server can read (owner-only, owned by the server's account) into the cluster's
+     * folder, such as a TLS key for {@code ssl_key_file}, and returns its path.
+     */
+    public Path writeServerFile(String name, String content) {
+        Path file = dir.resolve(name);
+        try {
+            Files.deleteIfExists(file);
+            Files.createFile(file, OWNER_ONLY);
+            Files.writeString(file, content);
+            account.own(file);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
         }
     }
 
@@ -159,6 +199,7 @@ final class LocalCluster implements PostgresServer {
         settings.add("listen_addresses=" + HOST);
         settings.add("unix_socket_directories=" + dir);
         settings.addAll(SETTINGS);
+        settings.addAll(extraSettings);
         return settings.stream().map(s -> "-c " + ExternalCommand.shellQuote(s)).collect(Collectors.joining(" "));
     }
 

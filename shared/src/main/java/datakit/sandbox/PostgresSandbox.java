@@ -60,7 +60,15 @@ public final class PostgresSandbox {
             "Install Docker, or " + INSTALL_POSTGRES);
     }
 
-    private static PostgresServer startLocal(Map<String, String> env, Consumer<String> log, String why, String whatToDo) {
+    /**
+     * A cluster made with this machine's PostgreSQL binaries, whatever Docker does: for tests that
+     * restart their server or start it with other settings ({@link LocalCluster#restart}).
+     */
+    public static LocalCluster startLocal(Consumer<String> log) {
+        return startLocal(System.getenv(), log, "No", "Install " + INSTALL_POSTGRES);
+    }
+
+    private static LocalCluster startLocal(Map<String, String> env, Consumer<String> log, String why, String whatToDo) {
         var binaries = PostgresBinaries.find(env).orElseThrow(() -> new DatakitException(ExitCode.NOT_READY,
             "%s PostgreSQL server programs (initdb, pg_ctl, postgres) were found in %s. %s."
                 .formatted(why, PostgresBinaries.SEARCHED, whatToDo)));
