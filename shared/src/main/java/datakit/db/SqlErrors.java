@@ -62,6 +62,11 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, ("%s failed: %s. The datakits read the source in read-only "
                 + "transactions; take the writing part out of --query.").formatted(action, serverMessage(e)), e);
         }
+        if ("57014".equals(sqlState(e)) && serverMessage(e).contains("statement timeout")) {
+            return new DatakitException(ExitCode.FAILED, ("%s failed: %s. Not retried, since it would time out again: raise "
+                + "statement_timeout (?statement_timeout=MS in the URL or SOURCE_PG_/WAREHOUSE_PG_STATEMENT_TIMEOUT, 0 for none; "
+                + "or the role's default).").formatted(action, serverMessage(e)), e);
+        }
         if ("42501".equals(sqlState(e))) {
             String grant = serverMessage(e).contains("large object") ? "GRANT SELECT ON LARGE OBJECT ... TO the source user (or set "
                 + "lo_compat_privileges on the source)" : "grant the missing privilege to the user named in the settings";

@@ -1,0 +1,168 @@
+package datakit.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import datakit.sandbox.LocalCluster;
+import datakit.sandbox.PostgresSandbox;
+import datakit.testing.Datakits;
+import datakit.testing.TestDatabase;
+import datakit.testing.TestPostgres;
+import java.sql.Connection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Faults of the source and the warehouse during a run: a server restarted mid-COPY is waited for and
+ * the load retried (the transaction is all or nothing, so retrying is safe); a statement timeout is not
+ * retried (it would time out again) but recorded as a failed run, and the next run completes; a reader
+ * that holds a bronze table delays a replace, which neither waits forever nor blocks other readers.
+ * Restarts use a private server of this class, so the other tests' server stays up.
+ */
+class FaultsIT {
+    static LocalCluster server;
+
+    @BeforeAll
+    static void startPrivateServer() {
+        server = PostgresSandbox.startLocal(System.err::println);
+    }
+
+    @AfterAll
+    static void stopPrivateServer() {
+        server.close();
+    }
+
+    static TestDatabase bigTable(TestDatabase database) {
+        database.execute("CREATE TABLE public.big (id bigint PRIMARY KEY, payload text)",
+            "INSERT INTO public.big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g");
+        return database;
+    }
+
+    /** Runs postgres-extract of public.big and restarts the private server once its COPY runs on {@code watched}. */
+    static Datakits.Run extractAndRestart(Map<String, String> env, TestDatabase watched, String... args) throws Exception {
+        var run = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresExtract", env, args));
+        awaitCopy(watched, run);
+        server.restart(List.of());
+        return run.get(3, TimeUnit.MINUTES);
+    }
+
+    static void awaitCopy(TestDatabase database, CompletableFuture<?> run) throws InterruptedException {
+        for (int i = 0; i < 1000 && !run.isDone(); i++) {
+            if (!database.value("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND state = 'active' "
+                    + "AND pid <> pg_backend_pid()").equals("0")) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("no COPY started before the run ended");
+    }
+
+    @Test
+    void aSourceServerRestartedMidCopyIsWaitedForAndTheLoadLandsOnce() throws Exception {
+        TestDatabase source = bigTable(TestPostgres.createDatabase(server, "restart_src"));
+        TestDatabase warehouse = TestPostgres.createDatabase("restart_wh");
+
+        var run = extractAndRestart(Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url()),
+            source, "--table", "big", "--mode", "append");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.err()).contains("attempt 2 of the load of bronze.big");
+        assertThat(warehouse.rows("SELECT count(*), count(DISTINCT id) FROM bronze.big")).containsExactly(List.of("400000", "400000"));
+        assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs")).containsExactly(List.of("succeeded"));
+    }
+
+    @Test
+    void aWarehouseRestartedMidCopyIsWaitedForAndTheLoadLandsOnce() throws Exception {
+        TestDatabase source = bigTable(TestPostgres.createDatabase("restart2_src"));
+        TestDatabase warehouse = TestPostgres.createDatabase(server, "restart2_wh");
+
+        var run = extractAndRestart(Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url()),
+            warehouse, "--table", "big");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.err()).contains("attempt 2 of the load of bronze.big");
+        assertThat(warehouse.rows("SELECT count(*), count(DISTINCT id) FROM bronze.big")).containsExactly(List.of("400000", "400000"));
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_bronze\\_staging%'")).isEqualTo("0");
+        assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs")).containsExactly(List.of("succeeded"));
+    }
+
+    @Test
+    void aStatementTimeoutFailsTheRunOnceAndTheNextRunCompletes() {
+        TestDatabase source = bigTable(TestPostgres.createDatabase("timeout_src"));
+        TestDatabase warehouse = TestPostgres.createDatabase("timeout_wh");
+        source.execute("CREATE TABLE public.events (id bigint PRIMARY KEY, changed_at timestamptz NOT NULL)",
+            "INSERT INTO public.events SELECT g, timestamptz '2026-01-01' + g * interval '1 s' FROM generate_series(1, 1000) g");
+        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        var impatient = Map.of("SOURCE_DATABASE_URL", source.url() + "?statement_timeout=300", "WAREHOUSE_DATABASE_URL", warehouse.url());
+
+        var timedOut = Datakits.run("PostgresExtract", impatient, "--table", "big");
+
+        assertThat(timedOut.exitCode()).as(timedOut.toString()).isEqualTo(1);
+        assertThat(timedOut.err().strip()).as(timedOut.toString()).startsWith("ERROR: ").doesNotContain("\n")
+            .contains("Copying public.big into bronze.big failed", "canceling statement due to statement timeout", "Not retried", "raise statement_timeout");
+        assertThat(warehouse.rows("SELECT status, error LIKE '%statement timeout%' FROM bronze.extraction_runs"))
+            .containsExactly(List.of("failed", "t"));
+        assertThat(warehouse.value("SELECT to_regclass('bronze.big') IS NULL")).as("nothing half-loaded").isEqualTo("t");
+
+        var next = Datakits.run("PostgresExtract", env, "--table", "big");
+        assertThat(next.exitCode()).as(next.toString()).isZero();
+        assertThat(warehouse.count("bronze.big")).isEqualTo(400000);
+    }
+
+    @Test
+    void aReaderHoldingTheBronzeTableDelaysTheReplaceWithoutBlockingOtherReaders() throws Exception {
+        TestDatabase source = bigTable(TestPostgres.createDatabase("lock_src"));
+        TestDatabase warehouse = TestPostgres.createDatabase("lock_wh");
+        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        assertThat(Datakits.run("PostgresExtract", env, "--table", "big").exitCode()).isZero();
+        source.execute("UPDATE public.big SET payload = 'second load' WHERE id <= 10");
+
+        CompletableFuture<Datakits.Run> replace;
+        try (Connection reader = warehouse.connect()) {
+            reader.setAutoCommit(false);
+            reader.createStatement().execute("SELECT count(*) FROM bronze.big"); // holds ACCESS SHARE until it ends
+            replace = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresExtract", env, "--table", "big"));
+            for (int second = 0; second < 6; second++) {
+                Thread.sleep(1000);
+                long started = System.nanoTime();
+                assertThat(warehouse.count("bronze.big")).as("a new reader is served the old table").isEqualTo(400000);
+                assertThat((System.nanoTime() - started) / 1_000_000).as("a new reader waits a second at most").isLessThan(1500);
+            }
+            assertThat(replace).as("the replace waits for the reader").isNotDone();
+            reader.commit();
+        }
+        var run = replace.get(2, TimeUnit.MINUTES);
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.big WHERE payload = 'second load'")).isEqualTo("10");
+    }
+
+    @Test
+    void aReaderThatNeverLetsGoFailsTheReplaceAfterAMinuteWithNothingChanged() throws Exception {
+        TestDatabase source = bigTable(TestPostgres.createDatabase("lock2_src"));
+        TestDatabase warehouse = TestPostgres.createDatabase("lock2_wh");
+        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        assertThat(Datakits.run("PostgresExtract", env, "--table", "big").exitCode()).isZero();
+        source.execute("UPDATE public.big SET payload = 'second load' WHERE id <= 10");
+
+        Datakits.Run run;
+        try (Connection reader = warehouse.connect()) {
+            reader.setAutoCommit(false);
+            reader.createStatement().execute("SELECT count(*) FROM bronze.big");
+            run = Datakits.run("PostgresExtract", env, "--table", "big");
+            reader.commit();
+        }
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+        assertThat(run.err().strip()).startsWith("ERROR: ").doesNotContain("\n")
+            .contains("Waited 60 s for other sessions to let go of bronze.big", "nothing was changed");
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.big WHERE payload = 'second load'")).isEqualTo("0");
+        assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs ORDER BY started_at"))
+            .containsExactly(List.of("succeeded"), List.of("failed"));
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_bronze\\_staging%'")).isEqualTo("0");
+    }
+}
