@@ -140,7 +140,7 @@ class BadInputIT {
     void userSqlThatTheSourceRejectsNamesTheOption() {
         assertFails(extract(Map.of(), "--table", "sales.orders", "--where", "amount > 5"), 2,
             "The source rejected --where: column \"amount\" does not exist", "Fix --where.");
-        assertFails(extract(Map.of(), "--query", "SELEC 1", "--target-table", "x"), 2, "The source rejected --query: syntax error");
+        assertFails(extract(Map.of(), "--query", "SELECT 1 +", "--target-table", "x"), 2, "The source rejected --query: syntax error");
         assertFails(extract(Map.of(), "--query", "SELECT 1; DROP TABLE sales.orders", "--target-table", "x"), 2,
             "--query contains more than one statement");
         assertFails(extract(Map.of(), "--table", "sales.orders", "--where", "true) TO PROGRAM 'id' --"), 2,

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import datakit.cli.DatakitException;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -37,8 +38,10 @@ public final class ConfigFile {
             root = new YAMLMapper().readTree(Files.readString(file));
         } catch (JacksonException e) {
             throw notValid(file, e);
+        } catch (NoSuchFileException e) {
+            throw DatakitException.badInput("The --config file %s does not exist. Check the path.", file);
         } catch (IOException e) {
-            throw DatakitException.badInput("Cannot read the --config file %s: %s.", file, e.getMessage());
+            throw DatakitException.badInput("Cannot read the --config file %s: %s. Check the path and its permissions.", file, e.getMessage());
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             return Map.of();

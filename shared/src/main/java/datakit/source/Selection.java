@@ -32,7 +32,7 @@ public record Selection(Optional<TableRef> table, List<String> columns, Optional
 
     /** The rows of a query (one SELECT, checked; a trailing semicolon is dropped). */
     public static Selection query(String sql) {
-        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.check(sql, "--query")), Flatten.NONE,
+        return new Selection(Optional.empty(), List.of(), Optional.empty(), Optional.of(SqlFragment.checkQuery(sql)), Flatten.NONE,
             List.of(), false, List.of(), LargeObjects.NONE, Mappings.NONE);
     }
 

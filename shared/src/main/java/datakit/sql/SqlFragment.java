@@ -1,6 +1,8 @@
 package datakit.sql;
 
 import datakit.cli.DatakitException;
+import java.util.Locale;
+import java.util.Set;
 
 /**
  * A piece of SQL the user wrote ({@code --where}, {@code --query}). It is trusted by design, but it
@@ -27,6 +29,22 @@ public final class SqlFragment {
             text = text.substring(0, scan.semicolon).strip();
         }
         DatakitException.check(!scan.codeBeforeSemicolon.isBlank(), "%s is empty. Give some SQL or leave the option out.", option);
+        return text;
+    }
+
+    /**
+     * A {@code --query}: checked like any fragment, and it must be a query (SELECT, WITH, VALUES, TABLE),
+     * since its rows are read with COPY. A statement that writes is refused here, before the source's
+     * read-only transaction would refuse it with a less direct message.
+     */
+    public static String checkQuery(String sql) {
+        String text = check(sql, "--query");
+        String code = new Scan(text, "--query").codeBeforeSemicolon.strip();
+        String first = code.split("[\\s(]", 2)[0].toUpperCase(Locale.ROOT);
+        if (!code.startsWith("(") && !Set.of("SELECT", "WITH", "VALUES", "TABLE").contains(first)) {
+            throw DatakitException.badInput("--query must be one query (SELECT, WITH, VALUES or TABLE), not %s: the datakits only "
+                + "read the source. Give the SELECT that returns the rows to load.", first);
+        }
         return text;
     }
 
