@@ -165,4 +165,64 @@ class FaultsIT {
             .containsExactly(List.of("succeeded"), List.of("failed"));
         assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_bronze\\_staging%'")).isEqualTo("0");
     }
+
+    /**
+     * The replication connection is not retried inside a run: the run fails, recorded as failed, and
+     * the next one (a scheduler's restart) resumes at the checkpoint, so no change is lost or repeated.
+     * After the crash the slot may restart before the checkpoint; the transactions sent again are skipped.
+     */
+    @Test
+    void aCdcRunThatLosesItsSourceFailsCleanlyAndTheNextRunResumesExactly() throws Exception {
+        TestDatabase source = TestPostgres.createDatabase(server, "cdcfault_src");
+        TestDatabase warehouse = TestPostgres.createDatabase("cdcfault_wh");
+        source.execute("CREATE TABLE public.items (id bigint PRIMARY KEY, payload text)");
+        String slot = "fault_" + source.name();
+        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        String[] args = {"--table", "public.items", "--slot", slot, "--apply"};
+        assertThat(Datakits.run("PostgresCdc", env, args).exitCode()).isZero();
+
+        // 200 transactions of 2,000 rows: the run commits batch after batch, and the faults land between them.
+        source.execute("""
+            CREATE PROCEDURE insert_items(first bigint, last bigint) LANGUAGE plpgsql AS $$
+            BEGIN
+              FOR start IN first..last BY 2000 LOOP
+                INSERT INTO public.items SELECT g, repeat(md5(g::text), 4) FROM generate_series(start, start + 1999) g;
+                COMMIT;
+              END LOOP;
+            END $$""", "CALL insert_items(1, 400000)");
+        var terminated = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresCdc", env, args));
+        awaitCommittedChanges(warehouse, terminated, 0);
+        source.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_replication");
+        var first = terminated.get(2, TimeUnit.MINUTES);
+        long before = warehouse.count("bronze.items__changes");
+        var restarted = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresCdc", env, args));
+        awaitCommittedChanges(warehouse, restarted, before);
+        // A fast shutdown would let the walsender send everything first: a crash does not.
+        server.crashAndRestart();
+
+        for (var run : List.of(first, restarted.get(2, TimeUnit.MINUTES))) {
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+            assertThat(run.err().strip()).as(run.toString()).startsWith("ERROR: Capturing the changes of slot " + slot + " failed: ")
+                .doesNotContain("\n");
+        }
+        var resumed = Datakits.run("PostgresCdc", env, args);
+        assertThat(resumed.exitCode()).as(resumed.toString()).isZero();
+        assertThat(warehouse.rows("SELECT count(*), count(DISTINCT id) FROM bronze.items__changes")).containsExactly(List.of("400000", "400000"));
+        assertThat(warehouse.count("bronze.items")).isEqualTo(400000);
+        assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs ORDER BY started_at"))
+            .containsExactly(List.of("succeeded"), List.of("failed"), List.of("failed"), List.of("succeeded"));
+        source.execute("SELECT pg_drop_replication_slot('" + slot + "')");
+    }
+
+    /** Waits until the run has committed changes beyond {@code committed}, so a fault hits it mid-stream. */
+    static void awaitCommittedChanges(TestDatabase warehouse, CompletableFuture<?> run, long committed) throws InterruptedException {
+        for (int i = 0; i < 3000 && !run.isDone(); i++) {
+            if (warehouse.value("SELECT to_regclass('bronze.items__changes') IS NOT NULL").equals("t")
+                && warehouse.count("bronze.items__changes") > committed) {
+                return;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("the CDC run ended before the fault");
+    }
 }

@@ -20,6 +20,7 @@ import org.postgresql.replication.ReplicationSlotInfo;
  */
 public final class ReplicationSession implements AutoCloseable {
     private final Connection connection;
+    private PGReplicationStream stream;
 
     private ReplicationSession(Connection connection) {
         this.connection = connection;
@@ -51,7 +52,7 @@ public final class ReplicationSession implements AutoCloseable {
     /**
      * Streams the slot's changes for {@code publication} from {@code start} (the server starts at the
      * slot's confirmed position when that is later). {@code streaming} asks protocol version 2 to send
-     * large transactions while they are still in progress.
+     * large transactions while they are still in progress. The stream ends when this session closes.
      */
     public PGReplicationStream start(String slot, String publication, LogSequenceNumber start, boolean streaming) throws SQLException {
         var builder = pg().getReplicationAPI().replicationStream().logical()
@@ -63,7 +64,8 @@ public final class ReplicationSession implements AutoCloseable {
         if (streaming) {
             builder = builder.withSlotOption("streaming", "on");
         }
-        return builder.start();
+        stream = builder.start();
+        return stream;
     }
 
     /** The walsender's process id on the server, to find it in pg_stat_replication. */
@@ -75,8 +77,19 @@ public final class ReplicationSession implements AutoCloseable {
         return connection.unwrap(PGConnection.class);
     }
 
+    /**
+     * Ends the stream and the connection. A connection lost meanwhile is no failure here: the run has
+     * committed or rolled back by now, and the next run starts from the warehouse's checkpoint.
+     */
     @Override
     public void close() {
+        try {
+            if (stream != null && !stream.isClosed()) {
+                stream.close();
+            }
+        } catch (SQLException e) {
+            // As below.
+        }
         try {
             connection.close();
         } catch (SQLException e) {

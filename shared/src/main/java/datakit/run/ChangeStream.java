@@ -19,7 +19,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.postgresql.replication.LogSequenceNumber;
-import org.postgresql.replication.PGReplicationStream;
 
 /**
  * The streaming half of a change capture: reads the slot's messages, writes their changes in batches,
@@ -78,8 +77,9 @@ final class ChangeStream {
         // spilling it to its own disk and sending it after its commit.
         boolean streaming = request.streaming() && src.serverVersion() >= 140000;
         Connection connection = warehouse.connect();
-        try (PGReplicationStream stream = replication.start(request.slot(), request.publication(), start, streaming);
-             var reader = new MessageReader(stream, end, () -> sentPast(walsender, end.orElseThrow()))) {
+        // The session ends the stream when it closes: a connection lost by then fails nothing already committed.
+        try (var reader = new MessageReader(replication.start(request.slot(), request.publication(), start, streaming), end,
+                () -> sentPast(walsender, end.orElseThrow()))) {
             Thread stopper = request.follow() ? stopOnSignal(reader) : null;
             connection.setAutoCommit(false);
             run.info("streaming slot %s from %s%s%s".formatted(request.slot(), start.asString(),

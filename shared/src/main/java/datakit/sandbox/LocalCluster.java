@@ -156,15 +156,27 @@ public final class LocalCluster implements PostgresServer {
      * {@code ssl=on}...). Clients see their connections end and new ones refused until it is back.
      */
     public void restart(List<String> settings) {
+        restart(settings, "fast");
+    }
+
+    /**
+     * Stops the server as a crash would ({@code -m immediate}: no shutdown checkpoint, walsenders do not
+     * send what is left) and starts it again on the same port, which then runs crash recovery.
+     */
+    public void crashAndRestart() {
+        restart(extraSettings, "immediate");
+    }
+
+    private void restart(List<String> settings, String stopMode) {
         extraSettings = List.copyOf(settings);
         try {
-            account.run(List.of(binaries.pgCtl().toString(), "stop", "-m", "fast", "-w", "-D", dataDir().toString()), dir, STOP_TIMEOUT)
+            account.run(List.of(binaries.pgCtl().toString(), "stop", "-m", stopMode, "-w", "-D", dataDir().toString()), dir, STOP_TIMEOUT)
                 .orFail("Stop the server in %s by hand.".formatted(dataDir()));
             pgCtlStart().orFail(ExternalCommand.quoteFile("The server log", serverLog()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot restart the sandbox server in " + dir, e);
         }
-        log.accept("Restarted PostgreSQL on %s:%d with %s.".formatted(HOST, port, settings));
+        log.accept("Restarted PostgreSQL on %s:%d (stopped -m %s) with %s.".formatted(HOST, port, stopMode, settings));
     }
 
     /**
