@@ -39,9 +39,7 @@ class BadInputIT {
     }
 
     static void assertFails(Datakits.Run run, int exitCode, String... messageParts) {
-        assertThat(run.exitCode()).as(run.toString()).isEqualTo(exitCode);
-        assertThat(run.err()).as(run.toString()).startsWith("ERROR: ").contains(messageParts);
-        assertThat(run.err().strip().lines().count()).as("one line: " + run.err()).isEqualTo(1);
+        Datakits.assertFailsWithOneLine(run, exitCode, messageParts);
     }
 
     @Test

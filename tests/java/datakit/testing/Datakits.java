@@ -1,5 +1,7 @@
 package datakit.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import datakit.cli.DatakitCommand;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -29,6 +31,13 @@ public final class Datakits {
         public String toString() {
             return "exit " + exitCode + "\n--- stdout\n" + out + "\n--- stderr\n" + err;
         }
+    }
+
+    /** The run failed as users are promised: {@code exitCode} and one {@code ERROR:} line on stderr containing {@code messageParts}. */
+    public static void assertFailsWithOneLine(Run run, int exitCode, String... messageParts) {
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(exitCode);
+        assertThat(run.err()).as(run.toString()).startsWith("ERROR: ").contains(messageParts);
+        assertThat(run.err().strip().lines().count()).as("one line: " + run.err()).isEqualTo(1);
     }
 
     public static Run run(String scriptClass, Map<String, String> env, String... args) {
