@@ -7,6 +7,7 @@ import datakit.config.PgParam;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import java.security.cert.CertificateException;
 import java.sql.SQLException;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -23,6 +24,12 @@ public final class SqlErrors {
     public static DatakitException connectFailure(ConnectionSettings settings, Throwable e, int attempts) {
         String target = "Cannot connect to the %s %s@%s".formatted(settings.role().label(), settings.username(), settings.describe());
         String state = sqlState(e);
+        // pg_hba.conf has hostssl lines only for this client, and the datakit came without TLS.
+        if ("28000".equals(state) && serverMessage(e).endsWith("no encryption")) {
+            return new DatakitException(ExitCode.BAD_INPUT, ("%s: %s. The server takes only TLS connections from here: set "
+                + "sslmode (from %s) to require, verify-ca or verify-full.")
+                .formatted(target, serverMessage(e), settings.origin(PgParam.SSLMODE)), e);
+        }
         if ("28P01".equals(state) || "28000".equals(state)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the user and password (password from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD)), e);
@@ -39,6 +46,18 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: the host name \"%s\" is unknown. Check the host (from %s)."
                 .formatted(target, settings.host(), settings.origin(PgParam.HOST)), e);
         }
+        if (Retry.causedBy(e, CertificateException.class)) {
+            return new DatakitException(ExitCode.BAD_INPUT, ("%s: the server's TLS certificate could not be verified with the CA "
+                + "certificate %s (%s). Check sslrootcert (from %s): it must hold the CA that signed the server's certificate.")
+                .formatted(target, settings.sslrootcert() == null ? "~/.postgresql/root.crt" : settings.sslrootcert(), rootCause(e),
+                    settings.origin(PgParam.SSLROOTCERT)), e);
+        }
+        if (hostNameRejected(e)) {
+            return new DatakitException(ExitCode.BAD_INPUT, ("%s: the server's TLS certificate is not valid for the host name %s, which "
+                + "sslmode %s (from %s) checks. Check the host (from %s): connect through a name the certificate lists, or use sslmode "
+                + "verify-ca to check the CA only.")
+                .formatted(target, settings.host(), settings.sslmode(), settings.origin(PgParam.SSLMODE), settings.origin(PgParam.HOST)), e);
+        }
         String tries = attempts > 1 ? " (tried " + attempts + " times)" : "";
         if (Retry.causedBy(e, ConnectException.class)) {
             return new DatakitException(ExitCode.FAILED,
@@ -51,6 +70,35 @@ public final class SqlErrors {
                     .formatted(target, settings.connectTimeoutSeconds(), tries), e);
         }
         return new DatakitException(ExitCode.FAILED, "%s: %s%s.".formatted(target, serverMessage(e), tries), e);
+    }
+
+    /**
+     * Whether the server's TLS certificate was refused: not signed by a trusted CA, expired, or not for the
+     * host dialled. Retrying cannot help.
+     */
+    static boolean certificateRejected(Throwable e) {
+        return Retry.causedBy(e, CertificateException.class) || hostNameRejected(e);
+    }
+
+    /** PgJDBC's verify-full host name check throws without a cause; its message names the verifier class, untranslated. */
+    private static boolean hostNameRejected(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PSQLException && t.getMessage() != null && t.getMessage().contains("PgjdbcHostnameVerifier")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The last message of the cause chain: the JDK's reason without its wrappers' class names. */
+    private static String rootCause(Throwable e) {
+        String message = e.getClass().getSimpleName();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                message = t.getMessage();
+            }
+        }
+        return oneLine(message);
     }
 
     /** A failure while doing {@code action} ("Reading sales.orders from the source"). */
