@@ -53,7 +53,7 @@ class FaultsIT {
     static void awaitCopy(TestDatabase database, CompletableFuture<?> run) throws InterruptedException {
         for (int i = 0; i < 1000 && !run.isDone(); i++) {
             if (!database.value("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND state = 'active' "
-                    + "AND pid <> pg_backend_pid()").equals("0")) {
+                    + "AND datname = current_database() AND pid <> pg_backend_pid()").equals("0")) {
                 return;
             }
             Thread.sleep(10);
@@ -126,11 +126,13 @@ class FaultsIT {
             reader.setAutoCommit(false);
             reader.createStatement().execute("SELECT count(*) FROM bronze.big"); // holds ACCESS SHARE until it ends
             replace = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresExtract", env, "--table", "big"));
-            for (int second = 0; second < 6; second++) {
-                Thread.sleep(1000);
+            awaitLockWait(warehouse, replace);
+            for (int second = 0; second < 5; second++) {
                 long started = System.nanoTime();
-                assertThat(warehouse.count("bronze.big")).as("a new reader is served the old table").isEqualTo(400000);
+                assertThat(warehouse.value("SELECT payload FROM bronze.big WHERE id = 1")).as("a new reader is served the old table")
+                    .isNotEqualTo("second load");
                 assertThat((System.nanoTime() - started) / 1_000_000).as("a new reader waits a second at most").isLessThan(1500);
+                Thread.sleep(1000);
             }
             assertThat(replace).as("the replace waits for the reader").isNotDone();
             reader.commit();
@@ -212,6 +214,17 @@ class FaultsIT {
         assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs ORDER BY started_at"))
             .containsExactly(List.of("succeeded"), List.of("failed"), List.of("failed"), List.of("succeeded"));
         source.execute("SELECT pg_drop_replication_slot('" + slot + "')");
+    }
+
+    /** Waits until the run's swap is queued for a lock on bronze.big, which a reader holds. */
+    static void awaitLockWait(TestDatabase warehouse, CompletableFuture<?> run) throws InterruptedException {
+        for (int i = 0; i < 6000 && !run.isDone(); i++) {
+            if (warehouse.value("SELECT count(*) FROM pg_locks WHERE relation = 'bronze.big'::regclass AND NOT granted").equals("1")) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("the replace never waited for the reader's lock");
     }
 
     /** Waits until the run has committed changes beyond {@code committed}, so a fault hits it mid-stream. */

@@ -3,11 +3,13 @@ package datakit.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import datakit.testing.Datakits;
+import datakit.testing.SourceAndWarehouse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
@@ -17,25 +19,27 @@ import java.util.concurrent.TimeUnit;
  * moment is uniform over the length of a whole run (JVM start included), learnt from one run to the end.
  */
 final class KillLoop {
-    /** At least 20 in the suite; tests/benchmark/soak.sh and -Ddatakit.kill.iterations=N run more. */
+    /** At least 20 in the suite; -Ddatakit.kill.iterations=N runs more. */
     static final int ITERATIONS = Integer.getInteger("datakit.kill.iterations", 20);
-    /** Printed with every report, so a failing sequence of kill moments can be replayed with -Ddatakit.kill.seed. */
+    /** Printed with every report: -Ddatakit.kill.seed=N draws the same moments again, as fractions of a run's length. */
     static final long SEED = Long.getLong("datakit.kill.seed", System.nanoTime());
-    private static final Random RANDOM = new Random(SEED);
+    private static final Duration SETTLE = Duration.ofSeconds(30);
 
     private final String scenario;
     private final String datakit;
-    private final Map<String, String> env;
+    private final SourceAndWarehouse db;
+    private final Random random;
     private final List<String> args;
     private final Path log;
     private long runMillis;
     private int killedMidRun;
     private int finishedFirst;
 
-    KillLoop(String scenario, String datakit, Map<String, String> env, String... args) throws IOException {
+    KillLoop(String scenario, SourceAndWarehouse db, String datakit, String... args) throws IOException {
         this.scenario = scenario;
         this.datakit = datakit;
-        this.env = env;
+        this.db = db;
+        this.random = new Random(SEED ^ scenario.hashCode());
         this.args = List.of(args);
         this.log = Files.createTempFile("kill-" + scenario + "-", ".log");
     }
@@ -50,12 +54,12 @@ final class KillLoop {
     }
 
     Process start() throws IOException {
-        return Datakits.start(datakit, env, log, args.toArray(String[]::new));
+        return Datakits.start(datakit, db.env(), log, args.toArray(String[]::new));
     }
 
     /** A moment within one run's length, in milliseconds after its start. */
     long randomMoment() {
-        return RANDOM.nextLong(runMillis);
+        return (long) (random.nextDouble() * runMillis);
     }
 
     /** Kills the run with SIGKILL if it is still going; a run that ended before must have succeeded. */
@@ -70,11 +74,27 @@ final class KillLoop {
         }
     }
 
-    /** Starts a run and kills it at a random moment. */
+    /** Starts a run, kills it at a random moment, and waits until the server has let go of it. */
     void startAndKill() throws Exception {
         Process process = start();
         Thread.sleep(randomMoment());
         kill(process);
+        awaitServerLetGo(db);
+    }
+
+    /**
+     * Waits until no datakit session is left on either database. A killed client's backends end when the
+     * server notices (at its next read or write on the socket, or after a statement it was running), and
+     * until then they hold the stream's lock or the slot: a run started meanwhile exits 3 (or 2 for a slot
+     * in use), which a scheduler simply retries.
+     */
+    static void awaitServerLetGo(SourceAndWarehouse db) throws InterruptedException {
+        long deadline = System.nanoTime() + SETTLE.toNanos();
+        String sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'postgres-%'";
+        while (!(db.source().value(sessions).equals("0") && db.warehouse().value(sessions).equals("0"))) {
+            assertThat(System.nanoTime()).as("the server let go of the killed datakit's sessions within " + SETTLE).isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 
     /** Runs to the end (after the last kill), which must succeed. */
@@ -82,6 +102,12 @@ final class KillLoop {
         Process process = start();
         assertThat(process.waitFor(5, TimeUnit.MINUTES)).as("last run of " + scenario + " ended").isTrue();
         assertFinishedCleanly(process);
+    }
+
+    /** After the last runs: every killed run was marked abandoned by a run after it. */
+    static void assertNoRunLeftRunning(SourceAndWarehouse db) {
+        assertThat(db.warehouse().value("SELECT count(*) FROM bronze.extraction_runs WHERE status = 'running'"))
+            .as("killed runs marked abandoned by the runs after them").isEqualTo("0");
     }
 
     private void assertFinishedCleanly(Process process) throws IOException {
@@ -95,8 +121,7 @@ final class KillLoop {
         System.out.println("[reliability] " + line);
         Path figures = Path.of("target", "reliability", "kill-loops.txt");
         Files.createDirectories(figures.getParent());
-        Files.writeString(figures, line + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
-            java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(figures, line + System.lineSeparator(), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         Files.deleteIfExists(log);
     }
 

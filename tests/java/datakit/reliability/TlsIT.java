@@ -110,13 +110,16 @@ class TlsIT {
     void theServerRefusesAConnectionWithoutTls() {
         var plain = extract("127.0.0.1", "disable", null, "items_plain");
 
-        assertFailsWithOneLine(plain, 2, "Cannot connect to the source", "no pg_hba.conf entry", "no encryption");
+        assertFailsWithOneLine(plain, 2, "Cannot connect to the source", "no pg_hba.conf entry", "no encryption",
+            "set sslmode (from SOURCE_PG_SSLMODE) to require, verify-ca or verify-full");
         assertThat(warehouse.value("SELECT to_regclass('bronze.items_plain') IS NULL")).isEqualTo("t");
     }
 
     @Test
     void aServerCertificateFromAnotherCaFailsAtOnceNamingTheRootCertificateSetting() {
+        long started = System.nanoTime();
         var run = extract("127.0.0.1", "verify-full", otherCa.certificate(), "items_other_ca");
+        assertThat((System.nanoTime() - started) / 1_000_000).as("not retried (3 retries wait 1 + 2 + 4 s)").isLessThan(5000);
 
         assertFailsWithOneLine(run, 2, "Cannot connect to the source", "certificate could not be verified",
             "sslrootcert (from SOURCE_PG_SSLROOTCERT)");
@@ -127,7 +130,9 @@ class TlsIT {
     @Test
     void aCertificateForAnotherHostFailsAtOnceNamingTheHostDialled() {
         serve(forAnotherHost);
+        long started = System.nanoTime();
         var run = extract("127.0.0.1", "verify-full", ca.certificate(), "items_other_host");
+        assertThat((System.nanoTime() - started) / 1_000_000).as("not retried (3 retries wait 1 + 2 + 4 s)").isLessThan(5000);
 
         assertFailsWithOneLine(run, 2, "Cannot connect to the source", "certificate is not valid for the host name 127.0.0.1",
             "host (from SOURCE_PG_HOST)");

@@ -1,6 +1,7 @@
 package datakit.sql;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import datakit.cli.DatakitException;
@@ -81,6 +82,21 @@ class SqlFragmentTest {
     @Test
     void queryWithATrailingSemicolonLosesIt() {
         assertThat(SqlFragment.check("SELECT id FROM orders;", "--query")).isEqualTo("SELECT id FROM orders");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"select*from t", "SELECT'a'", "SELECT\n1", "/* why */ -- note\n SELECT 1", "(SELECT 1) UNION (SELECT 2)",
+        "values(1)", "TABLE orders", "WITH d AS (SELECT 1) SELECT * FROM d", "\u00a0\uFEFFSELECT 1", "select 1;"})
+    void everyKindOfQueryIsAQuery(String sql) {
+        assertThat(SqlFragment.checkQuery(sql)).isNotBlank();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"DELETE FROM orders RETURNING *", "/* hidden */ update orders SET x = 1 RETURNING *", "EXPLAIN SELECT 1",
+        "*"})
+    void aStatementThatIsNotAQueryIsRefused(String sql) {
+        assertThatThrownBy(() -> SqlFragment.checkQuery(sql)).isInstanceOf(DatakitException.class)
+            .hasMessageStartingWith("--query must be one query (SELECT, WITH, VALUES or TABLE), not ");
     }
 
     // --- errors ----------------------------------------------------------------------------------

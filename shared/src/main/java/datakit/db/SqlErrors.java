@@ -8,6 +8,8 @@ import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
 import java.sql.SQLException;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -24,10 +26,11 @@ public final class SqlErrors {
     public static DatakitException connectFailure(ConnectionSettings settings, Throwable e, int attempts) {
         String target = "Cannot connect to the %s %s@%s".formatted(settings.role().label(), settings.username(), settings.describe());
         String state = sqlState(e);
-        // pg_hba.conf has hostssl lines only for this client, and the datakit came without TLS.
+        // No pg_hba.conf line lets this plain connection in: none for this client at all, or only hostssl lines.
         if ("28000".equals(state) && serverMessage(e).endsWith("no encryption")) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("%s: %s. The server takes only TLS connections from here: set "
-                + "sslmode (from %s) to require, verify-ca or verify-full.")
+            return new DatakitException(ExitCode.BAD_INPUT, ("%s: %s. The server's pg_hba.conf lets no connection without TLS in "
+                + "from here: if it takes TLS ones (hostssl), set sslmode (from %s) to require, verify-ca or verify-full; "
+                + "else ask for a pg_hba.conf line for this host, user and database.")
                 .formatted(target, serverMessage(e), settings.origin(PgParam.SSLMODE)), e);
         }
         if ("28P01".equals(state) || "28000".equals(state)) {
@@ -45,6 +48,10 @@ public final class SqlErrors {
         if (Retry.causedBy(e, UnknownHostException.class)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: the host name \"%s\" is unknown. Check the host (from %s)."
                 .formatted(target, settings.host(), settings.origin(PgParam.HOST)), e);
+        }
+        if (Retry.causedBy(e, CertificateExpiredException.class) || Retry.causedBy(e, CertificateNotYetValidException.class)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: a TLS certificate is out of its validity dates (%s). Renew it."
+                .formatted(target, rootCause(e)), e);
         }
         if (Retry.causedBy(e, CertificateException.class)) {
             return new DatakitException(ExitCode.BAD_INPUT, ("%s: the server's TLS certificate could not be verified with the CA "

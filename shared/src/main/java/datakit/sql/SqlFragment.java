@@ -3,6 +3,8 @@ package datakit.sql;
 import datakit.cli.DatakitException;
 import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A piece of SQL the user wrote ({@code --where}, {@code --query}). It is trusted by design, but it
@@ -11,6 +13,9 @@ import java.util.Set;
  * the {@code COPY (...)} around it or start a second statement. A trailing semicolon is dropped.
  */
 public final class SqlFragment {
+    private static final Pattern FIRST_WORD = Pattern.compile("[A-Za-z_]+");
+    private static final Set<String> QUERY_WORDS = Set.of("SELECT", "WITH", "VALUES", "TABLE");
+
     private SqlFragment() {
     }
 
@@ -39,11 +44,13 @@ public final class SqlFragment {
      */
     public static String checkQuery(String sql) {
         String text = check(sql, "--query");
-        String code = new Scan(text, "--query").codeBeforeSemicolon.strip();
-        String first = code.split("[\\s(]", 2)[0].toUpperCase(Locale.ROOT);
-        if (!code.startsWith("(") && !Set.of("SELECT", "WITH", "VALUES", "TABLE").contains(first)) {
+        // Comments are blanked by the scan; spaces of any kind and a byte-order mark may lead.
+        String code = new Scan(text, "--query").codeBeforeSemicolon.replaceFirst("^[\\s\\p{Z}\\uFEFF]+", "");
+        Matcher word = FIRST_WORD.matcher(code);
+        String first = word.lookingAt() ? word.group().toUpperCase(Locale.ROOT) : "";
+        if (!code.startsWith("(") && !QUERY_WORDS.contains(first)) {
             throw DatakitException.badInput("--query must be one query (SELECT, WITH, VALUES or TABLE), not %s: the datakits only "
-                + "read the source. Give the SELECT that returns the rows to load.", first);
+                + "read the source. Give the SELECT that returns the rows to load.", first.isEmpty() ? code.split("\\s", 2)[0] : first);
         }
         return text;
     }
