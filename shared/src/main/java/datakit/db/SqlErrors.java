@@ -8,8 +8,6 @@ import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.security.cert.CertificateException;
-import java.security.cert.CertificateExpiredException;
-import java.security.cert.CertificateNotYetValidException;
 import java.sql.SQLException;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -49,13 +47,10 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: the host name \"%s\" is unknown. Check the host (from %s)."
                 .formatted(target, settings.host(), settings.origin(PgParam.HOST)), e);
         }
-        if (Retry.causedBy(e, CertificateExpiredException.class) || Retry.causedBy(e, CertificateNotYetValidException.class)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: a TLS certificate is out of its validity dates (%s). Renew it."
-                .formatted(target, rootCause(e)), e);
-        }
         if (Retry.causedBy(e, CertificateException.class)) {
             return new DatakitException(ExitCode.BAD_INPUT, ("%s: the server's TLS certificate could not be verified with the CA "
-                + "certificate %s (%s). Check sslrootcert (from %s): it must hold the CA that signed the server's certificate.")
+                + "certificate %s (%s). Check sslrootcert (from %s): it must hold the CA that signed the server's certificate, and that "
+                + "certificate must be within its validity dates.")
                 .formatted(target, settings.sslrootcert() == null ? "~/.postgresql/root.crt" : settings.sslrootcert(), rootCause(e),
                     settings.origin(PgParam.SSLROOTCERT)), e);
         }
