@@ -134,10 +134,10 @@ class KillLoopIT {
                 DO $$ BEGIN
                   FOR r IN 0..7 LOOP
                     EXECUTE format('CREATE TABLE public.orders_r%s PARTITION OF public.orders FOR VALUES IN (%s)', r, r);
-        databases.add(db);
                   END LOOP;
                 END $$""",
             "INSERT INTO public.orders SELECT g, g % 8, repeat(md5(g::text), 4), 0 FROM generate_series(1, 200000) g");
+        databases.add(db);
         var loop = new KillLoop("partitioned (postgres-partitioned)", db, "PostgresPartitioned", "--table", "orders");
 
         loop.calibrate();
