@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * moment is uniform over the length of a whole run (JVM start included), learnt from one run to the end.
  */
 final class KillLoop {
-    /** At least 20 in the suite; -Ddatakit.kill.iterations=N runs more. */
+    /** At least 20 in the suite; tests/benchmark/kill-soak.sh (-Ddatakit.kill.iterations=N) runs more. */
     static final int ITERATIONS = Integer.getInteger("datakit.kill.iterations", 20);
     /** Printed with every report: -Ddatakit.kill.seed=N draws the same moments again, as fractions of a run's length. */
     static final long SEED = Long.getLong("datakit.kill.seed", System.nanoTime());
