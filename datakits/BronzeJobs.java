@@ -7,6 +7,7 @@
 
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
+import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.jobs.JobFile;
 import datakit.jobs.JobRunner;
@@ -41,6 +42,8 @@ class BronzeJobs extends DatakitCommand {
     @Override
     protected void run(Datakit kit) throws InterruptedException {
         // 1. Read and check the file: datakits, options, ${ENV} values, dependencies.
+        DatakitException.check(parallelism == null || (parallelism >= 1 && parallelism <= JobFile.MAX_PARALLELISM),
+            "--parallelism must be between 1 and %d, not %s.", JobFile.MAX_PARALLELISM, parallelism);
         Map<String, String> variables = processVariables();
         var jobs = JobFile.read(file, DATAKITS.keySet(), variables::get);
         // 2. Run each stream once the streams it depends on succeeded, in this JVM.

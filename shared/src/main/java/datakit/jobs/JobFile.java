@@ -38,6 +38,8 @@ import java.util.regex.Pattern;
  */
 public record JobFile(Path path, int parallelism, Map<String, Stream> streams) {
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}");
+    /** The most streams a runner runs at once: each holds its own connections to both databases. */
+    public static final int MAX_PARALLELISM = 32;
     private static final Set<String> TOP_KEYS = Set.of("parallelism", "defaults", "streams");
     private static final Set<String> STREAM_KEYS = Set.of("datakit", "options", "depends_on");
 
@@ -62,8 +64,8 @@ public record JobFile(Path path, int parallelism, Map<String, Stream> streams) {
         DatakitException.check(root != null && root.isObject(), "%s must hold a mapping with streams: (see docs/operations.md).", path);
         unknownKeys(path, "", root, TOP_KEYS);
         int parallelism = root.path("parallelism").asInt(1);
-        DatakitException.check(parallelism >= 1 && parallelism <= 32, "%s: parallelism must be between 1 and 32, not %s.", path,
-            root.path("parallelism").asText());
+        DatakitException.check(parallelism >= 1 && parallelism <= MAX_PARALLELISM, "%s: parallelism must be between 1 and %d, not %s.",
+            path, MAX_PARALLELISM, root.path("parallelism").asText());
         JsonNode defaults = root.path("defaults");
         JsonNode streamsNode = root.path("streams");
         DatakitException.check(streamsNode.isObject() && !streamsNode.isEmpty(), "%s: streams: must name at least one stream.", path);
@@ -98,6 +100,9 @@ public record JobFile(Path path, int parallelism, Map<String, Stream> streams) {
             String where = "stream " + name + ": options." + key;
             DatakitException.check(key.matches("[a-z][a-z0-9-]*"), "%s: %s: an option is written as on the command line, without "
                 + "dashes (cursor-field).", path, where);
+            DatakitException.check(!key.equals("follow") || !value.asBoolean(), "%s: %s: a job file runs its streams to their end, and a "
+                + "followed change stream never ends. Run it as a service of its own (docs/scheduling.md), or drop follow for bounded runs.",
+                path, where);
             List<String> values = new ArrayList<>();
             if (value.isArray()) {
                 value.forEach(v -> values.add(scalar(path, where, v, env)));

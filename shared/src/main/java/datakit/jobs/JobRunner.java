@@ -42,21 +42,25 @@ public final class JobRunner {
         int inFlight = 0;
         try {
             while (true) {
-                for (JobFile.Stream stream : streams.values()) {
-                    String name = stream.name();
-                    if (started.contains(name) || skipped.containsKey(name)) {
-                        continue;
-                    }
-                    var failedDependency = stream.dependsOn().stream()
-                        .filter(d -> skipped.containsKey(d) || (outcomes.containsKey(d) && outcomes.get(d).exitCode() != 0)).findFirst();
-                    if (failedDependency.isPresent()) {
-                        skipped.put(name, "skipped: " + failedDependency.get() + (skipped.containsKey(failedDependency.get()) ? " was skipped" : " failed"));
-                        continue;
-                    }
-                    if (outcomes.keySet().containsAll(stream.dependsOn())) {
-                        started.add(name);
-                        running.submit(() -> Map.entry(name, launcher.run(stream)));
-                        inFlight++;
+                // Until nothing changes: a stream skipped late in this pass may be the reason to skip one earlier.
+                for (boolean skippedMore = true; skippedMore; ) {
+                    skippedMore = false;
+                    for (JobFile.Stream stream : streams.values()) {
+                        String name = stream.name();
+                        if (started.contains(name) || skipped.containsKey(name)) {
+                            continue;
+                        }
+                        var failedDependency = stream.dependsOn().stream()
+                            .filter(d -> skipped.containsKey(d) || (outcomes.containsKey(d) && outcomes.get(d).exitCode() != 0)).findFirst();
+                        if (failedDependency.isPresent()) {
+                            String dependency = failedDependency.get();
+                            skipped.put(name, "skipped: " + dependency + (skipped.containsKey(dependency) ? " was skipped" : " failed"));
+                            skippedMore = true;
+                        } else if (outcomes.keySet().containsAll(stream.dependsOn())) {
+                            started.add(name);
+                            running.submit(() -> Map.entry(name, launcher.run(stream)));
+                            inFlight++;
+                        }
                     }
                 }
                 if (inFlight == 0) {
