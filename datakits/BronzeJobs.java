@@ -72,8 +72,7 @@ class BronzeJobs extends DatakitCommand {
         long started = System.nanoTime();
         int code = execute(DATAKITS.get(stream.datakit()).get(), environment, new PrintWriter(out, true), new PrintWriter(err, true),
             withArguments(stream.arguments().toArray(String[]::new), dryRun ? new String[] {"--dry-run"} : new String[0]));
-        String[] lines = err.toString().strip().split("\n");
-        return new JobRunner.Outcome(code, lines[lines.length - 1], (System.nanoTime() - started) / 1_000_000);
+        return new JobRunner.Outcome(code, JobRunner.lastError(err.toString()), (System.nanoTime() - started) / 1_000_000);
     }
 
     public static void main(String... args) {

@@ -32,4 +32,13 @@ class JobRunnerTest {
         assertThat((Map<String, Object>) report.get("b")).containsEntry("status", "skipped").containsEntry("reason", "skipped: a failed");
         assertThat((Map<String, Object>) report.get("c")).containsEntry("status", "skipped").containsEntry("reason", "skipped: b was skipped");
     }
+
+    @Test
+    void theReportedErrorIsTheLastErrorLineWithoutProgressRedraws() {
+        String printed = "WARN: slow\n\u001B[2K\r  12% 1,200 rows\r\u001B[2K  40% 4,000 rows\rERROR: Copying x failed: boom.\nhint\n";
+
+        assertThat(JobRunner.lastError(printed)).isEqualTo("ERROR: Copying x failed: boom.");
+        assertThat(JobRunner.lastError("just a line\n")).isEqualTo("just a line");
+        assertThat(JobRunner.lastError("")).isEmpty();
+    }
 }

@@ -99,6 +99,19 @@ public final class JobRunner {
         return report;
     }
 
+    /**
+     * The line to report from what a stream printed on stderr: its last ERROR line, else its last line.
+     * A progress bar's redraws (each ended by a carriage return, which lines() splits on) and terminal
+     * escapes are left out.
+     */
+    public static String lastError(String stderr) {
+        var lines = stderr.lines()
+            .map(line -> line.replaceAll("\u001B\\[[0-9;?]*[A-Za-z]", "").strip())
+            .filter(line -> !line.isEmpty()).toList();
+        return lines.stream().filter(line -> line.startsWith("ERROR: ")).reduce((first, second) -> second)
+            .orElse(lines.isEmpty() ? "" : lines.get(lines.size() - 1));
+    }
+
     /** Whether every stream succeeded. */
     @SuppressWarnings("unchecked")
     public static boolean allSucceeded(Map<String, Object> report) {
