@@ -53,5 +53,12 @@ class MetricsIT {
         assertThat(failed.exitCode()).isEqualTo(2);
         assertThat(samples(file)).contains("datakit_run_success{datakit=\"postgres-extract\"} 0");
         assertThat(Files.list(dir).map(p -> p.getFileName().toString()).toList()).containsExactly("datakit.prom");
+
+        // Options checked before anything connects fail the run too: the scheduler's metrics say so.
+        Files.delete(file);
+        var misconfigured = Datakits.run("PostgresExtract", env, "--metrics-file", file.toString());
+        assertThat(misconfigured.exitCode()).isEqualTo(2);
+        assertThat(misconfigured.err()).contains("Nothing to read.");
+        assertThat(samples(file)).contains("datakit_run_success{datakit=\"postgres-extract\"} 0");
     }
 }

@@ -106,11 +106,6 @@ public abstract class DatakitCommand implements Callable<Integer> {
         if (verbose) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
         }
-        for (CommandSpec mixin : spec.mixins().values()) {
-            if (mixin.userObject() instanceof CheckedOptions options) {
-                options.check();
-            }
-        }
         Sql.warmUpInBackground();
         CommandLine cli = spec.commandLine();
         var run = new RunContext(spec.name(), UUID.randomUUID(), cli.getOut(), cli.getErr(), json, verbose, dryRun,
@@ -121,9 +116,14 @@ public abstract class DatakitCommand implements Callable<Integer> {
         if (events != null && !dryRun) {
             events.start(run);
         }
-        try (Datakit opened = new Datakit(run, environment)) {
-            kit = opened;
-            run(opened);
+        try {
+            // Options are checked before anything connects, but inside the run: a scheduler's metrics and
+            // lineage then show a misconfigured job as failed, as they show any other failure.
+            checkOptions();
+            try (Datakit opened = new Datakit(run, environment)) {
+                kit = opened;
+                run(opened);
+            }
         } catch (Exception e) {
             if (events != null && !dryRun) {
                 events.end(run, false);
@@ -151,6 +151,14 @@ public abstract class DatakitCommand implements Callable<Integer> {
         }
         run.info("done");
         return outcome.code();
+    }
+
+    private void checkOptions() {
+        for (CommandSpec mixin : spec.mixins().values()) {
+            if (mixin.userObject() instanceof CheckedOptions options) {
+                options.check();
+            }
+        }
     }
 
     /**
