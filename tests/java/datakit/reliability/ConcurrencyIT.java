@@ -19,9 +19,7 @@ class ConcurrencyIT {
 
     @Test
     void aSecondFullExtractOfTheSameStreamExitsWithAClearMessage() throws Exception {
-        var db = SourceAndWarehouse.create("twice",
-            "CREATE TABLE public.big (id bigint PRIMARY KEY, payload text)",
-            "INSERT INTO public.big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g");
+        var db = SourceAndWarehouse.create("twice", FaultsIT.BIG_TABLE);
         var first = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresExtract", db.env(), "--table", "big"));
         FaultsIT.awaitCopy(db.warehouse(), first);
 

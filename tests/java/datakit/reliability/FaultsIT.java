@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import datakit.sandbox.LocalCluster;
 import datakit.sandbox.PostgresSandbox;
 import datakit.testing.Datakits;
+import datakit.testing.SourceAndWarehouse;
 import datakit.testing.TestDatabase;
 import datakit.testing.TestPostgres;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -36,10 +38,29 @@ class FaultsIT {
         server.close();
     }
 
+    /** 400,000 rows of 256 characters: a COPY long enough for a fault to land in it. */
+    static final String[] BIG_TABLE = {"CREATE TABLE public.big (id bigint PRIMARY KEY, payload text)",
+        "INSERT INTO public.big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g"};
+
     static TestDatabase bigTable(TestDatabase database) {
-        database.execute("CREATE TABLE public.big (id bigint PRIMARY KEY, payload text)",
-            "INSERT INTO public.big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g");
+        database.execute(BIG_TABLE);
         return database;
+    }
+
+    /** bronze.big loaded once, and ten source rows changed since: the next replace has a new table to swap in. */
+    static SourceAndWarehouse loadedOnceThenChanged(String prefix) {
+        var db = SourceAndWarehouse.create(prefix, BIG_TABLE);
+        assertThat(Datakits.run("PostgresExtract", db.env(), "--table", "big").exitCode()).isZero();
+        db.source().execute("UPDATE public.big SET payload = 'second load' WHERE id <= 10");
+        return db;
+    }
+
+    /** A warehouse transaction that has read bronze.big, so it holds a lock on it until it ends. */
+    static Connection readerOfBig(TestDatabase warehouse) throws SQLException {
+        Connection reader = warehouse.connect();
+        reader.setAutoCommit(false);
+        reader.createStatement().execute("SELECT count(*) FROM bronze.big");
+        return reader;
     }
 
     /** Runs postgres-extract of public.big and restarts the private server once its COPY runs on {@code watched}. */
@@ -66,7 +87,7 @@ class FaultsIT {
         TestDatabase source = bigTable(TestPostgres.createDatabase(server, "restart_src"));
         TestDatabase warehouse = TestPostgres.createDatabase("restart_wh");
 
-        var run = extractAndRestart(Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url()),
+        var run = extractAndRestart(new SourceAndWarehouse(source, warehouse).env(),
             source, "--table", "big", "--mode", "append");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
@@ -80,7 +101,7 @@ class FaultsIT {
         TestDatabase source = bigTable(TestPostgres.createDatabase("restart2_src"));
         TestDatabase warehouse = TestPostgres.createDatabase(server, "restart2_wh");
 
-        var run = extractAndRestart(Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url()),
+        var run = extractAndRestart(new SourceAndWarehouse(source, warehouse).env(),
             warehouse, "--table", "big");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
@@ -92,11 +113,12 @@ class FaultsIT {
 
     @Test
     void aStatementTimeoutFailsTheRunOnceAndTheNextRunCompletes() {
-        TestDatabase source = bigTable(TestPostgres.createDatabase("timeout_src"));
-        TestDatabase warehouse = TestPostgres.createDatabase("timeout_wh");
+        var db = SourceAndWarehouse.create("timeout", BIG_TABLE);
+        TestDatabase source = db.source();
+        TestDatabase warehouse = db.warehouse();
         source.execute("CREATE TABLE public.events (id bigint PRIMARY KEY, changed_at timestamptz NOT NULL)",
             "INSERT INTO public.events SELECT g, timestamptz '2026-01-01' + g * interval '1 s' FROM generate_series(1, 1000) g");
-        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        var env = db.env();
         var impatient = Map.of("SOURCE_DATABASE_URL", source.url() + "?statement_timeout=300", "WAREHOUSE_DATABASE_URL", warehouse.url());
 
         var timedOut = Datakits.run("PostgresExtract", impatient, "--table", "big");
@@ -115,16 +137,12 @@ class FaultsIT {
 
     @Test
     void aReaderHoldingTheBronzeTableDelaysTheReplaceWithoutBlockingOtherReaders() throws Exception {
-        TestDatabase source = bigTable(TestPostgres.createDatabase("lock_src"));
-        TestDatabase warehouse = TestPostgres.createDatabase("lock_wh");
-        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
-        assertThat(Datakits.run("PostgresExtract", env, "--table", "big").exitCode()).isZero();
-        source.execute("UPDATE public.big SET payload = 'second load' WHERE id <= 10");
+        var db = loadedOnceThenChanged("lock");
+        TestDatabase warehouse = db.warehouse();
+        var env = db.env();
 
         CompletableFuture<Datakits.Run> replace;
-        try (Connection reader = warehouse.connect()) {
-            reader.setAutoCommit(false);
-            reader.createStatement().execute("SELECT count(*) FROM bronze.big"); // holds ACCESS SHARE until it ends
+        try (Connection reader = readerOfBig(warehouse)) {
             replace = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresExtract", env, "--table", "big"));
             awaitLockWait(warehouse, replace);
             for (int second = 0; second < 5; second++) {
@@ -145,17 +163,12 @@ class FaultsIT {
 
     @Test
     void aReaderThatNeverLetsGoFailsTheReplaceAfterAMinuteWithNothingChanged() throws Exception {
-        TestDatabase source = bigTable(TestPostgres.createDatabase("lock2_src"));
-        TestDatabase warehouse = TestPostgres.createDatabase("lock2_wh");
-        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
-        assertThat(Datakits.run("PostgresExtract", env, "--table", "big").exitCode()).isZero();
-        source.execute("UPDATE public.big SET payload = 'second load' WHERE id <= 10");
+        var db = loadedOnceThenChanged("lock2");
+        TestDatabase warehouse = db.warehouse();
 
         Datakits.Run run;
-        try (Connection reader = warehouse.connect()) {
-            reader.setAutoCommit(false);
-            reader.createStatement().execute("SELECT count(*) FROM bronze.big");
-            run = Datakits.run("PostgresExtract", env, "--table", "big");
+        try (Connection reader = readerOfBig(warehouse)) {
+            run = Datakits.run("PostgresExtract", db.env(), "--table", "big");
             reader.commit();
         }
 
@@ -179,7 +192,7 @@ class FaultsIT {
         TestDatabase warehouse = TestPostgres.createDatabase("cdcfault_wh");
         source.execute("CREATE TABLE public.items (id bigint PRIMARY KEY, payload text)");
         String slot = "fault_" + source.name();
-        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+        var env = new SourceAndWarehouse(source, warehouse).env();
         String[] args = {"--table", "public.items", "--slot", slot, "--apply"};
         assertThat(Datakits.run("PostgresCdc", env, args).exitCode()).isZero();
 
