@@ -70,29 +70,65 @@ public final class LocalCluster implements PostgresServer {
     /** Creates, starts and checks a cluster; on any failure deletes what was made and throws. */
     static LocalCluster start(PostgresBinaries binaries, Consumer<String> log) {
         var account = ServerAccount.detect();
-        Path dir;
+        var cluster = new LocalCluster(binaries, account, newFolder(), PostgresSandbox.randomPassword(), log);
+        return cluster.prepare(cluster::initdb);
+    }
+
+    /**
+     * A hot standby of this cluster: a base backup ({@code pg_basebackup -R}) in a new folder, started on
+     * a port of its own, streaming from this one. It has the same admin password and the same databases,
+     * and takes read-only sessions; close it like any cluster (before or after this one).
+     */
+    public LocalCluster startStandby() {
+        var standby = new LocalCluster(binaries, account, newFolder(), password, log);
+        return standby.prepare(() -> standby.baseBackupOf(this));
+    }
+
+    private static Path newFolder() {
         try {
-            dir = Files.createTempDirectory("datakit-pg-");
+            return Files.createTempDirectory("datakit-pg-");
         } catch (IOException e) {
             throw new DatakitException(ExitCode.NOT_READY, ("Cannot create a temporary folder for the PostgreSQL sandbox: %s. "
                 + "Free some space in %s or point java.io.tmpdir elsewhere.")
                 .formatted(e.getMessage(), System.getProperty("java.io.tmpdir")), e);
         }
-        var cluster = new LocalCluster(binaries, account, dir, PostgresSandbox.randomPassword(), log);
+    }
+
+    /** What fills a new cluster's data folder: initdb, or a base backup of another cluster. */
+    @FunctionalInterface
+    private interface DataFolderSetUp {
+        void run() throws IOException;
+    }
+
+    /** Fills the data folder, starts the server and checks it; on any failure deletes what was made and throws. */
+    private LocalCluster prepare(DataFolderSetUp setUp) {
         try {
             account.handOver(dir);
-            cluster.initdb();
-            cluster.startServer();
-            cluster.version = cluster.queryVersion();
-            return cluster;
+            setUp.run();
+            startServer();
+            version = queryVersion();
+            return this;
         } catch (IOException e) {
-            cluster.close();
+            close();
             throw new DatakitException(ExitCode.NOT_READY, "Cannot prepare the PostgreSQL sandbox in %s: %s"
                 .formatted(dir, e.getMessage()), e);
         } catch (RuntimeException e) {
-            cluster.close();
+            close();
             throw e;
         }
+    }
+
+    /**
+     * Copies {@code primary} with pg_basebackup over its Unix socket (trusted locally, so no password is
+     * needed) and leaves standby.signal and primary_conninfo behind ({@code -R}), so the copy starts as
+     * its hot standby.
+     */
+    private void baseBackupOf(LocalCluster primary) {
+        log.accept("Taking a base backup of %s:%d into %s for a hot standby.".formatted(HOST, primary.port, dir));
+        account.run(List.of(binaries.bin().resolve("pg_basebackup").toString(), "-D", dataDir().toString(),
+                "-h", primary.dir.toString(), "-p", String.valueOf(primary.port), "-U", ServerAccount.POSTGRES,
+                "-R", "-X", "stream", "-c", "fast", "--no-sync"), dir, INITDB_TIMEOUT)
+            .orFail("Run that pg_basebackup by hand to see why.");
     }
 
     private Path dataDir() {

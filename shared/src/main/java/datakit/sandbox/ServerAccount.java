@@ -70,7 +70,8 @@ final class ServerAccount {
         return ExternalCommand.run(program, asAccount(command), workDir, timeout);
     }
 
-    private List<String> asAccount(List<String> command) {
+    /** The command as this account runs it: wrapped in runuser (or su) when this JVM is root. */
+    List<String> asAccount(List<String> command) {
         if (runAs == null) {
             return command;
         }
