@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "bronze-jobs", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Runs the streams of a job file in the order their depends_on give, at most --parallelism at a time, each in "
-        + "this JVM; a stream that fails stops the streams that depend on it. ${ENV} references are resolved from the environment.",
+        + "this JVM; a stream that fails stops the streams that depend on it. $${NAME} references are resolved from the environment.",
     footer = "Example: jbang bronze-jobs@catalog --file jobs.yml")
 class BronzeJobs extends DatakitCommand {
     /** The datakits a stream may name. */

@@ -135,6 +135,23 @@ class BadInputIT {
     }
 
     @Test
+    void everyNameTheBronzeSchemaKeepsForItselfIsRefusedAsATarget() {
+        for (String name : new String[] {"extraction_json_keys", "_bronze_rejects", "_bronze_staging_1234abcd"}) {
+            assertFails(extract(Map.of(), "--table", "sales.orders", "--target-table", name), 2,
+                "bronze." + name + " is a bookkeeping table of the bronze schema. Choose another --target-table.");
+        }
+        source.execute("CREATE TABLE sales.extraction_runs (id int PRIMARY KEY)");
+        try {
+            var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url());
+            Datakits.assertFailsWithOneLine(Datakits.run("PostgresCdc", env, "--table", "sales.extraction_runs", "--slot", "reserved_name"), 2,
+                "sales.extraction_runs would land in bronze.extraction_runs, a name every bronze schema keeps for its own tables");
+            assertThat(source.value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'reserved_name'")).isEqualTo("0");
+        } finally {
+            source.execute("DROP TABLE sales.extraction_runs");
+        }
+    }
+
+    @Test
     void userSqlThatTheSourceRejectsNamesTheOption() {
         assertFails(extract(Map.of(), "--table", "sales.orders", "--where", "amount > 5"), 2,
             "The source rejected --where: column \"amount\" does not exist", "Fix --where.");

@@ -60,6 +60,25 @@ class IncrementalIT {
     }
 
     @Test
+    void twoLongTargetNamesThatShareTheirFirst52BytesEachGetTheirOwnKeyIndex() {
+        insertOrders(1, 20);
+        String common = "orders_kept_one_row_per_key_in_the_bronze_layer_of_sales_";
+        for (String target : List.of(common + "eu", common + "us")) {
+            ok("--table", "sales.orders", "--cursor-field", "updated_at", "--target-table", target);
+            assertBronzeEqualsSource("bronze." + target);
+        }
+        assertThat(warehouse.rows("SELECT indrelid::regclass::text FROM pg_index WHERE indisunique AND indexrelid::regclass::text LIKE '%bronze%' "
+            + "AND indrelid::regclass::text LIKE '%" + common + "%' ORDER BY 1"))
+            .as("a unique key index on each table").hasSize(2);
+        source.execute("UPDATE sales.orders SET status = 'paid' WHERE id <= 5");
+        source.execute("UPDATE sales.orders SET updated_at = updated_at + interval '1 day' WHERE id <= 5");
+        for (String target : List.of(common + "eu", common + "us")) {
+            ok("--table", "sales.orders", "--cursor-field", "updated_at", "--target-table", target);
+            assertBronzeEqualsSource("bronze." + target);
+        }
+    }
+
+    @Test
     void tiesAreNeverSplitOrLostAcrossChunkAndRunEdges() {
         insertOrders(1, 95);
         ok("--table", "sales.orders", "--cursor-field", "updated_at", "--chunk-rows", "7");

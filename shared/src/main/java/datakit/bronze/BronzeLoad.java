@@ -6,9 +6,9 @@ import datakit.db.SqlErrors;
 import datakit.source.ReadPlan;
 import datakit.source.SourceColumn;
 import datakit.source.SourceSession;
+import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,7 +73,7 @@ public final class BronzeLoad {
 
     /** Fails fast when these source columns cannot make the bronze table {@code target}. */
     public static void checkNames(List<String> columns, String source, TableRef target) {
-        DatakitException.check(!BronzeTable.RESERVED_NAMES.contains(target.table()),
+        DatakitException.check(!BronzeTable.isReserved(target.table()),
             "%s is a bookkeeping table of the bronze schema. Choose another --target-table.", target);
         DatakitException.check(!columns.isEmpty(), "%s has no columns to copy.", source);
         for (String name : columns) {
@@ -258,13 +258,9 @@ public final class BronzeLoad {
         return "ALTER TABLE " + target.sql() + " ADD COLUMN IF NOT EXISTS " + Sql.quote(name) + " " + type;
     }
 
-    /** {@code <table>_bronze_key}, shortened to fit PostgreSQL's 63-byte names. */
+    /** {@code <table>_bronze_key}, cut to fit PostgreSQL's names with a hash of the whole, so long names do not collide. */
     private String indexName() {
-        String base = target.table();
-        while ((base + "_bronze_key").getBytes(StandardCharsets.UTF_8).length > TableRef.MAX_IDENTIFIER_BYTES) {
-            base = base.substring(0, base.length() - 1);
-        }
-        return base + "_bronze_key";
+        return Identifiers.fit(target.table() + "_bronze_key");
     }
 
     /** @param withMetadata the bronze table's columns, or (false) the staging table's: no metadata, declared JSON as text */

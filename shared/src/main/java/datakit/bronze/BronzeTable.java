@@ -25,8 +25,18 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
                           List<List<String>> uniqueKeys) {
 
     /** Bookkeeping tables live in the bronze schema too; no stream may take their names. */
-    public static final Set<String> RESERVED_NAMES =
-        Set.of("extraction_runs", "extraction_checkpoints", "extraction_latest_runs", "flyway_schema_history");
+    private static final Set<String> BOOKKEEPING = Set.of("extraction_runs", "extraction_checkpoints", "extraction_latest_runs",
+        "extraction_json_keys", "flyway_schema_history");
+    /** The prefix of the datakits' own tables: staging and part tables, the rejects. */
+    private static final String OWN_PREFIX = "_bronze_";
+
+    /**
+     * Whether a name is taken by the bronze schema's own tables, those the migrations make (a test keeps
+     * the two in step) and those the loads make for themselves.
+     */
+    public static boolean isReserved(String name) {
+        return BOOKKEEPING.contains(name) || name.startsWith(OWN_PREFIX);
+    }
 
     /**
      * {@code selection} with its flattened keys keeping the types the bronze table {@code target} already

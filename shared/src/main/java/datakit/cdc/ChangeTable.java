@@ -2,7 +2,7 @@ package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
-import datakit.json.Flattening;
+import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
@@ -45,7 +45,7 @@ public final class ChangeTable {
     public ChangeTable(TableRef source, TableRef state) {
         this.source = source;
         this.state = state;
-        this.ref = state.withTable(Flattening.fit(state.table() + "__changes"));
+        this.ref = state.withTable(Identifiers.fit(state.table() + "__changes"));
     }
 
     public TableRef source() {
@@ -92,7 +92,7 @@ public final class ChangeTable {
                 .collect(Collectors.joining(", "));
             changes.add("CREATE TABLE " + ref.sql() + " (" + CDC_DEFINITIONS + ", " + definitions + ", " + metadataDefinitions(metadata) + ")");
             // Changes arrive in LSN order, so a block range index finds a range of them for almost nothing.
-            changes.add("CREATE INDEX " + Sql.quote(Flattening.fit(ref.table() + "_lsn")) + " ON " + ref.sql() + " USING brin (_cdc_lsn)");
+            changes.add("CREATE INDEX " + Sql.quote(Identifiers.fit(ref.table() + "_lsn")) + " ON " + ref.sql() + " USING brin (_cdc_lsn)");
             done.add("created " + ref);
         } else {
             Map<String, String> bronze = existing.get().columns();

@@ -2,7 +2,7 @@ package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
-import datakit.json.Flattening;
+import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
@@ -32,7 +32,7 @@ final class StateApply {
     static List<String> follow(DSLContext db, ChangeTable table, List<String> key) {
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Optional<BronzeTable> state = BronzeTable.inspect(db, table.state());
-        String index = "CREATE UNIQUE INDEX " + Sql.quote(Flattening.fit(table.state().table() + "_bronze_key")) + " ON "
+        String index = "CREATE UNIQUE INDEX " + Sql.quote(Identifiers.fit(table.state().table() + "_bronze_key")) + " ON "
             + table.state().sql() + " (" + quoted(key) + ")";
         var changes = new ArrayList<String>();
         var done = new ArrayList<String>();

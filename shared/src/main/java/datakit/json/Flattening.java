@@ -1,12 +1,9 @@
 package datakit.json;
 
 import datakit.cli.DatakitException;
+import datakit.sql.Identifiers;
 import datakit.sql.Sql;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,7 +24,6 @@ import java.util.Set;
 public final class Flattening {
     private static final Set<String> RULE_TYPES = Set.of("numeric", "text", "boolean", "jsonb");
     /** PostgreSQL's longest identifier, in bytes. */
-    private static final int MAX_NAME_BYTES = 63;
     /** Where PostgreSQL stops: a table has at most 1,600 columns, and bronze adds its own. */
     public static final int MAX_COLUMNS = 1_500;
 
@@ -119,36 +115,6 @@ public final class Flattening {
         parts.add(spec.column());
         parts.addAll(spec.path());
         parts.addAll(path);
-        return fit(String.join("__", parts));
-    }
-
-    /**
-     * {@code name} if PostgreSQL takes it whole, else cut to fit and ended with a hash of the whole, so it
-     * stays unique and the same at every run.
-     */
-    public static String fit(String name) {
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length <= MAX_NAME_BYTES) {
-            return name;
-        }
-        String hash = "_" + sha1(name).substring(0, 8);
-        var cut = new StringBuilder();
-        for (int i = 0; i < name.length(); ) {
-            int next = name.offsetByCodePoints(i, 1);
-            if ((cut + name.substring(i, next)).getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES - hash.length()) {
-                break;
-            }
-            cut.append(name, i, next);
-            i = next;
-        }
-        return cut + hash;
-    }
-
-    private static String sha1(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Identifiers.fit(String.join("__", parts));
     }
 }

@@ -2,6 +2,7 @@ package datakit.run;
 
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
@@ -236,6 +237,9 @@ public final class CdcExtract {
     private void checkNames(List<TableRef> tables, String bronzeSchema) {
         var seen = new HashMap<String, TableRef>();
         for (TableRef table : tables) {
+            DatakitException.check(!BronzeTable.isReserved(table.table()), "%s would land in %s, a name every bronze schema keeps "
+                + "for its own tables, and change capture keeps source names. Leave it out of --table, and load it with "
+                + "postgres-incremental --target-table.", table, TableRef.of(bronzeSchema, table.table()));
             TableRef other = seen.put(table.table(), table);
             DatakitException.check(other == null, "%s and %s would both land in %s. Capture them with separate slots and --target-schema.",
                 other, table, TableRef.of(bronzeSchema, table.table()));

@@ -11,12 +11,12 @@ import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.db.SqlErrors;
-import datakit.json.Flattening;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
+import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -199,7 +199,7 @@ public final class FullExtract {
 
     /** {@code bronze.orders__tags}: the parent's name, two underscores, the exploded column's (cut to fit, with a hash). */
     private static TableRef childTarget(TableRef target, ReadPlan.Child child) {
-        return target.withTable(Flattening.fit(target.table() + "__" + child.suffix()));
+        return target.withTable(Identifiers.fit(target.table() + "__" + child.suffix()));
     }
 
     /**

@@ -1,7 +1,11 @@
 package datakit.sql;
 
 import datakit.cli.DatakitException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -97,5 +101,35 @@ public final class Identifiers {
             "%s \"%s\": %s is not a name PostgreSQL takes without quotes. Put it in double quotes to use it as written: '\"%s\"'.",
             what, text, raw, raw);
         return foldAscii(raw);
+    }
+
+    /**
+     * {@code name} if PostgreSQL takes it whole, else cut to fit and ended with a hash of the whole, so it
+     * stays unique and the same at every run.
+     */
+    public static String fit(String name) {
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= TableRef.MAX_IDENTIFIER_BYTES) {
+            return name;
+        }
+        String hash = "_" + sha1(name).substring(0, 8);
+        var cut = new StringBuilder();
+        for (int i = 0; i < name.length(); ) {
+            int next = name.offsetByCodePoints(i, 1);
+            if ((cut + name.substring(i, next)).getBytes(StandardCharsets.UTF_8).length > TableRef.MAX_IDENTIFIER_BYTES - hash.length()) {
+                break;
+            }
+            cut.append(name, i, next);
+            i = next;
+        }
+        return cut + hash;
+    }
+
+    private static String sha1(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }
