@@ -88,10 +88,11 @@ final class PartitionCatalog {
         Map<Long, Node> byOid = new HashMap<>();
         tree.forEach(n -> byOid.put(n.oid(), n));
         Optional<KeyInterval> interval = interval(tree, split, relation);
+        Map<Long, KeyInterval.Reach> bounded = new HashMap<>(); // a middle level's bound, asked once for all its leaves
         var parts = new ArrayList<Part>();
         for (Node leaf : tree) {
             if (leaf.leaf() && leaf.kind() == 'r') {
-                var reach = interval.map(i -> reach(leaf, byOid, i)).orElse(KeyInterval.Reach.UNKNOWN);
+                var reach = interval.map(i -> reach(leaf, byOid, i, bounded)).orElse(KeyInterval.Reach.UNKNOWN);
                 if (!reach.outside()) {
                     checkReadable(leaf, relation);
                     Optional<String> condition = interval.flatMap(i -> i.condition(reach));
@@ -146,12 +147,13 @@ final class PartitionCatalog {
      * interval's column (a year level and a month level under it, say) bounds them; other levels, and
      * DEFAULT partitions, do not.
      */
-    private static KeyInterval.Reach reach(Node leaf, Map<Long, Node> byOid, KeyInterval interval) {
+    private static KeyInterval.Reach reach(Node leaf, Map<Long, Node> byOid, KeyInterval interval, Map<Long, KeyInterval.Reach> bounded) {
         var reach = KeyInterval.Reach.UNKNOWN;
         for (Node node = leaf; node.parent() != 0; node = byOid.get(node.parent())) {
             Node parent = byOid.get(node.parent());
             if (parent.strategy().filter("r"::equals).isPresent() && parent.keyColumn().filter(interval.column()::equals).isPresent()) {
-                reach = reach.and(interval.reach(node.bound()));
+                String bound = node.bound();
+                reach = reach.and(bounded.computeIfAbsent(node.oid(), oid -> interval.reach(bound)));
             }
         }
         return reach;
