@@ -81,15 +81,156 @@ class PartitionedIT {
     }
 
     @Test
-    void fromAndToKeepTheRangePartitionsThatOverlapAndTheDefault() {
-        var run = partitioned("--table", "sales.events", "--from", "2026-02-15", "--to", "2026-04-01");
+    void fromAndToLandExactlyTheRowsInTheIntervalAlsoFromTheDefaultAndAPartitionThatStraddlesABound() {
+        // The DEFAULT holds days before 2026-01-01 and from 2026-05-01; February straddles --to.
+        var run = partitioned("--table", "sales.events", "--from", "2025-12-25", "--to", "2026-02-15", "--json");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
         assertThat(warehouse.rows("SELECT DISTINCT _bronze_partition FROM bronze.events ORDER BY 1"))
-            .containsExactly(List.of("sales.events_2026_02"), List.of("sales.events_2026_03"), List.of("sales.events_other"));
+            .containsExactly(List.of("sales.events_2026_01"), List.of("sales.events_2026_02"), List.of("sales.events_other"));
         assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
-            + "tableoid::regclass::text FROM sales.events WHERE day >= '2026-02-01' AND day < '2026-04-01' OR day < '2026-01-01' "
-            + "OR day >= '2026-05-01' ORDER BY id"));
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-25' AND day < '2026-02-15' ORDER BY id"));
+        assertThat(run.out()).contains("\"bronze_rows\":" + source.value("SELECT count(*) FROM sales.events "
+            + "WHERE day >= '2025-12-25' AND day < '2026-02-15'"));
+    }
+
+    /**
+     * sales.tree: range by year, the year 2026 by list on region with a DEFAULT of its own, and a DEFAULT
+     * at the top for the days no year takes (before 2025-07-01, and from 2027).
+     */
+    void createTree() {
+        source.execute("""
+            CREATE TABLE sales.tree (LIKE sales.events) PARTITION BY RANGE (day);
+            CREATE TABLE sales.tree_2025h2 PARTITION OF sales.tree FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');
+            CREATE TABLE sales.tree_2026 PARTITION OF sales.tree FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY LIST (region);
+            CREATE TABLE sales.tree_2026_eu PARTITION OF sales.tree_2026 FOR VALUES IN ('eu');
+            CREATE TABLE sales.tree_2026_us PARTITION OF sales.tree_2026 FOR VALUES IN ('us');
+            CREATE TABLE sales.tree_2026_other PARTITION OF sales.tree_2026 DEFAULT;
+            CREATE TABLE sales.tree_other PARTITION OF sales.tree DEFAULT;
+            INSERT INTO sales.tree SELECT g, date '2025-01-01' + g % 900, (ARRAY['eu', 'us', 'apac'])[g % 3 + 1], md5(g::text)
+            FROM generate_series(1, 9000) g;
+            ANALYZE sales.tree;
+            """);
+    }
+
+    @Test
+    void aMiddleLevelOfAThreeLevelTreeLoadsItsSubtreeAndARerunKeepsItsUnchangedParts() {
+        createTree();
+
+        var first = partitioned("--table", "sales.tree_2026", "--json");
+
+        assertThat(first.exitCode()).as(first.toString()).isZero();
+        assertThat(bronzeRows("bronze.tree_2026")).isEqualTo(sourceRows("sales.tree_2026")).hasSize(3650);
+        assertThat(first.out()).contains("\"parts\":3");
+
+        source.execute("UPDATE sales.tree SET payload = 'changed' WHERE id = 400 AND region = 'us'");
+        var dry = partitioned("--table", "sales.tree_2026", "--dry-run");
+        var second = partitioned("--table", "sales.tree_2026", "--json");
+
+        assertThat(dry.out()).as(dry.toString()).contains("sales.tree_2026_eu", "[FOR VALUES IN ('eu')]", "[DEFAULT]");
+        assertThat(second.exitCode()).as(second.toString()).isZero();
+        assertThat(second.out()).contains("\"copied\":1", "\"kept\":2");
+        assertThat(bronzeRows("bronze.tree_2026")).isEqualTo(sourceRows("sales.tree_2026"));
+    }
+
+    @Test
+    void fromAndToFilterTheDefaultAtEachLevelOfATreeAndKeepWholeThePartitionsInside() {
+        createTree();
+
+        var run = partitioned("--table", "sales.tree", "--from", "2025-06-15", "--to", "2026-02-01", "--dry-run");
+        var load = partitioned("--table", "sales.tree", "--from", "2025-06-15", "--to", "2026-02-01");
+
+        assertThat(load.exitCode()).as(load.toString()).isZero();
+        assertThat(bronzeRows("bronze.tree")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, tableoid::regclass::text "
+            + "FROM sales.tree WHERE day >= '2025-06-15' AND day < '2026-02-01' ORDER BY id"));
+        assertThat(run.out()).as(run.toString())
+            .contains("[FOR VALUES FROM ('2025-07-01') TO ('2026-01-01')]")
+            .contains("[DEFAULT WHERE \"day\" >= '2025-06-15'::date AND \"day\" < '2026-02-01'::date]")
+            .contains("[FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') / FOR VALUES IN ('eu') WHERE \"day\" < '2026-02-01'::date]")
+            .contains("[FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') / DEFAULT WHERE \"day\" < '2026-02-01'::date]");
+    }
+
+    @Test
+    void aFilteredPartIsKeptOnlyWhileTheRowsItReadAreUnchangedAndTheIntervalIsTheSame() {
+        String[] interval = {"--table", "sales.events", "--from", "2025-12-25", "--to", "2026-02-15", "--json"};
+        assertThat(partitioned(interval).exitCode()).isZero();
+
+        source.execute("UPDATE sales.events SET payload = 'outside' WHERE day = '2026-04-30' OR day = '2025-12-21'");
+        var outsideChanged = partitioned(interval);
+
+        assertThat(outsideChanged.out()).as(outsideChanged.toString()).contains("\"copied\":0", "\"kept\":3");
+        assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-25' AND day < '2026-02-15' ORDER BY id"));
+
+        source.execute("UPDATE sales.events SET payload = 'inside' WHERE day = '2025-12-30'",
+            "UPDATE sales.events SET day = '2026-02-20' WHERE day = '2026-02-10'"); // leaves the interval, in its partition
+        var insideChanged = partitioned(interval);
+
+        assertThat(insideChanged.out()).as(insideChanged.toString()).contains("\"copied\":2", "\"kept\":1");
+        assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-25' AND day < '2026-02-15' ORDER BY id"));
+
+        var wider = partitioned("--table", "sales.events", "--from", "2025-12-22", "--to", "2026-02-15", "--json");
+
+        assertThat(wider.out()).as(wider.toString()).contains("\"copied\":1", "\"kept\":2");
+        assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-22' AND day < '2026-02-15' ORDER BY id"));
+    }
+
+    @Test
+    void aLoadBegunWithAnotherIntervalIsNotResumed() {
+        // Shard 1 of 2 stages February and the DEFAULT (the parts the interval narrows) and leaves January to shard 0.
+        var first = partitioned("--table", "sales.events", "--from", "2025-12-25", "--to", "2026-02-15", "--shard", "1/2", "--json");
+        assertThat(first.out()).as(first.toString()).contains("\"status\":\"staged\"", "\"copied\":2");
+
+        var other = partitioned("--table", "sales.events", "--from", "2025-12-22", "--to", "2026-02-10", "--shard", "0/2");
+        var last = partitioned("--table", "sales.events", "--from", "2025-12-22", "--to", "2026-02-10", "--shard", "1/2", "--json");
+
+        assertThat(other.err()).as(other.toString()).contains("giving up the unfinished load");
+        assertThat(last.out()).as(last.toString()).contains("\"published_by\":\"this run\"");
+        assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-22' AND day < '2026-02-10' ORDER BY id"));
+    }
+
+    @Test
+    void fromAndToFilterTheFirstColumnOfARangeKeyOfSeveralColumns() {
+        source.execute("""
+            CREATE TABLE sales.monthly (yr int NOT NULL, mo int NOT NULL, id bigint) PARTITION BY RANGE (yr, mo);
+            CREATE TABLE sales.monthly_2025a PARTITION OF sales.monthly FOR VALUES FROM (2025, 1) TO (2025, 7);
+            CREATE TABLE sales.monthly_2025b PARTITION OF sales.monthly FOR VALUES FROM (2025, 7) TO (2026, 1);
+            CREATE TABLE sales.monthly_2026 PARTITION OF sales.monthly FOR VALUES FROM (2026, 1) TO (2026, MAXVALUE);
+            CREATE TABLE sales.monthly_rest PARTITION OF sales.monthly DEFAULT;
+            INSERT INTO sales.monthly SELECT 2023 + g % 5, 1 + g % 12, g FROM generate_series(1, 3000) g;
+            """);
+
+        var run = partitioned("--table", "sales.monthly", "--from", "2024", "--to", "2026");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id::text, yr::text, mo::text, _bronze_partition FROM bronze.monthly ORDER BY id"))
+            .isEqualTo(source.rows("SELECT id::text, yr::text, mo::text, tableoid::regclass::text FROM sales.monthly "
+                + "WHERE yr >= 2024 AND yr < 2026 ORDER BY id"));
+        assertThat(warehouse.value("SELECT string_agg(DISTINCT _bronze_partition, ',' ORDER BY _bronze_partition) FROM bronze.monthly"))
+            .isEqualTo("sales.monthly_2025a,sales.monthly_2025b,sales.monthly_rest");
+    }
+
+    @Test
+    void fromAndToCompareTextAsThePartitionKeysCollationOrdersIt() {
+        // In "C" '_' and '`' sort between 'Z' and 'a', so they are inside ['B', 'b'); the column's ICU collation puts them first.
+        source.execute("""
+            CREATE TABLE sales.codes (code text COLLATE "und-x-icu", id int) PARTITION BY RANGE (code COLLATE "C");
+            CREATE TABLE sales.codes_upper PARTITION OF sales.codes FOR VALUES FROM ('A') TO ('[');
+            CREATE TABLE sales.codes_lower PARTITION OF sales.codes FOR VALUES FROM ('a') TO ('{');
+            CREATE TABLE sales.codes_other PARTITION OF sales.codes DEFAULT;
+            INSERT INTO sales.codes SELECT c, row_number() OVER ()
+            FROM unnest(ARRAY['A', 'AB', 'B', 'Ba', 'Z', '_x', '`', '1', '~', 'a', 'aB', 'b', 'ba', 'z']) c;
+            """);
+
+        var run = partitioned("--table", "sales.codes", "--from", "B", "--to", "b");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT code FROM bronze.codes ORDER BY id"))
+            .isEqualTo(source.rows("SELECT code FROM sales.codes WHERE code COLLATE \"C\" >= 'B' AND code COLLATE \"C\" < 'b' ORDER BY id"))
+            .contains(List.of("_x"), List.of("`"));
     }
 
     @Test
@@ -205,6 +346,9 @@ class PartitionedIT {
         var cases = List.of(
             new Case(List.of("--table", "sales.plain"), "sales.plain is not partitioned. Copy it with postgres-extract, or read it in parallel "
                 + "block ranges with --chunks N."),
+            new Case(List.of("--table", "sales.events_2026_01"), "sales.events_2026_01 is a partition of sales.events and has no partitions "
+                + "of its own. Load sales.events with postgres-partitioned, copy sales.events_2026_01 with postgres-extract, or read it in "
+                + "parallel block ranges with --chunks N."),
             new Case(List.of("--table", "sales.events", "--from", "yesterday-ish"), "--from \"yesterday-ish\" is not a valid date"),
             new Case(List.of("--table", "sales.events", "--from", "2026-03-01", "--to", "2026-02-01"), "--from 2026-03-01 is not before --to"),
             new Case(List.of("--table", "sales.listed", "--from", "a"), "has no level partitioned by range"),

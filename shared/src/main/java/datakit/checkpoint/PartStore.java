@@ -58,8 +58,11 @@ public final class PartStore {
         }
     }
 
-    /** A part of a load: its name, its number (which names its table) and the shard that loads it. */
-    public record PlannedPart(String name, int index, int shard, long estimatedRows) {
+    /**
+     * A part of a load: its name, its number (which names its table), the shard that loads it, and its
+     * bounds with the condition it is read with (null in loads begun before they were recorded).
+     */
+    public record PlannedPart(String name, int index, int shard, long estimatedRows, String bounds) {
     }
 
     /**

@@ -21,10 +21,10 @@ public class PartitionOptions implements CheckedOptions {
     private static final Pattern SHARD = Pattern.compile("(\\d+)/(\\d+)");
     private static final int MAX_PARALLELISM = 64;
 
-    @Option(names = "--from", paramLabel = "VALUE", description = "Only range partitions whose bounds reach past this key value.")
+    @Option(names = "--from", paramLabel = "VALUE", description = "Only rows whose range partition key is at least this value (the first key column).")
     String from;
 
-    @Option(names = "--to", paramLabel = "VALUE", description = "Only range partitions whose bounds start before this key value.")
+    @Option(names = "--to", paramLabel = "VALUE", description = "Only rows whose range partition key is below this value (the first key column).")
     String to;
 
     @Option(names = "--chunks", paramLabel = "N", description = "Split a table that is not partitioned into N block ranges.")

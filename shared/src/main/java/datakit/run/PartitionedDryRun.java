@@ -52,7 +52,7 @@ final class PartitionedDryRun {
             Optional<PartStore.Load> current = store.load(connection, stream);
             Map<String, PartStore.PartRecord> records = store.parts(connection, stream);
             Optional<PartStore.Load> resumable = current.filter(l -> !l.published() && !how.restart() && l.fingerprint().equals(fingerprint)
-                && l.parts().stream().map(PartStore.PlannedPart::name).toList().equals(plan.parts().stream().map(Part::name).toList()));
+                && SharedLoad.sameParts(l, plan.parts()));
             String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
             boolean keep = how.keepUnchanged() && published.equals(fingerprint);
             var planned = resumable.filter(l -> l.shards() == how.shard().count()).map(PartStore.Load::parts)

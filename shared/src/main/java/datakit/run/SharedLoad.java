@@ -60,7 +60,7 @@ final class SharedLoad {
         Joined joined;
         if (current.isPresent() && !current.get().published()) {
             PartStore.Load unfinished = current.get();
-            boolean same = unfinished.fingerprint().equals(fingerprint) && names(unfinished).equals(plan.parts().stream().map(Part::name).toList());
+            boolean same = unfinished.fingerprint().equals(fingerprint) && sameParts(unfinished, plan.parts());
             if (same && !how.restart()) {
                 if (unfinished.shards() != how.shard().count()) {
                     if (!alone) {
@@ -86,6 +86,24 @@ final class SharedLoad {
         store.saveLoad(transaction, stream, joined.load(), run.runId());
         transaction.commit();
         return joined;
+    }
+
+    /**
+     * Whether the load has these parts, read the same way: the same names, and the same bounds and
+     * conditions ({@code --from}/{@code --to} narrow some parts). Loads begun before bounds were recorded
+     * compare by name.
+     */
+    static boolean sameParts(PartStore.Load load, List<Part> parts) {
+        if (load.parts().size() != parts.size()) {
+            return false;
+        }
+        for (int i = 0; i < parts.size(); i++) {
+            PartStore.PlannedPart planned = load.parts().get(i);
+            if (!planned.name().equals(parts.get(i).name()) || planned.bounds() != null && !planned.bounds().equals(parts.get(i).bounds())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private PartStore.Load newLoad(PartitionedPlan plan, PartitionedLoad how, String fingerprint, String published) {
@@ -116,7 +134,7 @@ final class SharedLoad {
         }
         var planned = new ArrayList<PartStore.PlannedPart>();
         for (int i = 0; i < parts.size(); i++) {
-            planned.add(new PartStore.PlannedPart(parts.get(i).name(), i, shardOf[i], parts.get(i).estimatedRows()));
+            planned.add(new PartStore.PlannedPart(parts.get(i).name(), i, shardOf[i], parts.get(i).estimatedRows(), parts.get(i).bounds()));
         }
         return planned;
     }
@@ -225,9 +243,5 @@ final class SharedLoad {
         var names = load.parts().stream().map(PartStore.PlannedPart::name).collect(Collectors.toSet());
         store.deleteParts(transaction, stream, records.keySet().stream().filter(n -> !names.contains(n)).toList());
         store.saveLoad(transaction, stream, load.publish(), run.runId());
-    }
-
-    private static List<String> names(PartStore.Load load) {
-        return load.parts().stream().map(PartStore.PlannedPart::name).toList();
     }
 }

@@ -16,6 +16,10 @@ import org.jooq.Record;
  *       citext...), pseudo-types and object references ({@code regclass}...) land as {@code text},
  *       their text form: the warehouse may lack the type, and binary COPY carries type OIDs that
  *       differ between servers;</li>
+ *   <li>built-in types that binary COPY cannot carry land as {@code text} too: those without binary
+ *       input or output ({@code aclitem}), internal ones ({@code pg_node_tree}, {@code "char"}), and the
+ *       vectors {@code int2vector} and {@code oidvector}, whose binary input refuses the empty vector
+ *       their binary output writes ("invalid int2vector data");</li>
  *   <li>an array follows its element type ({@code mood[]} lands as {@code text[]}), keeping its
  *       dimensions and lower bounds.</li>
  * </ul>
@@ -40,7 +44,11 @@ public final class LandingTypes {
         }
     }
 
-    private record TypeInfo(long oid, String name, String schema, char kind, char category, long element,
+    /**
+     * A row of pg_type; {@code array} is whether it is the array type of its element, as opposed to a
+     * type that only subscripts like one ({@code int2vector}, {@code point}).
+     */
+    private record TypeInfo(long oid, String name, String schema, char kind, char category, long element, boolean array,
                             long baseType, int baseTypmod, boolean binaryIo) {
         String qualified() {
             return schema.equals("pg_catalog") ? name : schema + "." + name;
@@ -59,7 +67,7 @@ public final class LandingTypes {
             return new Landing(base.type(), true, Optional.of(base.note()
                 .orElse("domain " + type.qualified() + " lands as its base type " + base.type())));
         }
-        if (type.category() == 'A' && type.element() != 0) {
+        if (type.array()) {
             Landing element = landing(type.element(), typmod);
             return element.cast()
                 ? new Landing(element.type() + "[]", true, element.note())
@@ -68,7 +76,8 @@ public final class LandingTypes {
         if (builtInAndPortable(type)) {
             return Landing.keep(format(oid, typmod));
         }
-        return new Landing("text", true, Optional.of(kind(type) + " " + type.qualified() + " lands as text"));
+        return new Landing("text", true, Optional.of(kind(type) + " " + type.qualified() + " lands as text"
+            + (vector(type) ? " (binary COPY cannot carry an empty one)" : "")));
     }
 
     private static boolean builtInAndPortable(TypeInfo type) {
@@ -76,12 +85,24 @@ public final class LandingTypes {
             && "brm".indexOf(type.kind()) >= 0
             && type.binaryIo()
             && type.category() != 'Z'
+            && !vector(type)
             && !OBJECT_REFERENCES.contains(type.name());
+    }
+
+    /** int2vector and oidvector: arrays by category, but not their element's array type, and with binary input of their own. */
+    private static boolean vector(TypeInfo type) {
+        return type.category() == 'A' && !type.array();
     }
 
     private static String kind(TypeInfo type) {
         if (OBJECT_REFERENCES.contains(type.name())) {
             return "object reference type";
+        }
+        if (vector(type)) {
+            return "vector type";
+        }
+        if (!type.binaryIo() && type.kind() == 'b') {
+            return "type without binary input and output";
         }
         return switch (type.kind()) {
             case 'e' -> "enum";
@@ -103,6 +124,7 @@ public final class LandingTypes {
     private TypeInfo load(long oid) {
         Record r = db.resultQuery("""
             SELECT t.typname, n.nspname, t.typtype::text, t.typcategory::text, t.typelem::bigint,
+                   t.typelem <> 0 AND EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid),
                    t.typbasetype::bigint, t.typtypmod, t.typsend::oid <> 0 AND t.typreceive::oid <> 0
             FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
             WHERE t.oid = ?::oid""", oid).fetchOne();
@@ -110,7 +132,7 @@ public final class LandingTypes {
             throw new IllegalStateException("type OID " + oid + " is not in pg_type");
         }
         return new TypeInfo(oid, r.get(0, String.class), r.get(1, String.class), r.get(2, String.class).charAt(0),
-            r.get(3, String.class).charAt(0), r.get(4, Long.class), r.get(5, Long.class), r.get(6, Integer.class),
-            r.get(7, Boolean.class));
+            r.get(3, String.class).charAt(0), r.get(4, Long.class), r.get(5, Boolean.class), r.get(6, Long.class), r.get(7, Integer.class),
+            r.get(8, Boolean.class));
     }
 }

@@ -70,13 +70,17 @@ public record Mappings(Map<String, String> casts, Map<String, String> renames) {
             + "columns: %s.", option, TableRef.display(name), read, String.join(", ", columns.stream().map(c -> TableRef.display(c.name())).toList()));
     }
 
-    /** The bronze type of a cast: the type without its modifier, which must be built in (its binary form is portable). */
+    /** The bronze type of a cast: the type without its modifier, which must be built in and land as itself (see LandingTypes). */
     private static String landingOf(DSLContext db, String type, String column) {
         try {
             var r = db.resultQuery("SELECT pg_catalog.pg_typeof(NULL::" + type + ")::oid::bigint, pg_catalog.pg_typeof(NULL::" + type + ")::text")
                 .fetchOne();
             DatakitException.check(r.get(0, Long.class) < FIRST_NORMAL_OBJECT_ID, "--cast %s=%s: only built-in types can be cast to, "
                 + "since bronze may not have %s. Cast to text instead.", TableRef.display(column), type, type);
+            // Built-in types that binary COPY cannot carry (int2vector, regclass...) would break the load or change the values.
+            var landing = new LandingTypes(db).landing(r.get(0, Long.class), -1);
+            DatakitException.check(!landing.cast(), "--cast %s=%s: %s, so it cannot be cast to. Cast to text instead.",
+                TableRef.display(column), type, landing.note().orElse(type + " lands as " + landing.type()));
             return r.get(1, String.class);
         } catch (DataAccessException e) {
             throw DatakitException.badInput("--cast %s=%s: the source does not know the type (%s). Give a PostgreSQL type such as text, "

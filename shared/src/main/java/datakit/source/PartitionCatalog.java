@@ -2,31 +2,30 @@ package datakit.source;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
-import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.jooq.DSLContext;
 import org.jooq.Record;
-import org.jooq.exception.DataAccessException;
 
 /**
  * Splits a big table into parts from the catalog: the leaves of a declarative partition tree (any
- * strategy, any depth, via {@code pg_partition_tree} and {@code pg_get_expr(relpartbound)}), the
- * members of a legacy inheritance tree, or ranges of blocks of a plain table. {@code --from}/{@code --to}
- * keep the range partitions whose bounds, as the catalog states them, overlap the interval.
+ * strategy, any depth, from its root or from a partition that is itself partitioned, via
+ * {@code pg_partition_tree} and {@code pg_get_expr(relpartbound)}), the members of a legacy inheritance
+ * tree, or ranges of blocks of a plain table. {@code --from}/{@code --to} leave out the partitions whose
+ * range bounds lie outside the interval and narrow the others to it where their bounds do not (see
+ * {@link KeyInterval}).
  */
 final class PartitionCatalog {
-    private static final Pattern RANGE = Pattern.compile("FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)", Pattern.DOTALL);
     private static final int TID_RANGE_SCANS = 140000;
 
+    /** A table of the tree; a partitioned one with its strategy and the first column of its key, that column's type and collation. */
     private record Node(long oid, long parent, TableRef ref, boolean leaf, char kind, String bound, long rows, boolean readable,
-                        boolean rowSecurity, Optional<String> strategy, Optional<String> keyColumn, Optional<String> keyType) {
+                        boolean rowSecurity, Optional<String> strategy, Optional<String> keyColumn, Optional<String> keyType,
+                        Optional<String> keyCollation) {
     }
 
     private final DSLContext db;
@@ -53,38 +52,67 @@ final class PartitionCatalog {
             return inheritanceMembers(relation);
         }
         if (split.chunks().isEmpty()) {
+            parentOf(relation).ifPresent(parent -> {
+                throw DatakitException.badInput("%s is a partition of %s and has no partitions of its own. Load %s with "
+                    + "postgres-partitioned, copy %s with postgres-extract, or read it in parallel block ranges with --chunks N.",
+                    relation.ref(), parent, parent, relation.ref());
+            });
             throw DatakitException.badInput("%s is not partitioned. Copy it with postgres-extract, or read it in parallel block ranges "
                 + "with --chunks N.", relation.ref());
         }
         return blockRanges(relation, split.chunks().getAsInt());
     }
 
+    /**
+     * The leaves of the partition tree below {@code relation} (the root, or a partition that is itself
+     * partitioned), each with its bounds from {@code relation} down, and with the interval's condition
+     * where its bounds do not keep it inside the interval.
+     */
     private List<Part> leaves(SourceCatalog.Relation relation, Split split) {
+        // The relation is the top of the tree read, even when it is itself a partition of another table.
         List<Node> tree = db.resultQuery("""
-                SELECT t.relid::oid::bigint, coalesce(t.parentrelid::oid::bigint, 0), n.nspname, c.relname, t.isleaf, c.relkind::text,
-                       coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), ''), c.reltuples::bigint,
+                SELECT t.relid::oid::bigint, CASE WHEN t.relid = ?::oid THEN 0 ELSE t.parentrelid::oid::bigint END, n.nspname, c.relname,
+                       t.isleaf, c.relkind::text, coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), ''), c.reltuples::bigint,
                        pg_catalog.has_any_column_privilege(c.oid, 'SELECT'), c.relrowsecurity,
-                       p.partstrat::text, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
+                       p.partstrat::text, a.attname, pg_catalog.format_type(a.atttypid, NULL),
+                       (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                        FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+                        WHERE co.oid = p.partcollation[0])
                 FROM pg_catalog.pg_partition_tree(?::oid) t
                 JOIN pg_catalog.pg_class c ON c.oid = t.relid
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 LEFT JOIN pg_catalog.pg_partitioned_table p ON p.partrelid = t.relid
-                LEFT JOIN pg_catalog.pg_attribute a ON p.partnatts = 1 AND a.attrelid = t.relid AND a.attnum = p.partattrs[0]
-                ORDER BY t.level, n.nspname, c.relname""", relation.oid())
+                LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attnum = p.partattrs[0]
+                ORDER BY t.level, n.nspname, c.relname""", relation.oid(), relation.oid())
             .fetch(PartitionCatalog::node);
         Map<Long, Node> byOid = new HashMap<>();
         tree.forEach(n -> byOid.put(n.oid(), n));
-        Optional<Node> rangeLevel = rangeLevel(tree, split, relation);
+        Optional<KeyInterval> interval = interval(tree, split, relation);
+        Map<Long, KeyInterval.Reach> bounded = new HashMap<>(); // a middle level's bound, asked once for all its leaves
         var parts = new ArrayList<Part>();
         for (Node leaf : tree) {
-            if (leaf.leaf() && leaf.kind() == 'r' && withinInterval(leaf, byOid, rangeLevel, split)) {
-                checkReadable(leaf, relation);
-                parts.add(new Part(leaf.ref().toString(), leaf.ref(), leaf.oid(), false, Optional.empty(), boundsOf(leaf, byOid), leaf.rows()));
+            if (leaf.leaf() && leaf.kind() == 'r') {
+                var reach = interval.map(i -> reach(leaf, byOid, i, bounded)).orElse(KeyInterval.Reach.UNKNOWN);
+                if (!reach.outside()) {
+                    checkReadable(leaf, relation);
+                    Optional<String> condition = interval.flatMap(i -> i.condition(reach));
+                    parts.add(new Part(leaf.ref().toString(), leaf.ref(), leaf.oid(), false, condition, false,
+                        boundsOf(leaf, byOid) + condition.map(c -> " WHERE " + c).orElse(""), leaf.rows()));
+                }
             }
         }
         DatakitException.check(tree.stream().noneMatch(n -> n.leaf() && n.kind() == 'f'), "%s has foreign-table partitions, which live "
             + "on another server. Copy it with postgres-extract, or read the local partitions with --query.", relation.ref());
         return parts;
+    }
+
+    /** The partitioned table {@code relation} is a partition of, if it is one. */
+    private Optional<TableRef> parentOf(SourceCatalog.Relation relation) {
+        return db.resultQuery("""
+                SELECT n.nspname, c.relname FROM pg_catalog.pg_inherits i
+                JOIN pg_catalog.pg_class c ON c.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE i.inhrelid = ?::oid AND c.relkind = 'p'""", relation.oid())
+            .fetchOptional(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
     }
 
     private static void checkReadable(Node leaf, SourceCatalog.Relation relation) {
@@ -98,75 +126,37 @@ final class PartitionCatalog {
     }
 
     /**
-     * The top-most level partitioned by range, whose key --from and --to filter on, with their values
-     * checked against the key's type.
+     * The interval --from and --to give on the first key column of the top-most level partitioned by
+     * range, with their values checked against the key's type.
      */
-    private Optional<Node> rangeLevel(List<Node> tree, Split split, SourceCatalog.Relation relation) {
+    private Optional<KeyInterval> interval(List<Node> tree, Split split, SourceCatalog.Relation relation) {
         if (split.everyPartition()) {
             return Optional.empty();
         }
         Node level = tree.stream().filter(n -> n.strategy().filter("r"::equals).isPresent()).findFirst()
             .orElseThrow(() -> DatakitException.badInput("--from and --to keep range partitions, and %s has no level partitioned by range. "
                 + "Leave them out, or filter rows with --where.", relation.ref()));
-        DatakitException.check(level.keyColumn().isPresent(),
-            "%s is partitioned by range on several columns or an expression; --from and --to take a single key column. Filter rows "
-                + "with --where.", level.ref());
-        split.from().ifPresent(value -> checkValue("--from", value, level));
-        split.to().ifPresent(value -> checkValue("--to", value, level));
-        if (split.from().isPresent() && split.to().isPresent()) {
-            String type = level.keyType().orElseThrow();
-            DatakitException.check(Boolean.TRUE.equals(db.resultQuery("SELECT " + Sql.literal(split.from().get()) + "::" + type + " < "
-                    + Sql.literal(split.to().get()) + "::" + type).fetchOne(0, Boolean.class)),
-                "--from %s is not before --to %s, so no partition could overlap. Give an interval where --from < --to.",
-                split.from().get(), split.to().get());
-        }
-        return Optional.of(level);
-    }
-
-    private void checkValue(String option, String value, Node level) {
-        try {
-            db.resultQuery("SELECT " + Sql.literal(value) + "::" + level.keyType().orElseThrow()).fetch();
-        } catch (DataAccessException e) {
-            throw DatakitException.badInput("%s \"%s\" is not a valid %s, the type of %s, the range partition key of %s. Give a value "
-                + "of that type.", option, value, level.keyType().orElseThrow(), TableRef.display(level.keyColumn().orElseThrow()), level.ref());
-        }
+        DatakitException.check(level.keyColumn().isPresent(), "%s is partitioned by range on an expression; --from and --to take a "
+            + "key column. Filter rows with --where.", level.ref());
+        return Optional.of(KeyInterval.of(db, level.ref(), level.keyColumn().get(), level.keyType().orElseThrow(), level.keyCollation(),
+            split));
     }
 
     /**
-     * Whether the leaf's branch overlaps the interval on every level partitioned by range on the filter
-     * key (a year level and a day level under it, say); other levels do not narrow it.
+     * What the leaf's branch says about its rows and the interval: each level partitioned by range on the
+     * interval's column (a year level and a month level under it, say) bounds them; other levels, and
+     * DEFAULT partitions, do not.
      */
-    private boolean withinInterval(Node leaf, Map<Long, Node> byOid, Optional<Node> rangeLevel, Split split) {
-        if (rangeLevel.isEmpty()) {
-            return true;
-        }
+    private static KeyInterval.Reach reach(Node leaf, Map<Long, Node> byOid, KeyInterval interval, Map<Long, KeyInterval.Reach> bounded) {
+        var reach = KeyInterval.Reach.UNKNOWN;
         for (Node node = leaf; node.parent() != 0; node = byOid.get(node.parent())) {
             Node parent = byOid.get(node.parent());
-            boolean filtered = parent.strategy().filter("r"::equals).isPresent() && parent.keyColumn().equals(rangeLevel.get().keyColumn());
-            if (filtered && !overlaps(node.bound(), parent, split)) {
-                return false;
+            if (parent.strategy().filter("r"::equals).isPresent() && parent.keyColumn().filter(interval.column()::equals).isPresent()) {
+                String bound = node.bound();
+                reach = reach.and(bounded.computeIfAbsent(node.oid(), oid -> interval.reach(bound)));
             }
         }
-        return true;
-    }
-
-    /**
-     * Whether range bounds [lower, upper) meet [from, to). A DEFAULT partition holds whatever no other
-     * partition takes, which may fall in any interval, so it always overlaps.
-     */
-    private boolean overlaps(String bound, Node parent, Split split) {
-        Matcher m = RANGE.matcher(bound);
-        if (!m.matches()) {
-            return true;
-        }
-        String type = parent.keyType().orElseThrow();
-        var conditions = new ArrayList<String>();
-        split.from().filter(v -> !m.group(2).equals("MAXVALUE"))
-            .ifPresent(from -> conditions.add("(" + m.group(2) + ")::" + type + " > " + Sql.literal(from) + "::" + type));
-        split.to().filter(v -> !m.group(1).equals("MINVALUE"))
-            .ifPresent(to -> conditions.add("(" + m.group(1) + ")::" + type + " < " + Sql.literal(to) + "::" + type));
-        return conditions.isEmpty()
-            || Boolean.TRUE.equals(db.resultQuery("SELECT " + String.join(" AND ", conditions)).fetchOne(0, Boolean.class));
+        return reach;
     }
 
     /** The bounds of each level down to the leaf: {@code FOR VALUES FROM (...) TO (...) / FOR VALUES IN ('eu')}. */
@@ -193,11 +183,11 @@ final class PartitionCatalog {
                 TableRef ref = TableRef.of(r.get(0, String.class), r.get(1, String.class));
                 int depth = r.get(2, Integer.class);
                 var member = new Node(r.get(4, Long.class), 0, ref, true, r.get(8, String.class).charAt(0), "", r.get(3, Long.class),
-                    r.get(6, Boolean.class), r.get(7, Boolean.class), Optional.empty(), Optional.empty(), Optional.empty());
+                    r.get(6, Boolean.class), r.get(7, Boolean.class), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
                 DatakitException.check(member.kind() == 'r', "Inheritance member %s of %s is not a plain table. Copy %s with "
                     + "postgres-extract.", ref, relation.ref(), relation.ref());
                 checkReadable(member, relation);
-                return new Part(ref.toString(), ref, member.oid(), r.get(5, Boolean.class), Optional.empty(),
+                return new Part(ref.toString(), ref, member.oid(), r.get(5, Boolean.class), Optional.empty(), false,
                     depth == 0 ? "inheritance parent (its own rows)" : "inheritance child, level " + depth, member.rows());
             });
     }
@@ -223,7 +213,7 @@ final class PartitionCatalog {
             boolean last = i == count - 1;
             String where = "ctid >= '(" + start + ",0)'::tid" + (last ? "" : " AND ctid < '(" + end + ",0)'::tid");
             String range = last ? start + "-end" : start + "-" + (end - 1);
-            parts.add(new Part("%s blocks %s".formatted(relation.ref(), range), relation.ref(), relation.oid(), false, Optional.of(where),
+            parts.add(new Part("%s blocks %s".formatted(relation.ref(), range), relation.ref(), relation.oid(), false, Optional.of(where), true,
                 "blocks " + range, rows < 0 ? -1 : rows * (end - start) / blocks));
         }
         return parts;
@@ -234,6 +224,6 @@ final class PartitionCatalog {
             r.get(4, Boolean.class), r.get(5, String.class).charAt(0), r.get(6, String.class), r.get(7, Long.class),
             r.get(8, Boolean.class), r.get(9, Boolean.class),
             Optional.ofNullable(r.get(10, String.class)), Optional.ofNullable(r.get(11, String.class)),
-            Optional.ofNullable(r.get(12, String.class)));
+            Optional.ofNullable(r.get(12, String.class)), Optional.ofNullable(r.get(13, String.class)));
     }
 }

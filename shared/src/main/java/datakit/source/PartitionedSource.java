@@ -53,7 +53,7 @@ public final class PartitionedSource {
 
     /** Whether the part still holds the rows {@code earlier} copied (see the class comment); it scans the part once. */
     public boolean unchangedSince(Part part, EarlierCopy earlier) {
-        if (!part.wholeTable() || part.oid() != earlier.oid() || !part.bounds().equals(earlier.bounds())) {
+        if (!part.keepable() || part.oid() != earlier.oid() || !part.bounds().equals(earlier.bounds())) {
             return false;
         }
         long xmax = Long.parseLong(session.rows("SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text",
