@@ -132,9 +132,10 @@ public final class CdcSource implements AutoCloseable {
      */
     public void checkNoPartitionWithItsParent(List<TableRef> tables) {
         for (TableRef table : tables) {
-            db.resultQuery("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_partition_ancestors(?::regclass) a "
+            // A table that does not exist has no ancestors; checkKeys says it does not exist.
+            db.resultQuery("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(?)) a "
                     + "JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                    + "WHERE a.relid <> ?::regclass", table.sql(), table.sql())
+                    + "WHERE a.relid <> pg_catalog.to_regclass(?)", table.sql(), table.sql())
                 .forEach(a -> {
                     TableRef parent = TableRef.of(a.get(0, String.class), a.get(1, String.class));
                     DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes "

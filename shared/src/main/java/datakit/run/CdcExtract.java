@@ -82,8 +82,8 @@ public final class CdcExtract {
                 captured.addAll(src.allTables());
             }
             List<TableRef> tables = List.copyOf(captured);
-            src.checkKeys(tables);
             src.checkNoPartitionWithItsParent(tables);
+            src.checkKeys(tables);
             checkNames(tables, bronzeSchema);
             run.info("checked the source: %d tables to capture".formatted(tables.size()));
             if (run.dryRun()) {
