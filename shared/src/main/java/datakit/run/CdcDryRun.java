@@ -24,8 +24,8 @@ final class CdcDryRun {
     /** The plan of a run: the publication, the slot, the snapshot, the change tables and the pending migrations. */
     static void plan(RunContext run, ConnectionSettings source, Database warehouse, CdcSource src, CdcRequest request, List<TableRef> tables,
                      String bronzeSchema) {
-        boolean publicationExists = src.publicationExists(request.publication());
-        List<String> adds = (publicationExists ? src.missingFrom(request.publication(), request.tables()) : List.<TableRef>of())
+        boolean publicationExists = src.publications().exists(request.publication());
+        List<String> adds = (publicationExists ? src.publications().missingFrom(request.publication(), request.tables()) : List.<TableRef>of())
             .stream().map(TableRef::toString).toList();
         List<String> names = tables.isEmpty() ? List.of("all tables") : tables.stream().map(TableRef::toString).toList();
         Optional<CdcSource.Slot> slot = src.slot(request.slot());

@@ -8,6 +8,7 @@ import datakit.bronze.WriteMode;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ChangeTable;
 import datakit.cdc.PgOutput;
+import datakit.cdc.Publications;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.cli.DatakitException;
@@ -69,15 +70,15 @@ public final class CdcExtract {
                 return;
             }
             // What the stream will carry: the tables asked for, and any other table the publication holds.
-            boolean publicationExists = src.publicationExists(request.publication());
+            boolean publicationExists = src.publications().exists(request.publication());
             if (publicationExists) {
-                src.checkPartitionsPublishedWhole(request.publication());
+                src.publications().checkPartitionsPublishedWhole(request.publication());
             }
-            src.requirePublication(request.publication(), request.tables());
+            src.publications().require(request.publication(), request.tables());
             var captured = new TreeSet<TableRef>(Comparator.comparing(TableRef::toString));
             captured.addAll(request.tables());
             if (publicationExists) {
-                captured.addAll(src.published(request.publication()));
+                captured.addAll(src.publications().tables(request.publication()));
             } else if (request.tables().isEmpty()) {
                 captured.addAll(src.allTables());
             }
@@ -134,7 +135,7 @@ public final class CdcExtract {
             run.warn("slot " + request.slot() + " is gone since the last run; changes made since then are lost to __changes"
                 + (request.snapshotNever() ? "" : ", and the snapshot of the new slot brings the bronze tables up to date"));
         }
-        CdcSource.Publication publication = src.ensurePublication(request.publication(), request.tables());
+        Publications.Ready publication = src.publications().ensure(request.publication(), request.tables());
         List<TableRef> published = publication.tables();
         run.info("publication " + request.publication() + (publication.created() ? " created" : " ready"));
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
@@ -297,7 +298,7 @@ public final class CdcExtract {
             }
         }
         String publication = created.orElse(request.publication());
-        boolean exists = src.publicationExists(publication);
+        boolean exists = src.publications().exists(publication);
         boolean dropPublication = created.isPresent() && sharing.isEmpty() && exists;
         String publicationFate = !exists ? "publication " + publication + " does not exist"
             : dropPublication ? "publication " + publication + " (this stream created it)"
@@ -309,7 +310,7 @@ public final class CdcExtract {
         }
         slot.ifPresent(s -> src.dropSlot(s.name()));
         if (dropPublication) {
-            src.dropPublication(publication);
+            src.publications().drop(publication);
         }
         if (bookkeeping) {
             try {
