@@ -471,6 +471,11 @@ class CdcIT {
         assertThat(warehouse.value("SELECT count(*) FROM bronze.quiet__changes")).isEqualTo("0");
         assertThat(warehouse.value("SELECT count(*) FROM bronze.items__changes")).isEqualTo("1");
 
+        // A table added to the stream later gets its change table at that run.
+        source.execute("CREATE TABLE public.later (id bigint PRIMARY KEY, day date)");
+        ok("--table", "items", "--table", "quiet", "--table", "later");
+        assertThat(changeColumns("bronze.later__changes")).isEqualTo(List.of(List.of("id", "bigint"), List.of("day", "date")));
+
         // Without a snapshot too, from the first run on.
         ok("--drop-slot");
         ok("--table", "items", "--table", "quiet", "--snapshot", "never", "--target-schema", "nosnap");

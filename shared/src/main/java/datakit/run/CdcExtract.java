@@ -175,7 +175,9 @@ public final class CdcExtract {
                     }
                 }
                 // A table new to the stream (added to the publication since) gets its change table now, too.
-                List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.empty());
+                List<TableRef> unprepared = withoutChangeTable(published, bronzeSchema);
+                List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
+                    : src.relations(unprepared, request.publication(), Optional.empty());
                 warehouse.inTransaction(connection -> {
                     prepareChangeTables(connection, src, relations, bronzeSchema, request);
                     if (publication.created()) {
@@ -241,6 +243,17 @@ public final class CdcExtract {
             var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
             prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing(relation), metadata(table),
                 request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty()));
+        }
+    }
+
+    /** The tables whose change table the warehouse does not have yet: one query, so a run of a large stream stays quick. */
+    private List<TableRef> withoutChangeTable(List<TableRef> tables, String bronzeSchema) throws SQLException {
+        var byName = new LinkedHashMap<String, TableRef>();
+        tables.forEach(t -> byName.put(new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().sql(), t));
+        try (Connection connection = warehouse.connect()) {
+            return Sql.using(connection).resultQuery("SELECT t FROM unnest(?::text[]) WITH ORDINALITY AS u(t, n) "
+                    + "WHERE pg_catalog.to_regclass(t) IS NULL ORDER BY n", (Object) byName.keySet().toArray(String[]::new))
+                .fetch(0, String.class).stream().map(byName::get).toList();
         }
     }
 
