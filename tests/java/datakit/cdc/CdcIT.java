@@ -519,6 +519,9 @@ class CdcIT {
         assertThat(plan.path("change_tables").toString()).isEqualTo("[\"bronze.items__changes\"]");
         assertThat(source.value("SELECT count(*) FROM pg_publication")).isEqualTo("0");
 
+        assertThat(ok("--table", "items", "--dry-run").out()).contains("postgres-cdc --dry-run: nothing was written",
+            "publication " + slot + " (would be created)", "changes     bronze.items__changes", "V1 create bookkeeping tables");
+
         var drop = ok("--drop-slot", "--dry-run", "--json");
         assertThat(drop.out().strip()).startsWith("{").endsWith("}").doesNotContain("\n");
         assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(drop.out()).path("status").asText()).isEqualTo("dry-run");

@@ -197,6 +197,11 @@ public final class CdcSource implements AutoCloseable {
         }
     }
 
+    /** Whether the source is a hot standby (known after {@link #checkReady()}): it reads publications but cannot change them. */
+    public boolean standby() {
+        return standby;
+    }
+
     /** The source's publications, as this stream may use them (known after {@link #checkReady()}: a standby may only read them). */
     public Publications publications() {
         return new Publications(db, where, serverVersion(), standby);

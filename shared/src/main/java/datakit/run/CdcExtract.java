@@ -312,9 +312,10 @@ public final class CdcExtract {
         }
         String publication = created.orElse(request.publication());
         boolean exists = src.publications().exists(publication);
-        boolean dropPublication = created.isPresent() && sharing.isEmpty() && exists;
+        boolean dropPublication = created.isPresent() && sharing.isEmpty() && exists && !src.standby();
         String publicationFate = !exists ? "publication " + publication + " does not exist"
             : dropPublication ? "publication " + publication + " (this stream created it)"
+            : created.isPresent() && src.standby() ? "kept publication " + publication + ": the source is a hot standby; drop it on the primary"
             : created.isPresent() ? "kept publication " + publication + ": " + String.join(", ", sharing) + " read it too"
             : "kept publication " + publication + ": this stream did not create it";
         if (run.dryRun()) {
