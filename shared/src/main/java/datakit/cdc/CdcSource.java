@@ -3,6 +3,7 @@ package datakit.cdc;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
+import datakit.config.PgParam;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
@@ -11,21 +12,27 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
- * before anything is created (logical {@code wal_level}, the REPLICATION privilege, a key for every
- * table), the publication, and what the server says about the slot. It is the one source connection
+ * before anything is created (a primary or a 16+ standby, logical {@code wal_level}, the REPLICATION
+ * privilege, no pooler in between, a key for every table and partition), the publication (see
+ * {@link Publications}), the tables' columns, and what the server says about the slot. It is the one source connection
  * of the datakits that may write: a publication and a slot are catalog objects of the source. The
  * rows of the source are only ever read.
  */
 public final class CdcSource implements AutoCloseable {
     private final Connection connection;
+    /** The server's WAL position: the one it writes, or on a standby the one it has replayed. */
+    private static final String WAL_POSITION = "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+        + "ELSE pg_catalog.pg_current_wal_lsn() END";
+
     private final DSLContext db;
     private final String where;
+    /** Whether the server is a hot standby: it then decodes (16+) but cannot create or change a publication. */
+    private boolean standby;
 
     private CdcSource(Connection connection, String where) {
         this.connection = connection;
@@ -46,8 +53,15 @@ public final class CdcSource implements AutoCloseable {
                        Optional<String> confirmedFlush, long lagBytes, long retainedBytes, String walStatus) {
     }
 
-    /** Fails with what to do when the server cannot stream changes to this user. */
+    /**
+     * Fails with what to do when the server cannot stream changes to this user. A hot standby can decode
+     * from PostgreSQL 16 on; before that it is refused here, before anything is created.
+     */
     public void checkReady() {
+        standby = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery()").fetchOne(0, Boolean.class);
+        DatakitException.check(!standby || serverVersion() >= 160000, "The source %s is a hot standby (in recovery), and PostgreSQL %d "
+            + "cannot decode changes on a standby (16 and later can, from a publication made on the primary). Point --source at the "
+            + "primary.", where, serverVersion() / 10000);
         String walLevel = db.resultQuery("SELECT current_setting('wal_level')").fetchOne(0, String.class);
         DatakitException.check(walLevel.equals("logical"), "The source %s has wal_level = %s, and change data capture needs logical. "
             + "Set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart the server.", where, walLevel);
@@ -59,57 +73,53 @@ public final class CdcSource implements AutoCloseable {
     /**
      * Fails unless every table can key its updates and deletes: a primary key, or a replica identity
      * (USING INDEX, FULL). A table with neither has its deletes and updates refused by the server itself
-     * once it is published.
+     * once it is published. A partitioned table's partitions are checked too: the server keys a change by
+     * the replica identity of the partition it happened in.
      */
     public void checkKeys(List<TableRef> tables) {
         for (TableRef table : tables) {
             Record r = db.resultQuery("""
-                SELECT c.relreplident::text, c.relkind::text,
-                       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))
-                FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                SELECT c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = ? AND c.relname = ?""", table.schema(), table.table()).fetchOne();
             if (r == null) {
                 throw DatakitException.badInput("Table %s does not exist on the source %s. Check --table.", table, where);
             }
-            DatakitException.check("rp".contains(r.get(1, String.class)), "%s on the source is not a table; only tables have changes "
+            DatakitException.check("rp".contains(r.get(0, String.class)), "%s on the source is not a table; only tables have changes "
                 + "to capture. Check --table.", table);
-            String identity = r.get(0, String.class);
-            boolean keyed = identity.equals("f") || (!identity.equals("n") && r.get(2, Boolean.class));
-            DatakitException.check(keyed, "%s has no primary key and no replica identity, so its updates and deletes cannot be keyed. "
-                + "Add a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX a unique index).", table, table.sql());
+            db.resultQuery("""
+                    SELECT n.nspname::text, c.relname::text, t.level > 0,
+                           c.relreplident = 'f' OR (c.relreplident <> 'n' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                               WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident)))
+                    FROM (SELECT ?::regclass AS relid, 0 AS level
+                          UNION ALL SELECT relid, level FROM pg_catalog.pg_partition_tree(?::regclass) WHERE isleaf AND level > 0) t
+                    JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    ORDER BY t.level, 1, 2""", table.sql(), table.sql())
+                .forEach(k -> {
+                    TableRef checked = TableRef.of(k.get(0, String.class), k.get(1, String.class));
+                    DatakitException.check(k.get(3, Boolean.class), "%s%s has no primary key and no replica identity, so its updates and "
+                        + "deletes cannot be keyed. Add a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX a unique "
+                        + "index).", checked, k.get(2, Boolean.class) ? " (a partition of " + table + ")" : "", checked.sql());
+                });
         }
     }
 
     /**
-     * Creates the publication when missing, for {@code tables} or, when none are given, for all tables;
-     * adds given tables an existing publication lacks. Returns the tables it publishes.
+     * Fails when the stream would capture a partition and a partitioned table above it: the publication
+     * sends the partition's changes under one name only, so the other table would silently stay as loaded.
      */
-    public List<TableRef> ensurePublication(String name, List<TableRef> tables) {
-        boolean exists = db.resultQuery("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?)", name)
-            .fetchOne(0, Boolean.class);
-        try {
-            if (!exists) {
-                db.execute("CREATE PUBLICATION " + Sql.quote(name) + (tables.isEmpty() ? " FOR ALL TABLES" : " FOR TABLE " + list(tables)));
-            } else {
-                List<TableRef> missing = tables.stream().filter(t -> !published(name).contains(t)).toList();
-                if (!missing.isEmpty()) {
-                    db.execute("ALTER PUBLICATION " + Sql.quote(name) + " ADD TABLE " + list(missing));
-                }
-            }
-        } catch (RuntimeException e) {
-            if ("42501".equals(SqlErrors.sqlState(e))) {
-                throw DatakitException.badInput("The source user may not %s publication %s: %s. Create it as the tables' owner (or a "
-                    + "superuser for all tables) and pass it with --publication.", exists ? "change" : "create", name, SqlErrors.serverMessage(e));
-            }
-            throw e;
+    public void checkNoPartitionWithItsParent(List<TableRef> tables) {
+        for (TableRef table : tables) {
+            // A table that does not exist has no ancestors; checkKeys says it does not exist.
+            db.resultQuery("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(?)) a "
+                    + "JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    + "WHERE a.relid <> pg_catalog.to_regclass(?)", table.sql(), table.sql())
+                .forEach(a -> {
+                    TableRef parent = TableRef.of(a.get(0, String.class), a.get(1, String.class));
+                    DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes "
+                        + "land once, in the change table of %s. Leave %s out of --table (or out of the publication).", table, parent,
+                        parent, table);
+                });
         }
-        return published(name);
-    }
-
-    /** The tables a publication publishes, in name order. */
-    public List<TableRef> published(String publication) {
-        return db.resultQuery("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = ? ORDER BY 1, 2", publication)
-            .fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
     }
 
     /**
@@ -129,25 +139,79 @@ public final class CdcSource implements AutoCloseable {
                 ORDER BY k.position""", table.schema(), table.table()).fetch(0, String.class);
     }
 
-    /** Every ordinary table of the database outside the system schemas: what a publication FOR ALL TABLES publishes. */
+    /**
+     * Every table of the database outside the system schemas, partitioned tables whole (not their
+     * partitions): what a publication FOR ALL TABLES WITH (publish_via_partition_root) publishes.
+     */
     public List<TableRef> allTables() {
         return db.resultQuery("""
                 SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\\_%'
                 ORDER BY 1, 2""").fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
     }
 
-    public boolean publicationExists(String publication) {
-        return db.resultQuery("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?)", publication).fetchOne(0, Boolean.class);
+    /**
+     * What the server will say of each table in its first Relation message: the columns pgoutput sends
+     * (not dropped, not generated, within the publication's column list), their types and which form the
+     * replica identity. Read in {@code snapshot} when given (the slot's exported snapshot), so a change
+     * table made from it has the types the source had at the slot's starting point.
+     */
+    public List<PgOutput.Relation> relations(List<TableRef> tables, String publication, Optional<String> snapshot) {
+        try {
+            connection.setAutoCommit(false);
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+            if (snapshot.isPresent()) {
+                db.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
+            }
+            var relations = new java.util.ArrayList<PgOutput.Relation>();
+            for (TableRef table : tables) {
+                List<String> key = rowKey(table);
+                Record rel = db.resultQuery("SELECT c.oid::bigint, c.relreplident::text FROM pg_catalog.pg_class c WHERE c.oid = ?::regclass",
+                    table.sql()).fetchOne();
+                char identity = rel.get(1, String.class).charAt(0);
+                String columnList = serverVersion() >= 150000 ? """
+                     AND (t.attnames IS NULL OR a.attname = ANY (t.attnames))""" : "";
+                String listed = serverVersion() >= 150000 ? """
+                    LEFT JOIN pg_catalog.pg_publication_tables t ON t.pubname = ? AND t.schemaname = ? AND t.tablename = ?""" : "";
+                Object[] binds = serverVersion() >= 150000 ? new Object[] {publication, table.schema(), table.table(), table.sql()}
+                    : new Object[] {table.sql()};
+                List<PgOutput.Column> columns = db.resultQuery("SELECT a.attname::text, a.atttypid::bigint, a.atttypmod "
+                        + "FROM pg_catalog.pg_attribute a " + listed + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+                        + "AND a.attgenerated = ''" + columnList + " ORDER BY a.attnum", binds)
+                    .fetch(c -> new PgOutput.Column(identity == 'f' || key.contains(c.get(0, String.class)), c.get(0, String.class),
+                        c.get(1, Long.class), c.get(2, Integer.class)));
+                relations.add(new PgOutput.Relation(Optional.empty(), rel.get(0, Long.class), table.schema(), table.table(), identity, columns));
+            }
+            connection.commit();
+            return relations;
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Reading the columns of the captured tables on the source " + where, e);
+        } finally {
+            try {
+                connection.rollback();
+                connection.setAutoCommit(true);
+            } catch (SQLException e) {
+                // The session is closed at the end of the run either way.
+            }
+        }
+    }
+
+    /** Whether the source is a hot standby (known after {@link #checkReady()}): it reads publications but cannot change them. */
+    public boolean standby() {
+        return standby;
+    }
+
+    /** The source's publications, as this stream may use them (known after {@link #checkReady()}: a standby may only read them). */
+    public Publications publications() {
+        return new Publications(db, where, serverVersion(), standby);
     }
 
     public Optional<Slot> slot(String name) {
-        return db.resultQuery("""
-                SELECT s.slot_name::text, s.plugin::text, s.database::text, s.active, s.active_pid, s.confirmed_flush_lsn::text,
-                       coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn), 0)::bigint,
-                       coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn), 0)::bigint,
-                       coalesce(to_jsonb(s) ->> 'wal_status', '')
-                FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = ?""", name)
+        return db.resultQuery("SELECT s.slot_name::text, s.plugin::text, s.database::text, s.active, s.active_pid, "
+                + "s.confirmed_flush_lsn::text, coalesce(pg_catalog.pg_wal_lsn_diff(" + WAL_POSITION + ", s.confirmed_flush_lsn), 0)::bigint, "
+                + "coalesce(pg_catalog.pg_wal_lsn_diff(" + WAL_POSITION + ", s.restart_lsn), 0)::bigint, coalesce(to_jsonb(s) ->> 'wal_status', '') "
+                + "FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = ?", name)
             .fetchOptional(r -> new Slot(r.get(0, String.class), r.get(1, String.class), r.get(2, String.class), r.get(3, Boolean.class),
                 Optional.ofNullable(r.get(4, Integer.class)), Optional.ofNullable(r.get(5, String.class)), r.get(6, Long.class),
                 r.get(7, Long.class), r.get(8, String.class)));
@@ -175,19 +239,38 @@ public final class CdcSource implements AutoCloseable {
         return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
     }
 
-    /** The server's current WAL insert position, as text: every transaction committed so far ends before it. */
+    /**
+     * The server's current WAL insert position, as text: every transaction committed so far ends before it.
+     * On a standby, the position it has replayed: what it can decode.
+     */
     public String currentLsn() {
-        return db.resultQuery("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchOne(0, String.class);
+        return db.resultQuery("SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+            + "ELSE pg_catalog.pg_current_wal_insert_lsn() END::text").fetchOne(0, String.class);
+    }
+
+    /**
+     * Fails when the source refuses a replication connection the way a connection pooler does (PgBouncer:
+     * "unsupported startup parameter: replication"): logical replication needs a walsender of the server
+     * itself. Any other failure to connect is left to the checks and connections that follow, which say
+     * more precisely what is wrong (a missing REPLICATION privilege, a wrong password).
+     */
+    public static void checkNotPooled(ConnectionSettings settings) {
+        try {
+            ReplicationSession.open(settings).close();
+        } catch (DatakitException e) {
+            String message = SqlErrors.serverMessage(e.getCause() == null ? e : e.getCause());
+            if (message.contains("unsupported startup parameter")) {
+                throw DatakitException.badInput("The source %s refused a replication connection (%s): replication connections cannot go "
+                    + "through a connection pooler such as PgBouncer. Point --source (%s) at the PostgreSQL server itself.",
+                    settings.describe(), message, settings.origin(PgParam.HOST));
+            }
+        }
     }
 
     /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there; any source connection can ask. */
     public static Optional<String> sentLsn(Connection connection, int walsenderPid) {
         return Sql.using(connection).resultQuery("SELECT sent_lsn::text FROM pg_catalog.pg_stat_replication WHERE pid = ?", walsenderPid)
             .fetchOptional(0, String.class);
-    }
-
-    private static String list(List<TableRef> tables) {
-        return tables.stream().map(TableRef::sql).collect(Collectors.joining(", "));
     }
 
     @Override

@@ -1,7 +1,6 @@
 package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
-import datakit.cli.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.nio.ByteBuffer;
@@ -35,6 +34,8 @@ public final class ChangeCapture {
     private final Function<TableRef, List<String>> rowKey;
     private final boolean apply;
     private final Map<Long, ChangeTable> relations = new HashMap<>();
+    /** Relation messages not followed yet: each is followed at the relation's first change after it. */
+    private final Map<Long, PgOutput.Relation> announced = new HashMap<>();
     private final Map<ChangeTable, List<String>> applyKeys = new HashMap<>();
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
     private final List<String> schemaChanges = new ArrayList<>();
@@ -96,13 +97,13 @@ public final class ChangeCapture {
                 end(commit.endLsn());
                 return true;
             }
-            case PgOutput.Relation relation -> follow(relation);
-            case PgOutput.Insert insert when !skipping -> batch.insert(relations.get(insert.relation()), insert.row());
-            case PgOutput.Update update when !skipping -> batch.update(relations.get(update.relation()), update);
-            case PgOutput.Delete delete when !skipping -> batch.delete(relations.get(delete.relation()), delete);
+            case PgOutput.Relation relation -> announced.put(relation.oid(), relation);
+            case PgOutput.Insert insert when !skipping -> batch.insert(table(insert.relation()), insert.row());
+            case PgOutput.Update update when !skipping -> batch.update(table(update.relation()), update);
+            case PgOutput.Delete delete when !skipping -> batch.delete(table(delete.relation()), delete);
             case PgOutput.Truncate truncate when !skipping -> {
                 for (long oid : truncate.relations()) {
-                    batch.truncate(relations.get(oid));
+                    batch.truncate(table(oid));
                 }
             }
             default -> {
@@ -134,6 +135,20 @@ public final class ChangeCapture {
         }
     }
 
+    /**
+     * The change table of a relation, brought to the shape the server last announced for it. The shape is
+     * followed at the relation's next change, not when announced: for a partition published through its
+     * partitioned table (publish_via_partition_root), pgoutput announces the partition too, whose changes
+     * then arrive under the partitioned table's name, and the partition must not get a change table.
+     */
+    private ChangeTable table(long oid) throws SQLException {
+        PgOutput.Relation relation = announced.remove(oid);
+        if (relation != null) {
+            follow(relation);
+        }
+        return relations.get(oid);
+    }
+
     private void follow(PgOutput.Relation relation) throws SQLException {
         TableRef source = TableRef.of(relation.namespace(), relation.name());
         ChangeTable table = tables.computeIfAbsent(source, s -> new ChangeTable(s, TableRef.of(bronzeSchema, s.table())));
@@ -142,9 +157,8 @@ public final class ChangeCapture {
         schemaChanges.addAll(table.follow(db, relation, landing.apply(relation), metadata.apply(source)));
         relations.put(relation.oid(), table);
         if (apply) {
+            // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
             List<String> key = applyKeys.computeIfAbsent(table, t -> rowKey.apply(source));
-            DatakitException.check(!key.isEmpty(), "--apply keeps rows by key, and %s has no primary key or replica identity index. "
-                + "Add a primary key, or capture it without --apply.", source);
             schemaChanges.addAll(StateApply.follow(db, table, key));
         }
     }
@@ -160,7 +174,11 @@ public final class ChangeCapture {
             apply ? firstLsnOfBatch : since)));
         if (apply) {
             for (ChangeTable table : batch.touched()) {
-                StateApply.apply(db, table, applyKeys.get(table), firstLsnOfBatch, metadata.apply(table.source()));
+                long unmatched = StateApply.apply(db, table, applyKeys.get(table), firstLsnOfBatch, metadata.apply(table.source()));
+                if (unmatched > 0) {
+                    schemaChanges.add("%d updates and deletes of %s found no equal row in %s to remove: it differs from the source (run "
+                        .formatted(unmatched, table.source(), table.state()) + "once with --snapshot always to reload it)");
+                }
             }
         }
         checkpoint = Math.max(checkpoint, lastCommitEnd);

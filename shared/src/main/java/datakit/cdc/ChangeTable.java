@@ -75,6 +75,24 @@ public final class ChangeTable {
     }
 
     /**
+     * Creates the change table of a table of the stream before its first change, from what the server will
+     * announce of it ({@link CdcSource#relations}), so every table of the stream has one from the run that
+     * made the slot on, with the source's types of that moment. With {@code --apply} ({@code applyKey}
+     * present) the bronze table is made too when no snapshot loaded it. An existing change table is left as
+     * it is: changes still to come may have an older shape, and their Relation messages bring it up to date.
+     * Returns what it created, in words.
+     */
+    public List<String> prepare(DSLContext db, PgOutput.Relation relation, Map<String, String> landing, BronzeMetadata metadata,
+                                Optional<List<String>> applyKey) {
+        if (BronzeTable.inspect(db, ref).isPresent()) {
+            return List.of();
+        }
+        var done = new ArrayList<>(follow(db, relation, landing, metadata));
+        applyKey.ifPresent(key -> done.addAll(StateApply.follow(db, this, key)));
+        return done;
+    }
+
+    /**
      * Creates the table, or brings it to the shape of {@code relation}; {@code landing} gives the bronze
      * type of each source column by name (text for one the source catalog no longer has). Returns what
      * it changed, in words, for the run's summary.

@@ -45,6 +45,27 @@ public final class SlotCheckpoint {
             stream, lsn, slot, publication, since, runId);
     }
 
+    /**
+     * Records that this stream created its publication (state {@code publication_created}), so that
+     * {@code --drop-slot} drops it too, and never a publication someone else made. Later saves keep it.
+     */
+    public void notePublicationCreated(Connection transaction, String stream) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET state = state || '{\"publication_created\": true}' "
+            + "WHERE stream = ? AND partition_name = ''", stream);
+    }
+
+    /** The publication this stream created, if it did and the checkpoint remembers it. */
+    public Optional<String> createdPublication(Connection connection, String stream) {
+        return Sql.using(connection).resultQuery("SELECT state ->> 'publication' FROM " + table + " WHERE stream = ? AND partition_name = '' "
+            + "AND (state ->> 'publication_created')::boolean", stream).fetchOptional(0, String.class);
+    }
+
+    /** The other streams of this bronze schema that read {@code publication}. */
+    public java.util.List<String> otherStreamsOf(Connection connection, String publication, String stream) {
+        return Sql.using(connection).resultQuery("SELECT stream FROM " + table + " WHERE state ->> 'publication' = ? AND stream <> ? "
+            + "AND partition_name = '' ORDER BY 1", publication, stream).fetch(0, String.class);
+    }
+
     public void delete(Connection transaction, String stream) {
         Sql.using(transaction).execute("DELETE FROM " + table + " WHERE stream = ? AND partition_name = ''", stream);
     }

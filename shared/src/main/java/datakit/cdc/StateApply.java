@@ -19,6 +19,12 @@ import org.jooq.DSLContext;
  * stream does not carry, such as generated ones, keep their values), or removed by a delete or by an
  * update that moved the row to another key. A truncate empties the table first, and only what came
  * after it counts.
+ * <p>
+ * A table without a key (REPLICA IDENTITY FULL, whose changes carry the whole old row) is kept as a
+ * multiset, as PostgreSQL's own logical replication applies it: every change removes exactly one row
+ * equal to its old row (NULLs equal NULLs) and adds its new row. Rows are compared on the text form
+ * of every column, read back through the column's type in the warehouse, so types without an equality
+ * operator (json, point, xml) compare too, and two rows match only when they print the same.
  */
 final class StateApply {
     private StateApply() {
@@ -40,7 +46,9 @@ final class StateApply {
             done.add("created " + table.state());
             changes.add("CREATE TABLE " + table.state().sql() + " (" + table.columns().stream().map(c -> Sql.quote(c) + " " + types.get(c))
                 .collect(Collectors.joining(", ")) + ", _cdc_unknown text[], " + BronzeMetadata.commonDefinitions() + ")");
-            changes.add(index);
+            if (!key.isEmpty()) {
+                changes.add(index);
+            }
         } else {
             Map<String, String> now = state.get().columns();
             for (String column : table.columns()) {
@@ -54,7 +62,7 @@ final class StateApply {
                     done.add(TableRef.display(column) + " of " + table.state() + " is now " + type);
                 }
             }
-            if (!state.get().hasUniqueKey(key)) {
+            if (!key.isEmpty() && !state.get().hasUniqueKey(key)) {
                 changes.add(index);
                 done.add(table.state() + " was not kept by --apply until now: rows no change touched since its snapshot may be out of "
                     + "date (run once with --snapshot always to reload it)");
@@ -64,8 +72,12 @@ final class StateApply {
         return done;
     }
 
-    /** Applies the changes from {@code fromLsn} on. */
-    static void apply(DSLContext db, ChangeTable table, List<String> key, String fromLsn, BronzeMetadata metadata) {
+    /**
+     * Applies the changes from {@code fromLsn} on; {@code key} empty for a table kept as a multiset. Returns
+     * how many changes found no row equal to their old row to remove (0 unless the bronze table no longer
+     * equals the source: changed by hand, or not kept by --apply all along).
+     */
+    static long apply(DSLContext db, ChangeTable table, List<String> key, String fromLsn, BronzeMetadata metadata) {
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Map<String, String> stateColumns = BronzeTable.inspect(db, table.state()).orElseThrow().columns();
         String changes = table.ref().sql();
@@ -77,8 +89,11 @@ final class StateApply {
             String[] at = lastTruncate.get().split(" ");
             since += " AND (_cdc_lsn, _cdc_seq) > (" + Sql.literal(at[0]) + "::pg_lsn, " + Integer.parseInt(at[1]) + ")";
         }
-        List<String> others = table.columns().stream().filter(c -> !key.contains(c)).toList();
         boolean unknown = stateColumns.containsKey("_cdc_unknown");
+        if (key.isEmpty()) {
+            return applyWholeRows(db, table, since, types, unknown, metadata);
+        }
+        List<String> others = table.columns().stream().filter(c -> !key.contains(c)).toList();
         String keys = quoted(key);
         String oldKeys = key.stream().map(k -> "(_cdc_old ->> " + Sql.literal(k) + ")::" + types.get(k) + " AS " + Sql.quote(k))
             .collect(Collectors.joining(", "));
@@ -90,18 +105,54 @@ final class StateApply {
         String last = "SELECT DISTINCT ON (" + keys + ") * FROM (" + events + ") e ORDER BY " + keys + ", _cdc_lsn DESC, _cdc_seq DESC, sets DESC";
         db.execute("DELETE FROM " + table.state().sql() + " s USING (" + last + ") l WHERE NOT l.sets AND "
             + key.stream().map(k -> "s." + Sql.quote(k) + " = l." + Sql.quote(k)).collect(Collectors.joining(" AND ")));
-        var columns = new ArrayList<>(table.columns().stream().map(Sql::quote).toList());
-        var values = new ArrayList<>(columns);
-        if (unknown) {
-            columns.add("_cdc_unknown");
-            values.add("_cdc_unknown");
-        }
-        metadata.columns().forEach(c -> columns.add(Sql.quote(c.name())));
-        values.addAll(metadata.valueExpressions());
+        Insert insert = Insert.of(table, unknown, metadata);
+        List<String> columns = insert.columns();
+        List<String> values = insert.values();
         var updates = columns.stream().filter(c -> !key.stream().map(Sql::quote).toList().contains(c)).map(c -> c + " = excluded." + c)
             .collect(Collectors.joining(", "));
         db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", columns) + ") SELECT " + String.join(", ", values)
             + " FROM (" + last + ") l WHERE sets ON CONFLICT (" + keys + ") DO UPDATE SET " + updates);
+        return 0;
+    }
+
+    /**
+     * A table without a key, as a multiset: adds the new row of every insert and update, then removes, for
+     * each distinct old row of the updates and deletes, as many equal rows as there were such changes. Set
+     * arithmetic gives what applying them one by one in commit order gives, since every old row existed when
+     * its change was made; a row added and removed within the batch cancels out.
+     */
+    private static long applyWholeRows(DSLContext db, ChangeTable table, String since, Map<String, String> types, boolean unknown,
+                                       BronzeMetadata metadata) {
+        String changes = table.ref().sql();
+        Insert insert = Insert.of(table, unknown, metadata);
+        db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", insert.columns()) + ") SELECT "
+            + String.join(", ", insert.values())
+            + " FROM " + changes + " WHERE " + since + " AND _cdc_op IN ('insert', 'update') ORDER BY _cdc_lsn, _cdc_seq");
+        String oldRow = table.columns().stream().map(c -> "((_cdc_old ->> " + Sql.literal(c) + ")::" + types.get(c) + ")::text")
+            .collect(Collectors.joining(", ", "jsonb_build_array(", ")"));
+        String bronzeRow = table.columns().stream().map(c -> "s." + Sql.quote(c) + "::text")
+            .collect(Collectors.joining(", ", "jsonb_build_array(", ")"));
+        return db.resultQuery("WITH gone AS (SELECT " + oldRow + " AS row, count(*) AS n FROM " + changes + " WHERE " + since
+                + " AND _cdc_old IS NOT NULL AND _cdc_op IN ('update', 'delete') GROUP BY 1), "
+                + "equal AS (SELECT s.ctid AS row_id, g.n, row_number() OVER (PARTITION BY g.row ORDER BY s.ctid) AS copy FROM "
+                + table.state().sql() + " s JOIN gone g ON " + bronzeRow + " = g.row), "
+                + "removed AS (DELETE FROM " + table.state().sql() + " s USING equal e WHERE s.ctid = e.row_id AND e.copy <= e.n RETURNING 1) "
+                + "SELECT (SELECT coalesce(sum(n), 0) FROM gone) - (SELECT count(*) FROM removed)").fetchOne(0, Long.class);
+    }
+
+    /** The bronze table's columns a change row sets, and the values from the change table's row (and the run's metadata). */
+    private record Insert(List<String> columns, List<String> values) {
+        static Insert of(ChangeTable table, boolean unknown, BronzeMetadata metadata) {
+            var columns = new ArrayList<>(table.columns().stream().map(Sql::quote).toList());
+            var values = new ArrayList<>(columns);
+            if (unknown) {
+                columns.add("_cdc_unknown");
+                values.add("_cdc_unknown");
+            }
+            metadata.columns().forEach(c -> columns.add(Sql.quote(c.name())));
+            values.addAll(metadata.valueExpressions());
+            return new Insert(columns, values);
+        }
     }
 
     private static String quoted(List<String> names) {

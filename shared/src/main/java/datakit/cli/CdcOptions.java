@@ -45,8 +45,8 @@ public class CdcOptions implements CheckedOptions {
     boolean follow;
 
     @Option(names = "--apply", descriptionKey = "CDC_APPLY",
-        description = "Also keep each bronze table (the snapshot) equal to its source table, by primary key, in the same transaction "
-            + "as the changes.")
+        description = "Also keep each bronze table (the snapshot) equal to its source table, by primary key (a table without one, "
+            + "REPLICA IDENTITY FULL: as a multiset of whole rows), in the same transaction as the changes.")
     boolean apply;
 
     @Option(names = "--streaming", paramLabel = "on|off", descriptionKey = "CDC_STREAMING", defaultValue = "on", arity = "1",
@@ -54,8 +54,8 @@ public class CdcOptions implements CheckedOptions {
             + "commit; off: the server keeps them on its own disk and sends them after the commit.")
     String streaming;
 
-    @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint), then exit: the server stops keeping "
-        + "WAL for it, and the next run starts over with a new slot and snapshot.")
+    @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint, and the publication if this stream "
+        + "created it), then exit: the server stops keeping WAL for it, and the next run starts over with a new slot and snapshot.")
     boolean dropSlot;
 
     @Option(names = "--lag-warning", paramLabel = "BYTES", descriptionKey = "CDC_LAG_WARNING", defaultValue = "1073741824",

@@ -7,7 +7,9 @@ import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.CdcSource;
+import datakit.cdc.ChangeTable;
 import datakit.cdc.PgOutput;
+import datakit.cdc.Publications;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.cli.DatakitException;
@@ -23,6 +25,7 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -49,6 +52,8 @@ public final class CdcExtract {
     private final boolean haltAfterCommit;
     /** Rows loaded from the slot's snapshot into each bronze table, when this run made the slot. */
     private Map<String, Long> snapshotRows = Map.of();
+    /** Change tables (and --apply bronze tables) made before the stream, in words. */
+    private final List<String> prepared = new ArrayList<>();
 
     /** @param haltAfterCommit fault injection for the crash tests: end the process right after the first warehouse commit */
     public CdcExtract(RunContext run, Database source, Database warehouse, boolean haltAfterCommit) {
@@ -66,24 +71,25 @@ public final class CdcExtract {
                 return;
             }
             // What the stream will carry: the tables asked for, and any other table the publication holds.
-            boolean publicationExists = src.publicationExists(request.publication());
+            boolean publicationExists = src.publications().exists(request.publication());
+            if (publicationExists) {
+                src.publications().checkPartitionsPublishedWhole(request.publication());
+            }
+            src.publications().require(request.publication(), request.tables());
             var captured = new TreeSet<TableRef>(Comparator.comparing(TableRef::toString));
             captured.addAll(request.tables());
             if (publicationExists) {
-                captured.addAll(src.published(request.publication()));
+                captured.addAll(src.publications().tables(request.publication()));
             } else if (request.tables().isEmpty()) {
                 captured.addAll(src.allTables());
             }
             List<TableRef> tables = List.copyOf(captured);
+            src.checkNoPartitionWithItsParent(tables);
             src.checkKeys(tables);
-            if (request.apply()) {
-                tables.forEach(t -> DatakitException.check(!src.rowKey(t).isEmpty(), "--apply keeps rows by key, and %s has no primary key "
-                    + "or replica identity index. Add a primary key, or capture it without --apply.", t));
-            }
             checkNames(tables, bronzeSchema);
             run.info("checked the source: %d tables to capture".formatted(tables.size()));
             if (run.dryRun()) {
-                printPlan(src, request, tables, bronzeSchema);
+                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema);
                 return;
             }
             Migrations.apply(warehouse.dataSource(), bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
@@ -130,8 +136,9 @@ public final class CdcExtract {
             run.warn("slot " + request.slot() + " is gone since the last run; changes made since then are lost to __changes"
                 + (request.snapshotNever() ? "" : ", and the snapshot of the new slot brings the bronze tables up to date"));
         }
-        List<TableRef> published = src.ensurePublication(request.publication(), request.tables());
-        run.info("publication " + request.publication() + " ready");
+        Publications.Ready publication = src.publications().ensure(request.publication(), request.tables());
+        List<TableRef> published = publication.tables();
+        run.info("publication " + request.publication() + (publication.created() ? " created" : " ready"));
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
             run.info("opened the replication connection");
             String start;
@@ -139,16 +146,24 @@ public final class CdcExtract {
             if (slot.isEmpty()) {
                 try (Connection connection = warehouse.connect()) {
                     checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
+                    if (publication.created()) {
+                        checkpoints.notePublicationCreated(connection, request.stream());
+                    }
                 }
                 ReplicationSession.NewSlot created = replication.createSlot(request.slot());
                 start = created.consistentPoint().asString();
                 since = start;
+                // The tables' shapes as of the slot's snapshot, read before the replication connection's next command.
+                List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.of(created.snapshot()));
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : loadSnapshot(src, created.snapshot(), published, bronzeSchema, request, start, runs);
+                    : loadSnapshot(src, created.snapshot(), published, relations, bronzeSchema, request, start, runs);
                 if (request.snapshotNever()) {
-                    try (Connection connection = warehouse.connect()) {
-                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, start, run.runId());
-                    }
+                    String position = start;
+                    warehouse.inTransaction(connection -> {
+                        prepareChangeTables(connection, src, relations, bronzeSchema, request);
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
+                        return null;
+                    });
                 }
                 run.info("created slot %s at %s%s".formatted(request.slot(), start, loaded.isEmpty() ? "" : "; snapshot " + loaded));
                 snapshotRows = loaded;
@@ -160,6 +175,17 @@ public final class CdcExtract {
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, start, run.runId());
                     }
                 }
+                // A table new to the stream (added to the publication since) gets its change table now, too.
+                List<TableRef> unprepared = withoutChangeTable(published, bronzeSchema);
+                List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
+                    : src.relations(unprepared, request.publication(), Optional.empty());
+                warehouse.inTransaction(connection -> {
+                    prepareChangeTables(connection, src, relations, bronzeSchema, request);
+                    if (publication.created()) {
+                        checkpoints.notePublicationCreated(connection, request.stream());
+                    }
+                    return null;
+                });
             }
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, this::landing, this::metadata,
                 haltAfterCommit);
@@ -177,8 +203,8 @@ public final class CdcExtract {
      * transaction with the checkpoint at the slot's starting point: the stream then begins exactly
      * where the snapshot ends.
      */
-    private Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, String bronzeSchema, CdcRequest request, String start,
-                                           RunLog runs) throws SQLException {
+    private Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
+                                           String bronzeSchema, CdcRequest request, String start, RunLog runs) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
             warehouse.inTransaction(connection -> {
@@ -196,6 +222,7 @@ public final class CdcExtract {
                     total += copied.rows();
                     bytes += copied.bytes();
                 }
+                prepareChangeTables(connection, src, relations, bronzeSchema, request);
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
@@ -203,6 +230,32 @@ public final class CdcExtract {
             });
         }
         return rows;
+    }
+
+    /**
+     * Creates the change table of every table of the stream that has none yet, in the caller's transaction,
+     * so that it exists (with the source's types) whether or not the table has changed; with --apply, also
+     * the bronze table when no snapshot made it.
+     */
+    private void prepareChangeTables(Connection transaction, CdcSource src, List<PgOutput.Relation> relations, String bronzeSchema,
+                                     CdcRequest request) {
+        for (PgOutput.Relation relation : relations) {
+            TableRef table = TableRef.of(relation.namespace(), relation.name());
+            var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
+            prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing(relation), metadata(table),
+                request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty()));
+        }
+    }
+
+    /** The tables whose change table the warehouse does not have yet: one query, so a run of a large stream stays quick. */
+    private List<TableRef> withoutChangeTable(List<TableRef> tables, String bronzeSchema) throws SQLException {
+        var byName = new LinkedHashMap<String, TableRef>();
+        tables.forEach(t -> byName.put(new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().sql(), t));
+        try (Connection connection = warehouse.connect()) {
+            return Sql.using(connection).resultQuery("SELECT t FROM unnest(?::text[]) WITH ORDINALITY AS u(t, n) "
+                    + "WHERE pg_catalog.to_regclass(t) IS NULL ORDER BY n", (Object) byName.keySet().toArray(String[]::new))
+                .fetch(0, String.class).stream().map(byName::get).toList();
+        }
     }
 
     /**
@@ -249,17 +302,38 @@ public final class CdcExtract {
     private void dropSlot(CdcSource src, CdcRequest request, String bronzeSchema) {
         Optional<CdcSource.Slot> slot = src.slot(request.slot());
         slot.ifPresent(src::checkSlotUsable);
+        var checkpoints = new SlotCheckpoint(bronzeSchema);
+        boolean bookkeeping = Migrations.pending(warehouse.dataSource(), bronzeSchema).stream().noneMatch(m -> m.startsWith("V1 "));
+        Optional<String> created = Optional.empty();
+        List<String> sharing = List.of();
+        if (bookkeeping) {
+            try (Connection connection = warehouse.connect()) {
+                created = checkpoints.createdPublication(connection, request.stream());
+                sharing = created.isEmpty() ? List.of() : checkpoints.otherStreamsOf(connection, created.get(), request.stream());
+            } catch (SQLException | DataAccessException e) {
+                throw SqlErrors.failure("Reading the checkpoint of " + request.stream(), e);
+            }
+        }
+        String publication = created.orElse(request.publication());
+        boolean exists = src.publications().exists(publication);
+        boolean dropPublication = created.isPresent() && sharing.isEmpty() && exists && !src.standby();
+        String publicationFate = !exists ? "publication " + publication + " does not exist"
+            : dropPublication ? "publication " + publication + " (this stream created it)"
+            : created.isPresent() && src.standby() ? "kept publication " + publication + ": the source is a hot standby; drop it on the primary"
+            : created.isPresent() ? "kept publication " + publication + ": " + String.join(", ", sharing) + " read it too"
+            : "kept publication " + publication + ": this stream did not create it";
         if (run.dryRun()) {
-            run.out().println("postgres-cdc would drop slot " + slot.map(s -> s.name() + " (it keeps " + Sizes.bytes(s.retainedBytes())
-                + " of WAL)").orElse(request.slot() + ": it does not exist") + " and the checkpoint of " + request.stream());
-            run.out().flush();
+            CdcDryRun.dropSlot(run, source.settings(), request, slot, dropPublication ? "would drop " + publicationFate : publicationFate);
             return;
         }
         slot.ifPresent(s -> src.dropSlot(s.name()));
-        if (!Migrations.pending(warehouse.dataSource(), bronzeSchema).contains("V1")) {
+        if (dropPublication) {
+            src.publications().drop(publication);
+        }
+        if (bookkeeping) {
             try {
                 warehouse.inTransaction(connection -> {
-                    new SlotCheckpoint(bronzeSchema).delete(connection, request.stream());
+                    checkpoints.delete(connection, request.stream());
                     return null;
                 });
             } catch (SQLException | DataAccessException e) {
@@ -269,20 +343,11 @@ public final class CdcExtract {
         var details = new LinkedHashMap<String, Object>();
         details.put("slot", slot.map(s -> "dropped " + s.name() + "; the server no longer keeps WAL for it (it kept "
             + Sizes.bytes(s.retainedBytes()) + ")").orElse(request.slot() + " did not exist"));
+        details.put("publication", dropPublication ? "dropped " + publicationFate : publicationFate);
         details.put("next run", "makes a new slot" + (request.snapshotNever() ? "" : " and loads the tables from its snapshot")
             + "; changes made until then are not captured");
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), "slot " + request.slot(), bronzeSchema,
             "none", 0, 0, 0, details).print(run);
-    }
-
-    private void printPlan(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema) {
-        Optional<CdcSource.Slot> slot = src.slot(request.slot());
-        run.out().println("postgres-cdc would capture " + (tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString)
-            .collect(Collectors.joining(", "))) + " into " + bronzeSchema);
-        run.out().println("  publication " + request.publication() + (src.publicationExists(request.publication()) ? " (exists)" : " (would be created)"));
-        run.out().println("  slot        " + request.slot() + slot.map(s -> " (exists, " + Sizes.bytes(s.lagBytes()) + " behind)")
-            .orElse(" (would be created" + (request.snapshotNever() ? ")" : ", and the tables loaded from its snapshot)")));
-        run.out().flush();
     }
 
     private void summarize(CdcSource src, CdcRequest request, String bronzeSchema, ChangeStream.Result result) {
@@ -295,8 +360,10 @@ public final class CdcExtract {
             details.put("replayed", result.replaysSkipped() + " transactions the warehouse already had, skipped");
         }
         details.put("changes", result.rowsPerTable().isEmpty() ? "none" : result.rowsPerTable());
-        if (!result.schemaChanges().isEmpty()) {
-            details.put("schema", result.schemaChanges());
+        var schema = new ArrayList<>(prepared);
+        schema.addAll(result.schemaChanges());
+        if (!schema.isEmpty()) {
+            details.put("schema", schema);
         }
         details.put("checkpoint", result.checkpoint());
         src.slot(request.slot()).ifPresent(s -> {

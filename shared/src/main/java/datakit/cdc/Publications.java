@@ -1,0 +1,151 @@
+package datakit.cdc;
+
+import datakit.cli.DatakitException;
+import datakit.db.SqlErrors;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.jooq.DSLContext;
+
+/**
+ * The publications of the source, as a change stream uses them: made when missing (with
+ * publish_via_partition_root, so a partitioned table's changes arrive under its own name), given the
+ * tables they lack, and checked. Whether a publication covers a table follows partitioning: a partition
+ * is covered by its partitioned table's membership, and a publication of all tables or (15+) of a schema
+ * covers its tables. On a hot standby nothing can be made or changed; a publication from the primary is
+ * required instead.
+ */
+public final class Publications {
+    private final DSLContext db;
+    private final String where;
+    private final int serverVersion;
+    private final boolean standby;
+
+    Publications(DSLContext db, String where, int serverVersion, boolean standby) {
+        this.db = db;
+        this.where = where;
+        this.serverVersion = serverVersion;
+        this.standby = standby;
+    }
+
+    /** The tables a publication carries for a stream, and whether it was created for this stream just now. */
+    public record Ready(List<TableRef> tables, boolean created) {
+    }
+
+    public boolean exists(String publication) {
+        return db.resultQuery("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ?)", publication).fetchOne(0, Boolean.class);
+    }
+
+    /** The tables a publication publishes, in name order. */
+    public List<TableRef> tables(String publication) {
+        return db.resultQuery("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = ? ORDER BY 1, 2", publication)
+            .fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
+    }
+
+    /**
+     * Creates the publication when missing, for {@code tables} or, when none are given, for all tables;
+     * adds given tables an existing publication does not cover. A publication made here publishes a
+     * partitioned table under its own name (publish_via_partition_root), so every partition's changes,
+     * also of partitions attached later and of rows moved between partitions, land in one change table.
+     */
+    public Ready ensure(String name, List<TableRef> tables) {
+        boolean exists = exists(name);
+        if (standby) {
+            require(name, tables);
+            return new Ready(tables(name), false);
+        }
+        try {
+            if (!exists) {
+                db.execute("CREATE PUBLICATION " + Sql.quote(name) + (tables.isEmpty() ? " FOR ALL TABLES" : " FOR TABLE " + list(tables))
+                    + (serverVersion >= 130000 ? " WITH (publish_via_partition_root = true)" : ""));
+            } else {
+                List<TableRef> missing = missingFrom(name, tables);
+                if (!missing.isEmpty()) {
+                    db.execute("ALTER PUBLICATION " + Sql.quote(name) + " ADD TABLE " + list(missing));
+                }
+            }
+        } catch (RuntimeException e) {
+            if ("42501".equals(SqlErrors.sqlState(e))) {
+                throw DatakitException.badInput("The source user may not %s publication %s: %s. Create it as the tables' owner (or a "
+                    + "superuser for all tables) and pass it with --publication.", exists ? "change" : "create", name, SqlErrors.serverMessage(e));
+            }
+            throw e;
+        }
+        return new Ready(tables(name), !exists);
+    }
+
+    /**
+     * On a hot standby (PostgreSQL 16+) nothing can be created or changed: the publication must come from
+     * the primary, holding every table asked for. Fails with what to run there otherwise.
+     */
+    public void require(String name, List<TableRef> tables) {
+        if (!standby) {
+            return;
+        }
+        DatakitException.check(exists(name), "The source %s is a hot standby, where a publication cannot be created. Create "
+            + "it on the primary (CREATE PUBLICATION %s FOR TABLE ... WITH (publish_via_partition_root = true)) and run again once the "
+            + "standby has replayed it.", where, name);
+        List<TableRef> missing = missingFrom(name, tables);
+        DatakitException.check(missing.isEmpty(), "Publication %s does not hold %s, and the source %s is a hot standby, where a "
+            + "publication cannot be changed. On the primary, run ALTER PUBLICATION %s ADD TABLE %s.", name,
+            missing.stream().map(TableRef::toString).collect(Collectors.joining(", ")), where, name, list(missing));
+    }
+
+    /** The tables of {@code tables} whose changes the publication does not send: neither it nor a table above it is a member. */
+    public List<TableRef> missingFrom(String publication, List<TableRef> tables) {
+        return tables.stream().filter(t -> !db.resultQuery("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication p WHERE p.pubname = ? "
+            + "AND " + covers("p", Sql.literal(t.sql()) + "::regclass") + ")", publication).fetchOne(0, Boolean.class)).toList();
+    }
+
+    /**
+     * Fails when a publication that exists would send a partitioned table's changes under the name of each
+     * partition (publish_via_partition_root off): they would land in a change table per partition, and a
+     * row moved between partitions in two. Partitions published on their own, without their root, are
+     * tables like any other.
+     */
+    public void checkPartitionsPublishedWhole(String publication) {
+        db.resultQuery("""
+                SELECT DISTINCT rn.nspname::text, r.relname::text FROM pg_catalog.pg_publication p
+                JOIN pg_catalog.pg_publication_tables t ON t.pubname = p.pubname
+                JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname
+                JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
+                JOIN pg_catalog.pg_class r ON r.oid = pg_catalog.pg_partition_root(c.oid)
+                JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+                WHERE p.pubname = ? AND NOT p.pubviaroot AND c.relispartition AND """ + covers("p", "r.oid") + " ORDER BY 1, 2", publication)
+            .stream().findFirst().ifPresent(root -> {
+                throw DatakitException.badInput("Publication %s publishes the partitions of %s each under its own name "
+                    + "(publish_via_partition_root is off), so their changes would not land in one change table. Run ALTER PUBLICATION %s "
+                    + "SET (publish_via_partition_root = true) as its owner (then --snapshot always once, if this stream landed "
+                    + "partitions before).", publication, TableRef.of(root.get(0, String.class), root.get(1, String.class)), publication);
+            });
+    }
+
+    /**
+     * Drops the publication, if it still exists. Only for one this stream created: others may be read by
+     * other streams, and belong to whoever made them.
+     */
+    public boolean drop(String name) {
+        boolean exists = exists(name);
+        if (exists) {
+            db.execute("DROP PUBLICATION " + Sql.quote(name));
+        }
+        return exists;
+    }
+
+    /**
+     * SQL that is true when publication {@code p} covers the table {@code relid}: a publication of all
+     * tables, or the table or a partitioned table above it is a member, directly or (15+) through its schema.
+     */
+    private String covers(String p, String relid) {
+        String self = "(SELECT " + relid + " UNION ALL SELECT relid FROM pg_catalog.pg_partition_ancestors(" + relid + "))";
+        return "(" + p + ".puballtables OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr WHERE pr.prpubid = " + p + ".oid "
+            + "AND pr.prrelid IN " + self + ")"
+            + (serverVersion >= 150000 ? " OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_class cc "
+                + "ON cc.relnamespace = pn.pnnspid WHERE pn.pnpubid = " + p + ".oid AND cc.oid IN " + self + ")" : "") + ")";
+    }
+
+    private static String list(List<TableRef> tables) {
+        return tables.stream().map(TableRef::sql).collect(Collectors.joining(", "));
+    }
+}
