@@ -53,6 +53,7 @@
 //SOURCES src/main/java/datakit/cdc/MessageReader.java
 //SOURCES src/main/java/datakit/cdc/PgOutput.java
 //SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
+//SOURCES src/main/java/datakit/cdc/Publications.java
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java
 //SOURCES src/main/java/datakit/cdc/SlotCheckpoint.java
 //SOURCES src/main/java/datakit/cdc/StateApply.java
@@ -109,6 +110,7 @@
 //SOURCES src/main/java/datakit/ops/HealthReport.java
 //SOURCES src/main/java/datakit/ops/RunHistory.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
+//SOURCES src/main/java/datakit/run/CdcDryRun.java
 //SOURCES src/main/java/datakit/run/CdcExtract.java
 //SOURCES src/main/java/datakit/run/CdcRequest.java
 //SOURCES src/main/java/datakit/run/ChangeStream.java
@@ -140,6 +142,7 @@
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
+//SOURCES src/main/java/datakit/source/KeyInterval.java
 //SOURCES src/main/java/datakit/source/LandingTypes.java
 //SOURCES src/main/java/datakit/source/LargeObjects.java
 //SOURCES src/main/java/datakit/source/Mappings.java
