@@ -168,8 +168,8 @@ final class IncrementalAttempt {
 
     /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
     private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
-        var after = new XminCheckpoint(src.snapshot(), src.filter());
-        List<String> lower = from.map(c -> List.of(src.notSeenBy(((XminCheckpoint) c).snapshot()))).orElse(List.of());
+        XminCheckpoint after = src.xminCheckpoint();
+        List<String> lower = from.map(c -> List.of(src.notSeenBy((XminCheckpoint) c))).orElse(List.of());
         loadPart(src.read(lower), from.map(Checkpoint::describe).orElse(""), () -> store.advance(connection, stream, stored, after, run.runId()));
         return after;
     }
@@ -217,7 +217,7 @@ final class IncrementalAttempt {
 
     /** A full refresh in merge mode: the bronze table replaced by the whole source table, with its checkpoint, at once. */
     private void replaceWithEverything(Optional<Checkpoint> stored) throws SQLException {
-        Checkpoint after = increment.xmin() ? new XminCheckpoint(src.snapshot(), src.filter())
+        Checkpoint after = increment.xmin() ? src.xminCheckpoint()
             : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
                 src.highest(List.of()), src.filter());
         ReadPlan plan = src.read(List.of());

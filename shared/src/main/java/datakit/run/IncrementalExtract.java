@@ -155,7 +155,7 @@ public final class IncrementalExtract {
     /** Where a run would start reading, for the dry run. */
     private static List<String> lowerBound(Increment increment, IncrementalSource src, Optional<Checkpoint> stored) {
         return switch (stored.orElse(null)) {
-            case XminCheckpoint x -> List.of(src.notSeenBy(x.snapshot()));
+            case XminCheckpoint x -> List.of(src.notSeenBy(x));
             case CursorCheckpoint c when c.last().isPresent() -> List.of(increment.lookback()
                 .map(l -> src.lookback(c.last().get(), l)).orElseGet(() -> src.after(c.last().get())));
             case null, default -> increment.initialValue().map(v -> List.of(src.cursorAtLeast(v))).orElse(List.of());
