@@ -62,18 +62,16 @@ final class IncrementalAttempt {
         this.store = new CheckpointStore(target.schema());
     }
 
-    void run(int attempt) throws SQLException {
+    void run() throws SQLException {
         connection = warehouse.connect();
         boolean healthy = false;
         try {
             if (!StreamLock.tryForSession(connection, stream)) {
                 throw StreamLock.busy(connection, stream, runs, run.runId());
             }
-            if (attempt > 1) {
-                run.warn("attempt " + attempt + " of the load of " + target + " resumes from its last committed part");
-            }
             runs.abandonStale(connection, stream, run.runId());
             session = SourceSession.begin(source);
+            session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
             src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
             Optional<Checkpoint> stored = store.load(connection, stream);
