@@ -179,7 +179,8 @@ public final class FullExtract {
                     child.load().finish(childRows.get(child.target().toString()));
                 }
                 keys = new Keys(profiles, new KeyProfiles(target.schema()).save(connection, stream, run.runId(), profiles));
-                runs.succeed(connection, run.runId(), result.rows(), result.bytes());
+                runs.succeed(connection, run.runId(), result.rows(), result.bytes(),
+                    replayLag.<Map<String, Object>>map(lag -> Map.of("standby", lag)).orElse(Map.of()));
                 run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
                 return result;
             });
