@@ -252,9 +252,8 @@ public final class IncrementalSource {
         String snapshot = snapshot();
         long xmin = Long.parseLong(snapshot.split(":")[0]);
         long xmax = Long.parseLong(snapshot.split(":")[1]);
-        String full = Xmin.full(xmax);
-        List<Long> seen = xmin == xmax ? List.of() : session.rows("SELECT DISTINCT " + full + " FROM " + table.sql() + " WHERE " + full
-            + " >= " + xmin + " ORDER BY 1", selection).stream().map(row -> Long.parseLong(row.get(0))).toList();
+        List<Long> seen = xmin == xmax ? List.of()
+            : session.rows(Xmin.idsFrom(table, xmin, xmax), selection).stream().map(row -> Long.parseLong(row.get(0))).toList();
         return new XminCheckpoint(snapshot, Optional.of(seen), filter());
     }
 
@@ -263,12 +262,7 @@ public final class IncrementalSource {
      * in the epoch of the current snapshot (exact while the checkpoint is less than 2^31 transactions old).
      */
     public String notSeenBy(XminCheckpoint checkpoint) {
-        String full = Xmin.full(Long.parseLong(snapshot().split(":")[1]));
-        return checkpoint.seen()
-            .map(seen -> "(" + full + " >= " + checkpoint.xmin() + (seen.isEmpty() ? "" : " AND " + full + " <> ALL ("
-                + Sql.inline(DSL.inline(seen.stream().map(String::valueOf).collect(Collectors.joining(",", "{", "}")))) + "::bigint[])") + ")")
-            .orElseGet(() -> "NOT pg_catalog.pg_visible_in_snapshot(" + full + "::text::xid8, " + Sql.inline(DSL.inline(checkpoint.snapshot()))
-                + "::pg_snapshot)");
+        return Xmin.notSeenBy(checkpoint, Long.parseLong(snapshot().split(":")[1]));
     }
 
     /** xmin mode: how many transactions old {@code snapshot} is, against the session's own. */
