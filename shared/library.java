@@ -93,6 +93,8 @@
 //SOURCES src/main/java/datakit/db/CopyPipe.java
 //SOURCES src/main/java/datakit/db/Database.java
 //SOURCES src/main/java/datakit/db/Migrations.java
+//SOURCES src/main/java/datakit/db/RecoveryConflict.java
+//SOURCES src/main/java/datakit/db/ReplayLag.java
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
 //SOURCES src/main/java/datakit/jobs/JobFile.java

@@ -30,13 +30,28 @@ class CheckpointJsonTest {
     }
 
     @Test
-    void anXminCheckpointKeepsTheWholeSnapshot() {
-        var checkpoint = new XminCheckpoint("4294967396:4294967400:4294967397,4294967398", "all rows; columns id");
+    void anXminCheckpointKeepsItsSnapshotAndTheTransactionsItSaw() {
+        var checkpoint = new XminCheckpoint("4294967396:4294967400:", Optional.of(List.of(4294967397L, 4294967399L)), "all rows; columns id");
 
         Checkpoint back = CheckpointStore.read(CheckpointStore.write(checkpoint));
 
         assertThat(back).isEqualTo(checkpoint);
         assertThat(((XminCheckpoint) back).xmin()).isEqualTo(4294967396L);
-        assertThat(back.describe()).isEqualTo("transactions not visible in snapshot 4294967396:4294967400:4294967397,4294967398");
+        assertThat(back.describe()).isEqualTo("transactions from 4294967396 on but 4294967397, 4294967399 (snapshot 4294967396:4294967400:)");
+        var none = new XminCheckpoint("900:900:", Optional.of(List.of()), "all rows; columns id");
+        assertThat(CheckpointStore.read(CheckpointStore.write(none))).isEqualTo(none);
+        assertThat(none.describe()).isEqualTo("transactions from 900 on (snapshot 900:900:)");
+        assertThat(new XminCheckpoint("1:9:", Optional.of(List.of(2L, 3L, 4L, 5L, 6L)), "").describe())
+            .isEqualTo("transactions from 1 on but 2, 3, 4 and 2 more (snapshot 1:9:)");
+    }
+
+    @Test
+    void anXminCheckpointWrittenBeforeTheSeenListKeepsFollowingItsSnapshot() {
+        Checkpoint old = CheckpointStore.read("{\"mode\": \"xmin\", \"snapshot\": \"4294967396:4294967400:4294967397,4294967398\", "
+            + "\"filter\": \"all rows; columns id\"}");
+
+        assertThat(old).isEqualTo(new XminCheckpoint("4294967396:4294967400:4294967397,4294967398", Optional.empty(), "all rows; columns id"));
+        assertThat(old.describe()).isEqualTo("transactions not visible in snapshot 4294967396:4294967400:4294967397,4294967398");
+        assertThat(CheckpointStore.read(CheckpointStore.write(old))).isEqualTo(old);
     }
 }

@@ -158,7 +158,7 @@ class IncrementalIT {
 
         var second = ok("--table", "sales.notes", "--sync-mode", "xmin");
 
-        assertThat(second.out()).contains("rows       3 ").contains("checkpoint transactions not visible in snapshot ");
+        assertThat(second.out()).contains("rows       3 ").contains("checkpoint transactions from ");
         assertThat(warehouse.rows("SELECT id, body FROM bronze.notes ORDER BY id"))
             .isEqualTo(source.rows("SELECT id, body FROM sales.notes ORDER BY id"));
     }

@@ -98,6 +98,20 @@ class HealthIT {
     }
 
     @Test
+    void schemaNamesFoldToLowerCaseUnlessQuotedLikeEveryOtherDatakit() throws Exception {
+        source.execute("CREATE SCHEMA sales", "CREATE TABLE sales.orders (id int)", "CREATE SCHEMA \"Sales\"");
+        assertThat(Datakits.run("PostgresExtract", env, "--table", "items", "--target-schema", "Bronze").exitCode()).isZero();
+
+        JsonNode report = health(env, 0, "--schema", "SALES", "--target-schema", "Bronze");
+
+        assertThat(report.path("source").path("schema").asText()).isEqualTo("sales");
+        assertThat(report.path("source").path("table_count").asLong()).isEqualTo(1);
+        assertThat(report.path("warehouse").path("schema").asText()).isEqualTo("bronze");
+        assertThat(report.path("warehouse").path("streams").get(0).path("stream").asText()).isEqualTo("bronze.items");
+        assertThat(health(env, 0, "--schema", "\"Sales\"").path("source").path("table_count").asLong()).isZero();
+    }
+
+    @Test
     void anUnreachableDatabaseIsUnhealthyAndExitsOne() throws Exception {
         JsonNode report = health(Map.of("SOURCE_DATABASE_URL", source.url(),
             "WAREHOUSE_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/nowhere?connectTimeout=2"), 1);

@@ -71,7 +71,10 @@ public final class CheckpointStore {
                     p.keys().forEach(node.putArray("key_values")::add);
                 });
             }
-            case XminCheckpoint x -> node.put("mode", "xmin").put("snapshot", x.snapshot());
+            case XminCheckpoint x -> {
+                node.put("mode", "xmin").put("snapshot", x.snapshot());
+                x.seen().ifPresent(ids -> ids.forEach(node.putArray("seen")::add));
+            }
         }
         return node.put("filter", checkpoint.filter()).toString();
     }
@@ -81,7 +84,8 @@ public final class CheckpointStore {
             JsonNode node = JSON.readTree(json);
             String filter = node.path("filter").asText("");
             if (node.path("mode").asText().equals("xmin")) {
-                return new XminCheckpoint(node.path("snapshot").asText(), filter);
+                Optional<List<Long>> seen = node.has("seen") ? Optional.of(longs(node.get("seen"))) : Optional.empty();
+                return new XminCheckpoint(node.path("snapshot").asText(), seen, filter);
             }
             Optional<Position> last = node.hasNonNull("value")
                 ? Optional.of(new Position(node.get("value").asText(), strings(node.path("key_values"))))
@@ -91,6 +95,12 @@ public final class CheckpointStore {
         } catch (JsonProcessingException e) {
             throw new DatakitException(ExitCode.NOT_READY, "A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
         }
+    }
+
+    private static List<Long> longs(JsonNode array) {
+        var values = new ArrayList<Long>();
+        array.forEach(v -> values.add(v.asLong()));
+        return values;
     }
 
     private static List<String> strings(JsonNode array) {

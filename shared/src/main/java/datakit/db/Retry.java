@@ -6,8 +6,8 @@ import java.util.Set;
 
 /**
  * Retries work that failed for a reason that may pass (connection lost, server restarting, too many
- * connections), with exponential backoff. Everything else fails at once: retrying a wrong password or
- * a missing table only delays the error.
+ * connections, a read a hot standby cancelled to replay its primary's changes), with exponential backoff.
+ * Everything else fails at once: retrying a wrong password or a missing table only delays the error.
  */
 public final class Retry {
     private static final Set<String> TRANSIENT_STATES = Set.of(
@@ -33,17 +33,46 @@ public final class Retry {
         T run(int attempt) throws SQLException;
     }
 
+    /** Told before each further attempt, with what ended the one before (for a line such as "attempt 2 ... after ..."). */
+    @FunctionalInterface
+    public interface Retrying {
+        void before(int attempt, Throwable failure);
+    }
+
     public <T> T run(Attempt<T> work) throws SQLException {
+        return run(work, (attempt, failure) -> { });
+    }
+
+    /**
+     * Runs {@code work} until it succeeds, fails for good, or has been retried {@code maxRetries} times. A
+     * recovery conflict is retried wherever it surfaces, also wrapped in a runtime exception (a plan's
+     * catalog reads); when the retries run out it ends as a {@link RecoveryConflict} that counts the attempts.
+     */
+    public <T> T run(Attempt<T> work, Retrying retrying) throws SQLException {
         for (int attempt = 1; ; attempt++) {
             try {
                 return work.run(attempt);
-            } catch (SQLException e) {
-                if (attempt > maxRetries || !isTransient(e)) {
+            } catch (SQLException | RuntimeException e) {
+                boolean conflict = RecoveryConflict.is(e);
+                if (!conflict && !(e instanceof SQLException && isTransient(e))) {
+                    throw e;
+                }
+                if (attempt > maxRetries) {
+                    if (conflict) {
+                        throw new RecoveryConflict(e, attempt);
+                    }
                     throw e;
                 }
                 sleep(firstDelay.multipliedBy(1L << Math.min(attempt - 1, 10)));
+                retrying.before(attempt + 1, e);
             }
         }
+    }
+
+    /** What ended an attempt, for the line that announces the next one. */
+    public static String cause(Throwable failure) {
+        return RecoveryConflict.is(failure) ? "a recovery conflict on the hot standby: " + RecoveryConflict.reason(failure)
+            : "a connection failure";
     }
 
     /** Whether any exception in the cause chain is a connection-class or otherwise passing failure. */

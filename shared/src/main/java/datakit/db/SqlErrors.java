@@ -108,6 +108,9 @@ public final class SqlErrors {
         if (e instanceof DatakitException known) {
             return known;
         }
+        if (RecoveryConflict.is(e)) {
+            return new DatakitException(ExitCode.FAILED, "%s failed: %s. %s.".formatted(action, serverMessage(e), RecoveryConflict.explain(e)), e);
+        }
         if ("25006".equals(sqlState(e))) {
             return new DatakitException(ExitCode.BAD_INPUT, ("%s failed: %s. The datakits read the source in read-only "
                 + "transactions; take the writing part out of --query.").formatted(action, serverMessage(e)), e);

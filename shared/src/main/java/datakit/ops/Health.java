@@ -2,6 +2,7 @@ package datakit.ops;
 
 import datakit.config.ConnectionSettings;
 import datakit.db.Database;
+import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -33,8 +34,11 @@ public final class Health {
         this.role = role;
     }
 
-    /** Thresholds: slot lag (bytes) above which a slot is behind; age above which a stream's last run is stale. */
-    public record Limits(long slotLagBytes, Optional<Duration> staleAfter) {
+    /**
+     * Thresholds: slot lag (bytes) above which a slot is behind, and a standby's WAL received but not replayed; age above
+     * which a stream's last run is stale; age of a standby's last replayed transaction above which its data is stale.
+     */
+    public record Limits(long slotLagBytes, Optional<Duration> staleAfter, Duration replayLag) {
     }
 
     /** Checks a source database: connection, size, tables of {@code schema}, capabilities, replication slots. */
@@ -42,6 +46,7 @@ public final class Health {
         var health = new Health("source");
         health.check(settings, db -> {
             health.serverFacts(db, schema);
+            health.standby(db, limits);
             health.capabilities(db);
             health.slots(db, limits);
         });
@@ -93,18 +98,55 @@ public final class Health {
         report.put("table_count", r.get(3, Long.class));
     }
 
+    /** A hot standby: how far its data is behind the primary, with a warning past the limits. */
+    private void standby(DSLContext db, Limits limits) {
+        ReplayLag.of(db).ifPresent(lag -> {
+            report.put("standby", lag.asMap());
+            if (lag.seconds() != null && lag.seconds() > limits.replayLag().toMillis() / 1000.0) {
+                warnings.add(("%s %s is a standby whose last replayed transaction committed %s ago (more than --replay-lag-warning %s): "
+                    + "its data is that old, unless the primary wrote nothing since. Check its replication (pg_stat_wal_receiver), or "
+                    + "write a heartbeat row on the primary every minute").formatted(role, report.get("database"),
+                    Duration.ofMillis(Math.round(lag.seconds() * 1000)), limits.replayLag()));
+            }
+            if (lag.unreplayedBytes() != null && lag.unreplayedBytes() > limits.slotLagBytes()) {
+                warnings.add(("%s %s is a standby with %,d bytes of WAL received and not yet replayed (more than --lag-warning %,d): "
+                    + "replay is paused (pg_get_wal_replay_pause_state()) or waits for reads that conflict with it").formatted(role,
+                    report.get("database"), lag.unreplayedBytes(), limits.slotLagBytes()));
+            }
+        });
+    }
+
     private void capabilities(DSLContext db) {
         Record r = db.resultQuery("""
             SELECT current_setting('server_version_num')::int, current_setting('wal_level'),
                    (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
-                   current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_catalog.pg_replication_slots)""").fetchOne();
+                   current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_catalog.pg_replication_slots),
+                   pg_catalog.pg_is_in_recovery(), current_setting('server_version')""").fetchOne();
         var capabilities = new LinkedHashMap<String, Object>();
         capabilities.put("incremental", true);
-        capabilities.put("partitions", r.get(0, Integer.class) >= 100000);
+        int version = r.get(0, Integer.class);
+        capabilities.put("partitions", version >= 100000);
         String walLevel = r.get(1, String.class);
         boolean replication = r.get(2, Boolean.class);
         int freeSlots = r.get(3, Integer.class);
-        capabilities.put("logical_replication", walLevel.equals("logical") && replication && freeSlots > 0);
+        var missing = new ArrayList<String>();
+        if (r.get(4, Boolean.class) && version < 160000) {
+            missing.add("a standby decodes changes only from PostgreSQL 16 on, and this one is " + r.get(5, String.class).split(" ")[0]
+                + ": point postgres-cdc at the primary");
+        }
+        if (!walLevel.equals("logical")) {
+            missing.add("wal_level is " + walLevel + ", not logical");
+        }
+        if (!replication) {
+            missing.add("the user has no REPLICATION attribute");
+        }
+        if (freeSlots <= 0) {
+            missing.add("no replication slot is free (max_replication_slots)");
+        }
+        capabilities.put("logical_replication", missing.isEmpty());
+        if (!missing.isEmpty()) {
+            capabilities.put("logical_replication_missing", String.join("; ", missing));
+        }
         capabilities.put("wal_level", walLevel);
         capabilities.put("replication_privilege", replication);
         capabilities.put("free_replication_slots", freeSlots);

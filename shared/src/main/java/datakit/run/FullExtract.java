@@ -10,6 +10,8 @@ import datakit.cli.ExitCode;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.Migrations;
+import datakit.db.ReplayLag;
+import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
@@ -40,6 +42,8 @@ public final class FullExtract {
     private final Database source;
     private final Database warehouse;
     private SourceSession session;
+    /** How far behind its primary the snapshot of the last plan was, when the source is a hot standby. */
+    private Optional<ReplayLag> replayLag = Optional.empty();
     /** Rows copied into each child table by the current attempt. */
     private final Map<String, Long> childRows = new LinkedHashMap<>();
     /** The JSON key profiles of the current attempt ({@code --profile}), and their drift since the last ones. */
@@ -56,11 +60,22 @@ public final class FullExtract {
         this.warehouse = warehouse;
     }
 
-    /** Plans the read in a read-only snapshot that the copy will use too. */
+    /** Plans the read in a read-only snapshot that the copy will use too; a hot standby's recovery conflict is retried. */
     public ReadPlan plan(Selection selection) {
+        try {
+            return source.retry().run(attempt -> planOnce(selection),
+                (attempt, failure) -> run.warn("attempt %d of planning the read of %s after %s".formatted(attempt, selection.describe(),
+                    Retry.cause(failure))));
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Planning the read of " + selection.describe() + " on the source " + source.settings().describe(), e);
+        }
+    }
+
+    private ReadPlan planOnce(Selection selection) {
         closeSession();
         long started = System.nanoTime();
         session = SourceSession.begin(source);
+        replayLag = session.replayLag();
         ReadPlan plan = session.plan(selection);
         run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
         return plan;
@@ -91,8 +106,10 @@ public final class FullExtract {
         runs.start(warehouse, record);
         long started = System.nanoTime();
         try {
-            CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs));
+            CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
+                (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
             var details = new LinkedHashMap<String, Object>();
+            replayLag.ifPresent(lag -> details.put("standby", lag));
             if (!childRows.isEmpty()) {
                 details.put("child_tables", new LinkedHashMap<>(childRows));
             }
@@ -124,7 +141,6 @@ public final class FullExtract {
             return warehouse.inTransaction(connection -> {
                 lockStream(connection, stream, runs);
                 if (attempt > 1) {
-                    run.warn("attempt " + attempt + " of the load of " + target + " after a connection failure");
                     Optional<CopyPipe.Result> committed = runs.committedResult(connection, run.runId());
                     if (committed.isPresent()) {
                         return committed.get();
@@ -133,7 +149,7 @@ public final class FullExtract {
                 runs.abandonStale(connection, stream, run.runId());
                 // Read in a snapshot taken after the lock: a run that waited must not load data older than
                 // what the run before it committed.
-                ReadPlan plan = plan(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
+                ReadPlan plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                 var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
                 var children = childLoads(connection, plan, target, mode, metadata);
                 if (load.existing().isPresent()) {
@@ -150,7 +166,7 @@ public final class FullExtract {
                     children.forEach(c -> c.load().applySchemaChanges());
                     connection.commit();
                     lockStream(connection, stream, runs);
-                    plan = plan(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
+                    plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                     load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
                     children = childLoads(connection, plan, target, mode, metadata);
                 }
@@ -163,7 +179,8 @@ public final class FullExtract {
                     child.load().finish(childRows.get(child.target().toString()));
                 }
                 keys = new Keys(profiles, new KeyProfiles(target.schema()).save(connection, stream, run.runId(), profiles));
-                runs.succeed(connection, run.runId(), result.rows(), result.bytes());
+                runs.succeed(connection, run.runId(), result.rows(), result.bytes(),
+                    replayLag.<Map<String, Object>>map(lag -> Map.of("standby", lag)).orElse(Map.of()));
                 run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
                 return result;
             });

@@ -62,18 +62,16 @@ final class IncrementalAttempt {
         this.store = new CheckpointStore(target.schema());
     }
 
-    void run(int attempt) throws SQLException {
+    void run() throws SQLException {
         connection = warehouse.connect();
         boolean healthy = false;
         try {
             if (!StreamLock.tryForSession(connection, stream)) {
                 throw StreamLock.busy(connection, stream, runs, run.runId());
             }
-            if (attempt > 1) {
-                run.warn("attempt " + attempt + " of the load of " + target + " resumes from its last committed part");
-            }
             runs.abandonStale(connection, stream, run.runId());
             session = SourceSession.begin(source);
+            session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
             src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
             Optional<Checkpoint> stored = store.load(connection, stream);
@@ -168,8 +166,8 @@ final class IncrementalAttempt {
 
     /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
     private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
-        var after = new XminCheckpoint(src.snapshot(), src.filter());
-        List<String> lower = from.map(c -> List.of(src.notSeenBy(((XminCheckpoint) c).snapshot()))).orElse(List.of());
+        XminCheckpoint after = src.xminCheckpoint();
+        List<String> lower = from.map(c -> List.of(src.notSeenBy((XminCheckpoint) c))).orElse(List.of());
         loadPart(src.read(lower), from.map(Checkpoint::describe).orElse(""), () -> store.advance(connection, stream, stored, after, run.runId()));
         return after;
     }
@@ -217,7 +215,7 @@ final class IncrementalAttempt {
 
     /** A full refresh in merge mode: the bronze table replaced by the whole source table, with its checkpoint, at once. */
     private void replaceWithEverything(Optional<Checkpoint> stored) throws SQLException {
-        Checkpoint after = increment.xmin() ? new XminCheckpoint(src.snapshot(), src.filter())
+        Checkpoint after = increment.xmin() ? src.xminCheckpoint()
             : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
                 src.highest(List.of()), src.filter());
         ReadPlan plan = src.read(List.of());

@@ -13,6 +13,7 @@ import datakit.checkpoint.XminCheckpoint;
 import datakit.cli.DatakitException;
 import datakit.db.Database;
 import datakit.db.Migrations;
+import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
@@ -58,15 +59,9 @@ public final class IncrementalExtract {
             + "an incremental load keeps the source's names and types, which its checkpoints refer to. Rename and cast in silver.");
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
-        Increment increment;
-        try (SourceSession session = SourceSession.begin(source)) {
-            increment = withKeysSampled(asked, target, session);
-            var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
-            checkOptions(increment, src, target);
-            if (run.dryRun()) {
-                printPlan(increment, target, mode, src);
-                return;
-            }
+        Increment increment = checked(asked, target, mode);
+        if (run.dryRun()) {
+            return;
         }
         Selection selection = increment.selection();
         Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
@@ -78,9 +73,10 @@ public final class IncrementalExtract {
         var totals = new IncrementalAttempt.RunTotals();
         try {
             warehouse.retry().run(attempt -> {
-                new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run(attempt);
+                new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
                 return null;
-            });
+            }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
+                .formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException | RuntimeException e) {
             var error = SqlErrors.failure("Loading " + selection.describe() + " incrementally into " + target, e);
             runs.recordFailure(warehouse, run, error.getMessage());
@@ -88,6 +84,28 @@ public final class IncrementalExtract {
         }
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), selection.describe(), target.toString(),
             mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
+    }
+
+    /**
+     * The increment, checked against the source (and with --dry-run, the plan printed) in a snapshot of its own;
+     * a hot standby's recovery conflict is retried.
+     */
+    private Increment checked(Increment asked, TableRef target, WriteMode mode) {
+        try {
+            return source.retry().run(attempt -> {
+                try (SourceSession session = SourceSession.begin(source)) {
+                    Increment increment = withKeysSampled(asked, target, session);
+                    var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
+                    checkOptions(increment, src, target);
+                    if (run.dryRun()) {
+                        printPlan(increment, target, mode, src);
+                    }
+                    return increment;
+                }
+            }, (attempt, failure) -> run.warn("attempt %d of planning the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Planning the incremental load of " + asked.selection().describe(), e);
+        }
     }
 
     /**
@@ -155,7 +173,7 @@ public final class IncrementalExtract {
     /** Where a run would start reading, for the dry run. */
     private static List<String> lowerBound(Increment increment, IncrementalSource src, Optional<Checkpoint> stored) {
         return switch (stored.orElse(null)) {
-            case XminCheckpoint x -> List.of(src.notSeenBy(x.snapshot()));
+            case XminCheckpoint x -> List.of(src.notSeenBy(x));
             case CursorCheckpoint c when c.last().isPresent() -> List.of(increment.lookback()
                 .map(l -> src.lookback(c.last().get(), l)).orElseGet(() -> src.after(c.last().get())));
             case null, default -> increment.initialValue().map(v -> List.of(src.cursorAtLeast(v))).orElse(List.of());

@@ -4,6 +4,7 @@ import datakit.bronze.BronzeParts;
 import datakit.checkpoint.PartStore;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
+import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
@@ -81,7 +82,8 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         try {
             for (task = queue.poll(); task != null && !stop.get(); task = queue.poll()) {
                 Task current = task;
-                outcomes.add(warehouse.retry().run(attempt -> attempt(current, attempt)));
+                outcomes.add(warehouse.retry().run(attempt -> attempt(current), (attempt, failure) -> run.warn("attempt %d of part %s after %s"
+                    .formatted(attempt, current.part().name(), Retry.cause(failure)))));
             }
             return outcomes;
         } catch (SQLException | RuntimeException e) {
@@ -92,10 +94,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         }
     }
 
-    private Outcome attempt(Task task, int attempt) throws SQLException {
-        if (attempt > 1) {
-            run.warn("attempt " + attempt + " of part " + task.part().name() + " after a connection failure");
-        }
+    private Outcome attempt(Task task) throws SQLException {
         try {
             return warehouse.inTransaction(connection -> loadPart(connection, task));
         } catch (SQLException | RuntimeException e) {

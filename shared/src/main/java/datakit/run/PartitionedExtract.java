@@ -7,6 +7,9 @@ import datakit.checkpoint.PartStore;
 import datakit.cli.DatakitException;
 import datakit.db.Database;
 import datakit.db.Migrations;
+import datakit.db.RecoveryConflict;
+import datakit.db.ReplayLag;
+import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
@@ -21,6 +24,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -43,6 +47,11 @@ public final class PartitionedExtract {
     private final Database source;
     private final Database warehouse;
     private SourceSession holder;
+    /** What {@link #plan} was asked for, to plan again in a new snapshot. */
+    private Selection selection;
+    private Split split;
+    /** How far behind its primary the exported snapshot is, when the source is a hot standby. */
+    private Optional<ReplayLag> replayLag = Optional.empty();
 
     public PartitionedExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -57,10 +66,23 @@ public final class PartitionedExtract {
     public PartitionedPlan plan(Selection selection, Split split) {
         DatakitException.check(selection.query().isEmpty(),
             "%s reads the parts of a table, and a --query has none. Copy a query with postgres-extract.", run.datakit());
+        this.selection = selection;
+        this.split = split;
+        try {
+            return source.retry().run(attempt -> planOnce(), (attempt, failure) -> run.warn("attempt %d of planning the read of %s after %s"
+                .formatted(attempt, selection.describe(), Retry.cause(failure))));
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Planning the parts of " + selection.describe() + " on the source " + source.settings().describe(), e);
+        }
+    }
+
+    /** Plans in a new exported snapshot: at first, and again when a recovery conflict ended the one before. */
+    private PartitionedPlan planOnce() {
         closeHolder();
         long started = System.nanoTime();
         holder = SourceSession.begin(source);
         String snapshot = holder.exportSnapshot();
+        replayLag = holder.replayLag();
         var read = holder.plan(selection);
         var src = new PartitionedSource(holder, read);
         var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon());
@@ -73,13 +95,10 @@ public final class PartitionedExtract {
     public void load(PartitionedPlan plan, TableRef target, WriteMode mode, PartitionedLoad how) {
         DatakitException.check(mode == WriteMode.REPLACE, "%s replaces the bronze table with a complete copy (--mode replace); load "
             + "changes with postgres-incremental.", run.datakit());
-        var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(), plan.read().table().map(TableRef::schema),
-            plan.read().table().map(TableRef::table), EXTRACTION_TYPE);
-        var bronze = new BronzeParts(plan.read(), target, how.layout(), metadata);
-        String fingerprint = plan.fingerprint(source.settings().describe(), how.layout());
         try {
             if (run.dryRun()) {
-                new PartitionedDryRun(run, source, warehouse, holder).print(plan, target, how, bronze, fingerprint);
+                new PartitionedDryRun(run, source, warehouse, holder).print(plan, target, how, bronze(plan, target, how),
+                    plan.fingerprint(source.settings().describe(), how.layout()));
                 return;
             }
             Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
@@ -89,7 +108,24 @@ public final class PartitionedExtract {
                 Map.of("parts", plan.parts().size(), "layout", how.layout().label(), "shard", how.shard().toString(),
                     "estimated_rows", plan.estimatedRows())));
             try {
-                loadShared(plan, target, how, bronze, fingerprint, runs);
+                // A recovery conflict that ends the exported snapshot's transaction is retried in a new snapshot, which joins the
+                // load as a resumed run would: the parts committed so far are kept.
+                warehouse.retry().run(attempt -> {
+                    PartitionedPlan current = attempt == 1 || selection == null ? plan : planOnce();
+                    try {
+                        loadShared(current, target, how, bronze(current, target, how), current.fingerprint(source.settings().describe(),
+                            how.layout()), runs);
+                    } catch (SQLException | RuntimeException e) {
+                        Optional<SQLException> ended = snapshotEndedByConflict(e);
+                        if (ended.isPresent()) {
+                            ended.get().addSuppressed(e);
+                            throw ended.get();
+                        }
+                        throw e;
+                    }
+                    return null;
+                }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s, in a new snapshot; the parts committed so far "
+                    .formatted(attempt, target, Retry.cause(failure)) + "are kept"));
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.failure("Loading the parts of " + plan.read().describe() + " into " + target, e);
                 runs.recordFailure(warehouse, run, error.getMessage());
@@ -97,6 +133,28 @@ public final class PartitionedExtract {
             }
         } finally {
             closeHolder();
+        }
+    }
+
+    private BronzeParts bronze(PartitionedPlan plan, TableRef target, PartitionedLoad how) {
+        var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(), plan.read().table().map(TableRef::schema),
+            plan.read().table().map(TableRef::table), EXTRACTION_TYPE);
+        return new BronzeParts(plan.read(), target, how.layout(), metadata);
+    }
+
+    /**
+     * The recovery conflict that ended the exported snapshot's transaction, if one did: a hot standby ends a session idle in a
+     * transaction that holds up its replay, and the workers then fail to import the snapshot ("invalid snapshot identifier").
+     */
+    private Optional<SQLException> snapshotEndedByConflict(Exception failure) {
+        if (RecoveryConflict.is(failure) || holder == null) {
+            return Optional.empty();
+        }
+        try {
+            holder.checkOpen();
+            return Optional.empty();
+        } catch (SQLException ended) {
+            return RecoveryConflict.is(ended) ? Optional.of(ended) : Optional.empty();
         }
     }
 
@@ -123,6 +181,7 @@ public final class PartitionedExtract {
             List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep);
             var tally = outcomes.stream().collect(Collectors.groupingBy(PartWorker.Outcome::result, Collectors.counting()));
             var details = new LinkedHashMap<String, Object>();
+            replayLag.ifPresent(lag -> details.put("standby", lag));
             details.put("parts", load.parts().size());
             details.put("copied", tally.getOrDefault(PartWorker.Result.COPIED, 0L));
             details.put("kept", tally.getOrDefault(PartWorker.Result.KEPT, 0L));

@@ -1,6 +1,7 @@
 package datakit.source;
 
 import datakit.checkpoint.Position;
+import datakit.checkpoint.XminCheckpoint;
 import datakit.cli.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -243,12 +244,25 @@ public final class IncrementalSource {
     }
 
     /**
-     * xmin mode: rows last written by a transaction that {@code snapshot} did not see, their xmin placed
-     * in the epoch of the current snapshot (exact while {@code snapshot} is less than 2^31 transactions old).
+     * xmin mode: what this session's snapshot reads, as a checkpoint: its xmin, and the transactions from
+     * there on whose rows it sees, found on the rows themselves (a second pass over the table, needed only
+     * while transactions are in progress: with none, the xmin is the snapshot's xmax and no id follows it).
      */
-    public String notSeenBy(String snapshot) {
-        String full = Xmin.full(Long.parseLong(snapshot().split(":")[1]));
-        return "NOT pg_catalog.pg_visible_in_snapshot(" + full + "::text::xid8, " + Sql.inline(DSL.inline(snapshot)) + "::pg_snapshot)";
+    public XminCheckpoint xminCheckpoint() {
+        String snapshot = snapshot();
+        long xmin = Long.parseLong(snapshot.split(":")[0]);
+        long xmax = Long.parseLong(snapshot.split(":")[1]);
+        List<Long> seen = xmin == xmax ? List.of()
+            : session.rows(Xmin.idsFrom(table, xmin, xmax), selection).stream().map(row -> Long.parseLong(row.get(0))).toList();
+        return new XminCheckpoint(snapshot, Optional.of(seen), filter());
+    }
+
+    /**
+     * xmin mode: rows last written by a transaction that {@code checkpoint} did not read, their xmin placed
+     * in the epoch of the current snapshot (exact while the checkpoint is less than 2^31 transactions old).
+     */
+    public String notSeenBy(XminCheckpoint checkpoint) {
+        return Xmin.notSeenBy(checkpoint, Long.parseLong(snapshot().split(":")[1]));
     }
 
     /** xmin mode: how many transactions old {@code snapshot} is, against the session's own. */

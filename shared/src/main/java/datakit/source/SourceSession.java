@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.db.Database;
+import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
 import datakit.json.FlattenSpec;
 import datakit.json.Flattening;
@@ -400,6 +401,25 @@ public final class SourceSession implements AutoCloseable {
                 .formatted(option, SqlErrors.serverMessage(e), option), e);
         }
         return SqlErrors.failure("Planning the read of " + read + " on the source " + database.settings().describe(), e);
+    }
+
+    /** How far behind its primary the source's data is, when the source is a hot standby; read at once, so at about the snapshot's time. */
+    public Optional<ReplayLag> replayLag() {
+        try {
+            return ReplayLag.of(db);
+        } catch (DataAccessException e) {
+            throw SqlErrors.failure("Reading the replay lag of the standby " + database.settings().describe(), e);
+        }
+    }
+
+    /**
+     * Fails with what ended this session's transaction, if something did: a hot standby ends a session that sits idle in
+     * a transaction holding up its replay, and a statement on it then reports why.
+     */
+    public void checkOpen() throws SQLException {
+        try (Statement st = connection.createStatement()) {
+            st.execute("SELECT 1");
+        }
     }
 
     /** Ends the transaction. A connection left mid-COPY by a failure is discarded rather than reused. */
