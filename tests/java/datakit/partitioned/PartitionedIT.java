@@ -148,6 +148,11 @@ class PartitionedIT {
             .contains("[DEFAULT WHERE \"day\" >= '2025-06-15'::date AND \"day\" < '2026-02-01'::date]")
             .contains("[FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') / FOR VALUES IN ('eu') WHERE \"day\" < '2026-02-01'::date]")
             .contains("[FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') / DEFAULT WHERE \"day\" < '2026-02-01'::date]");
+        // A narrowed part's estimate is of its rows in the interval (about a twelfth of the leaf here), not of the whole leaf.
+        long inInterval = Long.parseLong(source.value("SELECT count(*) FROM sales.tree_2026_eu WHERE day < '2026-02-01'"));
+        String eu = run.out().lines().filter(l -> l.contains("sales.tree_2026_eu ")).findFirst().orElseThrow();
+        assertThat(Long.parseLong(eu.replaceAll(".*~(\\S+) rows.*", "$1").replaceAll("\\D", ""))).as(eu)
+            .isBetween(inInterval / 2, inInterval * 2);
     }
 
     @Test
@@ -178,7 +183,7 @@ class PartitionedIT {
     }
 
     @Test
-    void aLoadBegunWithAnotherIntervalIsNotResumed() {
+    void aLoadBegunWithAnotherIntervalOrBeforeBoundsWereRecordedIsNotResumed() {
         // Shard 1 of 2 stages February and the DEFAULT (the parts the interval narrows) and leaves January to shard 0.
         var first = partitioned("--table", "sales.events", "--from", "2025-12-25", "--to", "2026-02-15", "--shard", "1/2", "--json");
         assertThat(first.out()).as(first.toString()).contains("\"status\":\"staged\"", "\"copied\":2");
@@ -190,6 +195,22 @@ class PartitionedIT {
         assertThat(last.out()).as(last.toString()).contains("\"published_by\":\"this run\"");
         assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
             + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-22' AND day < '2026-02-10' ORDER BY id"));
+
+        // A load as a version that recorded no bounds left it: its parts without bounds, its DEFAULT staged whole.
+        var staged = partitioned("--table", "sales.events", "--from", "2025-12-25", "--to", "2026-02-15", "--shard", "1/2", "--json");
+        assertThat(staged.out()).as(staged.toString()).contains("\"status\":\"staged\"", "\"copied\":2");
+        warehouse.execute("UPDATE bronze.extraction_checkpoints SET state = jsonb_set(state, '{parts}', "
+            + "(SELECT jsonb_agg(p - 'bounds') FROM jsonb_array_elements(state->'parts') p)) WHERE partition_name = '(load)'");
+        String stagedDefault = warehouse.value("SELECT format('%I.%I', state->'staged'->'copy'->>'schema', state->'staged'->'copy'->>'table') "
+            + "FROM bronze.extraction_checkpoints WHERE partition_name = 'sales.events_other'");
+        warehouse.execute("INSERT INTO " + stagedDefault + " SELECT (jsonb_populate_record(NULL::" + stagedDefault + ", to_jsonb(one) "
+            + "|| '{\"id\": -1, \"day\": \"2020-01-01\", \"payload\": \"outside\"}')).* FROM (SELECT * FROM " + stagedDefault + " LIMIT 1) one");
+
+        var afterUpgrade = partitioned("--table", "sales.events", "--from", "2025-12-25", "--to", "2026-02-15");
+
+        assertThat(afterUpgrade.err()).as(afterUpgrade.toString()).contains("giving up the unfinished load");
+        assertThat(bronzeRows("bronze.events")).isEqualTo(source.rows("SELECT id::text, day::text, region, payload, "
+            + "tableoid::regclass::text FROM sales.events WHERE day >= '2025-12-25' AND day < '2026-02-15' ORDER BY id"));
     }
 
     @Test
@@ -213,9 +234,41 @@ class PartitionedIT {
             .isEqualTo("sales.monthly_2025a,sales.monthly_2025b,sales.monthly_rest");
     }
 
+    /** Loads {@code --table sales.<table>} with the extra arguments and checks that bronze.{@code target} holds the rows in {@code interval}. */
+    void assertLandsExactly(String table, String key, String interval, String target, String... args) {
+        var run = partitioned(java.util.stream.Stream.concat(java.util.stream.Stream.of("--table", "sales." + table, "--target-table", target),
+            java.util.stream.Stream.of(args)).toArray(String[]::new));
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id::text, " + key + "::text FROM bronze." + target + " ORDER BY id")).as(String.join(" ", args))
+            .isEqualTo(source.rows("SELECT id::text, " + key + "::text FROM sales." + table + " WHERE " + interval + " ORDER BY id"));
+    }
+
     @Test
-    void fromAndToCompareTextAsThePartitionKeysCollationOrdersIt() {
+    void fromAndToCompareCharAndBitKeysAsWholeValuesOfTheirType() {
+        source.execute("""
+            CREATE TABLE sales.skus (sku char(3) NOT NULL, id int) PARTITION BY RANGE (sku);
+            CREATE TABLE sales.skus_a PARTITION OF sales.skus FOR VALUES FROM ('aaa') TO ('abm');
+            CREATE TABLE sales.skus_b PARTITION OF sales.skus FOR VALUES FROM ('abm') TO ('b');
+            CREATE TABLE sales.skus_rest PARTITION OF sales.skus DEFAULT;
+            INSERT INTO sales.skus SELECT c, row_number() OVER ()
+            FROM unnest(ARRAY['aaa', 'abb', 'abc', 'abd', 'abl', 'abm', 'abz', 'azz', 'baa', 'zzz']) c;
+            CREATE TABLE sales.flags (f bit(4) NOT NULL, id int) PARTITION BY RANGE (f);
+            CREATE TABLE sales.flags_low PARTITION OF sales.flags FOR VALUES FROM ('0000') TO ('1000');
+            CREATE TABLE sales.flags_high PARTITION OF sales.flags FOR VALUES FROM ('1000') TO (MAXVALUE);
+            INSERT INTO sales.flags VALUES ('0001', 1), ('0100', 2), ('1001', 3);
+            """);
+
+        assertLandsExactly("skus", "sku", "sku >= 'abc' AND sku < 'b'", "skus", "--from", "abc", "--to", "b");
+        assertLandsExactly("skus", "sku", "sku >= 'abc' AND sku < 'abz'", "skus_ab", "--from", "abc", "--to", "abz");
+        assertLandsExactly("flags", "f", "f >= '0010'", "flags", "--from", "0010");
+    }
+
+    @Test
+    void fromAndToCompareTextAsEachLevelsCollationAndOperatorClassOrderIt() {
         // In "C" '_' and '`' sort between 'Z' and 'a', so they are inside ['B', 'b'); the column's ICU collation puts them first.
+        // text_pattern_ops orders by bytes whatever the collation: 'B' < 'a' there, though ICU puts 'a' first.
+        // sales.names: ranges in "C" at the top, and below them a level keyed on the same column in ICU order (a < A < b < B).
         source.execute("""
             CREATE TABLE sales.codes (code text COLLATE "und-x-icu", id int) PARTITION BY RANGE (code COLLATE "C");
             CREATE TABLE sales.codes_upper PARTITION OF sales.codes FOR VALUES FROM ('A') TO ('[');
@@ -223,14 +276,29 @@ class PartitionedIT {
             CREATE TABLE sales.codes_other PARTITION OF sales.codes DEFAULT;
             INSERT INTO sales.codes SELECT c, row_number() OVER ()
             FROM unnest(ARRAY['A', 'AB', 'B', 'Ba', 'Z', '_x', '`', '1', '~', 'a', 'aB', 'b', 'ba', 'z']) c;
+            CREATE TABLE sales.pattern (name text COLLATE "und-x-icu" NOT NULL, id int) PARTITION BY RANGE (name text_pattern_ops);
+            CREATE TABLE sales.pattern_upper PARTITION OF sales.pattern FOR VALUES FROM ('A') TO ('[');
+            CREATE TABLE sales.pattern_lower PARTITION OF sales.pattern FOR VALUES FROM ('a') TO ('{');
+            CREATE TABLE sales.pattern_rest PARTITION OF sales.pattern DEFAULT;
+            CREATE TABLE sales.names (name text NOT NULL, id int) PARTITION BY RANGE (name COLLATE "C");
+            CREATE TABLE sales.names_letters PARTITION OF sales.names FOR VALUES FROM ('A') TO ('{')
+                PARTITION BY RANGE (name COLLATE "und-x-icu");
+            CREATE TABLE sales.names_am PARTITION OF sales.names_letters FOR VALUES FROM ('a') TO ('n');
+            CREATE TABLE sales.names_nz PARTITION OF sales.names_letters FOR VALUES FROM ('n') TO (MAXVALUE);
+            CREATE TABLE sales.names_sub_rest PARTITION OF sales.names_letters DEFAULT;
+            CREATE TABLE sales.names_rest PARTITION OF sales.names DEFAULT;
+            INSERT INTO sales.pattern SELECT c, row_number() OVER () FROM unnest(ARRAY['a', 'A', 'b', 'B', 'm', 'M', 'z', 'Z', '_x', '1', '~']) c;
+            INSERT INTO sales.names SELECT * FROM sales.pattern;
+            INSERT INTO sales.names VALUES ('n', 12), ('N', 13);
             """);
 
-        var run = partitioned("--table", "sales.codes", "--from", "B", "--to", "b");
-
-        assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(warehouse.rows("SELECT code FROM bronze.codes ORDER BY id"))
-            .isEqualTo(source.rows("SELECT code FROM sales.codes WHERE code COLLATE \"C\" >= 'B' AND code COLLATE \"C\" < 'b' ORDER BY id"))
-            .contains(List.of("_x"), List.of("`"));
+        assertLandsExactly("codes", "code", "code COLLATE \"C\" >= 'B' AND code COLLATE \"C\" < 'b'", "codes", "--from", "B", "--to", "b");
+        assertThat(warehouse.rows("SELECT code FROM bronze.codes ORDER BY id")).contains(List.of("_x"), List.of("`"));
+        assertLandsExactly("pattern", "name", "name ~>=~ 'A' AND name ~<~ 'c'", "pattern", "--from", "A", "--to", "c");
+        assertLandsExactly("names", "name", "name COLLATE \"C\" >= 'a' AND name COLLATE \"C\" < '{'", "names_lower", "--from", "a",
+            "--to", "{");
+        assertLandsExactly("names", "name", "name COLLATE \"C\" >= 'A' AND name COLLATE \"C\" < 'a'", "names_upper", "--from", "A",
+            "--to", "a");
     }
 
     @Test
@@ -340,7 +408,16 @@ class PartitionedIT {
 
     @Test
     void badInputFailsWithOneClearLineBeforeAnythingIsWritten() {
-        source.execute("CREATE TABLE sales.plain (id int)", "CREATE TABLE sales.listed (id int, region text) PARTITION BY LIST (region)");
+        source.execute("""
+            CREATE TABLE sales.plain (id int);
+            CREATE TABLE sales.listed (id int, region text) PARTITION BY LIST (region);
+            CREATE TABLE sales.mixed (id int, day date, n int, region text) PARTITION BY LIST (region);
+            CREATE TABLE sales.mixed_eu PARTITION OF sales.mixed FOR VALUES IN ('eu') PARTITION BY RANGE (day);
+            CREATE TABLE sales.mixed_us PARTITION OF sales.mixed FOR VALUES IN ('us') PARTITION BY RANGE (n);
+            CREATE TABLE sales.collated (name text, region text) PARTITION BY LIST (region);
+            CREATE TABLE sales.collated_eu PARTITION OF sales.collated FOR VALUES IN ('eu') PARTITION BY RANGE (name COLLATE "C");
+            CREATE TABLE sales.collated_us PARTITION OF sales.collated FOR VALUES IN ('us') PARTITION BY RANGE (name);
+            """);
         record Case(List<String> args, String message) {
         }
         var cases = List.of(
@@ -349,6 +426,13 @@ class PartitionedIT {
             new Case(List.of("--table", "sales.events_2026_01"), "sales.events_2026_01 is a partition of sales.events and has no partitions "
                 + "of its own. Load sales.events with postgres-partitioned, copy sales.events_2026_01 with postgres-extract, or read it in "
                 + "parallel block ranges with --chunks N."),
+            new Case(List.of("--table", "sales.events_2026_01", "--from", "2026-01-01"), "sales.events_2026_01 is a partition of sales.events "
+                + "and has no partitions of its own."),
+            new Case(List.of("--table", "sales.mixed", "--from", "1"), "The levels partitioned by range at the top of sales.mixed disagree "
+                + "on their key: sales.mixed_eu is partitioned by RANGE (day), sales.mixed_us by RANGE (n), and --from and --to apply to one. "
+                + "Load each of them with --table, or filter rows with --where."),
+            new Case(List.of("--table", "sales.collated", "--to", "m"), "sales.collated_eu is partitioned by RANGE (name COLLATE \"C\"), "
+                + "sales.collated_us by RANGE (name)"),
             new Case(List.of("--table", "sales.events", "--from", "yesterday-ish"), "--from \"yesterday-ish\" is not a valid date"),
             new Case(List.of("--table", "sales.events", "--from", "2026-03-01", "--to", "2026-02-01"), "--from 2026-03-01 is not before --to"),
             new Case(List.of("--table", "sales.listed", "--from", "a"), "has no level partitioned by range"),

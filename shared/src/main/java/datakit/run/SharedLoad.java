@@ -90,16 +90,19 @@ final class SharedLoad {
 
     /**
      * Whether the load has these parts, read the same way: the same names, and the same bounds and
-     * conditions ({@code --from}/{@code --to} narrow some parts). Loads begun before bounds were recorded
-     * compare by name.
+     * conditions ({@code --from}/{@code --to} narrow some parts). A load begun before bounds were recorded
+     * compares by name, unless this plan narrows a part: such a load read every partition whole, so its
+     * staged DEFAULT and straddling partitions hold rows outside the interval.
      */
     static boolean sameParts(PartStore.Load load, List<Part> parts) {
         if (load.parts().size() != parts.size()) {
             return false;
         }
+        boolean narrowed = parts.stream().anyMatch(Part::narrowed);
         for (int i = 0; i < parts.size(); i++) {
             PartStore.PlannedPart planned = load.parts().get(i);
-            if (!planned.name().equals(parts.get(i).name()) || planned.bounds() != null && !planned.bounds().equals(parts.get(i).bounds())) {
+            boolean sameBounds = planned.bounds() == null ? !narrowed : planned.bounds().equals(parts.get(i).bounds());
+            if (!planned.name().equals(parts.get(i).name()) || !sameBounds) {
                 return false;
             }
         }

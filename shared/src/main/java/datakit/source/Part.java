@@ -34,4 +34,9 @@ public record Part(String name, TableRef relation, long oid, boolean only, Optio
     public boolean keepable() {
         return !byBlocks;
     }
+
+    /** Whether {@code --from}/{@code --to} narrow the part to the rows of their interval. */
+    public boolean narrowed() {
+        return where.isPresent() && !byBlocks;
+    }
 }

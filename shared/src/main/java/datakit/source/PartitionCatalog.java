@@ -1,5 +1,6 @@
 package datakit.source;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.sql.TableRef;
@@ -21,11 +22,17 @@ import org.jooq.Record;
  */
 final class PartitionCatalog {
     private static final int TID_RANGE_SCANS = 140000;
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** A table of the tree; a partitioned one with its strategy and the first column of its key, that column's type and collation. */
-    private record Node(long oid, long parent, TableRef ref, boolean leaf, char kind, String bound, long rows, boolean readable,
-                        boolean rowSecurity, Optional<String> strategy, Optional<String> keyColumn, Optional<String> keyType,
-                        Optional<String> keyCollation) {
+    /**
+     * A table of the tree at its depth below the table read; a partitioned one with its strategy and, unless its
+     * key starts with an expression, what its key's first column compares on.
+     */
+    private record Node(long oid, long parent, int level, TableRef ref, boolean leaf, char kind, String bound, long rows, boolean readable,
+                        boolean rowSecurity, Optional<String> strategy, Optional<KeyInterval.Key> key) {
+        boolean byRange() {
+            return strategy.filter("r"::equals).isPresent();
+        }
     }
 
     private final DSLContext db;
@@ -44,6 +51,14 @@ final class PartitionCatalog {
         }
         DatakitException.check(relation.kind() == 'r', "%s is a view, materialized view or foreign table, which has no parts to read "
             + "apart. Copy it with postgres-extract.", relation.ref());
+        if (!relation.hasChildren() && split.chunks().isEmpty()) {
+            // Before the --from/--to check: leaving them out would only lead to this refusal.
+            parentOf(relation).ifPresent(parent -> {
+                throw DatakitException.badInput("%s is a partition of %s and has no partitions of its own. Load %s with "
+                    + "postgres-partitioned, copy %s with postgres-extract, or read it in parallel block ranges with --chunks N.",
+                    relation.ref(), parent, parent, relation.ref());
+            });
+        }
         DatakitException.check(split.everyPartition(), "--from and --to keep range partitions, and %s is not partitioned. Leave them out, "
             + "or filter rows with --where.", relation.ref());
         if (relation.hasChildren()) {
@@ -52,11 +67,6 @@ final class PartitionCatalog {
             return inheritanceMembers(relation);
         }
         if (split.chunks().isEmpty()) {
-            parentOf(relation).ifPresent(parent -> {
-                throw DatakitException.badInput("%s is a partition of %s and has no partitions of its own. Load %s with "
-                    + "postgres-partitioned, copy %s with postgres-extract, or read it in parallel block ranges with --chunks N.",
-                    relation.ref(), parent, parent, relation.ref());
-            });
             throw DatakitException.badInput("%s is not partitioned. Copy it with postgres-extract, or read it in parallel block ranges "
                 + "with --chunks N.", relation.ref());
         }
@@ -71,13 +81,15 @@ final class PartitionCatalog {
     private List<Part> leaves(SourceCatalog.Relation relation, Split split) {
         // The relation is the top of the tree read, even when it is itself a partition of another table.
         List<Node> tree = db.resultQuery("""
-                SELECT t.relid::oid::bigint, CASE WHEN t.relid = ?::oid THEN 0 ELSE t.parentrelid::oid::bigint END, n.nspname, c.relname,
-                       t.isleaf, c.relkind::text, coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), ''), c.reltuples::bigint,
-                       pg_catalog.has_any_column_privilege(c.oid, 'SELECT'), c.relrowsecurity,
-                       p.partstrat::text, a.attname, pg_catalog.format_type(a.atttypid, NULL),
+                SELECT t.relid::oid::bigint, CASE WHEN t.relid = ?::oid THEN 0 ELSE t.parentrelid::oid::bigint END, t.level, n.nspname,
+                       c.relname, t.isleaf, c.relkind::text, coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), ''),
+                       c.reltuples::bigint, pg_catalog.has_any_column_privilege(c.oid, 'SELECT'), c.relrowsecurity,
+                       p.partstrat::text, a.attname,
+                       pg_catalog.format_type(a.atttypid, -1), pg_catalog.format_type(a.atttypid, a.atttypmod),
                        (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                         FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
-                        WHERE co.oid = p.partcollation[0])
+                        WHERE co.oid = p.partcollation[0]),
+                       p.partclass[0]::bigint
                 FROM pg_catalog.pg_partition_tree(?::oid) t
                 JOIN pg_catalog.pg_class c ON c.oid = t.relid
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -96,8 +108,9 @@ final class PartitionCatalog {
                 if (!reach.outside()) {
                     checkReadable(leaf, relation);
                     Optional<String> condition = interval.flatMap(i -> i.condition(reach));
+                    long rows = condition.isEmpty() || leaf.rows() < 0 ? leaf.rows() : estimatedRows(leaf, condition.get());
                     parts.add(new Part(leaf.ref().toString(), leaf.ref(), leaf.oid(), false, condition, false,
-                        boundsOf(leaf, byOid) + condition.map(c -> " WHERE " + c).orElse(""), leaf.rows()));
+                        boundsOf(leaf, byOid) + condition.map(c -> " WHERE " + c).orElse(""), rows));
                 }
             }
         }
@@ -126,34 +139,60 @@ final class PartitionCatalog {
     }
 
     /**
-     * The interval --from and --to give on the first key column of the top-most level partitioned by
-     * range, with their values checked against the key's type.
+     * The interval --from and --to give on the key of the top-most level partitioned by range, with their
+     * values checked against the key's type. Below a list or hash level, that level is several tables: they
+     * must agree on the key (column, collation and operator class), or the rows kept would depend on which
+     * comes first by name.
      */
     private Optional<KeyInterval> interval(List<Node> tree, Split split, SourceCatalog.Relation relation) {
         if (split.everyPartition()) {
             return Optional.empty();
         }
-        Node level = tree.stream().filter(n -> n.strategy().filter("r"::equals).isPresent()).findFirst()
+        Node level = tree.stream().filter(Node::byRange).findFirst()
             .orElseThrow(() -> DatakitException.badInput("--from and --to keep range partitions, and %s has no level partitioned by range. "
                 + "Leave them out, or filter rows with --where.", relation.ref()));
-        DatakitException.check(level.keyColumn().isPresent(), "%s is partitioned by range on an expression; --from and --to take a "
+        tree.stream().filter(n -> n.byRange() && n.level() == level.level() && !n.key().equals(level.key())).findFirst()
+            .ifPresent(other -> {
+                throw DatakitException.badInput("The levels partitioned by range at the top of %s disagree on their key: %s is "
+                    + "partitioned by %s, %s by %s, and --from and --to apply to one. Load each of them with --table, or filter rows with "
+                    + "--where.", relation.ref(), level.ref(), partitionKey(level), other.ref(), partitionKey(other));
+            });
+        DatakitException.check(level.key().isPresent(), "%s is partitioned by range on an expression; --from and --to take a "
             + "key column. Filter rows with --where.", level.ref());
-        return Optional.of(KeyInterval.of(db, level.ref(), level.keyColumn().get(), level.keyType().orElseThrow(), level.keyCollation(),
-            split));
+        return Optional.of(KeyInterval.of(db, level.ref(), level.key().get(), split));
+    }
+
+    /** The partition key as PostgreSQL prints it: {@code RANGE (name COLLATE "C" text_pattern_ops)}. */
+    private String partitionKey(Node node) {
+        return db.resultQuery("SELECT pg_catalog.pg_get_partkeydef(?::oid)", node.oid()).fetchOne(0, String.class);
+    }
+
+    /**
+     * The planner's estimate of a narrowed leaf's rows in the interval, for the dry run, the progress and
+     * the balance of shards; -1 when it gives none.
+     */
+    private long estimatedRows(Node leaf, String condition) {
+        String plan = db.resultQuery("EXPLAIN (FORMAT JSON) SELECT FROM " + leaf.ref().sql() + " WHERE " + condition).fetchOne(0, String.class);
+        try {
+            return JSON.readTree(plan).get(0).get("Plan").get("Plan Rows").asLong(-1);
+        } catch (java.io.IOException e) {
+            return -1;
+        }
     }
 
     /**
      * What the leaf's branch says about its rows and the interval: each level partitioned by range on the
-     * interval's column (a year level and a month level under it, say) bounds them; other levels, and
-     * DEFAULT partitions, do not.
+     * interval's key (a year level and a month level under it, say) bounds them; other levels, and
+     * DEFAULT partitions, do not. A level on the same column in another collation or operator class orders
+     * its values otherwise, so its bounds say nothing about the interval either.
      */
     private static KeyInterval.Reach reach(Node leaf, Map<Long, Node> byOid, KeyInterval interval, Map<Long, KeyInterval.Reach> bounded) {
         var reach = KeyInterval.Reach.UNKNOWN;
         for (Node node = leaf; node.parent() != 0; node = byOid.get(node.parent())) {
             Node parent = byOid.get(node.parent());
-            if (parent.strategy().filter("r"::equals).isPresent() && parent.keyColumn().filter(interval.column()::equals).isPresent()) {
+            if (parent.byRange() && parent.key().equals(Optional.of(interval.key()))) {
                 String bound = node.bound();
-                reach = reach.and(bounded.computeIfAbsent(node.oid(), oid -> interval.reach(bound)));
+                reach = reach.withFactsOf(bounded.computeIfAbsent(node.oid(), oid -> interval.reach(bound)));
             }
         }
         return reach;
@@ -182,8 +221,8 @@ final class PartitionCatalog {
             .fetch(r -> {
                 TableRef ref = TableRef.of(r.get(0, String.class), r.get(1, String.class));
                 int depth = r.get(2, Integer.class);
-                var member = new Node(r.get(4, Long.class), 0, ref, true, r.get(8, String.class).charAt(0), "", r.get(3, Long.class),
-                    r.get(6, Boolean.class), r.get(7, Boolean.class), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+                var member = new Node(r.get(4, Long.class), 0, depth, ref, true, r.get(8, String.class).charAt(0), "", r.get(3, Long.class),
+                    r.get(6, Boolean.class), r.get(7, Boolean.class), Optional.empty(), Optional.empty());
                 DatakitException.check(member.kind() == 'r', "Inheritance member %s of %s is not a plain table. Copy %s with "
                     + "postgres-extract.", ref, relation.ref(), relation.ref());
                 checkReadable(member, relation);
@@ -220,10 +259,10 @@ final class PartitionCatalog {
     }
 
     private static Node node(Record r) {
-        return new Node(r.get(0, Long.class), r.get(1, Long.class), TableRef.of(r.get(2, String.class), r.get(3, String.class)),
-            r.get(4, Boolean.class), r.get(5, String.class).charAt(0), r.get(6, String.class), r.get(7, Long.class),
-            r.get(8, Boolean.class), r.get(9, Boolean.class),
-            Optional.ofNullable(r.get(10, String.class)), Optional.ofNullable(r.get(11, String.class)),
-            Optional.ofNullable(r.get(12, String.class)), Optional.ofNullable(r.get(13, String.class)));
+        Optional<KeyInterval.Key> key = Optional.ofNullable(r.get(12, String.class)).map(column -> new KeyInterval.Key(column,
+            r.get(13, String.class), r.get(14, String.class), Optional.ofNullable(r.get(15, String.class)), r.get(16, Long.class)));
+        return new Node(r.get(0, Long.class), r.get(1, Long.class), r.get(2, Integer.class), TableRef.of(r.get(3, String.class),
+            r.get(4, String.class)), r.get(5, Boolean.class), r.get(6, String.class).charAt(0), r.get(7, String.class), r.get(8, Long.class),
+            r.get(9, Boolean.class), r.get(10, Boolean.class), Optional.ofNullable(r.get(11, String.class)), key);
     }
 }
