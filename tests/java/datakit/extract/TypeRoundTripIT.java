@@ -27,7 +27,12 @@ class TypeRoundTripIT {
         Map.entry("couples", "text[]"), Map.entry("amount", "integer"), Map.entry("code", "character varying(5)"),
         Map.entry("relation", "text"), Map.entry("letter", "text"), Map.entry("key_columns", "text"), Map.entry("arg_types", "text"),
         Map.entry("key_sets", "text[]"), Map.entry("privilege", "text"), Map.entry("privileges", "text[]"),
-        Map.entry("node", "text"), Map.entry("gist_key", "text"));
+        Map.entry("node", "text"), Map.entry("gist_key", "text"), Map.entry("type_ref", "text"), Map.entry("type_refs", "text[]"),
+        Map.entry("proc_ref", "text"), Map.entry("procedure_ref", "text"), Map.entry("operator_name_ref", "text"),
+        Map.entry("operator_ref", "text"), Map.entry("namespace_ref", "text"), Map.entry("role_ref", "text"),
+        Map.entry("config_ref", "text"), Map.entry("dictionary_ref", "text"), Map.entry("collation_ref", "text"),
+        Map.entry("stats_ndistinct", "text"), Map.entry("stats_dependencies", "text"), Map.entry("stats_mcv", "text"),
+        Map.entry("arg_type_sets", "text[]"), Map.entry("float_span", "text"), Map.entry("amounts", "integer[]"));
     static TestDatabase source;
     static TestDatabase warehouse;
     static String slot;
@@ -43,6 +48,12 @@ class TypeRoundTripIT {
             CREATE DOMAIN kinds.positive AS integer CHECK (VALUE > 0);
             CREATE DOMAIN kinds.short_code AS varchar(5);
             CREATE TYPE kinds.pair AS (label text, amount numeric);
+            CREATE TYPE kinds.float_span AS RANGE (subtype = float8);
+            -- Extended statistics, for values of pg_ndistinct, pg_dependencies and pg_mcv_list (which refuse any input).
+            CREATE TABLE kinds.correlated (a int, b int);
+            INSERT INTO kinds.correlated SELECT g % 10, g % 10 FROM generate_series(1, 1000) g;
+            CREATE STATISTICS kinds.correlated_ab (ndistinct, dependencies, mcv) ON a, b FROM kinds.correlated;
+            ANALYZE kinds.correlated;
             CREATE TABLE kinds.everything (
                 id int PRIMARY KEY,
                 small smallint, whole integer, big bigint,
@@ -63,7 +74,11 @@ class TypeRoundTripIT {
                 object_id oid, lsn pg_lsn, relation regclass, cash money,
                 txn xid, txn8 xid8, command cid, row_id tid, snap pg_snapshot, old_snap txid_snapshot, key_columns int2vector,
                 arg_types oidvector, key_sets int2vector[], cur refcursor, privilege aclitem, privileges aclitem[], path_expr jsonpath,
-                node pg_node_tree, gist_key gtsvector
+                node pg_node_tree, gist_key gtsvector,
+                type_ref regtype, type_refs regtype[], proc_ref regproc, procedure_ref regprocedure, operator_name_ref regoper,
+                operator_ref regoperator, namespace_ref regnamespace, role_ref regrole, config_ref regconfig, dictionary_ref regdictionary,
+                collation_ref regcollation, stats_ndistinct pg_ndistinct, stats_dependencies pg_dependencies, stats_mcv pg_mcv_list,
+                arg_type_sets oidvector[], float_span kinds.float_span, amounts kinds.positive[], txns xid[]
             );
             INSERT INTO kinds.everything (id) VALUES (0);  -- every column NULL
             INSERT INTO kinds.everything VALUES (1,
@@ -88,7 +103,13 @@ class TypeRoundTripIT {
                 makeaclitem(to_regrole(current_user), to_regrole(current_user), 'SELECT', true),
                 ARRAY[makeaclitem(0, to_regrole(current_user), 'INSERT', false), makeaclitem(to_regrole(current_user), 0, 'UPDATE', false)],
                 '$.a[*] ? (@ > 1.5 && @ like_regex "^x" flag "i")',
-                (SELECT ev_action FROM pg_rewrite ORDER BY oid LIMIT 1), NULL);
+                (SELECT ev_action FROM pg_rewrite ORDER BY oid LIMIT 1), NULL,
+                'kinds.mood', '{integer,kinds.pair,"character varying"}', 'now', 'now()', '+(integer,integer)'::regoperator::oid::regoper,
+                '+(integer,integer)', 'kinds', current_user::regrole, 'english', 'simple', '"C"',
+                (SELECT d.stxdndistinct FROM pg_statistic_ext_data d JOIN pg_statistic_ext s ON s.oid = d.stxoid WHERE s.stxname = 'correlated_ab'),
+                (SELECT d.stxddependencies FROM pg_statistic_ext_data d JOIN pg_statistic_ext s ON s.oid = d.stxoid WHERE s.stxname = 'correlated_ab'),
+                (SELECT d.stxdmcv FROM pg_statistic_ext_data d JOIN pg_statistic_ext s ON s.oid = d.stxoid WHERE s.stxname = 'correlated_ab'),
+                '{"23 25","",NULL}', '[1.5,2.5)', '{1,NULL,2}', '{1,4294967295}');
             INSERT INTO kinds.everything (id, big, exact, single, double, body, raw, day, moment, instant, clock, zoned_clock, span,
                                           int_array, text_array, grid, doc_json, nums, letter, txn, txn8, row_id, snap, old_snap,
                                           key_columns, arg_types, key_sets, cur, privileges)
