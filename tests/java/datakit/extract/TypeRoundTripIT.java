@@ -49,7 +49,7 @@ class TypeRoundTripIT {
             CREATE DOMAIN kinds.short_code AS varchar(5);
             CREATE TYPE kinds.pair AS (label text, amount numeric);
             CREATE TYPE kinds.float_span AS RANGE (subtype = float8);
-            -- Extended statistics, for values of pg_ndistinct, pg_dependencies and pg_mcv_list (which refuse any input).
+            -- The database's only extended statistics, for values of pg_ndistinct, pg_dependencies and pg_mcv_list (no input).
             CREATE TABLE kinds.correlated (a int, b int);
             INSERT INTO kinds.correlated SELECT g % 10, g % 10 FROM generate_series(1, 1000) g;
             CREATE STATISTICS kinds.correlated_ab (ndistinct, dependencies, mcv) ON a, b FROM kinds.correlated;
@@ -106,9 +106,8 @@ class TypeRoundTripIT {
                 (SELECT ev_action FROM pg_rewrite ORDER BY oid LIMIT 1), NULL,
                 'kinds.mood', '{integer,kinds.pair,"character varying"}', 'now', 'now()', '+(integer,integer)'::regoperator::oid::regoper,
                 '+(integer,integer)', 'kinds', current_user::regrole, 'english', 'simple', '"C"',
-                (SELECT d.stxdndistinct FROM pg_statistic_ext_data d JOIN pg_statistic_ext s ON s.oid = d.stxoid WHERE s.stxname = 'correlated_ab'),
-                (SELECT d.stxddependencies FROM pg_statistic_ext_data d JOIN pg_statistic_ext s ON s.oid = d.stxoid WHERE s.stxname = 'correlated_ab'),
-                (SELECT d.stxdmcv FROM pg_statistic_ext_data d JOIN pg_statistic_ext s ON s.oid = d.stxoid WHERE s.stxname = 'correlated_ab'),
+                (SELECT stxdndistinct FROM pg_statistic_ext_data), (SELECT stxddependencies FROM pg_statistic_ext_data),
+                (SELECT stxdmcv FROM pg_statistic_ext_data),
                 '{"23 25","",NULL}', '[1.5,2.5)', '{1,NULL,2}', '{1,4294967295}');
             INSERT INTO kinds.everything (id, big, exact, single, double, body, raw, day, moment, instant, clock, zoned_clock, span,
                                           int_array, text_array, grid, doc_json, nums, letter, txn, txn8, row_id, snap, old_snap,

@@ -136,7 +136,8 @@ final class KeyInterval {
         var outside = new ArrayList<String>();
         from.ifPresent(f -> high.ifPresent(h -> outside.add(keyed(h) + below + value(f))));
         to.ifPresent(t -> low.ifPresent(l -> outside.add(keyed(l) + operators.greaterOrEqual() + value(t))));
-        String withinFrom = from.isEmpty() ? "true" : low.map(l -> keyed(l) + operators.greaterOrEqual() + value(from.get())).orElse("false");
+        String withinFrom = from.isEmpty() ? "true"
+            : low.map(l -> keyed(l) + operators.greaterOrEqual() + value(from.get())).orElse("false");
         String withinTo = to.isEmpty() ? "true" : high.map(h -> keyed(h) + below + value(to.get())).orElse("false");
         var answer = db.resultQuery("SELECT " + (outside.isEmpty() ? "false" : String.join(" OR ", outside)) + ", " + withinFrom + ", "
             + withinTo).fetchOne();

@@ -28,8 +28,8 @@ final class PartitionCatalog {
      * A table of the tree at its depth below the table read; a partitioned one with its strategy and, unless its
      * key starts with an expression, what its key's first column compares on.
      */
-    private record Node(long oid, long parent, int level, TableRef ref, boolean leaf, char kind, String bound, long rows, boolean readable,
-                        boolean rowSecurity, Optional<String> strategy, Optional<KeyInterval.Key> key) {
+    private record Node(long oid, long parent, int level, TableRef ref, boolean leaf, char kind, String bound, long rows,
+                        boolean readable, boolean rowSecurity, Optional<String> strategy, Optional<KeyInterval.Key> key) {
         boolean byRange() {
             return strategy.filter("r"::equals).isPresent();
         }
@@ -108,7 +108,8 @@ final class PartitionCatalog {
                 if (!reach.outside()) {
                     checkReadable(leaf, relation);
                     Optional<String> condition = interval.flatMap(i -> i.condition(reach));
-                    long rows = condition.isEmpty() || leaf.rows() < 0 ? leaf.rows() : estimatedRows(leaf, condition.get());
+                    long rows = condition.isEmpty() || leaf.rows() < 0 ? leaf.rows()
+                        : Math.min(leaf.rows(), estimatedRows(leaf, condition.get())); // never above the catalog's for the whole leaf
                     parts.add(new Part(leaf.ref().toString(), leaf.ref(), leaf.oid(), false, condition, false,
                         boundsOf(leaf, byOid) + condition.map(c -> " WHERE " + c).orElse(""), rows));
                 }
@@ -172,7 +173,8 @@ final class PartitionCatalog {
      * the balance of shards; -1 when it gives none.
      */
     private long estimatedRows(Node leaf, String condition) {
-        String plan = db.resultQuery("EXPLAIN (FORMAT JSON) SELECT FROM " + leaf.ref().sql() + " WHERE " + condition).fetchOne(0, String.class);
+        String plan = db.resultQuery("EXPLAIN (FORMAT JSON) SELECT FROM " + leaf.ref().sql() + " WHERE " + condition)
+            .fetchOne(0, String.class);
         try {
             return JSON.readTree(plan).get(0).get("Plan").get("Plan Rows").asLong(-1);
         } catch (java.io.IOException e) {
@@ -221,8 +223,8 @@ final class PartitionCatalog {
             .fetch(r -> {
                 TableRef ref = TableRef.of(r.get(0, String.class), r.get(1, String.class));
                 int depth = r.get(2, Integer.class);
-                var member = new Node(r.get(4, Long.class), 0, depth, ref, true, r.get(8, String.class).charAt(0), "", r.get(3, Long.class),
-                    r.get(6, Boolean.class), r.get(7, Boolean.class), Optional.empty(), Optional.empty());
+                var member = new Node(r.get(4, Long.class), 0, depth, ref, true, r.get(8, String.class).charAt(0), "",
+                    r.get(3, Long.class), r.get(6, Boolean.class), r.get(7, Boolean.class), Optional.empty(), Optional.empty());
                 DatakitException.check(member.kind() == 'r', "Inheritance member %s of %s is not a plain table. Copy %s with "
                     + "postgres-extract.", ref, relation.ref(), relation.ref());
                 checkReadable(member, relation);
@@ -261,8 +263,9 @@ final class PartitionCatalog {
     private static Node node(Record r) {
         Optional<KeyInterval.Key> key = Optional.ofNullable(r.get(12, String.class)).map(column -> new KeyInterval.Key(column,
             r.get(13, String.class), r.get(14, String.class), Optional.ofNullable(r.get(15, String.class)), r.get(16, Long.class)));
-        return new Node(r.get(0, Long.class), r.get(1, Long.class), r.get(2, Integer.class), TableRef.of(r.get(3, String.class),
-            r.get(4, String.class)), r.get(5, Boolean.class), r.get(6, String.class).charAt(0), r.get(7, String.class), r.get(8, Long.class),
-            r.get(9, Boolean.class), r.get(10, Boolean.class), Optional.ofNullable(r.get(11, String.class)), key);
+        return new Node(r.get(0, Long.class), r.get(1, Long.class), r.get(2, Integer.class),
+            TableRef.of(r.get(3, String.class), r.get(4, String.class)), r.get(5, Boolean.class), r.get(6, String.class).charAt(0),
+            r.get(7, String.class), r.get(8, Long.class), r.get(9, Boolean.class), r.get(10, Boolean.class),
+            Optional.ofNullable(r.get(11, String.class)), key);
     }
 }
