@@ -1,0 +1,195 @@
+package datakit.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import datakit.sandbox.PgBouncer;
+import datakit.sandbox.PgBouncer.PoolMode;
+import datakit.testing.Datakits;
+import datakit.testing.SourceAndWarehouse;
+import datakit.testing.TestDatabase;
+import datakit.testing.TestPostgres;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The datakits through PgBouncer with a new install's settings, in transaction and in session pooling, in
+ * front of the shared test server, on the source and on the warehouse: every mode loads what the source
+ * holds, the session settings hold per transaction, nothing the datakits set or prepare is left on a pooled
+ * server connection for the next client, and a stream's lock never outlives its run.
+ */
+class PoolerIT {
+    /** Server connections per database and user: enough for a partitioned run and a lock holder at once, few enough to be shared. */
+    private static final int POOL_SIZE = 6;
+    private static final String SOURCE_SQL = """
+        CREATE TABLE public.orders (id int PRIMARY KEY, status text NOT NULL, doc jsonb, updated_at timestamptz NOT NULL);
+        INSERT INTO public.orders SELECT g, 'status ' || g, jsonb_build_object('n', g, 'tag', 't' || g % 3),
+            timestamptz '2026-01-01' + g * interval '1 minute' FROM generate_series(1, 3000) g;
+        CREATE SEQUENCE public.counter;
+        """;
+
+    private static PgBouncer transaction;
+    private static PgBouncer session;
+
+    @BeforeAll
+    static void startPoolers() {
+        transaction = PgBouncer.start(TestPostgres.server(), PoolMode.TRANSACTION, POOL_SIZE);
+        session = PgBouncer.start(TestPostgres.server(), PoolMode.SESSION, POOL_SIZE);
+    }
+
+    @AfterAll
+    static void stopPoolers() {
+        transaction.close();
+        session.close();
+    }
+
+    private static PgBouncer pooler(PoolMode mode) {
+        return mode == PoolMode.TRANSACTION ? transaction : session;
+    }
+
+    /** A source and a warehouse made on the server, and the same two databases as seen through {@code pooler}. */
+    private record Pooled(SourceAndWarehouse direct, TestDatabase source, TestDatabase warehouse) {
+        static Pooled create(String prefix, PgBouncer pooler) {
+            var direct = SourceAndWarehouse.create(prefix, SOURCE_SQL);
+            return new Pooled(direct, new TestDatabase(pooler, direct.source().name()), new TestDatabase(pooler, direct.warehouse().name()));
+        }
+
+        Map<String, String> env(String... more) {
+            var env = new HashMap<String, String>(Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", warehouse.url()));
+            for (int i = 0; i < more.length; i += 2) {
+                env.put(more[i], more[i + 1]);
+            }
+            return env;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(PoolMode.class)
+    void everyModeLoadsWhatTheSourceHoldsThroughThePoolerRunAfterRun(PoolMode mode) {
+        var db = Pooled.create("pooled_" + mode.name().toLowerCase(), pooler(mode));
+        for (int round = 1; round <= 3; round++) {
+            db.direct().source().execute("UPDATE public.orders SET status = 'round " + round + "', updated_at = updated_at + interval '1 day' "
+                + "WHERE id % 100 = " + round);
+            var expected = RowSets.rows(db.direct().source(), "SELECT id, status, updated_at FROM public.orders");
+            succeeds(Datakits.run("PostgresExtract", db.env(), "--table", "public.orders"));
+            succeeds(Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders", "--cursor-field", "updated_at",
+                "--target-table", "orders_inc", "--chunk-rows", "1000"));
+            succeeds(Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders", "--chunks", "3", "--parallelism", "2",
+                "--target-table", "orders_parts"));
+            succeeds(Datakits.run("PostgresJsonb", db.env(), "--table", "public.orders", "--flatten", "doc", "--target-table", "orders_json"));
+            succeeds(Datakits.run("PostgresDiscover", db.env(), "--json"));
+            succeeds(Datakits.run("PostgresHealth", db.env(), "--json"));
+            for (String table : List.of("orders", "orders_inc", "orders_parts", "orders_json")) {
+                assertThat(RowSets.rows(db.direct().warehouse(), "SELECT id, status, updated_at FROM bronze." + table))
+                    .as("bronze.%s after round %d through %s", table, round, pooler(mode).description()).isEqualTo(expected);
+            }
+        }
+        assertNothingLeftOnTheServerConnections(db);
+    }
+
+    @Test
+    void statementTimeoutFromTheSettingsHoldsThroughTransactionPooling() {
+        var db = Pooled.create("pooled_timeout", transaction);
+        var viaVariable = Datakits.run("PostgresExtract", db.env("SOURCE_PG_STATEMENT_TIMEOUT", "300", "SOURCE_PG_MAX_RETRIES", "0"),
+            "--query", "SELECT id, pg_sleep(0.01) AS slept FROM public.orders", "--target-table", "slow");
+        Datakits.assertFailsWithOneLine(viaVariable, 1, "canceling statement due to statement timeout", "raise statement_timeout");
+
+        var viaOptions = Datakits.run("PostgresExtract", db.env("SOURCE_PG_OPTIONS", "-c statement_timeout=300", "SOURCE_PG_MAX_RETRIES", "0"),
+            "--query", "SELECT id, pg_sleep(0.01) AS slept FROM public.orders", "--target-table", "slow");
+        Datakits.assertFailsWithOneLine(viaOptions, 1, "canceling statement due to statement timeout");
+        assertThat(db.direct().warehouse().value("SELECT to_regclass('bronze.slow') IS NULL")).isEqualTo("t");
+    }
+
+    @Test
+    void theSourceStaysReadOnlyThroughTransactionPooling() {
+        var db = Pooled.create("pooled_readonly", transaction);
+        var run = Datakits.run("PostgresExtract", db.env(), "--query", "SELECT nextval('public.counter') AS n", "--target-table", "counter");
+        Datakits.assertFailsWithOneLine(run, 2, "cannot execute nextval() in a read-only transaction");
+        assertThat(db.direct().source().value("SELECT last_value || ' ' || is_called FROM public.counter")).isEqualTo("1 f");
+    }
+
+    @Test
+    void nothingTheDatakitsSetLeaksToOtherClientsOfThePooledServerConnections() {
+        var db = Pooled.create("pooled_leaks", transaction);
+        var env = db.env("SOURCE_PG_OPTIONS", "-c work_mem=7MB", "SOURCE_PG_STATEMENT_TIMEOUT", "1h",
+            "WAREHOUSE_PG_OPTIONS", "--work-mem=9MB", "WAREHOUSE_PG_STATEMENT_TIMEOUT", "2h");
+        for (int i = 0; i < 3; i++) {
+            succeeds(Datakits.run("PostgresExtract", env, "--table", "public.orders"));
+            succeeds(Datakits.run("PostgresPartitioned", env, "--table", "public.orders", "--chunks", "3", "--parallelism", "2",
+                "--target-table", "orders_parts"));
+        }
+        assertNothingLeftOnTheServerConnections(db);
+    }
+
+    /**
+     * Every server connection of the pools of the source and the warehouse (a client per connection, each in a
+     * transaction, so the pooler hands each a different one) has the server's defaults and no prepared
+     * statement or advisory lock of the datakits' left.
+     */
+    private static void assertNothingLeftOnTheServerConnections(Pooled db) {
+        for (TestDatabase database : List.of(db.source(), db.warehouse())) {
+            for (Map<String, String> seen : everyServerConnection(database)) {
+                assertThat(seen).as("a server connection of %s after the runs", database.name()).containsAllEntriesOf(Map.of(
+                    "default_transaction_read_only", "off", "statement_timeout", "0", "row_security", "on", "jit", "on",
+                    "work_mem", "4MB", "search_path", "\"$user\", public", "idle_in_transaction_session_timeout", "0",
+                    "prepared statements", "0", "advisory locks", "0"));
+            }
+        }
+    }
+
+    private static List<Map<String, String>> everyServerConnection(TestDatabase database) {
+        var clients = new ArrayList<Connection>();
+        try {
+            var seen = new ArrayList<Map<String, String>>();
+            for (int i = 0; i < POOL_SIZE; i++) {
+                Connection c = database.connect();
+                clients.add(c);
+                c.setAutoCommit(false);
+                var settings = new HashMap<String, String>();
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
+                        SELECT name, setting FROM pg_settings WHERE name IN ('default_transaction_read_only', 'statement_timeout',
+                          'row_security', 'jit', 'search_path', 'idle_in_transaction_session_timeout')
+                        UNION ALL SELECT 'work_mem', current_setting('work_mem')
+                        UNION ALL SELECT 'prepared statements', count(*)::text FROM pg_prepared_statements
+                        UNION ALL SELECT 'advisory locks', count(*)::text FROM pg_locks WHERE locktype = 'advisory'
+                          AND pid = pg_backend_pid()""")) {
+                    while (rs.next()) {
+                        settings.put(rs.getString(1), rs.getString(2));
+                    }
+                }
+                seen.add(settings);
+            }
+            return seen;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            clients.forEach(PoolerIT::closeQuietly);
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException e) {
+            // closing a test client
+        }
+    }
+
+    private static void succeeds(Datakits.Run run) {
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+    }
+}
