@@ -134,7 +134,7 @@ public final class Migrations {
 
     private static Flyway flyway(DataSource warehouse, String schema) {
         return Flyway.configure(Migrations.class.getClassLoader())
-            .dataSource(warehouse)
+            .dataSource(PoolSafeDataSource.around(warehouse))
             .schemas(schema)
             .defaultSchema(schema)
             .createSchemas(true)

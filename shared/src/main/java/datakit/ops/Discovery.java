@@ -33,8 +33,8 @@ public final class Discovery {
 
     /** Everything found in {@code schemas} (all schemas but the system ones when empty), by table. */
     public static List<Map<String, Object>> tables(Database source, List<String> schemas) {
-        try (Connection connection = source.connect()) {
-            return tables(Sql.using(connection), schemas);
+        try {
+            return source.inTransaction(connection -> tables(Sql.using(connection), schemas));
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Reading the catalog of the source " + source.settings().describe(), e);
         }

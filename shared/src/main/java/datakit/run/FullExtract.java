@@ -148,7 +148,7 @@ public final class FullExtract {
                 if (!load.schemaChanges().isEmpty() || children.stream().anyMatch(c -> !c.load().schemaChanges().isEmpty())) {
                     load.applySchemaChanges();
                     children.forEach(c -> c.load().applySchemaChanges());
-                    connection.commit();
+                    warehouse.commitAndContinue(connection);
                     lockStream(connection, stream, runs);
                     plan = plan(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                     load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
@@ -223,21 +223,28 @@ public final class FullExtract {
     }
 
     private void printPlan(ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
-        try (Connection connection = warehouse.connect()) {
-            Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
-            ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
-            var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
-            var children = new LinkedHashMap<String, String>();
-            for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {
-                children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
-                    .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
-                    child.plan().estimatedRows(), child.plan().copySql()));
-            }
-            DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
-                Migrations.pending(warehouse.dataSource(), target.schema()), children);
+        try {
+            warehouse.inTransaction(connection -> {
+                printPlan(connection, planned, target, mode, metadata);
+                return null;
+            });
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
+    }
+
+    private void printPlan(Connection connection, ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+        Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
+        ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
+        var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+        var children = new LinkedHashMap<String, String>();
+        for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {
+            children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
+                .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
+                child.plan().estimatedRows(), child.plan().copySql()));
+        }
+        DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
+            Migrations.pending(warehouse.dataSource(), target.schema()), children);
     }
 
     private static long millisSince(long startNanos) {

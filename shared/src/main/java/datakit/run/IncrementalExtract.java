@@ -101,8 +101,9 @@ public final class IncrementalExtract {
             return increment;
         }
         if (increment.fullRefresh().isEmpty()) {
-            try (Connection connection = warehouse.connect()) {
-                selection = BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, selection);
+            Selection asked = selection;
+            try {
+                selection = warehouse.inTransaction(connection -> BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, asked));
             } catch (SQLException | DataAccessException e) {
                 throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
             }
@@ -127,29 +128,36 @@ public final class IncrementalExtract {
 
     /** --dry-run: the stored checkpoint, the delta query with its bound values, the estimate; writes nothing. */
     private void printPlan(Increment increment, TableRef target, WriteMode mode, IncrementalSource src) {
-        try (Connection connection = warehouse.connect()) {
-            Optional<Checkpoint> stored = new CheckpointStore(target.schema()).peek(connection, target.toString());
-            Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
-            var extras = new LinkedHashMap<String, String>();
-            extras.put("follows", increment.xmin() ? "xmin (transaction ids)"
-                : src.cursorColumn().orElseThrow() + " " + src.cursorType().orElseThrow() + ", ties by " + String.join(", ", src.tieColumns()));
-            extras.put("checkpoint", stored.map(Checkpoint::describe).orElse("none: the first run reads everything"
-                + increment.initialValue().map(v -> " from " + v).orElse("")));
-            Optional<CheckpointCheck.Problem> problem = stored.isEmpty() ? Optional.empty()
-                : CheckpointCheck.problem(src, stored, existing, new RunLog(target.schema()), connection, target.toString());
-            Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
-            refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
-                || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
-            ReadPlan delta = src.read(refresh.isPresent() ? List.of() : lowerBound(increment, src, stored));
-            var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
-                delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
-            var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
-                metadata);
-            DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
-                Migrations.pending(warehouse.dataSource(), target.schema()), extras);
+        try {
+            warehouse.inTransaction(connection -> {
+                printPlan(connection, increment, target, mode, src);
+                return null;
+            });
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
+    }
+
+    private void printPlan(Connection connection, Increment increment, TableRef target, WriteMode mode, IncrementalSource src) {
+        Optional<Checkpoint> stored = new CheckpointStore(target.schema()).peek(connection, target.toString());
+        Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
+        var extras = new LinkedHashMap<String, String>();
+        extras.put("follows", increment.xmin() ? "xmin (transaction ids)"
+            : src.cursorColumn().orElseThrow() + " " + src.cursorType().orElseThrow() + ", ties by " + String.join(", ", src.tieColumns()));
+        extras.put("checkpoint", stored.map(Checkpoint::describe).orElse("none: the first run reads everything"
+            + increment.initialValue().map(v -> " from " + v).orElse("")));
+        Optional<CheckpointCheck.Problem> problem = stored.isEmpty() ? Optional.empty()
+            : CheckpointCheck.problem(src, stored, existing, new RunLog(target.schema()), connection, target.toString());
+        Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
+        refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
+            || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
+        ReadPlan delta = src.read(refresh.isPresent() ? List.of() : lowerBound(increment, src, stored));
+        var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
+            delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
+        var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
+            metadata);
+        DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
+            Migrations.pending(warehouse.dataSource(), target.schema()), extras);
     }
 
     /** Where a run would start reading, for the dry run. */

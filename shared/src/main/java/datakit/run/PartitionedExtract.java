@@ -105,16 +105,8 @@ public final class PartitionedExtract {
         long started = System.nanoTime();
         String stream = target.toString();
         var shared = new SharedLoad(run, target);
-        // This connection holds the stream's shared lock for the whole run; if the run fails, closing the
-        // connection for good gives the lock back.
-        Connection session = warehouse.connect();
-        boolean released = false;
-        try {
-            session.setAutoCommit(false);
-            if (!StreamLock.tryShared(session, stream)) {
-                throw StreamLock.busy(session, stream, runs, run.runId());
-            }
-            SharedLoad.Joined joined = shared.join(session, plan, how, fingerprint, bronze);
+        try (StreamLock lock = StreamLock.shared(warehouse, stream, runs, run.runId())) {
+            SharedLoad.Joined joined = warehouse.inTransaction(transaction -> shared.join(transaction, lock, plan, how, fingerprint, bronze));
             PartStore.Load load = joined.load();
             if (joined.resumed()) {
                 run.info("resuming the load of %s begun by run %s".formatted(stream, load.startedBy()));
@@ -130,20 +122,12 @@ public final class PartitionedExtract {
             if (how.shard().count() > 1) {
                 details.put("shard", how.shard().toString());
             }
-            SharedLoad.Ending ending = shared.finish(session, plan, load.id(), bronze, details);
-            StreamLock.releaseShared(session, stream);
-            session.commit();
-            session.close();
-            released = true;
+            SharedLoad.Ending ending = warehouse.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
             new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
                 plan.read().describe() + " (" + plan.parts().size() + " parts)", target + " (layout " + how.layout().label() + ")",
                 "replace", rows, bytes, millisSince(started), details).print(run);
-        } finally {
-            if (!released) {
-                warehouse.discard(session);
-            }
         }
     }
 

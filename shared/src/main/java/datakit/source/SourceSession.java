@@ -31,8 +31,10 @@ import org.postgresql.copy.CopyOut;
 import org.jooq.exception.DataAccessException;
 
 /**
- * One read-only, repeatable-read transaction on the source: the plan (catalog lookups, row estimate)
- * and the COPY that follows see the same snapshot, so the columns described are the columns streamed.
+ * One read-only, repeatable-read transaction on the source, begun with the source's settings (see
+ * {@link datakit.db.TransactionSettings}: {@code row_security} off, so a policy that would hide rows fails
+ * the read): the plan (catalog lookups, row estimate) and the COPY that follow see the same snapshot, so the
+ * columns described are the columns streamed.
  * User SQL ({@code --where}, {@code --query}) only ever runs through plain JDBC statements, never
  * through jOOQ's templating, where a {@code ?} operator would be taken for a bind parameter.
  */
@@ -62,15 +64,11 @@ public final class SourceSession implements AutoCloseable {
     public static SourceSession begin(Database database, Optional<String> snapshot) {
         Connection connection = database.connect();
         try {
-            connection.setAutoCommit(false);
-            try (Statement st = connection.createStatement()) {
-                st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-                if (snapshot.isPresent()) {
-                    st.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
-                }
-            }
+            var first = new ArrayList<String>(List.of("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+            snapshot.ifPresent(id -> first.add("SET TRANSACTION SNAPSHOT " + Sql.literal(id)));
+            database.begin(connection, first.toArray(String[]::new));
             return new SourceSession(database, connection);
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             database.discard(connection);
             throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe()
                 + snapshot.map(id -> " in the exported snapshot " + id).orElse(""), e);
@@ -389,7 +387,8 @@ public final class SourceSession implements AutoCloseable {
             return new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s: %s. Grant SELECT on it, "
                 + "or on the columns you need and name them with --columns.").formatted(read, SqlErrors.serverMessage(e)), e);
         }
-        if (state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006") || state.equals("0A000"))) {
+        if (state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006") || state.equals("0A000"))
+                && !SqlErrors.pooledStatementClash(e)) {
             String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
                 : selection.query().isEmpty() && selection.where().isPresent() ? "--where" : "--query and --where";
             if (selection.query().isEmpty() && selection.where().isEmpty()) {
