@@ -8,13 +8,12 @@ import datakit.testing.Datakits;
 import datakit.testing.SourceAndWarehouse;
 import datakit.testing.TestDatabase;
 import datakit.testing.TestPostgres;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -140,6 +139,137 @@ class PoolerIT {
                 "--target-table", "orders_parts"));
         }
         assertNothingLeftOnTheServerConnections(db);
+    }
+
+    @Test
+    void streamLocksNeverOutliveTheirRunsOnPooledServerConnections() throws Exception {
+        var db = Pooled.create("pooled_locks", transaction);
+        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+        var cdc = new HashMap<>(db.env());
+        cdc.put("SOURCE_DATABASE_URL", db.direct().source().url());
+        var exits = new ArrayList<String>();
+        for (int round = 1; round <= 4; round++) {
+            db.direct().source().execute("UPDATE public.orders SET updated_at = timestamptz '2027-01-01' + " + round + " * interval '1 day' "
+                + "WHERE id % 10 = " + round);
+            var runs = new ArrayList<CompletableFuture<Datakits.Run>>();
+            for (int twice = 0; twice < 2; twice++) {
+                runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders",
+                    "--cursor-field", "updated_at", "--target-table", "orders_inc", "--chunk-rows", "500")));
+                runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders",
+                    "--chunks", "3", "--parallelism", "2", "--target-table", "orders_parts")));
+                runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot",
+                    "pooled_locks")));
+            }
+            for (var run : runs) {
+                Datakits.Run done = run.get(3, TimeUnit.MINUTES);
+                exits.add(String.valueOf(done.exitCode()));
+                assertThat(done.exitCode()).as(done.toString()).isIn(0, 2, 3);
+            }
+        }
+        assertThat(exits).as("some runs met another of their stream").contains("0");
+        assertThat(db.direct().warehouse().value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+            + "(SELECT oid FROM pg_database WHERE datname = current_database())")).as("advisory locks left in the warehouse").isEqualTo("0");
+        succeeds(Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders", "--cursor-field", "updated_at",
+            "--target-table", "orders_inc", "--chunk-rows", "500"));
+        succeeds(Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders", "--chunks", "3", "--parallelism", "2",
+            "--target-table", "orders_parts"));
+        succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", "pooled_locks"));
+        var compared = RowSets.compare("bronze.orders_inc", db.direct().source(), "SELECT id, updated_at FROM public.orders",
+            db.direct().warehouse(), "SELECT id, updated_at FROM bronze.orders_inc");
+        assertThat(compared).isEqualTo(new KillLoop.Outcome("bronze.orders_inc", 3000, 0, 0, 0));
+        assertNothingLeftOnTheServerConnections(db);
+    }
+
+    @ParameterizedTest
+    @EnumSource(PoolMode.class)
+    void theLockOfAKilledRunIsGoneAtOnceThroughThePooler(PoolMode mode) throws Exception {
+        var db = Pooled.create("pooled_kill_" + mode.name().toLowerCase(), pooler(mode));
+        String[] slowRun = {"--table", "public.orders", "--cursor-field", "updated_at", "--target-table", "orders_inc",
+            "--where", "pg_sleep(0.005) IS NOT NULL"};
+        Process process = Datakits.start("PostgresIncremental", db.env(), slowRun);
+        try {
+            // The run holds its lock and reads the source (slowly).
+            await(db.direct().warehouse(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted", "1", process);
+            await(db.direct().source(), "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+                + "AND query LIKE '%pg_sleep(0.005)%' AND pid <> pg_backend_pid()", "t", process);
+            assertThat(db.direct().warehouse().rows("SELECT a.state, a.backend_xid, a.backend_xmin FROM pg_stat_activity a "
+                + "JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted"))
+                .as("the lock's idle transaction has no transaction id and holds back no horizon")
+                .containsExactly(Arrays.asList("idle in transaction", null, null));
+            var busy = Datakits.run("PostgresIncremental", db.env(), slowRun);
+            Datakits.assertFailsWithOneLine(busy, 3, "Another run of bronze.orders_inc is in progress");
+        } finally {
+            process.destroyForcibly(); // SIGKILL: no shutdown hook, no clean close
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+        long killed = System.nanoTime();
+        await(db.direct().warehouse(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0", null);
+        assertThat((System.nanoTime() - killed) / 1_000_000).as("ms until the killed run's lock was gone").isLessThan(2_000);
+        succeeds(Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders", "--cursor-field", "updated_at",
+            "--target-table", "orders_inc"));
+        assertThat(db.direct().warehouse().count("bronze.orders_inc")).isEqualTo(3000);
+    }
+
+    @Test
+    void aStartupParameterThePoolerRefusesFailsAtOnceNamingTheFix() {
+        var db = Pooled.create("pooled_startup", transaction);
+        String url = "jdbc:postgresql://%s:%d/%s?user=%s&password=%s&currentSchema=public".formatted(transaction.host(), transaction.port(),
+            db.source().name(), transaction.adminUser(), transaction.adminPassword());
+        long started = System.nanoTime();
+        var run = Datakits.run("PostgresExtract", db.env("SOURCE_DATABASE_URL", url), "--table", "public.orders");
+        Datakits.assertFailsWithOneLine(run, 2, "unsupported startup parameter: search_path. A connection pooler such as PgBouncer is in "
+            + "the way, and the property currentSchema of the JDBC URL (--source or SOURCE_DATABASE_URL) asks for search_path at "
+            + "connection start: take it out, or add search_path to PgBouncer's ignore_startup_parameters.");
+        assertThat(run.err()).doesNotContain("tried");
+        assertThat((System.nanoTime() - started) / 1_000_000).as("ms: no retries with backoff").isLessThan(5_000);
+    }
+
+    @Test
+    void anotherClientsPreparedStatementsNeitherBreakARunNorAreBlamedOnItsSql() throws Exception {
+        var db = Pooled.create("pooled_prepared", transaction);
+        // Another client leaves the statement name PgJDBC gives first (S_1) prepared on every server connection of the pool.
+        preparedOnEveryServerConnection(db.source(), "PREPARE S_1 AS SELECT 1");
+        succeeds(Datakits.run("PostgresExtract", db.env(), "--table", "public.orders", "--where", "id > 0"));
+        assertThat(db.direct().warehouse().count("bronze.orders")).isEqualTo(3000);
+
+        String prepared = "jdbc:postgresql://%s:%d/%s?user=%s&password=%s&prepareThreshold=1".formatted(transaction.host(),
+            transaction.port(), db.source().name(), transaction.adminUser(), transaction.adminPassword());
+        var run = Datakits.run("PostgresExtract", db.env("SOURCE_DATABASE_URL", prepared), "--table", "public.orders", "--where", "id > 0");
+        Datakits.assertFailsWithOneLine(run, 2, "prepared statement \"S_1\" already exists. A connection pooler in transaction mode "
+            + "gave this transaction a server connection whose prepared statements belong to another: leave prepareThreshold at the "
+            + "datakits' default, 0, in the JDBC URL.");
+        preparedOnEveryServerConnection(db.source(), "DEALLOCATE ALL");
+    }
+
+    private static void preparedOnEveryServerConnection(TestDatabase database, String sql) throws SQLException {
+        var clients = new ArrayList<Connection>();
+        try {
+            for (int i = 0; i < POOL_SIZE; i++) {
+                Connection c = database.connect();
+                clients.add(c);
+                c.setAutoCommit(false);
+                try (Statement st = c.createStatement()) {
+                    st.execute(sql);
+                }
+            }
+            for (Connection c : clients) {
+                c.commit();
+            }
+        } finally {
+            clients.forEach(PoolerIT::closeQuietly);
+        }
+    }
+
+    /** Polls {@code query} until it returns {@code expected} (30 s at most), failing early if {@code process} ends. */
+    private static void await(TestDatabase database, String query, String expected, Process process) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!database.value(query).equals(expected)) {
+            assertThat(process == null || process.isAlive()).as("the run is still going").isTrue();
+            assertThat(System.nanoTime()).as("waited 30 s for " + query + " to return " + expected + "; sessions: "
+                + database.rows("SELECT datname, state, wait_event, left(query, 200) FROM pg_stat_activity WHERE backend_type = 'client backend'"))
+                .isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 
     /**

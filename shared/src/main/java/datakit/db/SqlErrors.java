@@ -50,6 +50,9 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s".formatted(target, serverMessage(e),
                 startupParameterHint(settings, parameter.get())), e);
         }
+        if (pooledStatementClash(e)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s.".formatted(target, serverMessage(e), POOLED_STATEMENT_HINT), e);
+        }
         if ("3D000".equals(state)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the database name (from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.DATABASE)), e);
@@ -93,6 +96,21 @@ public final class SqlErrors {
         String state = sqlState(e);
         return "42P05".equals(state) || "26000".equals(state);
     }
+
+    /**
+     * Whether the server's error is about the statement it was given: syntax and unknown names (class 42),
+     * bad values (22), an attempt to write in a read-only transaction (25006), what PostgreSQL does not
+     * support in such a query (0A000, a data-modifying WITH below the top level). Not a prepared statement
+     * that transaction pooling mixed up (42P05, though class 42).
+     */
+    public static boolean aboutTheStatement(Throwable e) {
+        String state = sqlState(e);
+        return state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006") || state.equals("0A000"))
+            && !pooledStatementClash(e);
+    }
+
+    private static final String POOLED_STATEMENT_HINT = "A connection pooler in transaction mode gave this transaction a server "
+        + "connection whose prepared statements belong to another: leave prepareThreshold at the datakits' default, 0, in the JDBC URL";
 
     /**
      * The startup parameter a connection pooler refused ({@code unsupported startup parameter: search_path}):
@@ -166,9 +184,7 @@ public final class SqlErrors {
                 + "or the role's default).").formatted(action, serverMessage(e)), e);
         }
         if (pooledStatementClash(e)) {
-            return new DatakitException(ExitCode.FAILED, ("%s failed: %s. A connection pooler in transaction mode gave this "
-                + "transaction a server connection whose prepared statements belong to another: leave prepareThreshold at the "
-                + "datakits' default, 0, in the JDBC URL.").formatted(action, serverMessage(e)), e);
+            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. %s.".formatted(action, serverMessage(e), POOLED_STATEMENT_HINT), e);
         }
         if ("42501".equals(sqlState(e))) {
             String grant = serverMessage(e).contains("large object") ? "GRANT SELECT ON LARGE OBJECT ... TO the source user (or set "

@@ -48,14 +48,12 @@ final class StreamLock implements AutoCloseable {
         Connection holder = warehouse.connect();
         try {
             warehouse.begin(holder);
-            // The transaction stays idle for the run's length: a role's idle_in_transaction_session_timeout must not end it.
-            boolean taken = Boolean.TRUE.equals(Sql.using(holder).resultQuery("SELECT pg_catalog.set_config("
-                    + "'idle_in_transaction_session_timeout', '0', true), pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0))",
-                    key(stream))
-                .fetchOne(1, Boolean.class));
+            boolean taken = Boolean.TRUE.equals(Sql.using(holder).resultQuery("SELECT pg_catalog." + function
+                + "(pg_catalog.hashtextextended(?, 0))", key(stream)).fetchOne(0, Boolean.class));
             if (!taken) {
                 throw busy(holder, stream, runs, currentRun);
             }
+            settle(holder);
             return new StreamLock(warehouse, holder, stream);
         } catch (DataAccessException e) {
             release(warehouse, holder);
@@ -72,12 +70,23 @@ final class StreamLock implements AutoCloseable {
 
     /** How many other sessions hold the stream's lock (the other processes of a partitioned load). */
     int otherHolders() {
-        return Sql.using(holder).resultQuery("""
+        int others = Sql.using(holder).resultQuery("""
                 SELECT count(*) FROM pg_catalog.pg_locks
                 WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
                   AND objsubid = 1 AND granted AND pid <> pg_catalog.pg_backend_pid()
                   AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""", key(stream))
             .fetchOne(0, Integer.class);
+        settle(holder);
+        return others;
+    }
+
+    /**
+     * Ends the last query's portal, which keeps its snapshot (and so the backend's xmin, a vacuum horizon)
+     * until the next statement, with a statement that takes none; it also keeps a role's
+     * idle_in_transaction_session_timeout from ending the transaction, which stays idle for the run's length.
+     */
+    private static void settle(Connection holder) {
+        Sql.using(holder).execute("SET LOCAL idle_in_transaction_session_timeout = 0");
     }
 
     /** Ends the lock's transaction, which gives the lock back. */

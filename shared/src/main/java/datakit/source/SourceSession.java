@@ -376,9 +376,8 @@ public final class SourceSession implements AutoCloseable {
     }
 
     /**
-     * The source's complaint about the user's SQL, or about reading the table: syntax and unknown names
-     * (class 42), bad values (22), attempts to write (25006) and what PostgreSQL does not support in such a
-     * query (0A000, a data-modifying WITH below the top level) are the user's to fix, with exit 2.
+     * The source's complaint about the user's SQL, or about reading the table (see
+     * {@link SqlErrors#aboutTheStatement}): the user's to fix, with exit 2.
      */
     private DatakitException userSql(Selection selection, Throwable e) {
         String state = SqlErrors.sqlState(e);
@@ -387,8 +386,7 @@ public final class SourceSession implements AutoCloseable {
             return new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s: %s. Grant SELECT on it, "
                 + "or on the columns you need and name them with --columns.").formatted(read, SqlErrors.serverMessage(e)), e);
         }
-        if (state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006") || state.equals("0A000"))
-                && !SqlErrors.pooledStatementClash(e)) {
+        if (SqlErrors.aboutTheStatement(e)) {
             String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
                 : selection.query().isEmpty() && selection.where().isPresent() ? "--where" : "--query and --where";
             if (selection.query().isEmpty() && selection.where().isEmpty()) {
