@@ -53,6 +53,12 @@ public final class SqlErrors {
         if (pooledStatementClash(e)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s.".formatted(target, serverMessage(e), POOLED_STATEMENT_HINT), e);
         }
+        Optional<String> grant = "42501".equals(state)
+            ? Grants.fix(serverMessage(e), settings.role(), settings.username(), Optional.empty()) : Optional.empty();
+        if (grant.isPresent()) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. As the database's owner or a superuser, run %s"
+                .formatted(target, serverMessage(e), grant.get()), e);
+        }
         if ("3D000".equals(state)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the database name (from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.DATABASE)), e);
@@ -193,6 +199,27 @@ public final class SqlErrors {
                 .formatted(action, serverMessage(e), grant), e);
         }
         return new DatakitException(ExitCode.FAILED, "%s failed: %s.".formatted(action, serverMessage(e)), e);
+    }
+
+    /**
+     * A failure while copying from {@code source} into {@code warehouse}: like {@link #failure(String, Throwable)},
+     * with a permission error answered by the GRANT to run, for the warehouse user (who creates and writes
+     * bronze) or, for a large object, the source user (who reads it).
+     */
+    public static DatakitException loadFailure(String action, Throwable e, ConnectionSettings source, ConnectionSettings warehouse) {
+        if (e instanceof DatakitException known) {
+            return known;
+        }
+        if ("42501".equals(sqlState(e))) {
+            String message = serverMessage(e);
+            ConnectionSettings side = message.contains("large object") ? source : warehouse;
+            Optional<String> grant = Grants.fix(message, side.role(), side.username(), Optional.empty());
+            if (grant.isPresent()) {
+                return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: grant it on the %s: %s"
+                    .formatted(action, message, side.role().label(), grant.get()), e);
+            }
+        }
+        return failure(action, e);
     }
 
     /** The server's message with its detail and hint on one line, or the driver's message. */

@@ -15,6 +15,7 @@ import datakit.json.Flattening;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
 import datakit.source.ReadPlan;
+import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
@@ -46,6 +47,8 @@ public final class FullExtract {
     private Keys keys = new Keys(List.of(), Map.of());
     /** Values of each text column declared JSON that did not parse, in the current attempt. */
     private Map<String, Long> rejected = Map.of();
+    /** With --enable-row-security: the table whose policies limited the current attempt's read. */
+    private Optional<String> limitedBy = Optional.empty();
 
     private record Keys(List<KeyProfile> profiles, Map<String, KeyProfiles.Drift> drifts) {
     }
@@ -62,6 +65,7 @@ public final class FullExtract {
         long started = System.nanoTime();
         session = SourceSession.begin(source);
         ReadPlan plan = session.plan(selection);
+        limitedBy = session.limitedByRowSecurity(selection);
         run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
         return plan;
     }
@@ -100,6 +104,7 @@ public final class FullExtract {
                 details.put("rejected", rejected);
             }
             keys.drifts().forEach((column, drift) -> details.put("drift " + column, drift.describe()));
+            RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> details.put("row_security", note));
             if (run.json()) {
                 keys.profiles().forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
             }
@@ -109,7 +114,7 @@ public final class FullExtract {
                 keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
             }
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
+            var error = SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source.settings(), warehouse.settings());
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         } finally {
@@ -163,7 +168,8 @@ public final class FullExtract {
                     child.load().finish(childRows.get(child.target().toString()));
                 }
                 keys = new Keys(profiles, new KeyProfiles(target.schema()).save(connection, stream, run.runId(), profiles));
-                runs.succeed(connection, run.runId(), result.rows(), result.bytes());
+                runs.succeed(connection, run.runId(), result.rows(), result.bytes(),
+                    RowSecurity.note(source.settings(), limitedBy).map(note -> Map.<String, Object>of("row_security", note)).orElse(Map.of()));
                 run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
                 return result;
             });

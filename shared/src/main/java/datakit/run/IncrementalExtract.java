@@ -16,6 +16,7 @@ import datakit.db.Migrations;
 import datakit.db.SqlErrors;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
+import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
@@ -59,8 +60,10 @@ public final class IncrementalExtract {
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
         Increment increment;
+        Optional<String> limitedBy;
         try (SourceSession session = SourceSession.begin(source)) {
             increment = withKeysSampled(asked, target, session);
+            limitedBy = session.limitedByRowSecurity(increment.selection());
             var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             checkOptions(increment, src, target);
             if (run.dryRun()) {
@@ -76,13 +79,15 @@ public final class IncrementalExtract {
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
         var totals = new IncrementalAttempt.RunTotals();
+        RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> totals.details.put("row_security", note));
         try {
             warehouse.retry().run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run(attempt);
                 return null;
             });
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.failure("Loading " + selection.describe() + " incrementally into " + target, e);
+            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source.settings(),
+                warehouse.settings());
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         }

@@ -10,6 +10,7 @@ import datakit.db.Migrations;
 import datakit.db.SqlErrors;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
+import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.source.Split;
@@ -21,6 +22,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -43,6 +45,8 @@ public final class PartitionedExtract {
     private final Database source;
     private final Database warehouse;
     private SourceSession holder;
+    /** With --enable-row-security: the table whose policies limit the planned read. */
+    private Optional<String> limitedBy = Optional.empty();
 
     public PartitionedExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -62,6 +66,7 @@ public final class PartitionedExtract {
         holder = SourceSession.begin(source);
         String snapshot = holder.exportSnapshot();
         var read = holder.plan(selection);
+        limitedBy = holder.limitedByRowSecurity(selection);
         var src = new PartitionedSource(holder, read);
         var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon());
         run.info("planned %d parts of %s in %d ms, in the exported snapshot %s".formatted(plan.parts().size(), read.describe(),
@@ -91,7 +96,8 @@ public final class PartitionedExtract {
             try {
                 loadShared(plan, target, how, bronze, fingerprint, runs);
             } catch (SQLException | RuntimeException e) {
-                var error = SqlErrors.failure("Loading the parts of " + plan.read().describe() + " into " + target, e);
+                var error = SqlErrors.loadFailure("Loading the parts of " + plan.read().describe() + " into " + target, e,
+                    source.settings(), warehouse.settings());
                 runs.recordFailure(warehouse, run, error.getMessage());
                 throw error;
             }
@@ -122,6 +128,7 @@ public final class PartitionedExtract {
             if (how.shard().count() > 1) {
                 details.put("shard", how.shard().toString());
             }
+            RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> details.put("row_security", note));
             SharedLoad.Ending ending = warehouse.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();

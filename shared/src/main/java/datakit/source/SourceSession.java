@@ -3,7 +3,9 @@ package datakit.source;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
+import datakit.config.Role;
 import datakit.db.Database;
+import datakit.db.Grants;
 import datakit.db.SqlErrors;
 import datakit.json.FlattenSpec;
 import datakit.json.Flattening;
@@ -332,6 +334,32 @@ public final class SourceSession implements AutoCloseable {
         }
     }
 
+    /**
+     * With {@code --enable-row-security}: the table whose row-level security policies limit the rows of
+     * {@code selection} to those the source user may see, found by planning the read again with
+     * {@code row_security} off (which the server refuses where a policy applies), in a savepoint that puts
+     * the session's setting back. Empty without the option, or when no policy applies.
+     */
+    public Optional<String> limitedByRowSecurity(Selection selection) {
+        if (!database.settings().rowSecurity()) {
+            return Optional.empty();
+        }
+        String from = selection.table().map(TableRef::sql).orElseGet(() -> "(\n" + selection.query().orElseThrow() + "\n) AS q");
+        try (Statement st = connection.createStatement()) {
+            st.execute("SAVEPOINT datakit_row_security; SET LOCAL row_security = off");
+            try {
+                st.execute("EXPLAIN SELECT FROM " + from + where(selection.where(), Optional.empty()));
+                return Optional.empty();
+            } catch (SQLException e) {
+                return Optional.of(RowSecurity.hiddenBy(e).orElseThrow(() -> userSql(selection, e)));
+            } finally {
+                st.execute("ROLLBACK TO SAVEPOINT datakit_row_security");
+            }
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Checking the row-level security of " + selection.describe() + " on the source", e);
+        }
+    }
+
     /** The source's catalog, read in this session's snapshot. */
     SourceCatalog catalog() {
         return new SourceCatalog(db, database.settings().describe());
@@ -382,9 +410,19 @@ public final class SourceSession implements AutoCloseable {
     private DatakitException userSql(Selection selection, Throwable e) {
         String state = SqlErrors.sqlState(e);
         String read = selection.describe();
+        String user = database.settings().username();
+        Optional<String> hidden = RowSecurity.hiddenBy(e);
+        if (hidden.isPresent()) {
+            return RowSecurity.refusal(read, hidden.get(), user, e);
+        }
         if ("42501".equals(state)) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s: %s. Grant SELECT on it, "
-                + "or on the columns you need and name them with --columns.").formatted(read, SqlErrors.serverMessage(e)), e);
+            String message = SqlErrors.serverMessage(e);
+            String grant = Grants.fix(message, Role.SOURCE, user, selection.table()).map(g -> "Grant it on the source: " + g)
+                .orElse("Grant the missing privilege on the source to " + TableRef.display(user) + ".");
+            String columns = message.contains("for table") ? " or grant SELECT on just the columns you need and name them with --columns."
+                : "";
+            return new DatakitException(ExitCode.BAD_INPUT, "The source user %s may not read %s: %s. %s%s".formatted(user, read, message,
+                grant, columns), e);
         }
         if (SqlErrors.aboutTheStatement(e)) {
             String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
