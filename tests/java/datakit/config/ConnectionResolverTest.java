@@ -384,8 +384,8 @@ class ConnectionResolverTest {
         var error = badInput(Map.of("SOURCE_PG_OPTIONS", "-c work_mem=64MB -B 100"));
 
         assertThat(error.getMessage()).isEqualTo("The source options from SOURCE_PG_OPTIONS is \"-c work_mem=64MB -B 100\": it must hold "
-            + "server settings only, -c name=value or --name=value, which the datakits apply at the start of each transaction: \"-B\" "
-            + "is not a setting: give -c name=value or --name=value. Fix it there.");
+            + "server settings only (-c name=value or --name=value), which the datakits apply at the start of each transaction, but "
+            + "\"-B\" is not a setting. Fix it there.");
     }
 
     @Test

@@ -27,9 +27,9 @@ class ServerOptionsTest {
 
     @Test
     void nothingButSettingsIsTaken() {
-        assertThatThrownBy(() -> ServerOptions.parse("-B 100")).hasMessage("\"-B\" is not a setting: give -c name=value or --name=value");
+        assertThatThrownBy(() -> ServerOptions.parse("-B 100")).hasMessage("\"-B\" is not a setting");
         assertThatThrownBy(() -> ServerOptions.parse("-c work_mem")).hasMessage("\"work_mem\" is not name=value");
-        assertThatThrownBy(() -> ServerOptions.parse("-c")).hasMessage("-c at the end has no name=value after it");
+        assertThatThrownBy(() -> ServerOptions.parse("-c")).hasMessage("the -c at the end has no name=value after it");
         assertThat(ServerOptions.problem("  ")).isEmpty();
     }
 }

@@ -128,8 +128,8 @@ public final class ConnectionResolver {
         String options = text(values, PgParam.OPTIONS).orElse(null);
         if (options != null) {
             check(ServerOptions.problem(options).isEmpty(), role, values, PgParam.OPTIONS, options,
-                "must hold server settings only, -c name=value or --name=value, which the datakits apply at the start of each "
-                    + "transaction: " + ServerOptions.problem(options).orElse(""));
+                "must hold server settings only (-c name=value or --name=value), which the datakits apply at the start of each "
+                    + "transaction, but " + ServerOptions.problem(options).orElse(""));
             check(role != Role.SOURCE || !ServerOptions.parse(options).containsKey("row_security"), role, values, PgParam.OPTIONS, options,
                 "sets row_security, which the datakits keep off on the source so that no policy hides rows silently; "
                     + "to load only the rows the policies let the source user see, pass --enable-row-security instead");

@@ -30,7 +30,7 @@ public final class ServerOptions {
             String setting;
             if (word.equals("-c")) {
                 if (i + 1 >= words.size()) {
-                    throw new IllegalArgumentException("-c at the end has no name=value after it");
+                    throw new IllegalArgumentException("the -c at the end has no name=value after it");
                 }
                 setting = words.get(++i);
             } else if (word.startsWith("-c")) {
@@ -38,7 +38,7 @@ public final class ServerOptions {
             } else if (word.startsWith("--")) {
                 setting = word.substring(2);
             } else {
-                throw new IllegalArgumentException("\"" + word + "\" is not a setting: give -c name=value or --name=value");
+                throw new IllegalArgumentException("\"" + word + "\" is not a setting");
             }
             int eq = setting.indexOf('=');
             String name = eq < 0 ? setting : setting.substring(0, eq).replace('-', '_');
