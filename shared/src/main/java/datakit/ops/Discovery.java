@@ -7,7 +7,6 @@ import datakit.run.Sizes;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -15,7 +15,6 @@ import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.source.Split;
 import datakit.sql.TableRef;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Comparator;
