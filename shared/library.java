@@ -90,13 +90,17 @@
 //SOURCES src/main/java/datakit/config/PgPass.java
 //SOURCES src/main/java/datakit/config/Role.java
 //SOURCES src/main/java/datakit/config/Secret.java
+//SOURCES src/main/java/datakit/config/ServerOptions.java
 //SOURCES src/main/java/datakit/db/CopyPipe.java
 //SOURCES src/main/java/datakit/db/Database.java
+//SOURCES src/main/java/datakit/db/Grants.java
 //SOURCES src/main/java/datakit/db/Migrations.java
+//SOURCES src/main/java/datakit/db/PoolSafeDataSource.java
 //SOURCES src/main/java/datakit/db/RecoveryConflict.java
 //SOURCES src/main/java/datakit/db/ReplayLag.java
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
+//SOURCES src/main/java/datakit/db/TransactionSettings.java
 //SOURCES src/main/java/datakit/jobs/JobFile.java
 //SOURCES src/main/java/datakit/jobs/JobRunner.java
 //SOURCES src/main/java/datakit/json/ExplodeSpec.java
@@ -152,6 +156,7 @@
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
+//SOURCES src/main/java/datakit/source/RowSecurity.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java
 //SOURCES src/main/java/datakit/source/SourceColumn.java

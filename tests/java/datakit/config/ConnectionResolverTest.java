@@ -380,6 +380,25 @@ class ConnectionResolverTest {
     }
 
     @Test
+    void optionsThatAreNotSettingsAreRefusedBeforeAnyConnection() {
+        var error = badInput(Map.of("SOURCE_PG_OPTIONS", "-c work_mem=64MB -B 100"));
+
+        assertThat(error.getMessage()).isEqualTo("The source options from SOURCE_PG_OPTIONS is \"-c work_mem=64MB -B 100\": it must hold "
+            + "server settings only (-c name=value or --name=value), which the datakits apply at the start of each transaction, but "
+            + "\"-B\" is not a setting. Fix it there.");
+    }
+
+    @Test
+    void rowSecurityInTheSourceOptionsPointsAtTheFlag() {
+        var error = badInput(Map.of("SOURCE_PG_OPTIONS", "-c row_security=on"));
+
+        assertThat(error.getMessage()).contains("sets row_security, which the datakits keep off on the source",
+            "pass --enable-row-security instead");
+        assertThat(resolve(Role.WAREHOUSE, null, Map.of("WAREHOUSE_PG_OPTIONS", "-c row_security=on"), Map.of()).serverSettings())
+            .containsEntry("row_security", "on");
+    }
+
+    @Test
     void poolMinLargerThanPoolSizeNamesBothSettings() {
         var error = badInput(Map.of("SOURCE_PG_POOL_MIN", "5", "SOURCE_PG_POOL_SIZE", "2"));
 

@@ -16,7 +16,7 @@ class ConnectionSettingsTest {
                                                String options, String statementTimeout, Map<String, String> driverProperties) {
         return new ConnectionSettings(Role.SOURCE, host, port, database, "alice", password, "require",
             null, null, null, 10, "orders-full", options, statementTimeout, 1, 4, 3, driverProperties,
-            Map.of(PgParam.HOST, "--source"));
+            Map.of(PgParam.HOST, "--source"), false);
     }
 
     private static ConnectionSettings settings(String host, int port, String database) {
@@ -73,14 +73,14 @@ class ConnectionSettingsTest {
         assertThat(settings.jdbcUrl()).isEqualTo("jdbc:postgresql://[::1]:5433/shop");
     }
 
-    // --- driverProperties ------------------------------------------------------------------------
+    // --- jdbcProperties and serverSettings ----------------------------------------------------------
 
     /** Server-side keepalives every connection asks for, ahead of the user's own options. */
     static final String KEEPALIVES = "-c tcp_keepalives_idle=60 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=6";
 
     @Test
-    void driverPropertiesCarryCredentialsSslApplicationNameAndTimeout() {
-        var props = settings("h", 5432, "shop").driverProperties(null);
+    void jdbcPropertiesCarryCredentialsSslApplicationNameAndTimeoutButNoStartupOptions() {
+        var props = settings("h", 5432, "shop", new Secret("Zq9xSecret"), "-c work_mem=64MB", "30s", Map.of()).jdbcProperties();
 
         assertThat(props).containsExactlyInAnyOrderEntriesOf(Map.of(
             "user", "alice",
@@ -89,52 +89,57 @@ class ConnectionSettingsTest {
             "ApplicationName", "orders-full",
             "connectTimeout", "10",
             "tcpKeepAlive", "true",
-            "options", KEEPALIVES));
+            "prepareThreshold", "0"));
     }
 
     @Test
-    void driverPropertiesLeaveOutAMissingPassword() {
-        var props = settings("h", 5432, "shop", null, null, null, Map.of()).driverProperties(null);
+    void jdbcPropertiesLeaveOutAMissingPassword() {
+        var props = settings("h", 5432, "shop", null, null, null, Map.of()).jdbcProperties();
 
         assertThat(props).doesNotContainKey("password").containsEntry("user", "alice");
     }
 
     @Test
-    void statementTimeoutAndSessionOptionsGoIntoOptions() {
-        var props = settings("h", 5432, "shop", null, null, "30s", Map.of())
-            .driverProperties("-c default_transaction_read_only=on");
+    void aJdbcUrlMayPrepareStatementsOnTheServerAgain() {
+        var props = settings("h", 5432, "shop", null, null, null, Map.of("prepareThreshold", "5")).jdbcProperties();
 
-        assertThat(props.getProperty("options"))
-            .isEqualTo(KEEPALIVES + " -c statement_timeout=30s -c default_transaction_read_only=on");
+        assertThat(props).containsEntry("prepareThreshold", "5");
     }
 
     @Test
-    void userOptionsComeAfterTheKeepalivesSoTheyWin() {
-        var props = settings("h", 5432, "shop", null, "-c search_path=app", "5min", Map.of())
-            .driverProperties("-c default_transaction_read_only=on");
+    void serverSettingsAreTheKeepalivesThenTheUsersOptionsThenTheStatementTimeout() {
+        var settings = settings("h", 5432, "shop", null, "-c work_mem=64MB --statement-timeout=1min -c tcp_keepalives_idle=30", "30s",
+            Map.of());
 
-        assertThat(props.getProperty("options"))
-            .isEqualTo(KEEPALIVES + " -c search_path=app -c statement_timeout=5min -c default_transaction_read_only=on");
+        assertThat(settings.serverSettings()).containsExactly(
+            Map.entry("tcp_keepalives_interval", "10"),
+            Map.entry("tcp_keepalives_count", "6"),
+            Map.entry("work_mem", "64MB"),
+            Map.entry("tcp_keepalives_idle", "30"),
+            Map.entry("statement_timeout", "30s"));
     }
 
     @Test
-    void sessionOptionsFollowTheKeepalives() {
-        var props = settings("h", 5432, "shop").driverProperties("-c default_transaction_read_only=on");
-
-        assertThat(props.getProperty("options")).isEqualTo(KEEPALIVES + " -c default_transaction_read_only=on");
+    void withoutOptionsOnlyTheKeepalivesAreSet() {
+        assertThat(settings("h", 5432, "shop").serverSettings()).containsExactly(
+            Map.entry("tcp_keepalives_idle", "60"),
+            Map.entry("tcp_keepalives_interval", "10"),
+            Map.entry("tcp_keepalives_count", "6"));
     }
 
     @Test
-    void withoutOtherOptionsOnlyTheKeepalivesAreSet() {
-        assertThat(settings("h", 5432, "shop").driverProperties("  ")).containsEntry("options", KEEPALIVES);
+    void theReplicationConnectionGetsTheServerSettingsAsStartupOptions() {
+        var props = settings("h", 5432, "shop", null, "-c search_path=my\\ app", "5min", Map.of()).driverProperties(null);
+
+        assertThat(props.getProperty("options")).isEqualTo(KEEPALIVES + " -c search_path=my\\ app -c statement_timeout=5min");
     }
 
     @Test
     void sslFilesArePassedWhenSet() {
         var settings = new ConnectionSettings(Role.SOURCE, "h", 5432, "shop", "alice", null, "verify-full",
-            "/c/client.crt", "/c/client.key", "system", 10, "orders-full", null, null, 1, 4, 3, Map.of(), Map.of());
+            "/c/client.crt", "/c/client.key", "system", 10, "orders-full", null, null, 1, 4, 3, Map.of(), Map.of(), false);
 
-        assertThat(settings.driverProperties(null))
+        assertThat(settings.jdbcProperties())
             .containsEntry("sslcert", "/c/client.crt")
             .containsEntry("sslkey", "/c/client.key")
             .containsEntry("sslrootcert", "system")
@@ -144,21 +149,21 @@ class ConnectionSettingsTest {
     @Test
     void extraJdbcPropertiesArePassedButCannotOverrideResolvedOnes() {
         var props = settings("h", 5432, "shop", null, null, null, Map.of("tcpKeepAlive", "true", "sslmode", "disable"))
-            .driverProperties(null);
+            .jdbcProperties();
 
         assertThat(props).containsEntry("tcpKeepAlive", "true").containsEntry("sslmode", "require");
     }
 
     @Test
     void resolvedJdbcUrlPropertiesReachTheDriver() {
-        var props = resolve("jdbc:postgresql://h/db?user=u&password=p&tcpKeepAlive=true&statement_timeout=30s", Map.of())
-            .driverProperties(null);
+        var settings = resolve("jdbc:postgresql://h/db?user=u&password=p&tcpKeepAlive=true&statement_timeout=30s", Map.of());
 
-        assertThat(props)
+        assertThat(settings.jdbcProperties())
             .containsEntry("tcpKeepAlive", "true")
             .containsEntry("user", "u")
             .containsEntry("password", "p")
-            .containsEntry("options", KEEPALIVES + " -c statement_timeout=30s");
+            .doesNotContainKey("options");
+        assertThat(settings.serverSettings()).containsEntry("statement_timeout", "30s");
     }
 
     // --- secrets ---------------------------------------------------------------------------------

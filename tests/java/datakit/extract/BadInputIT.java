@@ -196,12 +196,13 @@ class BadInputIT {
     @Test
     void aUserWhoMayReadOnlySomeColumnsIsToldWhatToGrant() {
         String role = "narrow_" + source.name();
-        source.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'narrow'", "GRANT USAGE ON SCHEMA sales TO " + role,
+        source.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'columns-only'", "GRANT USAGE ON SCHEMA sales TO " + role,
             "GRANT SELECT (id) ON sales.orders TO " + role);
-        String url = "postgresql://%s:narrow@%s:%d/%s".formatted(role, source.server().host(), source.server().port(), source.name());
+        String url = "postgresql://%s:columns-only@%s:%d/%s".formatted(role, source.server().host(), source.server().port(), source.name());
 
-        assertFails(extract(Map.of("SOURCE_DATABASE_URL", url), "--table", "sales.orders"), 2,
-            "The source user may not read sales.orders: permission denied", "--columns");
+        assertFails(extract(Map.of("SOURCE_DATABASE_URL", url), "--table", "sales.orders"), 2, "The source user " + role + " may not read "
+            + "sales.orders: permission denied for table orders. Grant it on the source: GRANT SELECT ON sales.orders TO " + role + "; or "
+            + "grant SELECT on just the columns you need and name them with --columns.");
         var narrow = extract(Map.of("SOURCE_DATABASE_URL", url), "--table", "sales.orders", "--columns", "id", "--target-table", "narrow");
         assertThat(narrow.exitCode()).as(narrow.toString()).isZero();
     }

@@ -196,6 +196,49 @@ class LeastPrivilegeIT {
             .as("the admin's publication, unchanged").containsExactly(List.of("shop.accounts"));
     }
 
+    /** Each missing right is named in one line with the role and the GRANT that gives it, on the source and on the warehouse. */
+    @Test
+    void aMissingRightIsAnsweredWithTheGrantToRunForTheRole() {
+        String noUsage = createRole("nousage", "", "GRANT SELECT ON shop.customers TO %s");
+        source.execute("REVOKE USAGE ON SCHEMA shop FROM " + noUsage);
+        Datakits.assertFailsWithOneLine(runAs(noUsage, "PostgresExtract", "--table", "shop.customers", "--target-table", "x"), 2,
+            "The source user " + noUsage + " may not read shop.customers: permission denied for schema shop. Grant it on the source: "
+                + "GRANT USAGE ON SCHEMA shop TO " + noUsage + ";");
+
+        String noSelect = createRole("noselect", "");
+        Datakits.assertFailsWithOneLine(runAs(noSelect, "PostgresExtract", "--table", "shop.customers", "--target-table", "x"), 2,
+            "The source user " + noSelect + " may not read shop.customers (no SELECT privilege). Grant it on the source: "
+                + "GRANT SELECT ON \"shop\".\"customers\" TO " + noSelect + ";");
+
+        String noConnect = createRole("noconnect", "");
+        source.execute("REVOKE CONNECT ON DATABASE \"" + source.name() + "\" FROM " + noConnect);
+        Datakits.assertFailsWithOneLine(runAs(noConnect, "PostgresExtract", "--table", "shop.customers", "--target-table", "x"), 2,
+            "permission denied for database \"" + source.name() + "\" (User does not have CONNECT privilege.). As the database's owner or a "
+                + "superuser, run GRANT CONNECT ON DATABASE " + source.name() + " TO " + noConnect + ";");
+    }
+
+    @Test
+    void aWarehouseUserThatMayNotCreateTheBronzeSchemaOrTablesInItIsToldTheGrant() {
+        String loader = "loader_" + warehouse.name();
+        ROLES.add(loader);
+        warehouse.execute("CREATE ROLE " + loader + " LOGIN PASSWORD '" + PASSWORD + "'", "CREATE SCHEMA locked");
+        String url = warehouse.url().replaceFirst("//[^@]*@", "//" + loader + ":" + PASSWORD + "@");
+        var env = Map.of("SOURCE_DATABASE_URL", source.url(), "WAREHOUSE_DATABASE_URL", url);
+
+        Datakits.assertFailsWithOneLine(Datakits.run("PostgresExtract", env, "--table", "shop.customers", "--target-schema", "raw"), 2,
+            "The warehouse user " + loader + " may not create the bronze schema raw in database " + warehouse.name() + ". As the "
+                + "database's owner or a superuser, run GRANT CREATE ON DATABASE " + warehouse.name() + " TO " + loader + "; or create the "
+                + "schema for it: CREATE SCHEMA raw AUTHORIZATION " + loader + ";");
+        Datakits.assertFailsWithOneLine(Datakits.run("PostgresExtract", env, "--table", "shop.customers", "--target-schema", "locked"), 2,
+            "The warehouse user " + loader + " may not create tables in the bronze schema locked, which bronze and its bookkeeping need. "
+                + "As the schema's owner or a superuser, run GRANT USAGE, CREATE ON SCHEMA locked TO " + loader + ";");
+
+        warehouse.execute("GRANT USAGE, CREATE ON SCHEMA locked TO " + loader);
+        assertThat(Datakits.run("PostgresExtract", env, "--table", "shop.customers", "--target-schema", "locked").exitCode()).isZero();
+        assertThat(warehouse.count("locked.customers")).isEqualTo(source.count("shop.customers"));
+        warehouse.execute("DROP SCHEMA locked CASCADE", "DROP OWNED BY " + loader);
+    }
+
     /** What the runs above succeeded with holds no way to write: the catalog says so, and the server refuses each try. */
     @Test
     void theSourceRolesMayWriteNothing() throws SQLException {

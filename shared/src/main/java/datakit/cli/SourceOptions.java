@@ -13,7 +13,17 @@ public class SourceOptions {
             + "Prefer the environment for passwords: other users can see command lines.")
     String url;
 
+    @Option(names = "--enable-row-security", descriptionKey = "ENABLE_ROW_SECURITY",
+        description = "Load only the rows the source's row-level security policies let the source user see; the run says so in its "
+            + "summary. Without it, a read that a policy would filter fails (as with pg_dump).")
+    boolean enableRowSecurity;
+
     public String url() {
         return url;
+    }
+
+    /** Whether reads may be filtered by row-level security policies ({@code --enable-row-security}). */
+    public boolean rowSecurity() {
+        return enableRowSecurity;
     }
 }

@@ -125,6 +125,15 @@ public final class ConnectionResolver {
             PgParam.STATEMENT_TIMEOUT, statementTimeout,
             "must be milliseconds or a number with a unit (ms, s, min, h, d), such as 30s or 5min");
         statementTimeout = statementTimeout == null ? null : statementTimeout.replace(" ", "");
+        String options = text(values, PgParam.OPTIONS).orElse(null);
+        if (options != null) {
+            check(ServerOptions.problem(options).isEmpty(), role, values, PgParam.OPTIONS, options,
+                "must hold server settings only (-c name=value or --name=value), which the datakits apply at the start of each "
+                    + "transaction, but " + ServerOptions.problem(options).orElse(""));
+            check(role != Role.SOURCE || !ServerOptions.parse(options).containsKey("row_security"), role, values, PgParam.OPTIONS, options,
+                "sets row_security, which the datakits keep off on the source so that no policy hides rows silently; "
+                    + "to load only the rows the policies let the source user see, pass --enable-row-security instead");
+        }
         int poolSize = integer(role, values, PgParam.POOL_SIZE, 1, 1000).orElse(4);
         int poolMin = integer(role, values, PgParam.POOL_MIN, 0, 1000).orElse(Math.min(1, poolSize));
         check(poolMin <= poolSize, role, values, PgParam.POOL_MIN, String.valueOf(poolMin),
@@ -136,13 +145,14 @@ public final class ConnectionResolver {
             file(role, values, PgParam.SSLROOTCERT),
             integer(role, values, PgParam.CONNECT_TIMEOUT, 0, 3600).orElse(10),
             text(values, PgParam.APPLICATION_NAME).orElse(applicationName),
-            text(values, PgParam.OPTIONS).orElse(null),
+            options,
             statementTimeout,
             poolMin,
             poolSize,
             integer(role, values, PgParam.MAX_RETRIES, 0, 100).orElse(3),
             driverProperties,
-            origins);
+            origins,
+            false);
     }
 
     private static Optional<String> text(Map<PgParam, Variable> values, PgParam param) {

@@ -2,6 +2,8 @@ package datakit.config;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 
@@ -11,6 +13,8 @@ import java.util.Properties;
  *
  * @param origins where each parameter came from ({@code --source}, {@code SOURCE_PG_PORT (.env)}...),
  *                so errors can name the setting to fix
+ * @param rowSecurity whether reads may be filtered by row-level security policies ({@code --enable-row-security});
+ *                    without it a source read that a policy would filter fails instead of returning fewer rows
  */
 public record ConnectionSettings(
         Role role,
@@ -31,10 +35,14 @@ public record ConnectionSettings(
         int poolSize,
         int maxRetries,
         Map<String, String> driverProperties,
-        Map<PgParam, String> origins) {
+        Map<PgParam, String> origins,
+        boolean rowSecurity) {
 
-    private static final String SERVER_KEEPALIVES =
-        "-c tcp_keepalives_idle=60 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=6";
+    /**
+     * The server drops a connection whose client vanished within about two minutes instead of two hours, so
+     * a dead run's transaction and locks do not linger.
+     */
+    private static final Map<String, String> SERVER_KEEPALIVES = keepalives();
 
     public ConnectionSettings {
         driverProperties = Map.copyOf(driverProperties);
@@ -48,7 +56,14 @@ public record ConnectionSettings(
     public ConnectionSettings withPoolReadyFor(int connections) {
         return poolSize >= connections && poolMin >= connections ? this : new ConnectionSettings(role, host, port, database, username,
             password, sslmode, sslcert, sslkey, sslrootcert, connectTimeoutSeconds, applicationName, options, statementTimeout,
-            Math.max(poolMin, connections), Math.max(poolSize, connections), maxRetries, driverProperties, origins);
+            Math.max(poolMin, connections), Math.max(poolSize, connections), maxRetries, driverProperties, origins, rowSecurity);
+    }
+
+    /** These settings, reading under the row-level security policies or not ({@code --enable-row-security}). */
+    public ConnectionSettings withRowSecurity(boolean enabled) {
+        return new ConnectionSettings(role, host, port, database, username, password, sslmode, sslcert, sslkey, sslrootcert,
+            connectTimeoutSeconds, applicationName, options, statementTimeout, poolMin, poolSize, maxRetries, driverProperties, origins,
+            enabled);
     }
 
     /** {@code host:port/database}: how the database is named in output, logs and bronze metadata. */
@@ -66,10 +81,14 @@ public record ConnectionSettings(
     }
 
     /**
-     * PgJDBC properties. {@code sessionOptions} are extra {@code -c name=value} settings the caller needs
-     * on every connection (the source adds {@code default_transaction_read_only=on}).
+     * PgJDBC properties that any connection pooler carries: credentials, TLS, timeouts and names, and no
+     * {@code options} startup parameter (PgBouncer refuses it, or drops it when told to ignore it). The
+     * server settings travel per transaction instead ({@link #serverSettings()}). Statements are never
+     * prepared on the server ({@code prepareThreshold=0}): in transaction pooling a named prepared statement
+     * stays on a server connection that the next transaction of this client may not get, and that another
+     * client may. A JDBC URL's own properties override these defaults, not the resolved settings.
      */
-    public Properties driverProperties(String sessionOptions) {
+    public Properties jdbcProperties() {
         var props = new Properties();
         props.putAll(driverProperties);
         props.setProperty("user", username);
@@ -83,20 +102,52 @@ public record ConnectionSettings(
         props.setProperty("connectTimeout", String.valueOf(connectTimeoutSeconds));
         props.setProperty("ApplicationName", applicationName);
         props.putIfAbsent("tcpKeepAlive", "true");
-        // The server drops a session whose client vanished within about two minutes instead of two hours,
-        // so a dead run's transaction and locks do not linger. The user's options come after and win.
-        var startupOptions = new StringBuilder(SERVER_KEEPALIVES);
+        props.putIfAbsent("prepareThreshold", "0");
+        return props;
+    }
+
+    /**
+     * PgJDBC properties with the server settings in the {@code options} startup parameter, for the one
+     * connection that has no transactions to carry them and that no pooler carries anyway: CDC's replication
+     * connection. {@code startupOptions} are more {@code -c name=value} settings, or null.
+     */
+    public Properties driverProperties(String startupOptions) {
+        var props = jdbcProperties();
+        var options = new StringBuilder();
+        serverSettings().forEach((name, value) -> options.append(" -c ").append(name).append('=').append(value.replace("\\", "\\\\")
+            .replace(" ", "\\ ")));
+        if (startupOptions != null && !startupOptions.isBlank()) {
+            options.append(' ').append(startupOptions);
+        }
+        props.setProperty("options", options.toString().strip());
+        return props;
+    }
+
+    /**
+     * The server settings every transaction on this database starts with (see db.TransactionSettings): TCP
+     * keepalives, then the user's {@code options}, then {@code statement_timeout}; a later one wins.
+     */
+    public Map<String, String> serverSettings() {
+        var settings = new LinkedHashMap<>(SERVER_KEEPALIVES);
         if (options != null) {
-            startupOptions.append(' ').append(options);
+            ServerOptions.parse(options).forEach((name, value) -> {
+                settings.remove(name);
+                settings.put(name, value);
+            });
         }
         if (statementTimeout != null) {
-            startupOptions.append(" -c statement_timeout=").append(statementTimeout);
+            settings.remove("statement_timeout");
+            settings.put("statement_timeout", statementTimeout);
         }
-        if (sessionOptions != null && !sessionOptions.isBlank()) {
-            startupOptions.append(' ').append(sessionOptions);
-        }
-        props.setProperty("options", startupOptions.toString().strip());
-        return props;
+        return settings;
+    }
+
+    private static Map<String, String> keepalives() {
+        var keepalives = new LinkedHashMap<String, String>();
+        keepalives.put("tcp_keepalives_idle", "60");
+        keepalives.put("tcp_keepalives_interval", "10");
+        keepalives.put("tcp_keepalives_count", "6");
+        return Collections.unmodifiableMap(keepalives);
     }
 
     private static void putIfSet(Properties props, String key, String value) {

@@ -14,8 +14,10 @@ import org.jooq.exception.DataAccessException;
 /**
  * A pool of connections to one database (HikariCP), opened from resolved settings. Opening checks
  * the connection at once, so a wrong password or host fails with a clear message before any work;
- * passing failures are retried with backoff. A source database is opened read-only: every session
- * starts with {@code default_transaction_read_only=on}, so no statement can write to the source.
+ * passing failures are retried with backoff. Every transaction begins with the database's
+ * {@link TransactionSettings} ({@link #begin}, {@link #inTransaction}), the same way directly and through a
+ * connection pooler. A source database is opened read-only: its connections never autocommit, and each of
+ * their transactions is {@code READ ONLY}, so no statement can write to the source.
  */
 public final class Database implements AutoCloseable {
     private static final Duration FIRST_RETRY_DELAY = Duration.ofSeconds(1);
@@ -26,11 +28,13 @@ public final class Database implements AutoCloseable {
     }
 
     private final ConnectionSettings settings;
+    private final TransactionSettings transactions;
     private final HikariDataSource pool;
     private final Retry retry;
 
-    private Database(ConnectionSettings settings, HikariDataSource pool) {
+    private Database(ConnectionSettings settings, Access access, HikariDataSource pool) {
         this.settings = settings;
+        this.transactions = TransactionSettings.of(settings, access);
         this.pool = pool;
         this.retry = new Retry(settings.maxRetries(), FIRST_RETRY_DELAY);
     }
@@ -41,7 +45,7 @@ public final class Database implements AutoCloseable {
         try {
             return retry.run(attempt -> {
                 attempts[0] = attempt;
-                return new Database(settings, startPool(settings, access));
+                return new Database(settings, access, startPool(settings, access));
             });
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, attempts[0]);
@@ -52,13 +56,15 @@ public final class Database implements AutoCloseable {
         var config = new HikariConfig();
         config.setPoolName("datakit-" + settings.role().label());
         config.setJdbcUrl(settings.jdbcUrl());
-        config.setDataSourceProperties(settings.driverProperties(sessionOptions(access)));
+        config.setDataSourceProperties(settings.jdbcProperties());
         config.setMaximumPoolSize(settings.poolSize());
         config.setMinimumIdle(settings.poolMin());
         config.setConnectionTimeout(settings.connectTimeoutSeconds() == 0 ? 0 : (settings.connectTimeoutSeconds() + 5) * 1000L);
         // One attempt when the pool starts: its failure carries the driver's reason (wrong password...).
         config.setInitializationFailTimeout(1);
         config.setReadOnly(access == Access.READ_ONLY);
+        // A read-only connection never autocommits: PgJDBC begins each of its transactions READ ONLY.
+        config.setAutoCommit(access != Access.READ_ONLY);
         config.setRegisterMbeans(false);
         try {
             return new HikariDataSource(config);
@@ -69,15 +75,22 @@ public final class Database implements AutoCloseable {
 
     /**
      * One connection outside any pool, made once without retries: for health checks that report a
-     * database they cannot reach at once, one-off catalog reads, and the CDC set-up that may write.
+     * database they cannot reach at once, one-off catalog reads, and the CDC set-up that may write. A
+     * read-only one comes in a read-only transaction with the database's settings begun; a read-write one
+     * autocommits, and its caller begins transactions with {@link TransactionSettings#begin}.
      */
     public static Connection connectOnce(ConnectionSettings settings, Access access) throws SQLException {
-        return DriverManager.getConnection(settings.jdbcUrl(), settings.driverProperties(sessionOptions(access)));
-    }
-
-    /** Source reads are plain projections: JIT compilation would only add its compile time to each query. */
-    private static String sessionOptions(Access access) {
-        return access == Access.READ_ONLY ? "-c default_transaction_read_only=on -c jit=off" : null;
+        Connection connection = DriverManager.getConnection(settings.jdbcUrl(), settings.jdbcProperties());
+        if (access == Access.READ_ONLY) {
+            try {
+                connection.setReadOnly(true);
+                TransactionSettings.of(settings, access).begin(connection);
+            } catch (SQLException | RuntimeException e) {
+                connection.close();
+                throw e;
+            }
+        }
+        return connection;
     }
 
     /** A connection from the pool, retried with backoff while the failure may pass. Close it to return it. */
@@ -91,6 +104,20 @@ public final class Database implements AutoCloseable {
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, attempts[0]);
         }
+    }
+
+    /**
+     * Begins a transaction on {@code connection} with this database's settings; {@code first} are statements
+     * that must precede any query (see {@link TransactionSettings#begin}). Commit or roll back to end it.
+     */
+    public void begin(Connection connection, String... first) throws SQLException {
+        transactions.begin(connection, first);
+    }
+
+    /** Commits the transaction on {@code connection} and begins the next one with the settings. */
+    public void commitAndContinue(Connection connection) throws SQLException {
+        connection.commit();
+        transactions.begin(connection);
     }
 
     /** Work done in one transaction, on a connection of its own. */
@@ -108,7 +135,7 @@ public final class Database implements AutoCloseable {
     public <T> T inTransaction(TransactionWork<T> work) throws SQLException {
         Connection connection = connect();
         try {
-            connection.setAutoCommit(false);
+            begin(connection);
             T result = work.run(connection);
             connection.commit();
             connection.close();
@@ -154,6 +181,11 @@ public final class Database implements AutoCloseable {
 
     public ConnectionSettings settings() {
         return settings;
+    }
+
+    /** The settings each transaction begins with. */
+    public TransactionSettings transactionSettings() {
+        return transactions;
     }
 
     /** The retry policy from this database's {@code max_retries}, for work that spans a connection. */

@@ -2,6 +2,7 @@ package datakit.db;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
+import datakit.config.Role;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.IOException;
@@ -49,16 +50,58 @@ public final class Migrations {
     public static List<String> apply(DataSource warehouse, String schema) {
         String history = TableRef.of(schema, HISTORY_TABLE).sql();
         Optional<String> fingerprint = fingerprint();
+        Optional<Schema> found = schema(warehouse, schema);
+        found.ifPresent(Schema::checkRights);
         try {
-            if (fingerprint.isPresent() && fingerprint.equals(comment(warehouse, history))) {
+            if (fingerprint.isPresent() && fingerprint.equals(found.flatMap(Schema::comment))) {
                 return List.of();
             }
             MigrateResult result = flyway(warehouse, schema).migrate();
             fingerprint.ifPresent(f -> remember(warehouse, history, f));
             return result.migrations.stream().map(m -> label(m.version, m.description)).toList();
         } catch (RuntimeException e) {
-            throw new DatakitException(ExitCode.FAILED, "Applying the bronze migrations to schema %s failed: %s."
-                .formatted(schema, SqlErrors.serverMessage(e)), e);
+            String grant = "42501".equals(SqlErrors.sqlState(e)) ? found.flatMap(s -> Grants.fix(SqlErrors.serverMessage(e), Role.WAREHOUSE,
+                s.user(), Optional.empty())).map(g -> " Grant it on the warehouse: " + g).orElse("") : "";
+            throw new DatakitException(grant.isEmpty() ? ExitCode.FAILED : ExitCode.BAD_INPUT,
+                "Applying the bronze migrations to schema %s failed: %s.%s".formatted(schema, SqlErrors.serverMessage(e), grant), e);
+        }
+    }
+
+    /**
+     * The bronze schema as the warehouse user finds it: whether it exists, the user's rights on it (and on
+     * the database, to create it), and the history table's comment.
+     */
+    private record Schema(String name, String user, String database, boolean exists, boolean createInDatabase, boolean usage,
+                          boolean create, Optional<String> comment) {
+
+        /** Fails before any work, naming the GRANT to run, where the user could not create the schema or tables in it. */
+        void checkRights() {
+            String role = TableRef.display(user);
+            String quoted = TableRef.display(name);
+            DatakitException.check(exists || createInDatabase, "The warehouse user %s may not create the bronze schema %s in database %s. "
+                + "As the database's owner or a superuser, run GRANT CREATE ON DATABASE %s TO %s; or create the schema for it: "
+                + "CREATE SCHEMA %s AUTHORIZATION %s;", user, quoted, database, TableRef.display(database), role, quoted, role);
+            DatakitException.check(!exists || usage && create, "The warehouse user %s may not create tables in the bronze schema %s, "
+                + "which bronze and its bookkeeping need. As the schema's owner or a superuser, run GRANT USAGE, CREATE ON SCHEMA %s TO %s;",
+                user, quoted, quoted, role);
+        }
+    }
+
+    private static Optional<Schema> schema(DataSource warehouse, String schema) {
+        try (Connection connection = warehouse.getConnection()) {
+            return Optional.of(Sql.using(connection).resultQuery("""
+                    SELECT current_user::text, current_database()::text, n.oid IS NOT NULL,
+                           pg_catalog.has_database_privilege(current_database(), 'CREATE'),
+                           n.oid IS NOT NULL AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'),
+                           n.oid IS NOT NULL AND pg_catalog.has_schema_privilege(n.oid, 'CREATE'),
+                           (SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c
+                            WHERE c.relnamespace = n.oid AND c.relname = ?)
+                    FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = ?""", HISTORY_TABLE, schema)
+                .fetchOne(r -> new Schema(schema, r.get(0, String.class), r.get(1, String.class), r.get(2, Boolean.class),
+                    r.get(3, Boolean.class), r.get(4, Boolean.class), r.get(5, Boolean.class), Optional.ofNullable(r.get(6, String.class)))));
+        } catch (SQLException | RuntimeException e) {
+            // Flyway then meets the same problem and says what it is.
+            return Optional.empty();
         }
     }
 
@@ -69,15 +112,6 @@ public final class Migrations {
         } catch (RuntimeException e) {
             throw new DatakitException(ExitCode.FAILED, "Reading the bronze migration history of schema %s failed: %s."
                 .formatted(schema, SqlErrors.serverMessage(e)), e);
-        }
-    }
-
-    private static Optional<String> comment(DataSource warehouse, String history) {
-        try (Connection connection = warehouse.getConnection()) {
-            return Optional.ofNullable(Sql.using(connection)
-                .resultQuery("SELECT pg_catalog.obj_description(to_regclass(?), 'pg_class')", history).fetchOne(0, String.class));
-        } catch (SQLException e) {
-            return Optional.empty();
         }
     }
 
@@ -134,7 +168,7 @@ public final class Migrations {
 
     private static Flyway flyway(DataSource warehouse, String schema) {
         return Flyway.configure(Migrations.class.getClassLoader())
-            .dataSource(warehouse)
+            .dataSource(PoolSafeDataSource.around(warehouse))
             .schemas(schema)
             .defaultSchema(schema)
             .createSchemas(true)

@@ -77,7 +77,8 @@ public final class Retry {
 
     /** Whether any exception in the cause chain is a connection-class or otherwise passing failure. */
     public static boolean isTransient(Throwable e) {
-        if (causedBy(e, java.net.UnknownHostException.class) || SqlErrors.certificateRejected(e)) {
+        if (causedBy(e, java.net.UnknownHostException.class) || SqlErrors.certificateRejected(e)
+                || SqlErrors.unsupportedStartupParameter(e).isPresent()) {
             return false;
         }
         for (Throwable t = e; t != null; t = t.getCause()) {

@@ -9,6 +9,9 @@ import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.security.cert.CertificateException;
 import java.sql.SQLException;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
@@ -17,6 +20,9 @@ import org.postgresql.util.ServerErrorMessage;
  * which setting to check. PgJDBC messages never contain the password, and neither do these.
  */
 public final class SqlErrors {
+    /** PgBouncer's answer to a startup parameter it neither handles nor was told to ignore. */
+    private static final Pattern UNSUPPORTED_STARTUP_PARAMETER = Pattern.compile("unsupported startup parameter: (\\S+)");
+
     private SqlErrors() {
     }
 
@@ -38,6 +44,20 @@ public final class SqlErrors {
         if ("08004".equals(state)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the connection settings (password from %s, sslmode from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD), settings.origin(PgParam.SSLMODE)), e);
+        }
+        Optional<String> parameter = unsupportedStartupParameter(e);
+        if (parameter.isPresent()) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s".formatted(target, serverMessage(e),
+                startupParameterHint(settings, parameter.get())), e);
+        }
+        if (pooledStatementClash(e)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s.".formatted(target, serverMessage(e), POOLED_STATEMENT_HINT), e);
+        }
+        Optional<String> grant = "42501".equals(state)
+            ? Grants.fix(serverMessage(e), settings.role(), settings.username(), Optional.empty()) : Optional.empty();
+        if (grant.isPresent()) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. As the database's owner or a superuser, run %s"
+                .formatted(target, serverMessage(e), grant.get()), e);
         }
         if ("3D000".equals(state)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the database name (from %s)."
@@ -72,6 +92,58 @@ public final class SqlErrors {
                     .formatted(target, settings.connectTimeoutSeconds(), tries), e);
         }
         return new DatakitException(ExitCode.FAILED, "%s: %s%s.".formatted(target, serverMessage(e), tries), e);
+    }
+
+    /**
+     * A server-side prepared statement that exists twice or not at all (42P05, 26000): what transaction
+     * pooling does to named prepared statements. Never the user's SQL.
+     */
+    public static boolean pooledStatementClash(Throwable e) {
+        String state = sqlState(e);
+        return "42P05".equals(state) || "26000".equals(state);
+    }
+
+    /**
+     * Whether the server's error is about the statement it was given: syntax and unknown names (class 42),
+     * bad values (22), an attempt to write in a read-only transaction (25006), what PostgreSQL does not
+     * support in such a query (0A000, a data-modifying WITH below the top level). Not a prepared statement
+     * that transaction pooling mixed up (42P05, though class 42).
+     */
+    public static boolean aboutTheStatement(Throwable e) {
+        String state = sqlState(e);
+        return state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006") || state.equals("0A000"))
+            && !pooledStatementClash(e);
+    }
+
+    private static final String POOLED_STATEMENT_HINT = "A connection pooler in transaction mode gave this transaction a server "
+        + "connection whose prepared statements belong to another: leave prepareThreshold at the datakits' default, 0, in the JDBC URL";
+
+    /**
+     * The startup parameter a connection pooler refused ({@code unsupported startup parameter: search_path}):
+     * a configuration error, which retrying cannot fix.
+     */
+    static Optional<String> unsupportedStartupParameter(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            Matcher m = t.getMessage() == null ? null : UNSUPPORTED_STARTUP_PARAMETER.matcher(t.getMessage());
+            if (m != null && m.find()) {
+                return Optional.of(m.group(1));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** What sent the refused parameter, and what to change: the URL's property, or the pooler's ignore_startup_parameters. */
+    private static String startupParameterHint(ConnectionSettings settings, String parameter) {
+        String url = "the JDBC URL (" + settings.role().urlFlag() + " or " + settings.role().urlVariable() + ")";
+        return switch (parameter) {
+            case "replication", "options" -> "A connection pooler such as PgBouncer is in the way: postgres-cdc streams changes on a "
+                + "replication connection, which poolers do not carry. Point postgres-cdc's source at the server itself.";
+            case "search_path" -> "A connection pooler such as PgBouncer is in the way, and the property currentSchema of " + url
+                + " asks for search_path at connection start: take it out, or add search_path to PgBouncer's ignore_startup_parameters.";
+            default -> "A connection pooler such as PgBouncer is in the way, and the driver sends " + parameter + " at connection start "
+                + "(a property of " + url + ", or the driver's own): add " + parameter + " to PgBouncer's ignore_startup_parameters, "
+                + "or take the property out of the URL.";
+        };
     }
 
     /**
@@ -120,6 +192,9 @@ public final class SqlErrors {
                 + "statement_timeout (?statement_timeout=MS in the URL or SOURCE_PG_/WAREHOUSE_PG_STATEMENT_TIMEOUT, 0 for none; "
                 + "or the role's default).").formatted(action, serverMessage(e)), e);
         }
+        if (pooledStatementClash(e)) {
+            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. %s.".formatted(action, serverMessage(e), POOLED_STATEMENT_HINT), e);
+        }
         if ("42501".equals(sqlState(e))) {
             String grant = serverMessage(e).contains("large object") ? "GRANT SELECT ON LARGE OBJECT ... TO the source user (or set "
                 + "lo_compat_privileges on the source)" : "grant the missing privilege to the user named in the settings";
@@ -127,6 +202,27 @@ public final class SqlErrors {
                 .formatted(action, serverMessage(e), grant), e);
         }
         return new DatakitException(ExitCode.FAILED, "%s failed: %s.".formatted(action, serverMessage(e)), e);
+    }
+
+    /**
+     * A failure while copying from {@code source} into {@code warehouse}: like {@link #failure(String, Throwable)},
+     * with a permission error answered by the GRANT to run, for the warehouse user (who creates and writes
+     * bronze) or, for a large object, the source user (who reads it).
+     */
+    public static DatakitException loadFailure(String action, Throwable e, ConnectionSettings source, ConnectionSettings warehouse) {
+        if (e instanceof DatakitException known) {
+            return known;
+        }
+        if ("42501".equals(sqlState(e))) {
+            String message = serverMessage(e);
+            ConnectionSettings side = message.contains("large object") ? source : warehouse;
+            Optional<String> grant = Grants.fix(message, side.role(), side.username(), Optional.empty());
+            if (grant.isPresent()) {
+                return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: grant it on the %s: %s"
+                    .formatted(action, message, side.role().label(), grant.get()), e);
+            }
+        }
+        return failure(action, e);
     }
 
     /** The server's message with its detail and hint on one line, or the driver's message. */

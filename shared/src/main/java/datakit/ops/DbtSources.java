@@ -95,27 +95,30 @@ public final class DbtSources {
 
     /** Tables of the schema with the datakits' marker column, without bookkeeping, staging or partitions. */
     static List<BronzeTableInfo> bronzeTables(Database warehouse, String bronzeSchema) {
-        try (Connection connection = warehouse.connect()) {
-            DSLContext db = Sql.using(connection);
-            var tables = new ArrayList<BronzeTableInfo>();
-            db.resultQuery("""
-                    SELECT c.oid::bigint, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                    WHERE n.nspname = ? AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname NOT LIKE '\\_bronze\\_staging\\_%'
-                      AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attname = ? AND NOT a.attisdropped)
-                    ORDER BY 2""", bronzeSchema, BronzeMetadata.MARKER)
-                .forEach(r -> {
-                    long oid = r.get(0, Long.class);
-                    String name = r.get(1, String.class);
-                    List<Map<String, String>> columns = db.resultQuery("""
-                            SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
-                            WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", oid)
-                        .fetch(c -> Map.of("name", c.get(0, String.class), "type", c.get(1, String.class)));
-                    tables.add(new BronzeTableInfo(name, columns, sourceOf(db, TableRef.of(bronzeSchema, name), columns)));
-                });
-            return tables;
+        try {
+            return warehouse.inTransaction(connection -> bronzeTables(Sql.using(connection), bronzeSchema));
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Listing the bronze tables of " + bronzeSchema, e);
         }
+    }
+
+    private static List<BronzeTableInfo> bronzeTables(DSLContext db, String bronzeSchema) {
+        var tables = new ArrayList<BronzeTableInfo>();
+        db.resultQuery("""
+                SELECT c.oid::bigint, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ? AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname NOT LIKE '\\_bronze\\_staging\\_%'
+                  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attname = ? AND NOT a.attisdropped)
+                ORDER BY 2""", bronzeSchema, BronzeMetadata.MARKER)
+            .forEach(r -> {
+                long oid = r.get(0, Long.class);
+                String name = r.get(1, String.class);
+                List<Map<String, String>> columns = db.resultQuery("""
+                        SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid = ?::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", oid)
+                    .fetch(c -> Map.of("name", c.get(0, String.class), "type", c.get(1, String.class)));
+                tables.add(new BronzeTableInfo(name, columns, sourceOf(db, TableRef.of(bronzeSchema, name), columns)));
+            });
+        return tables;
     }
 
     /** The source table a bronze table holds, from its metadata columns (one row is enough; an empty table has none). */

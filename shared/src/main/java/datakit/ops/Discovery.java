@@ -7,7 +7,6 @@ import datakit.run.Sizes;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,8 +32,8 @@ public final class Discovery {
 
     /** Everything found in {@code schemas} (all schemas but the system ones when empty), by table. */
     public static List<Map<String, Object>> tables(Database source, List<String> schemas) {
-        try (Connection connection = source.connect()) {
-            return tables(Sql.using(connection), schemas);
+        try {
+            return source.inTransaction(connection -> tables(Sql.using(connection), schemas));
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Reading the catalog of the source " + source.settings().describe(), e);
         }

@@ -99,11 +99,8 @@ public final class CdcExtract {
                 Optional.of(tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString).collect(Collectors.joining(", "))),
                 request.stream(), EXTRACTION_TYPE, WriteMode.APPEND.label(),
                 Map.of("slot", request.slot(), "publication", request.publication())));
-            try (Connection lock = warehouse.connect()) {
-                if (!StreamLock.tryForSession(lock, request.stream())) {
-                    throw StreamLock.busy(lock, request.stream(), runs, run.runId());
-                }
-                runs.abandonStale(lock, request.stream(), run.runId());
+            try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
+                runs.abandonStale(warehouse, request.stream(), run.runId());
                 stream(src, request, tables, bronzeSchema, runs);
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);

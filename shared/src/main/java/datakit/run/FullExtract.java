@@ -16,6 +16,7 @@ import datakit.db.SqlErrors;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
 import datakit.source.ReadPlan;
+import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Identifiers;
@@ -50,6 +51,8 @@ public final class FullExtract {
     private Keys keys = new Keys(List.of(), Map.of());
     /** Values of each text column declared JSON that did not parse, in the current attempt. */
     private Map<String, Long> rejected = Map.of();
+    /** With --enable-row-security: the table whose policies limited the current attempt's read. */
+    private Optional<String> limitedBy = Optional.empty();
 
     private record Keys(List<KeyProfile> profiles, Map<String, KeyProfiles.Drift> drifts) {
     }
@@ -77,6 +80,7 @@ public final class FullExtract {
         session = SourceSession.begin(source);
         replayLag = session.replayLag();
         ReadPlan plan = session.plan(selection);
+        limitedBy = session.limitedByRowSecurity(selection);
         run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
         return plan;
     }
@@ -108,8 +112,7 @@ public final class FullExtract {
         try {
             CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
                 (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
-            var details = new LinkedHashMap<String, Object>();
-            replayLag.ifPresent(lag -> details.put("standby", lag));
+            var details = new LinkedHashMap<String, Object>(readNotes());
             if (!childRows.isEmpty()) {
                 details.put("child_tables", new LinkedHashMap<>(childRows));
             }
@@ -126,12 +129,20 @@ public final class FullExtract {
                 keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
             }
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.failure("Copying " + plan.describe() + " into " + target, e);
+            var error = SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source.settings(), warehouse.settings());
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         } finally {
             closeSession();
         }
+    }
+
+    /** What the run record and the summary say of the read itself: a standby's replay lag, rows limited by policies. */
+    private Map<String, Object> readNotes() {
+        var notes = new LinkedHashMap<String, Object>();
+        replayLag.ifPresent(lag -> notes.put("standby", lag));
+        RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> notes.put("row_security", note));
+        return notes;
     }
 
     private CopyPipe.Result attempt(int attempt, ReadPlan firstPlan, TableRef target, WriteMode mode, BronzeMetadata metadata,
@@ -164,7 +175,7 @@ public final class FullExtract {
                 if (!load.schemaChanges().isEmpty() || children.stream().anyMatch(c -> !c.load().schemaChanges().isEmpty())) {
                     load.applySchemaChanges();
                     children.forEach(c -> c.load().applySchemaChanges());
-                    connection.commit();
+                    warehouse.commitAndContinue(connection);
                     lockStream(connection, stream, runs);
                     plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                     load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
@@ -180,7 +191,7 @@ public final class FullExtract {
                 }
                 keys = new Keys(profiles, new KeyProfiles(target.schema()).save(connection, stream, run.runId(), profiles));
                 runs.succeed(connection, run.runId(), result.rows(), result.bytes(),
-                    replayLag.<Map<String, Object>>map(lag -> Map.of("standby", lag)).orElse(Map.of()));
+                    readNotes());
                 run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
                 return result;
             });
@@ -240,21 +251,28 @@ public final class FullExtract {
     }
 
     private void printPlan(ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
-        try (Connection connection = warehouse.connect()) {
-            Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
-            ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
-            var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
-            var children = new LinkedHashMap<String, String>();
-            for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {
-                children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
-                    .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
-                    child.plan().estimatedRows(), child.plan().copySql()));
-            }
-            DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
-                Migrations.pending(warehouse.dataSource(), target.schema()), children);
+        try {
+            warehouse.inTransaction(connection -> {
+                printPlan(connection, planned, target, mode, metadata);
+                return null;
+            });
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
+    }
+
+    private void printPlan(Connection connection, ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+        Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
+        ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
+        var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+        var children = new LinkedHashMap<String, String>();
+        for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {
+            children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
+                .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
+                child.plan().estimatedRows(), child.plan().copySql()));
+        }
+        DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
+            Migrations.pending(warehouse.dataSource(), target.schema()), children);
     }
 
     private static long millisSince(long startNanos) {

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -63,42 +64,25 @@ final class IncrementalAttempt {
     }
 
     void run() throws SQLException {
-        connection = warehouse.connect();
         boolean healthy = false;
+        StreamLock lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
         try {
-            if (!StreamLock.tryForSession(connection, stream)) {
-                throw StreamLock.busy(connection, stream, runs, run.runId());
-            }
-            runs.abandonStale(connection, stream, run.runId());
+            connection = warehouse.connect();
+            inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
+            // The snapshot is taken after the lock: it sees everything the run before this one committed.
             session = SourceSession.begin(source);
             session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
             src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
-            Optional<Checkpoint> stored = store.load(connection, stream);
-            Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
-            if (existing.isPresent()) {
-                StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
-            }
-            Optional<String> refresh = CheckpointCheck.fullRefreshReason(increment, src, stored, existing, runs, connection, stream);
-            refresh.ifPresent(reason -> {
-                totals.details.put("full_refresh", reason);
-                run.warn("full refresh of " + target + ": " + reason);
+            Optional<Checkpoint> stored = inTransaction(() -> store.load(connection, stream));
+            Optional<String> refresh = inTransaction(() -> {
+                Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
+                if (existing.isPresent()) {
+                    StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
+                }
+                return CheckpointCheck.fullRefreshReason(increment, src, stored, existing, runs, connection, stream);
             });
-            if (refresh.isPresent() && mode == WriteMode.MERGE) {
-                replaceWithEverything(stored);
-            } else {
-                // A refresh in append mode keeps the history and appends a complete copy.
-                Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
-                Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
-                totals.details.put("checkpoint", reached.describe());
-                if (src.cursorNullable()) {
-                    loadNullCursorRows(reached);
-                }
-                if (increment.detectDeletes()) {
-                    markVanished();
-                }
-                runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details);
-            }
+            load(stored, refresh);
             healthy = true;
         } catch (DataAccessException e) {
             if (e.getCause() instanceof SQLException sql) {
@@ -109,8 +93,33 @@ final class IncrementalAttempt {
             if (session != null) {
                 session.close();
             }
-            release(healthy);
+            close(healthy);
+            // Last: nothing of this run is in progress once another may start.
+            lock.close();
         }
+    }
+
+    /** Loads from the stored checkpoint, or everything again when {@code refresh} says why. */
+    private void load(Optional<Checkpoint> stored, Optional<String> refresh) throws SQLException {
+        refresh.ifPresent(reason -> {
+            totals.details.put("full_refresh", reason);
+            run.warn("full refresh of " + target + ": " + reason);
+        });
+        if (refresh.isPresent() && mode == WriteMode.MERGE) {
+            replaceWithEverything(stored);
+            return;
+        }
+        // A refresh in append mode keeps the history and appends a complete copy.
+        Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
+        Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
+        totals.details.put("checkpoint", reached.describe());
+        if (src.cursorNullable()) {
+            loadNullCursorRows(reached);
+        }
+        if (increment.detectDeletes()) {
+            markVanished();
+        }
+        inTransaction(() -> runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details));
     }
 
     /**
@@ -189,18 +198,17 @@ final class IncrementalAttempt {
     private void loadPart(ReadPlan plan, String readAfter, Runnable alsoCommit) throws SQLException {
         BronzeLoad.checkNames(plan, target);
         var metadata = metadata(plan, readAfter);
-        var load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
-        if (!load.schemaChanges().isEmpty()) {
-            BronzeLoad changing = load;
-            inTransaction(changing::applySchemaChanges);
-            if (!changing.newSourceColumns().isEmpty()) {
-                run.warn("added %s to %s: rows loaded before have NULL there until they change again; --full-refresh fills them"
-                    .formatted(String.join(", ", changing.newSourceColumns()), target));
-            }
-            load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
-        }
-        BronzeLoad loading = load;
         inTransaction(() -> {
+            var loading = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+            if (!loading.schemaChanges().isEmpty()) {
+                loading.applySchemaChanges();
+                commitAndContinue();
+                if (!loading.newSourceColumns().isEmpty()) {
+                    run.warn("added %s to %s: rows loaded before have NULL there until they change again; --full-refresh fills them"
+                        .formatted(String.join(", ", loading.newSourceColumns()), target));
+                }
+                loading = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+            }
             long copying = System.nanoTime();
             CopyPipe.Result result = copy(plan, loading.prepare());
             long written = loading.finish(result.rows());
@@ -220,9 +228,9 @@ final class IncrementalAttempt {
                 src.highest(List.of()), src.filter());
         ReadPlan plan = src.read(List.of());
         BronzeLoad.checkNames(plan, target);
-        var load = new BronzeLoad(Sql.using(connection), plan, target, new BronzeWrite(WriteMode.REPLACE, write.keys(), write.onConflict()),
-            metadata(plan, ""));
         inTransaction(() -> {
+            var load = new BronzeLoad(Sql.using(connection), plan, target, new BronzeWrite(WriteMode.REPLACE, write.keys(),
+                write.onConflict()), metadata(plan, ""));
             CopyPipe.Result result = copy(plan, load.prepare());
             session.close(); // the source snapshot must not hold a lock while the bronze table is swapped
             session = null;
@@ -238,11 +246,11 @@ final class IncrementalAttempt {
 
     /** Marks bronze rows whose key the source no longer has, and clears the mark of keys that came back. */
     private void markVanished() throws SQLException {
-        if (BronzeTable.inspect(Sql.using(connection), target).isEmpty()) {
-            return; // nothing loaded yet, so nothing can have vanished
-        }
         ReadPlan keys = src.readKeys();
         inTransaction(() -> {
+            if (BronzeTable.inspect(Sql.using(connection), target).isEmpty()) {
+                return; // nothing loaded yet, so nothing can have vanished
+            }
             var vanished = new VanishedKeys(Sql.using(connection), target, keys);
             copy(keys, vanished.prepare());
             VanishedKeys.Marks marks = vanished.mark();
@@ -266,13 +274,21 @@ final class IncrementalAttempt {
             plan.table().map(TableRef::table), IncrementalExtract.EXTRACTION_TYPE, Optional.of(readAfter));
     }
 
-    /** Runs {@code work} in one warehouse transaction: all of it commits, or none. */
+    /** Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none. */
     private void inTransaction(Runnable work) throws SQLException {
-        connection.setAutoCommit(false);
-        try {
+        inTransaction(() -> {
             work.run();
+            return null;
+        });
+    }
+
+    private <T> T inTransaction(Supplier<T> work) throws SQLException {
+        try {
+            warehouse.begin(connection);
+            T result = work.get();
             connection.commit();
-        } catch (RuntimeException e) {
+            return result;
+        } catch (SQLException | RuntimeException e) {
             totals.dropPending();
             try {
                 connection.rollback();
@@ -285,15 +301,26 @@ final class IncrementalAttempt {
         }
     }
 
-    /** Gives the stream's lock back; a connection in doubt is closed instead, which ends its lock too. */
-    private void release(boolean healthy) {
+    /** Commits what the transaction did so far (schema changes) and goes on in a new one. */
+    private void commitAndContinue() {
+        try {
+            warehouse.commitAndContinue(connection);
+        } catch (SQLException e) {
+            throw new DataAccessException(e.getMessage(), e);
+        }
+    }
+
+    /** Gives the connection back; one in doubt is closed instead. */
+    private void close(boolean healthy) {
+        if (connection == null) {
+            return;
+        }
         if (healthy) {
             try {
-                StreamLock.release(connection, stream);
                 connection.close();
                 return;
             } catch (SQLException | RuntimeException e) {
-                // Fall through: a connection that cannot unlock is not given back to the pool.
+                // Fall through: a connection that cannot close cleanly is not given back to the pool.
             }
         }
         warehouse.discard(connection);

@@ -17,6 +17,7 @@ import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
+import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
@@ -59,10 +60,11 @@ public final class IncrementalExtract {
             + "an incremental load keeps the source's names and types, which its checkpoints refer to. Rename and cast in silver.");
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
-        Increment increment = checked(asked, target, mode);
+        Checked checked = checked(asked, target, mode);
         if (run.dryRun()) {
             return;
         }
+        Increment increment = checked.increment();
         Selection selection = increment.selection();
         Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
         var runs = new RunLog(target.schema());
@@ -71,6 +73,7 @@ public final class IncrementalExtract {
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
         var totals = new IncrementalAttempt.RunTotals();
+        RowSecurity.note(source.settings(), checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
         try {
             warehouse.retry().run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
@@ -78,7 +81,8 @@ public final class IncrementalExtract {
             }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
                 .formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.failure("Loading " + selection.describe() + " incrementally into " + target, e);
+            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source.settings(),
+                warehouse.settings());
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         }
@@ -86,21 +90,26 @@ public final class IncrementalExtract {
             mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
     }
 
+    /** The increment as checked against the source, and the policies that limit what its role reads. */
+    private record Checked(Increment increment, Optional<String> limitedBy) {
+    }
+
     /**
      * The increment, checked against the source (and with --dry-run, the plan printed) in a snapshot of its own;
      * a hot standby's recovery conflict is retried.
      */
-    private Increment checked(Increment asked, TableRef target, WriteMode mode) {
+    private Checked checked(Increment asked, TableRef target, WriteMode mode) {
         try {
             return source.retry().run(attempt -> {
                 try (SourceSession session = SourceSession.begin(source)) {
                     Increment increment = withKeysSampled(asked, target, session);
+                    Optional<String> limitedBy = session.limitedByRowSecurity(increment.selection());
                     var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
                     checkOptions(increment, src, target);
                     if (run.dryRun()) {
                         printPlan(increment, target, mode, src);
                     }
-                    return increment;
+                    return new Checked(increment, limitedBy);
                 }
             }, (attempt, failure) -> run.warn("attempt %d of planning the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException e) {
@@ -119,8 +128,9 @@ public final class IncrementalExtract {
             return increment;
         }
         if (increment.fullRefresh().isEmpty()) {
-            try (Connection connection = warehouse.connect()) {
-                selection = BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, selection);
+            Selection asked = selection;
+            try {
+                selection = warehouse.inTransaction(connection -> BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, asked));
             } catch (SQLException | DataAccessException e) {
                 throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
             }
@@ -145,29 +155,36 @@ public final class IncrementalExtract {
 
     /** --dry-run: the stored checkpoint, the delta query with its bound values, the estimate; writes nothing. */
     private void printPlan(Increment increment, TableRef target, WriteMode mode, IncrementalSource src) {
-        try (Connection connection = warehouse.connect()) {
-            Optional<Checkpoint> stored = new CheckpointStore(target.schema()).peek(connection, target.toString());
-            Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
-            var extras = new LinkedHashMap<String, String>();
-            extras.put("follows", increment.xmin() ? "xmin (transaction ids)"
-                : src.cursorColumn().orElseThrow() + " " + src.cursorType().orElseThrow() + ", ties by " + String.join(", ", src.tieColumns()));
-            extras.put("checkpoint", stored.map(Checkpoint::describe).orElse("none: the first run reads everything"
-                + increment.initialValue().map(v -> " from " + v).orElse("")));
-            Optional<CheckpointCheck.Problem> problem = stored.isEmpty() ? Optional.empty()
-                : CheckpointCheck.problem(src, stored, existing, new RunLog(target.schema()), connection, target.toString());
-            Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
-            refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
-                || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
-            ReadPlan delta = src.read(refresh.isPresent() ? List.of() : lowerBound(increment, src, stored));
-            var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
-                delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
-            var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
-                metadata);
-            DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
-                Migrations.pending(warehouse.dataSource(), target.schema()), extras);
+        try {
+            warehouse.inTransaction(connection -> {
+                printPlan(connection, increment, target, mode, src);
+                return null;
+            });
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
+    }
+
+    private void printPlan(Connection connection, Increment increment, TableRef target, WriteMode mode, IncrementalSource src) {
+        Optional<Checkpoint> stored = new CheckpointStore(target.schema()).peek(connection, target.toString());
+        Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
+        var extras = new LinkedHashMap<String, String>();
+        extras.put("follows", increment.xmin() ? "xmin (transaction ids)"
+            : src.cursorColumn().orElseThrow() + " " + src.cursorType().orElseThrow() + ", ties by " + String.join(", ", src.tieColumns()));
+        extras.put("checkpoint", stored.map(Checkpoint::describe).orElse("none: the first run reads everything"
+            + increment.initialValue().map(v -> " from " + v).orElse("")));
+        Optional<CheckpointCheck.Problem> problem = stored.isEmpty() ? Optional.empty()
+            : CheckpointCheck.problem(src, stored, existing, new RunLog(target.schema()), connection, target.toString());
+        Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
+        refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
+            || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
+        ReadPlan delta = src.read(refresh.isPresent() ? List.of() : lowerBound(increment, src, stored));
+        var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
+            delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
+        var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
+            metadata);
+        DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
+            Migrations.pending(warehouse.dataSource(), target.schema()), extras);
     }
 
     /** Where a run would start reading, for the dry run. */

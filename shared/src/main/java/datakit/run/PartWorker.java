@@ -88,7 +88,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
             return outcomes;
         } catch (SQLException | RuntimeException e) {
             stop.set(true);
-            throw SqlErrors.failure("Copying part " + task.part().name() + " into " + stream, e);
+            throw SqlErrors.loadFailure("Copying part " + task.part().name() + " into " + stream, e, source.settings(), warehouse.settings());
         } finally {
             closeSession();
         }

@@ -44,40 +44,48 @@ final class PartitionedDryRun {
     }
 
     void print(PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze, String fingerprint) {
-        try (Connection connection = warehouse.connect()) {
-            DSLContext db = Sql.using(connection);
-            bronze.checkTargets(db, plan.parts());
-            var store = new PartStore(target.schema());
-            String stream = target.toString();
-            Optional<PartStore.Load> current = store.load(connection, stream);
-            Map<String, PartStore.PartRecord> records = store.parts(connection, stream);
-            Optional<PartStore.Load> resumable = current.filter(l -> !l.published() && !how.restart() && l.fingerprint().equals(fingerprint)
-                && SharedLoad.sameParts(l, plan.parts()));
-            String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
-            boolean keep = how.keepUnchanged() && published.equals(fingerprint);
-            var planned = resumable.filter(l -> l.shards() == how.shard().count()).map(PartStore.Load::parts)
-                .orElse(SharedLoad.assign(plan.parts(), how.shard().count()));
-            var src = new PartitionedSource(session, plan.read());
-            var rows = new ArrayList<Row>();
-            for (int i = 0; i < plan.parts().size(); i++) {
-                Part part = plan.parts().get(i);
-                int shard = planned.get(i).shard();
-                PartStore.PartRecord record = records.getOrDefault(part.name(), new PartStore.PartRecord(null, null));
-                String action = shard != how.shard().index() ? "shard " + shard + "/" + how.shard().count() + " copies it"
-                    : resumable.flatMap(l -> record.stagedIn(l.id())).isPresent() ? "staged already (resumed)"
-                    : keep && record.publishedCopy().filter(c -> bronze.holds(db, c.ref()) && src.unchangedSince(part,
-                        new PartitionedSource.EarlierCopy(c.oid(), c.bounds(), c.rows(), c.horizon()))).isPresent()
-                    ? "keep (unchanged since run " + record.published().runId() + ")"
-                    : "copy";
-                rows.add(new Row(part, shard, action));
-            }
-            String load = resumable.map(l -> "resumes the load begun by run " + l.startedBy())
-                .orElse(current.filter(l -> !l.published()).isPresent() ? "gives up the unfinished load and starts a new one" : "a new load");
-            String action = BronzeTable.inspect(db, target).isPresent() ? "replaced atomically" : "created";
-            print(plan, target, how, src, rows, load, action, Migrations.pending(warehouse.dataSource(), target.schema()));
+        try {
+            warehouse.inTransaction(connection -> {
+                print(connection, plan, target, how, bronze, fingerprint);
+                return null;
+            });
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
         }
+    }
+
+    private void print(Connection connection, PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
+                       String fingerprint) {
+        DSLContext db = Sql.using(connection);
+        bronze.checkTargets(db, plan.parts());
+        var store = new PartStore(target.schema());
+        String stream = target.toString();
+        Optional<PartStore.Load> current = store.load(connection, stream);
+        Map<String, PartStore.PartRecord> records = store.parts(connection, stream);
+        Optional<PartStore.Load> resumable = current.filter(l -> !l.published() && !how.restart() && l.fingerprint().equals(fingerprint)
+            && SharedLoad.sameParts(l, plan.parts()));
+        String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
+        boolean keep = how.keepUnchanged() && published.equals(fingerprint);
+        var planned = resumable.filter(l -> l.shards() == how.shard().count()).map(PartStore.Load::parts)
+            .orElse(SharedLoad.assign(plan.parts(), how.shard().count()));
+        var src = new PartitionedSource(session, plan.read());
+        var rows = new ArrayList<Row>();
+        for (int i = 0; i < plan.parts().size(); i++) {
+            Part part = plan.parts().get(i);
+            int shard = planned.get(i).shard();
+            PartStore.PartRecord record = records.getOrDefault(part.name(), new PartStore.PartRecord(null, null));
+            String action = shard != how.shard().index() ? "shard " + shard + "/" + how.shard().count() + " copies it"
+                : resumable.flatMap(l -> record.stagedIn(l.id())).isPresent() ? "staged already (resumed)"
+                : keep && record.publishedCopy().filter(c -> bronze.holds(db, c.ref()) && src.unchangedSince(part,
+                    new PartitionedSource.EarlierCopy(c.oid(), c.bounds(), c.rows(), c.horizon()))).isPresent()
+                ? "keep (unchanged since run " + record.published().runId() + ")"
+                : "copy";
+            rows.add(new Row(part, shard, action));
+        }
+        String load = resumable.map(l -> "resumes the load begun by run " + l.startedBy())
+            .orElse(current.filter(l -> !l.published()).isPresent() ? "gives up the unfinished load and starts a new one" : "a new load");
+        String action = BronzeTable.inspect(db, target).isPresent() ? "replaced atomically" : "created";
+        print(plan, target, how, src, rows, load, action, Migrations.pending(warehouse.dataSource(), target.schema()));
     }
 
     private void print(PartitionedPlan plan, TableRef target, PartitionedLoad how, PartitionedSource src, List<Row> rows, String load,

@@ -13,11 +13,11 @@ import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
+import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.source.Split;
 import datakit.sql.TableRef;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -52,6 +52,8 @@ public final class PartitionedExtract {
     private Split split;
     /** How far behind its primary the exported snapshot is, when the source is a hot standby. */
     private Optional<ReplayLag> replayLag = Optional.empty();
+    /** With --enable-row-security: the table whose policies limit the planned read. */
+    private Optional<String> limitedBy = Optional.empty();
 
     public PartitionedExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -84,6 +86,7 @@ public final class PartitionedExtract {
         String snapshot = holder.exportSnapshot();
         replayLag = holder.replayLag();
         var read = holder.plan(selection);
+        limitedBy = holder.limitedByRowSecurity(selection);
         var src = new PartitionedSource(holder, read);
         var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon());
         run.info("planned %d parts of %s in %d ms, in the exported snapshot %s".formatted(plan.parts().size(), read.describe(),
@@ -127,7 +130,8 @@ public final class PartitionedExtract {
                 }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s, in a new snapshot; the parts committed so far "
                     .formatted(attempt, target, Retry.cause(failure)) + "are kept"));
             } catch (SQLException | RuntimeException e) {
-                var error = SqlErrors.failure("Loading the parts of " + plan.read().describe() + " into " + target, e);
+                var error = SqlErrors.loadFailure("Loading the parts of " + plan.read().describe() + " into " + target, e,
+                    source.settings(), warehouse.settings());
                 runs.recordFailure(warehouse, run, error.getMessage());
                 throw error;
             }
@@ -163,16 +167,8 @@ public final class PartitionedExtract {
         long started = System.nanoTime();
         String stream = target.toString();
         var shared = new SharedLoad(run, target);
-        // This connection holds the stream's shared lock for the whole run; if the run fails, closing the
-        // connection for good gives the lock back.
-        Connection session = warehouse.connect();
-        boolean released = false;
-        try {
-            session.setAutoCommit(false);
-            if (!StreamLock.tryShared(session, stream)) {
-                throw StreamLock.busy(session, stream, runs, run.runId());
-            }
-            SharedLoad.Joined joined = shared.join(session, plan, how, fingerprint, bronze);
+        try (StreamLock lock = StreamLock.shared(warehouse, stream, runs, run.runId())) {
+            SharedLoad.Joined joined = warehouse.inTransaction(transaction -> shared.join(transaction, lock, plan, how, fingerprint, bronze));
             PartStore.Load load = joined.load();
             if (joined.resumed()) {
                 run.info("resuming the load of %s begun by run %s".formatted(stream, load.startedBy()));
@@ -189,20 +185,13 @@ public final class PartitionedExtract {
             if (how.shard().count() > 1) {
                 details.put("shard", how.shard().toString());
             }
-            SharedLoad.Ending ending = shared.finish(session, plan, load.id(), bronze, details);
-            StreamLock.releaseShared(session, stream);
-            session.commit();
-            session.close();
-            released = true;
+            RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> details.put("row_security", note));
+            SharedLoad.Ending ending = warehouse.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
             new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
                 plan.read().describe() + " (" + plan.parts().size() + " parts)", target + " (layout " + how.layout().label() + ")",
                 "replace", rows, bytes, millisSince(started), details).print(run);
-        } finally {
-            if (!released) {
-                warehouse.discard(session);
-            }
         }
     }
 

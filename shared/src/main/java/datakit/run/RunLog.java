@@ -52,8 +52,11 @@ public final class RunLog {
 
     /** Records the run as started, in its own transaction, so monitoring sees it at once. */
     public void start(Database warehouse, RunRecord run) {
-        try (Connection connection = warehouse.connect()) {
-            start(connection, run);
+        try {
+            warehouse.inTransaction(connection -> {
+                start(connection, run);
+                return null;
+            });
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Recording the run in " + table + "", e);
         }
@@ -61,8 +64,11 @@ public final class RunLog {
 
     /** Records the run's failure if the warehouse can be reached; says so on stderr if it cannot. */
     public void recordFailure(Database warehouse, RunContext run, String error) {
-        try (Connection connection = warehouse.connect()) {
-            fail(connection, run.runId(), error);
+        try {
+            warehouse.inTransaction(connection -> {
+                fail(connection, run.runId(), error);
+                return null;
+            });
         } catch (SQLException | RuntimeException e) {
             run.warn("could not record the failure in extraction_runs: " + SqlErrors.serverMessage(e));
         }
@@ -121,6 +127,11 @@ public final class RunLog {
     public void fail(Connection connection, UUID runId, String error) {
         changeStatus(connection, "UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ? "
             + "WHERE run_id = ? AND status IN ('running', 'abandoned')", error, runId);
+    }
+
+    /** Marks the stream's other 'running' rows abandoned, in a transaction of its own; call while holding the stream's lock. */
+    public void abandonStale(Database warehouse, String stream, UUID currentRun) throws SQLException {
+        warehouse.inTransaction(connection -> abandonStale(connection, stream, currentRun));
     }
 
     /** Marks the stream's other 'running' rows abandoned; call while holding the stream's lock. */

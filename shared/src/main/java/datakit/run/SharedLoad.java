@@ -44,14 +44,17 @@ final class SharedLoad {
         this.runs = new RunLog(target.schema());
     }
 
-    /** Joins the unfinished load of the stream, or starts one; commits. */
-    Joined join(Connection transaction, PartitionedPlan plan, PartitionedLoad how, String fingerprint, BronzeParts bronze) throws java.sql.SQLException {
+    /**
+     * Joins the unfinished load of the stream, or starts one, in {@code transaction}; {@code lock} is this
+     * process's hold on the stream, shared with the other processes of the load.
+     */
+    Joined join(Connection transaction, StreamLock lock, PartitionedPlan plan, PartitionedLoad how, String fingerprint, BronzeParts bronze) {
         StreamLock.waitForTransaction(transaction, stream, "load");
         bronze.checkTargets(Sql.using(transaction), plan.parts());
         if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
             StreamGuard.check(runs, transaction, stream, plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
         }
-        boolean alone = StreamLock.otherHolders(transaction, stream) == 0;
+        boolean alone = lock.otherHolders() == 0;
         if (alone) {
             runs.abandonStale(transaction, stream, run.runId());
         }
@@ -84,7 +87,6 @@ final class SharedLoad {
             joined = new Joined(newLoad(plan, how, fingerprint, published), false);
         }
         store.saveLoad(transaction, stream, joined.load(), run.runId());
-        transaction.commit();
         return joined;
     }
 
@@ -187,10 +189,9 @@ final class SharedLoad {
 
     /**
      * Publishes the load if every part is staged, marking this run succeeded; otherwise marks it staged,
-     * for the last process to publish. Commits either way.
+     * for the last process to publish. The caller commits {@code transaction} either way.
      */
-    Ending finish(Connection transaction, PartitionedPlan plan, UUID loadId, BronzeParts bronze, Map<String, Object> details)
-            throws java.sql.SQLException {
+    Ending finish(Connection transaction, PartitionedPlan plan, UUID loadId, BronzeParts bronze, Map<String, Object> details) {
         StreamLock.waitForTransaction(transaction, stream, "load");
         PartStore.Load load = store.load(transaction, stream).filter(l -> l.id().equals(loadId)).orElseThrow(() -> new DatakitException(
             ExitCode.NOT_READY, "Another run gave up this load of %s while it ran (--restart, or another plan). Run again.".formatted(stream)));
@@ -200,7 +201,6 @@ final class SharedLoad {
                 .mapToLong(PartStore.Copy::rows).sum();
             var ending = new Ending(Outcome.PUBLISHED_BY_ANOTHER_RUN, List.of(), rows).describeIn(details);
             runs.stage(transaction, run.runId(), details);
-            transaction.commit();
             return ending;
         }
         List<String> waiting = load.parts().stream().map(PartStore.PlannedPart::name)
@@ -210,13 +210,11 @@ final class SharedLoad {
         if (!waiting.isEmpty()) {
             var ending = new Ending(Outcome.WAITING_FOR_OTHERS, waiting, rows).describeIn(details);
             runs.stage(transaction, run.runId(), details);
-            transaction.commit();
             return ending;
         }
         publish(transaction, plan, load, records, bronze);
         var ending = new Ending(Outcome.PUBLISHED, List.of(), rows).describeIn(details);
         runs.succeedInParts(transaction, run.runId(), details);
-        transaction.commit();
         return ending;
     }
 

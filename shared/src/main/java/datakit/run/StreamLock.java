@@ -2,60 +2,120 @@ package datakit.run;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
+import datakit.db.Database;
 import datakit.sql.Sql;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.UUID;
+import org.jooq.exception.DataAccessException;
 
 /**
- * One run per stream at a time: an advisory lock in the warehouse, keyed by the stream's name. A load
- * that commits once takes it for its transaction, so it ends with it; a run that commits in chunks takes
- * it for its session and gives it back at the end (or when its connection closes, which the server
- * notices within its TCP keepalive, about two minutes).
+ * One run per stream at a time: an advisory lock in the warehouse, keyed by the stream's name. Always a
+ * transaction-level lock, never a session-level one: a session lock outlives its run on a pooled server
+ * connection (PgBouncer in transaction mode hands that connection to the next client with the lock still
+ * on it). A load that commits once takes it in its own transaction ({@link #tryForTransaction}); a run
+ * that commits in parts holds it for its whole length in a transaction of its own on a dedicated
+ * connection ({@link #exclusive}, {@link #shared}), open and idle until the run ends. That transaction
+ * never writes, so it has no transaction id and holds back no vacuum horizon (READ COMMITTED takes a
+ * snapshot per statement only). It ends with the run, and if the process dies, with its connection: the
+ * server, or the pooler, which closes a server connection whose client left in the middle of a transaction.
  */
-final class StreamLock {
-    private StreamLock() {
+final class StreamLock implements AutoCloseable {
+    private final Database warehouse;
+    private final Connection holder;
+    private final String stream;
+
+    private StreamLock(Database warehouse, Connection holder, String stream) {
+        this.warehouse = warehouse;
+        this.holder = holder;
+        this.stream = stream;
+    }
+
+    /** Holds the stream for this run alone until {@link #close()}, or fails with exit 3 naming the run that has it. */
+    static StreamLock exclusive(Database warehouse, String stream, RunLog runs, UUID currentRun) throws SQLException {
+        return hold(warehouse, stream, "pg_try_advisory_xact_lock", runs, currentRun);
+    }
+
+    /**
+     * Holds the stream in shared mode until {@link #close()}: the processes of one partitioned load share
+     * it, and keep other datakits out of it. Fails with exit 3 while another datakit holds it.
+     */
+    static StreamLock shared(Database warehouse, String stream, RunLog runs, UUID currentRun) throws SQLException {
+        return hold(warehouse, stream, "pg_try_advisory_xact_lock_shared", runs, currentRun);
+    }
+
+    private static StreamLock hold(Database warehouse, String stream, String function, RunLog runs, UUID currentRun) throws SQLException {
+        Connection holder = warehouse.connect();
+        try {
+            warehouse.begin(holder);
+            boolean taken = Boolean.TRUE.equals(Sql.using(holder).resultQuery("SELECT pg_catalog." + function
+                + "(pg_catalog.hashtextextended(?, 0))", key(stream)).fetchOne(0, Boolean.class));
+            if (!taken) {
+                throw busy(holder, stream, runs, currentRun);
+            }
+            settle(holder);
+            return new StreamLock(warehouse, holder, stream);
+        } catch (DataAccessException e) {
+            release(warehouse, holder);
+            // A lost connection stays a driver error, which the run's retries recognise.
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw e;
+        } catch (SQLException | RuntimeException e) {
+            release(warehouse, holder);
+            throw e;
+        }
+    }
+
+    /** How many other sessions hold the stream's lock (the other processes of a partitioned load). */
+    int otherHolders() {
+        int others = Sql.using(holder).resultQuery("""
+                SELECT count(*) FROM pg_catalog.pg_locks
+                WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                  AND objsubid = 1 AND granted AND pid <> pg_catalog.pg_backend_pid()
+                  AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""", key(stream))
+            .fetchOne(0, Integer.class);
+        settle(holder);
+        return others;
+    }
+
+    /**
+     * Ends the last query's portal, which keeps its snapshot (and so the backend's xmin, a vacuum horizon)
+     * until the next statement, with a statement that takes none; it also keeps a role's
+     * idle_in_transaction_session_timeout from ending the transaction, which stays idle for the run's length.
+     */
+    private static void settle(Connection holder) {
+        Sql.using(holder).execute("SET LOCAL idle_in_transaction_session_timeout = 0");
+    }
+
+    /** Ends the lock's transaction, which gives the lock back. */
+    @Override
+    public void close() {
+        release(warehouse, holder);
+    }
+
+    /** A connection that cannot even roll back is closed for good: the lock ends with it. */
+    private static void release(Database warehouse, Connection holder) {
+        try {
+            holder.rollback();
+            holder.close();
+        } catch (SQLException | RuntimeException e) {
+            warehouse.discard(holder);
+        }
     }
 
     /** Takes the lock for the current transaction, or returns false at once. */
     static boolean tryForTransaction(Connection transaction, String stream) {
-        return call(transaction, "pg_try_advisory_xact_lock", stream);
-    }
-
-    /** Takes the lock for the session, or returns false at once; give it back with {@link #release}. */
-    static boolean tryForSession(Connection connection, String stream) {
-        return call(connection, "pg_try_advisory_lock", stream);
+        return Boolean.TRUE.equals(Sql.using(transaction)
+            .resultQuery("SELECT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(?, 0))", key(stream))
+            .fetchOne(0, Boolean.class));
     }
 
     /** The error for a stream another run holds, naming that run when extraction_runs knows it. */
     static DatakitException busy(Connection connection, String stream, RunLog runs, UUID currentRun) {
         return new DatakitException(ExitCode.NOT_READY, "Another run of %s is in progress%s. Wait for it to finish, or stop it first."
             .formatted(stream, runs.otherRunning(connection, stream, currentRun).map(r -> " (run " + r + ")").orElse("")));
-    }
-
-    static void release(Connection connection, String stream) {
-        call(connection, "pg_advisory_unlock", stream);
-    }
-
-    /**
-     * Takes the lock in shared mode for the session, or returns false at once: the processes of one
-     * partitioned load share the stream, and keep other datakits out of it.
-     */
-    static boolean tryShared(Connection connection, String stream) {
-        return call(connection, "pg_try_advisory_lock_shared", stream);
-    }
-
-    static void releaseShared(Connection connection, String stream) {
-        call(connection, "pg_advisory_unlock_shared", stream);
-    }
-
-    /** How many other sessions hold the stream's lock (the other processes of a partitioned load). */
-    static int otherHolders(Connection connection, String stream) {
-        return Sql.using(connection).resultQuery("""
-                SELECT count(*) FROM pg_catalog.pg_locks
-                WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-                  AND objsubid = 1 AND granted AND pid <> pg_catalog.pg_backend_pid()
-                  AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""", key(stream))
-            .fetchOne(0, Integer.class);
     }
 
     /** Waits for an exclusive lock on a part of the stream's bookkeeping ({@code "load"}), held until the transaction ends. */
@@ -70,12 +130,6 @@ final class StreamLock {
      */
     static void claimPartForTransaction(Connection transaction, String stream, String part) {
         waitForTransaction(transaction, stream, "part " + part);
-    }
-
-    private static boolean call(Connection connection, String function, String stream) {
-        return Boolean.TRUE.equals(Sql.using(connection)
-            .resultQuery("SELECT pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0))", key(stream))
-            .fetchOne(0, Boolean.class));
     }
 
     private static String key(String stream) {

@@ -131,9 +131,9 @@ final class PartitionCatalog {
 
     private static void checkReadable(Node leaf, SourceCatalog.Relation relation) {
         if (!leaf.readable()) {
-            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user may read %s but not its partition %s, which this datakit "
-                + "reads directly. Grant SELECT on the partitions too (GRANT SELECT ON %s TO <the datakit's user>).")
-                .formatted(relation.ref(), leaf.ref(), leaf.ref().sql()));
+            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user %s may read %s but not its partition %s, which this "
+                + "datakit reads directly. Grant SELECT on the partitions too: GRANT SELECT ON %s TO %s;")
+                .formatted(relation.user(), relation.ref(), leaf.ref(), leaf.ref().sql(), TableRef.display(relation.user())));
         }
         DatakitException.check(!leaf.rowSecurity(), "Partition %s has row-level security, which would filter the rows read from it. "
             + "Copy %s with postgres-extract.", leaf.ref(), relation.ref());

@@ -29,8 +29,9 @@ final class SourceCatalog {
      * A table, view or materialized view found in the catalog.
      *
      * @param hasChildren whether inheritance children exist, whose rows a SELECT includes and COPY table omits
+     * @param user        the role that reads it ({@code current_user}), for the GRANTs of hints
      */
-    record Relation(TableRef ref, long oid, char kind, boolean rowSecurity, boolean hasChildren) {
+    record Relation(TableRef ref, long oid, char kind, boolean rowSecurity, boolean hasChildren, String user) {
         /** Whether {@code COPY table TO} returns the same rows as a SELECT of it. */
         boolean copiesLikeSelect() {
             return kind == 'r' && !rowSecurity && !hasChildren;
@@ -47,7 +48,7 @@ final class SourceCatalog {
     Relation find(TableRef ref) {
         Record r = db.resultQuery("""
             SELECT c.oid::bigint, c.relkind::text, c.relrowsecurity, pg_catalog.has_any_column_privilege(c.oid, 'SELECT'),
-                   c.relhassubclass
+                   c.relhassubclass, current_user::text
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ? AND c.relname = ?""", ref.schema(), ref.table()).fetchOne();
         if (r == null) {
@@ -57,10 +58,11 @@ final class SourceCatalog {
         DatakitException.check(READABLE_KINDS.indexOf(kind) >= 0,
             "%s on the source is %s, not a table or view. Give a table, view or materialized view in --table.", ref, kindName(kind));
         if (!r.get(3, Boolean.class)) {
-            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s (no SELECT privilege). "
-                + "Grant it on the source: GRANT SELECT ON %s TO <the datakit's user>.").formatted(ref, ref.sql()));
+            String user = r.get(5, String.class);
+            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user %s may not read %s (no SELECT privilege). "
+                + "Grant it on the source: GRANT SELECT ON %s TO %s;").formatted(user, ref, ref.sql(), TableRef.display(user)));
         }
-        return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class), r.get(4, Boolean.class));
+        return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class), r.get(4, Boolean.class), r.get(5, String.class));
     }
 
     List<Column> columns(Relation relation) {

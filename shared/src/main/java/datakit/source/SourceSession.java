@@ -3,7 +3,9 @@ package datakit.source;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
+import datakit.config.Role;
 import datakit.db.Database;
+import datakit.db.Grants;
 import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
 import datakit.json.FlattenSpec;
@@ -32,8 +34,10 @@ import org.postgresql.copy.CopyOut;
 import org.jooq.exception.DataAccessException;
 
 /**
- * One read-only, repeatable-read transaction on the source: the plan (catalog lookups, row estimate)
- * and the COPY that follows see the same snapshot, so the columns described are the columns streamed.
+ * One read-only, repeatable-read transaction on the source, begun with the source's settings (see
+ * {@link datakit.db.TransactionSettings}: {@code row_security} off, so a policy that would hide rows fails
+ * the read): the plan (catalog lookups, row estimate) and the COPY that follow see the same snapshot, so the
+ * columns described are the columns streamed.
  * User SQL ({@code --where}, {@code --query}) only ever runs through plain JDBC statements, never
  * through jOOQ's templating, where a {@code ?} operator would be taken for a bind parameter.
  */
@@ -63,15 +67,11 @@ public final class SourceSession implements AutoCloseable {
     public static SourceSession begin(Database database, Optional<String> snapshot) {
         Connection connection = database.connect();
         try {
-            connection.setAutoCommit(false);
-            try (Statement st = connection.createStatement()) {
-                st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-                if (snapshot.isPresent()) {
-                    st.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
-                }
-            }
+            var first = new ArrayList<String>(List.of("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+            snapshot.ifPresent(id -> first.add("SET TRANSACTION SNAPSHOT " + Sql.literal(id)));
+            database.begin(connection, first.toArray(String[]::new));
             return new SourceSession(database, connection);
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
             database.discard(connection);
             throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe()
                 + snapshot.map(id -> " in the exported snapshot " + id).orElse(""), e);
@@ -335,6 +335,32 @@ public final class SourceSession implements AutoCloseable {
         }
     }
 
+    /**
+     * With {@code --enable-row-security}: the table whose row-level security policies limit the rows of
+     * {@code selection} to those the source user may see, found by planning the read again with
+     * {@code row_security} off (which the server refuses where a policy applies), in a savepoint that puts
+     * the session's setting back. Empty without the option, or when no policy applies.
+     */
+    public Optional<String> limitedByRowSecurity(Selection selection) {
+        if (!database.settings().rowSecurity()) {
+            return Optional.empty();
+        }
+        String from = selection.table().map(TableRef::sql).orElseGet(() -> "(\n" + selection.query().orElseThrow() + "\n) AS q");
+        try (Statement st = connection.createStatement()) {
+            st.execute("SAVEPOINT datakit_row_security; SET LOCAL row_security = off");
+            try {
+                st.execute("EXPLAIN SELECT FROM " + from + where(selection.where(), Optional.empty()));
+                return Optional.empty();
+            } catch (SQLException e) {
+                return Optional.of(RowSecurity.hiddenBy(e).orElseThrow(() -> userSql(selection, e)));
+            } finally {
+                st.execute("ROLLBACK TO SAVEPOINT datakit_row_security");
+            }
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Checking the row-level security of " + selection.describe() + " on the source", e);
+        }
+    }
+
     /** The source's catalog, read in this session's snapshot. */
     SourceCatalog catalog() {
         return new SourceCatalog(db, database.settings().describe());
@@ -379,18 +405,27 @@ public final class SourceSession implements AutoCloseable {
     }
 
     /**
-     * The source's complaint about the user's SQL, or about reading the table: syntax and unknown names
-     * (class 42), bad values (22), attempts to write (25006) and what PostgreSQL does not support in such a
-     * query (0A000, a data-modifying WITH below the top level) are the user's to fix, with exit 2.
+     * The source's complaint about the user's SQL, or about reading the table (see
+     * {@link SqlErrors#aboutTheStatement}): the user's to fix, with exit 2.
      */
     private DatakitException userSql(Selection selection, Throwable e) {
         String state = SqlErrors.sqlState(e);
         String read = selection.describe();
-        if ("42501".equals(state)) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("The source user may not read %s: %s. Grant SELECT on it, "
-                + "or on the columns you need and name them with --columns.").formatted(read, SqlErrors.serverMessage(e)), e);
+        String user = database.settings().username();
+        Optional<String> hidden = RowSecurity.hiddenBy(e);
+        if (hidden.isPresent()) {
+            return RowSecurity.refusal(read, hidden.get(), user, e);
         }
-        if (state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("25006") || state.equals("0A000"))) {
+        if ("42501".equals(state)) {
+            String message = SqlErrors.serverMessage(e);
+            String grant = Grants.fix(message, Role.SOURCE, user, selection.table()).map(g -> "Grant it on the source: " + g)
+                .orElse("Grant the missing privilege on the source to " + TableRef.display(user) + ".");
+            String columns = message.contains("for table") ? " or grant SELECT on just the columns you need and name them with --columns."
+                : "";
+            return new DatakitException(ExitCode.BAD_INPUT, "The source user %s may not read %s: %s. %s%s".formatted(user, read, message,
+                grant, columns), e);
+        }
+        if (SqlErrors.aboutTheStatement(e)) {
             String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
                 : selection.query().isEmpty() && selection.where().isPresent() ? "--where" : "--query and --where";
             if (selection.query().isEmpty() && selection.where().isEmpty()) {

@@ -1,0 +1,126 @@
+package datakit.db;
+
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.config.ConnectionSettings;
+import datakit.config.PgParam;
+import datakit.config.Role;
+import datakit.sql.Sql;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * The server settings every transaction of the datakits starts with, set with {@code SET LOCAL}
+ * ({@code set_config(..., true)}) as its first statements: TCP keepalives, the user's {@code options} and
+ * {@code statement_timeout}, and on the source {@code jit = off}, {@code row_security = off} (unless
+ * {@code --enable-row-security}) and a {@code READ ONLY} transaction. One mechanism, direct or through a
+ * connection pooler: a pooler in transaction mode gives each transaction whatever server connection is free,
+ * so settings made at connection start or with a session-level {@code SET} would be lost, or left behind for
+ * another client. Local settings end with their transaction, on any server connection.
+ */
+public final class TransactionSettings {
+    private final Map<String, String> settings;
+    private final boolean readOnly;
+    private final ConnectionSettings connection;
+    private final String statement;
+
+    private TransactionSettings(ConnectionSettings connection, Map<String, String> settings, boolean readOnly) {
+        this.connection = connection;
+        this.settings = Collections.unmodifiableMap(settings);
+        this.readOnly = readOnly;
+        this.statement = render(settings, readOnly);
+    }
+
+    /** The settings of transactions on the database {@code connection} describes, opened with {@code access}. */
+    public static TransactionSettings of(ConnectionSettings connection, Database.Access access) {
+        var settings = new LinkedHashMap<String, String>();
+        if (access == Database.Access.READ_ONLY) {
+            // Source reads are plain projections: JIT compilation would only add its compile time to each query.
+            settings.put("jit", "off");
+        }
+        if (connection.role() == Role.SOURCE) {
+            // Like pg_dump: a policy that would hide rows makes the read fail rather than return fewer rows.
+            settings.put("row_security", connection.rowSecurity() ? "on" : "off");
+        }
+        connection.serverSettings().forEach((name, value) -> {
+            settings.remove(name);
+            settings.put(name, value);
+        });
+        return new TransactionSettings(connection, settings, access == Database.Access.READ_ONLY);
+    }
+
+    /** The settings by name, in the order they are set. */
+    public Map<String, String> settings() {
+        return settings;
+    }
+
+    /**
+     * Begins a transaction on {@code connection} (autocommit off) with these settings. {@code first} are
+     * statements that must come before any query ({@code SET TRANSACTION ISOLATION LEVEL ...}, {@code SET
+     * TRANSACTION SNAPSHOT ...}); they run first, in one round trip, and the settings in a second.
+     */
+    public void begin(Connection transaction, String... first) throws SQLException {
+        transaction.setAutoCommit(false);
+        try (Statement st = transaction.createStatement()) {
+            if (first.length > 0) {
+                st.execute(String.join("; ", first));
+            }
+            try {
+                st.execute(statement);
+            } catch (SQLException e) {
+                if (refusedByTheServer(e)) {
+                    throw refused(e);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** One round trip: each setting local to the transaction, then READ ONLY (which can always be set, unlike READ WRITE). */
+    private static String render(Map<String, String> settings, boolean readOnly) {
+        var statements = new ArrayList<String>();
+        if (!settings.isEmpty()) {
+            statements.add("SELECT " + settings.entrySet().stream()
+                .map(s -> "pg_catalog.set_config(" + Sql.literal(s.getKey()) + ", " + Sql.literal(s.getValue()) + ", true)")
+                .collect(Collectors.joining(", ")));
+        }
+        if (readOnly) {
+            statements.add("SET TRANSACTION READ ONLY");
+        }
+        return String.join("; ", statements);
+    }
+
+    /**
+     * A setting the server refuses (an unknown name, a bad value, one that only a connection's start may set)
+     * comes from the user's options or statement_timeout: a configuration error that no retry fixes.
+     */
+    private static boolean refusedByTheServer(SQLException e) {
+        String state = SqlErrors.sqlState(e);
+        return state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("55P02"));
+    }
+
+    private DatakitException refused(SQLException e) {
+        List<String> origins = new ArrayList<>();
+        if (connection.options() != null) {
+            origins.add("options from " + connection.origin(PgParam.OPTIONS));
+        }
+        if (connection.statementTimeout() != null) {
+            origins.add("statement_timeout from " + connection.origin(PgParam.STATEMENT_TIMEOUT));
+        }
+        return new DatakitException(ExitCode.BAD_INPUT, ("The %s refused a setting: %s. The datakits set the %s at the start of "
+            + "each transaction (SET LOCAL); fix %s.").formatted(connection.role().label(), SqlErrors.serverMessage(e),
+            origins.isEmpty() ? "server settings" : String.join(" and ", origins), origins.isEmpty() ? "them" : "it there"), e);
+    }
+
+    @Override
+    public String toString() {
+        return settings + (readOnly ? ", read only" : "");
+    }
+}
