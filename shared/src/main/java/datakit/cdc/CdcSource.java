@@ -175,15 +175,28 @@ public final class CdcSource implements AutoCloseable {
         return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
     }
 
-    /** The server's current WAL insert position, as text: every transaction committed so far ends before it. */
-    public String currentLsn() {
-        return db.resultQuery("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").fetchOne(0, String.class);
+    /**
+     * Where the WAL written so far ends: every transaction committed so far ends at or before it, and a
+     * walsender that has read everything reports at least it (see {@link WalEnd}).
+     */
+    public long walEnd() {
+        Record r = db.resultQuery("SELECT pg_catalog.pg_current_wal_insert_lsn() - '0/0', current_setting('wal_block_size')::int, "
+            + "(SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size')").fetchOne();
+        return WalEnd.ofInsertPosition(r.get(0, Long.class), r.get(1, Integer.class), r.get(2, Long.class));
     }
 
-    /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there; any source connection can ask. */
-    public static Optional<String> sentLsn(Connection connection, int walsenderPid) {
-        return Sql.using(connection).resultQuery("SELECT sent_lsn::text FROM pg_catalog.pg_stat_replication WHERE pid = ?", walsenderPid)
-            .fetchOptional(0, String.class);
+    /**
+     * Writes a logical message into the source's WAL (not into any table): WAL in the slot's own database
+     * for the stream to read past. Any role may, as EXECUTE on pg_logical_emit_message is granted to PUBLIC,
+     * even in a read-only transaction.
+     */
+    public void emitHeartbeat(String content) {
+        db.resultQuery("SELECT pg_catalog.pg_logical_emit_message(false, 'datakit_heartbeat', ?)", content).fetch();
+    }
+
+    /** Ends a server process of this user (a walsender this run lost track of); true when there was one. */
+    public boolean terminate(int pid) {
+        return Boolean.TRUE.equals(db.resultQuery("SELECT pg_catalog.pg_terminate_backend(?)", pid).fetchOne(0, Boolean.class));
     }
 
     private static String list(List<TableRef> tables) {

@@ -38,12 +38,26 @@ public final class Retry {
             try {
                 return work.run(attempt);
             } catch (SQLException e) {
-                if (attempt > maxRetries || !isTransient(e)) {
+                if (!retries(attempt) || !isTransient(e)) {
                     throw e;
                 }
-                sleep(firstDelay.multipliedBy(1L << Math.min(attempt - 1, 10)));
+                sleep(delay(attempt));
             }
         }
+    }
+
+    /** Whether a failure of attempt {@code attempt} (the first is 1) may still be retried. */
+    public boolean retries(int attempt) {
+        return attempt <= maxRetries;
+    }
+
+    /** The pause after failed attempt {@code attempt}: the first delay, doubled for each attempt before. */
+    public Duration delay(int attempt) {
+        return firstDelay.multipliedBy(1L << Math.min(attempt - 1, 10));
+    }
+
+    public int maxRetries() {
+        return maxRetries;
     }
 
     /** Whether any exception in the cause chain is a connection-class or otherwise passing failure. */
