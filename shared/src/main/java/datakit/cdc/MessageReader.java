@@ -142,15 +142,15 @@ public final class MessageReader implements AutoCloseable {
                         }
                     }
                     receivedThrough = stream.getLastReceiveLSN().asLong();
-                    if (stopping && !inTransaction && !inBlock) {
+                    // A busy stream may never go quiet: a bounded run ends at the first boundary past its end.
+                    if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
                         put(new End(LogSequenceNumber.valueOf(receivedThrough)));
                         return;
                     }
                     continue;
                 }
                 receivedThrough = stream.getLastReceiveLSN().asLong();
-                if (!inTransaction && !inBlock
-                        && (stopping || end.filter(e -> Long.compareUnsigned(receivedThrough, e.asLong()) >= 0).isPresent())) {
+                if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
                     put(new End(LogSequenceNumber.valueOf(receivedThrough)));
                     return;
                 }
@@ -170,6 +170,10 @@ public final class MessageReader implements AutoCloseable {
             offer(new Failed(new IllegalStateException("the replication reader failed: " + e, e)));
             throw e;
         }
+    }
+
+    private boolean reachedEnd() {
+        return end.filter(e -> Long.compareUnsigned(receivedThrough, e.asLong()) >= 0).isPresent();
     }
 
     /** Tells the slot the newest position the writer confirmed, if it has not heard it yet. */
