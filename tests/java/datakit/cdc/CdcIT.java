@@ -308,7 +308,12 @@ class CdcIT {
         }
         assertThat(warehouse.value("SELECT count(*) FROM bronze.items__changes")).isEqualTo("1");
         source.execute("INSERT INTO items VALUES (51, 'live', 0, NULL)");
-        Thread.sleep(200);
+        // SIGTERM commits what the run has received: wait until the server has sent the insert.
+        String inserted = source.value("SELECT pg_current_wal_insert_lsn()");
+        for (int i = 0; i < 400 && !source.value("SELECT coalesce((SELECT r.sent_lsn >= '" + inserted + "' FROM pg_stat_replication r "
+                + "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '" + slot + "'), false)").equals("t"); i++) {
+            Thread.sleep(25);
+        }
         follower.destroy(); // SIGTERM
         assertThat(follower.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(changes("id::text")).containsExactly(List.of("50"), List.of("51"));

@@ -61,4 +61,21 @@ public record TestDatabase(PostgresServer server, String name) {
     public long count(String table) {
         return Long.parseLong(value("SELECT count(*) FROM " + table));
     }
+
+    /**
+     * Drops replication slots of this server once no process holds them (a stopped stream's walsender ends
+     * a moment after its client): a slot keeps WAL, and its database cannot be dropped, while it exists.
+     */
+    public void dropReplicationSlots(String... slots) {
+        String names = "ARRAY['" + String.join("', '", slots) + "']";
+        try {
+            for (int i = 0; i < 100 && !value("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = ANY (" + names + ")")
+                    .equals("0"); i++) {
+                Thread.sleep(50);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY (" + names + ")");
+    }
 }

@@ -240,12 +240,18 @@ public final class CdcSource implements AutoCloseable {
     }
 
     /**
-     * The server's current WAL insert position, as text: every transaction committed so far ends before it.
-     * On a standby, the position it has replayed: what it can decode.
+     * Where the WAL this server can decode so far ends: every transaction committed so far ends at or before
+     * it, and a walsender that has read everything reports at least it (see {@link WalEnd}). On a standby,
+     * the position it has replayed.
      */
-    public String currentLsn() {
-        return db.resultQuery("SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
-            + "ELSE pg_catalog.pg_current_wal_insert_lsn() END::text").fetchOne(0, String.class);
+    public long walEnd() {
+        Record r = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery(), CASE WHEN pg_catalog.pg_is_in_recovery() "
+            + "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_insert_lsn() END - '0/0', "
+            + "current_setting('wal_block_size')::int, "
+            + "(SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size')").fetchOne();
+        long position = r.get(1, Long.class);
+        // A replayed position is the end of a record already; only an insert position can point past a page header.
+        return r.get(0, Boolean.class) ? position : WalEnd.ofInsertPosition(position, r.get(2, Integer.class), r.get(3, Long.class));
     }
 
     /**
@@ -267,10 +273,18 @@ public final class CdcSource implements AutoCloseable {
         }
     }
 
-    /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there; any source connection can ask. */
-    public static Optional<String> sentLsn(Connection connection, int walsenderPid) {
-        return Sql.using(connection).resultQuery("SELECT sent_lsn::text FROM pg_catalog.pg_stat_replication WHERE pid = ?", walsenderPid)
-            .fetchOptional(0, String.class);
+    /**
+     * Writes a logical message into the source's WAL (not into any table): WAL in the slot's own database
+     * for the stream to read past. Any role may, as EXECUTE on pg_logical_emit_message is granted to PUBLIC,
+     * even in a read-only transaction.
+     */
+    public void emitHeartbeat(String content) {
+        db.resultQuery("SELECT pg_catalog.pg_logical_emit_message(false, 'datakit_heartbeat', ?)", content).fetch();
+    }
+
+    /** Ends a server process of this user (a walsender this run lost track of); true when there was one. */
+    public boolean terminate(int pid) {
+        return Boolean.TRUE.equals(db.resultQuery("SELECT pg_catalog.pg_terminate_backend(?)", pid).fetchOne(0, Boolean.class));
     }
 
     @Override

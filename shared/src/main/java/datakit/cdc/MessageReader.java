@@ -7,7 +7,6 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 
@@ -18,12 +17,20 @@ import org.postgresql.replication.PGReplicationStream;
  * to write the transaction before. It is the only user of the stream: it also sends the slot the
  * positions the writer confirms. It ends the queue with {@link End} at a transaction boundary, once
  * it has everything up to the end position (a bounded run) or when asked to stop.
+ *
+ * <p>While nothing comes, it asks the server how far it has read the WAL (a status update that
+ * requests a reply). The server answers with its sent position, past which nothing can still come for
+ * a transaction that committed before: so the position moves on with the server's WAL even when none
+ * of it is for this stream, and a bounded run knows exactly when it has everything before its end.
+ * Asking is also writing, which is how a connection the server closed is noticed within a second.
  */
 public final class MessageReader implements AutoCloseable {
     private static final int QUEUE_MESSAGES = 20_000;
-    private static final long SENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
-    private static final long SENT_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long STATUS_WHILE_WAITING_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** How often a bounded run asks while it waits to reach its end position: a run with nothing to do ends this soon. */
+    private static final long ASK_FOR_END_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** How often a followed stream asks while quiet. */
+    private static final long ASK_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long STATUS_WHILE_WAITING_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long QUIET_SLEEP_MS = 2;
 
     /** What the writer takes from the queue. */
@@ -38,8 +45,12 @@ public final class MessageReader implements AutoCloseable {
     public record Streamed(ByteBuffer commit, StreamedTransactions.Spooled messages) implements Item {
     }
 
-    /** Nothing more: the run's end position is reached, or it was asked to stop. */
-    public record End() implements Item {
+    /**
+     * Nothing more: the run's end position is reached, or it was asked to stop. {@code through} is the
+     * position the server had sent when the queue ended, at a transaction boundary: every transaction that
+     * committed before it is in the queue, so it is where the next run may start.
+     */
+    public record End(LogSequenceNumber through) implements Item {
     }
 
     /** Reading failed. */
@@ -48,7 +59,6 @@ public final class MessageReader implements AutoCloseable {
 
     private final PGReplicationStream stream;
     private final Optional<LogSequenceNumber> end;
-    private final BooleanSupplier sentPastEnd;
     private final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE_MESSAGES);
     private final StreamedTransactions streams = new StreamedTransactions();
     private final AtomicLong confirmed = new AtomicLong();
@@ -60,15 +70,10 @@ public final class MessageReader implements AutoCloseable {
     private volatile boolean stopping;
     private volatile boolean closed;
 
-    /**
-     * @param end         where a bounded run ends (empty: follow until stopped)
-     * @param sentPastEnd whether the server says it has sent everything before the end position, for a stream
-     *                    with nothing to send: its keepalives do not always come
-     */
-    public MessageReader(PGReplicationStream stream, Optional<LogSequenceNumber> end, BooleanSupplier sentPastEnd) {
+    /** @param end where a bounded run ends (empty: follow until stopped) */
+    public MessageReader(PGReplicationStream stream, Optional<LogSequenceNumber> end) {
         this.stream = stream;
         this.end = end;
-        this.sentPastEnd = sentPastEnd;
         this.receivedThrough = stream.getLastReceiveLSN().asLong();
         this.thread = new Thread(this::readAll, "cdc-reader");
         thread.setDaemon(true);
@@ -102,8 +107,7 @@ public final class MessageReader implements AutoCloseable {
         try {
             boolean inTransaction = false;
             boolean inBlock = false;
-            long lastSentCheck = 0;
-            long sentPastSince = 0;
+            long lastAsk = 0;
             while (!closed) {
                 sendConfirmed();
                 ByteBuffer message = stream.readPending();
@@ -117,10 +121,6 @@ public final class MessageReader implements AutoCloseable {
                         case 'C' -> {
                             inTransaction = false;
                             put(new Message(message));
-                            if (stopping && !inBlock) {
-                                put(new End());
-                                return;
-                            }
                         }
                         case 'S' -> {
                             inBlock = true;
@@ -131,13 +131,7 @@ public final class MessageReader implements AutoCloseable {
                             streams.stop();
                         }
                         case 'A' -> streams.abort(Integer.toUnsignedLong(message.getInt(at + 1)), Integer.toUnsignedLong(message.getInt(at + 5)));
-                        case 'c' -> {
-                            put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
-                            if (stopping && !inTransaction) {
-                                put(new End());
-                                return;
-                            }
-                        }
+                        case 'c' -> put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
                         default -> {
                             if (inBlock) {
                                 // Every message of a streamed block starts with its (sub)transaction's id.
@@ -148,25 +142,22 @@ public final class MessageReader implements AutoCloseable {
                         }
                     }
                     receivedThrough = stream.getLastReceiveLSN().asLong();
+                    // A busy stream may never go quiet: a bounded run ends at the first boundary past its end.
+                    if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
+                        put(new End(LogSequenceNumber.valueOf(receivedThrough)));
+                        return;
+                    }
                     continue;
                 }
                 receivedThrough = stream.getLastReceiveLSN().asLong();
-                if (!inTransaction && !inBlock) {
-                    boolean reached = end.filter(e -> receivedThrough >= e.asLong()).isPresent()
-                        || (sentPastSince > 0 && System.nanoTime() - sentPastSince > SENT_GRACE_NANOS);
-                    if (stopping || reached) {
-                        put(new End());
-                        return;
-                    }
-                    if (end.isPresent() && sentPastSince == 0 && System.nanoTime() - lastSentCheck > SENT_CHECK_NANOS) {
-                        lastSentCheck = System.nanoTime();
-                        // The server passed the end but its keepalive may not come (it only sends one when it
-                        // waits for WAL): what it sent before is read within the grace period that follows.
-                        if (sentPastEnd.getAsBoolean()) {
-                            sentPastSince = System.nanoTime();
-                        }
-                        continue;
-                    }
+                if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
+                    put(new End(LogSequenceNumber.valueOf(receivedThrough)));
+                    return;
+                }
+                if (System.nanoTime() - lastAsk > (end.isPresent() ? ASK_FOR_END_NANOS : ASK_NANOS)) {
+                    stream.forceUpdateStatus(); // requests a reply: the server's sent position
+                    lastAsk = System.nanoTime();
+                    lastStatus = lastAsk;
                 }
                 Thread.sleep(QUIET_SLEEP_MS);
             }
@@ -179,6 +170,10 @@ public final class MessageReader implements AutoCloseable {
             offer(new Failed(new IllegalStateException("the replication reader failed: " + e, e)));
             throw e;
         }
+    }
+
+    private boolean reachedEnd() {
+        return end.filter(e -> Long.compareUnsigned(receivedThrough, e.asLong()) >= 0).isPresent();
     }
 
     /** Tells the slot the newest position the writer confirmed, if it has not heard it yet. */

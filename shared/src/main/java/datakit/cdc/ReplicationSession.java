@@ -53,6 +53,8 @@ public final class ReplicationSession implements AutoCloseable {
      * Streams the slot's changes for {@code publication} from {@code start} (the server starts at the
      * slot's confirmed position when that is later). {@code streaming} asks protocol version 2 to send
      * large transactions while they are still in progress. The stream ends when this session closes.
+     * The driver reports to the server every second: a connection the server closed is noticed by
+     * writing to it, since the driver's non-blocking read does not see the end of the stream.
      */
     public PGReplicationStream start(String slot, String publication, LogSequenceNumber start, boolean streaming) throws SQLException {
         var builder = pg().getReplicationAPI().replicationStream().logical()
@@ -60,7 +62,10 @@ public final class ReplicationSession implements AutoCloseable {
             .withStartPosition(start)
             .withSlotOption("proto_version", streaming ? "2" : "1")
             .withSlotOption("publication_names", publication)
-            .withStatusInterval(10, TimeUnit.SECONDS);
+            .withStatusInterval(1, TimeUnit.SECONDS)
+            // The driver would otherwise confirm the server's position by itself once everything received is
+            // confirmed: the slot must hear only of positions the warehouse has recorded.
+            .withAutomaticFlush(false);
         if (streaming) {
             builder = builder.withSlotOption("streaming", "on");
         }

@@ -62,6 +62,12 @@ public class CdcOptions implements CheckedOptions {
         description = "Warn when, after the run, the slot is more than this many bytes of WAL behind (default: ${DEFAULT-VALUE}, 1 GiB).")
     long lagWarning;
 
+    @Option(names = "--heartbeat", paramLabel = "SECONDS", descriptionKey = "CDC_HEARTBEAT", defaultValue = "0",
+        description = "With --follow, write a logical message (pg_logical_emit_message) into the source's WAL every so many seconds, "
+            + "so the slot's own database always has WAL to read past and the checkpoint's time shows the stream is current "
+            + "(default: 0, never).")
+    int heartbeatSeconds;
+
     public CdcRequest request() {
         var names = new ArrayList<TableRef>();
         for (String table : tables) {
@@ -72,8 +78,9 @@ public class CdcOptions implements CheckedOptions {
         DatakitException.check(!(dropSlot && follow), "--drop-slot ends the stream; it cannot be given with --follow.");
         DatakitException.check(streaming.equals("on") || streaming.equals("off"), "--streaming takes on or off, not %s.", streaming);
         DatakitException.check(lagWarning > 0, "--lag-warning must be a positive number of bytes, not %d.", lagWarning);
+        DatakitException.check(heartbeatSeconds >= 0, "--heartbeat must be a number of seconds (0 for none), not %d.", heartbeatSeconds);
         return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, apply,
-            streaming.equals("on"), dropSlot, lagWarning);
+            streaming.equals("on"), dropSlot, lagWarning, heartbeatSeconds);
     }
 
     /** Slot names may only hold lower-case letters, digits and underscores; publications follow the same rule here. */

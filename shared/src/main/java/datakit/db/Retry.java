@@ -57,13 +57,13 @@ public final class Retry {
                 if (!conflict && !(e instanceof SQLException && isTransient(e))) {
                     throw e;
                 }
-                if (attempt > maxRetries) {
+                if (!retries(attempt)) {
                     if (conflict) {
                         throw new RecoveryConflict(e, attempt);
                     }
                     throw e;
                 }
-                sleep(firstDelay.multipliedBy(1L << Math.min(attempt - 1, 10)));
+                sleep(delay(attempt));
                 retrying.before(attempt + 1, e);
             }
         }
@@ -73,6 +73,20 @@ public final class Retry {
     public static String cause(Throwable failure) {
         return RecoveryConflict.is(failure) ? "a recovery conflict on the hot standby: " + RecoveryConflict.reason(failure)
             : "a connection failure";
+    }
+
+    /** Whether a failure of attempt {@code attempt} (the first is 1) may still be retried. */
+    public boolean retries(int attempt) {
+        return attempt <= maxRetries;
+    }
+
+    /** The pause after failed attempt {@code attempt}: the first delay, doubled for each attempt before. */
+    public Duration delay(int attempt) {
+        return firstDelay.multipliedBy(1L << Math.min(attempt - 1, 10));
+    }
+
+    public int maxRetries() {
+        return maxRetries;
     }
 
     /** Whether any exception in the cause chain is a connection-class or otherwise passing failure. */

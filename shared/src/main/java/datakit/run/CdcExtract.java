@@ -188,7 +188,7 @@ public final class CdcExtract {
                 haltAfterCommit);
             ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs);
             try {
-                summarize(src, request, bronzeSchema, result);
+                summarize(request, bronzeSchema, result);
             } finally {
                 changes.finished();
             }
@@ -347,7 +347,7 @@ public final class CdcExtract {
             "none", 0, 0, 0, details).print(run);
     }
 
-    private void summarize(CdcSource src, CdcRequest request, String bronzeSchema, ChangeStream.Result result) {
+    private void summarize(CdcRequest request, String bronzeSchema, ChangeStream.Result result) {
         var details = new LinkedHashMap<String, Object>();
         if (!snapshotRows.isEmpty()) {
             details.put("snapshot", snapshotRows);
@@ -363,7 +363,10 @@ public final class CdcExtract {
             details.put("schema", schema);
         }
         details.put("checkpoint", result.checkpoint());
-        src.slot(request.slot()).ifPresent(s -> {
+        if (result.reconnections() > 0) {
+            details.put("reconnects", result.reconnections() + " (the replication connection was lost and taken up again)");
+        }
+        result.slot().ifPresent(s -> {
             run.gauge("slot_lag_bytes", s.lagBytes());
             run.gauge("slot_retained_wal_bytes", s.retainedBytes());
             details.put("slot lag", Sizes.bytes(s.lagBytes()));

@@ -11,9 +11,10 @@ import java.util.List;
  * @param apply       whether each bronze table is kept equal to its source table
  * @param streaming   whether large transactions are received while in progress (protocol version 2)
  * @param lagWarning  retained WAL, in bytes, above which the run warns
+ * @param heartbeatSeconds how often a followed stream writes a logical message into the source's WAL; 0 for never
  */
 public record CdcRequest(List<TableRef> tables, String slot, String publication, String snapshot, boolean follow, boolean apply, boolean streaming, boolean dropSlot,
-                         long lagWarning) {
+                         long lagWarning, int heartbeatSeconds) {
 
     /** The stream's name in extraction_runs and extraction_checkpoints. */
     public String stream() {
