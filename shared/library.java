@@ -59,6 +59,7 @@
 //SOURCES src/main/java/datakit/cdc/StateApply.java
 //SOURCES src/main/java/datakit/cdc/StreamedTransactions.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
+//SOURCES src/main/java/datakit/cdc/WalEnd.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
@@ -143,8 +144,10 @@
 //SOURCES src/main/java/datakit/run/Shard.java
 //SOURCES src/main/java/datakit/run/SharedLoad.java
 //SOURCES src/main/java/datakit/run/Sizes.java
+//SOURCES src/main/java/datakit/run/SlotPosition.java
 //SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
+//SOURCES src/main/java/datakit/run/StreamSource.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
