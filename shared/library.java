@@ -51,9 +51,11 @@
 //SOURCES src/main/java/datakit/cdc/ChangeTable.java
 //SOURCES src/main/java/datakit/cdc/CopyText.java
 //SOURCES src/main/java/datakit/cdc/MessageReader.java
+//SOURCES src/main/java/datakit/cdc/PartitionLeaves.java
 //SOURCES src/main/java/datakit/cdc/PgOutput.java
 //SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/cdc/Publications.java
+//SOURCES src/main/java/datakit/cdc/ReplicationProbe.java
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java
 //SOURCES src/main/java/datakit/cdc/SlotCheckpoint.java
 //SOURCES src/main/java/datakit/cdc/StateApply.java
@@ -139,8 +141,11 @@
 //SOURCES src/main/java/datakit/run/Shard.java
 //SOURCES src/main/java/datakit/run/SharedLoad.java
 //SOURCES src/main/java/datakit/run/Sizes.java
+//SOURCES src/main/java/datakit/run/SlotDrop.java
+//SOURCES src/main/java/datakit/run/SlotStart.java
 //SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
+//SOURCES src/main/java/datakit/run/StreamTables.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java

@@ -3,15 +3,19 @@ package datakit.cdc;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
-import datakit.config.PgParam;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
@@ -28,6 +32,17 @@ public final class CdcSource implements AutoCloseable {
     /** The server's WAL position: the one it writes, or on a standby the one it has replayed. */
     private static final String WAL_POSITION = "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
         + "ELSE pg_catalog.pg_current_wal_lsn() END";
+    /**
+     * The columns that key the rows of {@code pg_class c}, in order: its replica identity index under REPLICA
+     * IDENTITY USING INDEX, else its primary key; none when it has neither.
+     */
+    private static final String KEY_COLUMNS = """
+        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
+              CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END
+              ORDER BY k.position)
+        """;
 
     private final DSLContext db;
     private final String where;
@@ -73,33 +88,63 @@ public final class CdcSource implements AutoCloseable {
     /**
      * Fails unless every table can key its updates and deletes: a primary key, or a replica identity
      * (USING INDEX, FULL). A table with neither has its deletes and updates refused by the server itself
-     * once it is published. A partitioned table's partitions are checked too: the server keys a change by
-     * the replica identity of the partition it happened in.
+     * once it is published. A partitioned table's partitions are checked too, since the server keys a change
+     * by the replica identity of the partition it happened in, and sends it under the partitioned table's
+     * name: under a FULL partitioned table every partition must be FULL (or its changes come without the
+     * whole old row), and otherwise each partition's identity must be FULL or hold the partitioned table's key
+     * (or its changes cannot be matched to the rows they change). One query for all the tables.
      */
     public void checkKeys(List<TableRef> tables) {
-        for (TableRef table : tables) {
-            Record r = db.resultQuery("""
-                SELECT c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ? AND c.relname = ?""", table.schema(), table.table()).fetchOne();
-            if (r == null) {
-                throw DatakitException.badInput("Table %s does not exist on the source %s. Check --table.", table, where);
-            }
-            DatakitException.check("rp".contains(r.get(0, String.class)), "%s on the source is not a table; only tables have changes "
-                + "to capture. Check --table.", table);
-            db.resultQuery("""
-                    SELECT n.nspname::text, c.relname::text, t.level > 0,
-                           c.relreplident = 'f' OR (c.relreplident <> 'n' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                               WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident)))
-                    FROM (SELECT ?::regclass AS relid, 0 AS level
-                          UNION ALL SELECT relid, level FROM pg_catalog.pg_partition_tree(?::regclass) WHERE isleaf AND level > 0) t
-                    JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                    ORDER BY t.level, 1, 2""", table.sql(), table.sql())
-                .forEach(k -> {
-                    TableRef checked = TableRef.of(k.get(0, String.class), k.get(1, String.class));
-                    DatakitException.check(k.get(3, Boolean.class), "%s%s has no primary key and no replica identity, so its updates and "
-                        + "deletes cannot be keyed. Add a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX a unique "
-                        + "index).", checked, k.get(2, Boolean.class) ? " (a partition of " + table + ")" : "", checked.sql());
-                });
+        Map<Integer, List<Identity>> byTable = db.resultQuery("""
+                WITH given AS (SELECT t.n, pg_catalog.to_regclass(t.name) AS relid FROM unnest(?::text[]) WITH ORDINALITY AS t(name, n)),
+                rels AS (SELECT g.n, g.relid, 0 AS level FROM given g
+                         UNION ALL SELECT g.n, p.relid, p.level FROM given g CROSS JOIN LATERAL pg_catalog.pg_partition_tree(g.relid) p
+                         WHERE p.isleaf AND p.level > 0)
+                SELECT r.n::int, n.nspname::text, c.relname::text, c.relkind::text, c.relreplident::text, """ + KEY_COLUMNS + """
+                FROM rels r LEFT JOIN pg_catalog.pg_class c ON c.oid = r.relid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                ORDER BY r.n, r.level, 2, 3""", (Object) tables.stream().map(TableRef::sql).toArray(String[]::new))
+            .stream().collect(Collectors.groupingBy(r -> r.get(0, Integer.class), LinkedHashMap::new, Collectors.mapping(r ->
+                new Identity(r.get(1, String.class) == null ? null : TableRef.of(r.get(1, String.class), r.get(2, String.class)),
+                    r.get(3, String.class), r.get(4, String.class), List.of(r.get(5, String[].class))), Collectors.toList())));
+        for (int n = 1; n <= tables.size(); n++) {
+            checkIdentities(tables.get(n - 1), byTable.get(n));
+        }
+    }
+
+    /** How a table (or a partition) identifies a changed row: its REPLICA IDENTITY and the columns that key it. */
+    private record Identity(TableRef table, String relkind, String replident, List<String> key) {
+        boolean full() {
+            return replident.equals("f");
+        }
+
+        boolean identifies() {
+            return full() || (!replident.equals("n") && !key.isEmpty());
+        }
+    }
+
+    /** {@code identities}: the table's own first, then its leaf partitions. */
+    private void checkIdentities(TableRef table, List<Identity> identities) {
+        Identity root = identities.get(0);
+        if (root.table() == null) {
+            throw DatakitException.badInput("Table %s does not exist on the source %s. Check --table.", table, where);
+        }
+        DatakitException.check("rp".contains(root.relkind()), "%s on the source is not a table; only tables have changes to capture. "
+            + "Check --table.", table);
+        for (Identity checked : identities) {
+            DatakitException.check(checked.identifies(), "%s%s has no primary key and no replica identity, so its updates and deletes "
+                + "cannot be keyed. Add a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX a unique index).",
+                checked.table(), checked == root ? "" : " (a partition of " + table + ")", checked.table().sql());
+        }
+        for (Identity partition : identities.subList(1, identities.size())) {
+            TableRef leaf = partition.table();
+            DatakitException.check(!root.full() || partition.full(), "%s is REPLICA IDENTITY FULL, but its partition %s is not, so the "
+                + "updates and deletes made in that partition would come without the whole old row (the server keys a change by the "
+                + "partition it happened in). Run ALTER TABLE %s REPLICA IDENTITY FULL.", table, leaf, leaf.sql());
+            DatakitException.check(partition.full() || partition.key().containsAll(root.key()), "The partition %s of %s keys its updates "
+                + "and deletes by (%s), which does not hold the key of %s (%s), so they could not be matched to its rows (the server keys a "
+                + "change by the partition it happened in). Run ALTER TABLE %s REPLICA IDENTITY FULL, or USING INDEX a unique index of it "
+                + "whose columns include (%s).", leaf, table, String.join(", ", partition.key()), table, String.join(", ", root.key()),
+                leaf.sql(), String.join(", ", root.key()));
         }
     }
 
@@ -108,18 +153,19 @@ public final class CdcSource implements AutoCloseable {
      * sends the partition's changes under one name only, so the other table would silently stay as loaded.
      */
     public void checkNoPartitionWithItsParent(List<TableRef> tables) {
-        for (TableRef table : tables) {
-            // A table that does not exist has no ancestors; checkKeys says it does not exist.
-            db.resultQuery("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(?)) a "
-                    + "JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                    + "WHERE a.relid <> pg_catalog.to_regclass(?)", table.sql(), table.sql())
-                .forEach(a -> {
-                    TableRef parent = TableRef.of(a.get(0, String.class), a.get(1, String.class));
-                    DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes "
-                        + "land once, in the change table of %s. Leave %s out of --table (or out of the publication).", table, parent,
-                        parent, table);
-                });
-        }
+        // A table that does not exist has no ancestors; checkKeys says it does not exist.
+        db.resultQuery("""
+                SELECT t.name, n.nspname::text, c.relname::text FROM unnest(?::text[]) WITH ORDINALITY AS t(name, position)
+                CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(t.name)) a
+                JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE a.relid <> pg_catalog.to_regclass(t.name) ORDER BY t.position""",
+                (Object) tables.stream().map(TableRef::sql).toArray(String[]::new))
+            .forEach(a -> {
+                TableRef table = tables.stream().filter(t -> t.sql().equals(a.get(0, String.class))).findFirst().orElseThrow();
+                TableRef parent = TableRef.of(a.get(1, String.class), a.get(2, String.class));
+                DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes land "
+                    + "once, in the change table of %s. Leave %s out of --table (or out of the publication).", table, parent, parent, table);
+            });
     }
 
     /**
@@ -128,15 +174,8 @@ public final class CdcSource implements AutoCloseable {
      * key), else the primary key; empty when there is none (REPLICA IDENTITY FULL without a primary key).
      */
     public List<String> rowKey(TableRef table) {
-        return db.resultQuery("""
-                SELECT a.attname::text FROM pg_catalog.pg_index i
-                JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
-                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                WHERE n.nspname = ? AND c.relname = ? AND i.indexrelid = (
-                    SELECT i2.indexrelid FROM pg_catalog.pg_index i2
-                    WHERE i2.indrelid = c.oid AND CASE c.relreplident WHEN 'i' THEN i2.indisreplident ELSE i2.indisprimary END LIMIT 1)
-                ORDER BY k.position""", table.schema(), table.table()).fetch(0, String.class);
+        return db.resultQuery("SELECT " + KEY_COLUMNS + " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(?)", table.sql())
+            .fetchOptional(0, String[].class).map(List::of).orElse(List.of());
     }
 
     /**
@@ -158,35 +197,78 @@ public final class CdcSource implements AutoCloseable {
      * table made from it has the types the source had at the slot's starting point.
      */
     public List<PgOutput.Relation> relations(List<TableRef> tables, String publication, Optional<String> snapshot) {
+        return inSnapshot(snapshot, "the columns of the captured tables", () -> {
+            var relations = new ArrayList<PgOutput.Relation>();
+            for (TableRef table : tables) {
+                List<String> key = rowKey(table);
+                Record rel = db.resultQuery("SELECT c.oid::bigint, c.relreplident::text FROM pg_catalog.pg_class c WHERE c.oid = ?::regclass",
+                    table.sql()).fetchOne();
+                boolean full = rel.get(1, String.class).equals("f");
+                Optional<List<String>> listed = publishedColumns(publication, table);
+                List<PgOutput.Column> columns = db.resultQuery("""
+                        SELECT a.attname::text, a.atttypid::bigint, a.atttypmod FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                        ORDER BY a.attnum""", table.sql())
+                    .stream().filter(c -> listed.map(l -> l.contains(c.get(0, String.class))).orElse(true))
+                    .map(c -> new PgOutput.Column(full || key.contains(c.get(0, String.class)), c.get(0, String.class), c.get(1, Long.class),
+                        c.get(2, Integer.class)))
+                    .toList();
+                relations.add(new PgOutput.Relation(Optional.empty(), rel.get(0, Long.class), table.schema(), table.table(),
+                    rel.get(1, String.class).charAt(0), columns));
+            }
+            return relations;
+        });
+    }
+
+    /** The publication's column list for the table (PostgreSQL 15+), if it has one: pgoutput sends only those columns. */
+    private Optional<List<String>> publishedColumns(String publication, TableRef table) {
+        if (serverVersion() < 150000) {
+            return Optional.empty();
+        }
+        return db.resultQuery("SELECT attnames::text[] FROM pg_catalog.pg_publication_tables WHERE pubname = ? AND schemaname = ? "
+                + "AND tablename = ?", publication, table.schema(), table.table())
+            .fetchOptional(0, String[].class).map(List::of);
+    }
+
+    /**
+     * The leaf partitions of the stream's partitioned tables, with the files that hold their rows; read in
+     * {@code snapshot} when given (the slot's exported snapshot), so they are the leaves its snapshot loaded.
+     */
+    public PartitionLeaves partitionLeaves(List<TableRef> tables, Optional<String> snapshot) {
+        return inSnapshot(snapshot, "the partitions of the captured tables", () -> PartitionLeaves.read(db, tables));
+    }
+
+    /**
+     * For columns added to {@code table} since rows were last seen: the value the rows older than each column
+     * have in it, as text (empty for NULL). PostgreSQL keeps that value in the catalog (attmissingval) for a
+     * column added with a non-volatile default, until the table is rewritten; a column added without default
+     * holds NULL. A column left out of the answer may hold anything in older rows: a volatile default, a
+     * default set later, or a rewrite since.
+     */
+    public Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
+        var values = new LinkedHashMap<String, Optional<String>>();
+        db.resultQuery("""
+                SELECT a.attname::text, a.atthasmissing, (a.attmissingval::text::text[])[1]
+                FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(?) AND a.attname = ANY (?::text[]) AND NOT a.attisdropped
+                  AND (a.atthasmissing OR NOT (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''))""",
+                table.sql(), columns.toArray(String[]::new))
+            .forEach(r -> values.put(r.get(0, String.class), Optional.ofNullable(r.get(2, String.class))));
+        return values;
+    }
+
+    /** Runs {@code read} in a read-only transaction, in the exported {@code snapshot} when given. */
+    private <T> T inSnapshot(Optional<String> snapshot, String what, Supplier<T> read) {
         try {
             connection.setAutoCommit(false);
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
             if (snapshot.isPresent()) {
                 db.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
             }
-            var relations = new java.util.ArrayList<PgOutput.Relation>();
-            for (TableRef table : tables) {
-                List<String> key = rowKey(table);
-                Record rel = db.resultQuery("SELECT c.oid::bigint, c.relreplident::text FROM pg_catalog.pg_class c WHERE c.oid = ?::regclass",
-                    table.sql()).fetchOne();
-                char identity = rel.get(1, String.class).charAt(0);
-                String columnList = serverVersion() >= 150000 ? """
-                     AND (t.attnames IS NULL OR a.attname = ANY (t.attnames))""" : "";
-                String listed = serverVersion() >= 150000 ? """
-                    LEFT JOIN pg_catalog.pg_publication_tables t ON t.pubname = ? AND t.schemaname = ? AND t.tablename = ?""" : "";
-                Object[] binds = serverVersion() >= 150000 ? new Object[] {publication, table.schema(), table.table(), table.sql()}
-                    : new Object[] {table.sql()};
-                List<PgOutput.Column> columns = db.resultQuery("SELECT a.attname::text, a.atttypid::bigint, a.atttypmod "
-                        + "FROM pg_catalog.pg_attribute a " + listed + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-                        + "AND a.attgenerated = ''" + columnList + " ORDER BY a.attnum", binds)
-                    .fetch(c -> new PgOutput.Column(identity == 'f' || key.contains(c.get(0, String.class)), c.get(0, String.class),
-                        c.get(1, Long.class), c.get(2, Integer.class)));
-                relations.add(new PgOutput.Relation(Optional.empty(), rel.get(0, Long.class), table.schema(), table.table(), identity, columns));
-            }
+            T result = read.get();
             connection.commit();
-            return relations;
+            return result;
         } catch (SQLException e) {
-            throw SqlErrors.failure("Reading the columns of the captured tables on the source " + where, e);
+            throw SqlErrors.failure("Reading " + what + " on the source " + where, e);
         } finally {
             try {
                 connection.rollback();
@@ -248,23 +330,10 @@ public final class CdcSource implements AutoCloseable {
             + "ELSE pg_catalog.pg_current_wal_insert_lsn() END::text").fetchOne(0, String.class);
     }
 
-    /**
-     * Fails when the source refuses a replication connection the way a connection pooler does (PgBouncer:
-     * "unsupported startup parameter: replication"): logical replication needs a walsender of the server
-     * itself. Any other failure to connect is left to the checks and connections that follow, which say
-     * more precisely what is wrong (a missing REPLICATION privilege, a wrong password).
-     */
-    public static void checkNotPooled(ConnectionSettings settings) {
-        try {
-            ReplicationSession.open(settings).close();
-        } catch (DatakitException e) {
-            String message = SqlErrors.serverMessage(e.getCause() == null ? e : e.getCause());
-            if (message.contains("unsupported startup parameter")) {
-                throw DatakitException.badInput("The source %s refused a replication connection (%s): replication connections cannot go "
-                    + "through a connection pooler such as PgBouncer. Point --source (%s) at the PostgreSQL server itself.",
-                    settings.describe(), message, settings.origin(PgParam.HOST));
-            }
-        }
+    /** The other pgoutput slots of the source database than {@code slot}: streams (or subscriptions) that may read a publication. */
+    public List<String> otherPgoutputSlots(String slot) {
+        return db.resultQuery("SELECT slot_name::text FROM pg_catalog.pg_replication_slots WHERE plugin = 'pgoutput' "
+            + "AND database = current_database() AND slot_name <> ? ORDER BY 1", slot).fetch(0, String.class);
     }
 
     /** How far a walsender has sent (pg_stat_replication.sent_lsn), if it is still there; any source connection can ask. */

@@ -51,7 +51,7 @@ final class ChangeStream {
 
     /** What the stream did. */
     record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
-                  List<String> schemaChanges, String checkpoint, long durationMs) {
+                  List<String> schemaChanges, List<String> warnings, String checkpoint, long durationMs) {
     }
 
     ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
@@ -85,7 +85,7 @@ final class ChangeStream {
             run.info("streaming slot %s from %s%s%s".formatted(request.slot(), start.asString(),
                 end.map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
-                request.apply() ? Optional.of(src::rowKey) : Optional.empty(), start, since);
+                request.apply() ? Optional.of(src) : Optional.empty(), start, since);
             LogSequenceNumber checkpoint = start;
             long batchStarted = System.nanoTime();
             while (true) {
@@ -131,7 +131,7 @@ final class ChangeStream {
                 }
             }
             return new Result(capture.transactions(), capture.skippedTransactions(), changes, bytes, rowsPerTable, capture.schemaChanges(),
-                checkpoint.asString(), (System.nanoTime() - started) / 1_000_000);
+                capture.warnings(), checkpoint.asString(), (System.nanoTime() - started) / 1_000_000);
         } catch (SQLException | RuntimeException e) {
             warehouse.discard(connection);
             finished();
