@@ -55,6 +55,7 @@
 //SOURCES src/main/java/datakit/cdc/PgOutput.java
 //SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/cdc/Publications.java
+//SOURCES src/main/java/datakit/cdc/ReplicaIdentities.java
 //SOURCES src/main/java/datakit/cdc/ReplicationProbe.java
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java
 //SOURCES src/main/java/datakit/cdc/SlotCheckpoint.java

@@ -15,15 +15,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
-import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
  * before anything is created (a primary or a 16+ standby, logical {@code wal_level}, the REPLICATION
- * privilege, no pooler in between, a key for every table and partition), the publication (see
- * {@link Publications}), the tables' columns, and what the server says about the slot. It is the one source connection
+ * privilege, a key for every table and partition: see {@link ReplicaIdentities}), the publication (see
+ * {@link Publications}), the tables' columns and partitions, and what the server says about the slot. It is the one source connection
  * of the datakits that may write: a publication and a slot are catalog objects of the source. The
  * rows of the source are only ever read.
  */
@@ -32,17 +31,6 @@ public final class CdcSource implements AutoCloseable {
     /** The server's WAL position: the one it writes, or on a standby the one it has replayed. */
     private static final String WAL_POSITION = "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
         + "ELSE pg_catalog.pg_current_wal_lsn() END";
-    /**
-     * The columns that key the rows of {@code pg_class c}, in order: its replica identity index under REPLICA
-     * IDENTITY USING INDEX, else its primary key; none when it has neither.
-     */
-    private static final String KEY_COLUMNS = """
-        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
-              CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
-              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-              WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END
-              ORDER BY k.position)
-        """;
 
     private final DSLContext db;
     private final String where;
@@ -86,66 +74,11 @@ public final class CdcSource implements AutoCloseable {
     }
 
     /**
-     * Fails unless every table can key its updates and deletes: a primary key, or a replica identity
-     * (USING INDEX, FULL). A table with neither has its deletes and updates refused by the server itself
-     * once it is published. A partitioned table's partitions are checked too, since the server keys a change
-     * by the replica identity of the partition it happened in, and sends it under the partitioned table's
-     * name: under a FULL partitioned table every partition must be FULL (or its changes come without the
-     * whole old row), and otherwise each partition's identity must be FULL or hold the partitioned table's key
-     * (or its changes cannot be matched to the rows they change). One query for all the tables.
+     * Fails unless every table, and every partition of a partitioned one, can key its updates and deletes as
+     * the stream needs (see {@link ReplicaIdentities#check}).
      */
     public void checkKeys(List<TableRef> tables) {
-        Map<Integer, List<Identity>> byTable = db.resultQuery("""
-                WITH given AS (SELECT t.n, pg_catalog.to_regclass(t.name) AS relid FROM unnest(?::text[]) WITH ORDINALITY AS t(name, n)),
-                rels AS (SELECT g.n, g.relid, 0 AS level FROM given g
-                         UNION ALL SELECT g.n, p.relid, p.level FROM given g CROSS JOIN LATERAL pg_catalog.pg_partition_tree(g.relid) p
-                         WHERE p.isleaf AND p.level > 0)
-                SELECT r.n::int, n.nspname::text, c.relname::text, c.relkind::text, c.relreplident::text, """ + KEY_COLUMNS + """
-                FROM rels r LEFT JOIN pg_catalog.pg_class c ON c.oid = r.relid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                ORDER BY r.n, r.level, 2, 3""", (Object) tables.stream().map(TableRef::sql).toArray(String[]::new))
-            .stream().collect(Collectors.groupingBy(r -> r.get(0, Integer.class), LinkedHashMap::new, Collectors.mapping(r ->
-                new Identity(r.get(1, String.class) == null ? null : TableRef.of(r.get(1, String.class), r.get(2, String.class)),
-                    r.get(3, String.class), r.get(4, String.class), List.of(r.get(5, String[].class))), Collectors.toList())));
-        for (int n = 1; n <= tables.size(); n++) {
-            checkIdentities(tables.get(n - 1), byTable.get(n));
-        }
-    }
-
-    /** How a table (or a partition) identifies a changed row: its REPLICA IDENTITY and the columns that key it. */
-    private record Identity(TableRef table, String relkind, String replident, List<String> key) {
-        boolean full() {
-            return replident.equals("f");
-        }
-
-        boolean identifies() {
-            return full() || (!replident.equals("n") && !key.isEmpty());
-        }
-    }
-
-    /** {@code identities}: the table's own first, then its leaf partitions. */
-    private void checkIdentities(TableRef table, List<Identity> identities) {
-        Identity root = identities.get(0);
-        if (root.table() == null) {
-            throw DatakitException.badInput("Table %s does not exist on the source %s. Check --table.", table, where);
-        }
-        DatakitException.check("rp".contains(root.relkind()), "%s on the source is not a table; only tables have changes to capture. "
-            + "Check --table.", table);
-        for (Identity checked : identities) {
-            DatakitException.check(checked.identifies(), "%s%s has no primary key and no replica identity, so its updates and deletes "
-                + "cannot be keyed. Add a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX a unique index).",
-                checked.table(), checked == root ? "" : " (a partition of " + table + ")", checked.table().sql());
-        }
-        for (Identity partition : identities.subList(1, identities.size())) {
-            TableRef leaf = partition.table();
-            DatakitException.check(!root.full() || partition.full(), "%s is REPLICA IDENTITY FULL, but its partition %s is not, so the "
-                + "updates and deletes made in that partition would come without the whole old row (the server keys a change by the "
-                + "partition it happened in). Run ALTER TABLE %s REPLICA IDENTITY FULL.", table, leaf, leaf.sql());
-            DatakitException.check(partition.full() || partition.key().containsAll(root.key()), "The partition %s of %s keys its updates "
-                + "and deletes by (%s), which does not hold the key of %s (%s), so they could not be matched to its rows (the server keys a "
-                + "change by the partition it happened in). Run ALTER TABLE %s REPLICA IDENTITY FULL, or USING INDEX a unique index of it "
-                + "whose columns include (%s).", leaf, table, String.join(", ", partition.key()), table, String.join(", ", root.key()),
-                leaf.sql(), String.join(", ", root.key()));
-        }
+        ReplicaIdentities.check(db, where, tables);
     }
 
     /**
@@ -174,8 +107,7 @@ public final class CdcSource implements AutoCloseable {
      * key), else the primary key; empty when there is none (REPLICA IDENTITY FULL without a primary key).
      */
     public List<String> rowKey(TableRef table) {
-        return db.resultQuery("SELECT " + KEY_COLUMNS + " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(?)", table.sql())
-            .fetchOptional(0, String[].class).map(List::of).orElse(List.of());
+        return ReplicaIdentities.rowKey(db, table);
     }
 
     /**
