@@ -351,10 +351,12 @@ class CdcIT {
             Thread.sleep(50);
         }
         var second = cdc("--table", "items");
+        var dry = cdc("--table", "items", "--dry-run");
         follower.destroy();
         follower.waitFor(60, TimeUnit.SECONDS);
         assertThat(second.exitCode()).as(second.toString()).isIn(2, 3);
         assertThat(second.err()).containsAnyOf("in use by another process", "Another run of cdc:" + slot + " is in progress");
+        Datakits.assertFailsWithOneLine(dry, 2, "Replication slot " + slot + " is in use by another process (pid ");
     }
 
     @Test
@@ -409,17 +411,86 @@ class CdcIT {
     }
 
     @Test
-    void aPublicationThatPublishesPartitionsOneByOneIsRefusedBeforeAnythingIsMade() {
+    void aPublicationThatPublishesPartitionsOneByOneIsRefusedBeforeAnythingIsMadeAlsoWhenThisRunWouldAddThePartitionedTable() {
         source.execute("""
             CREATE TABLE public.events (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
             CREATE TABLE public.events_a PARTITION OF events FOR VALUES FROM (0) TO (10);""",
-            "CREATE PUBLICATION leafwise FOR TABLE events");
-        var run = cdc("--table", "events", "--publication", "leafwise");
-        Datakits.assertFailsWithOneLine(run, 2, "Publication leafwise publishes the partitions of public.events each under its own name "
+            "CREATE PUBLICATION leafwise FOR TABLE events", "CREATE PUBLICATION given FOR TABLE items");
+        var holding = cdc("--table", "events", "--publication", "leafwise");
+        Datakits.assertFailsWithOneLine(holding, 2, "Publication leafwise publishes the partitions of public.events each under its own name "
             + "(publish_via_partition_root is off), so their changes would not land in one change table. Run ALTER PUBLICATION leafwise "
             + "SET (publish_via_partition_root = true) as its owner");
+        // The partitioned table is not in the publication yet: this run would add it, partition by partition.
+        var adding = cdc("--table", "items", "--table", "events", "--publication", "given");
+        Datakits.assertFailsWithOneLine(adding, 2, "Publication given publishes the partitions of public.events each under its own name");
+        assertThat(source.rows("SELECT tablename::text FROM pg_publication_tables WHERE pubname = 'given'")).containsExactly(List.of("items"));
         assertThat(source.value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "'")).isEqualTo("0");
         assertThat(warehouse.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'bronze'")).isEqualTo("0");
+    }
+
+    @Test
+    void aPartitionTruncatedDetachedOrDroppedBetweenRunsIsNamedInTheSummaryWithWhatToDo() throws Exception {
+        source.execute("""
+            CREATE TABLE public.events (id int, at int, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+            CREATE TABLE public.events_a PARTITION OF events FOR VALUES FROM (0) TO (10);
+            CREATE TABLE public.events_b PARTITION OF events FOR VALUES FROM (10) TO (20);
+            CREATE TABLE public.events_c PARTITION OF events FOR VALUES FROM (20) TO (30);
+            INSERT INTO events VALUES (1, 1, 'one'), (2, 12, 'two'), (3, 23, 'three');""");
+        ok("--table", "events", "--apply");
+        // None of the three is a change PostgreSQL sends through the partitioned table.
+        source.execute("TRUNCATE events_a", "ALTER TABLE events DETACH PARTITION events_b", "DROP TABLE events_c",
+            "INSERT INTO events VALUES (4, 4, 'four')");
+        var run = ok("--table", "events", "--apply", "--json");
+        var warnings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.out()).path("warnings");
+        assertThat(warnings).hasSize(3);
+        assertThat(warnings.get(0).asText()).isEqualTo("public.events_a, a partition of public.events, was truncated or rewritten since "
+            + "the last run (it has a new file): PostgreSQL does not publish the TRUNCATE of a partition alone, so if it was truncated, "
+            + "bronze.events may still hold rows it no longer has; run once with --snapshot always to reload it (nothing is missing after "
+            + "a VACUUM FULL, CLUSTER, table rewrite or TRUNCATE of public.events)");
+        assertThat(warnings.get(1).asText()).isEqualTo("public.events_b is no longer a partition of public.events (detached or dropped "
+            + "since the last run), which is no change the stream sees, so bronze.events may still hold rows it no longer has; run once "
+            + "with --snapshot always to reload it");
+        assertThat(warnings.get(2).asText()).startsWith("public.events_c is no longer a partition of public.events");
+        assertThat(run.err()).contains("WARNING: public.events_a, a partition of public.events, was truncated or rewritten");
+
+        ok("--table", "events", "--apply", "--snapshot", "always");
+        assertThat(warehouse.rows(EVENTS.formatted("bronze.events"))).isEqualTo(source.rows(EVENTS.formatted("events")));
+        assertThat(ok("--table", "events", "--apply").out()).doesNotContain("warnings");
+    }
+
+    @Test
+    void aPartitionKeyedOtherwiseThanItsPartitionedTableIsRefusedBeforeAnythingIsMade() {
+        source.execute("""
+            CREATE TABLE public.events (id int, at int, v text, code text NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+            CREATE TABLE public.events_a PARTITION OF events FOR VALUES FROM (0) TO (10);
+            CREATE UNIQUE INDEX events_a_code ON events_a (code);
+            ALTER TABLE events_a REPLICA IDENTITY USING INDEX events_a_code;
+            CREATE TABLE public.logs (id int, at int, v text) PARTITION BY RANGE (at);
+            ALTER TABLE logs REPLICA IDENTITY FULL;
+            CREATE TABLE public.logs_a PARTITION OF logs (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10);
+            INSERT INTO events VALUES (1, 1, 'one', 'c1'), (3, 3, 'three', 'c3');
+            INSERT INTO logs VALUES (1, 1, 'one'), (3, 3, 'three');""");
+        Datakits.assertFailsWithOneLine(cdc("--table", "events", "--apply"), 2, "The partition public.events_a of public.events keys its "
+            + "updates and deletes by (code), which does not hold the key of public.events (id, at), so they could not be matched to its "
+            + "rows (the server keys a change by the partition it happened in). Run ALTER TABLE \"public\".\"events_a\" REPLICA IDENTITY "
+            + "FULL, or USING INDEX a unique index of it whose columns include (id, at).");
+        Datakits.assertFailsWithOneLine(cdc("--table", "logs", "--apply"), 2, "public.logs is REPLICA IDENTITY FULL, but its partition "
+            + "public.logs_a is not, so the updates and deletes made in that partition would come without the whole old row (the server "
+            + "keys a change by the partition it happened in). Run ALTER TABLE \"public\".\"logs_a\" REPLICA IDENTITY FULL.");
+        assertThat(source.value("SELECT count(*) FROM pg_publication")).isEqualTo("0");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'bronze'")).isEqualTo("0");
+
+        // As the lines say: then each change carries the whole old row, and --apply keeps both tables.
+        source.execute("ALTER TABLE events_a REPLICA IDENTITY FULL", "ALTER TABLE logs_a REPLICA IDENTITY FULL");
+        ok("--table", "events", "--table", "logs", "--apply");
+        source.execute("UPDATE events SET v = 'uno' WHERE id = 1", "DELETE FROM events WHERE id = 3",
+            "UPDATE logs SET v = 'uno' WHERE id = 1", "DELETE FROM logs WHERE id = 3");
+        ok("--table", "events", "--table", "logs", "--apply");
+        assertThat(warehouse.rows("SELECT id::text, at::text, v, code FROM bronze.events ORDER BY 1"))
+            .isEqualTo(source.rows("SELECT id::text, at::text, v, code FROM events ORDER BY 1"));
+        assertThat(warehouse.rows(EVENTS.formatted("bronze.logs"))).isEqualTo(source.rows(EVENTS.formatted("logs")));
+        assertThat(warehouse.value("SELECT _cdc_old::text FROM bronze.logs__changes WHERE _cdc_op = 'delete'"))
+            .isEqualTo("{\"v\": \"three\", \"at\": \"3\", \"id\": \"3\"}");
     }
 
     /** A keyless table's rows as text, sorted: equal lists are equal multisets. */
@@ -453,6 +524,45 @@ class CdcIT {
         ok("--table", "tags", "--apply");
         assertThat(warehouse.rows(TAGS.formatted("bronze.tags"))).isEqualTo(source.rows(TAGS.formatted("tags")));
         assertThat(warehouse.value("SELECT count(*) FROM bronze.tags")).isEqualTo("4");
+    }
+
+    @Test
+    void applyWithoutAKeyGivesAnAddedColumnTheSourcesValueAndWarnsWhenATypeChangeKeepsItFromMatching() throws Exception {
+        source.execute("CREATE TABLE public.tags (a int, b text, n numeric(10, 1))", "ALTER TABLE tags REPLICA IDENTITY FULL",
+            "INSERT INTO tags VALUES (1, 'x', 1.5), (2, 'y', 2.5)");
+        ok("--table", "tags", "--apply");
+        // Rows older than the new column hold its default on the source, in bronze too; also a row of the same batch.
+        source.execute("INSERT INTO tags VALUES (3, 'w', 3.5)", "ALTER TABLE tags ADD COLUMN c int DEFAULT 0",
+            "UPDATE tags SET b = 'z' WHERE a = 1", "DELETE FROM tags WHERE a = 3");
+        var added = ok("--table", "tags", "--apply");
+        String rows = "SELECT a::text, b, n::text, c::text FROM %s ORDER BY 1, 2, 3, 4";
+        assertThat(warehouse.rows(rows.formatted("bronze.tags"))).as(added.toString()).isEqualTo(source.rows(rows.formatted("tags")));
+        assertThat(added.out()).doesNotContain("warnings");
+
+        // A type change rewrites the source's rows (1.5 becomes 1.50) without a change to send: old rows no longer match.
+        source.execute("ALTER TABLE tags ALTER COLUMN n TYPE numeric(10, 2)", "UPDATE tags SET b = 'q' WHERE a = 2");
+        var retyped = ok("--table", "tags", "--apply", "--json");
+        var warnings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(retyped.out()).path("warnings");
+        assertThat(warnings.toString()).isEqualTo("[\"bronze.tags (kept without a key) can no longer match exactly the old rows that "
+            + "updates and deletes of public.tags send: the type of n changed, and the rows it holds from before print their values as "
+            + "the old type did; run once with --snapshot always to reload it\",\"1 updates and deletes of public.tags could not be "
+            + "applied to bronze.tags (1 found no equal row to remove), so it differs from the source; run once with --snapshot always to "
+            + "reload it\"]");
+        ok("--table", "tags", "--apply", "--snapshot", "always");
+        assertThat(warehouse.rows("SELECT a::text, b, n::numeric::text, c::text FROM bronze.tags ORDER BY 1, 2, 3, 4"))
+            .isEqualTo(source.rows(rows.formatted("tags")));
+    }
+
+    @Test
+    void anUpdateThatCameWithoutItsWholeOldRowIsCountedAsNotAppliedToAKeylessTable() {
+        source.execute("CREATE TABLE public.marks (id int PRIMARY KEY, v text)", "INSERT INTO marks VALUES (1, 'a')");
+        ok("--table", "marks");
+        // Sent under the primary key (no old row), applied after the table lost its key.
+        source.execute("UPDATE marks SET v = 'b' WHERE id = 1", "ALTER TABLE marks DROP CONSTRAINT marks_pkey",
+            "ALTER TABLE marks REPLICA IDENTITY FULL");
+        var run = ok("--table", "marks", "--apply");
+        assertThat(run.err()).contains("WARNING: 1 updates and deletes of public.marks could not be applied to bronze.marks (1 came "
+            + "without the whole old row), so it differs from the source; run once with --snapshot always to reload it");
     }
 
     /** The source columns of a change table and their types, in order. */
@@ -489,17 +599,57 @@ class CdcIT {
     }
 
     @Test
-    void dropSlotDropsThePublicationThisStreamCreatedAndKeepsOneItDidNot() {
+    void dropSlotDropsThePublicationThisStreamCreatedByNameAndKeepsOneItDidNot() {
         ok("--table", "items");
         var dropped = ok("--drop-slot");
-        assertThat(dropped.out()).contains("dropped " + slot, "dropped publication " + slot);
+        assertThat(dropped.out()).contains("dropped " + slot, "publication: dropped " + slot + " (this stream created it)");
         assertThat(source.value("SELECT count(*) FROM pg_publication")).isEqualTo("0");
 
-        source.execute("CREATE PUBLICATION given FOR TABLE items");
+        // The stream switches to a publication it did not create: only the one it created goes.
+        ok("--table", "items");
+        source.execute("CREATE PUBLICATION given FOR TABLE items", "INSERT INTO items VALUES (70, 'switched', 0, NULL)");
         ok("--table", "items", "--publication", "given");
-        var kept = ok("--drop-slot", "--publication", "given");
-        assertThat(kept.out()).contains("kept publication given: this stream did not create it");
-        assertThat(source.value("SELECT count(*) FROM pg_publication WHERE pubname = 'given'")).isEqualTo("1");
+        var switched = ok("--drop-slot", "--publication", "given");
+        assertThat(switched.out()).contains("publication: dropped " + slot + " (this stream created it; it streams through given since, "
+            + "which it did not create and keeps)");
+        assertThat(source.rows("SELECT pubname::text FROM pg_publication")).containsExactly(List.of("given"));
+
+        ok("--table", "items", "--publication", "given");
+        assertThat(ok("--drop-slot", "--publication", "given").out()).contains("publication: kept given (this stream did not create it)");
+        assertThat(source.rows("SELECT pubname::text FROM pg_publication")).containsExactly(List.of("given"));
+    }
+
+    @Test
+    void dropSlotKeepsAPublicationThatAnotherSlotOfTheDatabaseMayRead() {
+        String other = slot + "_other";
+        try {
+            ok("--table", "items", "--publication", "p");
+            var otherSchema = new String[] {"--slot", other, "--table", "items", "--publication", "p", "--target-schema", "other"};
+            assertThat(Datakits.run("PostgresCdc", env(), otherSchema).exitCode()).isZero();
+            var dropped = ok("--drop-slot", "--publication", "p");
+            assertThat(dropped.out()).contains("publication: kept p (this stream created it, but slot " + other + " of this database may "
+                + "read it too (a stream of another bronze schema, or a subscription), which would fail for good without it; drop it once "
+                + "none does)");
+            source.execute("INSERT INTO items VALUES (80, 'other', 0, NULL)");
+            var read = Datakits.run("PostgresCdc", env(), otherSchema);
+            assertThat(read.exitCode()).as(read.toString()).isZero();
+            assertThat(warehouse.rows("SELECT id::text FROM other.items__changes")).containsExactly(List.of("80"));
+        } finally {
+            source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + other + "'");
+        }
+    }
+
+    @Test
+    void aSlotWhosePublicationIsGoneStopsWithWhatToDoInsteadOfMakingItAgain() {
+        ok("--table", "items");
+        source.execute("DROP PUBLICATION " + slot, "INSERT INTO items VALUES (90, 'lost', 0, NULL)");
+        Datakits.assertFailsWithOneLine(cdc("--table", "items"), 3, "Publication " + slot + " does not exist, and slot " + slot + " cannot "
+            + "stream through one made now: the slot reads each change with the catalog as it was then, where that publication is missing "
+            + "(was it dropped, or is --publication new to this stream?). Run once with --snapshot always to start over with a new slot and "
+            + "snapshot.");
+        assertThat(source.value("SELECT count(*) FROM pg_publication")).isEqualTo("0");
+        ok("--table", "items", "--snapshot", "always");
+        assertThat(warehouse.rows(ITEMS.formatted("bronze.items"))).isEqualTo(source.rows(ITEMS.formatted("items")));
     }
 
     @Test
@@ -527,9 +677,28 @@ class CdcIT {
         assertThat(ok("--table", "items", "--dry-run").out()).contains("postgres-cdc --dry-run: nothing was written",
             "publication " + slot + " (would be created)", "changes     bronze.items__changes", "V1 create bookkeeping tables");
 
+        // After a run: the slot is resumed, and no change table is left to create.
+        ok("--table", "items");
+        var again = new com.fasterxml.jackson.databind.ObjectMapper().readTree(ok("--table", "items", "--dry-run", "--json").out());
+        assertThat(again.path("slot").path("action").asText()).isEqualTo("resume");
+        assertThat(again.path("change_tables").toString()).isEqualTo("[]");
+
         var drop = ok("--drop-slot", "--dry-run", "--json");
         assertThat(drop.out().strip()).startsWith("{").endsWith("}").doesNotContain("\n");
-        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(drop.out()).path("status").asText()).isEqualTo("dry-run");
+        var dropPlan = new com.fasterxml.jackson.databind.ObjectMapper().readTree(drop.out());
+        assertThat(dropPlan.path("status").asText()).isEqualTo("dry-run");
+        assertThat(dropPlan.path("publication").toString())
+            .isEqualTo("{\"name\":\"" + slot + "\",\"action\":\"drop\",\"reason\":\"this stream created it\"}");
+    }
+
+    @Test
+    void aDryRunFailsWhereTheRunWould() {
+        source.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+        var real = cdc("--table", "items");
+        var dry = cdc("--table", "items", "--dry-run", "--json");
+        Datakits.assertFailsWithOneLine(dry, 2, "Replication slot " + slot + " exists, but bronze has no checkpoint for it");
+        assertThat(dry.err()).isEqualTo(real.err());
+        assertThat(real.exitCode()).isEqualTo(2);
     }
 
     /** Starts the datakit in its own JVM, as a scheduler would. */

@@ -3,27 +3,30 @@ package datakit.cdc;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
-import datakit.config.PgParam;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
  * before anything is created (a primary or a 16+ standby, logical {@code wal_level}, the REPLICATION
- * privilege, no pooler in between, a key for every table and partition), the publication (see
- * {@link Publications}), the tables' columns, and what the server says about the slot. It is the one source connection
+ * privilege, a key for every table and partition: see {@link ReplicaIdentities}), the publication (see
+ * {@link Publications}), the tables' columns and partitions, and what the server says about the slot. It is the one source connection
  * of the datakits that may write: a publication and a slot are catalog objects of the source. The
  * rows of the source are only ever read.
  */
-public final class CdcSource implements AutoCloseable {
+public final class CdcSource implements AutoCloseable, ApplySource {
     private final Connection connection;
     /** The server's WAL position: the one it writes, or on a standby the one it has replayed. */
     private static final String WAL_POSITION = "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
@@ -71,36 +74,11 @@ public final class CdcSource implements AutoCloseable {
     }
 
     /**
-     * Fails unless every table can key its updates and deletes: a primary key, or a replica identity
-     * (USING INDEX, FULL). A table with neither has its deletes and updates refused by the server itself
-     * once it is published. A partitioned table's partitions are checked too: the server keys a change by
-     * the replica identity of the partition it happened in.
+     * Fails unless every table, and every partition of a partitioned one, can key its updates and deletes as
+     * the stream needs (see {@link ReplicaIdentities#check}).
      */
     public void checkKeys(List<TableRef> tables) {
-        for (TableRef table : tables) {
-            Record r = db.resultQuery("""
-                SELECT c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ? AND c.relname = ?""", table.schema(), table.table()).fetchOne();
-            if (r == null) {
-                throw DatakitException.badInput("Table %s does not exist on the source %s. Check --table.", table, where);
-            }
-            DatakitException.check("rp".contains(r.get(0, String.class)), "%s on the source is not a table; only tables have changes "
-                + "to capture. Check --table.", table);
-            db.resultQuery("""
-                    SELECT n.nspname::text, c.relname::text, t.level > 0,
-                           c.relreplident = 'f' OR (c.relreplident <> 'n' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                               WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident)))
-                    FROM (SELECT ?::regclass AS relid, 0 AS level
-                          UNION ALL SELECT relid, level FROM pg_catalog.pg_partition_tree(?::regclass) WHERE isleaf AND level > 0) t
-                    JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                    ORDER BY t.level, 1, 2""", table.sql(), table.sql())
-                .forEach(k -> {
-                    TableRef checked = TableRef.of(k.get(0, String.class), k.get(1, String.class));
-                    DatakitException.check(k.get(3, Boolean.class), "%s%s has no primary key and no replica identity, so its updates and "
-                        + "deletes cannot be keyed. Add a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX a unique "
-                        + "index).", checked, k.get(2, Boolean.class) ? " (a partition of " + table + ")" : "", checked.sql());
-                });
-        }
+        ReplicaIdentities.check(db, where, tables);
     }
 
     /**
@@ -108,18 +86,19 @@ public final class CdcSource implements AutoCloseable {
      * sends the partition's changes under one name only, so the other table would silently stay as loaded.
      */
     public void checkNoPartitionWithItsParent(List<TableRef> tables) {
-        for (TableRef table : tables) {
-            // A table that does not exist has no ancestors; checkKeys says it does not exist.
-            db.resultQuery("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(?)) a "
-                    + "JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                    + "WHERE a.relid <> pg_catalog.to_regclass(?)", table.sql(), table.sql())
-                .forEach(a -> {
-                    TableRef parent = TableRef.of(a.get(0, String.class), a.get(1, String.class));
-                    DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes "
-                        + "land once, in the change table of %s. Leave %s out of --table (or out of the publication).", table, parent,
-                        parent, table);
-                });
-        }
+        // A table that does not exist has no ancestors; checkKeys says it does not exist.
+        db.resultQuery("""
+                SELECT t.name, n.nspname::text, c.relname::text FROM unnest(?::text[]) WITH ORDINALITY AS t(name, position)
+                CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(t.name)) a
+                JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE a.relid <> pg_catalog.to_regclass(t.name) ORDER BY t.position""",
+                (Object) tables.stream().map(TableRef::sql).toArray(String[]::new))
+            .forEach(a -> {
+                TableRef table = tables.stream().filter(t -> t.sql().equals(a.get(0, String.class))).findFirst().orElseThrow();
+                TableRef parent = TableRef.of(a.get(1, String.class), a.get(2, String.class));
+                DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes land "
+                    + "once, in the change table of %s. Leave %s out of --table (or out of the publication).", table, parent, parent, table);
+            });
     }
 
     /**
@@ -127,16 +106,9 @@ public final class CdcSource implements AutoCloseable {
      * replica identity index under REPLICA IDENTITY USING INDEX (what updates and deletes send as the old
      * key), else the primary key; empty when there is none (REPLICA IDENTITY FULL without a primary key).
      */
+    @Override
     public List<String> rowKey(TableRef table) {
-        return db.resultQuery("""
-                SELECT a.attname::text FROM pg_catalog.pg_index i
-                JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
-                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                WHERE n.nspname = ? AND c.relname = ? AND i.indexrelid = (
-                    SELECT i2.indexrelid FROM pg_catalog.pg_index i2
-                    WHERE i2.indrelid = c.oid AND CASE c.relreplident WHEN 'i' THEN i2.indisreplident ELSE i2.indisprimary END LIMIT 1)
-                ORDER BY k.position""", table.schema(), table.table()).fetch(0, String.class);
+        return ReplicaIdentities.rowKey(db, table);
     }
 
     /**
@@ -158,35 +130,79 @@ public final class CdcSource implements AutoCloseable {
      * table made from it has the types the source had at the slot's starting point.
      */
     public List<PgOutput.Relation> relations(List<TableRef> tables, String publication, Optional<String> snapshot) {
+        return inSnapshot(snapshot, "the columns of the captured tables", () -> {
+            var relations = new ArrayList<PgOutput.Relation>();
+            for (TableRef table : tables) {
+                List<String> key = rowKey(table);
+                Record rel = db.resultQuery("SELECT c.oid::bigint, c.relreplident::text FROM pg_catalog.pg_class c WHERE c.oid = ?::regclass",
+                    table.sql()).fetchOne();
+                boolean full = rel.get(1, String.class).equals("f");
+                Optional<List<String>> listed = publishedColumns(publication, table);
+                List<PgOutput.Column> columns = db.resultQuery("""
+                        SELECT a.attname::text, a.atttypid::bigint, a.atttypmod FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                        ORDER BY a.attnum""", table.sql())
+                    .stream().filter(c -> listed.map(l -> l.contains(c.get(0, String.class))).orElse(true))
+                    .map(c -> new PgOutput.Column(full || key.contains(c.get(0, String.class)), c.get(0, String.class), c.get(1, Long.class),
+                        c.get(2, Integer.class)))
+                    .toList();
+                relations.add(new PgOutput.Relation(Optional.empty(), rel.get(0, Long.class), table.schema(), table.table(),
+                    rel.get(1, String.class).charAt(0), columns));
+            }
+            return relations;
+        });
+    }
+
+    /** The publication's column list for the table (PostgreSQL 15+), if it has one: pgoutput sends only those columns. */
+    private Optional<List<String>> publishedColumns(String publication, TableRef table) {
+        if (serverVersion() < 150000) {
+            return Optional.empty();
+        }
+        return db.resultQuery("SELECT attnames::text[] FROM pg_catalog.pg_publication_tables WHERE pubname = ? AND schemaname = ? "
+                + "AND tablename = ?", publication, table.schema(), table.table())
+            .fetchOptional(0, String[].class).map(List::of);
+    }
+
+    /**
+     * The leaf partitions of the stream's partitioned tables, with the files that hold their rows; read in
+     * {@code snapshot} when given (the slot's exported snapshot), so they are the leaves its snapshot loaded.
+     */
+    public PartitionLeaves partitionLeaves(List<TableRef> tables, Optional<String> snapshot) {
+        return inSnapshot(snapshot, "the partitions of the captured tables", () -> PartitionLeaves.read(db, tables));
+    }
+
+    /**
+     * For columns added to {@code table} since rows were last seen: the value the rows older than each column
+     * have in it, as text (empty for NULL). PostgreSQL keeps that value in the catalog (attmissingval) for a
+     * column added with a non-volatile default, until the table is rewritten; a column added without default
+     * holds NULL. A column left out of the answer may hold anything in older rows: a volatile default, a
+     * default set later, or a rewrite since.
+     */
+    @Override
+    public Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
+        var values = new LinkedHashMap<String, Optional<String>>();
+        db.resultQuery("""
+                SELECT a.attname::text, a.atthasmissing, (a.attmissingval::text::text[])[1]
+                FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(?) AND a.attname = ANY (?::text[]) AND NOT a.attisdropped
+                  AND (a.atthasmissing OR NOT (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''))""",
+                table.sql(), columns.toArray(String[]::new))
+            .forEach(r -> values.put(r.get(0, String.class), Optional.ofNullable(r.get(2, String.class))));
+        return values;
+    }
+
+    /** Runs {@code read} in a read-only transaction, in the exported {@code snapshot} when given. */
+    private <T> T inSnapshot(Optional<String> snapshot, String what, Supplier<T> read) {
         try {
             connection.setAutoCommit(false);
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
             if (snapshot.isPresent()) {
                 db.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
             }
-            var relations = new java.util.ArrayList<PgOutput.Relation>();
-            for (TableRef table : tables) {
-                List<String> key = rowKey(table);
-                Record rel = db.resultQuery("SELECT c.oid::bigint, c.relreplident::text FROM pg_catalog.pg_class c WHERE c.oid = ?::regclass",
-                    table.sql()).fetchOne();
-                char identity = rel.get(1, String.class).charAt(0);
-                String columnList = serverVersion() >= 150000 ? """
-                     AND (t.attnames IS NULL OR a.attname = ANY (t.attnames))""" : "";
-                String listed = serverVersion() >= 150000 ? """
-                    LEFT JOIN pg_catalog.pg_publication_tables t ON t.pubname = ? AND t.schemaname = ? AND t.tablename = ?""" : "";
-                Object[] binds = serverVersion() >= 150000 ? new Object[] {publication, table.schema(), table.table(), table.sql()}
-                    : new Object[] {table.sql()};
-                List<PgOutput.Column> columns = db.resultQuery("SELECT a.attname::text, a.atttypid::bigint, a.atttypmod "
-                        + "FROM pg_catalog.pg_attribute a " + listed + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-                        + "AND a.attgenerated = ''" + columnList + " ORDER BY a.attnum", binds)
-                    .fetch(c -> new PgOutput.Column(identity == 'f' || key.contains(c.get(0, String.class)), c.get(0, String.class),
-                        c.get(1, Long.class), c.get(2, Integer.class)));
-                relations.add(new PgOutput.Relation(Optional.empty(), rel.get(0, Long.class), table.schema(), table.table(), identity, columns));
-            }
+            T result = read.get();
             connection.commit();
-            return relations;
+            return result;
         } catch (SQLException e) {
-            throw SqlErrors.failure("Reading the columns of the captured tables on the source " + where, e);
+            throw SqlErrors.failure("Reading " + what + " on the source " + where, e);
         } finally {
             try {
                 connection.rollback();
@@ -254,23 +270,10 @@ public final class CdcSource implements AutoCloseable {
         return r.get(0, Boolean.class) ? position : WalEnd.ofInsertPosition(position, r.get(2, Integer.class), r.get(3, Long.class));
     }
 
-    /**
-     * Fails when the source refuses a replication connection the way a connection pooler does (PgBouncer:
-     * "unsupported startup parameter: replication"): logical replication needs a walsender of the server
-     * itself. Any other failure to connect is left to the checks and connections that follow, which say
-     * more precisely what is wrong (a missing REPLICATION privilege, a wrong password).
-     */
-    public static void checkNotPooled(ConnectionSettings settings) {
-        try {
-            ReplicationSession.open(settings).close();
-        } catch (DatakitException e) {
-            String message = SqlErrors.serverMessage(e.getCause() == null ? e : e.getCause());
-            if (message.contains("unsupported startup parameter")) {
-                throw DatakitException.badInput("The source %s refused a replication connection (%s): replication connections cannot go "
-                    + "through a connection pooler such as PgBouncer. Point --source (%s) at the PostgreSQL server itself.",
-                    settings.describe(), message, settings.origin(PgParam.HOST));
-            }
-        }
+    /** The other pgoutput slots of the source database than {@code slot}: streams (or subscriptions) that may read a publication. */
+    public List<String> otherPgoutputSlots(String slot) {
+        return db.resultQuery("SELECT slot_name::text FROM pg_catalog.pg_replication_slots WHERE plugin = 'pgoutput' "
+            + "AND database = current_database() AND slot_name <> ? ORDER BY 1", slot).fetch(0, String.class);
     }
 
     /**

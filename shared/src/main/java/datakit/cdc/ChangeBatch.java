@@ -42,6 +42,7 @@ final class ChangeBatch {
     private long bytes;
 
     /** The transaction whose changes are being added: its commit LSN, time and id, as COPY text. */
+    private String commitLsn;
     private byte[] lsn;
     private byte[] commitTime;
     private byte[] xid;
@@ -57,10 +58,16 @@ final class ChangeBatch {
     }
 
     void begin(String commitLsn, Instant commitTime, long xid) {
+        this.commitLsn = commitLsn;
         this.lsn = bytes(commitLsn);
         this.commitTime = bytes(commitTime.toString());
         this.xid = bytes(Long.toString(xid));
         this.seq = 0;
+    }
+
+    /** The last change added: its transaction's commit LSN and its {@code _cdc_seq}. */
+    StateApply.After lastChange() {
+        return new StateApply.After(commitLsn, seq);
     }
 
     void insert(ChangeTable table, PgOutput.Tuple row) throws SQLException {

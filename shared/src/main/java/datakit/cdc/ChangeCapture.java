@@ -15,6 +15,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.postgresql.replication.LogSequenceNumber;
 
@@ -31,14 +33,19 @@ public final class ChangeCapture {
     private final ChangeBatch batch;
     private final PgOutputDecoder decoder = new PgOutputDecoder();
     private final PgOutputDecoder replayDecoder = PgOutputDecoder.insideStream();
-    private final Function<TableRef, List<String>> rowKey;
-    private final boolean apply;
+    /** With --apply, the source: the rows' keys, and what older rows hold in a column added since. */
+    private final Optional<ApplySource> apply;
     private final Map<Long, ChangeTable> relations = new HashMap<>();
     /** Relation messages not followed yet: each is followed at the relation's first change after it. */
     private final Map<Long, PgOutput.Relation> announced = new HashMap<>();
     private final Map<ChangeTable, List<String>> applyKeys = new HashMap<>();
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
     private final List<String> schemaChanges = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+    /** Per keyless --apply table, where this batch's changes of it were applied through before its shape changed. */
+    private final Map<ChangeTable, StateApply.After> appliedThrough = new HashMap<>();
+    /** Per keyless --apply table, the updates and deletes of this run it could not apply. */
+    private final Map<ChangeTable, StateApply.Unmatched> unmatched = new LinkedHashMap<>();
     private long checkpoint;
     private final String since;
     private boolean inTransaction;
@@ -51,16 +58,16 @@ public final class ChangeCapture {
     /**
      * @param landing    the bronze type of each column of a relation, by name, from the types the Relation message names
      * @param metadata   the metadata of a source table's rows
-     * @param rowKey     with --apply, the columns that identify a row of a source table
+     * @param apply      with --apply, the source: the columns that identify a row of a source table, and the values rows
+     *                   older than an added column have in it
      * @param checkpoint the end LSN of the last transaction the warehouse holds
      * @param since      where the slot began: older changes in bronze may be older than its snapshot
      */
     public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
-                         Function<TableRef, BronzeMetadata> metadata, Optional<Function<TableRef, List<String>>> rowKey,
+                         Function<TableRef, BronzeMetadata> metadata, Optional<ApplySource> apply,
                          LogSequenceNumber checkpoint, LogSequenceNumber since) {
         this.since = since.asString();
-        this.rowKey = rowKey.orElse(t -> List.of());
-        this.apply = rowKey.isPresent();
+        this.apply = apply;
         this.batch = new ChangeBatch(warehouse, runId);
         this.bronzeSchema = bronzeSchema;
         this.landing = landing;
@@ -154,13 +161,30 @@ public final class ChangeCapture {
         ChangeTable table = tables.computeIfAbsent(source, s -> new ChangeTable(s, TableRef.of(bronzeSchema, s.table())));
         batch.send(table); // rows gathered so far have the old shape
         DSLContext db = Sql.using(batch.connection());
+        List<String> keyOfBatch = applyKeys.get(table);
+        if (keyOfBatch != null && keyOfBatch.isEmpty() && batch.touched().contains(table)) {
+            // Kept without a key, the bronze table matches old rows whole: the batch's changes so far have the old shape, so
+            // they are applied before it changes.
+            applyThrough(db, table);
+        }
         schemaChanges.addAll(table.follow(db, relation, landing.apply(relation), metadata.apply(source)));
         relations.put(relation.oid(), table);
-        if (apply) {
+        if (apply.isPresent()) {
+            ApplySource src = apply.get();
             // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
-            List<String> key = applyKeys.computeIfAbsent(table, t -> rowKey.apply(source));
-            schemaChanges.addAll(StateApply.follow(db, table, key));
+            List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(source));
+            StateApply.Followed followed = StateApply.follow(db, table, key, added -> src.olderRowValues(source, added));
+            schemaChanges.addAll(followed.done());
+            warnings.addAll(followed.warnings());
         }
+    }
+
+    /** Applies the batch's changes of {@code table} not applied yet to its bronze table (--apply). */
+    private void applyThrough(DSLContext db, ChangeTable table) {
+        StateApply.After from = appliedThrough.getOrDefault(table, StateApply.After.start(firstLsnOfBatch));
+        StateApply.Unmatched missed = StateApply.apply(db, table, applyKeys.get(table), from, metadata.apply(table.source()));
+        unmatched.merge(table, missed, StateApply.Unmatched::plus);
+        appliedThrough.put(table, batch.lastChange());
     }
 
     /**
@@ -171,14 +195,10 @@ public final class ChangeCapture {
         batch.sendAll();
         DSLContext db = Sql.using(batch.connection());
         batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch,
-            apply ? firstLsnOfBatch : since)));
-        if (apply) {
+            apply.isPresent() ? firstLsnOfBatch : since)));
+        if (apply.isPresent()) {
             for (ChangeTable table : batch.touched()) {
-                long unmatched = StateApply.apply(db, table, applyKeys.get(table), firstLsnOfBatch, metadata.apply(table.source()));
-                if (unmatched > 0) {
-                    schemaChanges.add("%d updates and deletes of %s found no equal row in %s to remove: it differs from the source (run "
-                        .formatted(unmatched, table.source(), table.state()) + "once with --snapshot always to reload it)");
-                }
+                applyThrough(db, table);
             }
         }
         checkpoint = Math.max(checkpoint, lastCommitEnd);
@@ -188,6 +208,7 @@ public final class ChangeCapture {
     /** After the caller committed: the next batch starts empty. */
     public void batchCommitted() {
         batch.clear();
+        appliedThrough.clear();
         firstLsnOfBatch = null;
     }
 
@@ -223,6 +244,24 @@ public final class ChangeCapture {
 
     public List<String> schemaChanges() {
         return schemaChanges;
+    }
+
+    /**
+     * What the run could not keep exact with --apply, in words: bronze tables kept without a key that a schema
+     * change keeps from matching older rows, and the updates and deletes that found no row to change.
+     */
+    public List<String> warnings() {
+        var all = new ArrayList<>(warnings);
+        unmatched.forEach((table, missed) -> {
+            if (missed.noEqualRow() + missed.noOldRow() > 0) {
+                all.add("%d updates and deletes of %s could not be applied to %s (%s), so it differs from the source; run once with "
+                    .formatted(missed.noEqualRow() + missed.noOldRow(), table.source(), table.state(), Stream.of(
+                        missed.noEqualRow() > 0 ? missed.noEqualRow() + " found no equal row to remove" : "",
+                        missed.noOldRow() > 0 ? missed.noOldRow() + " came without the whole old row" : "")
+                    .filter(w -> !w.isEmpty()).collect(Collectors.joining(" and "))) + "--snapshot always to reload it");
+            }
+        });
+        return all;
     }
 
     /** The change tables written in this run. */

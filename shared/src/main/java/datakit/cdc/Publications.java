@@ -94,25 +94,34 @@ public final class Publications {
 
     /** The tables of {@code tables} whose changes the publication does not send: neither it nor a table above it is a member. */
     public List<TableRef> missingFrom(String publication, List<TableRef> tables) {
-        return tables.stream().filter(t -> !db.resultQuery("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication p WHERE p.pubname = ? "
-            + "AND " + covers("p", Sql.literal(t.sql()) + "::regclass") + ")", publication).fetchOne(0, Boolean.class)).toList();
+        List<String> missing = db.resultQuery("SELECT t.name FROM unnest(?::text[]) WITH ORDINALITY AS t(name, position) WHERE NOT EXISTS "
+                + "(SELECT 1 FROM pg_catalog.pg_publication p WHERE p.pubname = ? AND " + covers("p", "pg_catalog.to_regclass(t.name)") + ") "
+                + "ORDER BY t.position", names(tables), publication)
+            .fetch(0, String.class);
+        return tables.stream().filter(t -> missing.contains(t.sql())).toList();
     }
 
     /**
-     * Fails when a publication that exists would send a partitioned table's changes under the name of each
-     * partition (publish_via_partition_root off): they would land in a change table per partition, and a
-     * row moved between partitions in two. Partitions published on their own, without their root, are
-     * tables like any other.
+     * Fails when a publication that exists sends, or would once {@code tables} are added to it, a partitioned
+     * table's changes under the name of each partition (publish_via_partition_root off): they would land in a
+     * change table per partition, and a row moved between partitions in two. Partitions published on their
+     * own, without their root, are tables like any other.
      */
-    public void checkPartitionsPublishedWhole(String publication) {
+    public void checkPartitionsPublishedWhole(String publication, List<TableRef> tables) {
         db.resultQuery("""
-                SELECT DISTINCT rn.nspname::text, r.relname::text FROM pg_catalog.pg_publication p
+                SELECT rn.nspname::text, r.relname::text FROM pg_catalog.pg_publication p
                 JOIN pg_catalog.pg_publication_tables t ON t.pubname = p.pubname
                 JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname
                 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
                 JOIN pg_catalog.pg_class r ON r.oid = pg_catalog.pg_partition_root(c.oid)
                 JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-                WHERE p.pubname = ? AND NOT p.pubviaroot AND c.relispartition AND """ + covers("p", "r.oid") + " ORDER BY 1, 2", publication)
+                WHERE p.pubname = ? AND NOT p.pubviaroot AND c.relispartition AND """ + covers("p", "r.oid") + """
+
+                UNION
+                SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_publication p CROSS JOIN unnest(?::text[]) AS t(name)
+                JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t.name) JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE p.pubname = ? AND NOT p.pubviaroot AND c.relkind = 'p'
+                ORDER BY 1, 2""", publication, names(tables), publication)
             .stream().findFirst().ifPresent(root -> {
                 throw DatakitException.badInput("Publication %s publishes the partitions of %s each under its own name "
                     + "(publish_via_partition_root is off), so their changes would not land in one change table. Run ALTER PUBLICATION %s "
@@ -122,15 +131,11 @@ public final class Publications {
     }
 
     /**
-     * Drops the publication, if it still exists. Only for one this stream created: others may be read by
-     * other streams, and belong to whoever made them.
+     * Drops the publication, if it still exists. Only for one this stream created and no other slot of the
+     * database may read: others belong to whoever made them.
      */
-    public boolean drop(String name) {
-        boolean exists = exists(name);
-        if (exists) {
-            db.execute("DROP PUBLICATION " + Sql.quote(name));
-        }
-        return exists;
+    public void drop(String name) {
+        db.execute("DROP PUBLICATION IF EXISTS " + Sql.quote(name));
     }
 
     /**
@@ -143,6 +148,11 @@ public final class Publications {
             + "AND pr.prrelid IN " + self + ")"
             + (serverVersion >= 150000 ? " OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_class cc "
                 + "ON cc.relnamespace = pn.pnnspid WHERE pn.pnpubid = " + p + ".oid AND cc.oid IN " + self + ")" : "") + ")";
+    }
+
+    /** The tables' quoted names, as one text[] bind value. */
+    private static Object names(List<TableRef> tables) {
+        return tables.stream().map(TableRef::sql).toArray(String[]::new);
     }
 
     private static String list(List<TableRef> tables) {

@@ -26,6 +26,11 @@ public final class SlotCheckpoint {
     public record Stored(Optional<String> lsn, String slot, Optional<String> since) {
     }
 
+    /** Whether the bronze schema has its checkpoint table yet (it has none before its first run). */
+    public boolean exists(Connection connection) {
+        return Sql.using(connection).resultQuery("SELECT pg_catalog.to_regclass(?) IS NOT NULL", table).fetchOne(0, Boolean.class);
+    }
+
     public Optional<Stored> read(Connection connection, String stream) {
         return Sql.using(connection).resultQuery("SELECT lsn::text, state ->> 'slot', state ->> 'since' FROM " + table
                 + " WHERE stream = ? AND partition_name = ''", stream)
@@ -46,24 +51,36 @@ public final class SlotCheckpoint {
     }
 
     /**
-     * Records that this stream created its publication (state {@code publication_created}), so that
-     * {@code --drop-slot} drops it too, and never a publication someone else made. Later saves keep it.
+     * Records the name of the publication this stream created (state {@code created_publication}), so that
+     * {@code --drop-slot} drops that one, and never a publication someone else made, even after the stream
+     * switched to another. Later saves keep it.
      */
-    public void notePublicationCreated(Connection transaction, String stream) {
-        Sql.using(transaction).execute("UPDATE " + table + " SET state = state || '{\"publication_created\": true}' "
-            + "WHERE stream = ? AND partition_name = ''", stream);
+    public void notePublicationCreated(Connection transaction, String stream, String publication) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('created_publication', ?::text) "
+            + "WHERE stream = ? AND partition_name = ''", publication, stream);
     }
 
     /** The publication this stream created, if it did and the checkpoint remembers it. */
     public Optional<String> createdPublication(Connection connection, String stream) {
-        return Sql.using(connection).resultQuery("SELECT state ->> 'publication' FROM " + table + " WHERE stream = ? AND partition_name = '' "
-            + "AND (state ->> 'publication_created')::boolean", stream).fetchOptional(0, String.class);
+        return Sql.using(connection).resultQuery("SELECT state ->> 'created_publication' FROM " + table + " WHERE stream = ? "
+            + "AND partition_name = ''", stream).fetchOptional(0, String.class);
     }
 
-    /** The other streams of this bronze schema that read {@code publication}. */
-    public java.util.List<String> otherStreamsOf(Connection connection, String publication, String stream) {
-        return Sql.using(connection).resultQuery("SELECT stream FROM " + table + " WHERE state ->> 'publication' = ? AND stream <> ? "
-            + "AND partition_name = '' ORDER BY 1", publication, stream).fetch(0, String.class);
+    /** The publication the stream reads, as its checkpoint names it. */
+    public Optional<String> publication(Connection connection, String stream) {
+        return Sql.using(connection).resultQuery("SELECT state ->> 'publication' FROM " + table + " WHERE stream = ? AND partition_name = ''",
+            stream).fetchOptional(0, String.class);
+    }
+
+    /** The leaves of the stream's partitioned tables as the last run saw them (see {@link PartitionLeaves}), if it kept them. */
+    public Optional<PartitionLeaves> partitionLeaves(Connection connection, String stream) {
+        return Sql.using(connection).resultQuery("SELECT state ->> 'partitions' FROM " + table + " WHERE stream = ? AND partition_name = ''",
+            stream).fetchOptional(0, String.class).map(PartitionLeaves::fromJson);
+    }
+
+    public void savePartitionLeaves(Connection transaction, String stream, PartitionLeaves leaves) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('partitions', ?::jsonb) "
+            + "WHERE stream = ? AND partition_name = ''", leaves.toJson(), stream);
     }
 
     public void delete(Connection transaction, String stream) {

@@ -9,8 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.jooq.DSLContext;
+import org.jooq.Record;
 
 /**
  * {@code --apply}: keeps a source table's bronze table (loaded from the snapshot) equal to the source,
@@ -30,18 +32,48 @@ final class StateApply {
     private StateApply() {
     }
 
+    /** Where a batch's changes of a table were applied through: the change's commit LSN and its {@code _cdc_seq}. */
+    record After(String lsn, int seq) {
+        /** Every change of the transactions that commit at {@code lsn} or later. */
+        static After start(String lsn) {
+            return new After(lsn, 0);
+        }
+
+        String sql() {
+            return "_cdc_lsn >= " + Sql.literal(lsn) + "::pg_lsn AND (_cdc_lsn, _cdc_seq) > (" + Sql.literal(lsn) + "::pg_lsn, " + seq + ")";
+        }
+    }
+
+    /** What following a change table's shape did to the bronze table, in words, and what it could not keep exact. */
+    record Followed(List<String> done, List<String> warnings) {
+    }
+
+    /** Of a batch's updates and deletes of a keyless table: those that found no equal row, and those that came without a whole old row. */
+    record Unmatched(long noEqualRow, long noOldRow) {
+        static final Unmatched NONE = new Unmatched(0, 0);
+
+        Unmatched plus(Unmatched other) {
+            return new Unmatched(noEqualRow + other.noEqualRow, noOldRow + other.noOldRow);
+        }
+    }
+
     /**
      * Creates the bronze table when missing (no snapshot was loaded; it then also gets {@code _cdc_unknown}
      * for values no change has shown yet), gives it the columns the change table has, with the same types,
-     * and the unique index on the key; returns what it changed, in words.
+     * and the unique index on the key. A table kept without a key matches old rows whole, so a column added
+     * to it gets, in the rows it holds, the value the source's older rows have in it ({@code olderRows}, from
+     * the source catalog; see {@link CdcSource#olderRowValues}), and the run is warned where that value is not
+     * known, or where a column's type changed (rows from before print as the old type did).
      */
-    static List<String> follow(DSLContext db, ChangeTable table, List<String> key) {
+    static Followed follow(DSLContext db, ChangeTable table, List<String> key,
+                           Function<List<String>, Map<String, Optional<String>>> olderRows) {
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Optional<BronzeTable> state = BronzeTable.inspect(db, table.state());
         String index = "CREATE UNIQUE INDEX " + Sql.quote(Identifiers.fit(table.state().table() + "_bronze_key")) + " ON "
             + table.state().sql() + " (" + quoted(key) + ")";
         var changes = new ArrayList<String>();
         var done = new ArrayList<String>();
+        var warnings = new ArrayList<String>();
         if (state.isEmpty()) {
             done.add("created " + table.state());
             changes.add("CREATE TABLE " + table.state().sql() + " (" + table.columns().stream().map(c -> Sql.quote(c) + " " + types.get(c))
@@ -51,15 +83,30 @@ final class StateApply {
             }
         } else {
             Map<String, String> now = state.get().columns();
+            List<String> added = table.columns().stream().filter(c -> !now.containsKey(c)).toList();
+            Map<String, Optional<String>> older = key.isEmpty() && !added.isEmpty() ? olderRows.apply(added) : Map.of();
             for (String column : table.columns()) {
                 String type = types.get(column);
                 if (!now.containsKey(column)) {
-                    changes.add("ALTER TABLE " + table.state().sql() + " ADD COLUMN " + Sql.quote(column) + " " + type);
-                    done.add("added " + TableRef.display(column) + " " + type + " to " + table.state());
+                    Optional<String> value = older.getOrDefault(column, Optional.empty());
+                    // A constant default gives the rows the table holds their value without rewriting it; then it goes again.
+                    changes.add("ALTER TABLE " + table.state().sql() + " ADD COLUMN " + Sql.quote(column) + " " + type
+                        + value.map(v -> " DEFAULT " + Sql.literal(v) + "::" + type).orElse(""));
+                    value.ifPresent(v -> changes.add("ALTER TABLE " + table.state().sql() + " ALTER COLUMN " + Sql.quote(column) + " DROP DEFAULT"));
+                    done.add("added " + TableRef.display(column) + " " + type + " to " + table.state()
+                        + (value.isPresent() ? " (its rows from before get the value the source gives them)" : ""));
+                    if (key.isEmpty() && !older.containsKey(column)) {
+                        warnings.add(inexact(table, "the values its rows from before have in the new column " + TableRef.display(column)
+                            + " are not known here (a volatile default, or the table was rewritten since)"));
+                    }
                 } else if (!now.get(column).equals(type)) {
                     changes.add("ALTER TABLE " + table.state().sql() + " ALTER COLUMN " + Sql.quote(column) + " TYPE " + type + " USING "
                         + Sql.quote(column) + "::text::" + type);
                     done.add(TableRef.display(column) + " of " + table.state() + " is now " + type);
+                    if (key.isEmpty()) {
+                        warnings.add(inexact(table, "the type of " + TableRef.display(column) + " changed, and the rows it holds from before "
+                            + "print their values as the old type did"));
+                    }
                 }
             }
             if (!key.isEmpty() && !state.get().hasUniqueKey(key)) {
@@ -69,25 +116,30 @@ final class StateApply {
             }
         }
         changes.forEach(db::execute);
-        return done;
+        return new Followed(done, warnings);
+    }
+
+    private static String inexact(ChangeTable table, String why) {
+        return "%s (kept without a key) can no longer match exactly the old rows that updates and deletes of %s send: %s; run once with "
+            .formatted(table.state(), table.source(), why) + "--snapshot always to reload it";
     }
 
     /**
-     * Applies the changes from {@code fromLsn} on; {@code key} empty for a table kept as a multiset. Returns
-     * how many changes found no row equal to their old row to remove (0 unless the bronze table no longer
-     * equals the source: changed by hand, or not kept by --apply all along).
+     * Applies the changes after {@code from}; {@code key} empty for a table kept as a multiset. Returns the
+     * updates and deletes of a keyless table it could not apply: 0 unless the bronze table no longer equals
+     * the source (changed by hand, not kept by --apply all along, or after a schema change it warned of).
      */
-    static long apply(DSLContext db, ChangeTable table, List<String> key, String fromLsn, BronzeMetadata metadata) {
+    static Unmatched apply(DSLContext db, ChangeTable table, List<String> key, After from, BronzeMetadata metadata) {
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Map<String, String> stateColumns = BronzeTable.inspect(db, table.state()).orElseThrow().columns();
         String changes = table.ref().sql();
-        String since = "_cdc_lsn >= " + Sql.literal(fromLsn) + "::pg_lsn";
+        String since = from.sql();
         Optional<String> lastTruncate = db.resultQuery("SELECT _cdc_lsn::text || ' ' || _cdc_seq FROM " + changes + " WHERE " + since
             + " AND _cdc_op = 'truncate' ORDER BY _cdc_lsn DESC, _cdc_seq DESC LIMIT 1").fetchOptional(0, String.class);
         if (lastTruncate.isPresent()) {
             db.execute("TRUNCATE " + table.state().sql());
             String[] at = lastTruncate.get().split(" ");
-            since += " AND (_cdc_lsn, _cdc_seq) > (" + Sql.literal(at[0]) + "::pg_lsn, " + Integer.parseInt(at[1]) + ")";
+            since = new After(at[0], Integer.parseInt(at[1])).sql();
         }
         boolean unknown = stateColumns.containsKey("_cdc_unknown");
         if (key.isEmpty()) {
@@ -112,32 +164,39 @@ final class StateApply {
             .collect(Collectors.joining(", "));
         db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", columns) + ") SELECT " + String.join(", ", values)
             + " FROM (" + last + ") l WHERE sets ON CONFLICT (" + keys + ") DO UPDATE SET " + updates);
-        return 0;
+        return Unmatched.NONE;
     }
 
     /**
      * A table without a key, as a multiset: adds the new row of every insert and update, then removes, for
      * each distinct old row of the updates and deletes, as many equal rows as there were such changes. Set
      * arithmetic gives what applying them one by one in commit order gives, since every old row existed when
-     * its change was made; a row added and removed within the batch cancels out.
+     * its change was made; a row added and removed within the batch cancels out. An update or delete that did
+     * not carry the whole old row (the table's replica identity changed) removes nothing, and is counted.
      */
-    private static long applyWholeRows(DSLContext db, ChangeTable table, String since, Map<String, String> types, boolean unknown,
-                                       BronzeMetadata metadata) {
+    private static Unmatched applyWholeRows(DSLContext db, ChangeTable table, String since, Map<String, String> types, boolean unknown,
+                                            BronzeMetadata metadata) {
         String changes = table.ref().sql();
         Insert insert = Insert.of(table, unknown, metadata);
         db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", insert.columns()) + ") SELECT "
             + String.join(", ", insert.values())
             + " FROM " + changes + " WHERE " + since + " AND _cdc_op IN ('insert', 'update') ORDER BY _cdc_lsn, _cdc_seq");
+        // -> is SQL NULL for a key the old row lacks, and JSON null for a NULL it carries.
+        String whole = table.columns().stream().map(c -> "_cdc_old -> " + Sql.literal(c) + " IS NOT NULL")
+            .collect(Collectors.joining(" AND ", "coalesce(", ", false)"));
         String oldRow = table.columns().stream().map(c -> "((_cdc_old ->> " + Sql.literal(c) + ")::" + types.get(c) + ")::text")
             .collect(Collectors.joining(", ", "jsonb_build_array(", ")"));
         String bronzeRow = table.columns().stream().map(c -> "s." + Sql.quote(c) + "::text")
             .collect(Collectors.joining(", ", "jsonb_build_array(", ")"));
-        return db.resultQuery("WITH gone AS (SELECT " + oldRow + " AS row, count(*) AS n FROM " + changes + " WHERE " + since
-                + " AND _cdc_old IS NOT NULL AND _cdc_op IN ('update', 'delete') GROUP BY 1), "
+        Record counts = db.resultQuery("WITH changed AS (SELECT _cdc_old, " + whole + " AS whole FROM " + changes + " WHERE " + since
+                + " AND _cdc_op IN ('update', 'delete')), "
+                + "gone AS (SELECT " + oldRow + " AS row, count(*) AS n FROM changed WHERE whole GROUP BY 1), "
                 + "equal AS (SELECT s.ctid AS row_id, g.n, row_number() OVER (PARTITION BY g.row ORDER BY s.ctid) AS copy FROM "
                 + table.state().sql() + " s JOIN gone g ON " + bronzeRow + " = g.row), "
                 + "removed AS (DELETE FROM " + table.state().sql() + " s USING equal e WHERE s.ctid = e.row_id AND e.copy <= e.n RETURNING 1) "
-                + "SELECT (SELECT coalesce(sum(n), 0) FROM gone) - (SELECT count(*) FROM removed)").fetchOne(0, Long.class);
+                + "SELECT (SELECT coalesce(sum(n), 0) FROM gone) - (SELECT count(*) FROM removed), "
+                + "(SELECT count(*) FROM changed WHERE NOT whole)").fetchOne();
+        return new Unmatched(counts.get(0, Long.class), counts.get(1, Long.class));
     }
 
     /** The bronze table's columns a change row sets, and the values from the change table's row (and the run's metadata). */

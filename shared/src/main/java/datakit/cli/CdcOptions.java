@@ -54,8 +54,9 @@ public class CdcOptions implements CheckedOptions {
             + "commit; off: the server keeps them on its own disk and sends them after the commit.")
     String streaming;
 
-    @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint, and the publication if this stream "
-        + "created it), then exit: the server stops keeping WAL for it, and the next run starts over with a new slot and snapshot.")
+    @Option(names = "--drop-slot", description = "Drop the slot (and this stream's checkpoint, and the publication this stream "
+        + "created unless another slot of the database may read it), then exit: the server stops keeping WAL for it, and the next run "
+        + "starts over with a new slot and snapshot.")
     boolean dropSlot;
 
     @Option(names = "--lag-warning", paramLabel = "BYTES", descriptionKey = "CDC_LAG_WARNING", defaultValue = "1073741824",

@@ -1,6 +1,6 @@
 package datakit.cli;
 
-import datakit.cdc.CdcSource;
+import datakit.cdc.ReplicationProbe;
 import datakit.config.ConnectionResolver;
 import datakit.config.ConnectionSettings;
 import datakit.config.ConnectionUrl;
@@ -79,10 +79,10 @@ public final class Datakit implements AutoCloseable {
         ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url());
         ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url());
         // A pooler refuses the replication connection only: find out before anything is opened or created.
-        CdcSource.checkNotPooled(sourceSettings);
+        ReplicationProbe replication = ReplicationProbe.open(sourceSettings);
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
-        return new CdcExtract(run, from, to, env.get("DATAKIT_FAULT_HALT_AFTER_COMMIT").isPresent());
+        return new CdcExtract(run, from, to, replication, env.get("DATAKIT_FAULT_HALT_AFTER_COMMIT").isPresent());
     }
 
     /** The bronze schemas of the warehouse, for migrating them on demand. */

@@ -7,8 +7,11 @@ import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -21,17 +24,24 @@ final class CdcDryRun {
     private CdcDryRun() {
     }
 
-    /** The plan of a run: the publication, the slot, the snapshot, the change tables and the pending migrations. */
+    /**
+     * The plan of a run: the publication, the slot, the snapshot, the change tables to create and the pending
+     * migrations. The slot is checked as the run checks it ({@link SlotStart}), so the dry run fails where the
+     * run would.
+     */
     static void plan(RunContext run, ConnectionSettings source, Database warehouse, CdcSource src, CdcRequest request, List<TableRef> tables,
-                     String bronzeSchema) {
+                     String bronzeSchema) throws SQLException {
         boolean publicationExists = src.publications().exists(request.publication());
+        SlotStart start = SlotStart.decide(src, request, SlotStart.stored(warehouse, bronzeSchema, request.stream()), publicationExists);
         List<String> adds = (publicationExists ? src.publications().missingFrom(request.publication(), request.tables()) : List.<TableRef>of())
             .stream().map(TableRef::toString).toList();
         List<String> names = tables.isEmpty() ? List.of("all tables") : tables.stream().map(TableRef::toString).toList();
-        Optional<CdcSource.Slot> slot = src.slot(request.slot());
-        String slotAction = slot.isEmpty() ? "create" : request.snapshotAlways() ? "recreate" : "stream";
-        boolean loads = !request.snapshotNever() && !slotAction.equals("stream");
-        List<String> changeTables = tables.stream().map(t -> new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().toString()).toList();
+        boolean loads = !request.snapshotNever() && start.action() != SlotStart.Action.RESUME;
+        List<String> changeTables;
+        try (Connection connection = warehouse.connect()) {
+            changeTables = ChangeTable.withoutChangeTable(connection, tables, bronzeSchema).stream()
+                .map(t -> new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().toString()).toList();
+        }
         List<String> pending = Migrations.pending(warehouse.dataSource(), bronzeSchema);
 
         var plan = new LinkedHashMap<String, Object>();
@@ -50,9 +60,10 @@ final class CdcDryRun {
         plan.put("publication", publication);
         var slotPlan = new LinkedHashMap<String, Object>();
         slotPlan.put("name", request.slot());
-        slotPlan.put("action", slotAction);
-        slot.ifPresent(s -> slotPlan.put("lag_bytes", s.lagBytes()));
+        slotPlan.put("action", start.action().name().toLowerCase(Locale.ROOT));
+        start.slot().ifPresent(s -> slotPlan.put("lag_bytes", s.lagBytes()));
         plan.put("slot", slotPlan);
+        start.warning().ifPresent(w -> plan.put("warnings", List.of(w)));
         plan.put("snapshot", loads ? "load the tables from the new slot's snapshot" : "none");
         plan.put("apply", request.apply());
         plan.put("change_tables", changeTables);
@@ -69,18 +80,20 @@ final class CdcDryRun {
             case "use" -> " (exists)";
             default -> " (exists; would add " + String.join(", ", adds) + ")";
         });
-        out.println("  slot        " + request.slot() + switch (slotAction) {
-            case "create" -> " (would be created" + (loads ? ", and the tables loaded from its snapshot)" : ")");
-            case "recreate" -> " (would be made again, and the tables reloaded from its snapshot)";
-            default -> " (exists, " + Sizes.bytes(slot.orElseThrow().lagBytes()) + " behind)";
+        out.println("  slot        " + request.slot() + switch (start.action()) {
+            case CREATE -> " (would be created" + (loads ? ", and the tables loaded from its snapshot)" : ")");
+            case RECREATE -> " (would be made again: " + start.why() + (loads ? "; and the tables reloaded from its snapshot)" : ")");
+            case RESUME -> " (exists, " + Sizes.bytes(start.slot().orElseThrow().lagBytes()) + " behind)";
         });
-        out.println("  changes     " + String.join(", ", changeTables));
+        start.warning().ifPresent(w -> out.println("  warning     " + w));
+        out.println("  changes     " + (changeTables.isEmpty() ? "every change table exists" : String.join(", ", changeTables) + " would be created"));
         out.println("  migrations  " + (pending.isEmpty() ? "none pending" : String.join(", ", pending) + " would be applied first"));
         out.flush();
     }
 
     /** The plan of {@code --drop-slot}. */
-    static void dropSlot(RunContext run, ConnectionSettings source, CdcRequest request, Optional<CdcSource.Slot> slot, String publication) {
+    static void dropSlot(RunContext run, ConnectionSettings source, CdcRequest request, Optional<CdcSource.Slot> slot,
+                         SlotDrop.PublicationFate publication) {
         var plan = new LinkedHashMap<String, Object>();
         plan.put("status", "dry-run");
         plan.put("datakit", run.datakit());
@@ -90,14 +103,15 @@ final class CdcDryRun {
         slotPlan.put("action", slot.isPresent() ? "drop" : "none: it does not exist");
         slot.ifPresent(s -> slotPlan.put("retained_wal_bytes", s.retainedBytes()));
         plan.put("slot", slotPlan);
-        plan.put("publication", publication);
+        plan.put("publication", publication.plan());
         plan.put("checkpoint", "delete " + request.stream());
         if (run.json()) {
             print(run, plan);
             return;
         }
         run.out().println("postgres-cdc would drop slot " + slot.map(s -> s.name() + " (it keeps " + Sizes.bytes(s.retainedBytes())
-            + " of WAL)").orElse(request.slot() + ": it does not exist") + " and the checkpoint of " + request.stream() + "; " + publication);
+            + " of WAL)").orElse(request.slot() + ": it does not exist") + " and the checkpoint of " + request.stream() + "; publication "
+            + publication.words(true));
         run.out().flush();
     }
 

@@ -65,6 +65,7 @@ final class ChangeStream {
     private final SlotPosition position;
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
     private final List<String> schemaChanges = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
     private final CountDownLatch done = new CountDownLatch(1);
     private RunLog runs;
     private volatile MessageReader reader;
@@ -77,10 +78,12 @@ final class ChangeStream {
     private long committedTransactions;
     private long committedReplays;
     private List<String> committedSchemaChanges = List.of();
+    private List<String> committedWarnings = List.of();
 
     /** What the stream did, and the slot as the source showed it at the end. */
     record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
-                  List<String> schemaChanges, String checkpoint, long durationMs, int reconnections, Optional<CdcSource.Slot> slot) {
+                  List<String> schemaChanges, List<String> warnings, String checkpoint, long durationMs, int reconnections,
+                  Optional<CdcSource.Slot> slot) {
     }
 
     ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
@@ -111,7 +114,7 @@ final class ChangeStream {
             connection.setAutoCommit(false);
             LogSequenceNumber checkpoint = stream(connection, start, since, end, streaming);
             connection.close();
-            return new Result(transactions, replaysSkipped, changes, bytes, rowsPerTable, schemaChanges, checkpoint.asString(),
+            return new Result(transactions, replaysSkipped, changes, bytes, rowsPerTable, schemaChanges, warnings, checkpoint.asString(),
                 (System.nanoTime() - started) / 1_000_000, sources.reconnections(), sources.slotNow(run));
         } catch (SQLException | RuntimeException e) {
             warehouse.discard(connection);
@@ -192,7 +195,7 @@ final class ChangeStream {
             run.info("streaming slot %s from %s%s%s".formatted(request.slot(), from.asString(),
                 end.map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
-                request.apply() ? Optional.of(sources::rowKey) : Optional.empty(), from, since);
+                request.apply() ? Optional.of(sources) : Optional.empty(), from, since);
             try {
                 LogSequenceNumber checkpoint = position.finish(connection, read(current, capture, connection, from), runs);
                 current.confirm(checkpoint);
@@ -201,6 +204,7 @@ final class ChangeStream {
                 transactions += committedTransactions;
                 replaysSkipped += committedReplays;
                 schemaChanges.addAll(committedSchemaChanges);
+                warnings.addAll(committedWarnings);
                 noteCommitted(null);
             }
         }
@@ -279,6 +283,7 @@ final class ChangeStream {
         committedTransactions = capture == null ? 0 : capture.transactions();
         committedReplays = capture == null ? 0 : capture.skippedTransactions();
         committedSchemaChanges = capture == null ? List.of() : List.copyOf(capture.schemaChanges());
+        committedWarnings = capture == null ? List.of() : List.copyOf(capture.warnings());
     }
 
     private DatakitException gaveUp(Exception last, int retries, LogSequenceNumber checkpoint) {

@@ -1,5 +1,6 @@
 package datakit.run;
 
+import datakit.cdc.ApplySource;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ReplicationSession;
 import datakit.cli.DatakitException;
@@ -9,6 +10,7 @@ import datakit.db.SqlErrors;
 import datakit.sql.TableRef;
 import java.sql.SQLException;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -18,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * the set-up's. When the replication connection is lost, the next {@link #session()} opens both again,
  * and ends the walsender of the lost connection if it still holds the slot.
  */
-final class StreamSource implements AutoCloseable {
+final class StreamSource implements AutoCloseable, ApplySource {
     private final Database source;
     private final CdcSource setUpQueries;
     private final ReplicationSession setUpSession;
@@ -80,8 +82,14 @@ final class StreamSource implements AutoCloseable {
         return queries.serverVersion();
     }
 
-    List<String> rowKey(TableRef table) {
+    @Override
+    public List<String> rowKey(TableRef table) {
         return queries.rowKey(table);
+    }
+
+    @Override
+    public Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
+        return queries.olderRowValues(table, columns);
     }
 
     /** The slot as the source shows it now, for the summary; nothing when the source cannot say. */

@@ -1,0 +1,73 @@
+package datakit.run;
+
+import datakit.cdc.CdcSource;
+import datakit.cdc.SlotCheckpoint;
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.db.Database;
+import datakit.db.SqlErrors;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Optional;
+import org.jooq.exception.DataAccessException;
+
+/**
+ * How a change stream starts from its slot, decided the same way by a run and by its dry run, so a dry run
+ * fails where the run would: make the slot (there is none), make it again ({@code --snapshot always}, or a
+ * run that was making it ended before its snapshot committed), or resume it. A slot that cannot be resumed
+ * is refused: another plugin's or database's, one in use by another process, one without a checkpoint in
+ * bronze (unless {@code --snapshot never}), one whose publication is gone.
+ *
+ * @param slot    the slot as the server shows it, if it exists
+ * @param warning what the run should warn of (the slot is gone since the last run), if anything
+ */
+record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optional<String> warning) {
+
+    enum Action {
+        CREATE, RECREATE, RESUME
+    }
+
+    static SlotStart decide(CdcSource src, CdcRequest request, Optional<SlotCheckpoint.Stored> stored, boolean publicationExists) {
+        Optional<CdcSource.Slot> slot = src.slot(request.slot());
+        slot.ifPresent(src::checkSlotUsable);
+        boolean checkpointed = stored.flatMap(SlotCheckpoint.Stored::lsn).isPresent();
+        if (slot.isPresent()) {
+            boolean unfinished = stored.filter(s -> s.lsn().isEmpty() && request.slot().equals(s.slot())).isPresent();
+            if (request.snapshotAlways() || unfinished) {
+                return new SlotStart(Action.RECREATE, slot, unfinished ? "a run that was creating it ended before its snapshot committed"
+                    : "--snapshot always", Optional.empty());
+            }
+            if (!checkpointed && !request.snapshotNever()) {
+                throw new DatakitException(ExitCode.BAD_INPUT, ("Replication slot %s exists, but bronze has no checkpoint for it, so its "
+                    + "changes cannot be matched to a snapshot. Use --snapshot never to stream from the slot's position, or "
+                    + "--drop-slot to start over.").formatted(request.slot()));
+            }
+            // pgoutput looks the publication up with the catalog of each change's time: one made now is not there.
+            if (!publicationExists) {
+                throw new DatakitException(ExitCode.NOT_READY, ("Publication %s does not exist, and slot %s cannot stream through one "
+                    + "made now: the slot reads each change with the catalog as it was then, where that publication is missing (was it "
+                    + "dropped, or is --publication new to this stream?). Run once with --snapshot always to start over with a new slot "
+                    + "and snapshot.")
+                    .formatted(request.publication(), request.slot()));
+            }
+            return new SlotStart(Action.RESUME, slot, "it exists", Optional.empty());
+        }
+        Optional<String> gone = checkpointed && !request.snapshotAlways() ? Optional.of("slot " + request.slot() + " is gone since the "
+            + "last run; changes made since then are lost to __changes" + (request.snapshotNever() ? ""
+            : ", and the snapshot of the new slot brings the bronze tables up to date")) : Optional.empty();
+        return new SlotStart(Action.CREATE, slot, "it does not exist", gone);
+    }
+
+    /**
+     * The stream's checkpoint, read where the bronze schema has its bookkeeping tables; none before the
+     * schema's first run (a dry run, or {@code --drop-slot} of a slot made by hand, migrate nothing).
+     */
+    static Optional<SlotCheckpoint.Stored> stored(Database warehouse, String bronzeSchema, String stream) {
+        var checkpoints = new SlotCheckpoint(bronzeSchema);
+        try (Connection connection = warehouse.connect()) {
+            return checkpoints.exists(connection) ? checkpoints.read(connection, stream) : Optional.empty();
+        } catch (SQLException | DataAccessException e) {
+            throw SqlErrors.failure("Reading the checkpoint of " + stream, e);
+        }
+    }
+}
