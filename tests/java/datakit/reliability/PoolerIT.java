@@ -301,7 +301,10 @@ class PoolerIT {
                         UNION ALL SELECT 'role', current_setting('role')
                         UNION ALL SELECT 'set for the session', coalesce(string_agg(name, ', ' ORDER BY name), '') FROM pg_settings
                           WHERE source = 'session' AND name NOT IN
-                            ('application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'standard_conforming_strings')
+                            ('application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'standard_conforming_strings',
+                             -- SET TRANSACTION READ ONLY leaves this marked 'session' after the transaction, with its value
+                             -- back to off: every transaction starts from default_transaction_read_only, checked above.
+                             'transaction_read_only')
                         UNION ALL SELECT 'prepared statements', count(*)::text FROM pg_prepared_statements
                         UNION ALL SELECT 'advisory locks', count(*)::text FROM pg_locks WHERE locktype = 'advisory'
                           AND pid = pg_backend_pid()""")) {
