@@ -92,7 +92,8 @@ class PgOutputDecoderIT {
 
     @Test
     void aLargeTransactionStreamsInBlocksThatCarryItsId() {
-        db.execute("ALTER DATABASE " + db.name() + " SET logical_decoding_work_mem = '64kB'",
+        // The sandbox commits asynchronously; decoding reads only flushed WAL, so this commit waits for its flush.
+        db.execute("ALTER DATABASE " + db.name() + " SET logical_decoding_work_mem = '64kB'", "SET synchronous_commit = on",
             "INSERT INTO items SELECT g, repeat('x', 100), NULL, g FROM generate_series(1, 3000) g");
 
         List<PgOutput> changes = changes();
