@@ -10,12 +10,14 @@ import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CheckpointStore;
 import datakit.checkpoint.CursorCheckpoint;
 import datakit.checkpoint.Position;
+import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.SourceSession;
+import datakit.source.TransactionStatus;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -70,11 +72,14 @@ final class IncrementalAttempt {
                 throw StreamLock.busy(connection, stream, runs, run.runId());
             }
             runs.abandonStale(connection, stream, run.runId());
+            Optional<Checkpoint> stored = store.load(connection, stream);
+            // Asked before the snapshot is taken, so that a commit the answer counts is one the snapshot sees.
+            XidRanges notCommitted = increment.xmin() && stored.orElse(null) instanceof XminCheckpoint x && x.seen().isPresent()
+                ? TransactionStatus.notCommitted(source, x.seen().get()) : XidRanges.NONE;
             session = SourceSession.begin(source);
             session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
             src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
-            Optional<Checkpoint> stored = store.load(connection, stream);
             Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
             if (existing.isPresent()) {
                 StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
@@ -89,12 +94,16 @@ final class IncrementalAttempt {
             } else {
                 // A refresh in append mode keeps the history and appends a complete copy.
                 Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
-                Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
+                Optional<String> behind = from.flatMap(c -> c instanceof XminCheckpoint x ? x.behind(src.snapshot(), notCommitted)
+                    : Optional.empty());
+                behind.ifPresent(this::sayBehind);
+                Checkpoint reached = behind.isPresent() ? from.get()
+                    : increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
                 totals.details.put("checkpoint", reached.describe());
                 if (src.cursorNullable()) {
                     loadNullCursorRows(reached);
                 }
-                if (increment.detectDeletes()) {
+                if (increment.detectDeletes() && behind.isEmpty()) {
                     markVanished();
                 }
                 runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details);
@@ -162,6 +171,17 @@ final class IncrementalAttempt {
         }
         totals.details.put("chunks", ends.size());
         return reached;
+    }
+
+    /**
+     * xmin mode, a source behind what the last run read: its older row versions would replace newer ones in bronze, and the
+     * checkpoint would move back. Nothing is read, the checkpoint stays, and the run says so.
+     */
+    private void sayBehind(String why) {
+        String said = "the source is behind what the last run read: " + why + ". Nothing was loaded and the checkpoint is kept; a run on "
+            + "a source that has caught up (a standby that replayed further, the primary) loads the changes";
+        totals.details.put("behind", said);
+        run.warn(target + ": " + said);
     }
 
     /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
@@ -303,48 +323,5 @@ final class IncrementalAttempt {
         var all = new ArrayList<>(list);
         all.add(item);
         return all;
-    }
-
-    /** What a run has committed so far, across its attempts, and what the part in progress would add. */
-    static final class RunTotals {
-        long rows;
-        long bytes;
-        final Map<String, Object> details = new LinkedHashMap<>();
-        private final Map<String, Long> rejected = new LinkedHashMap<>();
-        private long pendingRows;
-        private long pendingBytes;
-        private long pendingSkipped;
-        private Map<String, Long> pendingRejected = Map.of();
-
-        /** Values the part set aside in _bronze_rejects, per column, counted once the part commits. */
-        void pendingRejected(Map<String, Long> counts) {
-            pendingRejected = counts;
-        }
-
-        void pending(CopyPipe.Result result, long written) {
-            pendingRows = result.rows();
-            pendingBytes = result.bytes();
-            pendingSkipped = result.rows() - written;
-        }
-
-        void commitPending() {
-            rows += pendingRows;
-            bytes += pendingBytes;
-            if (pendingSkipped > 0) {
-                details.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
-            }
-            if (!pendingRejected.isEmpty()) {
-                pendingRejected.forEach((column, count) -> rejected.merge(column, count, Long::sum));
-                details.put("rejected", rejected);
-            }
-            dropPending();
-        }
-
-        void dropPending() {
-            pendingRows = 0;
-            pendingBytes = 0;
-            pendingSkipped = 0;
-            pendingRejected = Map.of();
-        }
     }
 }

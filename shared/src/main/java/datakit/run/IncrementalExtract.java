@@ -70,9 +70,9 @@ public final class IncrementalExtract {
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
-        var totals = new IncrementalAttempt.RunTotals();
+        var totals = new RunTotals();
         try {
-            warehouse.retry().run(attempt -> {
+            Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
                 return null;
             }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
