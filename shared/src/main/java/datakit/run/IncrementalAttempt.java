@@ -24,8 +24,6 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
 
@@ -49,6 +47,7 @@ final class IncrementalAttempt {
     private SourceSession session;
     private IncrementalSource src;
     private BronzeWrite write;
+    private boolean sourceBehind;
 
     IncrementalAttempt(RunContext run, Database source, Database warehouse, Increment increment, TableRef target, WriteMode mode,
                        RunLog runs, RunTotals totals) {
@@ -94,16 +93,13 @@ final class IncrementalAttempt {
             } else {
                 // A refresh in append mode keeps the history and appends a complete copy.
                 Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
-                Optional<String> behind = from.flatMap(c -> c instanceof XminCheckpoint x ? x.behind(src.snapshot(), notCommitted)
-                    : Optional.empty());
-                behind.ifPresent(this::sayBehind);
-                Checkpoint reached = behind.isPresent() ? from.get()
-                    : increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
+                Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored, notCommitted) : loadPastCursor(from, stored);
                 totals.details.put("checkpoint", reached.describe());
                 if (src.cursorNullable()) {
                     loadNullCursorRows(reached);
                 }
-                if (increment.detectDeletes() && behind.isEmpty()) {
+                // A source behind the last run has not seen rows inserted since: they are not deleted.
+                if (increment.detectDeletes() && !sourceBehind) {
                     markVanished();
                 }
                 runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details);
@@ -131,16 +127,9 @@ final class IncrementalAttempt {
             .orElseGet(() -> new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
                 Optional.empty(), src.filter()));
         Optional<Position> last = start.last();
-        List<String> lower = new ArrayList<>();
-        String readAfter = start.describe();
-        if (last.isPresent() && increment.lookback().isPresent()) {
-            lower.add(src.lookback(last.get(), increment.lookback().get()));
-            readAfter = src.cursorColumn().orElseThrow() + " >= " + last.get().cursor() + " - " + increment.lookback().get() + " (lookback)";
-        } else if (last.isPresent()) {
-            lower.add(src.after(last.get()));
-        } else {
-            increment.initialValue().ifPresent(v -> lower.add(src.cursorAtLeast(v)));
-        }
+        ReadStart readStart = ReadStart.of(increment, src, Optional.of(start));
+        List<String> lower = readStart.predicates();
+        String readAfter = readStart.describe();
         Optional<Position> high = src.highest(lower);
         if (high.isEmpty()) {
             if (!stored.equals(Optional.of(start))) {
@@ -174,21 +163,24 @@ final class IncrementalAttempt {
     }
 
     /**
-     * xmin mode, a source behind what the last run read: its older row versions would replace newer ones in bronze, and the
-     * checkpoint would move back. Nothing is read, the checkpoint stays, and the run says so.
+     * xmin mode: the rows written by transactions the stored snapshot did not see, in one part. From a source behind what the last
+     * run read (it has not committed all of it: a lagging standby after its primary), older row versions would replace newer ones
+     * in bronze and the checkpoint would move back: nothing is read then, the checkpoint stays, and the run says so.
      */
-    private void sayBehind(String why) {
-        String said = "the source is behind what the last run read: " + why + ". Nothing was loaded and the checkpoint is kept; a run on "
-            + "a source that has caught up (a standby that replayed further, the primary) loads the changes";
-        totals.details.put("behind", said);
-        run.warn(target + ": " + said);
-    }
-
-    /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
-    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
+    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored, XidRanges notCommitted)
+            throws SQLException {
+        Optional<String> behind = from.flatMap(c -> ((XminCheckpoint) c).behind(src.snapshot(), notCommitted));
+        if (behind.isPresent()) {
+            String said = "the source is behind what the last run read: " + behind.get() + ". Nothing was loaded and the checkpoint is "
+                + "kept; a run on a source that has caught up (a standby that replayed further, the primary) loads the changes";
+            totals.details.put("behind", said);
+            run.warn(target + ": " + said);
+            sourceBehind = true;
+            return from.get();
+        }
         XminCheckpoint after = src.xminCheckpoint();
-        List<String> lower = from.map(c -> List.of(src.notSeenBy((XminCheckpoint) c))).orElse(List.of());
-        loadPart(src.read(lower), from.map(Checkpoint::describe).orElse(""), () -> store.advance(connection, stream, stored, after, run.runId()));
+        ReadStart readStart = ReadStart.of(increment, src, from);
+        loadPart(src.read(readStart.predicates()), readStart.describe(), () -> store.advance(connection, stream, stored, after, run.runId()));
         return after;
     }
 
