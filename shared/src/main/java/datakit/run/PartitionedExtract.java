@@ -135,9 +135,9 @@ public final class PartitionedExtract {
         retry.run(attempt -> {
             boolean newSnapshot = snapshotEnded[0];
             if (newSnapshot) {
-                current[0] = planOnce();
-                snapshotEnded[0] = false;
+                current[0] = planOnce(); // if this fails, the next attempt plans again
             }
+            snapshotEnded[0] = false;
             try {
                 loadShared(current[0], target, how, runs, retry, newSnapshot);
             } catch (SQLException | RuntimeException e) {
