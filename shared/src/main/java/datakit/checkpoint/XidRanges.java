@@ -58,11 +58,6 @@ public record XidRanges(List<Range> ranges) {
         return ranges.stream().mapToLong(Range::count).sum();
     }
 
-    /** The ids from {@code from} on. */
-    public XidRanges from(long from) {
-        return new XidRanges(ranges.stream().filter(r -> r.last() >= from).map(r -> new Range(Math.max(r.first(), from), r.last())).toList());
-    }
-
     /** Every id, for servers that have no multirange type. */
     public List<Long> ids() {
         var ids = new ArrayList<Long>();
