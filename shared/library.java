@@ -69,6 +69,7 @@
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
 //SOURCES src/main/java/datakit/checkpoint/PartStore.java
 //SOURCES src/main/java/datakit/checkpoint/Position.java
+//SOURCES src/main/java/datakit/checkpoint/XidRanges.java
 //SOURCES src/main/java/datakit/checkpoint/XminCheckpoint.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
 //SOURCES src/main/java/datakit/cli/CdcOptions.java
@@ -142,9 +143,11 @@
 //SOURCES src/main/java/datakit/run/PartitionedPlan.java
 //SOURCES src/main/java/datakit/run/PartsProgress.java
 //SOURCES src/main/java/datakit/run/Progress.java
+//SOURCES src/main/java/datakit/run/ReadStart.java
 //SOURCES src/main/java/datakit/run/RunContext.java
 //SOURCES src/main/java/datakit/run/RunLog.java
 //SOURCES src/main/java/datakit/run/RunSummary.java
+//SOURCES src/main/java/datakit/run/RunTotals.java
 //SOURCES src/main/java/datakit/run/Shard.java
 //SOURCES src/main/java/datakit/run/SharedLoad.java
 //SOURCES src/main/java/datakit/run/Sizes.java
@@ -172,6 +175,7 @@
 //SOURCES src/main/java/datakit/source/SourceColumn.java
 //SOURCES src/main/java/datakit/source/SourceSession.java
 //SOURCES src/main/java/datakit/source/Split.java
+//SOURCES src/main/java/datakit/source/TransactionStatus.java
 //SOURCES src/main/java/datakit/source/Xmin.java
 //SOURCES src/main/java/datakit/sql/Identifiers.java
 //SOURCES src/main/java/datakit/sql/Sql.java

@@ -31,18 +31,56 @@ class CheckpointJsonTest {
 
     @Test
     void anXminCheckpointKeepsItsSnapshotAndTheTransactionsItSaw() {
-        var checkpoint = new XminCheckpoint("4294967396:4294967400:", Optional.of(List.of(4294967397L, 4294967399L)), "all rows; columns id");
+        var checkpoint = new XminCheckpoint("4294967396:4294967400:", Optional.of(XidRanges.of(List.of(4294967399L, 4294967397L))),
+            "all rows; columns id");
 
         Checkpoint back = CheckpointStore.read(CheckpointStore.write(checkpoint));
 
         assertThat(back).isEqualTo(checkpoint);
         assertThat(((XminCheckpoint) back).xmin()).isEqualTo(4294967396L);
         assertThat(back.describe()).isEqualTo("transactions from 4294967396 on but 4294967397, 4294967399 (snapshot 4294967396:4294967400:)");
-        var none = new XminCheckpoint("900:900:", Optional.of(List.of()), "all rows; columns id");
+        var none = new XminCheckpoint("900:900:", Optional.of(XidRanges.NONE), "all rows; columns id");
         assertThat(CheckpointStore.read(CheckpointStore.write(none))).isEqualTo(none);
         assertThat(none.describe()).isEqualTo("transactions from 900 on (snapshot 900:900:)");
-        assertThat(new XminCheckpoint("1:9:", Optional.of(List.of(2L, 3L, 4L, 5L, 6L)), "").describe())
-            .isEqualTo("transactions from 1 on but 2, 3, 4 and 2 more (snapshot 1:9:)");
+    }
+
+    @Test
+    void theTransactionsAnXminCheckpointSawAreKeptAsRangesOfConsecutiveIds() {
+        var ids = new java.util.ArrayList<Long>();
+        for (long id = 1_000; id < 41_000; id++) {
+            ids.add(id);
+        }
+        ids.addAll(List.of(50_000L, 50_002L, 50_003L));
+        var checkpoint = new XminCheckpoint("999:60000:", Optional.of(XidRanges.of(ids)), "all rows; columns id");
+
+        String json = CheckpointStore.write(checkpoint);
+
+        assertThat(json).contains("\"seen\":[[1000,40999],50000,[50002,50003]]").hasSizeLessThan(150);
+        assertThat(CheckpointStore.read(json)).isEqualTo(checkpoint);
+        assertThat(checkpoint.seen().get().count()).isEqualTo(40_003);
+        assertThat(checkpoint.describe()).isEqualTo("transactions from 999 on but 1000-40999, 50000, 50002-50003 (snapshot 999:60000:)");
+        assertThat(new XminCheckpoint("1:99:", Optional.of(XidRanges.of(List.of(2L, 4L, 6L, 8L, 9L, 10L))), "").describe())
+            .isEqualTo("transactions from 1 on but 2, 4, 6 and 1 more range (snapshot 1:99:)");
+    }
+
+    @Test
+    void anXminCheckpointWrittenAsAListOfIdsReadsAsRanges() {
+        Checkpoint old = CheckpointStore.read("{\"mode\": \"xmin\", \"snapshot\": \"10:20:\", \"seen\": [11, 12, 13, 15], \"filter\": \"\"}");
+
+        assertThat(old).isEqualTo(new XminCheckpoint("10:20:", Optional.of(new XidRanges(List.of(new XidRanges.Range(11, 13),
+            new XidRanges.Range(15, 15)))), ""));
+    }
+
+    @Test
+    void aSourceIsBehindAnXminCheckpointUnlessItsSnapshotHoldsEverythingTheCheckpointRead() {
+        var checkpoint = new XminCheckpoint("100:110:", Optional.of(XidRanges.of(List.of(104L, 105L))), "");
+
+        assertThat(checkpoint.behind("100:110:", XidRanges.NONE)).isEmpty();
+        assertThat(checkpoint.behind("105:130:", XidRanges.NONE)).isEmpty();
+        assertThat(checkpoint.behind("100:108:", XidRanges.NONE)).contains("its snapshot 100:108: is older than the checkpoint's 100:110:");
+        assertThat(checkpoint.behind("99:120:", XidRanges.NONE)).contains("its snapshot 99:120: is older than the checkpoint's 100:110:");
+        assertThat(checkpoint.behind("100:120:", XidRanges.of(List.of(105L))))
+            .contains("1 of the transactions whose rows the last run read (105) are not committed there yet");
     }
 
     @Test

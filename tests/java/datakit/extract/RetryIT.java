@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import datakit.testing.Datakits;
 import datakit.testing.TestDatabase;
 import datakit.testing.TestPostgres;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -38,6 +39,37 @@ class RetryIT {
         assertThat(warehouse.count("bronze.big")).isEqualTo(400000);
         assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_bronze\\_staging%'")).isEqualTo("0");
         assertThat(result.err()).contains("attempt 2 of the load of bronze.big");
+    }
+
+    /**
+     * Chunk "6-end" commits in the exported snapshot; then the source's backends are terminated while chunk "0-5" is copied: the
+     * snapshot's exporting session too, so no retry can import it again. The load goes on in a new snapshot and copies the
+     * staged chunk again.
+     */
+    @Test
+    void aPartitionedLoadWhoseSnapshotWasLostGoesOnInANewOneCopyingItsStagedPartsAgain() throws Exception {
+        TestDatabase source = TestPostgres.createDatabase("retry3_src");
+        TestDatabase warehouse = TestPostgres.createDatabase("retry3_wh");
+        source.execute("CREATE TABLE items (id int PRIMARY KEY, pad text)",
+            "INSERT INTO items SELECT g, repeat('x', 400) FROM generate_series(1, 230) g", "VACUUM ANALYZE items");
+        var env = Map.of("SOURCE_DATABASE_URL", source.url() + "?application_name=retry-parts", "WAREHOUSE_DATABASE_URL", warehouse.url());
+        var run = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresPartitioned", env, "--table", "items", "--chunks", "2",
+            "--parallelism", "1", "--where", "pg_sleep(0.01) IS NOT NULL"));
+        String terminated = "f";
+        for (int i = 0; i < 1000 && terminated.equals("f") && !run.isDone(); i++) {
+            terminated = source.value("""
+                SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity WHERE application_name = 'retry-parts'
+                  AND EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'retry-parts' AND query LIKE 'COPY%(0,0)%' AND state = 'active')""");
+            Thread.sleep(10);
+        }
+
+        var result = run.get(2, TimeUnit.MINUTES);
+
+        assertThat(terminated).as("the source's backends were terminated during the second chunk").isEqualTo("t");
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.err()).contains("in a new snapshot: the part this run staged in the one that ended is copied again");
+        assertThat(warehouse.rows("SELECT id FROM bronze.items ORDER BY id")).isEqualTo(source.rows("SELECT id FROM items ORDER BY id"));
+        assertThat(warehouse.rows("SELECT details->>'copied', details->>'resumed' FROM bronze.extraction_runs")).containsExactly(List.of("2", "0"));
     }
 
     private static TestDatabase bigSource(String prefix) {

@@ -124,6 +124,41 @@ class PartitionedResumeIT {
     }
 
     /** Commits batch after batch, each a row in every partition with the batch's number, until told to stop. */
+    /**
+     * An UPDATE moves a row between blocks, so block ranges read in two snapshots can hold it twice or not at all: a second run
+     * while the first copies them stops, and a run after the first was killed starts the load over instead of resuming it.
+     * Here the first run staged blocks 6-end and was copying 0-5 when killed; row 1 then moved from block 0 to the last block.
+     */
+    @Test
+    void aBlockChunkedLoadIsNeitherSharedNorResumedButStartedOver() throws Exception {
+        TestDatabase source = TestPostgres.createDatabase("chunks_src");
+        source.execute("CREATE TABLE items (id int PRIMARY KEY, pad text)",
+            "INSERT INTO items SELECT g, repeat('x', 400) FROM generate_series(1, 230) g", "VACUUM ANALYZE items",
+            "CREATE TABLE knobs (delay float8)", "INSERT INTO knobs VALUES (0.05)");
+        TestDatabase warehouse = TestPostgres.createDatabase("chunks_wh");
+        // Reads of the first run (in its snapshot) take 50 ms a row; the rerun reads the same way without waiting.
+        String[] args = {"--table", "items", "--chunks", "2", "--parallelism", "1", "--where", "pg_sleep((SELECT delay FROM knobs)) IS NOT NULL"};
+        Path log = Files.createTempFile("chunks-killed", ".log");
+        Process first = start(env(source, warehouse), log, args);
+        assertThat(await(warehouse, "SELECT to_regclass('bronze.extraction_checkpoints') IS NOT NULL", "t", 60_000, first)
+            && await(warehouse, STAGED_PARTS, "1", 60_000, first)).as(Files.readString(log)).isTrue();
+
+        var second = Datakits.run("PostgresPartitioned", env(source, warehouse), args);
+        Datakits.assertFailsWithOneLine(second, 3, "Another run is copying the block ranges of bronze.items, which must all be read in one "
+            + "snapshot, so it cannot share them. Wait for it to finish, or stop it first.");
+        killAfterStagedParts(warehouse, source, first, log, 1);
+        source.execute("UPDATE items SET pad = repeat('y', 400) WHERE id = 1", "UPDATE knobs SET delay = 0");
+        var rerun = Datakits.run("PostgresPartitioned", env(source, warehouse), args);
+
+        assertThat(source.value("SELECT (ctid::text::point)[0] >= 6 FROM items WHERE id = 1")).as("row 1 moved to the staged blocks").isEqualTo("t");
+        assertThat(rerun.exitCode()).as(rerun.toString()).isZero();
+        assertThat(rerun.err()).contains("giving up the unfinished load of bronze.items begun by run ", ": block ranges read in its snapshot "
+            + "cannot be kept with ones read in this run's (updated rows move between blocks)");
+        assertThat(warehouse.rows("SELECT id, md5(pad) FROM bronze.items ORDER BY id")).isEqualTo(source.rows("SELECT id, md5(pad) FROM items ORDER BY id"));
+        assertThat(warehouse.rows("SELECT status, coalesce(details->>'copied', '') FROM bronze.extraction_runs ORDER BY started_at"))
+            .containsExactly(List.of("abandoned", ""), List.of("failed", ""), List.of("succeeded", "2"));
+    }
+
     static void insertBatches(TestDatabase source, int partitions, AtomicInteger committed, AtomicBoolean stop) {
         try (Connection c = source.connect(); var insert = c.prepareStatement(
                 "INSERT INTO public.events SELECT -(?::bigint * 100 + p), p, ?, 'batch' FROM generate_series(0, ?) p")) {

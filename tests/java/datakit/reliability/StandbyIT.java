@@ -198,6 +198,32 @@ class StandbyIT {
         assertThat(run.err()).contains("terminating connection due to conflict with recovery", "in a new snapshot");
     }
 
+    /**
+     * Chunk "6-end" commits in the exported snapshot; then a conflict ends that snapshot while chunk "0-5" is copied, after an UPDATE
+     * moved row 1 from block 0 to the last block. Kept, chunk "6-end" would lack row 1's new version, and chunk "0-5" read again in a
+     * new snapshot its old one.
+     */
+    @Test
+    void aPartitionedLoadWhoseSnapshotEndedCopiesAgainThePartsItStagedInIt() throws Exception {
+        var slow = Slow.create("conflict_chunks", "CREATE TABLE items (id int PRIMARY KEY, pad text)",
+            "INSERT INTO items SELECT g, repeat('x', 400) FROM generate_series(1, 230) g", "VACUUM ANALYZE items");
+        var run = CompletableFuture.supplyAsync(() -> Datakits.run("PostgresPartitioned", slow.env(), "--table", "items", "--chunks", "2",
+            "--parallelism", "1", "--where", Slow.WHERE));
+        var replica = new TestDatabase(standby, slow.db().name());
+        await("the copy of blocks 0-5", () -> run.isDone() || replica.value("SELECT count(*) > 0 FROM pg_stat_activity WHERE "
+            + "application_name = '" + Slow.READER + "' AND state = 'active' AND query LIKE 'COPY%(0,0)%'").equals("t"));
+        slow.db().execute("UPDATE items SET pad = repeat('y', 400) WHERE id = 1");
+        assertThat(slow.db().value("SELECT (ctid::text::point)[0] >= 6 FROM items WHERE id = 1")).as("row 1 moved to the last chunk").isEqualTo("t");
+        slow.db().execute("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; COMMIT");
+
+        var done = run.get(2, TimeUnit.MINUTES);
+
+        slow.assertRetriedAndLanded(done, "attempt 2 of the load of bronze.items", "items", "id, pad");
+        assertThat(done.err()).contains("in a new snapshot: the part this run staged in the one that ended is copied again");
+        assertThat(slow.warehouse().rows("SELECT details->>'copied', details->>'resumed' FROM bronze.extraction_runs"))
+            .containsExactly(List.of("2", "0"));
+    }
+
     @Test
     void aRecoveryConflictPastTheRetriesFailsNamingTheSettingsThatAvoidIt() throws Exception {
         var slow = Slow.create("conflict_fail", "CREATE TABLE items (id int PRIMARY KEY, name text)",
@@ -208,7 +234,8 @@ class StandbyIT {
         var run = slow.runWithOneConflict(noRetries, "COPY%", "items", "PostgresExtract", "--table", "items", "--where", Slow.WHERE);
 
         Datakits.assertFailsWithOneLine(run, 1, "canceling statement due to conflict with recovery",
-            "The hot standby cancelled the read to go on replaying its primary's changes (a recovery conflict), on the only attempt",
+            "The hot standby cancelled the read to go on replaying its primary's changes (a recovery conflict), and the source's "
+                + "max_retries left no retry.",
             "hot_standby_feedback=on", "max_standby_streaming_delay");
         assertThat(slow.warehouse().value("SELECT status FROM bronze.extraction_runs")).isEqualTo("failed");
     }
@@ -262,6 +289,82 @@ class StandbyIT {
         }
         waitForReplay();
         assertThat(health(env).path("status").asText()).isEqualTo("healthy");
+    }
+
+    /**
+     * Run 1 reads the primary while a transaction is open there (every snapshot's xmin stays at it); run 2 reads a standby whose
+     * replay is paused before an UPDATE that run 1 loaded. Run 2 would put the older version back and move the checkpoint back.
+     */
+    @Test
+    void xminFromAStandbyBehindWhatTheLastRunReadLoadsNothingAndSaysSo() throws Exception {
+        var db = TestPostgres.createDatabase(primary, "behind_src");
+        var warehouse = TestPostgres.createDatabase(primary, "behind_wh");
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)", "CREATE TABLE other (id int)", "INSERT INTO notes VALUES (1, 'base')");
+        var replica = new TestDatabase(standby, db.name());
+        String checkpoint = "SELECT cursor_value::text FROM bronze.extraction_checkpoints";
+        try (Connection open = db.connect(); Statement st = open.createStatement()) {
+            open.setAutoCommit(false);
+            st.execute("INSERT INTO other VALUES (1)");
+            db.execute("INSERT INTO notes VALUES (2, 'v1')");
+            waitForReplay();
+            replica.execute("SELECT pg_wal_replay_pause()");
+            await("replay to pause", () -> replica.value("SELECT pg_get_wal_replay_pause_state()").equals("paused"));
+            try {
+                db.execute("UPDATE notes SET body = 'v2' WHERE id = 2");
+                ok("PostgresIncremental", env(db, warehouse), "--table", "notes", "--sync-mode", "xmin");
+                String afterPrimary = warehouse.value(checkpoint);
+
+                var behind = JSON.readTree(ok("PostgresIncremental", env(replica, warehouse), "--table", "notes", "--sync-mode", "xmin",
+                    "--json").out());
+
+                assertThat(warehouse.rows("SELECT id, body FROM bronze.notes ORDER BY id")).isEqualTo(List.of(List.of("1", "base"), List.of("2", "v2")));
+                assertThat(warehouse.value(checkpoint)).isEqualTo(afterPrimary);
+                assertThat(behind.path("rows").asLong()).isZero();
+                assertThat(behind.path("behind").asText()).matches("the source is behind what the last run read: its snapshot \\d+:\\d+: is "
+                    + "older than the checkpoint's \\d+:\\d+:\\d+\\. Nothing was loaded and the checkpoint is kept; a run on a source that "
+                    + "has caught up \\(a standby that replayed further, the primary\\) loads the changes");
+            } finally {
+                replica.execute("SELECT pg_wal_replay_resume()");
+            }
+            db.execute("UPDATE notes SET body = 'v3' WHERE id = 1");
+        }
+        ok("PostgresIncremental", env(onStandby(db), warehouse), "--table", "notes", "--sync-mode", "xmin");
+        assertThat(warehouse.rows("SELECT id, body FROM bronze.notes ORDER BY id")).isEqualTo(db.rows("SELECT id, body FROM notes ORDER BY id"));
+    }
+
+    /**
+     * The replay lag is information: a role that may not call pg_last_wal_receive_lsn() (as on managed replicas, which refuse
+     * it outright) loads from the primary and from the standby, the lag left unknown with the server's reason.
+     */
+    @Test
+    void aRoleThatMayNotReadTheReplayLagStillLoadsAndHealthOnlyWarns() throws Exception {
+        var db = TestPostgres.createDatabase(primary, "lagfn_src");
+        var warehouse = TestPostgres.createDatabase(primary, "lagfn_wh");
+        db.execute("CREATE TABLE items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'a'), (2, 'b')",
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lag_reader') THEN CREATE ROLE lag_reader LOGIN PASSWORD 'pw'; "
+                + "END IF; END $$",
+            "GRANT SELECT ON items TO lag_reader", "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_last_wal_receive_lsn() FROM PUBLIC");
+        waitForReplay();
+        for (LocalCluster server : List.of(primary, standby)) {
+            var env = Map.of("SOURCE_DATABASE_URL", "postgresql://lag_reader:pw@" + server.host() + ":" + server.port() + "/" + db.name(),
+                "WAREHOUSE_DATABASE_URL", warehouse.url());
+
+            var summary = JSON.readTree(ok("PostgresExtract", env, "--table", "items", "--json").out());
+            var report = health(env);
+
+            assertThat(summary.path("rows").asLong()).isEqualTo(2);
+            if (server == primary) {
+                assertThat(summary.has("standby")).isFalse();
+                assertThat(report.path("status").asText()).isEqualTo("healthy");
+                continue;
+            }
+            assertThat(summary.path("standby").path("received_not_replayed_bytes").isNull()).isTrue();
+            assertThat(summary.path("standby").path("lag_unknown").asText()).isEqualTo("permission denied for function pg_last_wal_receive_lsn");
+            assertThat(summary.path("standby").path("last_replayed_transaction_at").asText()).matches("\\d{4}-.*Z");
+            assertThat(report.path("status").asText()).isEqualTo("degraded");
+            assertThat(report.path("warnings").toString()).contains("is a standby whose replay lag cannot be read (permission denied for "
+                + "function pg_last_wal_receive_lsn)");
+        }
     }
 
     /** postgres-health --check source --json, which exits 0 when healthy or degraded. */

@@ -73,7 +73,17 @@ public final class CheckpointStore {
             }
             case XminCheckpoint x -> {
                 node.put("mode", "xmin").put("snapshot", x.snapshot());
-                x.seen().ifPresent(ids -> ids.forEach(node.putArray("seen")::add));
+                x.seen().ifPresent(ids -> {
+                    var seen = node.putArray("seen");
+                    // A range of one is its id; a longer one [first, last].
+                    ids.ranges().forEach(r -> {
+                        if (r.count() == 1) {
+                            seen.add(r.first());
+                        } else {
+                            seen.addArray().add(r.first()).add(r.last());
+                        }
+                    });
+                });
             }
         }
         return node.put("filter", checkpoint.filter()).toString();
@@ -84,7 +94,7 @@ public final class CheckpointStore {
             JsonNode node = JSON.readTree(json);
             String filter = node.path("filter").asText("");
             if (node.path("mode").asText().equals("xmin")) {
-                Optional<List<Long>> seen = node.has("seen") ? Optional.of(longs(node.get("seen"))) : Optional.empty();
+                Optional<XidRanges> seen = node.has("seen") ? Optional.of(ranges(node.get("seen"))) : Optional.empty();
                 return new XminCheckpoint(node.path("snapshot").asText(), seen, filter);
             }
             Optional<Position> last = node.hasNonNull("value")
@@ -97,10 +107,12 @@ public final class CheckpointStore {
         }
     }
 
-    private static List<Long> longs(JsonNode array) {
-        var values = new ArrayList<Long>();
-        array.forEach(v -> values.add(v.asLong()));
-        return values;
+    /** Ids and [first, last] ranges; checkpoints written before ranges hold ids only. */
+    private static XidRanges ranges(JsonNode array) {
+        var ranges = new ArrayList<XidRanges.Range>();
+        array.forEach(v -> ranges.add(v.isArray() ? new XidRanges.Range(v.get(0).asLong(), v.get(1).asLong())
+            : new XidRanges.Range(v.asLong(), v.asLong())));
+        return XidRanges.merged(ranges);
     }
 
     private static List<String> strings(JsonNode array) {

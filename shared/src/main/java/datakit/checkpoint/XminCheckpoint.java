@@ -1,8 +1,6 @@
 package datakit.checkpoint;
 
-import java.util.List;
 import java.util.Optional;
-import java.util.stream.Collectors;
 
 /**
  * An xmin stream's checkpoint: the transactions whose rows the last run read. Every transaction before its
@@ -14,30 +12,50 @@ import java.util.stream.Collectors;
  * <p>{@code seen} comes from the rows because the snapshot's list of transactions in progress is not
  * enough: a hot standby lists none (it keeps them elsewhere, and exposes only the xmin), and no snapshot
  * lists subtransactions, whose rows carry ids of their own. Checkpoints written without {@code seen}
- * still follow the snapshot's list.
+ * still follow the snapshot's list. The ids are kept as ranges of consecutive ids ({@link XidRanges}).
  */
-public record XminCheckpoint(String snapshot, Optional<List<Long>> seen, String filter) implements Checkpoint {
-    private static final int IDS_DESCRIBED = 3;
-
-    public XminCheckpoint {
-        seen = seen.map(List::copyOf);
-    }
+public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter) implements Checkpoint {
+    private static final int RANGES_DESCRIBED = 3;
 
     /** The snapshot's xmin: every transaction before it had ended. */
     public long xmin() {
+        return xmin(snapshot);
+    }
+
+    /** The snapshot's xmax: the transaction after the last one it saw end. */
+    public long xmax() {
+        return xmax(snapshot);
+    }
+
+    private static long xmin(String snapshot) {
         return Long.parseLong(snapshot.substring(0, snapshot.indexOf(':')));
+    }
+
+    private static long xmax(String snapshot) {
+        return Long.parseLong(snapshot.split(":")[1]);
+    }
+
+    /**
+     * Why a source whose snapshot is {@code current}, and which has not committed {@code notCommitted} of the transactions
+     * this checkpoint read, is behind what it read, if it is: a lagging standby read after its primary, a restored backup.
+     * Reading it would put older versions back. A snapshot that holds the checkpoint's has an xmin and an xmax no smaller,
+     * and has seen every transaction the checkpoint read commit.
+     */
+    public Optional<String> behind(String current, XidRanges notCommitted) {
+        if (xmin(current) < xmin() || xmax(current) < xmax()) {
+            return Optional.of("its snapshot %s is older than the checkpoint's %s".formatted(current, snapshot));
+        }
+        if (!notCommitted.isEmpty()) {
+            return Optional.of("%d of the transactions whose rows the last run read (%s) are not committed there yet"
+                .formatted(notCommitted.count(), notCommitted.describe(RANGES_DESCRIBED)));
+        }
+        return Optional.empty();
     }
 
     @Override
     public String describe() {
-        return seen.map(ids -> "transactions from " + xmin() + " on" + (ids.isEmpty() ? "" : " but " + some(ids))
+        return seen.map(ids -> "transactions from " + xmin() + " on" + (ids.isEmpty() ? "" : " but " + ids.describe(RANGES_DESCRIBED))
                 + " (snapshot " + snapshot + ")")
             .orElse("transactions not visible in snapshot " + snapshot);
-    }
-
-    /** A few ids, and how many more: the description lands on every row loaded. */
-    private static String some(List<Long> ids) {
-        String shown = ids.stream().limit(IDS_DESCRIBED).map(String::valueOf).collect(Collectors.joining(", "));
-        return ids.size() <= IDS_DESCRIBED ? shown : shown + " and " + (ids.size() - IDS_DESCRIBED) + " more";
     }
 }

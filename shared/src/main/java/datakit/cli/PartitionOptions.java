@@ -74,7 +74,10 @@ public class PartitionOptions implements CheckedOptions {
         Layout chosen = layout();
         DatakitException.check(chosen == Layout.SINGLE || chunks == null,
             "--layout mirror makes a bronze table per source table, and block ranges (--chunks) are parts of one table. Use --layout single.");
-        return new PartitionedLoad(chosen, !full, restart, shard(), parallelism());
+        Shard shard = shard();
+        DatakitException.check(shard.count() == 1 || chunks == null, "Block ranges (--chunks) must all be read in one snapshot, since "
+            + "updated rows move between blocks, and each process of --shard reads its own. Leave out --shard and raise --parallelism.");
+        return new PartitionedLoad(chosen, !full, restart, shard, parallelism());
     }
 
     /** Parts copied at once: --parallelism, else the machine's cores between 2 and 8. */

@@ -1,6 +1,7 @@
 package datakit.db;
 
 import java.sql.SQLException;
+import java.util.Map;
 import java.util.Set;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -14,33 +15,41 @@ import org.postgresql.util.ServerErrorMessage;
  * {@link Retry} throws once it gives up, and {@link SqlErrors#failure} names it with the settings that avoid it.
  */
 public final class RecoveryConflict extends SQLException {
-    /** Serialization failure; a buffer deadlock with the replay. */
-    private static final Set<String> STATES = Set.of("40001", "40P01");
-    /** Where the backend raises every recovery conflict; unlike the message, it is never translated. */
-    private static final String ROUTINE = "ProcessInterrupts";
+    /**
+     * Where the server raises recovery conflicts, which unlike the message is never translated: serialization failures
+     * (40001) from the interrupt handling of tcop/postgres.c (ProcessInterrupts up to PostgreSQL 16,
+     * ProcessRecoveryConflictInterrupt from 17), where nothing else raises that state, and the buffer-pin deadlock with the
+     * replay (40P01) from storage/ipc/standby.c (CheckRecoveryConflictDeadlock). A lock deadlock, also 40P01, comes from
+     * elsewhere (deadlock.c) and is retried as one.
+     */
+    private static final Map<String, String> FILES = Map.of("40001", "postgres.c", "40P01", "standby.c");
+    private static final Set<String> ROUTINES = Set.of("ProcessInterrupts", "ProcessRecoveryConflictInterrupt",
+        "ProcessRecoveryConflictInterrupts", "CheckRecoveryConflictDeadlock");
 
-    private final int attempts;
+    private final int conflicts;
 
-    RecoveryConflict(Throwable last, int attempts) {
+    /** @param conflicts how many conflicts the retries met, this last one included */
+    RecoveryConflict(Throwable last, int conflicts) {
         super(SqlErrors.serverMessage(last), "40001", last);
-        this.attempts = attempts;
+        this.conflicts = conflicts;
     }
 
     /** Whether {@code e}, or one of its causes, is a recovery conflict. */
     public static boolean is(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof RecoveryConflict) {
+            if (t instanceof RecoveryConflict || t instanceof PSQLException p && p.getServerErrorMessage() != null
+                && raisedByConflict(p.getServerErrorMessage())) {
                 return true;
-            }
-            if (t instanceof PSQLException p && p.getServerErrorMessage() != null) {
-                ServerErrorMessage m = p.getServerErrorMessage();
-                if (STATES.contains(m.getSQLState()) && (ROUTINE.equals(m.getRoutine())
-                    || (m.getMessage() != null && m.getMessage().contains("conflict with recovery")))) {
-                    return true;
-                }
             }
         }
         return false;
+    }
+
+    /** By the state and where the server raised it; by the English message when a server sends no file or routine. */
+    static boolean raisedByConflict(ServerErrorMessage m) {
+        String file = FILES.get(m.getSQLState());
+        return file != null && (file.equals(m.getFile()) || ROUTINES.contains(m.getRoutine())
+            || m.getMessage() != null && m.getMessage().contains("conflict with recovery"));
     }
 
     /** The server's message and its detail ("User was holding a relation lock for too long"), for the line that announces a retry. */
@@ -54,12 +63,13 @@ public final class RecoveryConflict extends SQLException {
         return SqlErrors.serverMessage(e);
     }
 
-    /** What happened and what avoids it, after the server's message: how many attempts {@code e} ended, when known. */
+    /** What happened and what avoids it, after the server's message: how many conflicts ended the retries, when known. */
     static String explain(Throwable e) {
         String tries = "";
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof RecoveryConflict conflict) {
-                tries = conflict.attempts == 1 ? ", on the only attempt" : ", on each of " + conflict.attempts + " attempts";
+                tries = conflict.conflicts == 1 ? ", and the source's max_retries left no retry"
+                    : ", %d times; the source's max_retries left no more retries".formatted(conflict.conflicts);
                 break;
             }
         }

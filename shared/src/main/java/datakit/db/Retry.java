@@ -3,6 +3,7 @@ package datakit.db;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Retries work that failed for a reason that may pass (connection lost, server restarting, too many
@@ -21,10 +22,47 @@ public final class Retry {
 
     private final int maxRetries;
     private final Duration firstDelay;
+    /** The retries every run of this policy draws on together, or null: each run counts its own. */
+    private final Budget budget;
 
     public Retry(int maxRetries, Duration firstDelay) {
+        this(maxRetries, firstDelay, null);
+    }
+
+    private Retry(int maxRetries, Duration firstDelay, Budget budget) {
         this.maxRetries = maxRetries;
         this.firstDelay = firstDelay;
+        this.budget = budget;
+    }
+
+    /**
+     * One budget for the whole of a run's load, which reads the source and writes the warehouse: every run of the returned
+     * policy draws on it, however nested or parallel (a partitioned load's parts within the load's attempts), so in all the
+     * load retries recovery conflicts (the source's) at most {@code source}'s max_retries times, and other failures at most
+     * {@code warehouse}'s.
+     */
+    public static Retry forLoad(Retry source, Retry warehouse) {
+        return new Retry(warehouse.maxRetries, warehouse.firstDelay, new Budget(source.maxRetries, warehouse.maxRetries));
+    }
+
+    /** Retries shared by the runs of one policy, counted apart for recovery conflicts and other failures. */
+    private static final class Budget {
+        private final int conflictRetries;
+        private final int otherRetries;
+        private final AtomicInteger conflictsRetried = new AtomicInteger();
+        private final AtomicInteger othersRetried = new AtomicInteger();
+
+        Budget(int conflictRetries, int otherRetries) {
+            this.conflictRetries = conflictRetries;
+            this.otherRetries = otherRetries;
+        }
+
+        /** Takes one retry if any is left. */
+        boolean take(boolean conflict) {
+            AtomicInteger used = conflict ? conflictsRetried : othersRetried;
+            int limit = conflict ? conflictRetries : otherRetries;
+            return used.getAndUpdate(n -> n < limit ? n + 1 : n) < limit;
+        }
     }
 
     /** Work that may throw SQLException; the attempt number starts at 1. */
@@ -44,22 +82,25 @@ public final class Retry {
     }
 
     /**
-     * Runs {@code work} until it succeeds, fails for good, or has been retried {@code maxRetries} times. A
-     * recovery conflict is retried wherever it surfaces, also wrapped in a runtime exception (a plan's
-     * catalog reads); when the retries run out it ends as a {@link RecoveryConflict} that counts the attempts.
+     * Runs {@code work} until it succeeds, fails for good, or has used up its retries ({@code maxRetries}, or the shared
+     * budget of {@link #forLoad}). A recovery conflict is retried wherever it surfaces, also wrapped in a runtime exception
+     * (a plan's catalog reads); when the retries run out it ends as a {@link RecoveryConflict} that counts the conflicts,
+     * which a retry around this one passes on as it is: one loop giving up ends the run.
      */
     public <T> T run(Attempt<T> work, Retrying retrying) throws SQLException {
+        int conflicts = 0;
         for (int attempt = 1; ; attempt++) {
             try {
                 return work.run(attempt);
             } catch (SQLException | RuntimeException e) {
                 boolean conflict = RecoveryConflict.is(e);
-                if (!conflict && !(e instanceof SQLException && isTransient(e))) {
+                if (causedBy(e, RecoveryConflict.class) || !conflict && !(e instanceof SQLException && isTransient(e))) {
                     throw e;
                 }
-                if (!retries(attempt)) {
+                conflicts += conflict ? 1 : 0;
+                if (budget == null ? !retries(attempt) : !budget.take(conflict)) {
                     if (conflict) {
-                        throw new RecoveryConflict(e, attempt);
+                        throw new RecoveryConflict(e, budget == null ? conflicts : budget.conflictsRetried.get() + 1);
                     }
                     throw e;
                 }

@@ -100,8 +100,12 @@ public final class Health {
 
     /** A hot standby: how far its data is behind the primary, with a warning past the limits. */
     private void standby(DSLContext db, Limits limits) {
-        ReplayLag.of(db).ifPresent(lag -> {
+        db.connectionResult(ReplayLag::of).ifPresent(lag -> {
             report.put("standby", lag.asMap());
+            if (lag.unknown()) {
+                warnings.add(("%s %s is a standby whose replay lag cannot be read (%s): grant the user EXECUTE on the function, or "
+                    + "ignore this where the server does not offer it").formatted(role, report.get("database"), lag.whyUnknown()));
+            }
             if (lag.seconds() != null && lag.seconds() > limits.replayLag().toMillis() / 1000.0) {
                 warnings.add(("%s %s is a standby whose last replayed transaction committed %s ago (more than --replay-lag-warning %s): "
                     + "its data is that old, unless the primary wrote nothing since. Check its replication (pg_stat_wal_receiver), or "

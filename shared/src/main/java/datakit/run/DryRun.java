@@ -16,6 +16,10 @@ import java.util.Map;
  * estimate, the bronze table's DDL and the migrations pending. Both databases were only read.
  */
 final class DryRun {
+    /** A string literal longer than this many characters is cut to its first {@link #SHOWN}. */
+    private static final int LONG_LITERAL = 200;
+    private static final int SHOWN = 60;
+
     private DryRun() {
     }
 
@@ -57,7 +61,7 @@ final class DryRun {
             out.println("  read        " + plan.describe() + ", " + plan.columns().size() + " columns, "
                 + (plan.estimatedRows() >= 0 ? "~%,d rows (planner estimate)".formatted(plan.estimatedRows()) : "row count unknown"));
             extras.forEach((key, value) -> out.println("  %-11s %s".formatted(key, value)));
-            out.println("  source SQL  " + plan.copySql());
+            out.println("  source SQL  " + abbreviated(plan.copySql()));
             out.println("  target      " + target + " on " + warehouse.describe() + ", would be " + action + " (" + mode.label() + ")");
             out.println("  migrations  " + (pendingMigrations.isEmpty() ? "none pending" : String.join(", ", pendingMigrations) + " would be applied first"));
             typeNotes.forEach(n -> out.println("  type        " + n));
@@ -66,6 +70,27 @@ final class DryRun {
             load.tableDefinition().lines().forEach(l -> out.println("    " + l));
         }
         out.flush();
+    }
+
+    /**
+     * The SQL with each long literal cut short (xmin mode's list of the transactions the last run saw can hold thousands of
+     * ids), for people; --json keeps it whole.
+     */
+    static String abbreviated(String sql) {
+        var out = new StringBuilder();
+        int copied = 0;
+        for (int at = sql.indexOf('\''); at >= 0; at = sql.indexOf('\'', copied)) {
+            int end = at + 1;
+            while (end < sql.length() && (sql.charAt(end) != '\'' || end + 1 < sql.length() && sql.charAt(end + 1) == '\'')) {
+                end += sql.charAt(end) == '\'' ? 2 : 1;
+            }
+            end = Math.min(end + 1, sql.length());
+            out.append(sql, copied, at);
+            out.append(end - at <= LONG_LITERAL ? sql.substring(at, end)
+                : sql.substring(at, at + SHOWN) + "…' /* %,d characters */".formatted(end - at));
+            copied = end;
+        }
+        return out.append(sql.substring(copied)).toString();
     }
 
     private static LinkedHashMap<String, Object> column(SourceColumn c) {

@@ -110,7 +110,8 @@ public final class FullExtract {
         runs.start(warehouse, record);
         long started = System.nanoTime();
         try {
-            CopyPipe.Result result = warehouse.retry().run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
+            Retry retry = Retry.forLoad(source.retry(), warehouse.retry());
+            CopyPipe.Result result = retry.run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
                 (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
             var details = new LinkedHashMap<String, Object>(readNotes());
             if (!childRows.isEmpty()) {

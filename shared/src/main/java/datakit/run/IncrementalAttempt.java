@@ -10,20 +10,20 @@ import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CheckpointStore;
 import datakit.checkpoint.CursorCheckpoint;
 import datakit.checkpoint.Position;
+import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.SourceSession;
+import datakit.source.TransactionStatus;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.jooq.exception.DataAccessException;
@@ -48,6 +48,7 @@ final class IncrementalAttempt {
     private SourceSession session;
     private IncrementalSource src;
     private BronzeWrite write;
+    private boolean sourceBehind;
 
     IncrementalAttempt(RunContext run, Database source, Database warehouse, Increment increment, TableRef target, WriteMode mode,
                        RunLog runs, RunTotals totals) {
@@ -69,12 +70,15 @@ final class IncrementalAttempt {
         try {
             connection = warehouse.connect();
             inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
+            Optional<Checkpoint> stored = inTransaction(() -> store.load(connection, stream));
+            // Asked before the snapshot is taken, so that a commit the answer counts is one the snapshot sees.
+            XidRanges notCommitted = increment.xmin() && stored.orElse(null) instanceof XminCheckpoint x && x.seen().isPresent()
+                ? TransactionStatus.notCommitted(source, x.seen().get()) : XidRanges.NONE;
             // The snapshot is taken after the lock: it sees everything the run before this one committed.
             session = SourceSession.begin(source);
             session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
             src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
-            Optional<Checkpoint> stored = inTransaction(() -> store.load(connection, stream));
             Optional<String> refresh = inTransaction(() -> {
                 Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
                 if (existing.isPresent()) {
@@ -82,7 +86,7 @@ final class IncrementalAttempt {
                 }
                 return CheckpointCheck.fullRefreshReason(increment, src, stored, existing, runs, connection, stream);
             });
-            load(stored, refresh);
+            load(stored, refresh, notCommitted);
             healthy = true;
         } catch (DataAccessException e) {
             if (e.getCause() instanceof SQLException sql) {
@@ -100,7 +104,7 @@ final class IncrementalAttempt {
     }
 
     /** Loads from the stored checkpoint, or everything again when {@code refresh} says why. */
-    private void load(Optional<Checkpoint> stored, Optional<String> refresh) throws SQLException {
+    private void load(Optional<Checkpoint> stored, Optional<String> refresh, XidRanges notCommitted) throws SQLException {
         refresh.ifPresent(reason -> {
             totals.details.put("full_refresh", reason);
             run.warn("full refresh of " + target + ": " + reason);
@@ -111,12 +115,13 @@ final class IncrementalAttempt {
         }
         // A refresh in append mode keeps the history and appends a complete copy.
         Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
-        Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
+        Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored, notCommitted) : loadPastCursor(from, stored);
         totals.details.put("checkpoint", reached.describe());
         if (src.cursorNullable()) {
             loadNullCursorRows(reached);
         }
-        if (increment.detectDeletes()) {
+        // A source behind the last run has not seen rows inserted since: they are not deleted.
+        if (increment.detectDeletes() && !sourceBehind) {
             markVanished();
         }
         inTransaction(() -> runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details));
@@ -131,16 +136,9 @@ final class IncrementalAttempt {
             .orElseGet(() -> new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
                 Optional.empty(), src.filter()));
         Optional<Position> last = start.last();
-        List<String> lower = new ArrayList<>();
-        String readAfter = start.describe();
-        if (last.isPresent() && increment.lookback().isPresent()) {
-            lower.add(src.lookback(last.get(), increment.lookback().get()));
-            readAfter = src.cursorColumn().orElseThrow() + " >= " + last.get().cursor() + " - " + increment.lookback().get() + " (lookback)";
-        } else if (last.isPresent()) {
-            lower.add(src.after(last.get()));
-        } else {
-            increment.initialValue().ifPresent(v -> lower.add(src.cursorAtLeast(v)));
-        }
+        ReadStart readStart = ReadStart.of(increment, src, Optional.of(start));
+        List<String> lower = readStart.predicates();
+        String readAfter = readStart.describe();
         Optional<Position> high = src.highest(lower);
         if (high.isEmpty()) {
             if (!stored.equals(Optional.of(start))) {
@@ -173,11 +171,25 @@ final class IncrementalAttempt {
         return reached;
     }
 
-    /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
-    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
+    /**
+     * xmin mode: the rows written by transactions the stored snapshot did not see, in one part. From a source behind what the last
+     * run read (it has not committed all of it: a lagging standby after its primary), older row versions would replace newer ones
+     * in bronze and the checkpoint would move back: nothing is read then, the checkpoint stays, and the run says so.
+     */
+    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored, XidRanges notCommitted)
+            throws SQLException {
+        Optional<String> behind = from.flatMap(c -> ((XminCheckpoint) c).behind(src.snapshot(), notCommitted));
+        if (behind.isPresent()) {
+            String said = "the source is behind what the last run read: " + behind.get() + ". Nothing was loaded and the checkpoint is "
+                + "kept; a run on a source that has caught up (a standby that replayed further, the primary) loads the changes";
+            totals.details.put("behind", said);
+            run.warn(target + ": " + said);
+            sourceBehind = true;
+            return from.get();
+        }
         XminCheckpoint after = src.xminCheckpoint();
-        List<String> lower = from.map(c -> List.of(src.notSeenBy((XminCheckpoint) c))).orElse(List.of());
-        loadPart(src.read(lower), from.map(Checkpoint::describe).orElse(""), () -> store.advance(connection, stream, stored, after, run.runId()));
+        ReadStart readStart = ReadStart.of(increment, src, from);
+        loadPart(src.read(readStart.predicates()), readStart.describe(), () -> store.advance(connection, stream, stored, after, run.runId()));
         return after;
     }
 
@@ -330,48 +342,5 @@ final class IncrementalAttempt {
         var all = new ArrayList<>(list);
         all.add(item);
         return all;
-    }
-
-    /** What a run has committed so far, across its attempts, and what the part in progress would add. */
-    static final class RunTotals {
-        long rows;
-        long bytes;
-        final Map<String, Object> details = new LinkedHashMap<>();
-        private final Map<String, Long> rejected = new LinkedHashMap<>();
-        private long pendingRows;
-        private long pendingBytes;
-        private long pendingSkipped;
-        private Map<String, Long> pendingRejected = Map.of();
-
-        /** Values the part set aside in _bronze_rejects, per column, counted once the part commits. */
-        void pendingRejected(Map<String, Long> counts) {
-            pendingRejected = counts;
-        }
-
-        void pending(CopyPipe.Result result, long written) {
-            pendingRows = result.rows();
-            pendingBytes = result.bytes();
-            pendingSkipped = result.rows() - written;
-        }
-
-        void commitPending() {
-            rows += pendingRows;
-            bytes += pendingBytes;
-            if (pendingSkipped > 0) {
-                details.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
-            }
-            if (!pendingRejected.isEmpty()) {
-                pendingRejected.forEach((column, count) -> rejected.merge(column, count, Long::sum));
-                details.put("rejected", rejected);
-            }
-            dropPending();
-        }
-
-        void dropPending() {
-            pendingRows = 0;
-            pendingBytes = 0;
-            pendingSkipped = 0;
-            pendingRejected = Map.of();
-        }
     }
 }

@@ -8,8 +8,6 @@ import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CheckpointStore;
-import datakit.checkpoint.CursorCheckpoint;
-import datakit.checkpoint.XminCheckpoint;
 import datakit.cli.DatakitException;
 import datakit.db.Database;
 import datakit.db.Migrations;
@@ -72,10 +70,10 @@ public final class IncrementalExtract {
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
-        var totals = new IncrementalAttempt.RunTotals();
+        var totals = new RunTotals();
         RowSecurity.note(source.settings(), checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
         try {
-            warehouse.retry().run(attempt -> {
+            Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
                 return null;
             }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
@@ -178,22 +176,12 @@ public final class IncrementalExtract {
         Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
         refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
             || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
-        ReadPlan delta = src.read(refresh.isPresent() ? List.of() : lowerBound(increment, src, stored));
+        ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
             delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
         var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
             metadata);
         DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
             Migrations.pending(warehouse.dataSource(), target.schema()), extras);
-    }
-
-    /** Where a run would start reading, for the dry run. */
-    private static List<String> lowerBound(Increment increment, IncrementalSource src, Optional<Checkpoint> stored) {
-        return switch (stored.orElse(null)) {
-            case XminCheckpoint x -> List.of(src.notSeenBy(x));
-            case CursorCheckpoint c when c.last().isPresent() -> List.of(increment.lookback()
-                .map(l -> src.lookback(c.last().get(), l)).orElseGet(() -> src.after(c.last().get())));
-            case null, default -> increment.initialValue().map(v -> List.of(src.cursorAtLeast(v))).orElse(List.of());
-        };
     }
 }

@@ -15,9 +15,9 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jooq.DSLContext;
@@ -43,9 +43,14 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     record Task(Part part, PartStore.PlannedPart planned) {
     }
 
+    /** What the workers of one attempt load: the plan, where the parts land, the load they join, whether to keep unchanged parts. */
+    record Work(PartitionedPlan plan, BronzeParts bronze, TableRef target, PartStore.Load load, boolean keepUnchanged) {
+    }
+
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
+    private final Retry retry;
     private final PartitionedPlan plan;
     private final BronzeParts bronze;
     private final String stream;
@@ -54,25 +59,32 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     private final Queue<Task> queue;
     private final PartsProgress progress;
     private final AtomicBoolean stop;
+    private final Map<String, Outcome> staged;
     private final PartStore store;
     private final RunLog runs;
     private SourceSession session;
 
-    PartWorker(RunContext run, Database source, Database warehouse, PartitionedPlan plan, BronzeParts bronze, TableRef target,
-               PartStore.Load load, boolean keepUnchanged, Queue<Task> queue, PartsProgress progress, AtomicBoolean stop) {
+    /**
+     * @param retry  the run's retries, which the parts draw on with the whole load
+     * @param staged receives each part this worker stages (copied or kept), once committed
+     */
+    PartWorker(RunContext run, Database source, Database warehouse, Retry retry, Work work, Queue<Task> queue, PartsProgress progress,
+               AtomicBoolean stop, Map<String, Outcome> staged) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
-        this.plan = plan;
-        this.bronze = bronze;
-        this.stream = target.toString();
-        this.load = load;
-        this.keepUnchanged = keepUnchanged;
+        this.retry = retry;
+        this.plan = work.plan();
+        this.bronze = work.bronze();
+        this.stream = work.target().toString();
+        this.load = work.load();
+        this.keepUnchanged = work.keepUnchanged();
         this.queue = queue;
         this.progress = progress;
         this.stop = stop;
-        this.store = new PartStore(target.schema());
-        this.runs = new RunLog(target.schema());
+        this.staged = staged;
+        this.store = new PartStore(work.target().schema());
+        this.runs = new RunLog(work.target().schema());
     }
 
     @Override
@@ -82,8 +94,12 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         try {
             for (task = queue.poll(); task != null && !stop.get(); task = queue.poll()) {
                 Task current = task;
-                outcomes.add(warehouse.retry().run(attempt -> attempt(current), (attempt, failure) -> run.warn("attempt %d of part %s after %s"
-                    .formatted(attempt, current.part().name(), Retry.cause(failure)))));
+                Outcome outcome = retry.run(attempt -> attempt(current), (attempt, failure) -> run.warn("attempt %d of part %s after %s"
+                    .formatted(attempt, current.part().name(), Retry.cause(failure))));
+                if (outcome.result() != Result.STAGED_BEFORE) {
+                    staged.put(outcome.part(), outcome);
+                }
+                outcomes.add(outcome);
             }
             return outcomes;
         } catch (SQLException | RuntimeException e) {
@@ -111,6 +127,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         var record = store.part(connection, stream, part.name()).orElse(new PartStore.PartRecord(null, null));
         Optional<PartStore.Staged> staged = record.stagedIn(load.id());
         if (staged.isPresent()) {
+            progress.stagedBefore(staged.get().copy().rows());
             return new Outcome(part.name(), Result.STAGED_BEFORE, staged.get().copy().rows(), staged.get().copy().bytes());
         }
         long started = System.nanoTime();

@@ -62,8 +62,9 @@ final class PartitionedDryRun {
         String stream = target.toString();
         Optional<PartStore.Load> current = store.load(connection, stream);
         Map<String, PartStore.PartRecord> records = store.parts(connection, stream);
+        // A load of block ranges is never resumed by another run (SharedLoad.join).
         Optional<PartStore.Load> resumable = current.filter(l -> !l.published() && !how.restart() && l.fingerprint().equals(fingerprint)
-            && SharedLoad.sameParts(l, plan.parts()));
+            && SharedLoad.sameParts(l, plan.parts()) && plan.parts().stream().noneMatch(Part::byBlocks));
         String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
         boolean keep = how.keepUnchanged() && published.equals(fingerprint);
         var planned = resumable.filter(l -> l.shards() == how.shard().count()).map(PartStore.Load::parts)

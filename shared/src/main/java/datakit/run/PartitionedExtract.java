@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -50,6 +51,8 @@ public final class PartitionedExtract {
     /** What {@link #plan} was asked for, to plan again in a new snapshot. */
     private Selection selection;
     private Split split;
+    /** The parts this run staged in the exported snapshot in use, with what it did: copied again if the snapshot ends. */
+    private final Map<String, PartWorker.Outcome> stagedThisSnapshot = new ConcurrentHashMap<>();
     /** How far behind its primary the exported snapshot is, when the source is a hot standby. */
     private Optional<ReplayLag> replayLag = Optional.empty();
     /** With --enable-row-security: the table whose policies limit the planned read. */
@@ -111,24 +114,7 @@ public final class PartitionedExtract {
                 Map.of("parts", plan.parts().size(), "layout", how.layout().label(), "shard", how.shard().toString(),
                     "estimated_rows", plan.estimatedRows())));
             try {
-                // A recovery conflict that ends the exported snapshot's transaction is retried in a new snapshot, which joins the
-                // load as a resumed run would: the parts committed so far are kept.
-                warehouse.retry().run(attempt -> {
-                    PartitionedPlan current = attempt == 1 || selection == null ? plan : planOnce();
-                    try {
-                        loadShared(current, target, how, bronze(current, target, how), current.fingerprint(source.settings().describe(),
-                            how.layout()), runs);
-                    } catch (SQLException | RuntimeException e) {
-                        Optional<SQLException> ended = snapshotEndedByConflict(e);
-                        if (ended.isPresent()) {
-                            ended.get().addSuppressed(e);
-                            throw ended.get();
-                        }
-                        throw e;
-                    }
-                    return null;
-                }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s, in a new snapshot; the parts committed so far "
-                    .formatted(attempt, target, Retry.cause(failure)) + "are kept"));
+                loadRetried(plan, target, how, runs);
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.loadFailure("Loading the parts of " + plan.read().describe() + " into " + target, e,
                     source.settings(), warehouse.settings());
@@ -140,6 +126,48 @@ public final class PartitionedExtract {
         }
     }
 
+    /**
+     * Loads the parts, retrying failures on one budget for the run (the parts' own retries draw on it too). An attempt goes on
+     * in the exported snapshot while it lives; once it ended (a hot standby ends a transaction that sits idle holding up its
+     * replay, or its connection was lost), the next attempt plans in a new snapshot and copies again the parts this run staged
+     * in the old one, so that no part read in one snapshot is published with parts read in another.
+     */
+    private void loadRetried(PartitionedPlan plan, TableRef target, PartitionedLoad how, RunLog runs) throws SQLException {
+        Retry retry = Retry.forLoad(source.retry(), warehouse.retry());
+        PartitionedPlan[] current = {plan};
+        boolean[] snapshotEnded = {false};
+        retry.run(attempt -> {
+            boolean newSnapshot = snapshotEnded[0];
+            if (newSnapshot) {
+                current[0] = planOnce(); // if this fails, the next attempt plans again
+            }
+            snapshotEnded[0] = false;
+            try {
+                loadShared(current[0], target, how, runs, retry, newSnapshot);
+            } catch (SQLException | RuntimeException e) {
+                Optional<SQLException> ended = snapshotEnd();
+                snapshotEnded[0] = ended.isPresent();
+                if (ended.isPresent() && !retryable(e)) {
+                    ended.get().addSuppressed(e);
+                    throw ended.get();
+                }
+                throw e;
+            }
+            return null;
+        }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))
+            + (snapshotEnded[0] ? ", in a new snapshot: " + again(stagedThisSnapshot.size()) : "; the parts committed so far are kept")));
+    }
+
+    private static String again(int parts) {
+        return parts == 0 ? "no part was staged in the one that ended"
+            : parts == 1 ? "the part this run staged in the one that ended is copied again"
+            : "the " + parts + " parts this run staged in the one that ended are copied again";
+    }
+
+    private static boolean retryable(Exception e) {
+        return RecoveryConflict.is(e) || e instanceof SQLException && Retry.isTransient(e);
+    }
+
     private BronzeParts bronze(PartitionedPlan plan, TableRef target, PartitionedLoad how) {
         var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(), plan.read().table().map(TableRef::schema),
             plan.read().table().map(TableRef::table), EXTRACTION_TYPE);
@@ -147,34 +175,39 @@ public final class PartitionedExtract {
     }
 
     /**
-     * The recovery conflict that ended the exported snapshot's transaction, if one did: a hot standby ends a session idle in a
-     * transaction that holds up its replay, and the workers then fail to import the snapshot ("invalid snapshot identifier").
+     * What ended the exported snapshot's transaction, if something did. The workers then fail to import the snapshot
+     * ("invalid snapshot identifier"); this says why.
      */
-    private Optional<SQLException> snapshotEndedByConflict(Exception failure) {
-        if (RecoveryConflict.is(failure) || holder == null) {
-            return Optional.empty();
-        }
+    private Optional<SQLException> snapshotEnd() {
         try {
             holder.checkOpen();
             return Optional.empty();
         } catch (SQLException ended) {
-            return RecoveryConflict.is(ended) ? Optional.of(ended) : Optional.empty();
+            return Optional.of(ended);
         }
     }
 
-    private void loadShared(PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze, String fingerprint,
-                            RunLog runs) throws SQLException {
+    private void loadShared(PartitionedPlan plan, TableRef target, PartitionedLoad how, RunLog runs, Retry retry, boolean newSnapshot)
+            throws SQLException {
         long started = System.nanoTime();
+        BronzeParts bronze = bronze(plan, target, how);
+        String fingerprint = plan.fingerprint(source.settings().describe(), how.layout());
         String stream = target.toString();
         var shared = new SharedLoad(run, target);
         try (StreamLock lock = StreamLock.shared(warehouse, stream, runs, run.runId())) {
             SharedLoad.Joined joined = warehouse.inTransaction(transaction -> shared.join(transaction, lock, plan, how, fingerprint, bronze));
             PartStore.Load load = joined.load();
-            if (joined.resumed()) {
+            if (joined.resumed() && !load.startedBy().equals(run.runId())) {
                 run.info("resuming the load of %s begun by run %s".formatted(stream, load.startedBy()));
             }
+            if (newSnapshot) {
+                warehouse.inTransaction(transaction -> shared.unstageReadIn(transaction, load.id(), stagedThisSnapshot.keySet()));
+                stagedThisSnapshot.clear();
+            }
             boolean keep = how.keepUnchanged() && !load.publishedFingerprint().isEmpty() && load.publishedFingerprint().equals(fingerprint);
-            List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep);
+            // A part an earlier attempt of this run staged counts as this run's.
+            List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep, retry).stream()
+                .map(o -> o.result() == PartWorker.Result.STAGED_BEFORE ? stagedThisSnapshot.getOrDefault(o.part(), o) : o).toList();
             var tally = outcomes.stream().collect(Collectors.groupingBy(PartWorker.Outcome::result, Collectors.counting()));
             var details = new LinkedHashMap<String, Object>();
             replayLag.ifPresent(lag -> details.put("standby", lag));
@@ -197,7 +230,7 @@ public final class PartitionedExtract {
 
     /** Copies this process's parts with parallel workers, largest first; the first failure stops the others. */
     private List<PartWorker.Outcome> copyParts(PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
-                                               PartStore.Load load, boolean keep) throws SQLException {
+                                               PartStore.Load load, boolean keep, Retry retry) throws SQLException {
         Map<String, Part> parts = plan.parts().stream().collect(Collectors.toMap(Part::name, Function.identity()));
         var queue = new ConcurrentLinkedQueue<PartWorker.Task>();
         load.parts().stream().filter(p -> p.shard() == how.shard().index())
@@ -212,7 +245,8 @@ public final class PartitionedExtract {
         try {
             var futures = new ArrayList<Future<List<PartWorker.Outcome>>>();
             for (int i = 0; i < workers; i++) {
-                futures.add(pool.submit(new PartWorker(run, source, warehouse, plan, bronze, target, load, keep, queue, progress, stop)));
+                futures.add(pool.submit(new PartWorker(run, source, warehouse, retry, new PartWorker.Work(plan, bronze, target, load, keep),
+                    queue, progress, stop, stagedThisSnapshot)));
             }
             var outcomes = new ArrayList<PartWorker.Outcome>();
             Exception failure = null;

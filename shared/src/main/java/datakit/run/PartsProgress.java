@@ -55,6 +55,12 @@ final class PartsProgress {
         tick(true);
     }
 
+    /** A part found staged already (by a run before, or an earlier attempt of this one): counted, without a line of its own. */
+    synchronized void stagedBefore(long rows) {
+        done++;
+        doneRows += rows;
+    }
+
     /** Clears the bar so the summary starts on a clean line. */
     synchronized void close() {
         clearBar();

@@ -15,8 +15,10 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
@@ -64,7 +66,13 @@ final class SharedLoad {
         if (current.isPresent() && !current.get().published()) {
             PartStore.Load unfinished = current.get();
             boolean same = unfinished.fingerprint().equals(fingerprint) && sameParts(unfinished, plan.parts());
-            if (same && !how.restart()) {
+            // Updated rows move between blocks: block ranges read in two snapshots can hold a row twice or not at all.
+            boolean otherSnapshot = plan.parts().stream().anyMatch(Part::byBlocks) && !unfinished.startedBy().equals(run.runId());
+            if (same && otherSnapshot && !alone) {
+                throw new DatakitException(ExitCode.NOT_READY, ("Another run is copying the block ranges of %s, which must all be read "
+                    + "in one snapshot, so it cannot share them. Wait for it to finish, or stop it first.").formatted(stream));
+            }
+            if (same && !how.restart() && !otherSnapshot) {
                 if (unfinished.shards() != how.shard().count()) {
                     if (!alone) {
                         throw new DatakitException(ExitCode.NOT_READY, ("The unfinished load of %s is shared by %d processes, and other "
@@ -80,7 +88,10 @@ final class SharedLoad {
                         + "or stop them first.").formatted(stream, same ? "and --restart would discard their work"
                         : "with another plan (other partitions, columns, filter or layout)"));
                 }
-                discard(transaction, unfinished);
+                run.warn("giving up the unfinished load of " + stream + " begun by run " + unfinished.startedBy()
+                    + (same && otherSnapshot && !how.restart() ? ": block ranges read in its snapshot cannot be kept with ones read in this "
+                    + "run's (updated rows move between blocks)" : ""));
+                unstage(transaction, unfinished.id(), name -> true);
                 joined = new Joined(newLoad(plan, how, fingerprint, published), false);
             }
         } else {
@@ -144,17 +155,31 @@ final class SharedLoad {
         return planned;
     }
 
-    /** Gives up an unfinished load: drops the tables it copied, and forgets what it staged. */
-    private void discard(Connection transaction, PartStore.Load unfinished) {
-        run.warn("giving up the unfinished load of " + stream + " begun by run " + unfinished.startedBy());
+    /**
+     * Forgets what the load {@code loadId} staged for the parts {@code named} picks, dropping the tables it copied (kept parts
+     * are the published tables, which stay). Returns how many parts it forgot.
+     */
+    int unstage(Connection transaction, UUID loadId, Predicate<String> named) {
         var tables = new ArrayList<TableRef>();
-        store.parts(transaction, stream).forEach((name, record) -> record.stagedIn(unfinished.id()).ifPresent(staged -> {
+        int[] forgotten = {0};
+        store.parts(transaction, stream).forEach((name, record) -> record.stagedIn(loadId).filter(staged -> named.test(name)).ifPresent(staged -> {
             if (!staged.kept()) {
                 tables.add(staged.copy().ref());
             }
             store.savePart(transaction, stream, name, new PartStore.PartRecord(record.published(), null), run.runId());
+            forgotten[0]++;
         }));
         BronzeParts.discard(Sql.using(transaction), tables);
+        return forgotten[0];
+    }
+
+    /**
+     * Forgets the parts this run staged in a snapshot that ended, under the stream's bookkeeping lock, so they are copied
+     * again in the new one: parts read in two snapshots could hold a row twice or not at all.
+     */
+    int unstageReadIn(Connection transaction, UUID loadId, Set<String> parts) {
+        StreamLock.waitForTransaction(transaction, stream, "load");
+        return unstage(transaction, loadId, parts::contains);
     }
 
     /** What became of the load when this process finished its parts. */

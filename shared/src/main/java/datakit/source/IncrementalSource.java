@@ -1,6 +1,7 @@
 package datakit.source;
 
 import datakit.checkpoint.Position;
+import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.cli.DatakitException;
 import datakit.sql.Sql;
@@ -254,7 +255,7 @@ public final class IncrementalSource {
         long xmax = Long.parseLong(snapshot.split(":")[1]);
         List<Long> seen = xmin == xmax ? List.of()
             : session.rows(Xmin.idsFrom(table, xmin, xmax), selection).stream().map(row -> Long.parseLong(row.get(0))).toList();
-        return new XminCheckpoint(snapshot, Optional.of(seen), filter());
+        return new XminCheckpoint(snapshot, Optional.of(XidRanges.of(seen)), filter());
     }
 
     /**
@@ -262,7 +263,8 @@ public final class IncrementalSource {
      * in the epoch of the current snapshot (exact while the checkpoint is less than 2^31 transactions old).
      */
     public String notSeenBy(XminCheckpoint checkpoint) {
-        return Xmin.notSeenBy(checkpoint, Long.parseLong(snapshot().split(":")[1]));
+        boolean multiranges = "t".equals(session.rows("SELECT current_setting('server_version_num')::int >= 140000", selection).get(0).get(0));
+        return Xmin.notSeenBy(checkpoint, Long.parseLong(snapshot().split(":")[1]), multiranges);
     }
 
     /** xmin mode: how many transactions old {@code snapshot} is, against the session's own. */

@@ -438,12 +438,15 @@ public final class SourceSession implements AutoCloseable {
         return SqlErrors.failure("Planning the read of " + read + " on the source " + database.settings().describe(), e);
     }
 
-    /** How far behind its primary the source's data is, when the source is a hot standby; read at once, so at about the snapshot's time. */
+    /**
+     * How far behind its primary the source's data is, when the source is a hot standby; read at once, so at about the snapshot's
+     * time. Figures the source will not give are left unknown; only a lost connection fails.
+     */
     public Optional<ReplayLag> replayLag() {
         try {
-            return ReplayLag.of(db);
-        } catch (DataAccessException e) {
-            throw SqlErrors.failure("Reading the replay lag of the standby " + database.settings().describe(), e);
+            return ReplayLag.of(connection);
+        } catch (SQLException e) {
+            throw new DataAccessException("Reading the replay lag of the source " + database.settings().describe() + " failed", e);
         }
     }
 

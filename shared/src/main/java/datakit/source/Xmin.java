@@ -1,5 +1,6 @@
 package datakit.source;
 
+import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -24,15 +25,24 @@ final class Xmin {
 
     /**
      * SQL that holds for rows written by a transaction {@code checkpoint} did not read: from its xmin on, but those it saw; or,
-     * for a checkpoint without that list, those its snapshot did not see.
+     * for a checkpoint without that list, those its snapshot did not see. The ids it saw are a multirange where the server
+     * has the type (PostgreSQL 14 on: a few ranges, each id found by a binary search), else a list of every id.
      */
-    static String notSeenBy(XminCheckpoint checkpoint, long referenceXmax) {
+    static String notSeenBy(XminCheckpoint checkpoint, long referenceXmax, boolean multiranges) {
         String full = full(referenceXmax);
         return checkpoint.seen()
-            .map(seen -> "(" + full + " >= " + checkpoint.xmin() + (seen.isEmpty() ? "" : " AND " + full + " <> ALL ("
-                + Sql.inline(DSL.inline(seen.stream().map(String::valueOf).collect(Collectors.joining(",", "{", "}")))) + "::bigint[])") + ")")
+            .map(seen -> "(" + full + " >= " + checkpoint.xmin() + (seen.isEmpty() ? "" : " AND " + notIn(full, seen, multiranges)) + ")")
             .orElseGet(() -> "NOT pg_catalog.pg_visible_in_snapshot(" + full + "::text::xid8, " + Sql.inline(DSL.inline(checkpoint.snapshot()))
                 + "::pg_snapshot)");
+    }
+
+    private static String notIn(String full, XidRanges seen, boolean multiranges) {
+        if (multiranges) {
+            String ranges = seen.ranges().stream().map(r -> "[" + r.first() + "," + r.last() + "]").collect(Collectors.joining(",", "{", "}"));
+            return "NOT " + full + " <@ " + Sql.inline(DSL.inline(ranges)) + "::pg_catalog.int8multirange";
+        }
+        String ids = seen.ids().stream().map(String::valueOf).collect(Collectors.joining(",", "{", "}"));
+        return full + " <> ALL (" + Sql.inline(DSL.inline(ids)) + "::bigint[])";
     }
 
     /** SQL for the row's xmin as a bigint, placed in the epoch of {@code referenceXmax}. */
