@@ -141,6 +141,7 @@
 //SOURCES src/main/java/datakit/run/RunContext.java
 //SOURCES src/main/java/datakit/run/RunLog.java
 //SOURCES src/main/java/datakit/run/RunSummary.java
+//SOURCES src/main/java/datakit/run/RunTotals.java
 //SOURCES src/main/java/datakit/run/Shard.java
 //SOURCES src/main/java/datakit/run/SharedLoad.java
 //SOURCES src/main/java/datakit/run/Sizes.java
@@ -159,6 +160,7 @@
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
+//SOURCES src/main/java/datakit/source/ReadRefusal.java
 //SOURCES src/main/java/datakit/source/RowSecurity.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java

@@ -6,14 +6,18 @@ import datakit.config.ConnectionSettings;
 import datakit.config.PgParam;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.db.TransactionSettings;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
@@ -30,19 +34,23 @@ public final class CdcSource implements AutoCloseable {
         + "ELSE pg_catalog.pg_current_wal_lsn() END";
 
     private final DSLContext db;
+    private final TransactionSettings transactions;
     private final String where;
     /** Whether the server is a hot standby: it then decodes (16+) but cannot create or change a publication. */
     private boolean standby;
 
-    private CdcSource(Connection connection, String where) {
+    /** Each statement runs in a transaction of its own begun with the source's settings (statement_timeout, options). */
+    private CdcSource(Connection connection, TransactionSettings transactions, String where) {
         this.connection = connection;
-        this.db = Sql.using(connection);
+        this.transactions = transactions;
+        this.db = DSL.using(transactions.eachStatement(connection), SQLDialect.POSTGRES);
         this.where = where;
     }
 
     public static CdcSource open(ConnectionSettings settings) {
         try {
-            return new CdcSource(Database.connectOnce(settings, Database.Access.READ_WRITE), settings.describe());
+            return new CdcSource(Database.connectOnce(settings, Database.Access.READ_WRITE),
+                TransactionSettings.of(settings, Database.Access.READ_WRITE), settings.describe());
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, 1);
         }
@@ -159,11 +167,8 @@ public final class CdcSource implements AutoCloseable {
      */
     public List<PgOutput.Relation> relations(List<TableRef> tables, String publication, Optional<String> snapshot) {
         try {
-            connection.setAutoCommit(false);
-            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-            if (snapshot.isPresent()) {
-                db.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
-            }
+            transactions.begin(connection, Stream.concat(Stream.of("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+                snapshot.map(id -> "SET TRANSACTION SNAPSHOT " + Sql.literal(id)).stream()).toArray(String[]::new));
             var relations = new java.util.ArrayList<PgOutput.Relation>();
             for (TableRef table : tables) {
                 List<String> key = rowKey(table);

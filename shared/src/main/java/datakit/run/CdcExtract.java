@@ -101,7 +101,7 @@ public final class CdcExtract {
                 Map.of("slot", request.slot(), "publication", request.publication())));
             try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
                 runs.abandonStale(warehouse, request.stream(), run.runId());
-                stream(src, request, tables, bronzeSchema, runs);
+                stream(src, request, tables, bronzeSchema, runs, lock);
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);
                 runs.recordFailure(warehouse, run, error.getMessage());
@@ -110,12 +110,10 @@ public final class CdcExtract {
         }
     }
 
-    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs) throws SQLException {
+    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs, StreamLock lock)
+            throws SQLException {
         var checkpoints = new SlotCheckpoint(bronzeSchema);
-        Optional<SlotCheckpoint.Stored> stored;
-        try (Connection connection = warehouse.connect()) {
-            stored = checkpoints.read(connection, request.stream());
-        }
+        Optional<SlotCheckpoint.Stored> stored = warehouse.inTransaction(connection -> checkpoints.read(connection, request.stream()));
         Optional<CdcSource.Slot> slot = src.slot(request.slot());
         slot.ifPresent(src::checkSlotUsable);
         boolean ours = stored.filter(s -> s.lsn().isEmpty() && request.slot().equals(s.slot())).isPresent();
@@ -141,19 +139,20 @@ public final class CdcExtract {
             String start;
             String since;
             if (slot.isEmpty()) {
-                try (Connection connection = warehouse.connect()) {
+                warehouse.inTransaction(connection -> {
                     checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
                     if (publication.created()) {
                         checkpoints.notePublicationCreated(connection, request.stream());
                     }
-                }
+                    return null;
+                });
                 ReplicationSession.NewSlot created = replication.createSlot(request.slot());
                 start = created.consistentPoint().asString();
                 since = start;
                 // The tables' shapes as of the slot's snapshot, read before the replication connection's next command.
                 List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.of(created.snapshot()));
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : loadSnapshot(src, created.snapshot(), published, relations, bronzeSchema, request, start, runs);
+                    : loadSnapshot(src, created.snapshot(), published, relations, bronzeSchema, request, start, runs, lock);
                 if (request.snapshotNever()) {
                     String position = start;
                     warehouse.inTransaction(connection -> {
@@ -168,9 +167,11 @@ public final class CdcExtract {
                 start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.get().confirmedFlush().orElse("0/0"));
                 since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
                 if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
-                    try (Connection connection = warehouse.connect()) {
-                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, start, run.runId());
-                    }
+                    String position = start;
+                    warehouse.inTransaction(connection -> {
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
+                        return null;
+                    });
                 }
                 // A table new to the stream (added to the publication since) gets its change table now, too.
                 List<TableRef> unprepared = withoutChangeTable(published, bronzeSchema);
@@ -186,7 +187,7 @@ public final class CdcExtract {
             }
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, this::landing, this::metadata,
                 haltAfterCommit);
-            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs);
+            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock);
             try {
                 summarize(request, bronzeSchema, result);
             } finally {
@@ -201,7 +202,8 @@ public final class CdcExtract {
      * where the snapshot ends.
      */
     private Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
-                                           String bronzeSchema, CdcRequest request, String start, RunLog runs) throws SQLException {
+                                           String bronzeSchema, CdcRequest request, String start, RunLog runs, StreamLock lock)
+            throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
             warehouse.inTransaction(connection -> {
@@ -223,6 +225,7 @@ public final class CdcExtract {
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
+                lock.confirm(connection);
                 return null;
             });
         }
@@ -248,11 +251,9 @@ public final class CdcExtract {
     private List<TableRef> withoutChangeTable(List<TableRef> tables, String bronzeSchema) throws SQLException {
         var byName = new LinkedHashMap<String, TableRef>();
         tables.forEach(t -> byName.put(new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().sql(), t));
-        try (Connection connection = warehouse.connect()) {
-            return Sql.using(connection).resultQuery("SELECT t FROM unnest(?::text[]) WITH ORDINALITY AS u(t, n) "
-                    + "WHERE pg_catalog.to_regclass(t) IS NULL ORDER BY n", (Object) byName.keySet().toArray(String[]::new))
-                .fetch(0, String.class).stream().map(byName::get).toList();
-        }
+        return warehouse.inTransaction(connection -> Sql.using(connection).resultQuery("SELECT t FROM unnest(?::text[]) WITH ORDINALITY "
+                + "AS u(t, n) WHERE pg_catalog.to_regclass(t) IS NULL ORDER BY n", (Object) byName.keySet().toArray(String[]::new))
+            .fetch(0, String.class).stream().map(byName::get).toList());
     }
 
     /**
@@ -262,19 +263,22 @@ public final class CdcExtract {
      */
     private Map<String, String> landing(PgOutput.Relation relation) {
         var types = new LinkedHashMap<String, String>();
-        try (Connection connection = source.connect()) {
-            var landing = new LandingTypes(Sql.using(connection));
-            for (PgOutput.Column column : relation.columns()) {
-                String type;
-                try {
-                    type = landing.bronzeType(column.typeOid(), column.typmod());
-                } catch (IllegalStateException dropped) {
-                    type = "text";
+        try {
+            source.inTransaction(connection -> {
+                var landing = new LandingTypes(Sql.using(connection));
+                for (PgOutput.Column column : relation.columns()) {
+                    String type;
+                    try {
+                        type = landing.bronzeType(column.typeOid(), column.typmod());
+                    } catch (IllegalStateException dropped) {
+                        type = "text";
+                    }
+                    types.put(column.name(), type);
                 }
-                types.put(column.name(), type);
-            }
+                return null;
+            });
         } catch (SQLException e) {
-            throw SqlErrors.failure("Reading the types of " + relation.namespace() + "." + relation.name() + " on the source", e);
+            throw SqlErrors.failure("Reading the types of " + relation.namespace() + "." + relation.name() + " on the source", e, source);
         }
         return types;
     }
@@ -304,11 +308,13 @@ public final class CdcExtract {
         Optional<String> created = Optional.empty();
         List<String> sharing = List.of();
         if (bookkeeping) {
-            try (Connection connection = warehouse.connect()) {
-                created = checkpoints.createdPublication(connection, request.stream());
-                sharing = created.isEmpty() ? List.of() : checkpoints.otherStreamsOf(connection, created.get(), request.stream());
+            try {
+                created = warehouse.inTransaction(connection -> checkpoints.createdPublication(connection, request.stream()));
+                Optional<String> made = created;
+                sharing = made.isEmpty() ? List.of()
+                    : warehouse.inTransaction(connection -> checkpoints.otherStreamsOf(connection, made.get(), request.stream()));
             } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Reading the checkpoint of " + request.stream(), e);
+                throw SqlErrors.failure("Reading the checkpoint of " + request.stream(), e, warehouse);
             }
         }
         String publication = created.orElse(request.publication());
@@ -334,7 +340,7 @@ public final class CdcExtract {
                     return null;
                 });
             } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Deleting the checkpoint of " + request.stream(), e);
+                throw SqlErrors.failure("Deleting the checkpoint of " + request.stream(), e, warehouse);
             }
         }
         var details = new LinkedHashMap<String, Object>();

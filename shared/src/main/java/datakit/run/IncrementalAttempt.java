@@ -22,8 +22,6 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.jooq.exception.DataAccessException;
@@ -44,6 +42,7 @@ final class IncrementalAttempt {
     private final RunTotals totals;
     private final String stream;
     private final CheckpointStore store;
+    private StreamLock lock;
     private Connection connection;
     private SourceSession session;
     private IncrementalSource src;
@@ -65,7 +64,7 @@ final class IncrementalAttempt {
 
     void run() throws SQLException {
         boolean healthy = false;
-        StreamLock lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
+        lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
         try {
             connection = warehouse.connect();
             inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
@@ -274,7 +273,10 @@ final class IncrementalAttempt {
             plan.table().map(TableRef::table), IncrementalExtract.EXTRACTION_TYPE, Optional.of(readAfter));
     }
 
-    /** Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none. */
+    /**
+     * Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none,
+     * and only while the run holds the stream's lock.
+     */
     private void inTransaction(Runnable work) throws SQLException {
         inTransaction(() -> {
             work.run();
@@ -286,6 +288,7 @@ final class IncrementalAttempt {
         try {
             warehouse.begin(connection);
             T result = work.get();
+            lock.confirm(connection);
             connection.commit();
             return result;
         } catch (SQLException | RuntimeException e) {
@@ -303,6 +306,7 @@ final class IncrementalAttempt {
 
     /** Commits what the transaction did so far (schema changes) and goes on in a new one. */
     private void commitAndContinue() {
+        lock.confirm(connection);
         try {
             warehouse.commitAndContinue(connection);
         } catch (SQLException e) {
@@ -330,48 +334,5 @@ final class IncrementalAttempt {
         var all = new ArrayList<>(list);
         all.add(item);
         return all;
-    }
-
-    /** What a run has committed so far, across its attempts, and what the part in progress would add. */
-    static final class RunTotals {
-        long rows;
-        long bytes;
-        final Map<String, Object> details = new LinkedHashMap<>();
-        private final Map<String, Long> rejected = new LinkedHashMap<>();
-        private long pendingRows;
-        private long pendingBytes;
-        private long pendingSkipped;
-        private Map<String, Long> pendingRejected = Map.of();
-
-        /** Values the part set aside in _bronze_rejects, per column, counted once the part commits. */
-        void pendingRejected(Map<String, Long> counts) {
-            pendingRejected = counts;
-        }
-
-        void pending(CopyPipe.Result result, long written) {
-            pendingRows = result.rows();
-            pendingBytes = result.bytes();
-            pendingSkipped = result.rows() - written;
-        }
-
-        void commitPending() {
-            rows += pendingRows;
-            bytes += pendingBytes;
-            if (pendingSkipped > 0) {
-                details.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
-            }
-            if (!pendingRejected.isEmpty()) {
-                pendingRejected.forEach((column, count) -> rejected.merge(column, count, Long::sum));
-                details.put("rejected", rejected);
-            }
-            dropPending();
-        }
-
-        void dropPending() {
-            pendingRows = 0;
-            pendingBytes = 0;
-            pendingSkipped = 0;
-            pendingRejected = Map.of();
-        }
     }
 }

@@ -72,8 +72,8 @@ public final class IncrementalExtract {
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
-        var totals = new IncrementalAttempt.RunTotals();
-        RowSecurity.note(source.settings(), checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
+        var totals = new RunTotals();
+        RowSecurity.note(source, checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
         try {
             warehouse.retry().run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
@@ -81,8 +81,8 @@ public final class IncrementalExtract {
             }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
                 .formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source.settings(),
-                warehouse.settings());
+            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source,
+                warehouse);
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         }
@@ -113,7 +113,7 @@ public final class IncrementalExtract {
                 }
             }, (attempt, failure) -> run.warn("attempt %d of planning the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException e) {
-            throw SqlErrors.failure("Planning the incremental load of " + asked.selection().describe(), e);
+            throw SqlErrors.failure("Planning the incremental load of " + asked.selection().describe(), e, source);
         }
     }
 
@@ -132,7 +132,7 @@ public final class IncrementalExtract {
             try {
                 selection = warehouse.inTransaction(connection -> BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, asked));
             } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
             }
         }
         return increment.over(session.plan(selection).selection());
@@ -161,7 +161,7 @@ public final class IncrementalExtract {
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
         }
     }
 

@@ -28,8 +28,8 @@ import org.postgresql.copy.CopyOut;
 /**
  * One worker of a partitioned load: a source session in the load's exported snapshot and a warehouse
  * connection, copying parts from a shared queue until it is empty. Each part is claimed, copied into a
- * table of its own and checkpointed in one warehouse transaction, so a part is either wholly committed
- * or not at all. A part another process is copying is waited for: once that process commits, the part
+ * table of its own and checkpointed in one warehouse transaction, which commits only while the process
+ * holds the stream's lock, so a part is either wholly committed or not at all. A part another process is copying is waited for: once that process commits, the part
  * is found staged; if it fails, this worker copies the part.
  */
 final class PartWorker implements Callable<List<PartWorker.Outcome>> {
@@ -46,6 +46,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
+    private final StreamLock lock;
     private final PartitionedPlan plan;
     private final BronzeParts bronze;
     private final String stream;
@@ -58,11 +59,12 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     private final RunLog runs;
     private SourceSession session;
 
-    PartWorker(RunContext run, Database source, Database warehouse, PartitionedPlan plan, BronzeParts bronze, TableRef target,
-               PartStore.Load load, boolean keepUnchanged, Queue<Task> queue, PartsProgress progress, AtomicBoolean stop) {
+    PartWorker(RunContext run, Database source, Database warehouse, StreamLock lock, PartitionedPlan plan, BronzeParts bronze,
+               TableRef target, PartStore.Load load, boolean keepUnchanged, Queue<Task> queue, PartsProgress progress, AtomicBoolean stop) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
+        this.lock = lock;
         this.plan = plan;
         this.bronze = bronze;
         this.stream = target.toString();
@@ -88,7 +90,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
             return outcomes;
         } catch (SQLException | RuntimeException e) {
             stop.set(true);
-            throw SqlErrors.loadFailure("Copying part " + task.part().name() + " into " + stream, e, source.settings(), warehouse.settings());
+            throw SqlErrors.loadFailure("Copying part " + task.part().name() + " into " + stream, e, source, warehouse);
         } finally {
             closeSession();
         }
@@ -118,6 +120,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         if (kept.isPresent()) {
             store.savePart(connection, stream, part.name(), new PartStore.PartRecord(record.published(),
                 new PartStore.Staged(load.id(), true, kept.get())), run.runId());
+            lock.confirm(connection);
             progress.finished(part.name(), true, kept.get().rows(), millisSince(started));
             return new Outcome(part.name(), Result.KEPT, kept.get().rows(), 0);
         }
@@ -129,6 +132,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         store.savePart(connection, stream, part.name(), new PartStore.PartRecord(record.published(),
             new PartStore.Staged(load.id(), false, copy)), run.runId());
         runs.addProgress(connection, run.runId(), copied.rows(), copied.bytes());
+        lock.confirm(connection);
         progress.finished(part.name(), false, copied.rows(), millisSince(started));
         return new Outcome(part.name(), Result.COPIED, copied.rows(), copied.bytes());
     }
