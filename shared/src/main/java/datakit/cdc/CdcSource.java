@@ -73,7 +73,9 @@ public final class CdcSource implements AutoCloseable {
         String walLevel = db.resultQuery("SELECT current_setting('wal_level')").fetchOne(0, String.class);
         DatakitException.check(walLevel.equals("logical"), "The source %s has wal_level = %s, and change data capture needs logical. "
             + "Set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart the server.", where, walLevel);
-        Record role = db.resultQuery("SELECT rolname, rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchOne();
+        // The login's attribute: a replication connection has no role settings to switch to another.
+        Record role = db.resultQuery("SELECT rolname, rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user")
+            .fetchOne();
         DatakitException.check(role.get(1, Boolean.class), "The source user %s lacks the REPLICATION privilege, which a replication "
             + "connection needs. Grant it: ALTER ROLE %s WITH REPLICATION.", role.get(0, String.class), Sql.quote(role.get(0, String.class)));
     }
