@@ -40,7 +40,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The datakits through PgBouncer with a new install's settings, in transaction and in session pooling, in
  * front of the shared test server, on the source and on the warehouse: every mode loads what the source
  * holds, the session settings hold per transaction, nothing the datakits set or prepare is left on a pooled
- * server connection for the next client, and a stream's lock never outlives its run.
+ * server connection for the next client, a stream's lock never outlives its run, and a run that lost its lock
+ * commits nothing more.
  */
 class PoolerIT {
     /** Server connections per database and user: enough for a partitioned run and a lock holder at once, few enough to be shared. */
