@@ -169,6 +169,7 @@
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
+//SOURCES src/main/java/datakit/source/ReadRefusal.java
 //SOURCES src/main/java/datakit/source/RowSecurity.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java

@@ -399,6 +399,33 @@ class ConnectionResolverTest {
     }
 
     @Test
+    void aRoleInTheWarehouseOptionsIsRefusedNamingTheLoginsDefaultToSetInstead() {
+        var error = badInput(Role.WAREHOUSE, "postgresql://Loader@h/wh", Map.of("WAREHOUSE_PG_OPTIONS", "-c role=bronze_owner"), Map.of());
+
+        assertThat(error.getMessage()).isEqualTo("The warehouse options from WAREHOUSE_PG_OPTIONS is \"-c role=bronze_owner\": it sets "
+            + "role, which the datakits cannot apply to every connection: Flyway's migrations run without the settings of each "
+            + "transaction, and would create the bronze schema as the login. Make the role the login's default instead, which holds on "
+            + "every connection and through a pooler: ALTER ROLE \"Loader\" SET role = bronze_owner. Fix it there.");
+        assertThat(badInput(Role.WAREHOUSE, null, Map.of("WAREHOUSE_PG_OPTIONS", "--session-authorization=owner"), Map.of())
+            .getMessage()).contains("it sets session_authorization, which the datakits cannot apply to every connection");
+        assertThat(resolve(Role.SOURCE, null, Map.of("SOURCE_PG_OPTIONS", "-c role=reader"), Map.of()).serverSettings())
+            .containsEntry("role", "reader");
+    }
+
+    @Test
+    void transactionModesInTheOptionsAreRefusedOnEitherSide() {
+        for (String mode : new String[] {"transaction_isolation=serializable", "transaction_read_only=off",
+            "default_transaction_isolation=serializable", "default-transaction-read-only=on", "default_transaction_deferrable=on"}) {
+            var error = badInput(Role.WAREHOUSE, null, Map.of("WAREHOUSE_PG_OPTIONS", "-c " + mode), Map.of());
+            assertThat(error.getMessage()).as(mode).contains("it sets " + mode.substring(0, mode.indexOf('=')).replace('-', '_')
+                + ", which a transaction takes as it begins, and the datakits apply the options inside each transaction, whose "
+                + "isolation and read-only mode they choose themselves. Fix it there.");
+        }
+        assertThat(badInput(Map.of("SOURCE_PG_OPTIONS", "-c transaction_read_only=off")).getMessage())
+            .startsWith("The source options from SOURCE_PG_OPTIONS is \"-c transaction_read_only=off\": it sets transaction_read_only");
+    }
+
+    @Test
     void poolMinLargerThanPoolSizeNamesBothSettings() {
         var error = badInput(Map.of("SOURCE_PG_POOL_MIN", "5", "SOURCE_PG_POOL_SIZE", "2"));
 

@@ -112,10 +112,10 @@ class ConnectionSettingsTest {
             Map.of());
 
         assertThat(settings.serverSettings()).containsExactly(
+            Map.entry("tcp_keepalives_idle", "30"),
             Map.entry("tcp_keepalives_interval", "10"),
             Map.entry("tcp_keepalives_count", "6"),
             Map.entry("work_mem", "64MB"),
-            Map.entry("tcp_keepalives_idle", "30"),
             Map.entry("statement_timeout", "30s"));
     }
 
@@ -129,7 +129,7 @@ class ConnectionSettingsTest {
 
     @Test
     void theReplicationConnectionGetsTheServerSettingsAsStartupOptions() {
-        var props = settings("h", 5432, "shop", null, "-c search_path=my\\ app", "5min", Map.of()).driverProperties(null);
+        var props = settings("h", 5432, "shop", null, "-c search_path=my\\ app", "5min", Map.of()).replicationProperties();
 
         assertThat(props.getProperty("options")).isEqualTo(KEEPALIVES + " -c search_path=my\\ app -c statement_timeout=5min");
     }

@@ -1,13 +1,23 @@
 package datakit.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import datakit.cli.DatakitException;
+import datakit.cli.ExitCode;
+import datakit.config.ConnectionResolver;
+import datakit.config.ConnectionSettings;
+import datakit.config.Environment;
+import datakit.config.PgParam;
+import datakit.config.Role;
+import datakit.db.Database;
 import datakit.sandbox.PgBouncer;
 import datakit.sandbox.PgBouncer.PoolMode;
 import datakit.testing.Datakits;
 import datakit.testing.SourceAndWarehouse;
 import datakit.testing.TestDatabase;
 import datakit.testing.TestPostgres;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -19,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -29,7 +40,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The datakits through PgBouncer with a new install's settings, in transaction and in session pooling, in
  * front of the shared test server, on the source and on the warehouse: every mode loads what the source
  * holds, the session settings hold per transaction, nothing the datakits set or prepare is left on a pooled
- * server connection for the next client, and a stream's lock never outlives its run.
+ * server connection for the next client, a stream's lock never outlives its run, and a run that lost its lock
+ * commits nothing more.
  */
 class PoolerIT {
     /** Server connections per database and user: enough for a partitioned run and a lock holder at once, few enough to be shared. */
@@ -208,6 +220,124 @@ class PoolerIT {
         succeeds(Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders", "--cursor-field", "updated_at",
             "--target-table", "orders_inc"));
         assertThat(db.direct().warehouse().count("bronze.orders_inc")).isEqualTo(3000);
+    }
+
+    @Test
+    void aRunThatLostItsLockStopsBeforeItsNextCommitAndTheRunThatGotInLoadsTheStream() throws Exception {
+        var db = Pooled.create("pooled_lost_lock", transaction);
+        String[] slowRun = {"--table", "public.orders", "--cursor-field", "updated_at", "--target-table", "orders_inc",
+            "--chunk-rows", "1500", "--where", "pg_sleep(0.0005) IS NOT NULL"};
+        var first = inBackground(() -> Datakits.run("PostgresIncremental", db.env(), slowRun));
+        TestDatabase warehouse = db.direct().warehouse();
+        await(warehouse, "SELECT to_regclass('bronze.extraction_runs') IS NOT NULL", "t", null);
+        await(warehouse, "SELECT count(*) FROM bronze.extraction_runs WHERE rows_loaded > 0", "1", null);
+        // An admin (or a pooler's idle_transaction_timeout) ends the lock's server connection while the run loads its second part.
+        assertThat(warehouse.value("SELECT bool_and(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).isEqualTo("t");
+        var second = Datakits.run("PostgresIncremental", db.env(), slowRun);
+
+        Datakits.assertFailsWithOneLine(first.get(3, TimeUnit.MINUTES), 3, "This run lost its lock on bronze.orders_inc: the warehouse "
+            + "connection that held it (server process ", ") ended, and another run of the stream may have started, so this one stopped "
+            + "before its next commit; what it committed before is kept.");
+        succeeds(second);
+        var compared = RowSets.compare("bronze.orders_inc", db.direct().source(), "SELECT id, status, updated_at FROM public.orders",
+            warehouse, "SELECT id, status, updated_at FROM bronze.orders_inc");
+        assertThat(compared).isEqualTo(new KillLoop.Outcome("bronze.orders_inc", 3000, 0, 0, 0));
+        assertThat(warehouse.rows("SELECT status, error LIKE 'This run lost its lock%' FROM bronze.extraction_runs ORDER BY started_at"))
+            .containsExactly(List.of("failed", "t"), Arrays.asList("succeeded", null));
+    }
+
+    @Test
+    void changeCaptureHonoursTheStatementTimeoutOfEachSide() throws Exception {
+        var db = Pooled.create("pooled_cdc_timeout", transaction);
+        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+        var env = db.env("SOURCE_DATABASE_URL", db.direct().source().url(), "SOURCE_PG_MAX_RETRIES", "0", "WAREHOUSE_PG_MAX_RETRIES", "0");
+        String slot = "timeout_" + db.direct().source().name();
+        String[] args = {"--table", "public.orders", "--slot", slot};
+        var sourceTimeout = new HashMap<>(env);
+        sourceTimeout.put("SOURCE_PG_STATEMENT_TIMEOUT", "1s");
+        var warehouseTimeout = new HashMap<>(env);
+        warehouseTimeout.put("WAREHOUSE_PG_STATEMENT_TIMEOUT", "1s");
+        try {
+            // Creating the publication waits for a lock on the table.
+            var creating = whileLocked(db.direct().source(), "LOCK TABLE public.orders IN SHARE MODE", "PostgresCdc", sourceTimeout, args);
+            Datakits.assertFailsWithOneLine(creating, 1, "Capturing the changes of slot " + slot + " failed: canceling statement due to "
+                + "statement timeout.");
+
+            succeeds(Datakits.run("PostgresCdc", env, args));
+            db.direct().source().execute("UPDATE public.orders SET status = 'changed' WHERE id <= 10");
+            // The batch's COPY into the change table waits for a lock on it.
+            var batch = whileLocked(db.direct().warehouse(), "LOCK TABLE bronze.orders__changes IN ACCESS EXCLUSIVE MODE", "PostgresCdc",
+                warehouseTimeout, args);
+            Datakits.assertFailsWithOneLine(batch, 1, "canceling statement due to statement timeout");
+
+            succeeds(Datakits.run("PostgresCdc", env, args));
+            assertThat(db.direct().warehouse().value("SELECT count(*) FROM bronze.orders__changes WHERE status = 'changed'")).isEqualTo("10");
+        } finally {
+            db.direct().source().dropReplicationSlots(slot);
+        }
+    }
+
+    @Test
+    void aRoleInTheWarehouseOptionsIsRefusedAndTheLoginsDefaultRoleOwnsWhatTheRunsCreate() {
+        var db = Pooled.create("pooled_role", transaction);
+        TestDatabase warehouse = db.direct().warehouse();
+        String owner = "owner_" + warehouse.name();
+        String login = "login_" + warehouse.name();
+        warehouse.execute("CREATE ROLE " + owner + " NOLOGIN", "CREATE ROLE " + login + " LOGIN PASSWORD 'pw' IN ROLE " + owner,
+            "GRANT CREATE ON DATABASE \"" + warehouse.name() + "\" TO " + owner);
+        try {
+            String url = db.warehouse().url().replaceFirst("//[^@]*@", "//" + login + ":pw@");
+            var refused = Datakits.run("PostgresExtract", db.env("WAREHOUSE_DATABASE_URL", url, "WAREHOUSE_PG_OPTIONS", "-c role=" + owner),
+                "--table", "public.orders");
+            Datakits.assertFailsWithOneLine(refused, 2, "The warehouse options from WAREHOUSE_PG_OPTIONS is \"-c role=" + owner + "\": it "
+                + "sets role, which the datakits cannot apply to every connection", "ALTER ROLE " + login + " SET role = " + owner + ". Fix it there.");
+
+            warehouse.execute("ALTER ROLE " + login + " SET role = " + owner);
+            succeeds(Datakits.run("PostgresExtract", db.env("WAREHOUSE_DATABASE_URL", url), "--table", "public.orders"));
+            succeeds(Datakits.run("PostgresIncremental", db.env("WAREHOUSE_DATABASE_URL", url), "--table", "public.orders",
+                "--cursor-field", "updated_at", "--target-table", "orders_inc"));
+            assertThat(warehouse.rows("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'bronze'::regnamespace "
+                + "AND relkind = 'r' UNION SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'bronze'"))
+                .as("the owner of the bronze schema and of its tables").containsExactly(List.of(owner));
+            assertThat(warehouse.count("bronze.orders_inc")).isEqualTo(3000);
+        } finally {
+            warehouse.execute("DROP SCHEMA IF EXISTS bronze CASCADE", "DROP OWNED BY " + login + ", " + owner, "DROP ROLE " + login,
+                "DROP ROLE " + owner);
+        }
+    }
+
+    @Test
+    void aTransactionModeThatReachesTheSettingsIsRefusedAsASettingNamingWhereItCameFrom() {
+        var db = Pooled.create("pooled_mode", transaction);
+        var env = new Environment(Map.of("WAREHOUSE_DATABASE_URL", db.warehouse().url()), Map.of(), ".env", Path.of("/nonexistent"), "x");
+        var s = new ConnectionResolver(env, warning -> { }).resolve(Role.WAREHOUSE, null, "test");
+        // The resolver refuses it; settings made some other way meet the server's refusal, which no retry fixes.
+        var withMode = new ConnectionSettings(s.role(), s.host(), s.port(), s.database(), s.username(), s.password(), s.sslmode(),
+            s.sslcert(), s.sslkey(), s.sslrootcert(), s.connectTimeoutSeconds(), s.applicationName(), "-c transaction_isolation=serializable",
+            null, s.poolMin(), s.poolSize(), s.maxRetries(), s.driverProperties(), Map.of(PgParam.OPTIONS, "WAREHOUSE_PG_OPTIONS"), false);
+        try (Database warehouse = Database.open(withMode, Database.Access.READ_WRITE)) {
+            var refused = assertThrows(DatakitException.class, () -> warehouse.inTransaction(connection -> null));
+            assertThat(refused.exitCode()).isEqualTo(ExitCode.BAD_INPUT);
+            assertThat(refused.getMessage()).isEqualTo("The warehouse refused a setting: SET TRANSACTION ISOLATION LEVEL must be called "
+                + "before any query. The datakits set the options from WAREHOUSE_PG_OPTIONS at the start of each transaction (SET LOCAL); "
+                + "fix it there.");
+        }
+    }
+
+    /** Runs {@code run} on a thread of its own (the common pool may have a single one, which another run may hold). */
+    private static CompletableFuture<Datakits.Run> inBackground(Supplier<Datakits.Run> run) {
+        return CompletableFuture.supplyAsync(run, task -> new Thread(task, "datakit-run").start());
+    }
+
+    /** Runs a datakit while another session holds {@code lock} in an open transaction; the lock ends with the run, or after a minute. */
+    private static Datakits.Run whileLocked(TestDatabase database, String lock, String datakit, Map<String, String> env, String... args)
+            throws Exception {
+        try (Connection holder = database.connect(); Statement st = holder.createStatement()) {
+            holder.setAutoCommit(false);
+            st.execute(lock);
+            return inBackground(() -> Datakits.run(datakit, env, args)).get(1, TimeUnit.MINUTES);
+        }
     }
 
     @Test

@@ -123,11 +123,47 @@ class RowSecurityIT {
             assertThat(warehouse.count("bronze." + table)).as(table).isEqualTo(10);
             assertThat(new ObjectMapper().readTree(run.out()).has("row_security")).isFalse();
         }
+        // A table's own block ranges are read under its own policies: the owner reads every row of them too.
+        var chunks = runAs(owner, "PostgresPartitioned", "--table", "shop.notes", "--chunks", "2", "--target-table", "notes_all_chunks");
+        assertThat(chunks.exitCode()).as(chunks.toString()).isZero();
+        assertThat(warehouse.count("bronze.notes_all_chunks")).isEqualTo(10);
         var optedIn = runAs(bypasser, "PostgresExtract", "--table", "shop.notes", "--target-table", "notes_all_opted_in", "--json",
             "--enable-row-security");
         assertThat(new ObjectMapper().readTree(optedIn.out()).get("row_security").asText())
             .isEqualTo("on (--enable-row-security); no policy limited the rows read");
         assertThat(warehouse.count("bronze.notes_all_opted_in")).isEqualTo(10);
+    }
+
+    /**
+     * Partitions read one by one are read under their own policies, not under their parent's: a partition's policy
+     * that would filter the rows is refused like any other, and with --enable-row-security, which would filter them
+     * differently from a read of the whole table, a table with policies in its tree is refused.
+     */
+    @Test
+    void aPartitionedReadIsWholeForTheOwnerAndRefusedWhereAPartitionsPolicyWouldFilterIt() {
+        source.execute("""
+            CREATE TABLE shop.events (id int, region text NOT NULL) PARTITION BY LIST (region);
+            CREATE TABLE shop.events_eu PARTITION OF shop.events FOR VALUES IN ('eu');
+            CREATE TABLE shop.events_us PARTITION OF shop.events FOR VALUES IN ('us');
+            INSERT INTO shop.events SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END FROM generate_series(1, 10) g;
+            ALTER TABLE shop.events_us ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY none_of_it ON shop.events_us FOR SELECT USING (false);
+            """, "GRANT SELECT ON shop.events, shop.events_eu, shop.events_us TO " + reader,
+            "ALTER TABLE shop.events OWNER TO " + owner, "ALTER TABLE shop.events_eu OWNER TO " + owner,
+            "ALTER TABLE shop.events_us OWNER TO " + owner);
+
+        var whole = runAs(owner, "PostgresPartitioned", "--table", "shop.events", "--target-table", "events_all");
+        assertThat(whole.exitCode()).as(whole.toString()).isZero();
+        assertThat(warehouse.rows("SELECT id, region FROM bronze.events_all ORDER BY id"))
+            .isEqualTo(source.rows("SELECT id, region FROM shop.events ORDER BY id")).hasSize(10);
+        Datakits.assertFailsWithOneLine(runAs(reader, "PostgresPartitioned", "--table", "shop.events", "--target-table", "events_reader"), 2,
+            "Row-level security policies of table events_us would hide rows of shop.events from the source user " + reader);
+        Datakits.assertFailsWithOneLine(runAs(owner, "PostgresPartitioned", "--table", "shop.events", "--target-table", "events_opted_in",
+            "--enable-row-security"), 2, "shop.events_us has row-level security, and --enable-row-security would read it under its own "
+            + "policies, not those of shop.events, which a read of the whole applies. Copy shop.events with postgres-extract, or leave out "
+            + "--enable-row-security to read every row (as the owner or a role with BYPASSRLS).");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_tables WHERE schemaname = 'bronze' AND tablename LIKE 'events_reader%' "
+            + "OR tablename LIKE 'events_opted_in%'")).isEqualTo("0");
     }
 
     @Test

@@ -5,6 +5,7 @@ import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.db.TransactionSettings;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -15,8 +16,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
+import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
@@ -33,19 +37,23 @@ public final class CdcSource implements AutoCloseable, ApplySource {
         + "ELSE pg_catalog.pg_current_wal_lsn() END";
 
     private final DSLContext db;
+    private final TransactionSettings transactions;
     private final String where;
     /** Whether the server is a hot standby: it then decodes (16+) but cannot create or change a publication. */
     private boolean standby;
 
-    private CdcSource(Connection connection, String where) {
+    /** Each statement runs in a transaction of its own begun with the source's settings (statement_timeout, options). */
+    private CdcSource(Connection connection, TransactionSettings transactions, String where) {
         this.connection = connection;
-        this.db = Sql.using(connection);
+        this.transactions = transactions;
+        this.db = DSL.using(transactions.eachStatement(connection), SQLDialect.POSTGRES);
         this.where = where;
     }
 
     public static CdcSource open(ConnectionSettings settings) {
         try {
-            return new CdcSource(Database.connectOnce(settings, Database.Access.READ_WRITE), settings.describe());
+            return new CdcSource(Database.connectOnce(settings, Database.Access.READ_WRITE),
+                TransactionSettings.of(settings, Database.Access.READ_WRITE), settings.describe());
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, 1);
         }
@@ -68,7 +76,9 @@ public final class CdcSource implements AutoCloseable, ApplySource {
         String walLevel = db.resultQuery("SELECT current_setting('wal_level')").fetchOne(0, String.class);
         DatakitException.check(walLevel.equals("logical"), "The source %s has wal_level = %s, and change data capture needs logical. "
             + "Set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart the server.", where, walLevel);
-        Record role = db.resultQuery("SELECT rolname, rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchOne();
+        // The login's attribute: a replication connection has no role settings to switch to another.
+        Record role = db.resultQuery("SELECT rolname, rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user")
+            .fetchOne();
         DatakitException.check(role.get(1, Boolean.class), "The source user %s lacks the REPLICATION privilege, which a replication "
             + "connection needs. Grant it: ALTER ROLE %s WITH REPLICATION.", role.get(0, String.class), Sql.quote(role.get(0, String.class)));
     }
@@ -193,11 +203,8 @@ public final class CdcSource implements AutoCloseable, ApplySource {
     /** Runs {@code read} in a read-only transaction, in the exported {@code snapshot} when given. */
     private <T> T inSnapshot(Optional<String> snapshot, String what, Supplier<T> read) {
         try {
-            connection.setAutoCommit(false);
-            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-            if (snapshot.isPresent()) {
-                db.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshot.get()));
-            }
+            transactions.begin(connection, Stream.concat(Stream.of("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+                snapshot.map(id -> "SET TRANSACTION SNAPSHOT " + Sql.literal(id)).stream()).toArray(String[]::new));
             T result = read.get();
             connection.commit();
             return result;

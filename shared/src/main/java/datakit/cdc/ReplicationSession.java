@@ -27,7 +27,7 @@ public final class ReplicationSession implements AutoCloseable {
     }
 
     public static ReplicationSession open(ConnectionSettings settings) {
-        Properties props = settings.driverProperties(null);
+        Properties props = settings.replicationProperties();
         PGProperty.REPLICATION.set(props, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
         PGProperty.PREFER_QUERY_MODE.set(props, "simple");

@@ -133,6 +133,8 @@ public final class ConnectionResolver {
             check(role != Role.SOURCE || !ServerOptions.parse(options).containsKey("row_security"), role, values, PgParam.OPTIONS, options,
                 "sets row_security, which the datakits keep off on the source so that no policy hides rows silently; "
                     + "to load only the rows the policies let the source user see, pass --enable-row-security instead");
+            Optional<String> unsupported = ServerOptions.unsupported(role, ServerOptions.parse(options), user);
+            check(unsupported.isEmpty(), role, values, PgParam.OPTIONS, options, unsupported.orElse(""));
         }
         int poolSize = integer(role, values, PgParam.POOL_SIZE, 1, 1000).orElse(4);
         int poolMin = integer(role, values, PgParam.POOL_MIN, 0, 1000).orElse(Math.min(1, poolSize));

@@ -71,7 +71,7 @@ public record ConnectionSettings(
         return hostForUrl() + ":" + port + "/" + database;
     }
 
-    /** The JDBC URL without credentials; they travel in {@link #driverProperties(String)}. */
+    /** The JDBC URL without credentials; they travel in {@link #jdbcProperties()}. */
     public String jdbcUrl() {
         return "jdbc:postgresql://" + hostForUrl() + ":" + port + "/" + URLEncoder.encode(database, StandardCharsets.UTF_8);
     }
@@ -109,16 +109,13 @@ public record ConnectionSettings(
     /**
      * PgJDBC properties with the server settings in the {@code options} startup parameter, for the one
      * connection that has no transactions to carry them and that no pooler carries anyway: CDC's replication
-     * connection. {@code startupOptions} are more {@code -c name=value} settings, or null.
+     * connection.
      */
-    public Properties driverProperties(String startupOptions) {
+    public Properties replicationProperties() {
         var props = jdbcProperties();
         var options = new StringBuilder();
         serverSettings().forEach((name, value) -> options.append(" -c ").append(name).append('=').append(value.replace("\\", "\\\\")
             .replace(" ", "\\ ")));
-        if (startupOptions != null && !startupOptions.isBlank()) {
-            options.append(' ').append(startupOptions);
-        }
         props.setProperty("options", options.toString().strip());
         return props;
     }
@@ -130,13 +127,9 @@ public record ConnectionSettings(
     public Map<String, String> serverSettings() {
         var settings = new LinkedHashMap<>(SERVER_KEEPALIVES);
         if (options != null) {
-            ServerOptions.parse(options).forEach((name, value) -> {
-                settings.remove(name);
-                settings.put(name, value);
-            });
+            settings.putAll(ServerOptions.parse(options));
         }
         if (statementTimeout != null) {
-            settings.remove("statement_timeout");
             settings.put("statement_timeout", statementTimeout);
         }
         return settings;

@@ -1,11 +1,13 @@
 package datakit.config;
 
+import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -17,6 +19,8 @@ import java.util.regex.Pattern;
  */
 public final class ServerOptions {
     private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.]*");
+    /** A transaction's modes, and with {@code default_} the defaults a transaction takes them from when it begins. */
+    private static final Set<String> TRANSACTION_MODES = Set.of("transaction_isolation", "transaction_read_only", "transaction_deferrable");
 
     private ServerOptions() {
     }
@@ -45,7 +49,6 @@ public final class ServerOptions {
             if (eq < 0 || !NAME.matcher(name).matches()) {
                 throw new IllegalArgumentException("\"" + setting + "\" is not name=value");
             }
-            settings.remove(name.toLowerCase(Locale.ROOT));
             settings.put(name.toLowerCase(Locale.ROOT), setting.substring(eq + 1));
         }
         return settings;
@@ -59,6 +62,30 @@ public final class ServerOptions {
         } catch (IllegalArgumentException e) {
             return Optional.of(e.getMessage());
         }
+    }
+
+    /**
+     * Why a setting of {@code settings} cannot act as it would at connection start when the datakits apply it at the
+     * start of each transaction instead, if one cannot; {@code login} is the user the connection logs in as. On the
+     * warehouse a role would hold for the loads but not for Flyway's migrations, which create the bronze schema and
+     * its bookkeeping as the login; a transaction's modes are taken as it begins, before any setting of it.
+     */
+    static Optional<String> unsupported(Role role, Map<String, String> settings, String login) {
+        for (String name : List.of("role", "session_authorization")) {
+            if (role == Role.WAREHOUSE && settings.containsKey(name)) {
+                return Optional.of(("sets %s, which the datakits cannot apply to every connection: Flyway's migrations run without "
+                    + "the settings of each transaction, and would create the bronze schema as the login. Make the role the login's "
+                    + "default instead, which holds on every connection and through a pooler: ALTER ROLE %s SET role = %s")
+                    .formatted(name, TableRef.display(login), TableRef.display(settings.get(name))));
+            }
+        }
+        for (String name : settings.keySet()) {
+            if (TRANSACTION_MODES.contains(name.startsWith("default_") ? name.substring("default_".length()) : name)) {
+                return Optional.of(("sets %s, which a transaction takes as it begins, and the datakits apply the options inside each "
+                    + "transaction, whose isolation and read-only mode they choose themselves").formatted(name));
+            }
+        }
+        return Optional.empty();
     }
 
     private static List<String> words(String options) {

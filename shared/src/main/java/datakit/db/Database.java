@@ -6,7 +6,9 @@ import com.zaxxer.hikari.pool.HikariPool.PoolInitializationException;
 import datakit.config.ConnectionSettings;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.jooq.exception.DataAccessException;
@@ -31,6 +33,7 @@ public final class Database implements AutoCloseable {
     private final TransactionSettings transactions;
     private final HikariDataSource pool;
     private final Retry retry;
+    private volatile String currentUser;
 
     private Database(ConnectionSettings settings, Access access, HikariDataSource pool) {
         this.settings = settings;
@@ -183,9 +186,25 @@ public final class Database implements AutoCloseable {
         return settings;
     }
 
-    /** The settings each transaction begins with. */
-    public TransactionSettings transactionSettings() {
-        return transactions;
+    /**
+     * The role the server checks this database's privileges against ({@code current_user}), for the GRANT a
+     * permission error asks for: the login, unless the login's settings switch to another role ({@code ALTER ROLE
+     * ... SET role}). Asked once, when first needed; the login when the database cannot answer.
+     */
+    public String currentUser() {
+        if (currentUser == null) {
+            try {
+                currentUser = inTransaction(connection -> {
+                    try (Statement st = connection.createStatement(); ResultSet rs = st.executeQuery("SELECT current_user")) {
+                        rs.next();
+                        return rs.getString(1);
+                    }
+                });
+            } catch (SQLException | RuntimeException e) {
+                return settings.username();
+            }
+        }
+        return currentUser;
     }
 
     /** The retry policy from this database's {@code max_retries}, for work that spans a connection. */

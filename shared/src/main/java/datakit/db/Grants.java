@@ -15,24 +15,28 @@ import java.util.regex.Pattern;
  * the warehouse" in docs/reliability.md.
  */
 public final class Grants {
-    private static final String NAME = "(?:\"((?:[^\"]|\"\")+)\"|([^\\s\"(),;]+))";
+    /**
+     * The server's primary messages, whole: each ends with the object's name as the catalog holds it, unquoted
+     * (spaces and all) or, in the messages about connecting and temporary tables, in double quotes. The detail
+     * tells a missing CONNECT from a missing CREATE on a database.
+     */
     private static final List<Fix> FIXES = List.of(
-        new Fix("permission denied for database " + NAME + ".*CONNECT privilege", (side, name) -> "GRANT CONNECT ON DATABASE " + name),
-        new Fix("permission denied for database " + NAME, (side, name) -> "GRANT CREATE ON DATABASE " + name),
-        new Fix("permission denied to create temporary tables in database " + NAME, (side, name) -> "GRANT TEMPORARY ON DATABASE " + name),
-        new Fix("permission denied for schema " + NAME, (side, name) -> side == Role.SOURCE ? "GRANT USAGE ON SCHEMA " + name
+        new Fix("permission denied for database \"(.+)\"", "CONNECT privilege", (side, name) -> "GRANT CONNECT ON DATABASE " + name),
+        new Fix("permission denied for database (.+)", "", (side, name) -> "GRANT CREATE ON DATABASE " + name),
+        new Fix("permission denied to create temporary tables in database \"(.+)\"", "", (side, name) -> "GRANT TEMPORARY ON DATABASE " + name),
+        new Fix("permission denied for schema (.+)", "", (side, name) -> side == Role.SOURCE ? "GRANT USAGE ON SCHEMA " + name
             : "GRANT USAGE, CREATE ON SCHEMA " + name),
-        new Fix("permission denied for (?:table|view|materialized view) " + NAME, (side, name) -> side == Role.SOURCE
+        new Fix("permission denied for (?:table|view|materialized view) (.+)", "", (side, name) -> side == Role.SOURCE
             ? "GRANT SELECT ON " + name : "ALTER TABLE " + name + " OWNER"),
-        new Fix("permission denied for sequence " + NAME, (side, name) -> "GRANT SELECT ON SEQUENCE " + name),
-        new Fix("permission denied for large object (\\d+)()", (side, name) -> "GRANT SELECT ON LARGE OBJECT " + name),
-        new Fix("permission denied for function " + NAME, (side, name) -> "GRANT EXECUTE ON FUNCTION " + name),
-        new Fix("must be owner of (?:table|relation|view|materialized view|index) " + NAME, (side, name) -> "ALTER TABLE " + name + " OWNER"),
-        new Fix("must be owner of schema " + NAME, (side, name) -> "ALTER SCHEMA " + name + " OWNER"));
+        new Fix("permission denied for sequence (.+)", "", (side, name) -> "GRANT SELECT ON SEQUENCE " + name),
+        new Fix("permission denied for large object (\\d+)", "", (side, name) -> "GRANT SELECT ON LARGE OBJECT " + name),
+        new Fix("permission denied for function (.+)", "", (side, name) -> "GRANT EXECUTE ON FUNCTION " + name),
+        new Fix("must be owner of (?:table|relation|view|materialized view|index) (.+)", "", (side, name) -> "ALTER TABLE " + name + " OWNER"),
+        new Fix("must be owner of schema (.+)", "", (side, name) -> "ALTER SCHEMA " + name + " OWNER"));
 
-    private record Fix(Pattern pattern, BiFunction<Role, String, String> statement) {
-        Fix(String regex, BiFunction<Role, String, String> statement) {
-            this(Pattern.compile(regex), statement);
+    private record Fix(Pattern message, String detail, BiFunction<Role, String, String> statement) {
+        Fix(String message, String detail, BiFunction<Role, String, String> statement) {
+            this(Pattern.compile(message), detail, statement);
         }
     }
 
@@ -41,19 +45,23 @@ public final class Grants {
 
     /**
      * The statement to run as an owner or superuser ({@code GRANT USAGE ON SCHEMA sales TO reader;}), if the
-     * server's {@code message} is a permission error this knows. A table named without its schema keeps the
+     * server's error in {@code e} is a permission error this knows. A table named without its schema keeps the
      * server's name, unless {@code known} is that table.
      */
-    public static Optional<String> fix(String message, Role side, String role, Optional<TableRef> known) {
+    public static Optional<String> fix(Throwable e, Role side, String role, Optional<TableRef> known) {
+        return SqlErrors.serverError(e).flatMap(m -> fix(m.getMessage(), m.getDetail() == null ? "" : m.getDetail(), side, role, known));
+    }
+
+    /** The statement for the server's primary {@code message} and its {@code detail} ("" for none). */
+    static Optional<String> fix(String message, String detail, Role side, String role, Optional<TableRef> known) {
         for (Fix fix : FIXES) {
-            Matcher m = fix.pattern().matcher(message);
-            if (m.find()) {
-                String name = m.group(1) != null && !m.group(1).isEmpty() ? m.group(1).replace("\"\"", "\"") : m.group(2);
+            Matcher m = fix.message().matcher(message);
+            if (m.matches() && detail.contains(fix.detail())) {
+                String name = m.group(1);
                 // A large object is named by its number, every other object by its identifier.
                 String object = name.chars().allMatch(Character::isDigit) ? name
                     : known.filter(t -> t.table().equals(name)).map(TableRef::toString).orElse(TableRef.display(name));
-                String statement = fix.statement().apply(side, object);
-                return Optional.of(statement + " TO " + TableRef.display(role) + ";");
+                return Optional.of(fix.statement().apply(side, object) + " TO " + TableRef.display(role) + ";");
             }
         }
         return Optional.empty();

@@ -60,7 +60,7 @@ public final class Migrations {
             fingerprint.ifPresent(f -> remember(warehouse, history, f));
             return result.migrations.stream().map(m -> label(m.version, m.description)).toList();
         } catch (RuntimeException e) {
-            String grant = "42501".equals(SqlErrors.sqlState(e)) ? found.flatMap(s -> Grants.fix(SqlErrors.serverMessage(e), Role.WAREHOUSE,
+            String grant = "42501".equals(SqlErrors.sqlState(e)) ? found.flatMap(s -> Grants.fix(e, Role.WAREHOUSE,
                 s.user(), Optional.empty())).map(g -> " Grant it on the warehouse: " + g).orElse("") : "";
             throw new DatakitException(grant.isEmpty() ? ExitCode.FAILED : ExitCode.BAD_INPUT,
                 "Applying the bronze migrations to schema %s failed: %s.%s".formatted(schema, SqlErrors.serverMessage(e), grant), e);

@@ -4,6 +4,7 @@ import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
 import datakit.config.PgParam;
+import datakit.sql.TableRef;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
@@ -53,8 +54,8 @@ public final class SqlErrors {
         if (pooledStatementClash(e)) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s.".formatted(target, serverMessage(e), POOLED_STATEMENT_HINT), e);
         }
-        Optional<String> grant = "42501".equals(state)
-            ? Grants.fix(serverMessage(e), settings.role(), settings.username(), Optional.empty()) : Optional.empty();
+        // The server checks CONNECT against the login, before the login's settings could switch to another role.
+        Optional<String> grant = "42501".equals(state) ? Grants.fix(e, settings.role(), settings.username(), Optional.empty()) : Optional.empty();
         if (grant.isPresent()) {
             return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. As the database's owner or a superuser, run %s"
                 .formatted(target, serverMessage(e), grant.get()), e);
@@ -175,8 +176,31 @@ public final class SqlErrors {
         return oneLine(message);
     }
 
-    /** A failure while doing {@code action} ("Reading sales.orders from the source"). */
+    /**
+     * A failure while doing {@code action} ("Reading sales.orders from the source"); a permission error asks
+     * for the missing privilege without naming it (see {@link #failure(String, Throwable, Database)}).
+     */
     public static DatakitException failure(String action, Throwable e) {
+        return failure(action, e, Optional.empty());
+    }
+
+    /**
+     * A failure while doing {@code action} on {@code database}: like {@link #failure(String, Throwable)}, with a
+     * permission error answered by the GRANT to run there, for the role the server checked.
+     */
+    public static DatakitException failure(String action, Throwable e, Database database) {
+        return failure(action, e, Optional.of(database));
+    }
+
+    /**
+     * A failure while copying from {@code source} into {@code warehouse}: a permission error is the warehouse's
+     * (which creates and writes bronze) or, for a large object, the source's (which reads it).
+     */
+    public static DatakitException loadFailure(String action, Throwable e, Database source, Database warehouse) {
+        return failure(action, e, serverMessage(e).contains("large object") ? source : warehouse);
+    }
+
+    private static DatakitException failure(String action, Throwable e, Optional<Database> database) {
         if (e instanceof DatakitException known) {
             return known;
         }
@@ -196,51 +220,37 @@ public final class SqlErrors {
             return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. %s.".formatted(action, serverMessage(e), POOLED_STATEMENT_HINT), e);
         }
         if ("42501".equals(sqlState(e))) {
-            String grant = serverMessage(e).contains("large object") ? "GRANT SELECT ON LARGE OBJECT ... TO the source user (or set "
-                + "lo_compat_privileges on the source)" : "grant the missing privilege to the user named in the settings";
-            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: %s."
-                .formatted(action, serverMessage(e), grant), e);
+            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: %s"
+                .formatted(action, serverMessage(e), grant(e, database)), e);
         }
         return new DatakitException(ExitCode.FAILED, "%s failed: %s.".formatted(action, serverMessage(e)), e);
     }
 
-    /**
-     * A failure while copying from {@code source} into {@code warehouse}: like {@link #failure(String, Throwable)},
-     * with a permission error answered by the GRANT to run, for the warehouse user (who creates and writes
-     * bronze) or, for a large object, the source user (who reads it).
-     */
-    public static DatakitException loadFailure(String action, Throwable e, ConnectionSettings source, ConnectionSettings warehouse) {
-        if (e instanceof DatakitException known) {
-            return known;
+    /** What to grant for a permission error, and to whom: the GRANT itself where the message names what is missing. */
+    private static String grant(Throwable e, Optional<Database> database) {
+        if (database.isEmpty()) {
+            return "grant the missing privilege to the user named in the settings.";
         }
-        if ("42501".equals(sqlState(e))) {
-            String message = serverMessage(e);
-            ConnectionSettings side = message.contains("large object") ? source : warehouse;
-            Optional<String> grant = Grants.fix(message, side.role(), side.username(), Optional.empty());
-            if (grant.isPresent()) {
-                return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: grant it on the %s: %s"
-                    .formatted(action, message, side.role().label(), grant.get()), e);
+        ConnectionSettings settings = database.get().settings();
+        String role = database.get().currentUser();
+        return Grants.fix(e, settings.role(), role, Optional.empty()).map(g -> "grant it on the " + settings.role().label() + ": " + g)
+            .orElse("grant the missing privilege on the " + settings.role().label() + " to " + TableRef.display(role) + ".");
+    }
+
+    /** The server's error as it sent it (message, detail, hint), if the server sent {@code e}. */
+    static Optional<ServerErrorMessage> serverError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PSQLException p && p.getServerErrorMessage() != null) {
+                return Optional.of(p.getServerErrorMessage());
             }
         }
-        return failure(action, e);
+        return Optional.empty();
     }
 
     /** The server's message with its detail and hint on one line, or the driver's message. */
     public static String serverMessage(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof PSQLException p && p.getServerErrorMessage() != null) {
-                ServerErrorMessage m = p.getServerErrorMessage();
-                var text = new StringBuilder(m.getMessage());
-                if (m.getDetail() != null) {
-                    text.append(" (").append(m.getDetail()).append(')');
-                }
-                if (m.getHint() != null) {
-                    text.append(". Hint: ").append(m.getHint());
-                }
-                return oneLine(text.toString());
-            }
-        }
-        return oneLine(driverMessage(e));
+        return oneLine(serverError(e).map(m -> m.getMessage() + (m.getDetail() == null ? "" : " (" + m.getDetail() + ")")
+            + (m.getHint() == null ? "" : ". Hint: " + m.getHint())).orElseGet(() -> driverMessage(e)));
     }
 
     /** The driver's own message beats a pool's wrapper ("Connection is not available..."). */

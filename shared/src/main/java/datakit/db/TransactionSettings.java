@@ -10,11 +10,12 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.jooq.ConnectionProvider;
+import org.jooq.exception.DataAccessException;
 
 /**
  * The server settings every transaction of the datakits starts with, set with {@code SET LOCAL}
@@ -26,15 +27,11 @@ import java.util.stream.Collectors;
  * another client. Local settings end with their transaction, on any server connection.
  */
 public final class TransactionSettings {
-    private final Map<String, String> settings;
-    private final boolean readOnly;
     private final ConnectionSettings connection;
     private final String statement;
 
     private TransactionSettings(ConnectionSettings connection, Map<String, String> settings, boolean readOnly) {
         this.connection = connection;
-        this.settings = Collections.unmodifiableMap(settings);
-        this.readOnly = readOnly;
         this.statement = render(settings, readOnly);
     }
 
@@ -49,16 +46,8 @@ public final class TransactionSettings {
             // Like pg_dump: a policy that would hide rows makes the read fail rather than return fewer rows.
             settings.put("row_security", connection.rowSecurity() ? "on" : "off");
         }
-        connection.serverSettings().forEach((name, value) -> {
-            settings.remove(name);
-            settings.put(name, value);
-        });
+        settings.putAll(connection.serverSettings());
         return new TransactionSettings(connection, settings, access == Database.Access.READ_ONLY);
-    }
-
-    /** The settings by name, in the order they are set. */
-    public Map<String, String> settings() {
-        return settings;
     }
 
     /**
@@ -83,6 +72,48 @@ public final class TransactionSettings {
         }
     }
 
+    /**
+     * jOOQ's access to {@code connection}, a connection of one caller that autocommits, where each statement runs
+     * in a transaction of its own, begun with these settings and committed once the statement is done; inside a
+     * transaction the caller began itself ({@link #begin}), statements run in that one. For a connection that runs
+     * a few statements over a long time (CDC's source checks, slot and heartbeats): none of them holds a snapshot
+     * or a transaction open in between.
+     */
+    public ConnectionProvider eachStatement(Connection connection) {
+        return new ConnectionProvider() {
+            private boolean began;
+
+            @Override
+            public Connection acquire() {
+                try {
+                    if (connection.getAutoCommit()) {
+                        began = true;
+                        begin(connection);
+                    }
+                    return connection;
+                } catch (SQLException | RuntimeException e) {
+                    release(connection);
+                    throw e instanceof SQLException sql ? new DataAccessException(sql.getMessage(), sql) : (RuntimeException) e;
+                }
+            }
+
+            @Override
+            public void release(Connection released) {
+                if (!began) {
+                    return;
+                }
+                began = false;
+                try {
+                    // The commit of a transaction whose statement failed rolls it back.
+                    released.commit();
+                    released.setAutoCommit(true);
+                } catch (SQLException e) {
+                    throw new DataAccessException(e.getMessage(), e);
+                }
+            }
+        };
+    }
+
     /** One round trip: each setting local to the transaction, then READ ONLY (which can always be set, unlike READ WRITE). */
     private static String render(Map<String, String> settings, boolean readOnly) {
         var statements = new ArrayList<String>();
@@ -98,12 +129,13 @@ public final class TransactionSettings {
     }
 
     /**
-     * A setting the server refuses (an unknown name, a bad value, one that only a connection's start may set)
-     * comes from the user's options or statement_timeout: a configuration error that no retry fixes.
+     * A setting the server refuses (an unknown name, a bad value, one that only a connection's start may set, one
+     * that only the start of a transaction may set: 25001) comes from the user's options or statement_timeout: a
+     * configuration error that no retry fixes.
      */
     private static boolean refusedByTheServer(SQLException e) {
         String state = SqlErrors.sqlState(e);
-        return state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("55P02"));
+        return state != null && (state.startsWith("42") || state.startsWith("22") || state.equals("55P02") || state.equals("25001"));
     }
 
     private DatakitException refused(SQLException e) {
@@ -117,10 +149,5 @@ public final class TransactionSettings {
         return new DatakitException(ExitCode.BAD_INPUT, ("The %s refused a setting: %s. The datakits set the %s at the start of "
             + "each transaction (SET LOCAL); fix %s.").formatted(connection.role().label(), SqlErrors.serverMessage(e),
             origins.isEmpty() ? "server settings" : String.join(" and ", origins), origins.isEmpty() ? "them" : "it there"), e);
-    }
-
-    @Override
-    public String toString() {
-        return settings + (readOnly ? ", read only" : "");
     }
 }

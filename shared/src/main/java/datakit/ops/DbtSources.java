@@ -98,7 +98,7 @@ public final class DbtSources {
         try {
             return warehouse.inTransaction(connection -> bronzeTables(Sql.using(connection), bronzeSchema));
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Listing the bronze tables of " + bronzeSchema, e);
+            throw SqlErrors.failure("Listing the bronze tables of " + bronzeSchema, e, warehouse);
         }
     }
 

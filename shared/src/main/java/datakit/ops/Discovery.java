@@ -35,7 +35,7 @@ public final class Discovery {
         try {
             return source.inTransaction(connection -> tables(Sql.using(connection), schemas));
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Reading the catalog of the source " + source.settings().describe(), e);
+            throw SqlErrors.failure("Reading the catalog of the source " + source.settings().describe(), e, source);
         }
     }
 

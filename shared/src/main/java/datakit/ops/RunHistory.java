@@ -27,7 +27,7 @@ public final class RunHistory {
         try {
             return warehouse.inTransaction(connection -> recent(Sql.using(connection), runs, stream, status, limit));
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Reading the run history of " + bronzeSchema, e);
+            throw SqlErrors.failure("Reading the run history of " + bronzeSchema, e, warehouse);
         }
     }
 

@@ -82,7 +82,7 @@ public final class CdcExtract {
                 Map.of("slot", request.slot(), "publication", request.publication())));
             try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
                 runs.abandonStale(warehouse, request.stream(), run.runId());
-                stream(src, request, tables, bronzeSchema, runs);
+                stream(src, request, tables, bronzeSchema, runs, lock);
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);
                 runs.recordFailure(warehouse, run, error.getMessage());
@@ -115,15 +115,12 @@ public final class CdcExtract {
         return tables;
     }
 
-    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs) throws SQLException {
+    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs, StreamLock lock)
+            throws SQLException {
         var checkpoints = new SlotCheckpoint(bronzeSchema);
         var bronze = new StreamTables(run, source, warehouse, bronzeSchema);
-        Optional<SlotCheckpoint.Stored> stored;
-        Optional<PartitionLeaves> storedLeaves;
-        try (Connection connection = warehouse.connect()) {
-            stored = checkpoints.read(connection, request.stream());
-            storedLeaves = checkpoints.partitionLeaves(connection, request.stream());
-        }
+        Optional<SlotCheckpoint.Stored> stored = warehouse.inTransaction(connection -> checkpoints.read(connection, request.stream()));
+        Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
         slot.warning().ifPresent(this::warn);
         if (slot.action() == SlotStart.Action.RECREATE) {
@@ -139,10 +136,11 @@ public final class CdcExtract {
             String since;
             PartitionLeaves leaves;
             if (slot.action() != SlotStart.Action.RESUME) {
-                try (Connection connection = warehouse.connect()) {
+                warehouse.inTransaction(connection -> {
                     checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
                     notePublication(checkpoints, connection, request, publication);
-                }
+                    return null;
+                });
                 ReplicationSession.NewSlot created = replication.createSlot(request.slot());
                 start = created.consistentPoint().asString();
                 since = start;
@@ -150,7 +148,7 @@ public final class CdcExtract {
                 List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.of(created.snapshot()));
                 leaves = src.partitionLeaves(published, Optional.of(created.snapshot()));
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs);
+                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
                 if (request.snapshotNever()) {
                     String position = start;
                     warehouse.inTransaction(connection -> {
@@ -165,17 +163,17 @@ public final class CdcExtract {
                 start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.slot().orElseThrow().confirmedFlush().orElse("0/0"));
                 since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
                 if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
-                    try (Connection connection = warehouse.connect()) {
-                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), start, start, run.runId());
-                    }
+                    String position = start;
+                    warehouse.inTransaction(connection -> {
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
+                        return null;
+                    });
                 }
                 PartitionLeaves now = src.partitionLeaves(published, Optional.empty());
                 leaves = storedLeaves.map(kept -> kept.completedBy(now)).orElse(now);
                 // A table new to the stream (added to the publication since) gets its change table now, too.
-                List<TableRef> unprepared;
-                try (Connection connection = warehouse.connect()) {
-                    unprepared = ChangeTable.withoutChangeTable(connection, published, bronzeSchema);
-                }
+                List<TableRef> unprepared = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, published,
+                    bronzeSchema));
                 List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
                     : src.relations(unprepared, request.publication(), Optional.empty());
                 warehouse.inTransaction(connection -> {
@@ -188,7 +186,7 @@ public final class CdcExtract {
             checkPartitions(src, checkpoints, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
                 haltAfterCommit);
-            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs);
+            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock);
             try {
                 result.warnings().forEach(this::warn);
                 summarize(request, bronzeSchema, bronze.prepared(), result);

@@ -68,6 +68,9 @@ final class ChangeStream {
     private final List<String> warnings = new ArrayList<>();
     private final CountDownLatch done = new CountDownLatch(1);
     private RunLog runs;
+    private StreamLock lock;
+    /** Whether the warehouse transaction in progress has begun, with the warehouse's settings; each commit and rollback ends it. */
+    private boolean begun;
     private volatile MessageReader reader;
     private volatile boolean stopRequested;
     private long changes;
@@ -100,9 +103,13 @@ final class ChangeStream {
         this.position = new SlotPosition(bronzeSchema, request, run.runId());
     }
 
-    /** @param since where the slot began (see {@link SlotCheckpoint.Stored#since()}) */
-    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs) throws SQLException {
+    /**
+     * @param since where the slot began (see {@link SlotCheckpoint.Stored#since()})
+     * @param lock  the run's hold on the stream: each warehouse commit makes sure it still has it
+     */
+    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs, StreamLock lock) throws SQLException {
         this.runs = runs;
+        this.lock = lock;
         long started = System.nanoTime();
         Optional<LogSequenceNumber> end = request.follow() ? Optional.empty() : Optional.of(LogSequenceNumber.valueOf(sources.walEnd()));
         // Protocol version 2 (PostgreSQL 14+) sends a large transaction while it runs, instead of the server
@@ -111,7 +118,6 @@ final class ChangeStream {
         Thread stopper = request.follow() ? stopOnSignal() : null;
         Connection connection = warehouse.connect();
         try (sources) {
-            connection.setAutoCommit(false);
             LogSequenceNumber checkpoint = stream(connection, start, since, end, streaming);
             connection.close();
             return new Result(transactions, replaysSkipped, changes, bytes, rowsPerTable, schemaChanges, warnings, checkpoint.asString(),
@@ -166,7 +172,8 @@ final class ChangeStream {
                 }
                 sources.lost();
                 // The batch in progress is rolled back: the server sends its transactions again, from the checkpoint.
-                from = position.resumePoint(connection, e).orElse(from);
+                begun = false;
+                from = position.resumePoint(warehouse, connection, e).orElse(from);
                 failures = System.nanoTime() - connected > RECONNECT_COUNT_RESET_NANOS ? 1 : failures + 1;
                 if (!retry.retries(failures)) {
                     throw gaveUp(e, failures - 1, from);
@@ -174,7 +181,7 @@ final class ChangeStream {
                 run.warn("lost the replication connection to the source (%s); reconnecting in %d s (retry %d of %d)"
                     .formatted(SqlErrors.serverMessage(e), retry.delay(failures).toSeconds(), failures, retry.maxRetries()));
                 if (!pause(retry.delay(failures))) {
-                    return position.finish(connection, from, runs);
+                    return finish(connection, from);
                 }
             }
         }
@@ -197,7 +204,7 @@ final class ChangeStream {
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
                 request.apply() ? Optional.of(sources) : Optional.empty(), from, since);
             try {
-                LogSequenceNumber checkpoint = position.finish(connection, read(current, capture, connection, from), runs);
+                LogSequenceNumber checkpoint = finish(connection, read(current, capture, connection, from));
                 current.confirm(checkpoint);
                 return checkpoint;
             } finally {
@@ -225,7 +232,10 @@ final class ChangeStream {
                     batchStarted = System.nanoTime();
                 } else if (!capture.inTransaction() && received.compareTo(checkpoint) > 0 && System.nanoTime() - recorded > QUIET_RECORD_NANOS) {
                     // Quiet: the server has read past WAL none of which is ours to keep. Everything before it is taken.
-                    checkpoint = position.record(connection, received);
+                    begin(connection);
+                    position.save(connection, received);
+                    commitTransaction(connection);
+                    checkpoint = received;
                     current.confirm(checkpoint);
                     recorded = System.nanoTime();
                 }
@@ -234,6 +244,7 @@ final class ChangeStream {
                 }
                 continue;
             }
+            begin(connection);
             boolean transactionEnded = switch (item) {
                 case MessageReader.Message message -> capture.accept(message.bytes());
                 case MessageReader.Streamed streamed -> capture.acceptStreamed(streamed.commit(), streamed.messages());
@@ -261,10 +272,11 @@ final class ChangeStream {
      * batch's transactions, which the next run recognises by LSN and skips.
      */
     private LogSequenceNumber commit(Connection connection, MessageReader current, ChangeCapture capture) throws SQLException {
+        begin(connection);
         LogSequenceNumber lsn = capture.finishBatch();
         position.save(connection, lsn);
         runs.addProgress(connection, run.runId(), capture.batchChanges(), capture.batchBytes());
-        connection.commit();
+        commitTransaction(connection);
         changes += capture.batchChanges();
         bytes += capture.batchBytes();
         capture.batchRowsPerTable().forEach((table, rows) -> rowsPerTable.merge(table, rows, Long::sum));
@@ -276,6 +288,32 @@ final class ChangeStream {
         }
         current.confirm(lsn);
         return lsn;
+    }
+
+    /** Commits where the run ended with its success (see {@link SlotPosition#finish}); returns the checkpoint. */
+    private LogSequenceNumber finish(Connection connection, LogSequenceNumber reached) throws SQLException {
+        begin(connection);
+        LogSequenceNumber checkpoint = position.finish(connection, reached, runs);
+        commitTransaction(connection);
+        return checkpoint;
+    }
+
+    /**
+     * Begins a warehouse transaction with the warehouse's settings unless one is in progress: before the first
+     * message of a batch is taken (taking one may write), and before each commit.
+     */
+    private void begin(Connection connection) throws SQLException {
+        if (!begun) {
+            warehouse.begin(connection);
+            begun = true;
+        }
+    }
+
+    /** Commits the warehouse transaction, if the run still holds the stream. */
+    private void commitTransaction(Connection connection) throws SQLException {
+        lock.confirm(connection);
+        connection.commit();
+        begun = false;
     }
 
     /** Everything the capture took so far is in the warehouse (or was already): its counts go to the summary. Null resets them. */

@@ -70,7 +70,7 @@ public final class FullExtract {
                 (attempt, failure) -> run.warn("attempt %d of planning the read of %s after %s".formatted(attempt, selection.describe(),
                     Retry.cause(failure))));
         } catch (SQLException e) {
-            throw SqlErrors.failure("Planning the read of " + selection.describe() + " on the source " + source.settings().describe(), e);
+            throw SqlErrors.failure("Planning the read of " + selection.describe() + " on the source " + source.settings().describe(), e, source);
         }
     }
 
@@ -130,7 +130,7 @@ public final class FullExtract {
                 keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
             }
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source.settings(), warehouse.settings());
+            var error = SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source, warehouse);
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         } finally {
@@ -142,7 +142,7 @@ public final class FullExtract {
     private Map<String, Object> readNotes() {
         var notes = new LinkedHashMap<String, Object>();
         replayLag.ifPresent(lag -> notes.put("standby", lag));
-        RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> notes.put("row_security", note));
+        RowSecurity.note(source, limitedBy).ifPresent(note -> notes.put("row_security", note));
         return notes;
     }
 
@@ -258,7 +258,7 @@ public final class FullExtract {
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
         }
     }
 

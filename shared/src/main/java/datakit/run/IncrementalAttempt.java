@@ -44,6 +44,7 @@ final class IncrementalAttempt {
     private final RunTotals totals;
     private final String stream;
     private final CheckpointStore store;
+    private StreamLock lock;
     private Connection connection;
     private SourceSession session;
     private IncrementalSource src;
@@ -66,7 +67,7 @@ final class IncrementalAttempt {
 
     void run() throws SQLException {
         boolean healthy = false;
-        StreamLock lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
+        lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
         try {
             connection = warehouse.connect();
             inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
@@ -286,7 +287,10 @@ final class IncrementalAttempt {
             plan.table().map(TableRef::table), IncrementalExtract.EXTRACTION_TYPE, Optional.of(readAfter));
     }
 
-    /** Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none. */
+    /**
+     * Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none,
+     * and only while the run holds the stream's lock.
+     */
     private void inTransaction(Runnable work) throws SQLException {
         inTransaction(() -> {
             work.run();
@@ -298,6 +302,7 @@ final class IncrementalAttempt {
         try {
             warehouse.begin(connection);
             T result = work.get();
+            lock.confirm(connection);
             connection.commit();
             return result;
         } catch (SQLException | RuntimeException e) {
@@ -315,6 +320,7 @@ final class IncrementalAttempt {
 
     /** Commits what the transaction did so far (schema changes) and goes on in a new one. */
     private void commitAndContinue() {
+        lock.confirm(connection);
         try {
             warehouse.commitAndContinue(connection);
         } catch (SQLException e) {

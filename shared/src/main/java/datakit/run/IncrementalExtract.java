@@ -71,7 +71,7 @@ public final class IncrementalExtract {
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
         var totals = new RunTotals();
-        RowSecurity.note(source.settings(), checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
+        RowSecurity.note(source, checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
         try {
             Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
@@ -79,8 +79,8 @@ public final class IncrementalExtract {
             }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
                 .formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source.settings(),
-                warehouse.settings());
+            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source,
+                warehouse);
             runs.recordFailure(warehouse, run, error.getMessage());
             throw error;
         }
@@ -111,7 +111,7 @@ public final class IncrementalExtract {
                 }
             }, (attempt, failure) -> run.warn("attempt %d of planning the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException e) {
-            throw SqlErrors.failure("Planning the incremental load of " + asked.selection().describe(), e);
+            throw SqlErrors.failure("Planning the incremental load of " + asked.selection().describe(), e, source);
         }
     }
 
@@ -130,7 +130,7 @@ public final class IncrementalExtract {
             try {
                 selection = warehouse.inTransaction(connection -> BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, asked));
             } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
             }
         }
         return increment.over(session.plan(selection).selection());
@@ -159,7 +159,7 @@ public final class IncrementalExtract {
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
         }
     }
 

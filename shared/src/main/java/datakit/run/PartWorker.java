@@ -28,8 +28,8 @@ import org.postgresql.copy.CopyOut;
 /**
  * One worker of a partitioned load: a source session in the load's exported snapshot and a warehouse
  * connection, copying parts from a shared queue until it is empty. Each part is claimed, copied into a
- * table of its own and checkpointed in one warehouse transaction, so a part is either wholly committed
- * or not at all. A part another process is copying is waited for: once that process commits, the part
+ * table of its own and checkpointed in one warehouse transaction, which commits only while the process
+ * holds the stream's lock, so a part is either wholly committed or not at all. A part another process is copying is waited for: once that process commits, the part
  * is found staged; if it fails, this worker copies the part.
  */
 final class PartWorker implements Callable<List<PartWorker.Outcome>> {
@@ -51,6 +51,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     private final Database source;
     private final Database warehouse;
     private final Retry retry;
+    private final StreamLock lock;
     private final PartitionedPlan plan;
     private final BronzeParts bronze;
     private final String stream;
@@ -65,14 +66,16 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     private SourceSession session;
 
     /**
+     * @param lock   the run's hold on the stream: a part commits only while the run still has it
      * @param retry  the run's retries, which the parts draw on with the whole load
      * @param staged receives each part this worker stages (copied or kept), once committed
      */
-    PartWorker(RunContext run, Database source, Database warehouse, Retry retry, Work work, Queue<Task> queue, PartsProgress progress,
-               AtomicBoolean stop, Map<String, Outcome> staged) {
+    PartWorker(RunContext run, Database source, Database warehouse, StreamLock lock, Retry retry, Work work, Queue<Task> queue,
+               PartsProgress progress, AtomicBoolean stop, Map<String, Outcome> staged) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
+        this.lock = lock;
         this.retry = retry;
         this.plan = work.plan();
         this.bronze = work.bronze();
@@ -104,7 +107,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
             return outcomes;
         } catch (SQLException | RuntimeException e) {
             stop.set(true);
-            throw SqlErrors.loadFailure("Copying part " + task.part().name() + " into " + stream, e, source.settings(), warehouse.settings());
+            throw SqlErrors.loadFailure("Copying part " + task.part().name() + " into " + stream, e, source, warehouse);
         } finally {
             closeSession();
         }
@@ -135,6 +138,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         if (kept.isPresent()) {
             store.savePart(connection, stream, part.name(), new PartStore.PartRecord(record.published(),
                 new PartStore.Staged(load.id(), true, kept.get())), run.runId());
+            lock.confirm(connection);
             progress.finished(part.name(), true, kept.get().rows(), millisSince(started));
             return new Outcome(part.name(), Result.KEPT, kept.get().rows(), 0);
         }
@@ -146,6 +150,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
         store.savePart(connection, stream, part.name(), new PartStore.PartRecord(record.published(),
             new PartStore.Staged(load.id(), false, copy)), run.runId());
         runs.addProgress(connection, run.runId(), copied.rows(), copied.bytes());
+        lock.confirm(connection);
         progress.finished(part.name(), false, copied.rows(), millisSince(started));
         return new Outcome(part.name(), Result.COPIED, copied.rows(), copied.bytes());
     }

@@ -50,7 +50,7 @@ final class PartitionedDryRun {
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e);
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
         }
     }
 

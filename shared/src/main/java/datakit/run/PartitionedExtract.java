@@ -77,7 +77,7 @@ public final class PartitionedExtract {
             return source.retry().run(attempt -> planOnce(), (attempt, failure) -> run.warn("attempt %d of planning the read of %s after %s"
                 .formatted(attempt, selection.describe(), Retry.cause(failure))));
         } catch (SQLException e) {
-            throw SqlErrors.failure("Planning the parts of " + selection.describe() + " on the source " + source.settings().describe(), e);
+            throw SqlErrors.failure("Planning the parts of " + selection.describe() + " on the source " + source.settings().describe(), e, source);
         }
     }
 
@@ -117,7 +117,7 @@ public final class PartitionedExtract {
                 loadRetried(plan, target, how, runs);
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.loadFailure("Loading the parts of " + plan.read().describe() + " into " + target, e,
-                    source.settings(), warehouse.settings());
+                    source, warehouse);
                 runs.recordFailure(warehouse, run, error.getMessage());
                 throw error;
             }
@@ -195,18 +195,26 @@ public final class PartitionedExtract {
         String stream = target.toString();
         var shared = new SharedLoad(run, target);
         try (StreamLock lock = StreamLock.shared(warehouse, stream, runs, run.runId())) {
-            SharedLoad.Joined joined = warehouse.inTransaction(transaction -> shared.join(transaction, lock, plan, how, fingerprint, bronze));
+            SharedLoad.Joined joined = warehouse.inTransaction(transaction -> {
+                SharedLoad.Joined in = shared.join(transaction, lock, plan, how, fingerprint, bronze);
+                lock.confirm(transaction);
+                return in;
+            });
             PartStore.Load load = joined.load();
             if (joined.resumed() && !load.startedBy().equals(run.runId())) {
                 run.info("resuming the load of %s begun by run %s".formatted(stream, load.startedBy()));
             }
             if (newSnapshot) {
-                warehouse.inTransaction(transaction -> shared.unstageReadIn(transaction, load.id(), stagedThisSnapshot.keySet()));
+                warehouse.inTransaction(transaction -> {
+                    int forgotten = shared.unstageReadIn(transaction, load.id(), stagedThisSnapshot.keySet());
+                    lock.confirm(transaction);
+                    return forgotten;
+                });
                 stagedThisSnapshot.clear();
             }
             boolean keep = how.keepUnchanged() && !load.publishedFingerprint().isEmpty() && load.publishedFingerprint().equals(fingerprint);
             // A part an earlier attempt of this run staged counts as this run's.
-            List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep, retry).stream()
+            List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep, lock, retry).stream()
                 .map(o -> o.result() == PartWorker.Result.STAGED_BEFORE ? stagedThisSnapshot.getOrDefault(o.part(), o) : o).toList();
             var tally = outcomes.stream().collect(Collectors.groupingBy(PartWorker.Outcome::result, Collectors.counting()));
             var details = new LinkedHashMap<String, Object>();
@@ -218,8 +226,12 @@ public final class PartitionedExtract {
             if (how.shard().count() > 1) {
                 details.put("shard", how.shard().toString());
             }
-            RowSecurity.note(source.settings(), limitedBy).ifPresent(note -> details.put("row_security", note));
-            SharedLoad.Ending ending = warehouse.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
+            RowSecurity.note(source, limitedBy).ifPresent(note -> details.put("row_security", note));
+            SharedLoad.Ending ending = warehouse.inTransaction(transaction -> {
+                SharedLoad.Ending end = shared.finish(transaction, plan, load.id(), bronze, details);
+                lock.confirm(transaction);
+                return end;
+            });
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
             new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),
@@ -230,7 +242,7 @@ public final class PartitionedExtract {
 
     /** Copies this process's parts with parallel workers, largest first; the first failure stops the others. */
     private List<PartWorker.Outcome> copyParts(PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
-                                               PartStore.Load load, boolean keep, Retry retry) throws SQLException {
+                                               PartStore.Load load, boolean keep, StreamLock lock, Retry retry) throws SQLException {
         Map<String, Part> parts = plan.parts().stream().collect(Collectors.toMap(Part::name, Function.identity()));
         var queue = new ConcurrentLinkedQueue<PartWorker.Task>();
         load.parts().stream().filter(p -> p.shard() == how.shard().index())
@@ -245,7 +257,7 @@ public final class PartitionedExtract {
         try {
             var futures = new ArrayList<Future<List<PartWorker.Outcome>>>();
             for (int i = 0; i < workers; i++) {
-                futures.add(pool.submit(new PartWorker(run, source, warehouse, retry, new PartWorker.Work(plan, bronze, target, load, keep),
+                futures.add(pool.submit(new PartWorker(run, source, warehouse, lock, retry, new PartWorker.Work(plan, bronze, target, load, keep),
                     queue, progress, stop, stagedThisSnapshot)));
             }
             var outcomes = new ArrayList<PartWorker.Outcome>();

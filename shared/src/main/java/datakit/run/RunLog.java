@@ -58,7 +58,7 @@ public final class RunLog {
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Recording the run in " + table + "", e);
+            throw SqlErrors.failure("Recording the run in " + table, e, warehouse);
         }
     }
 
@@ -86,9 +86,13 @@ public final class RunLog {
         succeed(transaction, runId, rows, bytes, Map.of());
     }
 
-    /** Marks the run succeeded with facts for {@code details} (checkpoints, chunks, a full refresh and why). */
+    /**
+     * Marks the run succeeded with facts for {@code details} (checkpoints, chunks, a full refresh and why). A row
+     * that another run marked 'abandoned' (it started while that run held the stream, and got it after) loses
+     * that run's error: a run commits only while it holds the stream's lock, so its success is the truer outcome.
+     */
     public void succeed(Connection transaction, UUID runId, long rows, long bytes, Map<String, Object> details) {
-        changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
+        changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), error = NULL, "
             + "rows_loaded = ?, bytes_loaded = ?, details = details || ?::jsonb WHERE run_id = ?", rows, bytes,
             RunSummary.toJson(details), runId);
     }
@@ -109,13 +113,13 @@ public final class RunLog {
      * load's last part publishes them.
      */
     public void stage(Connection transaction, UUID runId, Map<String, Object> details) {
-        changeStatus(transaction, "UPDATE " + table + " SET status = 'staged', ended_at = clock_timestamp(), "
+        changeStatus(transaction, "UPDATE " + table + " SET status = 'staged', ended_at = clock_timestamp(), error = NULL, "
             + "details = details || ?::jsonb WHERE run_id = ?", RunSummary.toJson(details), runId);
     }
 
-    /** Marks a run that committed its rows part by part succeeded, keeping the counts the parts added. */
+    /** Marks a run that committed its rows part by part succeeded, keeping the counts the parts added (see {@link #succeed}). */
     public void succeedInParts(Connection transaction, UUID runId, Map<String, Object> details) {
-        changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), "
+        changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), error = NULL, "
             + "rows_loaded = coalesce(rows_loaded, 0), bytes_loaded = coalesce(bytes_loaded, 0), details = details || ?::jsonb "
             + "WHERE run_id = ?", RunSummary.toJson(details), runId);
     }

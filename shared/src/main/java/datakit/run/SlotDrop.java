@@ -4,7 +4,6 @@ import datakit.cdc.CdcSource;
 import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,12 +55,14 @@ final class SlotDrop {
         boolean bookkept;
         Optional<String> created;
         String inUse;
-        try (Connection connection = warehouse.connect()) {
-            bookkept = checkpoints.exists(connection);
-            created = bookkept ? checkpoints.createdPublication(connection, request.stream()) : Optional.empty();
-            inUse = (bookkept ? checkpoints.publication(connection, request.stream()) : Optional.<String>empty()).orElse(request.publication());
+        try {
+            bookkept = warehouse.inTransaction(checkpoints::exists);
+            created = bookkept ? warehouse.inTransaction(connection -> checkpoints.createdPublication(connection, request.stream()))
+                : Optional.empty();
+            inUse = (bookkept ? warehouse.inTransaction(connection -> checkpoints.publication(connection, request.stream()))
+                : Optional.<String>empty()).orElse(request.publication());
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Reading the checkpoint of " + request.stream(), e);
+            throw SqlErrors.failure("Reading the checkpoint of " + request.stream(), e, warehouse);
         }
         PublicationFate publication = created.map(p -> fateOfCreated(src, request, p, inUse))
             .orElseGet(() -> src.publications().exists(inUse) ? new PublicationFate(inUse, "keep", "this stream did not create it")
@@ -81,7 +82,7 @@ final class SlotDrop {
                     return null;
                 });
             } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Deleting the checkpoint of " + request.stream(), e);
+                throw SqlErrors.failure("Deleting the checkpoint of " + request.stream(), e, warehouse);
             }
         }
         var details = new LinkedHashMap<String, Object>();

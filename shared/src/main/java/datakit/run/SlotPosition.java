@@ -1,6 +1,7 @@
 package datakit.run;
 
 import datakit.cdc.SlotCheckpoint;
+import datakit.db.Database;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Map;
@@ -11,7 +12,7 @@ import org.postgresql.replication.LogSequenceNumber;
 /**
  * Where a change stream stands, as the warehouse records it ({@link SlotCheckpoint}), for the positions
  * a stream reaches without a change to commit: the server has read past WAL none of which was the
- * stream's. Each is committed before the caller tells the slot, so the slot never hears of a position
+ * stream's. The caller commits each before it tells the slot, so the slot never hears of a position
  * the warehouse does not hold.
  */
 final class SlotPosition {
@@ -30,30 +31,22 @@ final class SlotPosition {
         return checkpoints.read(connection, request.stream()).flatMap(SlotCheckpoint.Stored::lsn).map(LogSequenceNumber::valueOf);
     }
 
-    /** Commits {@code position}, past every change taken, as the checkpoint. */
-    LogSequenceNumber record(Connection connection, LogSequenceNumber position) throws SQLException {
-        save(connection, position);
-        connection.commit();
-        return position;
-    }
-
-    /** Commits the checkpoint of a batch, in the batch's transaction. */
+    /** Saves the checkpoint {@code position}, in the caller's transaction: a batch's, or a position past every change taken. */
     void save(Connection connection, LogSequenceNumber position) {
         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position.asString(), null, runId);
     }
 
     /**
-     * Commits where the run ended (when past the stored checkpoint) with the run's success, in one
-     * transaction; returns the checkpoint.
+     * Saves where the run ended (when past the stored checkpoint) with the run's success, in the caller's
+     * transaction, for it to commit; returns the checkpoint.
      */
-    LogSequenceNumber finish(Connection connection, LogSequenceNumber reached, RunLog runs) throws SQLException {
+    LogSequenceNumber finish(Connection connection, LogSequenceNumber reached, RunLog runs) {
         LogSequenceNumber stored = stored(connection).orElse(reached);
         LogSequenceNumber checkpoint = reached.compareTo(stored) > 0 ? reached : stored;
         if (checkpoint.compareTo(stored) > 0) {
             save(connection, checkpoint);
         }
         runs.succeedInParts(connection, runId, Map.of("checkpoint", checkpoint.asString()));
-        connection.commit();
         return checkpoint;
     }
 
@@ -61,9 +54,10 @@ final class SlotPosition {
      * After a lost connection: rolls back the batch in progress and reads the checkpoint the warehouse
      * holds, where the stream starts again. A warehouse that is gone as well fails the run with {@code failure}.
      */
-    Optional<LogSequenceNumber> resumePoint(Connection connection, Exception failure) throws SQLException {
+    Optional<LogSequenceNumber> resumePoint(Database warehouse, Connection connection, Exception failure) throws SQLException {
         try {
             connection.rollback();
+            warehouse.begin(connection);
             Optional<LogSequenceNumber> stored = stored(connection);
             connection.rollback(); // no snapshot held while waiting to reconnect
             return stored;

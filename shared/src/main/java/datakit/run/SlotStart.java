@@ -6,7 +6,6 @@ import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
@@ -64,10 +63,11 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
      */
     static Optional<SlotCheckpoint.Stored> stored(Database warehouse, String bronzeSchema, String stream) {
         var checkpoints = new SlotCheckpoint(bronzeSchema);
-        try (Connection connection = warehouse.connect()) {
-            return checkpoints.exists(connection) ? checkpoints.read(connection, stream) : Optional.empty();
+        try {
+            return warehouse.inTransaction(connection -> checkpoints.exists(connection) ? checkpoints.read(connection, stream)
+                : Optional.<SlotCheckpoint.Stored>empty());
         } catch (SQLException | DataAccessException e) {
-            throw SqlErrors.failure("Reading the checkpoint of " + stream, e);
+            throw SqlErrors.failure("Reading the checkpoint of " + stream, e, warehouse);
         }
     }
 }

@@ -7,6 +7,7 @@ import datakit.sql.Sql;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.UUID;
+import org.jooq.Record;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -21,13 +22,22 @@ import org.jooq.exception.DataAccessException;
  * server, or the pooler, which closes a server connection whose client left in the middle of a transaction.
  */
 final class StreamLock implements AutoCloseable {
+    /** The stream's advisory lock in pg_locks, by the key bound to it, whoever holds it. */
+    private static final String HELD = """
+        SELECT %s FROM pg_catalog.pg_locks
+        WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+          AND objsubid = 1 AND granted AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""";
+
     private final Database warehouse;
     private final Connection holder;
+    /** The server process of the lock's transaction: the same one, also through a pooler, for as long as that transaction lasts. */
+    private final int holderPid;
     private final String stream;
 
-    private StreamLock(Database warehouse, Connection holder, String stream) {
+    private StreamLock(Database warehouse, Connection holder, int holderPid, String stream) {
         this.warehouse = warehouse;
         this.holder = holder;
+        this.holderPid = holderPid;
         this.stream = stream;
     }
 
@@ -48,13 +58,13 @@ final class StreamLock implements AutoCloseable {
         Connection holder = warehouse.connect();
         try {
             warehouse.begin(holder);
-            boolean taken = Boolean.TRUE.equals(Sql.using(holder).resultQuery("SELECT pg_catalog." + function
-                + "(pg_catalog.hashtextextended(?, 0))", key(stream)).fetchOne(0, Boolean.class));
-            if (!taken) {
+            Record taken = Sql.using(holder).resultQuery("SELECT pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0)), "
+                + "pg_catalog.pg_backend_pid()", key(stream)).fetchOne();
+            if (!taken.get(0, Boolean.class)) {
                 throw busy(holder, stream, runs, currentRun);
             }
             settle(holder);
-            return new StreamLock(warehouse, holder, stream);
+            return new StreamLock(warehouse, holder, taken.get(1, Integer.class), stream);
         } catch (DataAccessException e) {
             release(warehouse, holder);
             // A lost connection stays a driver error, which the run's retries recognise.
@@ -70,23 +80,49 @@ final class StreamLock implements AutoCloseable {
 
     /** How many other sessions hold the stream's lock (the other processes of a partitioned load). */
     int otherHolders() {
-        int others = Sql.using(holder).resultQuery("""
-                SELECT count(*) FROM pg_catalog.pg_locks
-                WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-                  AND objsubid = 1 AND granted AND pid <> pg_catalog.pg_backend_pid()
-                  AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""", key(stream))
+        int others = Sql.using(holder).resultQuery(HELD.formatted("count(*)") + " AND pid <> ?", key(stream), holderPid)
             .fetchOne(0, Integer.class);
         settle(holder);
         return others;
     }
 
     /**
+     * Fails with exit 3 unless this run still holds the stream: call in each of the run's warehouse transactions,
+     * last before its commit, so that nothing commits once the lock is gone. The lock's transaction ends with its
+     * server process (an admin's pg_terminate_backend, a pooler's idle_transaction_timeout, transaction_timeout, a
+     * dropped connection), and another run of the stream may then start.
+     */
+    void confirm(Connection transaction) {
+        boolean held = Sql.using(transaction).resultQuery("SELECT EXISTS (" + HELD.formatted("1") + " AND pid = ?)", key(stream), holderPid)
+            .fetchOne(0, Boolean.class);
+        if (!held) {
+            throw new DatakitException(ExitCode.NOT_READY, ("This run lost its lock on %s: the warehouse connection that held it (server "
+                + "process %d) ended, and another run of the stream may have started, so this one stopped before its next commit; what "
+                + "it committed before is kept. An admin's pg_terminate_backend, a dropped connection, or a pooler's "
+                + "idle_transaction_timeout or the server's transaction_timeout shorter than a run end it: raise such a timeout for "
+                + "the warehouse user, then run again.").formatted(stream, holderPid));
+        }
+    }
+
+    /**
      * Ends the last query's portal, which keeps its snapshot (and so the backend's xmin, a vacuum horizon)
-     * until the next statement, with a statement that takes none; it also keeps a role's
-     * idle_in_transaction_session_timeout from ending the transaction, which stays idle for the run's length.
+     * until the next statement, with statements that take none; they also keep a role's
+     * idle_in_transaction_session_timeout (and transaction_timeout, from PostgreSQL 17) from ending the
+     * transaction, which stays open and idle for the run's length.
      */
     private static void settle(Connection holder) {
         Sql.using(holder).execute("SET LOCAL idle_in_transaction_session_timeout = 0");
+        if (majorVersion(holder) >= 17) {
+            Sql.using(holder).execute("SET LOCAL transaction_timeout = 0");
+        }
+    }
+
+    private static int majorVersion(Connection connection) {
+        try {
+            return connection.getMetaData().getDatabaseMajorVersion();
+        } catch (SQLException e) {
+            throw new DataAccessException(e.getMessage(), e);
+        }
     }
 
     /** Ends the lock's transaction, which gives the lock back. */

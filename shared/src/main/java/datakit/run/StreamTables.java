@@ -57,7 +57,7 @@ final class StreamTables {
      * where the snapshot ends.
      */
     Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
-                                   CdcRequest request, String start, RunLog runs) throws SQLException {
+                                   CdcRequest request, String start, RunLog runs, StreamLock lock) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
             warehouse.inTransaction(connection -> {
@@ -79,6 +79,7 @@ final class StreamTables {
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
+                lock.confirm(connection);
                 return null;
             });
         }
@@ -106,19 +107,22 @@ final class StreamTables {
      */
     Map<String, String> landing(PgOutput.Relation relation) {
         var types = new LinkedHashMap<String, String>();
-        try (Connection connection = source.connect()) {
-            var landing = new LandingTypes(Sql.using(connection));
-            for (PgOutput.Column column : relation.columns()) {
-                String type;
-                try {
-                    type = landing.bronzeType(column.typeOid(), column.typmod());
-                } catch (IllegalStateException dropped) {
-                    type = "text";
+        try {
+            source.inTransaction(connection -> {
+                var landing = new LandingTypes(Sql.using(connection));
+                for (PgOutput.Column column : relation.columns()) {
+                    String type;
+                    try {
+                        type = landing.bronzeType(column.typeOid(), column.typmod());
+                    } catch (IllegalStateException dropped) {
+                        type = "text";
+                    }
+                    types.put(column.name(), type);
                 }
-                types.put(column.name(), type);
-            }
+                return null;
+            });
         } catch (SQLException e) {
-            throw SqlErrors.failure("Reading the types of " + relation.namespace() + "." + relation.name() + " on the source", e);
+            throw SqlErrors.failure("Reading the types of " + relation.namespace() + "." + relation.name() + " on the source", e, source);
         }
         return types;
     }

@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
@@ -36,14 +37,18 @@ final class PartitionCatalog {
     }
 
     private final DSLContext db;
+    /** Whether reads are filtered by row-level security policies (--enable-row-security), else refused where a policy applies. */
+    private final boolean rowSecurity;
+    /** Runs a query in the session, the server's refusal of the read turned into the user's error. */
+    private final Consumer<String> planned;
 
-    PartitionCatalog(DSLContext db) {
+    PartitionCatalog(DSLContext db, boolean rowSecurity, Consumer<String> planned) {
         this.db = db;
+        this.rowSecurity = rowSecurity;
+        this.planned = planned;
     }
 
     List<Part> parts(SourceCatalog.Relation relation, Split split) {
-        DatakitException.check(!relation.rowSecurity(), "%s has row-level security, and reading its parts directly would apply other "
-            + "policies. Copy it with postgres-extract, which reads it as a whole.", relation.ref());
         if (relation.kind() == 'p') {
             DatakitException.check(split.chunks().isEmpty(), "%s is partitioned: its partitions are the parts. Leave out --chunks.",
                 relation.ref());
@@ -79,6 +84,7 @@ final class PartitionCatalog {
      * where its bounds do not keep it inside the interval.
      */
     private List<Part> leaves(SourceCatalog.Relation relation, Split split) {
+        checkPoliciesOfTheWhole(relation);
         // The relation is the top of the tree read, even when it is itself a partition of another table.
         List<Node> tree = db.resultQuery("""
                 SELECT t.relid::oid::bigint, CASE WHEN t.relid = ?::oid THEN 0 ELSE t.parentrelid::oid::bigint END, t.level, n.nspname,
@@ -129,14 +135,31 @@ final class PartitionCatalog {
             .fetchOptional(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
     }
 
-    private static void checkReadable(Node leaf, SourceCatalog.Relation relation) {
+    private void checkReadable(Node leaf, SourceCatalog.Relation relation) {
         if (!leaf.readable()) {
             throw new DatakitException(ExitCode.BAD_INPUT, ("The source user %s may read %s but not its partition %s, which this "
                 + "datakit reads directly. Grant SELECT on the partitions too: GRANT SELECT ON %s TO %s;")
                 .formatted(relation.user(), relation.ref(), leaf.ref(), leaf.ref().sql(), TableRef.display(relation.user())));
         }
-        DatakitException.check(!leaf.rowSecurity(), "Partition %s has row-level security, which would filter the rows read from it. "
-            + "Copy %s with postgres-extract.", leaf.ref(), relation.ref());
+        if (leaf.rowSecurity()) {
+            DatakitException.check(!rowSecurity, "%s has row-level security, and --enable-row-security would read it under its own "
+                + "policies, not those of %s, which a read of the whole applies. Copy %s with postgres-extract, or leave out "
+                + "--enable-row-security to read every row (as the owner or a role with BYPASSRLS).", leaf.ref(), relation.ref(), relation.ref());
+            // With row_security off the server refuses, naming the table, a read that a policy of the part would filter.
+            planned.accept("EXPLAIN SELECT FROM ONLY " + leaf.ref().sql());
+        }
+    }
+
+    /**
+     * Parts read directly are read under their own policies, not those of the table they belong to: with
+     * {@code --enable-row-security} a table with row-level security is read whole. Without it, no policy filters
+     * anything (the read of the table itself, planned before, is refused where one would), so its parts hold
+     * exactly its rows.
+     */
+    private void checkPoliciesOfTheWhole(SourceCatalog.Relation relation) {
+        DatakitException.check(!rowSecurity || !relation.rowSecurity(), "%s has row-level security, and --enable-row-security would read "
+            + "its parts under their own policies, not under its. Copy it with postgres-extract, which reads it as a whole, or leave out "
+            + "--enable-row-security to read every row (as the owner or a role with BYPASSRLS).", relation.ref());
     }
 
     /**
@@ -210,6 +233,7 @@ final class PartitionCatalog {
     }
 
     private List<Part> inheritanceMembers(SourceCatalog.Relation relation) {
+        checkPoliciesOfTheWhole(relation);
         return db.resultQuery("""
                 WITH RECURSIVE members(oid, depth) AS (
                     SELECT ?::oid, 0

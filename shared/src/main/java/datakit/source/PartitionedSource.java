@@ -29,7 +29,7 @@ public final class PartitionedSource {
     /** The parts of the planned table, as {@code split} asks. */
     public List<Part> parts(Split split) {
         var relation = session.catalog().find(plan.table().orElseThrow());
-        return session.partitionCatalog().parts(relation, split);
+        return session.partitionCatalog(plan.selection()).parts(relation, split);
     }
 
     public String copySql(Part part) {

@@ -2,7 +2,7 @@ package datakit.source;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
-import datakit.config.ConnectionSettings;
+import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.TableRef;
 import java.util.Optional;
@@ -44,12 +44,12 @@ public final class RowSecurity {
      * What a run's summary (and {@code extraction_runs.details}) says under {@code row_security} with
      * {@code --enable-row-security}: which policies limited the rows read, or that none did. Nothing without it.
      */
-    public static Optional<String> note(ConnectionSettings source, Optional<String> limitedBy) {
-        if (!source.rowSecurity()) {
+    public static Optional<String> note(Database source, Optional<String> limitedBy) {
+        if (!source.settings().rowSecurity()) {
             return Optional.empty();
         }
         return Optional.of(limitedBy.map(table -> "rows limited by the row-level security policies of table %s to those the source user "
-                .formatted(TableRef.display(table)) + source.username() + " may see (--enable-row-security)")
+                .formatted(TableRef.display(table)) + source.currentUser() + " may see (--enable-row-security)")
             .orElse("on (--enable-row-security); no policy limited the rows read"));
     }
 }

@@ -2,10 +2,7 @@ package datakit.source;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
-import datakit.config.Role;
 import datakit.db.Database;
-import datakit.db.Grants;
 import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
 import datakit.json.FlattenSpec;
@@ -74,7 +71,7 @@ public final class SourceSession implements AutoCloseable {
         } catch (SQLException | RuntimeException e) {
             database.discard(connection);
             throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe()
-                + snapshot.map(id -> " in the exported snapshot " + id).orElse(""), e);
+                + snapshot.map(id -> " in the exported snapshot " + id).orElse(""), e, database);
         }
     }
 
@@ -108,7 +105,7 @@ public final class SourceSession implements AutoCloseable {
         landed = withFlatColumns(landed, ref.sql(), selection, sampling, sampled);
         // The plan's selection keeps what the sample found, so a plan made again from it makes the same columns.
         selection = selection.flatten(selection.flatten().sampled(sampled));
-        landed = withLargeObjectContent(landed, ref.sql() + ".", selection.largeObjects());
+        landed = selection.largeObjects().withContent(landed, ref.sql() + ".");
         landed = selection.mappings().apply(db, landed, ref.toString());
         String select = select(landed, ref.sql(), selection.where(), Optional.empty());
         boolean plainColumns = landed.stream().noneMatch(c -> c.cast() || c.expression().isPresent())
@@ -165,35 +162,6 @@ public final class SourceSession implements AutoCloseable {
     }
 
     /**
-     * The read's columns followed by the content of each large-object column ({@code doc__content bytea}):
-     * the first cap + 1 bytes of the object, or NULL where it does not exist, so that neither a missing
-     * object nor a huge one stops the read; the warehouse sets both aside.
-     *
-     * @param qualifier what names the read's row ({@code "sales"."docs".} or {@code q.}), so that a column
-     *                  named like one of pg_largeobject_metadata's still means the read's
-     */
-    private static List<SourceColumn> withLargeObjectContent(List<SourceColumn> read, String qualifier, LargeObjects objects) {
-        var all = new ArrayList<>(read);
-        for (String name : objects.columns()) {
-            SourceColumn column = SourceColumn.named(read, name).filter(c -> c.expression().isEmpty())
-                .orElseThrow(() -> DatakitException.badInput("--large-objects names %s, which the read has not. Name oid columns it reads.",
-                    TableRef.display(name)));
-            DatakitException.check(column.bronzeType().equals("oid"), "--large-objects names %s, which is %s: large objects are "
-                + "referenced by oid columns.", TableRef.display(name), column.bronzeType());
-            String content = LargeObjects.contentColumn(name);
-            DatakitException.check(SourceColumn.named(all, content).isEmpty(), "--large-objects %s lands the content in a "
-                + "column %s, and the read already has one by that name. Rename it with a --query.", TableRef.display(name),
-                TableRef.display(content));
-            String oid = qualifier + Sql.quote(name);
-            all.add(new SourceColumn(content, "large object", "bytea", false, Optional.of("content of the large objects in %s, up to %,d "
-                .formatted(name, objects.capBytes()) + "bytes; missing and larger ones land in _bronze_rejects"), Optional.of(
-                "CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata AS lo WHERE lo.oid = " + oid + ") THEN pg_catalog.lo_get("
-                    + oid + ", 0, " + (objects.capBytes() + 1) + ") END")));
-        }
-        return all;
-    }
-
-    /**
      * The read's columns followed by those {@code --flatten} adds; {@code sampled} receives the key types
      * they come from.
      */
@@ -235,7 +203,7 @@ public final class SourceSession implements AutoCloseable {
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
         var sampled = new LinkedHashMap<FlattenSpec, List<KeyTypes>>();
-        var landed = withLargeObjectContent(withFlatColumns(land(columns), from, selection, "", sampled), "q.", selection.largeObjects());
+        var landed = selection.largeObjects().withContent(withFlatColumns(land(columns), from, selection, "", sampled), "q.");
         selection = selection.flatten(selection.flatten().sampled(sampled));
         String select = select(landed, from, selection.where(), Optional.empty());
         var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of());
@@ -357,7 +325,7 @@ public final class SourceSession implements AutoCloseable {
                 st.execute("ROLLBACK TO SAVEPOINT datakit_row_security");
             }
         } catch (SQLException e) {
-            throw SqlErrors.failure("Checking the row-level security of " + selection.describe() + " on the source", e);
+            throw SqlErrors.failure("Checking the row-level security of " + selection.describe() + " on the source", e, database);
         }
     }
 
@@ -366,9 +334,9 @@ public final class SourceSession implements AutoCloseable {
         return new SourceCatalog(db, database.settings().describe());
     }
 
-    /** The partition trees and block ranges of the source, read in this session's snapshot. */
-    PartitionCatalog partitionCatalog() {
-        return new PartitionCatalog(db);
+    /** The partition trees and block ranges of the source, read in this session's snapshot, for reading {@code selection}. */
+    PartitionCatalog partitionCatalog(Selection selection) {
+        return new PartitionCatalog(db, database.settings().rowSecurity(), sql -> rows(sql, selection));
     }
 
     /** Every row of a query that may contain user SQL, as text, in this session's snapshot. */
@@ -404,38 +372,9 @@ public final class SourceSession implements AutoCloseable {
         broken = false;
     }
 
-    /**
-     * The source's complaint about the user's SQL, or about reading the table (see
-     * {@link SqlErrors#aboutTheStatement}): the user's to fix, with exit 2.
-     */
+    /** The source's refusal of the user's SQL or of the read, as a one-line error (see {@link ReadRefusal}). */
     private DatakitException userSql(Selection selection, Throwable e) {
-        String state = SqlErrors.sqlState(e);
-        String read = selection.describe();
-        String user = database.settings().username();
-        Optional<String> hidden = RowSecurity.hiddenBy(e);
-        if (hidden.isPresent()) {
-            return RowSecurity.refusal(read, hidden.get(), user, e);
-        }
-        if ("42501".equals(state)) {
-            String message = SqlErrors.serverMessage(e);
-            String grant = Grants.fix(message, Role.SOURCE, user, selection.table()).map(g -> "Grant it on the source: " + g)
-                .orElse("Grant the missing privilege on the source to " + TableRef.display(user) + ".");
-            String columns = message.contains("for table") ? " or grant SELECT on just the columns you need and name them with --columns."
-                : "";
-            return new DatakitException(ExitCode.BAD_INPUT, "The source user %s may not read %s: %s. %s%s".formatted(user, read, message,
-                grant, columns), e);
-        }
-        if (SqlErrors.aboutTheStatement(e)) {
-            String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
-                : selection.query().isEmpty() && selection.where().isPresent() ? "--where" : "--query and --where";
-            if (selection.query().isEmpty() && selection.where().isEmpty()) {
-                return new DatakitException(ExitCode.BAD_INPUT, "The source rejected the read of %s: %s."
-                    .formatted(read, SqlErrors.serverMessage(e)), e);
-            }
-            return new DatakitException(ExitCode.BAD_INPUT, "The source rejected %s: %s. Fix %s."
-                .formatted(option, SqlErrors.serverMessage(e), option), e);
-        }
-        return SqlErrors.failure("Planning the read of " + read + " on the source " + database.settings().describe(), e);
+        return ReadRefusal.of(database, selection, e);
     }
 
     /**
