@@ -1,6 +1,7 @@
 package datakit.run;
 
 import datakit.cdc.SlotCheckpoint;
+import datakit.sql.Sql;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Map;
@@ -9,10 +10,10 @@ import java.util.UUID;
 import org.postgresql.replication.LogSequenceNumber;
 
 /**
- * Where a change stream stands, as the warehouse records it ({@link SlotCheckpoint}), for the positions
- * a stream reaches without a change to commit: the server has read past WAL none of which was the
- * stream's. Each is committed before the caller tells the slot, so the slot never hears of a position
- * the warehouse does not hold.
+ * Where a change stream stands, as the warehouse records it ({@link SlotCheckpoint}): with each batch,
+ * at the positions a stream reaches without a change to commit (the server has read past WAL none of
+ * which was the stream's), and at the run's end. Each is committed to disk before the caller tells the
+ * slot, so the slot never hears of a position the warehouse could still lose.
  */
 final class SlotPosition {
     private final SlotCheckpoint checkpoints;
@@ -32,14 +33,14 @@ final class SlotPosition {
 
     /** Commits {@code position}, past every change taken, as the checkpoint. */
     LogSequenceNumber record(Connection connection, LogSequenceNumber position) throws SQLException {
-        save(connection, position);
-        connection.commit();
+        commit(connection, position);
         return position;
     }
 
-    /** Commits the checkpoint of a batch, in the batch's transaction. */
-    void save(Connection connection, LogSequenceNumber position) {
+    /** Commits the transaction in progress (a batch of changes, or none) with its checkpoint, {@code position}. */
+    void commit(Connection connection, LogSequenceNumber position) throws SQLException {
         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position.asString(), null, runId);
+        commitDurably(connection);
     }
 
     /**
@@ -50,29 +51,32 @@ final class SlotPosition {
         LogSequenceNumber stored = stored(connection).orElse(reached);
         LogSequenceNumber checkpoint = reached.compareTo(stored) > 0 ? reached : stored;
         if (checkpoint.compareTo(stored) > 0) {
-            save(connection, checkpoint);
+            checkpoints.save(connection, request.stream(), request.slot(), request.publication(), checkpoint.asString(), null, runId);
         }
         runs.succeedInParts(connection, runId, Map.of("checkpoint", checkpoint.asString()));
-        connection.commit();
+        commitDurably(connection);
         return checkpoint;
     }
 
     /**
-     * After a lost connection: rolls back the batch in progress and reads the checkpoint the warehouse
-     * holds, where the stream starts again. A warehouse that is gone as well fails the run with {@code failure}.
+     * Commits and waits until the commit is on the warehouse's disk, and on its synchronous standbys if it has
+     * any, whatever the warehouse's own synchronous_commit (often off on a warehouse, where a crash loses the last
+     * commits): the slot is told of the checkpoint next, and forgets the changes before it for good. 'on' rather
+     * than 'local', so a failover to a synchronous standby keeps the checkpoint too.
      */
-    Optional<LogSequenceNumber> resumePoint(Connection connection, Exception failure) throws SQLException {
-        try {
-            connection.rollback();
-            Optional<LogSequenceNumber> stored = stored(connection);
-            connection.rollback(); // no snapshot held while waiting to reconnect
-            return stored;
-        } catch (SQLException | RuntimeException e) {
-            failure.addSuppressed(e);
-            if (failure instanceof SQLException sql) {
-                throw sql;
-            }
-            throw (RuntimeException) failure;
-        }
+    private static void commitDurably(Connection connection) throws SQLException {
+        Sql.using(connection).resultQuery("SELECT pg_catalog.set_config('synchronous_commit', 'on', true)").fetch();
+        connection.commit();
+    }
+
+    /**
+     * After a lost connection: rolls back the batch in progress and reads the checkpoint the warehouse
+     * holds, where the stream starts again.
+     */
+    Optional<LogSequenceNumber> resumePoint(Connection connection) throws SQLException {
+        connection.rollback();
+        Optional<LogSequenceNumber> stored = stored(connection);
+        connection.rollback(); // no snapshot held while waiting to reconnect
+        return stored;
     }
 }
