@@ -122,6 +122,7 @@
 //SOURCES src/main/java/datakit/ops/HealthReport.java
 //SOURCES src/main/java/datakit/ops/RunHistory.java
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
+//SOURCES src/main/java/datakit/run/CaptureCounts.java
 //SOURCES src/main/java/datakit/run/CdcDryRun.java
 //SOURCES src/main/java/datakit/run/CdcExtract.java
 //SOURCES src/main/java/datakit/run/CdcRequest.java
@@ -144,6 +145,7 @@
 //SOURCES src/main/java/datakit/run/PartsProgress.java
 //SOURCES src/main/java/datakit/run/Progress.java
 //SOURCES src/main/java/datakit/run/ReadStart.java
+//SOURCES src/main/java/datakit/run/Reconnects.java
 //SOURCES src/main/java/datakit/run/RunContext.java
 //SOURCES src/main/java/datakit/run/RunLog.java
 //SOURCES src/main/java/datakit/run/RunSummary.java
@@ -154,6 +156,8 @@
 //SOURCES src/main/java/datakit/run/SlotDrop.java
 //SOURCES src/main/java/datakit/run/SlotPosition.java
 //SOURCES src/main/java/datakit/run/SlotStart.java
+//SOURCES src/main/java/datakit/run/StopSignal.java
+//SOURCES src/main/java/datakit/run/StreamEnd.java
 //SOURCES src/main/java/datakit/run/StreamGuard.java
 //SOURCES src/main/java/datakit/run/StreamLock.java
 //SOURCES src/main/java/datakit/run/StreamSource.java

@@ -652,6 +652,32 @@ class CdcIT {
         assertThat(warehouse.rows(ITEMS.formatted("bronze.items"))).isEqualTo(source.rows(ITEMS.formatted("items")));
     }
 
+    /**
+     * The slot confirmed a position past the warehouse's checkpoint (advanced by hand, read by another
+     * client, or a warehouse restored from an older backup): the changes in between are in neither, so the
+     * run, and its dry run, stop with the gap and the way out instead of passing over them.
+     */
+    @Test
+    void aSlotAheadOfTheWarehouseCheckpointStopsTheRunWithTheGapAndTheWayOut() {
+        ok("--table", "items");
+        String checkpoint = warehouse.value("SELECT lsn::text FROM bronze.extraction_checkpoints WHERE stream = 'cdc:" + slot + "'");
+        source.execute("INSERT INTO items VALUES (70, 'skipped by the advance', 0, NULL)", "CHECKPOINT");
+        String advanced = source.value("SELECT end_lsn::text FROM pg_replication_slot_advance('" + slot + "', pg_current_wal_flush_lsn())");
+        String gap = source.value("SELECT to_char(pg_wal_lsn_diff('" + advanced + "', '" + checkpoint + "'), 'FM999,999,999,999')");
+
+        var run = cdc("--table", "items");
+        var dry = cdc("--table", "items", "--dry-run");
+
+        Datakits.assertFailsWithOneLine(run, 3, "Replication slot " + slot + " has confirmed " + advanced + ", past the checkpoint bronze holds "
+            + "for it, " + checkpoint + ": the changes committed in the " + gap + " bytes of WAL between them are gone from the slot and not "
+            + "in bronze (was the slot advanced, or read by another client, or the warehouse restored from an older backup?). Run once with "
+            + "--snapshot always to reload the tables from a new slot, or --drop-slot to start over.");
+        assertThat(dry.err()).isEqualTo(run.err());
+        assertThat(dry.exitCode()).isEqualTo(3);
+        ok("--table", "items", "--snapshot", "always");
+        assertThat(warehouse.rows(ITEMS.formatted("bronze.items"))).isEqualTo(source.rows(ITEMS.formatted("items")));
+    }
+
     @Test
     void dropSlotWorksOnAWarehouseWhoseBronzeSchemaWasNeverMigrated() {
         source.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");

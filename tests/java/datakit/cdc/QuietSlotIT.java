@@ -131,6 +131,27 @@ class QuietSlotIT {
     }
 
     /**
+     * The server ends a replication connection it has not heard from for wal_sender_timeout (2 s here, for
+     * the source database's connections): a bounded run whose last commit takes longer (3 s, a trigger on
+     * the change table) keeps it and confirms the position it reached.
+     */
+    @Test
+    void aBoundedRunWhoseLastCommitOutlastsWalSenderTimeoutStillConfirmsItsEnd() {
+        source.execute("ALTER DATABASE " + source.name() + " SET wal_sender_timeout = '2s'");
+        ok();
+        warehouse.execute("CREATE FUNCTION bronze.slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$",
+            "CREATE TRIGGER slow_commit AFTER INSERT ON bronze.quiet__changes FOR EACH STATEMENT EXECUTE FUNCTION bronze.slow_commit()");
+        source.execute("INSERT INTO public.quiet VALUES (2, 'slow to commit')");
+
+        var run = ok();
+
+        String checkpoint = warehouse.value("SELECT lsn::text FROM bronze.extraction_checkpoints WHERE stream = 'cdc:" + slot + "'");
+        assertThat(source.value("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" + slot + "'"))
+            .as("the slot heard of the run's end\n%s", run).isEqualTo(checkpoint);
+        assertThat(run.err()).as(run.toString()).isEmpty();
+    }
+
+    /**
      * --heartbeat writes a logical message into the source's WAL every second while the stream follows:
      * the slot's own database has WAL to read past, and the checkpoint's time shows the stream is current.
      */

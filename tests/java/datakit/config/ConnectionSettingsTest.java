@@ -88,8 +88,17 @@ class ConnectionSettingsTest {
             "sslmode", "require",
             "ApplicationName", "orders-full",
             "connectTimeout", "10",
+            "loginTimeout", "10",
             "tcpKeepAlive", "true",
             "prepareThreshold", "0"));
+    }
+
+    /** A server that takes the connection and never answers fails the login after connect_timeout, unless the URL says otherwise. */
+    @Test
+    void connectTimeoutBoundsTheWholeLoginUnlessTheJdbcUrlSetsLoginTimeout() {
+        assertThat(settings("h", 5432, "shop").jdbcProperties()).containsEntry("loginTimeout", "10");
+        assertThat(settings("h", 5432, "shop", null, null, null, Map.of("loginTimeout", "30")).jdbcProperties())
+            .containsEntry("loginTimeout", "30").containsEntry("connectTimeout", "10");
     }
 
     @Test

@@ -255,8 +255,9 @@ class FaultsIT {
 
         for (var run : List.of(first, second)) {
             assertThat(run.exitCode()).as(run.toString()).isZero();
-            assertThat(run.err()).as(run.toString()).contains("WARNING: lost the replication connection to the source (",
-                "WARNING: reconnected to the source: streaming slot " + items.slot() + " from ");
+            assertThat(run.err()).as(run.toString()).contains("WARNING: attempt 2 of streaming slot " + items.slot() + " in 1 s, after "
+                + "the replication connection to the source was lost (", "WARNING: reconnected to the source: streaming slot " + items.slot()
+                + " from ");
             assertThat(run.out()).contains("reconnects");
         }
         items.assertEveryRowOnce(400000);
@@ -287,8 +288,9 @@ class FaultsIT {
         source.execute("ALTER ROLE " + role + " CONNECTION LIMIT -1");
 
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
-        assertThat(run.err().lines().filter(l -> l.startsWith("WARNING: lost the replication connection")).count()).as(run.toString())
-            .isEqualTo(3);
+        assertThat(run.err().lines().filter(l -> l.startsWith("WARNING: attempt ")).toList()).as(run.toString())
+            .extracting(l -> l.substring(0, l.indexOf(", after"))).containsExactly("WARNING: attempt 2 of streaming slot " + items.slot() + " in 1 s",
+                "WARNING: attempt 3 of streaming slot " + items.slot() + " in 2 s", "WARNING: attempt 4 of streaming slot " + items.slot() + " in 4 s");
         assertThat(run.err().lines().filter(l -> l.startsWith("ERROR")).toList()).as(run.toString()).singleElement().asString()
             .startsWith("ERROR: Capturing the changes of slot " + items.slot() + " failed: the replication connection to the source was "
                 + "lost and 3 reconnections failed (last: ")
@@ -351,6 +353,104 @@ class FaultsIT {
         assertThat(warehouse.rows("SELECT status FROM bronze.extraction_runs ORDER BY started_at"))
             .containsExactly(List.of("succeeded"), List.of("succeeded"));
         source.dropReplicationSlots(items.slot());
+    }
+
+    /**
+     * A warehouse that commits asynchronously (synchronous_commit = off, as this sandbox does) crashes
+     * right after a run: the commits whose position the slot was told of are on disk all the same, so
+     * the next run lands every change once.
+     */
+    @Test
+    void aWarehouseThatCommitsAsynchronouslyAndCrashesRightAfterACdcRunLosesNoChange() throws Exception {
+        TestDatabase source = TestPostgres.createDatabase("asyncwh_src");
+        source.execute("CREATE TABLE public.t (id bigint PRIMARY KEY, note text)");
+        TestDatabase warehouse = TestPostgres.createDatabase(server, "asyncwh_wh");
+        var env = new SourceAndWarehouse(source, warehouse).env();
+        String[] args = {"--table", "public.t", "--slot", "asyncwh_" + source.name()};
+        assertThat(Datakits.run("PostgresCdc", env, args).exitCode()).isZero();
+        // The WAL writer writes asynchronous commits to disk only every 10 s from here on: a crash loses the latest.
+        warehouse.execute("ALTER SYSTEM SET wal_writer_delay = '10s'", "SELECT pg_reload_conf()", "CHECKPOINT");
+        try {
+            source.execute("INSERT INTO public.t VALUES (1, 'before the crash')");
+            var beforeCrash = Datakits.run("PostgresCdc", env, args);
+            assertThat(beforeCrash.exitCode()).as(beforeCrash.toString()).isZero();
+            server.crashAndRestart();
+            source.execute("INSERT INTO public.t VALUES (2, 'after the crash')");
+            var afterCrash = Datakits.run("PostgresCdc", env, args);
+
+            assertThat(afterCrash.exitCode()).as(afterCrash.toString()).isZero();
+            assertThat(warehouse.rows("SELECT id::text, note FROM bronze.t__changes ORDER BY id"))
+                .containsExactly(List.of("1", "before the crash"), List.of("2", "after the crash"));
+        } finally {
+            warehouse.execute("ALTER SYSTEM RESET wal_writer_delay", "SELECT pg_reload_conf()");
+            source.dropReplicationSlots(args[3]);
+        }
+    }
+
+    /**
+     * A bounded run reads where the source's WAL ends when it starts, and the server sends only WAL it has
+     * written to disk: WAL of a transaction still open may stay unwritten for up to 15 s. The run ends at
+     * once all the same (the source is this class's server, where the run itself writes nothing).
+     */
+    @Test
+    void aBoundedCdcRunEndsPromptlyWhileAnOpenTransactionHoldsWalTheSourceHasNotWrittenToDisk() throws Exception {
+        TestDatabase source = TestPostgres.createDatabase(server, "unflushed_src");
+        source.execute("CREATE TABLE public.t (id bigint PRIMARY KEY, note text)");
+        var env = new SourceAndWarehouse(source, TestPostgres.createDatabase("unflushed_wh")).env();
+        String[] args = {"--table", "public.t", "--slot", "unflushed_" + source.name()};
+        assertThat(Datakits.run("PostgresCdc", env, args).exitCode()).isZero();
+        try (Connection open = source.connect()) {
+            open.setAutoCommit(false);
+            insertWithinOneWalPage(source, open);
+            long started = System.nanoTime();
+            var run = Datakits.run("PostgresCdc", env, args);
+            long ms = (System.nanoTime() - started) / 1_000_000;
+            System.err.printf("empty bounded run with %s bytes of WAL not on disk: %,d ms%n",
+                source.value("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn())"), ms);
+
+            assertThat(run.exitCode()).as(run.toString()).isZero();
+            assertThat(ms).as("the run's duration in ms").isLessThan(3000);
+            open.rollback();
+        } finally {
+            source.dropReplicationSlots(args[3]);
+        }
+    }
+
+    /**
+     * Inserts a row in the open transaction, in a WAL record within one page (a record cut by a page's end
+     * may hold a run up longer; see docs/postgres-cdc.md, Run shapes).
+     */
+    static void insertWithinOneWalPage(TestDatabase source, Connection open) throws SQLException {
+        for (int id = 1; ; id++) {
+            long before = Long.parseLong(source.value("SELECT pg_current_wal_insert_lsn() - '0/0'"));
+            open.createStatement().execute("INSERT INTO public.t VALUES (" + id + ", 'open')");
+            long after = Long.parseLong(source.value("SELECT pg_current_wal_insert_lsn() - '0/0'"));
+            if (before / 8192 == after / 8192) {
+                return;
+            }
+            open.rollback();
+        }
+    }
+
+    /** A source that takes the TCP connection and never answers: the run fails after connect_timeout, as libpq would. */
+    @Test
+    void aSourceThatTakesTheConnectionButNeverAnswersFailsAfterConnectTimeoutInsteadOfHanging() throws Exception {
+        try (var silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+            // The kernel completes the connections in the listen queue; nothing ever reads them.
+            var env = Map.of("SOURCE_DATABASE_URL", "postgresql://reader:pw@127.0.0.1:" + silent.getLocalPort() + "/shop"
+                + "?connect_timeout=1&max_retries=0", "WAREHOUSE_DATABASE_URL", TestPostgres.createDatabase("silent_wh").url());
+            Path log = Files.createTempFile("silent-source", ".log");
+            Process run = Datakits.start("PostgresCdc", env, log, "--table", "public.t", "--slot", "silent");
+            try {
+                assertThat(run.waitFor(30, TimeUnit.SECONDS)).as("the run ended within 30 s:%n%s", Files.readString(log)).isTrue();
+            } finally {
+                run.destroyForcibly();
+            }
+            String output = Files.readString(log);
+            assertThat(run.exitValue()).as(output).isEqualTo(1);
+            assertThat(output.lines().filter(l -> l.startsWith("ERROR")).toList()).as(output).singleElement().asString()
+                .contains("Cannot connect to the source reader@127.0.0.1:" + silent.getLocalPort() + "/shop: no answer within 1 s");
+        }
     }
 
     /**

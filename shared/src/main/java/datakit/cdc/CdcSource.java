@@ -10,6 +10,7 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -275,6 +276,25 @@ public final class CdcSource implements AutoCloseable, ApplySource {
         long position = r.get(1, Long.class);
         // A replayed position is the end of a record already; only an insert position can point past a page header.
         return r.get(0, Boolean.class) ? position : WalEnd.ofInsertPosition(position, r.get(2, Integer.class), r.get(3, Long.class));
+    }
+
+    /**
+     * Where the WAL this server has written to disk ends (on a standby, the position it has replayed): a
+     * walsender sends nothing past it. It may end inside a record, at a page's end, while the rest of the
+     * record waits in memory.
+     */
+    public long walFlushed() {
+        return db.resultQuery("SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+            + "ELSE pg_catalog.pg_current_wal_flush_lsn() END - '0/0'").fetchOne(0, Long.class);
+    }
+
+    /**
+     * How long this server may keep a commit in memory before writing it to disk: three times wal_writer_delay
+     * (for commits with synchronous_commit = off; others are on disk when they return).
+     */
+    public Duration asynchronousCommitDelay() {
+        return Duration.ofMillis(3 * db.resultQuery("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_writer_delay'")
+            .fetchOne(0, Long.class));
     }
 
     /** The other pgoutput slots of the source database than {@code slot}: streams (or subscriptions) that may read a publication. */

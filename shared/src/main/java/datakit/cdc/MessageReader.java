@@ -1,5 +1,6 @@
 package datakit.cdc;
 
+import datakit.db.SqlErrors;
 import java.nio.ByteBuffer;
 import java.sql.SQLException;
 import java.util.Optional;
@@ -23,6 +24,8 @@ import org.postgresql.replication.PGReplicationStream;
  * a transaction that committed before: so the position moves on with the server's WAL even when none
  * of it is for this stream, and a bounded run knows exactly when it has everything before its end.
  * Asking is also writing, which is how a connection the server closed is noticed within a second.
+ * After its End the reader goes on reporting every second until closed: the server ends a connection it
+ * has not heard from for wal_sender_timeout, and the run's last batch may take longer to commit.
  */
 public final class MessageReader implements AutoCloseable {
     private static final int QUEUE_MESSAGES = 20_000;
@@ -30,8 +33,12 @@ public final class MessageReader implements AutoCloseable {
     private static final long ASK_FOR_END_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     /** How often a followed stream asks while quiet. */
     private static final long ASK_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final long STATUS_WHILE_WAITING_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final long QUIET_SLEEP_MS = 2;
+    /** How often the server hears from the reader while it reads nothing (the writer is busy, or the run is ending). */
+    private static final long STATUS_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** While nothing comes, the reader looks again after 2 ms, then less often, up to every 32 ms: little CPU while idle. */
+    private static final long QUIET_SLEEP_FIRST_MS = 2;
+    private static final long QUIET_SLEEP_MAX_MS = 32;
+    private static final long NO_END = -1;
 
     /** What the writer takes from the queue. */
     public sealed interface Item {
@@ -58,14 +65,15 @@ public final class MessageReader implements AutoCloseable {
     }
 
     private final PGReplicationStream stream;
-    private final Optional<LogSequenceNumber> end;
     private final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE_MESSAGES);
     private final StreamedTransactions streams = new StreamedTransactions();
     private final AtomicLong confirmed = new AtomicLong();
     private final Thread thread;
+    private volatile long end;
     private volatile long receivedThrough;
-    /** The position the slot was last told (the reader's thread, then close()). */
+    /** The position the slot was last told (the reader's thread, then close()), and why a later one could not be told. */
     private long sentConfirm;
+    private volatile Exception confirmFailure;
     private long lastStatus = System.nanoTime();
     private volatile boolean stopping;
     private volatile boolean closed;
@@ -73,7 +81,7 @@ public final class MessageReader implements AutoCloseable {
     /** @param end where a bounded run ends (empty: follow until stopped) */
     public MessageReader(PGReplicationStream stream, Optional<LogSequenceNumber> end) {
         this.stream = stream;
-        this.end = end;
+        this.end = end.map(LogSequenceNumber::asLong).orElse(NO_END);
         this.receivedThrough = stream.getLastReceiveLSN().asLong();
         this.thread = new Thread(this::readAll, "cdc-reader");
         thread.setDaemon(true);
@@ -103,63 +111,17 @@ public final class MessageReader implements AutoCloseable {
         stopping = true;
     }
 
+    /** A bounded run ends earlier, at the first transaction boundary at or past {@code lsn}. */
+    public void endAt(LogSequenceNumber lsn) {
+        if (end != NO_END && Long.compareUnsigned(lsn.asLong(), end) < 0) {
+            end = lsn.asLong();
+        }
+    }
+
     private void readAll() {
         try {
-            boolean inTransaction = false;
-            boolean inBlock = false;
-            long lastAsk = 0;
-            while (!closed) {
-                sendConfirmed();
-                ByteBuffer message = stream.readPending();
-                if (message != null) {
-                    int at = message.position();
-                    switch ((char) message.get(at)) {
-                        case 'B' -> {
-                            inTransaction = true;
-                            put(new Message(message));
-                        }
-                        case 'C' -> {
-                            inTransaction = false;
-                            put(new Message(message));
-                        }
-                        case 'S' -> {
-                            inBlock = true;
-                            streams.start(Integer.toUnsignedLong(message.getInt(at + 1)));
-                        }
-                        case 'E' -> {
-                            inBlock = false;
-                            streams.stop();
-                        }
-                        case 'A' -> streams.abort(Integer.toUnsignedLong(message.getInt(at + 1)), Integer.toUnsignedLong(message.getInt(at + 5)));
-                        case 'c' -> put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
-                        default -> {
-                            if (inBlock) {
-                                // Every message of a streamed block starts with its (sub)transaction's id.
-                                streams.add(message, Integer.toUnsignedLong(message.getInt(at + 1)));
-                            } else {
-                                put(new Message(message));
-                            }
-                        }
-                    }
-                    receivedThrough = stream.getLastReceiveLSN().asLong();
-                    // A busy stream may never go quiet: a bounded run ends at the first boundary past its end.
-                    if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
-                        put(new End(LogSequenceNumber.valueOf(receivedThrough)));
-                        return;
-                    }
-                    continue;
-                }
-                receivedThrough = stream.getLastReceiveLSN().asLong();
-                if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
-                    put(new End(LogSequenceNumber.valueOf(receivedThrough)));
-                    return;
-                }
-                if (System.nanoTime() - lastAsk > (end.isPresent() ? ASK_FOR_END_NANOS : ASK_NANOS)) {
-                    stream.forceUpdateStatus(); // requests a reply: the server's sent position
-                    lastAsk = System.nanoTime();
-                    lastStatus = lastAsk;
-                }
-                Thread.sleep(QUIET_SLEEP_MS);
+            if (readUntilEnd()) {
+                reportUntilClosed();
             }
         } catch (SQLException | RuntimeException e) {
             offer(new Failed(e));
@@ -172,8 +134,88 @@ public final class MessageReader implements AutoCloseable {
         }
     }
 
+    /** Reads into the queue until it ends it with {@link End}; false when closed before. */
+    private boolean readUntilEnd() throws SQLException, InterruptedException {
+        boolean inTransaction = false;
+        boolean inBlock = false;
+        long lastAsk = 0;
+        long sleepMs = QUIET_SLEEP_FIRST_MS;
+        while (!closed) {
+            sendConfirmed();
+            ByteBuffer message = stream.readPending();
+            if (message != null) {
+                int at = message.position();
+                switch ((char) message.get(at)) {
+                    case 'B' -> {
+                        inTransaction = true;
+                        put(new Message(message));
+                    }
+                    case 'C' -> {
+                        inTransaction = false;
+                        put(new Message(message));
+                    }
+                    case 'S' -> {
+                        inBlock = true;
+                        streams.start(Integer.toUnsignedLong(message.getInt(at + 1)));
+                    }
+                    case 'E' -> {
+                        inBlock = false;
+                        streams.stop();
+                    }
+                    case 'A' -> streams.abort(Integer.toUnsignedLong(message.getInt(at + 1)), Integer.toUnsignedLong(message.getInt(at + 5)));
+                    case 'c' -> put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
+                    default -> {
+                        if (inBlock) {
+                            // Every message of a streamed block starts with its (sub)transaction's id.
+                            streams.add(message, Integer.toUnsignedLong(message.getInt(at + 1)));
+                        } else {
+                            put(new Message(message));
+                        }
+                    }
+                }
+                sleepMs = QUIET_SLEEP_FIRST_MS;
+            }
+            receivedThrough = stream.getLastReceiveLSN().asLong();
+            // A busy stream may never go quiet: a bounded run ends at the first boundary past its end.
+            if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
+                put(new End(LogSequenceNumber.valueOf(receivedThrough)));
+                return true;
+            }
+            if (message == null) {
+                if (System.nanoTime() - lastAsk > (end != NO_END ? ASK_FOR_END_NANOS : ASK_NANOS)) {
+                    stream.forceUpdateStatus(); // requests a reply: the server's sent position
+                    lastAsk = System.nanoTime();
+                    lastStatus = lastAsk;
+                }
+                Thread.sleep(sleepMs);
+                sleepMs = Math.min(2 * sleepMs, QUIET_SLEEP_MAX_MS);
+            }
+        }
+        return false;
+    }
+
     private boolean reachedEnd() {
-        return end.filter(e -> Long.compareUnsigned(receivedThrough, e.asLong()) >= 0).isPresent();
+        long at = end;
+        return at != NO_END && Long.compareUnsigned(receivedThrough, at) >= 0;
+    }
+
+    /**
+     * After the End, until closed: the writer may take long to commit the last batch, and the server ends a
+     * connection it has not heard from for wal_sender_timeout, taking the run's last confirmation with it.
+     */
+    private void reportUntilClosed() throws InterruptedException {
+        try {
+            while (!closed) {
+                sendConfirmed();
+                if (System.nanoTime() - lastStatus >= STATUS_NANOS) {
+                    stream.forceUpdateStatus();
+                    lastStatus = System.nanoTime();
+                }
+                Thread.sleep(QUIET_SLEEP_MAX_MS);
+            }
+        } catch (SQLException e) {
+            confirmFailure = e;
+        }
     }
 
     /** Tells the slot the newest position the writer confirmed, if it has not heard it yet. */
@@ -197,7 +239,7 @@ public final class MessageReader implements AutoCloseable {
             if (queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
                 return;
             }
-            if (System.nanoTime() - lastStatus > STATUS_WHILE_WAITING_NANOS) {
+            if (System.nanoTime() - lastStatus > STATUS_NANOS) {
                 try {
                     sendConfirmed();
                     stream.forceUpdateStatus();
@@ -218,8 +260,10 @@ public final class MessageReader implements AutoCloseable {
     }
 
     /**
-     * Stops reading, tells the slot the last position the writer confirmed (the run's last commit), and
-     * removes the files of streamed transactions not written.
+     * Stops reading, tells the slot the last position the writer confirmed (the run's last commit) and ends
+     * the stream, and removes the files of streamed transactions not written. The server answers the end of
+     * the stream once it has taken every message before it: a connection it had closed fails here, where a
+     * write alone may not.
      */
     @Override
     public void close() {
@@ -228,11 +272,12 @@ public final class MessageReader implements AutoCloseable {
             thread.join(TimeUnit.SECONDS.toMillis(10));
             if (!thread.isAlive()) {
                 sendConfirmed();
+                stream.close();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (SQLException e) {
-            // The slot hears of it from the next run, which starts from the warehouse's checkpoint anyway.
+            confirmFailure = e;
         }
         Item left;
         while ((left = queue.poll()) != null) {
@@ -241,5 +286,17 @@ public final class MessageReader implements AutoCloseable {
             }
         }
         streams.close();
+    }
+
+    /**
+     * Once closed: why the slot could not be told of the last position the writer confirmed, if it could not.
+     * It then keeps WAL from an earlier position until the next run tells it; nothing is lost.
+     */
+    public Optional<String> unconfirmed() {
+        Exception failure = confirmFailure;
+        if (failure != null) {
+            return Optional.of(SqlErrors.serverMessage(failure));
+        }
+        return confirmed.get() > sentConfirm ? Optional.of("the replication reader did not stop") : Optional.empty();
     }
 }

@@ -52,7 +52,8 @@ public final class ReplicationSession implements AutoCloseable {
     /**
      * Streams the slot's changes for {@code publication} from {@code start} (the server starts at the
      * slot's confirmed position when that is later). {@code streaming} asks protocol version 2 to send
-     * large transactions while they are still in progress. The stream ends when this session closes.
+     * large transactions while they are still in progress. The stream ends when its reader ends it
+     * ({@link MessageReader#close()}), or when this session closes.
      * The driver reports to the server every second: a connection the server closed is noticed by
      * writing to it, since the driver's non-blocking read does not see the end of the stream.
      */

@@ -80,6 +80,8 @@ public class CdcOptions implements CheckedOptions {
         DatakitException.check(streaming.equals("on") || streaming.equals("off"), "--streaming takes on or off, not %s.", streaming);
         DatakitException.check(lagWarning > 0, "--lag-warning must be a positive number of bytes, not %d.", lagWarning);
         DatakitException.check(heartbeatSeconds >= 0, "--heartbeat must be a number of seconds (0 for none), not %d.", heartbeatSeconds);
+        DatakitException.check(heartbeatSeconds == 0 || follow, "--heartbeat %d writes heartbeats while a stream follows, and this run "
+            + "ends at the WAL position it started at. Give it with --follow, or leave it out (CDC_HEARTBEAT too).", heartbeatSeconds);
         return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, apply,
             streaming.equals("on"), dropSlot, lagWarning, heartbeatSeconds);
     }

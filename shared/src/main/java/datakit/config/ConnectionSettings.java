@@ -81,7 +81,8 @@ public record ConnectionSettings(
     }
 
     /**
-     * PgJDBC properties that any connection pooler carries: credentials, TLS, timeouts and names, and no
+     * PgJDBC properties that any connection pooler carries: credentials, TLS, timeouts (connect_timeout bounds the TCP
+     * connect and the whole login) and names, and no
      * {@code options} startup parameter (PgBouncer refuses it, or drops it when told to ignore it). The
      * server settings travel per transaction instead ({@link #serverSettings()}). Statements are never
      * prepared on the server ({@code prepareThreshold=0}): in transaction pooling a named prepared statement
@@ -100,6 +101,9 @@ public record ConnectionSettings(
         putIfSet(props, "sslkey", sslkey);
         putIfSet(props, "sslrootcert", sslrootcert);
         props.setProperty("connectTimeout", String.valueOf(connectTimeoutSeconds));
+        // connectTimeout bounds the TCP connect only: a server (or anything at its address) that takes the connection and never
+        // answers would hold the login for ever. libpq's connect_timeout bounds the whole login, and so does this.
+        props.putIfAbsent("loginTimeout", String.valueOf(connectTimeoutSeconds));
         props.setProperty("ApplicationName", applicationName);
         props.putIfAbsent("tcpKeepAlive", "true");
         props.putIfAbsent("prepareThreshold", "0");

@@ -87,12 +87,22 @@ public final class SqlErrors {
                 "%s: connection refused%s. Check that the server is running and that the host (from %s) and port (from %s) are right."
                     .formatted(target, tries, settings.origin(PgParam.HOST), settings.origin(PgParam.PORT)), e);
         }
-        if (Retry.causedBy(e, SocketTimeoutException.class)) {
+        if (Retry.causedBy(e, SocketTimeoutException.class) || loginTimedOut(e)) {
             return new DatakitException(ExitCode.FAILED,
                 "%s: no answer within %d s%s. Check the host, port and firewall, or raise connect_timeout."
                     .formatted(target, settings.connectTimeoutSeconds(), tries), e);
         }
         return new DatakitException(ExitCode.FAILED, "%s: %s%s.".formatted(target, serverMessage(e), tries), e);
+    }
+
+    /** PgJDBC's loginTimeout (connect_timeout) ran out: the server took the connection and did not answer in time. */
+    private static boolean loginTimedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PSQLException p && "08001".equals(p.getSQLState()) && "Connection attempt timed out.".equals(p.getMessage())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

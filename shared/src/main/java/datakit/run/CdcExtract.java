@@ -62,6 +62,10 @@ public final class CdcExtract {
     public void capture(CdcRequest request, String bronzeSchema) {
         try (CdcSource src = CdcSource.open(source.settings())) {
             src.checkReady();
+            DatakitException.check(request.heartbeatSeconds() == 0 || !src.standby(), "--heartbeat writes a logical message into the WAL "
+                + "of the source %s, which is a hot standby and cannot write WAL. Leave out --heartbeat: a heartbeat written on the primary "
+                + "(SELECT pg_logical_emit_message(false, 'datakit_heartbeat', '') in this database) reaches the standby's stream as well.",
+                source.settings().describe());
             if (request.dropSlot()) {
                 new SlotDrop(run, source, warehouse).drop(src, request, bronzeSchema);
                 return;
