@@ -69,6 +69,7 @@
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
 //SOURCES src/main/java/datakit/checkpoint/PartStore.java
 //SOURCES src/main/java/datakit/checkpoint/Position.java
+//SOURCES src/main/java/datakit/checkpoint/SourcePosition.java
 //SOURCES src/main/java/datakit/checkpoint/XidRanges.java
 //SOURCES src/main/java/datakit/checkpoint/XminCheckpoint.java
 //SOURCES src/main/java/datakit/cli/BronzeOptions.java
@@ -101,6 +102,7 @@
 //SOURCES src/main/java/datakit/db/Database.java
 //SOURCES src/main/java/datakit/db/Grants.java
 //SOURCES src/main/java/datakit/db/Migrations.java
+//SOURCES src/main/java/datakit/db/OptionalRow.java
 //SOURCES src/main/java/datakit/db/PoolSafeDataSource.java
 //SOURCES src/main/java/datakit/db/RecoveryConflict.java
 //SOURCES src/main/java/datakit/db/ReplayLag.java
@@ -178,6 +180,7 @@
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java
 //SOURCES src/main/java/datakit/source/SourceColumn.java
+//SOURCES src/main/java/datakit/source/SourceProgress.java
 //SOURCES src/main/java/datakit/source/SourceSession.java
 //SOURCES src/main/java/datakit/source/Split.java
 //SOURCES src/main/java/datakit/source/TransactionStatus.java

@@ -92,4 +92,33 @@ class CheckpointJsonTest {
         assertThat(old.describe()).isEqualTo("transactions not visible in snapshot 4294967396:4294967400:4294967397,4294967398");
         assertThat(CheckpointStore.read(CheckpointStore.write(old))).isEqualTo(old);
     }
+
+    @Test
+    void aCheckpointKeepsWhereItsSourceStoodAndOneWrittenBeforeThatHasNoPosition() {
+        var at = Optional.of(new SourcePosition("7715493745152187379", "0/3000060"));
+        var cursor = new CursorCheckpoint("at", "date", List.of("id"), Optional.of(new Position("2026-01-01", List.of("7"))), "", at);
+        var xmin = new XminCheckpoint("900:900:", Optional.of(XidRanges.NONE), "", at);
+
+        assertThat(CheckpointStore.write(cursor)).contains("\"source\":{\"system_identifier\":\"7715493745152187379\",\"lsn\":\"0/3000060\"}");
+        assertThat(CheckpointStore.read(CheckpointStore.write(cursor))).isEqualTo(cursor);
+        assertThat(CheckpointStore.read(CheckpointStore.write(xmin))).isEqualTo(xmin);
+        assertThat(cursor.at(new Position("2026-01-02", List.of("1"))).source()).isEqualTo(at);
+        assertThat(CheckpointStore.read("{\"mode\": \"cursor\", \"column\": \"at\", \"type\": \"date\", \"filter\": \"\"}").source()).isEmpty();
+    }
+
+    @Test
+    void aSourceIsBehindACheckpointAtAnEarlierWalPositionOfTheSameClusterOnly() {
+        var checkpoint = new CursorCheckpoint("at", "date", List.of("id"), Optional.empty(), "")
+            .readAt(Optional.of(new SourcePosition("7715", "1/A0000028")));
+
+        assertThat(checkpoint.behindAt(Optional.of(new SourcePosition("7715", "1/9FFFFFF0"))))
+            .contains("its WAL position 1/9FFFFFF0 is before the 1/A0000028 the last run read at");
+        assertThat(checkpoint.behindAt(Optional.of(new SourcePosition("7715", "0/FFFFFFFF")))).isPresent();
+        assertThat(checkpoint.behindAt(Optional.of(new SourcePosition("7715", "1/A0000028")))).isEmpty();
+        assertThat(checkpoint.behindAt(Optional.of(new SourcePosition("7715", "2/0")))).isEmpty();
+        // Another cluster (a dump restored elsewhere), a source that will not tell, a checkpoint from before positions: no check.
+        assertThat(checkpoint.behindAt(Optional.of(new SourcePosition("8120", "0/1")))).isEmpty();
+        assertThat(checkpoint.behindAt(Optional.empty())).isEmpty();
+        assertThat(checkpoint.readAt(Optional.empty()).behindAt(Optional.of(new SourcePosition("7715", "0/1")))).isEmpty();
+    }
 }

@@ -11,7 +11,9 @@ import datakit.testing.TestDatabase;
 import datakit.testing.TestPostgres;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -291,17 +293,30 @@ class StandbyIT {
         assertThat(health(env).path("status").asText()).isEqualTo("healthy");
     }
 
+    /** Why a source is behind: its WAL position is before the one the last run read at. */
+    static final String BEHIND_BY_WAL = "the source is behind what the last run read: its WAL position [0-9A-F]+/[0-9A-F]+ is before the "
+        + "[0-9A-F]+/[0-9A-F]+ the last run read at";
+    static final String NOTHING_LOADED = "\\. Nothing was loaded and the checkpoint is kept; a run on a source that has caught up \\(a "
+        + "standby that replayed further, the primary\\) loads the changes";
+
     /**
-     * Run 1 reads the primary while a transaction is open there (every snapshot's xmin stays at it); run 2 reads a standby whose
-     * replay is paused before an UPDATE that run 1 loaded. Run 2 would put the older version back and move the checkpoint back.
+     * Run 1 of each stream reads the primary (rows 1-3, row 2 at v2) while a transaction stays open there (every snapshot's xmin
+     * stays at it); run 2 reads a standby whose replay is paused before v2 and row 3. Reading it put v1 back over v2 (xmin mode,
+     * and cursor mode with --lookback), marked row 3 deleted (--detect-deletes) and moved xmin's checkpoint back, exit 0 without a
+     * word in cursor mode: now every mode loads nothing, keeps the checkpoint and says so, and so does its dry run.
      */
     @Test
-    void xminFromAStandbyBehindWhatTheLastRunReadLoadsNothingAndSaysSo() throws Exception {
+    void aStandbyBehindWhatTheLastRunReadLoadsNothingInEveryModeAndSaysSo() throws Exception {
         var db = TestPostgres.createDatabase(primary, "behind_src");
         var warehouse = TestPostgres.createDatabase(primary, "behind_wh");
-        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)", "CREATE TABLE other (id int)", "INSERT INTO notes VALUES (1, 'base')");
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text, at timestamptz NOT NULL DEFAULT clock_timestamp())",
+            "CREATE TABLE other (id int)", "INSERT INTO notes VALUES (1, 'base')");
         var replica = new TestDatabase(standby, db.name());
-        String checkpoint = "SELECT cursor_value::text FROM bronze.extraction_checkpoints";
+        var streams = new LinkedHashMap<String, List<String>>();
+        streams.put("notes_xmin", List.of("--sync-mode", "xmin"));
+        streams.put("notes_cursor", List.of("--cursor-field", "at"));
+        streams.put("notes_lookback", List.of("--cursor-field", "at", "--lookback", "PT1H", "--on-conflict", "overwrite"));
+        String checkpoint = "SELECT cursor_value::text FROM bronze.extraction_checkpoints WHERE stream = 'bronze.%s'";
         try (Connection open = db.connect(); Statement st = open.createStatement()) {
             open.setAutoCommit(false);
             st.execute("INSERT INTO other VALUES (1)");
@@ -310,31 +325,64 @@ class StandbyIT {
             replica.execute("SELECT pg_wal_replay_pause()");
             await("replay to pause", () -> replica.value("SELECT pg_get_wal_replay_pause_state()").equals("paused"));
             try {
-                db.execute("UPDATE notes SET body = 'v2' WHERE id = 2");
-                ok("PostgresIncremental", env(db, warehouse), "--table", "notes", "--sync-mode", "xmin");
-                String afterPrimary = warehouse.value(checkpoint);
+                db.execute("UPDATE notes SET body = 'v2', at = clock_timestamp() WHERE id = 2", "INSERT INTO notes VALUES (3, 'new')");
+                for (var stream : streams.entrySet()) {
+                    String[] args = incremental(stream.getKey(), stream.getValue(), "--detect-deletes", "--json");
+                    ok("PostgresIncremental", env(db, warehouse), args);
+                    String afterPrimary = warehouse.value(checkpoint.formatted(stream.getKey()));
 
-                var behind = JSON.readTree(ok("PostgresIncremental", env(replica, warehouse), "--table", "notes", "--sync-mode", "xmin",
-                    "--json").out());
+                    var plan = JSON.readTree(ok("PostgresIncremental", env(replica, warehouse),
+                        incremental(stream.getKey(), stream.getValue(), "--detect-deletes", "--json", "--dry-run")).out());
+                    var behind = JSON.readTree(ok("PostgresIncremental", env(replica, warehouse), args).out());
 
-                assertThat(warehouse.rows("SELECT id, body FROM bronze.notes ORDER BY id")).isEqualTo(List.of(List.of("1", "base"), List.of("2", "v2")));
-                assertThat(warehouse.value(checkpoint)).isEqualTo(afterPrimary);
-                assertThat(behind.path("rows").asLong()).isZero();
-                assertThat(behind.path("behind").asText()).matches("the source is behind what the last run read: its snapshot \\d+:\\d+: is "
-                    + "older than the checkpoint's \\d+:\\d+:\\d+\\. Nothing was loaded and the checkpoint is kept; a run on a source that "
-                    + "has caught up \\(a standby that replayed further, the primary\\) loads the changes");
+                    assertThat(afterPrimary).as(stream.getKey()).containsPattern("\"source\": \\{\"lsn\": \"[0-9A-F]+/[0-9A-F]+\", "
+                        + "\"system_identifier\": \"\\d+\"}");
+                    assertThat(plan.path("behind").asText()).as(stream.getKey()).matches(BEHIND_BY_WAL + "\\. The run would load nothing "
+                        + "and keep the checkpoint; the source SQL below is what a run on a source that has caught up .*");
+                    assertThat(behind.path("behind").asText()).as(stream.getKey()).matches(BEHIND_BY_WAL + NOTHING_LOADED);
+                    assertThat(behind.path("rows").asLong()).isZero();
+                    assertThat(behind.has("deletes_marked")).isFalse();
+                    assertThat(warehouse.value(checkpoint.formatted(stream.getKey()))).isEqualTo(afterPrimary);
+                }
+                assertThat(ok("PostgresIncremental", env(replica, warehouse), incremental("notes_cursor", streams.get("notes_cursor"),
+                    "--dry-run")).out()).containsPattern("\n  behind      " + BEHIND_BY_WAL + "\\. The run would load nothing");
+
+                // Without a position (a checkpoint written before they were kept, a role that may not read them), xmin mode still
+                // tells by the snapshot and the transactions the checkpoint read.
+                warehouse.execute("UPDATE bronze.extraction_checkpoints SET cursor_value = cursor_value - 'source' WHERE stream = 'bronze.notes_xmin'");
+                var byXids = JSON.readTree(ok("PostgresIncremental", env(replica, warehouse), incremental("notes_xmin",
+                    streams.get("notes_xmin"), "--json")).out());
+                assertThat(byXids.path("behind").asText()).matches("the source is behind what the last run read: its snapshot \\d+:\\d+: "
+                    + "is older than the checkpoint's \\d+:\\d+:\\d+" + NOTHING_LOADED);
             } finally {
                 replica.execute("SELECT pg_wal_replay_resume()");
             }
-            db.execute("UPDATE notes SET body = 'v3' WHERE id = 1");
+            for (String stream : streams.keySet()) {
+                assertThat(warehouse.rows("SELECT id, body, _bronze_deleted_at IS NULL FROM bronze." + stream + " ORDER BY id")).as(stream)
+                    .isEqualTo(List.of(List.of("1", "base", "t"), List.of("2", "v2", "t"), List.of("3", "new", "t")));
+            }
+            db.execute("UPDATE notes SET body = 'v3', at = clock_timestamp() WHERE id = 1");
         }
-        ok("PostgresIncremental", env(onStandby(db), warehouse), "--table", "notes", "--sync-mode", "xmin");
-        assertThat(warehouse.rows("SELECT id, body FROM bronze.notes ORDER BY id")).isEqualTo(db.rows("SELECT id, body FROM notes ORDER BY id"));
+        var caughtUp = onStandby(db);
+        for (var stream : streams.entrySet()) {
+            ok("PostgresIncremental", env(caughtUp, warehouse), incremental(stream.getKey(), stream.getValue(), "--detect-deletes"));
+            assertThat(warehouse.rows("SELECT id, body, _bronze_deleted_at IS NULL FROM bronze." + stream.getKey() + " ORDER BY id"))
+                .as(stream.getKey()).isEqualTo(db.rows("SELECT id, body, true FROM notes ORDER BY id"));
+        }
+    }
+
+    /** postgres-incremental's arguments for public.notes into bronze.{@code target}. */
+    static String[] incremental(String target, List<String> mode, String... more) {
+        var args = new ArrayList<>(List.of("--table", "notes", "--target-table", target));
+        args.addAll(mode);
+        args.addAll(List.of(more));
+        return args.toArray(String[]::new);
     }
 
     /**
      * The replay lag is information: a role that may not call pg_last_wal_receive_lsn() (as on managed replicas, which refuse
-     * it outright) loads from the primary and from the standby, the lag left unknown with the server's reason.
+     * it outright) loads from the primary and from the standby, the lag left unknown with the server's reason. So is the WAL
+     * position an incremental checkpoint keeps: a role that may not call pg_control_system() loads, its checkpoint without one.
      */
     @Test
     void aRoleThatMayNotReadTheReplayLagStillLoadsAndHealthOnlyWarns() throws Exception {
@@ -343,7 +391,8 @@ class StandbyIT {
         db.execute("CREATE TABLE items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'a'), (2, 'b')",
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lag_reader') THEN CREATE ROLE lag_reader LOGIN PASSWORD 'pw'; "
                 + "END IF; END $$",
-            "GRANT SELECT ON items TO lag_reader", "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_last_wal_receive_lsn() FROM PUBLIC");
+            "GRANT SELECT ON items TO lag_reader", "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_last_wal_receive_lsn() FROM PUBLIC",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC");
         waitForReplay();
         for (LocalCluster server : List.of(primary, standby)) {
             var env = Map.of("SOURCE_DATABASE_URL", "postgresql://lag_reader:pw@" + server.host() + ":" + server.port() + "/" + db.name(),
@@ -351,8 +400,11 @@ class StandbyIT {
 
             var summary = JSON.readTree(ok("PostgresExtract", env, "--table", "items", "--json").out());
             var report = health(env);
+            var incremental = ok("PostgresIncremental", env, "--table", "items", "--cursor-field", "id", "--target-table", "items_inc");
 
             assertThat(summary.path("rows").asLong()).isEqualTo(2);
+            assertThat(incremental.err()).doesNotContain("WARNING");
+            assertThat(warehouse.value("SELECT cursor_value->'source' IS NULL FROM bronze.extraction_checkpoints")).isEqualTo("t");
             if (server == primary) {
                 assertThat(summary.has("standby")).isFalse();
                 assertThat(report.path("status").asText()).isEqualTo("healthy");
@@ -369,7 +421,7 @@ class StandbyIT {
 
     /** postgres-health --check source --json, which exits 0 when healthy or degraded. */
     static JsonNode health(Map<String, String> env, String... args) throws Exception {
-        var all = new java.util.ArrayList<>(List.of("--check", "source", "--json"));
+        var all = new ArrayList<>(List.of("--check", "source", "--json"));
         all.addAll(List.of(args));
         return JSON.readTree(ok("PostgresHealth", env, all.toArray(String[]::new)).out());
     }

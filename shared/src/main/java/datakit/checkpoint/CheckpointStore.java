@@ -86,6 +86,7 @@ public final class CheckpointStore {
                 });
             }
         }
+        checkpoint.source().ifPresent(p -> node.putObject("source").put("system_identifier", p.systemIdentifier()).put("lsn", p.lsn()));
         return node.put("filter", checkpoint.filter()).toString();
     }
 
@@ -93,15 +94,19 @@ public final class CheckpointStore {
         try {
             JsonNode node = JSON.readTree(json);
             String filter = node.path("filter").asText("");
+            // Checkpoints written before source positions were kept have none.
+            Optional<SourcePosition> source = node.has("source")
+                ? Optional.of(new SourcePosition(node.get("source").path("system_identifier").asText(), node.get("source").path("lsn").asText()))
+                : Optional.empty();
             if (node.path("mode").asText().equals("xmin")) {
                 Optional<XidRanges> seen = node.has("seen") ? Optional.of(ranges(node.get("seen"))) : Optional.empty();
-                return new XminCheckpoint(node.path("snapshot").asText(), seen, filter);
+                return new XminCheckpoint(node.path("snapshot").asText(), seen, filter, source);
             }
             Optional<Position> last = node.hasNonNull("value")
                 ? Optional.of(new Position(node.get("value").asText(), strings(node.path("key_values"))))
                 : Optional.empty();
             return new CursorCheckpoint(node.path("column").asText(), node.path("type").asText(), strings(node.path("key_columns")),
-                last, filter);
+                last, filter, source);
         } catch (JsonProcessingException e) {
             throw new DatakitException(ExitCode.NOT_READY, "A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
         }

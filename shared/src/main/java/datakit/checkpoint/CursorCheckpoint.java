@@ -12,16 +12,26 @@ import java.util.Optional;
  * @param keyColumns the columns that order rows sharing a cursor value
  * @param last       the last row read, if any
  */
-public record CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter)
-        implements Checkpoint {
+public record CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter,
+                               Optional<SourcePosition> source) implements Checkpoint {
 
     public CursorCheckpoint {
         keyColumns = List.copyOf(keyColumns);
     }
 
+    /** A checkpoint whose source position is not known. */
+    public CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter) {
+        this(column, type, keyColumns, last, filter, Optional.empty());
+    }
+
     /** The same stream, read up to {@code position}. */
     public CursorCheckpoint at(Position position) {
-        return new CursorCheckpoint(column, type, keyColumns, Optional.of(position), filter);
+        return new CursorCheckpoint(column, type, keyColumns, Optional.of(position), filter, source);
+    }
+
+    @Override
+    public CursorCheckpoint readAt(Optional<SourcePosition> source) {
+        return new CursorCheckpoint(column, type, keyColumns, last, filter, source);
     }
 
     @Override

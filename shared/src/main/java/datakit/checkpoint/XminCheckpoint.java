@@ -14,8 +14,19 @@ import java.util.Optional;
  * lists subtransactions, whose rows carry ids of their own. Checkpoints written without {@code seen}
  * still follow the snapshot's list. The ids are kept as ranges of consecutive ids ({@link XidRanges}).
  */
-public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter) implements Checkpoint {
+public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, Optional<SourcePosition> source)
+        implements Checkpoint {
     private static final int RANGES_DESCRIBED = 3;
+
+    /** A checkpoint whose source position is not known. */
+    public XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter) {
+        this(snapshot, seen, filter, Optional.empty());
+    }
+
+    @Override
+    public XminCheckpoint readAt(Optional<SourcePosition> source) {
+        return new XminCheckpoint(snapshot, seen, filter, source);
+    }
 
     /** The snapshot's xmin: every transaction before it had ended. */
     public long xmin() {
@@ -39,7 +50,8 @@ public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String f
      * Why a source whose snapshot is {@code current}, and which has not committed {@code notCommitted} of the transactions
      * this checkpoint read, is behind what it read, if it is: a lagging standby read after its primary, a restored backup.
      * Reading it would put older versions back. A snapshot that holds the checkpoint's has an xmin and an xmax no smaller,
-     * and has seen every transaction the checkpoint read commit.
+     * and has seen every transaction the checkpoint read commit. It adds to the comparison of WAL positions every mode makes
+     * ({@link #behindAt}), and holds where those are unknown.
      */
     public Optional<String> behind(String current, XidRanges notCommitted) {
         if (xmin(current) < xmin() || xmax(current) < xmax()) {

@@ -2,10 +2,7 @@ package datakit.db;
 
 import com.fasterxml.jackson.annotation.JsonValue;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -44,46 +41,18 @@ public record ReplayLag(String lastReplayedAt, Double seconds, Long unreplayedBy
      * transaction usable; only a connection that is gone fails.
      */
     public static Optional<ReplayLag> of(Connection connection) throws SQLException {
-        Row recovery = Row.of(connection, IN_RECOVERY);
+        OptionalRow recovery = OptionalRow.of(connection, IN_RECOVERY);
         if (recovery.failure() != null) {
             return Optional.of(new ReplayLag(null, null, null, recovery.failure(), recovery.failure()));
         }
         if (!Boolean.TRUE.equals(recovery.values()[0])) {
             return Optional.empty();
         }
-        Row replayed = Row.of(connection, REPLAYED);
-        Row waiting = Row.of(connection, WAITING);
+        OptionalRow replayed = OptionalRow.of(connection, REPLAYED);
+        OptionalRow waiting = OptionalRow.of(connection, WAITING);
         return Optional.of(new ReplayLag(replayed.failure() == null ? (String) replayed.values()[0] : null,
             replayed.failure() == null ? (Double) replayed.values()[1] : null, waiting.failure() == null ? (Long) waiting.values()[0] : null,
             replayed.failure(), waiting.failure()));
-    }
-
-    /** One row's values, or why the server would not give it. */
-    private record Row(Object[] values, String failure) {
-        static Row of(Connection connection, String sql) throws SQLException {
-            Savepoint savepoint = connection.getAutoCommit() ? null : connection.setSavepoint();
-            try (Statement st = connection.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-                rs.next();
-                var values = new Object[rs.getMetaData().getColumnCount()];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = rs.getObject(i + 1);
-                }
-                if (savepoint != null) {
-                    connection.releaseSavepoint(savepoint);
-                }
-                return new Row(values, null);
-            } catch (SQLException e) {
-                if (savepoint != null) {
-                    try {
-                        connection.rollback(savepoint);
-                    } catch (SQLException gone) {
-                        e.addSuppressed(gone);
-                        throw e;
-                    }
-                }
-                return new Row(null, SqlErrors.serverMessage(e));
-            }
-        }
     }
 
     /** Whether some figure could not be read. */

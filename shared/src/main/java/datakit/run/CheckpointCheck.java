@@ -3,10 +3,12 @@ package datakit.run;
 import datakit.bronze.BronzeTable;
 import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CursorCheckpoint;
+import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
 import datakit.source.IncrementalSource;
+import datakit.source.SourceProgress;
 import java.sql.Connection;
 import java.util.Optional;
 
@@ -15,6 +17,13 @@ import java.util.Optional;
  * run stops with the reason, or (--on-bad-checkpoint full-refresh) reloads the table and says why.
  */
 final class CheckpointCheck {
+    /** What a run on a source behind its checkpoint did, after why the source is behind. */
+    static final String BEHIND_OUTCOME = ". Nothing was loaded and the checkpoint is kept; a run on a source that has caught up "
+        + "(a standby that replayed further, the primary) loads the changes";
+    /** What it would do, in the dry run. */
+    static final String BEHIND_PLAN = ". The run would load nothing and keep the checkpoint; the source SQL below is what a run on a "
+        + "source that has caught up (a standby that replayed further, the primary) reads";
+
     /** Transaction ids: a snapshot older than this cannot be told apart from a new one after wraparound. */
     private static final long XID_HORIZON = 1L << 31;
 
@@ -78,6 +87,26 @@ final class CheckpointCheck {
                 : Optional.empty();
             case CursorCheckpoint c -> cursorProblem(c, src);
         };
+    }
+
+    /**
+     * What a run does on a source behind what the run that wrote {@code stored} read, if the source is: a lagging standby read
+     * after its primary, a restored backup. Re-reading there (a lookback, rows with a NULL cursor, xmin mode's transactions)
+     * would put older row versions back over newer ones, and --detect-deletes would mark rows it has not seen yet as deleted:
+     * the run loads nothing and keeps the checkpoint. Every mode compares WAL positions of one cluster ({@code progress}, asked
+     * just before the snapshot, against the position the checkpoint was read at); xmin mode also compares the snapshots and
+     * asks whether the transactions the checkpoint read are committed, which holds where positions are unknown.
+     */
+    static Optional<String> behind(Optional<Checkpoint> stored, SourceProgress progress, IncrementalSource src) {
+        return stored.flatMap(c -> c.behindAt(progress.position())
+                .or(() -> c instanceof XminCheckpoint x && src.cursorColumn().isEmpty() ? x.behind(src.snapshot(), progress.notCommitted())
+                    : Optional.empty()))
+            .map(reason -> "the source is behind what the last run read: " + reason);
+    }
+
+    /** The transactions an xmin checkpoint read, which {@link #behind} asks the source about before the snapshot. */
+    static XidRanges transactionsRead(Optional<Checkpoint> stored) {
+        return stored.orElse(null) instanceof XminCheckpoint x && x.seen().isPresent() ? x.seen().get() : XidRanges.NONE;
     }
 
     private static Optional<Problem> cursorProblem(CursorCheckpoint c, IncrementalSource src) {

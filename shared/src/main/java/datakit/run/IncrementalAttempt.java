@@ -10,14 +10,13 @@ import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CheckpointStore;
 import datakit.checkpoint.CursorCheckpoint;
 import datakit.checkpoint.Position;
-import datakit.checkpoint.XidRanges;
+import datakit.checkpoint.SourcePosition;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.SourceSession;
-import datakit.source.TransactionStatus;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -49,7 +48,8 @@ final class IncrementalAttempt {
     private SourceSession session;
     private IncrementalSource src;
     private BronzeWrite write;
-    private boolean sourceBehind;
+    /** Where the source stood when this attempt's snapshot was taken, kept with every checkpoint it writes. */
+    private Optional<SourcePosition> readAt;
 
     IncrementalAttempt(RunContext run, Database source, Database warehouse, Increment increment, TableRef target, WriteMode mode,
                        RunLog runs, RunTotals totals) {
@@ -72,11 +72,11 @@ final class IncrementalAttempt {
             connection = warehouse.connect();
             inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
             Optional<Checkpoint> stored = inTransaction(() -> store.load(connection, stream));
-            // Asked before the snapshot is taken, so that a commit the answer counts is one the snapshot sees.
-            XidRanges notCommitted = increment.xmin() && stored.orElse(null) instanceof XminCheckpoint x && x.seen().isPresent()
-                ? TransactionStatus.notCommitted(source, x.seen().get()) : XidRanges.NONE;
-            // The snapshot is taken after the lock: it sees everything the run before this one committed.
-            session = SourceSession.begin(source);
+            // The snapshot is taken after the lock: it sees everything the run before this one committed. What the source had
+            // committed is asked just before it, so that everything the answer counts is in the snapshot; where the source stood
+            // is read again in it, so that the snapshot holds nothing past what the checkpoints say.
+            session = SourceSession.beginAfterProgress(source, CheckpointCheck.transactionsRead(stored));
+            readAt = session.position();
             session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
             src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
@@ -87,7 +87,7 @@ final class IncrementalAttempt {
                 }
                 return CheckpointCheck.fullRefreshReason(increment, src, stored, existing, runs, connection, stream);
             });
-            load(stored, refresh, notCommitted);
+            load(stored, refresh);
             healthy = true;
         } catch (DataAccessException e) {
             if (e.getCause() instanceof SQLException sql) {
@@ -104,8 +104,11 @@ final class IncrementalAttempt {
         }
     }
 
-    /** Loads from the stored checkpoint, or everything again when {@code refresh} says why. */
-    private void load(Optional<Checkpoint> stored, Optional<String> refresh, XidRanges notCommitted) throws SQLException {
+    /**
+     * Loads from the stored checkpoint, or everything again when {@code refresh} says why; from a source behind what the last
+     * run read, nothing (see {@link CheckpointCheck#behind}).
+     */
+    private void load(Optional<Checkpoint> stored, Optional<String> refresh) throws SQLException {
         refresh.ifPresent(reason -> {
             totals.details.put("full_refresh", reason);
             run.warn("full refresh of " + target + ": " + reason);
@@ -116,14 +119,21 @@ final class IncrementalAttempt {
         }
         // A refresh in append mode keeps the history and appends a complete copy.
         Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
-        Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored, notCommitted) : loadPastCursor(from, stored);
-        totals.details.put("checkpoint", reached.describe());
-        if (src.cursorNullable()) {
-            loadNullCursorRows(reached);
-        }
-        // A source behind the last run has not seen rows inserted since: they are not deleted.
-        if (increment.detectDeletes() && !sourceBehind) {
-            markVanished();
+        Optional<String> behind = from.isEmpty() ? Optional.empty() : CheckpointCheck.behind(from, session.progress(), src);
+        if (behind.isPresent()) {
+            String said = behind.get() + CheckpointCheck.BEHIND_OUTCOME;
+            totals.details.put("behind", said);
+            totals.details.put("checkpoint", from.get().describe());
+            run.warn(target + ": " + said);
+        } else {
+            Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
+            totals.details.put("checkpoint", reached.describe());
+            if (src.cursorNullable()) {
+                loadNullCursorRows(reached);
+            }
+            if (increment.detectDeletes()) {
+                markVanished();
+            }
         }
         inTransaction(() -> runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details));
     }
@@ -135,7 +145,8 @@ final class IncrementalAttempt {
     private Checkpoint loadPastCursor(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
         CursorCheckpoint start = from.map(CursorCheckpoint.class::cast)
             .orElseGet(() -> new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
-                Optional.empty(), src.filter()));
+                Optional.empty(), src.filter()))
+            .readAt(readAt);
         Optional<Position> last = start.last();
         ReadStart readStart = ReadStart.of(increment, src, Optional.of(start));
         List<String> lower = readStart.predicates();
@@ -143,7 +154,8 @@ final class IncrementalAttempt {
         Optional<Position> high = src.highest(lower);
         if (high.isEmpty()) {
             if (!stored.equals(Optional.of(start))) {
-                // Remember that the stream started, so a later run can tell a lost checkpoint from a first run.
+                // Remember that the stream started, so a later run can tell a lost checkpoint from a first run, and where the
+                // source stood, so a later run can tell a source behind this one.
                 inTransaction(() -> store.advance(connection, stream, stored, start, run.runId()));
             }
             return start;
@@ -172,23 +184,9 @@ final class IncrementalAttempt {
         return reached;
     }
 
-    /**
-     * xmin mode: the rows written by transactions the stored snapshot did not see, in one part. From a source behind what the last
-     * run read (it has not committed all of it: a lagging standby after its primary), older row versions would replace newer ones
-     * in bronze and the checkpoint would move back: nothing is read then, the checkpoint stays, and the run says so.
-     */
-    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored, XidRanges notCommitted)
-            throws SQLException {
-        Optional<String> behind = from.flatMap(c -> ((XminCheckpoint) c).behind(src.snapshot(), notCommitted));
-        if (behind.isPresent()) {
-            String said = "the source is behind what the last run read: " + behind.get() + ". Nothing was loaded and the checkpoint is "
-                + "kept; a run on a source that has caught up (a standby that replayed further, the primary) loads the changes";
-            totals.details.put("behind", said);
-            run.warn(target + ": " + said);
-            sourceBehind = true;
-            return from.get();
-        }
-        XminCheckpoint after = src.xminCheckpoint();
+    /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
+    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
+        XminCheckpoint after = src.xminCheckpoint().readAt(readAt);
         ReadStart readStart = ReadStart.of(increment, src, from);
         loadPart(src.read(readStart.predicates()), readStart.describe(), () -> store.advance(connection, stream, stored, after, run.runId()));
         return after;
@@ -236,9 +234,9 @@ final class IncrementalAttempt {
 
     /** A full refresh in merge mode: the bronze table replaced by the whole source table, with its checkpoint, at once. */
     private void replaceWithEverything(Optional<Checkpoint> stored) throws SQLException {
-        Checkpoint after = increment.xmin() ? src.xminCheckpoint()
+        Checkpoint after = (increment.xmin() ? src.xminCheckpoint()
             : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
-                src.highest(List.of()), src.filter());
+                src.highest(List.of()), src.filter())).readAt(readAt);
         ReadPlan plan = src.read(List.of());
         BronzeLoad.checkNames(plan, target);
         inTransaction(() -> {

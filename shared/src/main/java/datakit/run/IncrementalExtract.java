@@ -17,6 +17,7 @@ import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.RowSecurity;
 import datakit.source.Selection;
+import datakit.source.SourceProgress;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -99,13 +100,16 @@ public final class IncrementalExtract {
     private Checked checked(Increment asked, TableRef target, WriteMode mode) {
         try {
             return source.retry().run(attempt -> {
-                try (SourceSession session = SourceSession.begin(source)) {
+                // The dry run asks, as the run does, what the source had committed before its snapshot (see IncrementalAttempt).
+                Optional<Checkpoint> stored = run.dryRun() ? storedCheckpoint(target) : Optional.empty();
+                try (SourceSession session = run.dryRun()
+                        ? SourceSession.beginAfterProgress(source, CheckpointCheck.transactionsRead(stored)) : SourceSession.begin(source)) {
                     Increment increment = withKeysSampled(asked, target, session);
                     Optional<String> limitedBy = session.limitedByRowSecurity(increment.selection());
                     var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
                     checkOptions(increment, src, target);
                     if (run.dryRun()) {
-                        printPlan(increment, target, mode, src);
+                        printPlan(increment, target, mode, src, stored, session.progress());
                     }
                     return new Checked(increment, limitedBy);
                 }
@@ -151,11 +155,24 @@ public final class IncrementalExtract {
         }
     }
 
-    /** --dry-run: the stored checkpoint, the delta query with its bound values, the estimate; writes nothing. */
-    private void printPlan(Increment increment, TableRef target, WriteMode mode, IncrementalSource src) {
+    /** The stream's checkpoint, which the dry run reads before it takes its snapshot, as the run does. */
+    private Optional<Checkpoint> storedCheckpoint(TableRef target) {
+        try {
+            return warehouse.inTransaction(connection -> new CheckpointStore(target.schema()).peek(connection, target.toString()));
+        } catch (SQLException | DataAccessException e) {
+            throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
+        }
+    }
+
+    /**
+     * --dry-run: the stored checkpoint, the delta query with its bound values, the estimate, and whether the source is behind
+     * the checkpoint, which the run would load nothing from; writes nothing.
+     */
+    private void printPlan(Increment increment, TableRef target, WriteMode mode, IncrementalSource src, Optional<Checkpoint> stored,
+                           SourceProgress progress) {
         try {
             warehouse.inTransaction(connection -> {
-                printPlan(connection, increment, target, mode, src);
+                printPlan(connection, increment, target, mode, src, stored, progress);
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
@@ -163,8 +180,8 @@ public final class IncrementalExtract {
         }
     }
 
-    private void printPlan(Connection connection, Increment increment, TableRef target, WriteMode mode, IncrementalSource src) {
-        Optional<Checkpoint> stored = new CheckpointStore(target.schema()).peek(connection, target.toString());
+    private void printPlan(Connection connection, Increment increment, TableRef target, WriteMode mode, IncrementalSource src,
+                           Optional<Checkpoint> stored, SourceProgress progress) {
         Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
         var extras = new LinkedHashMap<String, String>();
         extras.put("follows", increment.xmin() ? "xmin (transaction ids)"
@@ -176,6 +193,9 @@ public final class IncrementalExtract {
         Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
         refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
             || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
+        if (refresh.isEmpty()) {
+            CheckpointCheck.behind(stored, progress, src).ifPresent(why -> extras.put("behind", why + CheckpointCheck.BEHIND_PLAN));
+        }
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
             delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));

@@ -1,6 +1,8 @@
 package datakit.source;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import datakit.checkpoint.SourcePosition;
+import datakit.checkpoint.XidRanges;
 import datakit.cli.DatakitException;
 import datakit.db.Database;
 import datakit.db.ReplayLag;
@@ -44,12 +46,14 @@ public final class SourceSession implements AutoCloseable {
     private final Database database;
     private final Connection connection;
     private final DSLContext db;
+    private final Optional<SourceProgress> progress;
     private boolean broken;
 
-    private SourceSession(Database database, Connection connection) {
+    private SourceSession(Database database, Connection connection, Optional<SourceProgress> progress) {
         this.database = database;
         this.connection = connection;
         this.db = Sql.using(connection);
+        this.progress = progress;
     }
 
     /** Starts the transaction. The session's connection is held until {@link #close()}. */
@@ -62,12 +66,31 @@ public final class SourceSession implements AutoCloseable {
      * parallel sessions read one consistent state. The exporting transaction must still be open.
      */
     public static SourceSession begin(Database database, Optional<String> snapshot) {
+        return begin(database, snapshot, Optional.empty());
+    }
+
+    /**
+     * Starts the transaction after asking the source, on the same connection in a transaction of its own, what it has
+     * committed ({@link #progress()}), and which of {@code transactions} it has not: everything counted there is in this
+     * session's snapshot.
+     */
+    public static SourceSession beginAfterProgress(Database database, XidRanges transactions) {
+        return begin(database, Optional.empty(), Optional.of(transactions));
+    }
+
+    private static SourceSession begin(Database database, Optional<String> snapshot, Optional<XidRanges> askProgress) {
         Connection connection = database.connect();
         try {
+            Optional<SourceProgress> progress = Optional.empty();
+            if (askProgress.isPresent()) {
+                database.begin(connection);
+                progress = Optional.of(SourceProgress.read(connection, askProgress.get()));
+                connection.rollback();
+            }
             var first = new ArrayList<String>(List.of("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
             snapshot.ifPresent(id -> first.add("SET TRANSACTION SNAPSHOT " + Sql.literal(id)));
             database.begin(connection, first.toArray(String[]::new));
-            return new SourceSession(database, connection);
+            return new SourceSession(database, connection, progress);
         } catch (SQLException | RuntimeException e) {
             database.discard(connection);
             throw SqlErrors.failure("Starting a read-only transaction on the source " + database.settings().describe()
@@ -386,6 +409,23 @@ public final class SourceSession implements AutoCloseable {
             return ReplayLag.of(connection);
         } catch (SQLException e) {
             throw new DataAccessException("Reading the replay lag of the source " + database.settings().describe() + " failed", e);
+        }
+    }
+
+    /** What the source had committed just before this session's snapshot was taken, when the session began after asking it. */
+    public SourceProgress progress() {
+        return progress.orElseThrow(() -> new IllegalStateException("the session began without asking the source's progress"));
+    }
+
+    /**
+     * The source's cluster and WAL position read now, in this session's snapshot: the snapshot holds no commit past it (see
+     * {@link SourceProgress}). Empty where the source will not tell; only a lost connection fails.
+     */
+    public Optional<SourcePosition> position() {
+        try {
+            return SourceProgress.position(connection);
+        } catch (SQLException e) {
+            throw new DataAccessException("Reading the WAL position of the source " + database.settings().describe() + " failed", e);
         }
     }
 
