@@ -349,7 +349,8 @@ class StandbyIT {
 
                 // Without a position (a checkpoint written before they were kept, a role that may not read them), xmin mode still
                 // tells by the snapshot and the transactions the checkpoint read.
-                warehouse.execute("UPDATE bronze.extraction_checkpoints SET cursor_value = cursor_value - 'source' WHERE stream = 'bronze.notes_xmin'");
+                warehouse.execute("UPDATE bronze.extraction_checkpoints SET cursor_value = cursor_value - 'source' "
+                    + "WHERE stream = 'bronze.notes_xmin'");
                 var byXids = JSON.readTree(ok("PostgresIncremental", env(replica, warehouse), incremental("notes_xmin",
                     streams.get("notes_xmin"), "--json")).out());
                 assertThat(byXids.path("behind").asText()).matches("the source is behind what the last run read: its snapshot \\d+:\\d+: "

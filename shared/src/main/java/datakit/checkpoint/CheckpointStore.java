@@ -95,9 +95,9 @@ public final class CheckpointStore {
             JsonNode node = JSON.readTree(json);
             String filter = node.path("filter").asText("");
             // Checkpoints written before source positions were kept have none.
-            Optional<SourcePosition> source = node.has("source")
-                ? Optional.of(new SourcePosition(node.get("source").path("system_identifier").asText(), node.get("source").path("lsn").asText()))
-                : Optional.empty();
+            JsonNode at = node.path("source");
+            Optional<SourcePosition> source = at.isObject()
+                ? Optional.of(new SourcePosition(at.path("system_identifier").asText(), at.path("lsn").asText())) : Optional.empty();
             if (node.path("mode").asText().equals("xmin")) {
                 Optional<XidRanges> seen = node.has("seen") ? Optional.of(ranges(node.get("seen"))) : Optional.empty();
                 return new XminCheckpoint(node.path("snapshot").asText(), seen, filter, source);

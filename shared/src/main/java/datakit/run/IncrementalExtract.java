@@ -102,8 +102,8 @@ public final class IncrementalExtract {
             return source.retry().run(attempt -> {
                 // The dry run asks, as the run does, what the source had committed before its snapshot (see IncrementalAttempt).
                 Optional<Checkpoint> stored = run.dryRun() ? storedCheckpoint(target) : Optional.empty();
-                try (SourceSession session = run.dryRun()
-                        ? SourceSession.beginAfterProgress(source, CheckpointCheck.transactionsRead(stored)) : SourceSession.begin(source)) {
+                try (SourceSession session = run.dryRun() ? SourceSession.beginAfterProgress(source,
+                        CheckpointCheck.transactionsRead(stored)) : SourceSession.begin(source)) {
                     Increment increment = withKeysSampled(asked, target, session);
                     Optional<String> limitedBy = session.limitedByRowSecurity(increment.selection());
                     var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
