@@ -278,6 +278,37 @@ class PoolerIT {
         }
     }
 
+    /**
+     * A warehouse pool of one serves every mode from a new warehouse on: the first migration, and the runs that hold their
+     * stream's lock for their whole length (on a connection of the lock's own, not one of the pool's).
+     */
+    @Test
+    void aWarehousePoolOfOneMigratesAndRunsEveryModeThatHoldsAStreamLock() {
+        var db = Pooled.create("pooled_one", transaction);
+        var env = db.env("WAREHOUSE_PG_POOL_SIZE", "1", "WAREHOUSE_PG_CONNECT_TIMEOUT", "2", "WAREHOUSE_PG_MAX_RETRIES", "0");
+        succeeds(Datakits.run("PostgresIncremental", env, "--table", "public.orders", "--cursor-field", "updated_at",
+            "--target-table", "orders_inc", "--chunk-rows", "1000"));
+        succeeds(Datakits.run("PostgresPartitioned", env, "--table", "public.orders", "--chunks", "3", "--target-table", "orders_parts"));
+        succeeds(Datakits.run("PostgresExtract", env, "--table", "public.orders"));
+        for (String table : List.of("orders", "orders_inc", "orders_parts")) {
+            var compared = RowSets.compare("bronze." + table, db.direct().source(), "SELECT id, status, updated_at FROM public.orders",
+                db.direct().warehouse(), "SELECT id, status, updated_at FROM bronze." + table);
+            assertThat(compared).isEqualTo(new KillLoop.Outcome(compared.compared(), 3000, 0, 0, 0));
+        }
+        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+        var cdc = new HashMap<>(env);
+        cdc.put("SOURCE_DATABASE_URL", db.direct().source().url());
+        String slot = "pool_one_" + db.direct().source().name();
+        try {
+            succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", slot, "--target-schema", "cdc"));
+            db.direct().source().execute("UPDATE public.orders SET status = 'changed' WHERE id <= 10");
+            succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", slot, "--target-schema", "cdc"));
+        } finally {
+            db.direct().source().dropReplicationSlots(slot);
+        }
+        assertThat(db.direct().warehouse().value("SELECT count(*) FROM cdc.orders__changes WHERE status = 'changed'")).isEqualTo("10");
+    }
+
     @Test
     void aRoleInTheWarehouseOptionsIsRefusedAndTheLoginsDefaultRoleOwnsWhatTheRunsCreate() {
         var db = Pooled.create("pooled_role", transaction);
