@@ -248,6 +248,37 @@ class PoolerIT {
     }
 
     @Test
+    void aChangeCaptureThatLostItsLockDuringItsSetUpWritesNothingAndMakesNoSlot() throws Exception {
+        var db = Pooled.create("pooled_cdc_lost_lock", transaction);
+        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+        TestDatabase source = db.direct().source();
+        var env = db.env("SOURCE_DATABASE_URL", source.url());
+        String slot = "lost_lock_" + source.name();
+        String[] args = {"--table", "public.orders", "--slot", slot};
+        TestDatabase warehouse = db.direct().warehouse();
+        try {
+            CompletableFuture<Datakits.Run> first;
+            try (Connection holder = source.connect(); Statement st = holder.createStatement()) {
+                holder.setAutoCommit(false);
+                // Creating the publication waits for this lock, with the stream's lock taken; then the lock's connection ends.
+                st.execute("LOCK TABLE public.orders IN SHARE MODE");
+                first = inBackground(() -> Datakits.run("PostgresCdc", env, args));
+                await(source, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1", null);
+                assertThat(warehouse.value("SELECT bool_and(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).isEqualTo("t");
+            }
+            Datakits.assertFailsWithOneLine(first.get(3, TimeUnit.MINUTES), 3, "This run lost its lock on ", "stopped before its next commit");
+            assertThat(source.value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "'")).as("slots made").isEqualTo("0");
+            assertThat(warehouse.value("SELECT count(*) FROM bronze.extraction_checkpoints")).as("checkpoints written").isEqualTo("0");
+
+            succeeds(Datakits.run("PostgresCdc", env, args));
+            assertThat(warehouse.count("bronze.orders")).isEqualTo(3000);
+        } finally {
+            source.dropReplicationSlots(slot);
+        }
+    }
+
+    @Test
     void changeCaptureHonoursTheStatementTimeoutOfEachSide() throws Exception {
         var db = Pooled.create("pooled_cdc_timeout", transaction);
         // CDC streams through a replication connection, which no pooler carries: its source is the server itself.

@@ -29,12 +29,14 @@ final class StreamLock implements AutoCloseable {
         WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
           AND objsubid = 1 AND granted AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended(?, 0)""";
 
+    private final Database warehouse;
     private final Connection holder;
     /** The server process of the lock's transaction: the same one, also through a pooler, for as long as that transaction lasts. */
     private final int holderPid;
     private final String stream;
 
-    private StreamLock(Connection holder, int holderPid, String stream) {
+    private StreamLock(Database warehouse, Connection holder, int holderPid, String stream) {
+        this.warehouse = warehouse;
         this.holder = holder;
         this.holderPid = holderPid;
         this.stream = stream;
@@ -63,7 +65,7 @@ final class StreamLock implements AutoCloseable {
                 throw busy(holder, stream, runs, currentRun);
             }
             settle(holder);
-            return new StreamLock(holder, taken.get(1, Integer.class), stream);
+            return new StreamLock(warehouse, holder, taken.get(1, Integer.class), stream);
         } catch (DataAccessException e) {
             release(holder);
             // A lost connection stays a driver error, which the run's retries recognise.
@@ -101,6 +103,19 @@ final class StreamLock implements AutoCloseable {
                 + "idle_transaction_timeout or the server's transaction_timeout shorter than a run end it: raise such a timeout for "
                 + "the warehouse user, then run again.").formatted(stream, holderPid));
         }
+    }
+
+    /**
+     * Runs {@code work} in a warehouse transaction ({@link Database#inTransaction}) that commits only while this run still
+     * holds the stream: {@link #confirm} comes last, after the work. For each of a run's writes that is not part of a
+     * transaction the run manages itself.
+     */
+    <T> T inTransaction(Database.TransactionWork<T> work) throws SQLException {
+        return warehouse.inTransaction(transaction -> {
+            T result = work.run(transaction);
+            confirm(transaction);
+            return result;
+        });
     }
 
     /**
