@@ -100,6 +100,7 @@
 //SOURCES src/main/java/datakit/config/ServerOptions.java
 //SOURCES src/main/java/datakit/db/CopyPipe.java
 //SOURCES src/main/java/datakit/db/Database.java
+//SOURCES src/main/java/datakit/db/DedicatedConnections.java
 //SOURCES src/main/java/datakit/db/Grants.java
 //SOURCES src/main/java/datakit/db/Migrations.java
 //SOURCES src/main/java/datakit/db/OptionalRow.java

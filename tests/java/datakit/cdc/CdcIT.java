@@ -440,6 +440,13 @@ class CdcIT {
         // None of the three is a change PostgreSQL sends through the partitioned table.
         source.execute("TRUNCATE events_a", "ALTER TABLE events DETACH PARTITION events_b", "DROP TABLE events_c",
             "INSERT INTO events VALUES (4, 4, 'four')");
+        // A run that warns of them, then dies in its stream (after its first commit): the next run warns again.
+        var env = new java.util.HashMap<>(env());
+        env.put("DATAKIT_FAULT_HALT_AFTER_COMMIT", "1");
+        Process crashed = start(env, "--slot", slot, "--table", "events", "--apply");
+        assertThat(crashed.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(crashed.exitValue()).isEqualTo(137);
+        source.execute("INSERT INTO events VALUES (5, 5, 'five')");
         var run = ok("--table", "events", "--apply", "--json");
         var warnings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.out()).path("warnings");
         assertThat(warnings).hasSize(3);

@@ -248,6 +248,37 @@ class PoolerIT {
     }
 
     @Test
+    void aChangeCaptureThatLostItsLockDuringItsSetUpWritesNothingAndMakesNoSlot() throws Exception {
+        var db = Pooled.create("pooled_cdc_lost_lock", transaction);
+        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+        TestDatabase source = db.direct().source();
+        var env = db.env("SOURCE_DATABASE_URL", source.url());
+        String slot = "lost_lock_" + source.name();
+        String[] args = {"--table", "public.orders", "--slot", slot};
+        TestDatabase warehouse = db.direct().warehouse();
+        try {
+            CompletableFuture<Datakits.Run> first;
+            try (Connection holder = source.connect(); Statement st = holder.createStatement()) {
+                holder.setAutoCommit(false);
+                // Creating the publication waits for this lock, with the stream's lock taken; then the lock's connection ends.
+                st.execute("LOCK TABLE public.orders IN SHARE MODE");
+                first = inBackground(() -> Datakits.run("PostgresCdc", env, args));
+                await(source, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1", null);
+                assertThat(warehouse.value("SELECT bool_and(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).isEqualTo("t");
+            }
+            Datakits.assertFailsWithOneLine(first.get(3, TimeUnit.MINUTES), 3, "This run lost its lock on ", "stopped before its next commit");
+            assertThat(source.value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "'")).as("slots made").isEqualTo("0");
+            assertThat(warehouse.value("SELECT count(*) FROM bronze.extraction_checkpoints")).as("checkpoints written").isEqualTo("0");
+
+            succeeds(Datakits.run("PostgresCdc", env, args));
+            assertThat(warehouse.count("bronze.orders")).isEqualTo(3000);
+        } finally {
+            source.dropReplicationSlots(slot);
+        }
+    }
+
+    @Test
     void changeCaptureHonoursTheStatementTimeoutOfEachSide() throws Exception {
         var db = Pooled.create("pooled_cdc_timeout", transaction);
         // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
@@ -276,6 +307,37 @@ class PoolerIT {
         } finally {
             db.direct().source().dropReplicationSlots(slot);
         }
+    }
+
+    /**
+     * A warehouse pool of one serves every mode from a new warehouse on: the first migration, and the runs that hold their
+     * stream's lock for their whole length (on a connection of the lock's own, not one of the pool's).
+     */
+    @Test
+    void aWarehousePoolOfOneMigratesAndRunsEveryModeThatHoldsAStreamLock() {
+        var db = Pooled.create("pooled_one", transaction);
+        var env = db.env("WAREHOUSE_PG_POOL_SIZE", "1", "WAREHOUSE_PG_CONNECT_TIMEOUT", "2", "WAREHOUSE_PG_MAX_RETRIES", "0");
+        succeeds(Datakits.run("PostgresIncremental", env, "--table", "public.orders", "--cursor-field", "updated_at",
+            "--target-table", "orders_inc", "--chunk-rows", "1000"));
+        succeeds(Datakits.run("PostgresPartitioned", env, "--table", "public.orders", "--chunks", "3", "--target-table", "orders_parts"));
+        succeeds(Datakits.run("PostgresExtract", env, "--table", "public.orders"));
+        for (String table : List.of("orders", "orders_inc", "orders_parts")) {
+            var compared = RowSets.compare("bronze." + table, db.direct().source(), "SELECT id, status, updated_at FROM public.orders",
+                db.direct().warehouse(), "SELECT id, status, updated_at FROM bronze." + table);
+            assertThat(compared).isEqualTo(new KillLoop.Outcome(compared.compared(), 3000, 0, 0, 0));
+        }
+        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+        var cdc = new HashMap<>(env);
+        cdc.put("SOURCE_DATABASE_URL", db.direct().source().url());
+        String slot = "pool_one_" + db.direct().source().name();
+        try {
+            succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", slot, "--target-schema", "cdc"));
+            db.direct().source().execute("UPDATE public.orders SET status = 'changed' WHERE id <= 10");
+            succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", slot, "--target-schema", "cdc"));
+        } finally {
+            db.direct().source().dropReplicationSlots(slot);
+        }
+        assertThat(db.direct().warehouse().value("SELECT count(*) FROM cdc.orders__changes WHERE status = 'changed'")).isEqualTo("10");
     }
 
     @Test

@@ -263,9 +263,4 @@ public final class ChangeCapture {
         });
         return all;
     }
-
-    /** The change tables written in this run. */
-    public List<TableRef> changeTables() {
-        return tables.values().stream().map(ChangeTable::ref).toList();
-    }
 }

@@ -53,11 +53,6 @@ final class StreamedTransactions implements AutoCloseable {
         current = null;
     }
 
-    /** Whether messages now belong to a streamed transaction (between Stream Start and Stream Stop). */
-    boolean inBlock() {
-        return current != null;
-    }
-
     /** Keeps a message of the current block; {@code xid} is its (sub)transaction. */
     void add(ByteBuffer message, long xid) {
         current.add(message, xid);

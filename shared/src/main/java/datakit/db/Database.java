@@ -30,6 +30,7 @@ public final class Database implements AutoCloseable {
     }
 
     private final ConnectionSettings settings;
+    private final Access access;
     private final TransactionSettings transactions;
     private final HikariDataSource pool;
     private final Retry retry;
@@ -37,6 +38,7 @@ public final class Database implements AutoCloseable {
 
     private Database(ConnectionSettings settings, Access access, HikariDataSource pool) {
         this.settings = settings;
+        this.access = access;
         this.transactions = TransactionSettings.of(settings, access);
         this.pool = pool;
         this.retry = new Retry(settings.maxRetries(), FIRST_RETRY_DELAY);
@@ -98,11 +100,28 @@ public final class Database implements AutoCloseable {
 
     /** A connection from the pool, retried with backoff while the failure may pass. Close it to return it. */
     public Connection connect() {
+        return connecting(pool::getConnection);
+    }
+
+    /**
+     * A connection of its own outside the pool, retried like {@link #connect()}: for a transaction held open for a whole
+     * run (a stream's lock), which would otherwise keep one of the pool's connections from the run's own work, so that a
+     * pool of one waited for itself. Made as {@link #connectOnce}; close it to end it.
+     */
+    public Connection connectDedicated() {
+        return connecting(this::openDedicated);
+    }
+
+    private Connection openDedicated() throws SQLException {
+        return connectOnce(settings, access);
+    }
+
+    private Connection connecting(DedicatedConnections.Opener opener) {
         int[] attempts = {0};
         try {
             return retry.run(attempt -> {
                 attempts[0] = attempt;
-                return pool.getConnection();
+                return opener.open();
             });
         } catch (SQLException e) {
             throw SqlErrors.connectFailure(settings, e, attempts[0]);
@@ -177,9 +196,13 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** The pool as a DataSource, for tools that manage their own connections (Flyway). */
+    /**
+     * Connections of their own outside the pool (each made as {@link #connectOnce}, retried like {@link #connect()}), for
+     * tools that manage their own connections: Flyway holds two at once (its history table's lock and the migration), more
+     * than a pool of one has.
+     */
     public DataSource dataSource() {
-        return pool;
+        return new DedicatedConnections(() -> retry.run(attempt -> openDedicated()), settings.connectTimeoutSeconds());
     }
 
     public ConnectionSettings settings() {

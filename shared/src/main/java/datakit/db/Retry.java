@@ -110,10 +110,31 @@ public final class Retry {
         }
     }
 
-    /** What ended an attempt, for the line that announces the next one. */
+    /** What ended an attempt, for the line that announces the next one: named by its SQLSTATE, a recovery conflict by its reason. */
     public static String cause(Throwable failure) {
-        return RecoveryConflict.is(failure) ? "a recovery conflict on the hot standby: " + RecoveryConflict.reason(failure)
-            : "a connection failure";
+        if (RecoveryConflict.is(failure)) {
+            return "a recovery conflict on the hot standby: " + RecoveryConflict.reason(failure);
+        }
+        String state = transientState(failure);
+        return switch (state == null ? "" : state) {
+            case "40P01" -> "a deadlock";
+            case "40001" -> "a serialization failure";
+            case "53300" -> "too many connections on the server";
+            case "57P01" -> "the end of the server process (an administrator's command or a shutdown)";
+            case "57P02" -> "a server crash";
+            case "57P03" -> "the server starting up or shutting down";
+            default -> "a connection failure";
+        };
+    }
+
+    /** The SQLSTATE in the cause chain that makes a failure one that may pass, or null (a lost connection without one). */
+    private static String transientState(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null && TRANSIENT_STATES.contains(sql.getSQLState())) {
+                return sql.getSQLState();
+            }
+        }
+        return null;
     }
 
     /** Whether a failure of attempt {@code attempt} (the first is 1) may still be retried. */

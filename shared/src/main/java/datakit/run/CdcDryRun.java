@@ -7,7 +7,6 @@ import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,11 +36,8 @@ final class CdcDryRun {
             .stream().map(TableRef::toString).toList();
         List<String> names = tables.isEmpty() ? List.of("all tables") : tables.stream().map(TableRef::toString).toList();
         boolean loads = !request.snapshotNever() && start.action() != SlotStart.Action.RESUME;
-        List<String> changeTables;
-        try (Connection connection = warehouse.connect()) {
-            changeTables = ChangeTable.withoutChangeTable(connection, tables, bronzeSchema).stream()
-                .map(t -> new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().toString()).toList();
-        }
+        List<String> changeTables = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, bronzeSchema))
+            .stream().map(t -> new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().toString()).toList();
         List<String> pending = Migrations.pending(warehouse.dataSource(), bronzeSchema);
 
         var plan = new LinkedHashMap<String, Object>();

@@ -85,7 +85,7 @@ public final class CdcExtract {
                 request.stream(), EXTRACTION_TYPE, WriteMode.APPEND.label(),
                 Map.of("slot", request.slot(), "publication", request.publication())));
             try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
-                runs.abandonStale(warehouse, request.stream(), run.runId());
+                lock.inTransaction(connection -> runs.abandonStale(connection, request.stream(), run.runId()));
                 stream(src, request, tables, bronzeSchema, runs, lock);
             } catch (SQLException | RuntimeException e) {
                 var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);
@@ -140,7 +140,7 @@ public final class CdcExtract {
             String since;
             PartitionLeaves leaves;
             if (slot.action() != SlotStart.Action.RESUME) {
-                warehouse.inTransaction(connection -> {
+                lock.inTransaction(connection -> {
                     checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
                     notePublication(checkpoints, connection, request, publication);
                     return null;
@@ -155,7 +155,7 @@ public final class CdcExtract {
                     : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
                 if (request.snapshotNever()) {
                     String position = start;
-                    warehouse.inTransaction(connection -> {
+                    lock.inTransaction(connection -> {
                         bronze.prepareChangeTables(connection, src, relations, request);
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
                         return null;
@@ -168,7 +168,7 @@ public final class CdcExtract {
                 since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
                 if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
                     String position = start;
-                    warehouse.inTransaction(connection -> {
+                    lock.inTransaction(connection -> {
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
                         return null;
                     });
@@ -180,18 +180,23 @@ public final class CdcExtract {
                     bronzeSchema));
                 List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
                     : src.relations(unprepared, request.publication(), Optional.empty());
-                warehouse.inTransaction(connection -> {
+                lock.inTransaction(connection -> {
                     bronze.prepareChangeTables(connection, src, relations, request);
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
             }
             // Before the stream, while the set-up's connection is sure to be up: a reconnecting stream may outlive it.
-            checkPartitions(src, checkpoints, request, published, leaves, bronzeSchema);
+            PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
                 haltAfterCommit);
             ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock);
             try {
+                // Kept only once the stream succeeded: after a failed run, the next one warns of the same partitions again.
+                lock.inTransaction(connection -> {
+                    checkpoints.savePartitionLeaves(connection, request.stream(), now);
+                    return null;
+                });
                 result.warnings().forEach(this::warn);
                 summarize(request, bronzeSchema, bronze.prepared(), result);
             } finally {
@@ -208,17 +213,13 @@ public final class CdcExtract {
 
     /**
      * Warns of the partitions that left bronze behind without a change since {@code before} (see {@link
-     * PartitionLeaves}): truncated alone, detached or dropped. Then keeps the leaves as they are now for the
-     * next run.
+     * PartitionLeaves}): truncated alone, detached or dropped. Returns the leaves as they are now, for the next run.
      */
-    private void checkPartitions(CdcSource src, SlotCheckpoint checkpoints, CdcRequest request, List<TableRef> published,
-                                 PartitionLeaves before, String bronzeSchema) throws SQLException {
+    private PartitionLeaves checkPartitions(CdcSource src, CdcRequest request, List<TableRef> published, PartitionLeaves before,
+                                            String bronzeSchema) {
         PartitionLeaves now = src.partitionLeaves(published, Optional.empty());
         now.changesSince(before, bronzeSchema, request.apply()).forEach(this::warn);
-        warehouse.inTransaction(connection -> {
-            checkpoints.savePartitionLeaves(connection, request.stream(), now);
-            return null;
-        });
+        return now;
     }
 
     /** A warning on stderr now, and in the summary. */

@@ -32,8 +32,8 @@ import org.jooq.exception.DataAccessException;
 /**
  * An incremental load: the rows past the stream's checkpoint, read in (cursor, key) order from one source
  * snapshot and committed in chunks, each in one warehouse transaction with the checkpoint that ends it, so
- * a run killed at 90 % resumes at 90 % and no row is loaded twice or skipped. The stream is locked for the
- * whole run; a connection failure resumes from the last committed chunk. A checkpoint that cannot be used
+ * a run killed at 90 % resumes at 90 % and no row is loaded twice or skipped. Each attempt holds the stream's
+ * lock; a connection failure resumes from the last committed chunk. A checkpoint that cannot be used
  * stops the run, or, when asked, turns it into a full refresh that says why.
  */
 public final class IncrementalExtract {

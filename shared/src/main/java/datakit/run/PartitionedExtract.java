@@ -195,21 +195,13 @@ public final class PartitionedExtract {
         String stream = target.toString();
         var shared = new SharedLoad(run, target);
         try (StreamLock lock = StreamLock.shared(warehouse, stream, runs, run.runId())) {
-            SharedLoad.Joined joined = warehouse.inTransaction(transaction -> {
-                SharedLoad.Joined in = shared.join(transaction, lock, plan, how, fingerprint, bronze);
-                lock.confirm(transaction);
-                return in;
-            });
+            SharedLoad.Joined joined = lock.inTransaction(transaction -> shared.join(transaction, lock, plan, how, fingerprint, bronze));
             PartStore.Load load = joined.load();
             if (joined.resumed() && !load.startedBy().equals(run.runId())) {
                 run.info("resuming the load of %s begun by run %s".formatted(stream, load.startedBy()));
             }
             if (newSnapshot) {
-                warehouse.inTransaction(transaction -> {
-                    int forgotten = shared.unstageReadIn(transaction, load.id(), stagedThisSnapshot.keySet());
-                    lock.confirm(transaction);
-                    return forgotten;
-                });
+                lock.inTransaction(transaction -> shared.unstageReadIn(transaction, load.id(), stagedThisSnapshot.keySet()));
                 stagedThisSnapshot.clear();
             }
             boolean keep = how.keepUnchanged() && !load.publishedFingerprint().isEmpty() && load.publishedFingerprint().equals(fingerprint);
@@ -227,11 +219,7 @@ public final class PartitionedExtract {
                 details.put("shard", how.shard().toString());
             }
             RowSecurity.note(source, limitedBy).ifPresent(note -> details.put("row_security", note));
-            SharedLoad.Ending ending = warehouse.inTransaction(transaction -> {
-                SharedLoad.Ending end = shared.finish(transaction, plan, load.id(), bronze, details);
-                lock.confirm(transaction);
-                return end;
-            });
+            SharedLoad.Ending ending = lock.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
             new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),

@@ -133,11 +133,6 @@ public final class RunLog {
             + "WHERE run_id = ? AND status IN ('running', 'abandoned')", error, runId);
     }
 
-    /** Marks the stream's other 'running' rows abandoned, in a transaction of its own; call while holding the stream's lock. */
-    public void abandonStale(Database warehouse, String stream, UUID currentRun) throws SQLException {
-        warehouse.inTransaction(connection -> abandonStale(connection, stream, currentRun));
-    }
-
     /** Marks the stream's other 'running' rows abandoned; call while holding the stream's lock. */
     public int abandonStale(Connection connection, String stream, UUID currentRun) {
         return changeStatus(connection, "UPDATE " + table + " SET status = 'abandoned', ended_at = clock_timestamp(), "

@@ -16,7 +16,8 @@ import org.postgresql.replication.LogSequenceNumber;
  * which was the stream's), and at the run's end. Each is committed to disk before the caller tells the
  * slot, so the slot never hears of a position the warehouse could still lose, and only while the run
  * still holds the stream's lock. It also begins the stream's warehouse transactions, with the warehouse's
- * settings, when the first change of a batch comes: a quiet stream holds no transaction open.
+ * settings, at the first message the stream takes after a commit (any message, even the BEGIN of a transaction
+ * skipped as a replay) or when a position is recorded: a quiet stream holds no transaction open.
  */
 final class SlotPosition {
     private final SlotCheckpoint checkpoints;

@@ -16,7 +16,8 @@ import org.jooq.exception.DataAccessException;
  * connection (PgBouncer in transaction mode hands that connection to the next client with the lock still
  * on it). A load that commits once takes it in its own transaction ({@link #tryForTransaction}); a run
  * that commits in parts holds it for its whole length in a transaction of its own on a dedicated
- * connection ({@link #exclusive}, {@link #shared}), open and idle until the run ends. That transaction
+ * connection outside the pool ({@link #exclusive}, {@link #shared}, {@link Database#connectDedicated}), open and idle
+ * until the run ends: the run's work has the whole pool, and a pool of one does not wait for itself. That transaction
  * never writes, so it has no transaction id and holds back no vacuum horizon (READ COMMITTED takes a
  * snapshot per statement only). It ends with the run, and if the process dies, with its connection: the
  * server, or the pooler, which closes a server connection whose client left in the middle of a transaction.
@@ -55,7 +56,7 @@ final class StreamLock implements AutoCloseable {
     }
 
     private static StreamLock hold(Database warehouse, String stream, String function, RunLog runs, UUID currentRun) throws SQLException {
-        Connection holder = warehouse.connect();
+        Connection holder = warehouse.connectDedicated();
         try {
             warehouse.begin(holder);
             Record taken = Sql.using(holder).resultQuery("SELECT pg_catalog." + function + "(pg_catalog.hashtextextended(?, 0)), "
@@ -66,14 +67,14 @@ final class StreamLock implements AutoCloseable {
             settle(holder);
             return new StreamLock(warehouse, holder, taken.get(1, Integer.class), stream);
         } catch (DataAccessException e) {
-            release(warehouse, holder);
+            release(holder);
             // A lost connection stays a driver error, which the run's retries recognise.
             if (e.getCause() instanceof SQLException sql) {
                 throw sql;
             }
             throw e;
         } catch (SQLException | RuntimeException e) {
-            release(warehouse, holder);
+            release(holder);
             throw e;
         }
     }
@@ -105,6 +106,19 @@ final class StreamLock implements AutoCloseable {
     }
 
     /**
+     * Runs {@code work} in a warehouse transaction ({@link Database#inTransaction}) that commits only while this run still
+     * holds the stream: {@link #confirm} comes last, after the work. For each of a run's writes that is not part of a
+     * transaction the run manages itself.
+     */
+    <T> T inTransaction(Database.TransactionWork<T> work) throws SQLException {
+        return warehouse.inTransaction(transaction -> {
+            T result = work.run(transaction);
+            confirm(transaction);
+            return result;
+        });
+    }
+
+    /**
      * Ends the last query's portal, which keeps its snapshot (and so the backend's xmin, a vacuum horizon)
      * until the next statement, with statements that take none; they also keep a role's
      * idle_in_transaction_session_timeout (and transaction_timeout, from PostgreSQL 17) from ending the
@@ -128,16 +142,15 @@ final class StreamLock implements AutoCloseable {
     /** Ends the lock's transaction, which gives the lock back. */
     @Override
     public void close() {
-        release(warehouse, holder);
+        release(holder);
     }
 
-    /** A connection that cannot even roll back is closed for good: the lock ends with it. */
-    private static void release(Database warehouse, Connection holder) {
-        try {
+    /** Rolls back and closes the lock's connection, which is no pool's: the lock ends with it, even when it cannot roll back. */
+    private static void release(Connection holder) {
+        try (holder) {
             holder.rollback();
-            holder.close();
         } catch (SQLException | RuntimeException e) {
-            warehouse.discard(holder);
+            // A connection already lost: its server process, and the lock with it, ended or ends with it.
         }
     }
 

@@ -60,7 +60,7 @@ final class StreamTables {
                                    CdcRequest request, String start, RunLog runs, StreamLock lock) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
-            warehouse.inTransaction(connection -> {
+            lock.inTransaction(connection -> {
                 long total = 0;
                 long bytes = 0;
                 for (TableRef table : tables) {
@@ -79,7 +79,6 @@ final class StreamTables {
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
-                lock.confirm(connection);
                 return null;
             });
         }

@@ -36,10 +36,6 @@ public record ReadPlan(Selection selection, Optional<TableRef> table, List<Sourc
             jsonText = List.copyOf(jsonText);
             key = List.copyOf(key);
         }
-
-        public boolean any() {
-            return !jsonText.isEmpty() || !largeObjects.columns().isEmpty();
-        }
     }
 
     public ReadPlan {
