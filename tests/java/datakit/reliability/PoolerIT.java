@@ -156,40 +156,45 @@ class PoolerIT {
     @Test
     void streamLocksNeverOutliveTheirRunsOnPooledServerConnections() throws Exception {
         var db = Pooled.create("pooled_locks", transaction);
-        // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
-        var cdc = new HashMap<>(db.env());
-        cdc.put("SOURCE_DATABASE_URL", db.direct().source().url());
-        var exits = new ArrayList<String>();
-        for (int round = 1; round <= 4; round++) {
-            db.direct().source().execute("UPDATE public.orders SET updated_at = timestamptz '2027-01-01' + " + round + " * interval '1 day' "
-                + "WHERE id % 10 = " + round);
-            var runs = new ArrayList<CompletableFuture<Datakits.Run>>();
-            for (int twice = 0; twice < 2; twice++) {
-                runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders",
-                    "--cursor-field", "updated_at", "--target-table", "orders_inc", "--chunk-rows", "500")));
-                runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders",
-                    "--chunks", "3", "--parallelism", "2", "--target-table", "orders_parts")));
-                runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot",
-                    "pooled_locks")));
+        String slot = "pooled_locks_" + db.direct().source().name();
+        try {
+            // CDC streams through a replication connection, which no pooler carries: its source is the server itself.
+            var cdc = new HashMap<>(db.env());
+            cdc.put("SOURCE_DATABASE_URL", db.direct().source().url());
+            var exits = new ArrayList<String>();
+            for (int round = 1; round <= 4; round++) {
+                db.direct().source().execute("UPDATE public.orders SET updated_at = timestamptz '2027-01-01' + " + round + " * interval '1 day' "
+                    + "WHERE id % 10 = " + round);
+                var runs = new ArrayList<CompletableFuture<Datakits.Run>>();
+                for (int twice = 0; twice < 2; twice++) {
+                    runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders",
+                        "--cursor-field", "updated_at", "--target-table", "orders_inc", "--chunk-rows", "500")));
+                    runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders",
+                        "--chunks", "3", "--parallelism", "2", "--target-table", "orders_parts")));
+                    runs.add(CompletableFuture.supplyAsync(() -> Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot",
+                        slot)));
+                }
+                for (var run : runs) {
+                    Datakits.Run done = run.get(3, TimeUnit.MINUTES);
+                    exits.add(String.valueOf(done.exitCode()));
+                    assertThat(done.exitCode()).as(done.toString()).isIn(0, 2, 3);
+                }
             }
-            for (var run : runs) {
-                Datakits.Run done = run.get(3, TimeUnit.MINUTES);
-                exits.add(String.valueOf(done.exitCode()));
-                assertThat(done.exitCode()).as(done.toString()).isIn(0, 2, 3);
-            }
+            assertThat(exits).as("some runs met another of their stream").contains("0");
+            assertThat(db.direct().warehouse().value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                + "(SELECT oid FROM pg_database WHERE datname = current_database())")).as("advisory locks left in the warehouse").isEqualTo("0");
+            succeeds(Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders", "--cursor-field", "updated_at",
+                "--target-table", "orders_inc", "--chunk-rows", "500"));
+            succeeds(Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders", "--chunks", "3", "--parallelism", "2",
+                "--target-table", "orders_parts"));
+            succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", slot));
+            var compared = RowSets.compare("bronze.orders_inc", db.direct().source(), "SELECT id, updated_at FROM public.orders",
+                db.direct().warehouse(), "SELECT id, updated_at FROM bronze.orders_inc");
+            assertThat(compared).isEqualTo(new KillLoop.Outcome("bronze.orders_inc", 3000, 0, 0, 0));
+            assertNothingLeftOnTheServerConnections(db);
+        } finally {
+            db.direct().source().dropReplicationSlots(slot);
         }
-        assertThat(exits).as("some runs met another of their stream").contains("0");
-        assertThat(db.direct().warehouse().value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-            + "(SELECT oid FROM pg_database WHERE datname = current_database())")).as("advisory locks left in the warehouse").isEqualTo("0");
-        succeeds(Datakits.run("PostgresIncremental", db.env(), "--table", "public.orders", "--cursor-field", "updated_at",
-            "--target-table", "orders_inc", "--chunk-rows", "500"));
-        succeeds(Datakits.run("PostgresPartitioned", db.env(), "--table", "public.orders", "--chunks", "3", "--parallelism", "2",
-            "--target-table", "orders_parts"));
-        succeeds(Datakits.run("PostgresCdc", cdc, "--table", "public.orders", "--slot", "pooled_locks"));
-        var compared = RowSets.compare("bronze.orders_inc", db.direct().source(), "SELECT id, updated_at FROM public.orders",
-            db.direct().warehouse(), "SELECT id, updated_at FROM bronze.orders_inc");
-        assertThat(compared).isEqualTo(new KillLoop.Outcome("bronze.orders_inc", 3000, 0, 0, 0));
-        assertNothingLeftOnTheServerConnections(db);
     }
 
     @ParameterizedTest
