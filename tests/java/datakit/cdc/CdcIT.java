@@ -466,6 +466,46 @@ class CdcIT {
     }
 
     @Test
+    void theNextRunComparesItsPartitionsWithTheLastSnapshotEvenWhenTheRunThatTookItDiedInItsStream() throws Exception {
+        source.execute("""
+            CREATE TABLE public.events (id int, at int, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+            CREATE TABLE public.events_a PARTITION OF events FOR VALUES FROM (0) TO (10);
+            CREATE TABLE public.events_b PARTITION OF events FOR VALUES FROM (10) TO (20);
+            INSERT INTO events VALUES (1, 1, 'one'), (2, 12, 'two'), (3, 13, 'three');""");
+        // The first run ever takes its snapshot, then dies while it streams: no run has succeeded yet.
+        killWhileStreaming("--table", "events", "--apply", "--follow");
+        source.execute("TRUNCATE events_a", "INSERT INTO events VALUES (4, 14, 'four')");
+        var warned = ok("--table", "events", "--apply");
+        assertThat(warned.err()).contains("WARNING: public.events_a, a partition of public.events, was truncated or rewritten");
+
+        // A snapshot taken again reloads a partition truncated since the last run; its run dies while it streams.
+        source.execute("TRUNCATE events_b", "INSERT INTO events VALUES (5, 5, 'five')");
+        killWhileStreaming("--table", "events", "--apply", "--snapshot", "always", "--follow");
+        var quiet = ok("--table", "events", "--apply", "--json");
+        assertThat(quiet.out()).doesNotContain("warnings");
+        assertThat(warehouse.rows(EVENTS.formatted("bronze.events"))).isEqualTo(source.rows(EVENTS.formatted("events")));
+    }
+
+    /** Starts a run of the stream and kills it once it streams, past its set-up and snapshot; waits until its slot is free. */
+    void killWhileStreaming(String... args) throws Exception {
+        var all = new ArrayList<>(List.of("--slot", slot));
+        all.addAll(List.of(args));
+        Process run = start(env(), all.toArray(String[]::new));
+        String streaming = "SELECT coalesce((SELECT r.state = 'streaming' FROM pg_stat_replication r JOIN pg_replication_slots s "
+            + "ON s.active_pid = r.pid WHERE s.slot_name = '" + slot + "'), false)";
+        for (int i = 0; i < 1200 && !source.value(streaming).equals("t"); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(source.value(streaming)).as("the run streams").isEqualTo("t");
+        run.destroyForcibly();
+        assertThat(run.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < 200 && source.value("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = '" + slot + "'")
+                .equals("1"); i++) {
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
     void aPartitionKeyedOtherwiseThanItsPartitionedTableIsRefusedBeforeAnythingIsMade() {
         source.execute("""
             CREATE TABLE public.events (id int, at int, v text, code text NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);

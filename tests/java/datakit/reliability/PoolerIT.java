@@ -319,9 +319,10 @@ class PoolerIT {
      * stream's lock for their whole length (on a connection of the lock's own, not one of the pool's).
      */
     @Test
-    void aWarehousePoolOfOneMigratesAndRunsEveryModeThatHoldsAStreamLock() {
+    void aPoolOfOneOnEachSideMigratesAndRunsEveryModeThatHoldsAStreamLock() {
         var db = Pooled.create("pooled_one", transaction);
-        var env = db.env("WAREHOUSE_PG_POOL_SIZE", "1", "WAREHOUSE_PG_CONNECT_TIMEOUT", "2", "WAREHOUSE_PG_MAX_RETRIES", "0");
+        var env = db.env("WAREHOUSE_PG_POOL_SIZE", "1", "WAREHOUSE_PG_CONNECT_TIMEOUT", "2", "WAREHOUSE_PG_MAX_RETRIES", "0",
+            "SOURCE_PG_POOL_SIZE", "1", "SOURCE_PG_CONNECT_TIMEOUT", "2", "SOURCE_PG_MAX_RETRIES", "0");
         succeeds(Datakits.run("PostgresIncremental", env, "--table", "public.orders", "--cursor-field", "updated_at",
             "--target-table", "orders_inc", "--chunk-rows", "1000"));
         succeeds(Datakits.run("PostgresPartitioned", env, "--table", "public.orders", "--chunks", "3", "--target-table", "orders_parts"));

@@ -70,8 +70,29 @@ public final class TestPostgres {
                     System.err.println("could not drop the test database " + name + ": " + e.getMessage());
                 }
             }
+            dropTestRoles(admin);
         } catch (SQLException e) {
             System.err.println("could not drop the test databases " + CREATED + ": " + e.getMessage());
+        }
+    }
+
+    /** The roles the tests made, each named after a database of theirs ({@code reader_<database>}), once their databases are gone. */
+    private static void dropTestRoles(Connection admin) throws SQLException {
+        var roles = new java.util.ArrayList<String>();
+        try (Statement st = admin.createStatement(); var rs = st.executeQuery("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'")) {
+            while (rs.next()) {
+                String role = rs.getString(1);
+                if (CREATED.stream().anyMatch(database -> role.equals(database) || role.endsWith("_" + database))) {
+                    roles.add(role);
+                }
+            }
+        }
+        for (String role : roles) {
+            try (Statement st = admin.createStatement()) {
+                st.execute("DROP OWNED BY \"" + role + "\"; DROP ROLE \"" + role + "\"");
+            } catch (SQLException e) {
+                System.err.println("could not drop the test role " + role + ": " + e.getMessage());
+            }
         }
     }
 

@@ -54,14 +54,14 @@ public final class Datakit implements AutoCloseable {
     }
 
     /**
-     * A partitioned extract from the source to the warehouse, with room in both pools for
-     * {@code parallelism} workers and the session that holds the shared snapshot.
+     * A partitioned extract from the source to the warehouse, with room in the source's pool for {@code parallelism}
+     * workers and the session that holds the shared snapshot, and in the warehouse's for the workers (the stream's lock
+     * has a connection of its own).
      */
     public PartitionedExtract partitionedExtract(SourceOptions source, WarehouseOptions warehouse, PartitionOptions partitions) {
-        int connections = partitions.parallelism() + 1;
         ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withRowSecurity(source.rowSecurity())
-            .withPoolReadyFor(connections);
-        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(connections);
+            .withPoolReadyFor(partitions.parallelism() + 1);
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(partitions.parallelism());
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new PartitionedExtract(run, from, to);

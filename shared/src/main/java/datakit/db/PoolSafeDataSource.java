@@ -9,7 +9,7 @@ import java.util.Map;
 import javax.sql.DataSource;
 
 /**
- * The warehouse pool as Flyway gets it: connections on which Flyway's session-level settings become
+ * The warehouse connections as Flyway gets them ({@link DedicatedConnections}): connections on which Flyway's session-level settings become
  * transaction-local. Flyway sets {@code search_path} to the schema it migrates ({@code set_config(...,
  * false)}) and puts its role back ({@code SET ROLE}) for the session; behind a pooler in transaction mode
  * those land on whatever server connection the statement got and stay there for the next client. The

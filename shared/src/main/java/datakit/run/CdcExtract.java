@@ -127,6 +127,7 @@ public final class CdcExtract {
         Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
         slot.warning().ifPresent(this::warn);
+        lock.confirmHeld(); // before the source changes: a dropped slot, a publication made or altered
         if (slot.action() == SlotStart.Action.RECREATE) {
             run.info("dropping slot " + request.slot() + ": " + slot.why());
             src.dropSlot(request.slot());
@@ -151,12 +152,19 @@ public final class CdcExtract {
                 // The tables' shapes and partitions as of the slot's snapshot, read before the replication connection's next command.
                 List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.of(created.snapshot()));
                 leaves = src.partitionLeaves(published, Optional.of(created.snapshot()));
+                // The new snapshot's partitions replace an earlier slot's: a stream that fails next compares with these.
+                PartitionLeaves snapshotLeaves = leaves;
+                lock.inTransaction(connection -> {
+                    checkpoints.savePartitionLeaves(connection, request.stream(), snapshotLeaves);
+                    return null;
+                });
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
                     : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
                 if (request.snapshotNever()) {
                     String position = start;
+                    var landings = bronze.landings(relations);
                     lock.inTransaction(connection -> {
-                        bronze.prepareChangeTables(connection, src, relations, request);
+                        bronze.prepareChangeTables(connection, src, landings, request);
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
                         return null;
                     });
@@ -180,8 +188,9 @@ public final class CdcExtract {
                     bronzeSchema));
                 List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
                     : src.relations(unprepared, request.publication(), Optional.empty());
+                var landings = bronze.landings(relations);
                 lock.inTransaction(connection -> {
-                    bronze.prepareChangeTables(connection, src, relations, request);
+                    bronze.prepareChangeTables(connection, src, landings, request);
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
@@ -190,13 +199,8 @@ public final class CdcExtract {
             PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
                 haltAfterCommit);
-            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock);
+            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock, now);
             try {
-                // Kept only once the stream succeeded: after a failed run, the next one warns of the same partitions again.
-                lock.inTransaction(connection -> {
-                    checkpoints.savePartitionLeaves(connection, request.stream(), now);
-                    return null;
-                });
                 result.warnings().forEach(this::warn);
                 summarize(request, bronzeSchema, bronze.prepared(), result);
             } finally {

@@ -4,6 +4,7 @@ import datakit.bronze.BronzeMetadata;
 import datakit.cdc.CdcSource;
 import datakit.cdc.ChangeCapture;
 import datakit.cdc.MessageReader;
+import datakit.cdc.PartitionLeaves;
 import datakit.cdc.PgOutput;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
@@ -98,10 +99,11 @@ final class ChangeStream {
     /**
      * @param since where the slot began (see {@link SlotCheckpoint.Stored#since()})
      * @param lock  the run's hold on the stream: each warehouse commit makes sure it still has it
+     * @param leaves the partitions of the stream's tables as the stream begins, kept with the run's success
      */
-    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs, StreamLock lock) throws SQLException {
+    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs, StreamLock lock, PartitionLeaves leaves) throws SQLException {
         this.runs = runs;
-        this.position = new SlotPosition(bronzeSchema, request, run.runId(), warehouse, lock);
+        this.position = new SlotPosition(bronzeSchema, request, run.runId(), warehouse, lock, leaves);
         this.committed = start;
         long started = System.nanoTime();
         end = StreamEnd.of(request, sources);

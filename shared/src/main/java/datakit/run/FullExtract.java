@@ -16,7 +16,6 @@ import datakit.db.SqlErrors;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
 import datakit.source.ReadPlan;
-import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Identifiers;
@@ -52,7 +51,7 @@ public final class FullExtract {
     /** Values of each text column declared JSON that did not parse, in the current attempt. */
     private Map<String, Long> rejected = Map.of();
     /** With --enable-row-security: the table whose policies limited the current attempt's read. */
-    private Optional<String> limitedBy = Optional.empty();
+    private Optional<String> rowSecurity = Optional.empty();
 
     private record Keys(List<KeyProfile> profiles, Map<String, KeyProfiles.Drift> drifts) {
     }
@@ -80,7 +79,7 @@ public final class FullExtract {
         session = SourceSession.begin(source);
         replayLag = session.replayLag();
         ReadPlan plan = session.plan(selection);
-        limitedBy = session.limitedByRowSecurity(selection);
+        rowSecurity = session.rowSecurityNote(selection);
         run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
         return plan;
     }
@@ -142,7 +141,7 @@ public final class FullExtract {
     private Map<String, Object> readNotes() {
         var notes = new LinkedHashMap<String, Object>();
         replayLag.ifPresent(lag -> notes.put("standby", lag));
-        RowSecurity.note(source, limitedBy).ifPresent(note -> notes.put("row_security", note));
+        rowSecurity.ifPresent(note -> notes.put("row_security", note));
         return notes;
     }
 

@@ -15,7 +15,6 @@ import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
-import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceProgress;
 import datakit.source.SourceSession;
@@ -72,7 +71,7 @@ public final class IncrementalExtract {
             Map.of("cursor", increment.cursorField().orElse("xmin"))));
         long started = System.nanoTime();
         var totals = new RunTotals();
-        RowSecurity.note(source, checked.limitedBy()).ifPresent(note -> totals.details.put("row_security", note));
+        checked.rowSecurity().ifPresent(note -> totals.details.put("row_security", note));
         try {
             Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
                 new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
@@ -90,7 +89,7 @@ public final class IncrementalExtract {
     }
 
     /** The increment as checked against the source, and the policies that limit what its role reads. */
-    private record Checked(Increment increment, Optional<String> limitedBy) {
+    private record Checked(Increment increment, Optional<String> rowSecurity) {
     }
 
     /**
@@ -105,13 +104,13 @@ public final class IncrementalExtract {
                 try (SourceSession session = run.dryRun() ? SourceSession.beginAfterProgress(source,
                         CheckpointCheck.transactionsRead(stored)) : SourceSession.begin(source)) {
                     Increment increment = withKeysSampled(asked, target, session);
-                    Optional<String> limitedBy = session.limitedByRowSecurity(increment.selection());
+                    Optional<String> rowSecurity = session.rowSecurityNote(increment.selection());
                     var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
                     checkOptions(increment, src, target);
                     if (run.dryRun()) {
                         printPlan(increment, target, mode, src, stored, session.progress());
                     }
-                    return new Checked(increment, limitedBy);
+                    return new Checked(increment, rowSecurity);
                 }
             }, (attempt, failure) -> run.warn("attempt %d of planning the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
         } catch (SQLException e) {

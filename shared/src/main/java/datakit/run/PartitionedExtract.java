@@ -13,7 +13,6 @@ import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
-import datakit.source.RowSecurity;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.source.Split;
@@ -56,7 +55,7 @@ public final class PartitionedExtract {
     /** How far behind its primary the exported snapshot is, when the source is a hot standby. */
     private Optional<ReplayLag> replayLag = Optional.empty();
     /** With --enable-row-security: the table whose policies limit the planned read. */
-    private Optional<String> limitedBy = Optional.empty();
+    private Optional<String> rowSecurity = Optional.empty();
 
     public PartitionedExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -89,7 +88,7 @@ public final class PartitionedExtract {
         String snapshot = holder.exportSnapshot();
         replayLag = holder.replayLag();
         var read = holder.plan(selection);
-        limitedBy = holder.limitedByRowSecurity(selection);
+        rowSecurity = holder.rowSecurityNote(selection);
         var src = new PartitionedSource(holder, read);
         var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon());
         run.info("planned %d parts of %s in %d ms, in the exported snapshot %s".formatted(plan.parts().size(), read.describe(),
@@ -218,7 +217,7 @@ public final class PartitionedExtract {
             if (how.shard().count() > 1) {
                 details.put("shard", how.shard().toString());
             }
-            RowSecurity.note(source, limitedBy).ifPresent(note -> details.put("row_security", note));
+            rowSecurity.ifPresent(note -> details.put("row_security", note));
             SharedLoad.Ending ending = lock.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();

@@ -1,5 +1,6 @@
 package datakit.run;
 
+import datakit.cdc.PartitionLeaves;
 import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
 import datakit.sql.Sql;
@@ -25,15 +26,18 @@ final class SlotPosition {
     private final UUID runId;
     private final Database warehouse;
     private final StreamLock lock;
+    /** The partitions of the stream's tables when the stream began, kept with the run's success. */
+    private final PartitionLeaves leaves;
     /** Whether the transaction in progress has begun, with the warehouse's settings; each commit and rollback ends it. */
     private boolean begun;
 
-    SlotPosition(String bronzeSchema, CdcRequest request, UUID runId, Database warehouse, StreamLock lock) {
+    SlotPosition(String bronzeSchema, CdcRequest request, UUID runId, Database warehouse, StreamLock lock, PartitionLeaves leaves) {
         this.checkpoints = new SlotCheckpoint(bronzeSchema);
         this.request = request;
         this.runId = runId;
         this.warehouse = warehouse;
         this.lock = lock;
+        this.leaves = leaves;
     }
 
     /** Begins a warehouse transaction with the warehouse's settings, unless one is in progress. */
@@ -63,8 +67,9 @@ final class SlotPosition {
     }
 
     /**
-     * Commits where the run ended (when past the stored checkpoint) with the run's success, in one
-     * transaction; returns the checkpoint.
+     * Commits where the run ended (when past the stored checkpoint) with the run's success and the partitions the
+     * stream began with, in one transaction; returns the checkpoint. A run that fails keeps none of them, so the next
+     * run warns of the same partitions again.
      */
     LogSequenceNumber finish(Connection connection, LogSequenceNumber reached, RunLog runs) throws SQLException {
         begin(connection);
@@ -73,6 +78,7 @@ final class SlotPosition {
         if (checkpoint.compareTo(stored) > 0) {
             checkpoints.save(connection, request.stream(), request.slot(), request.publication(), checkpoint.asString(), null, runId);
         }
+        checkpoints.savePartitionLeaves(connection, request.stream(), leaves);
         runs.succeedInParts(connection, runId, Map.of("checkpoint", checkpoint.asString()));
         commitDurably(connection);
         return checkpoint;

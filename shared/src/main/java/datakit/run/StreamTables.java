@@ -59,6 +59,8 @@ final class StreamTables {
     Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
                                    CdcRequest request, String start, RunLog runs, StreamLock lock) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
+        // Read before the snapshot's session takes a source connection: a pool of one has no second to give.
+        Map<PgOutput.Relation, Map<String, String>> landings = landings(relations);
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
             lock.inTransaction(connection -> {
                 long total = 0;
@@ -75,7 +77,7 @@ final class StreamTables {
                     total += copied.rows();
                     bytes += copied.bytes();
                 }
-                prepareChangeTables(connection, src, relations, request);
+                prepareChangeTables(connection, src, landings, request);
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
@@ -88,15 +90,24 @@ final class StreamTables {
     /**
      * Creates the change table of every table of the stream that has none yet, in the caller's transaction,
      * so that it exists (with the source's types) whether or not the table has changed; with --apply, also
-     * the bronze table when no snapshot made it.
+     * the bronze table when no snapshot made it. {@code landings}: each relation with its bronze types ({@link #landings}).
      */
-    void prepareChangeTables(Connection transaction, CdcSource src, List<PgOutput.Relation> relations, CdcRequest request) {
-        for (PgOutput.Relation relation : relations) {
+    void prepareChangeTables(Connection transaction, CdcSource src, Map<PgOutput.Relation, Map<String, String>> landings,
+                             CdcRequest request) {
+        for (var landing : landings.entrySet()) {
+            PgOutput.Relation relation = landing.getKey();
             TableRef table = TableRef.of(relation.namespace(), relation.name());
             var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
-            prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing(relation), metadata(table),
+            prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
                 request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty()));
         }
+    }
+
+    /** Each relation, in order, with the bronze types of its columns ({@link #landing}). */
+    Map<PgOutput.Relation, Map<String, String>> landings(List<PgOutput.Relation> relations) {
+        var landings = new LinkedHashMap<PgOutput.Relation, Map<String, String>>();
+        relations.forEach(relation -> landings.put(relation, landing(relation)));
+        return landings;
     }
 
     /**

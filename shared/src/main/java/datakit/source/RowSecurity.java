@@ -2,10 +2,10 @@ package datakit.source;
 
 import datakit.cli.DatakitException;
 import datakit.cli.ExitCode;
-import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.sql.TableRef;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -42,14 +42,11 @@ public final class RowSecurity {
 
     /**
      * What a run's summary (and {@code extraction_runs.details}) says under {@code row_security} with
-     * {@code --enable-row-security}: which policies limited the rows read, or that none did. Nothing without it.
+     * {@code --enable-row-security}: which policies limited the rows read, or that none did.
      */
-    public static Optional<String> note(Database source, Optional<String> limitedBy) {
-        if (!source.settings().rowSecurity()) {
-            return Optional.empty();
-        }
-        return Optional.of(limitedBy.map(table -> "rows limited by the row-level security policies of table %s to those the source user "
-                .formatted(TableRef.display(table)) + source.currentUser() + " may see (--enable-row-security)")
-            .orElse("on (--enable-row-security); no policy limited the rows read"));
+    static String note(Optional<String> limitedBy, Supplier<String> user) {
+        return limitedBy.map(table -> "rows limited by the row-level security policies of table %s to those the source user "
+                .formatted(TableRef.display(table)) + user.get() + " may see (--enable-row-security)")
+            .orElse("on (--enable-row-security); no policy limited the rows read");
     }
 }

@@ -327,15 +327,24 @@ public final class SourceSession implements AutoCloseable {
     }
 
     /**
-     * With {@code --enable-row-security}: the table whose row-level security policies limit the rows of
-     * {@code selection} to those the source user may see, found by planning the read again with
-     * {@code row_security} off (which the server refuses where a policy applies), in a savepoint that puts
-     * the session's setting back. Empty without the option, or when no policy applies.
+     * With {@code --enable-row-security}: what the run says of the rows it reads ({@link RowSecurity#note}), and so
+     * which table's row-level security policies limit the rows of {@code selection} to those the source user may see,
+     * found by planning the read again with {@code row_security} off (which the server refuses where a policy applies),
+     * in a savepoint that puts the session's setting back. Empty without the option.
      */
-    public Optional<String> limitedByRowSecurity(Selection selection) {
+    public Optional<String> rowSecurityNote(Selection selection) {
         if (!database.settings().rowSecurity()) {
             return Optional.empty();
         }
+        return Optional.of(RowSecurity.note(limitedByRowSecurity(selection), this::currentUser));
+    }
+
+    /** The role the session reads as, asked on its own connection (a pool of one has no other to give). */
+    private String currentUser() {
+        return db.resultQuery("SELECT current_user::text").fetchOne(0, String.class);
+    }
+
+    private Optional<String> limitedByRowSecurity(Selection selection) {
         String from = selection.table().map(TableRef::sql).orElseGet(() -> "(\n" + selection.query().orElseThrow() + "\n) AS q");
         try (Statement st = connection.createStatement()) {
             st.execute("SAVEPOINT datakit_row_security; SET LOCAL row_security = off");
