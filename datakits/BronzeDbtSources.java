@@ -6,11 +6,10 @@
 
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.cli.SourceOptions;
 import datakit.cli.WarehouseOptions;
 import datakit.config.Role;
+import datakit.error.DatakitException;
 import datakit.ops.DbtSources;
 import datakit.sql.Identifiers;
 import java.io.IOException;
@@ -62,7 +61,7 @@ class BronzeDbtSources extends DatakitCommand {
             try {
                 Files.writeString(output, yaml);
             } catch (IOException e) {
-                throw new DatakitException(ExitCode.BAD_INPUT, "Cannot write " + output + ": " + e.getMessage() + ". Check --output.", e);
+                throw DatakitException.badInput("Cannot write " + output + ": " + e.getMessage() + ". Check --output.", e);
             }
             kit.run().out().println("bronze-dbt-sources: wrote " + output);
         }

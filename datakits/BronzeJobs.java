@@ -7,8 +7,8 @@
 
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
+import datakit.error.ExitCode;
 import datakit.jobs.JobFile;
 import datakit.jobs.JobRunner;
 import java.io.PrintWriter;

@@ -6,8 +6,8 @@
 
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
-import datakit.cli.DatakitException;
 import datakit.cli.WarehouseOptions;
+import datakit.error.DatakitException;
 import datakit.ops.RunHistory;
 import datakit.sql.Identifiers;
 import java.util.Optional;

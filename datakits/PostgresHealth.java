@@ -6,10 +6,10 @@
 
 import datakit.cli.Datakit;
 import datakit.cli.DatakitCommand;
-import datakit.cli.DatakitException;
 import datakit.cli.SourceOptions;
 import datakit.cli.WarehouseOptions;
 import datakit.config.Role;
+import datakit.error.DatakitException;
 import datakit.ops.Health;
 import datakit.ops.HealthReport;
 import datakit.sql.Identifiers;

@@ -77,9 +77,7 @@
 //SOURCES src/main/java/datakit/cli/CheckedOptions.java
 //SOURCES src/main/java/datakit/cli/Datakit.java
 //SOURCES src/main/java/datakit/cli/DatakitCommand.java
-//SOURCES src/main/java/datakit/cli/DatakitException.java
 //SOURCES src/main/java/datakit/cli/EnvironmentDefaults.java
-//SOURCES src/main/java/datakit/cli/ExitCode.java
 //SOURCES src/main/java/datakit/cli/IncrementalOptions.java
 //SOURCES src/main/java/datakit/cli/JsonOptions.java
 //SOURCES src/main/java/datakit/cli/OptionalIncrementalOptions.java
@@ -110,6 +108,8 @@
 //SOURCES src/main/java/datakit/db/Retry.java
 //SOURCES src/main/java/datakit/db/SqlErrors.java
 //SOURCES src/main/java/datakit/db/TransactionSettings.java
+//SOURCES src/main/java/datakit/error/DatakitException.java
+//SOURCES src/main/java/datakit/error/ExitCode.java
 //SOURCES src/main/java/datakit/jobs/JobFile.java
 //SOURCES src/main/java/datakit/jobs/JobRunner.java
 //SOURCES src/main/java/datakit/json/ExplodeSpec.java

@@ -2,7 +2,7 @@ package datakit.db;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import datakit.cli.ExitCode;
+import datakit.error.ExitCode;
 import java.sql.SQLException;
 import org.junit.jupiter.api.Test;
 

@@ -3,8 +3,8 @@ package datakit.run;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import datakit.cli.DatakitException;
 import datakit.db.Retry;
+import datakit.error.DatakitException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.sql.SQLException;

@@ -1,8 +1,7 @@
 package datakit.bronze;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.source.ReadPlan;
 import datakit.source.SourceColumn;
 import datakit.source.SourceSession;
@@ -208,7 +207,7 @@ public final class BronzeLoad {
             };
         } catch (DataAccessException e) {
             if ("23505".equals(e.sqlState()) && write.onConflict() == ConflictPolicy.FAIL) {
-                throw new DatakitException(ExitCode.NOT_READY, ("%s already has a row with the key of a row read now, and "
+                throw DatakitException.notReady(("%s already has a row with the key of a row read now, and "
                     + "--on-conflict fail stops the run; nothing of this part was committed (%s). Use --on-conflict "
                     + "overwrite or skip if keys may come again.").formatted(target, SqlErrors.serverMessage(e)), e);
             }

@@ -1,6 +1,6 @@
 package datakit.bronze;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.source.Part;
 import datakit.source.ReadPlan;
 import datakit.source.SourceSession;

@@ -1,7 +1,6 @@
 package datakit.bronze;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.source.Selection;
 import datakit.sql.TableRef;
 import java.util.LinkedHashMap;
@@ -87,7 +86,7 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
     /** Fails unless this is a table the datakits wrote: a plain table, or one partitioned by part (postgres-partitioned). */
     public BronzeTable requireBronze() {
         if (!(kind == 'r' || partitioned()) || !columns.containsKey(BronzeMetadata.MARKER)) {
-            throw new DatakitException(ExitCode.NOT_READY, ("%s exists in the warehouse but is not a bronze table (%s). "
+            throw DatakitException.notReady(("%s exists in the warehouse but is not a bronze table (%s). "
                 + "The datakits only write tables they created. Choose another --target-table, or rename or drop %s yourself.")
                 .formatted(ref, kind != 'r' && kind != 'p' ? "it is not a table" : "it has no " + BronzeMetadata.MARKER + " column", ref));
         }
@@ -107,7 +106,7 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
     /** Fails if views depend on the table, since a replace swaps in a new table. */
     public BronzeTable requireNoDependents() {
         if (!dependents.isEmpty()) {
-            throw new DatakitException(ExitCode.NOT_READY, ("Cannot replace %s: %s depend%s on it, and a replace swaps in a new table, "
+            throw DatakitException.notReady(("Cannot replace %s: %s depend%s on it, and a replace swaps in a new table, "
                 + "which PostgreSQL refuses while views use the old one. Use --mode append, or drop the views and create them again after the load.")
                 .formatted(ref, String.join(", ", dependents), dependents.size() == 1 ? "s" : ""));
         }

@@ -1,7 +1,6 @@
 package datakit.bronze;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.time.Duration;
@@ -35,7 +34,7 @@ final class TableLocks {
             } catch (DataAccessException e) {
                 if (!"55P03".equals(e.sqlState()) || System.nanoTime() > deadline) {
                     if ("55P03".equals(e.sqlState())) {
-                        throw new DatakitException(ExitCode.FAILED, ("Waited %d s for other sessions to let go of %s (a long query "
+                        throw DatakitException.failed(("Waited %d s for other sessions to let go of %s (a long query "
                             + "or transaction holds it); nothing was changed. Run again when it is free.")
                             .formatted(LOCK_WAIT.toSeconds(), table), e);
                     }
@@ -72,7 +71,7 @@ final class TableLocks {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new DatakitException(ExitCode.FAILED, "Interrupted while waiting for a lock on a bronze table.", e);
+            throw DatakitException.failed("Interrupted while waiting for a lock on a bronze table.", e);
         }
     }
 }

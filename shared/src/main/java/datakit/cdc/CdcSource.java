@@ -1,11 +1,10 @@
 package datakit.cdc;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.db.TransactionSettings;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -248,9 +247,9 @@ public final class CdcSource implements AutoCloseable, ApplySource {
             + "plugin %s in database %s; this datakit needs a pgoutput slot in %s. Give another --slot.", slot.name(), slot.plugin(),
             slot.database(), database);
         if (slot.active()) {
-            throw new DatakitException(ExitCode.BAD_INPUT, "Replication slot %s is in use by another process (pid %s). Stop that process, "
-                .formatted(slot.name(), slot.activePid().map(String::valueOf).orElse("unknown"))
-                + "or give this stream its own --slot: a slot serves one reader at a time.");
+            throw DatakitException.badInput("Replication slot %s is in use by another process (pid %s). Stop that process, "
+                + "or give this stream its own --slot: a slot serves one reader at a time.", slot.name(),
+                slot.activePid().map(String::valueOf).orElse("unknown"));
         }
     }
 

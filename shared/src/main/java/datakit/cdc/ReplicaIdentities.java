@@ -1,6 +1,6 @@
 package datakit.cdc;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,10 +1,10 @@
 package datakit.cdc;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
 import datakit.config.PgParam;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
+import datakit.error.ExitCode;
 import java.util.Optional;
 
 /**

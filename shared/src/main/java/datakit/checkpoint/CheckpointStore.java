@@ -4,8 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -50,7 +49,7 @@ public final class CheckpointStore {
             .resultQuery("SELECT cursor_value::text FROM " + table + " WHERE stream = ? AND partition_name = ? FOR UPDATE", stream, WHOLE_STREAM)
             .fetchOptional(r -> read(r.get(0, String.class)));
         if (!current.equals(expected)) {
-            throw new DatakitException(ExitCode.NOT_READY, ("The checkpoint of %s moved while this run loaded it (now %s, expected %s): "
+            throw DatakitException.notReady(("The checkpoint of %s moved while this run loaded it (now %s, expected %s): "
                 + "another run wrote it. Nothing of this part was committed; run again.")
                 .formatted(stream, current.map(Checkpoint::describe).orElse("none"), expected.map(Checkpoint::describe).orElse("none")));
         }
@@ -108,7 +107,7 @@ public final class CheckpointStore {
             return new CursorCheckpoint(node.path("column").asText(), node.path("type").asText(), strings(node.path("key_columns")),
                 last, filter, source);
         } catch (JsonProcessingException e) {
-            throw new DatakitException(ExitCode.NOT_READY, "A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
+            throw DatakitException.notReady("A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
         }
     }
 

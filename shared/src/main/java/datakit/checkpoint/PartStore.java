@@ -4,8 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -154,7 +153,7 @@ public final class PartStore {
         try {
             return JSON.readValue(json, type);
         } catch (JsonProcessingException e) {
-            throw new DatakitException(ExitCode.NOT_READY, "A partitioned load's checkpoint in extraction_checkpoints cannot be read ("
+            throw DatakitException.notReady("A partitioned load's checkpoint in extraction_checkpoints cannot be read ("
                 + e.getOriginalMessage() + "). Run with --restart to start the load over.", e);
         }
     }

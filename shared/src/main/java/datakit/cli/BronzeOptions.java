@@ -1,6 +1,7 @@
 package datakit.cli;
 
 import datakit.bronze.WriteMode;
+import datakit.error.DatakitException;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.sql.Identifiers;

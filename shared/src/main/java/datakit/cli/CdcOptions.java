@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.error.DatakitException;
 import datakit.run.CdcRequest;
 import datakit.sql.TableRef;
 import java.util.ArrayList;

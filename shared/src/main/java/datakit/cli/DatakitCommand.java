@@ -4,6 +4,8 @@ import datakit.config.ConfigFile;
 import datakit.config.ConnectionUrl;
 import datakit.config.Environment;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
+import datakit.error.ExitCode;
 import datakit.run.Lineage;
 import datakit.run.Metrics;
 import datakit.run.Progress;
@@ -14,16 +16,16 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Optional;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * The base of every datakit: the common options ({@code --dry-run}, {@code --json}, {@code --verbose},
@@ -237,7 +239,7 @@ public abstract class DatakitCommand implements Callable<Integer> {
         DatakitException failure = e instanceof DatakitException known ? known
             : e instanceof java.sql.SQLException || e instanceof org.jooq.exception.DataAccessException
                 ? SqlErrors.failure(spec.name(), e)
-                : new DatakitException(ExitCode.FAILED, "unexpected %s: %s. Run again with --verbose for the stack trace, and please report it."
+                : DatakitException.failed("unexpected %s: %s. Run again with --verbose for the stack trace, and please report it."
                     .formatted(e.getClass().getSimpleName(), e.getMessage()), e);
         String message = redact(failure.getMessage());
         if (json) {

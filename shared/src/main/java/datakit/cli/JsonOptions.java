@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.error.DatakitException;
 import datakit.json.ExplodeSpec;
 import datakit.json.Flatten;
 import datakit.json.FlattenSpec;

@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.error.DatakitException;
 import java.util.ArrayList;
 import java.util.List;
 

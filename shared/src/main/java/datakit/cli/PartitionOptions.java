@@ -1,6 +1,7 @@
 package datakit.cli;
 
 import datakit.bronze.Layout;
+import datakit.error.DatakitException;
 import datakit.run.PartitionedLoad;
 import datakit.run.Shard;
 import datakit.source.Split;

@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.error.DatakitException;
 import datakit.source.Mappings;
 import datakit.source.Selection;
 import datakit.sql.Identifiers;

@@ -1,7 +1,7 @@
 package datakit.config;
 
-import datakit.cli.DatakitException;
 import datakit.config.Environment.Variable;
+import datakit.error.DatakitException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package datakit.config;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;

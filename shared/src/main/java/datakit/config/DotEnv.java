@@ -1,6 +1,6 @@
 package datakit.config;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Pattern;

@@ -1,6 +1,6 @@
 package datakit.config;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

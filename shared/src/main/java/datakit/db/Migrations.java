@@ -1,8 +1,8 @@
 package datakit.db;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.config.Role;
+import datakit.error.DatakitException;
+import datakit.error.ExitCode;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.IOException;
@@ -23,10 +23,10 @@ import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.stream.Stream;
 import javax.sql.DataSource;
-import org.jooq.impl.DSL;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.output.MigrateResult;
+import org.jooq.impl.DSL;
 
 /**
  * The bronze schema's migrations (Flyway, from {@code migrations/}): bookkeeping tables and views,
@@ -110,7 +110,7 @@ public final class Migrations {
         try {
             return Arrays.stream(flyway(warehouse, schema).info().pending()).map(Migrations::describe).toList();
         } catch (RuntimeException e) {
-            throw new DatakitException(ExitCode.FAILED, "Reading the bronze migration history of schema %s failed: %s."
+            throw DatakitException.failed("Reading the bronze migration history of schema %s failed: %s."
                 .formatted(schema, SqlErrors.serverMessage(e)), e);
         }
     }

@@ -1,9 +1,8 @@
 package datakit.db;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
 import datakit.config.PgParam;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
@@ -33,66 +32,64 @@ public final class SqlErrors {
         String state = sqlState(e);
         // No pg_hba.conf line lets this plain connection in: none for this client at all, or only hostssl lines.
         if ("28000".equals(state) && serverMessage(e).endsWith("no encryption")) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("%s: %s. The server's pg_hba.conf lets no connection without TLS in "
+            return DatakitException.badInput(("%s: %s. The server's pg_hba.conf lets no connection without TLS in "
                 + "from here: if it takes TLS ones (hostssl), set sslmode (from %s) to require, verify-ca or verify-full; "
                 + "else ask for a pg_hba.conf line for this host, user and database.")
                 .formatted(target, serverMessage(e), settings.origin(PgParam.SSLMODE)), e);
         }
         if ("28P01".equals(state) || "28000".equals(state)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the user and password (password from %s)."
+            return DatakitException.badInput("%s: %s. Check the user and password (password from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD)), e);
         }
         if ("08004".equals(state)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the connection settings (password from %s, sslmode from %s)."
+            return DatakitException.badInput("%s: %s. Check the connection settings (password from %s, sslmode from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.PASSWORD), settings.origin(PgParam.SSLMODE)), e);
         }
         Optional<String> parameter = unsupportedStartupParameter(e);
         if (parameter.isPresent()) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s".formatted(target, serverMessage(e),
+            return DatakitException.badInput("%s: %s. %s".formatted(target, serverMessage(e),
                 startupParameterHint(settings, parameter.get())), e);
         }
         if (pooledStatementClash(e)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. %s.".formatted(target, serverMessage(e), POOLED_STATEMENT_HINT), e);
+            return DatakitException.badInput("%s: %s. %s.".formatted(target, serverMessage(e), POOLED_STATEMENT_HINT), e);
         }
         // The server checks CONNECT against the login, before the login's settings could switch to another role.
         Optional<String> grant = "42501".equals(state) ? Grants.fix(e, settings.role(), settings.username(), Optional.empty()) : Optional.empty();
         if (grant.isPresent()) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. As the database's owner or a superuser, run %s"
+            return DatakitException.badInput("%s: %s. As the database's owner or a superuser, run %s"
                 .formatted(target, serverMessage(e), grant.get()), e);
         }
         if ("3D000".equals(state)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: %s. Check the database name (from %s)."
+            return DatakitException.badInput("%s: %s. Check the database name (from %s)."
                 .formatted(target, serverMessage(e), settings.origin(PgParam.DATABASE)), e);
         }
         if (Retry.causedBy(e, UnknownHostException.class)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s: the host name \"%s\" is unknown. Check the host (from %s)."
+            return DatakitException.badInput("%s: the host name \"%s\" is unknown. Check the host (from %s)."
                 .formatted(target, settings.host(), settings.origin(PgParam.HOST)), e);
         }
         if (Retry.causedBy(e, CertificateException.class)) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("%s: the server's TLS certificate could not be verified with the CA "
+            return DatakitException.badInput(("%s: the server's TLS certificate could not be verified with the CA "
                 + "certificate %s (%s). Check sslrootcert (from %s): it must hold the CA that signed the server's certificate, and that "
                 + "certificate must be within its validity dates.")
                 .formatted(target, settings.sslrootcert() == null ? "~/.postgresql/root.crt" : settings.sslrootcert(), rootCause(e),
                     settings.origin(PgParam.SSLROOTCERT)), e);
         }
         if (hostNameRejected(e)) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("%s: the server's TLS certificate is not valid for the host name %s, which "
+            return DatakitException.badInput(("%s: the server's TLS certificate is not valid for the host name %s, which "
                 + "sslmode %s (from %s) checks. Check the host (from %s): connect through a name the certificate lists, or use sslmode "
                 + "verify-ca to check the CA only.")
                 .formatted(target, settings.host(), settings.sslmode(), settings.origin(PgParam.SSLMODE), settings.origin(PgParam.HOST)), e);
         }
         String tries = attempts > 1 ? " (tried " + attempts + " times)" : "";
         if (Retry.causedBy(e, ConnectException.class)) {
-            return new DatakitException(ExitCode.FAILED,
-                "%s: connection refused%s. Check that the server is running and that the host (from %s) and port (from %s) are right."
+            return DatakitException.failed("%s: connection refused%s. Check that the server is running and that the host (from %s) and port (from %s) are right."
                     .formatted(target, tries, settings.origin(PgParam.HOST), settings.origin(PgParam.PORT)), e);
         }
         if (Retry.causedBy(e, SocketTimeoutException.class) || loginTimedOut(e)) {
-            return new DatakitException(ExitCode.FAILED,
-                "%s: no answer within %d s%s. Check the host, port and firewall, or raise connect_timeout."
+            return DatakitException.failed("%s: no answer within %d s%s. Check the host, port and firewall, or raise connect_timeout."
                     .formatted(target, settings.connectTimeoutSeconds(), tries), e);
         }
-        return new DatakitException(ExitCode.FAILED, "%s: %s%s.".formatted(target, serverMessage(e), tries), e);
+        return DatakitException.failed("%s: %s%s.".formatted(target, serverMessage(e), tries), e);
     }
 
     /** PgJDBC's loginTimeout (connect_timeout) ran out: the server took the connection and did not answer in time. */
@@ -215,25 +212,25 @@ public final class SqlErrors {
             return known;
         }
         if (RecoveryConflict.is(e)) {
-            return new DatakitException(ExitCode.FAILED, "%s failed: %s. %s.".formatted(action, serverMessage(e), RecoveryConflict.explain(e)), e);
+            return DatakitException.failed("%s failed: %s. %s.".formatted(action, serverMessage(e), RecoveryConflict.explain(e)), e);
         }
         if ("25006".equals(sqlState(e))) {
-            return new DatakitException(ExitCode.BAD_INPUT, ("%s failed: %s. The datakits read the source in read-only "
+            return DatakitException.badInput(("%s failed: %s. The datakits read the source in read-only "
                 + "transactions; take the writing part out of --query.").formatted(action, serverMessage(e)), e);
         }
         if ("57014".equals(sqlState(e)) && serverMessage(e).contains("statement timeout")) {
-            return new DatakitException(ExitCode.FAILED, ("%s failed: %s. Not retried, since it would time out again: raise "
+            return DatakitException.failed(("%s failed: %s. Not retried, since it would time out again: raise "
                 + "statement_timeout (?statement_timeout=MS in the URL or SOURCE_PG_/WAREHOUSE_PG_STATEMENT_TIMEOUT, 0 for none; "
                 + "or the role's default).").formatted(action, serverMessage(e)), e);
         }
         if (pooledStatementClash(e)) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. %s.".formatted(action, serverMessage(e), POOLED_STATEMENT_HINT), e);
+            return DatakitException.badInput("%s failed: %s. %s.".formatted(action, serverMessage(e), POOLED_STATEMENT_HINT), e);
         }
         if ("42501".equals(sqlState(e))) {
-            return new DatakitException(ExitCode.BAD_INPUT, "%s failed: %s. Trying again will not help: %s"
+            return DatakitException.badInput("%s failed: %s. Trying again will not help: %s"
                 .formatted(action, serverMessage(e), grant(e, database)), e);
         }
-        return new DatakitException(ExitCode.FAILED, "%s failed: %s.".formatted(action, serverMessage(e)), e);
+        return DatakitException.failed("%s failed: %s.".formatted(action, serverMessage(e)), e);
     }
 
     /** What to grant for a permission error, and to whom: the GRANT itself where the message names what is missing. */

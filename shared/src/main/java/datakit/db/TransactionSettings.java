@@ -1,10 +1,9 @@
 package datakit.db;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.config.ConnectionSettings;
 import datakit.config.PgParam;
 import datakit.config.Role;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -146,7 +145,7 @@ public final class TransactionSettings {
         if (connection.statementTimeout() != null) {
             origins.add("statement_timeout from " + connection.origin(PgParam.STATEMENT_TIMEOUT));
         }
-        return new DatakitException(ExitCode.BAD_INPUT, ("The %s refused a setting: %s. The datakits set the %s at the start of "
+        return DatakitException.badInput(("The %s refused a setting: %s. The datakits set the %s at the start of "
             + "each transaction (SET LOCAL); fix %s.").formatted(connection.role().label(), SqlErrors.serverMessage(e),
             origins.isEmpty() ? "server settings" : String.join(" and ", origins), origins.isEmpty() ? "them" : "it there"), e);
     }

@@ -1,8 +1,7 @@
 package datakit.demo;
 
 import datakit.cli.DatakitCommand;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.sandbox.PostgresServer;
 import java.io.PrintWriter;
 import java.sql.Connection;
@@ -71,7 +70,7 @@ public final class DemoShop {
         var env = Map.of("SOURCE_DATABASE_URL", server.url("demo_source"), "WAREHOUSE_DATABASE_URL", server.url("demo_warehouse"));
         int code = DatakitCommand.execute(datakit, env, out, err, args);
         if (code != 0) {
-            throw new DatakitException(ExitCode.FAILED, "The demo's run of %s failed with exit code %d (see above).".formatted(String.join(" ", args), code));
+            throw DatakitException.failed("The demo's run of %s failed with exit code %d (see above).".formatted(String.join(" ", args), code));
         }
     }
 
@@ -95,7 +94,7 @@ public final class DemoShop {
                 .print(out, "bronze.extraction_runs: one row per run");
             out.flush();
         } catch (SQLException e) {
-            throw new DatakitException(ExitCode.FAILED, "Reading the demo warehouse failed: " + e.getMessage(), e);
+            throw DatakitException.failed("Reading the demo warehouse failed: " + e.getMessage(), e);
         }
     }
 
@@ -105,7 +104,7 @@ public final class DemoShop {
                 st.execute(sql);
             }
         } catch (SQLException e) {
-            throw new DatakitException(ExitCode.FAILED, "Seeding the demo database %s failed: %s".formatted(database, e.getMessage()), e);
+            throw DatakitException.failed("Seeding the demo database %s failed: %s".formatted(database, e.getMessage()), e);
         }
     }
 

@@ -1,6 +1,6 @@
 package datakit.json;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.sql.Identifiers;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
 package datakit.json;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import java.util.ArrayList;

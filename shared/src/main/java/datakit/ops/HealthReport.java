@@ -1,6 +1,6 @@
 package datakit.ops;
 
-import datakit.cli.ExitCode;
+import datakit.error.ExitCode;
 import datakit.run.RunSummary;
 import java.io.PrintWriter;
 import java.util.ArrayList;

@@ -8,11 +8,10 @@ import datakit.cdc.PartitionLeaves;
 import datakit.cdc.PgOutput;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.Retry;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -180,7 +179,7 @@ final class ChangeStream {
     }
 
     private DatakitException warehouseFailed(Exception e) {
-        return new DatakitException(ExitCode.FAILED, ("Capturing the changes of slot %s failed in the warehouse: %s. Bronze holds every change "
+        return DatakitException.failed(("Capturing the changes of slot %s failed in the warehouse: %s. Bronze holds every change "
             + "up to %s (or later, if the last commit's answer was lost), and the next run resumes from its checkpoint.")
             .formatted(request.slot(), SqlErrors.serverMessage(e), committed.asString()), e);
     }

@@ -1,7 +1,6 @@
 package datakit.run;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -51,7 +50,7 @@ public final class Metrics {
             Files.writeString(temporary, text, StandardCharsets.UTF_8);
             Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new DatakitException(ExitCode.FAILED, "Cannot write --metrics-file " + file + ": " + e.getMessage()
+            throw DatakitException.failed("Cannot write --metrics-file " + file + ": " + e.getMessage()
                 + ". Check that its folder exists and is writable.", e);
         }
     }

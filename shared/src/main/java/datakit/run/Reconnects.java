@@ -1,8 +1,7 @@
 package datakit.run;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.db.Retry;
+import datakit.error.DatakitException;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
@@ -78,7 +77,7 @@ final class Reconnects {
             : failed == 0 ? "was lost, and lost again within %d s after each of %s".formatted(STEADY.toSeconds(), count(lostAgain, "reconnection"))
             : "was lost, and of %d reconnections %d failed and %d %s lost again within %d s".formatted(losses - 1, failed, lostAgain,
                 lostAgain == 1 ? "was" : "were", STEADY.toSeconds());
-        return new DatakitException(ExitCode.FAILED, ("Capturing the changes of slot %s failed: the replication connection to the source "
+        return DatakitException.failed(("Capturing the changes of slot %s failed: the replication connection to the source "
             + "%s (last: %s). Bronze holds every change up to %s, and the next run resumes there; check that the source is up and "
             + "reachable.").formatted(slot, what, loss.reason(), checkpoint.asString()), loss.getCause());
     }

@@ -4,8 +4,7 @@ import datakit.bronze.BronzeParts;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.PartStore;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.source.Part;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -69,13 +68,13 @@ final class SharedLoad {
             // Updated rows move between blocks: block ranges read in two snapshots can hold a row twice or not at all.
             boolean otherSnapshot = plan.parts().stream().anyMatch(Part::byBlocks) && !unfinished.startedBy().equals(run.runId());
             if (same && otherSnapshot && !alone) {
-                throw new DatakitException(ExitCode.NOT_READY, ("Another run is copying the block ranges of %s, which must all be read "
+                throw DatakitException.notReady(("Another run is copying the block ranges of %s, which must all be read "
                     + "in one snapshot, so it cannot share them. Wait for it to finish, or stop it first.").formatted(stream));
             }
             if (same && !how.restart() && !otherSnapshot) {
                 if (unfinished.shards() != how.shard().count()) {
                     if (!alone) {
-                        throw new DatakitException(ExitCode.NOT_READY, ("The unfinished load of %s is shared by %d processes, and other "
+                        throw DatakitException.notReady(("The unfinished load of %s is shared by %d processes, and other "
                             + "processes are still at it. Give the same shard count (--shard i/%d).")
                             .formatted(stream, unfinished.shards(), unfinished.shards()));
                     }
@@ -84,7 +83,7 @@ final class SharedLoad {
                 joined = new Joined(unfinished, true);
             } else {
                 if (!alone) {
-                    throw new DatakitException(ExitCode.NOT_READY, ("Other processes are loading %s %s. Wait for them to finish, "
+                    throw DatakitException.notReady(("Other processes are loading %s %s. Wait for them to finish, "
                         + "or stop them first.").formatted(stream, same ? "and --restart would discard their work"
                         : "with another plan (other partitions, columns, filter or layout)"));
                 }
@@ -218,8 +217,8 @@ final class SharedLoad {
      */
     Ending finish(Connection transaction, PartitionedPlan plan, UUID loadId, BronzeParts bronze, Map<String, Object> details) {
         StreamLock.waitForTransaction(transaction, stream, "load");
-        PartStore.Load load = store.load(transaction, stream).filter(l -> l.id().equals(loadId)).orElseThrow(() -> new DatakitException(
-            ExitCode.NOT_READY, "Another run gave up this load of %s while it ran (--restart, or another plan). Run again.".formatted(stream)));
+        PartStore.Load load = store.load(transaction, stream).filter(l -> l.id().equals(loadId)).orElseThrow(() -> DatakitException.notReady(
+            "Another run gave up this load of %s while it ran (--restart, or another plan). Run again.".formatted(stream)));
         Map<String, PartStore.PartRecord> records = store.parts(transaction, stream);
         if (load.published()) {
             long rows = load.parts().stream().map(p -> records.get(p.name())).flatMap(r -> r.publishedCopy().stream())

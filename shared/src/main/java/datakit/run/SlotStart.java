@@ -2,10 +2,9 @@ package datakit.run;
 
 import datakit.cdc.CdcSource;
 import datakit.cdc.SlotCheckpoint;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import java.sql.SQLException;
 import java.util.Locale;
 import java.util.Optional;
@@ -39,13 +38,13 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
                     : "--snapshot always", Optional.empty());
             }
             if (!checkpointed && !request.snapshotNever()) {
-                throw new DatakitException(ExitCode.BAD_INPUT, ("Replication slot %s exists, but bronze has no checkpoint for it, so its "
+                throw DatakitException.badInput("Replication slot %s exists, but bronze has no checkpoint for it, so its "
                     + "changes cannot be matched to a snapshot. Use --snapshot never to stream from the slot's position, or "
-                    + "--drop-slot to start over.").formatted(request.slot()));
+                    + "--drop-slot to start over.", request.slot());
             }
             // pgoutput looks the publication up with the catalog of each change's time: one made now is not there.
             if (!publicationExists) {
-                throw new DatakitException(ExitCode.NOT_READY, ("Publication %s does not exist, and slot %s cannot stream through one "
+                throw DatakitException.notReady(("Publication %s does not exist, and slot %s cannot stream through one "
                     + "made now: the slot reads each change with the catalog as it was then, where that publication is missing (was it "
                     + "dropped, or is --publication new to this stream?). Run once with --snapshot always to start over with a new slot "
                     + "and snapshot.")
@@ -68,7 +67,7 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
     static void requireNotAhead(CdcSource.Slot slot, LogSequenceNumber checkpoint) {
         Optional<LogSequenceNumber> confirmed = slot.confirmedFlush().map(LogSequenceNumber::valueOf);
         if (confirmed.isPresent() && confirmed.get().compareTo(checkpoint) > 0) {
-            throw new DatakitException(ExitCode.NOT_READY, String.format(Locale.ROOT, "Replication slot %s has confirmed %s, past the "
+            throw DatakitException.notReady(String.format(Locale.ROOT, "Replication slot %s has confirmed %s, past the "
                 + "checkpoint bronze holds for it, %s: the changes committed in the %,d bytes of WAL between them are gone from the slot and "
                 + "not in bronze (was the slot advanced, or read by another client, or the warehouse restored from an older backup?). Run "
                 + "once with --snapshot always to reload the tables from a new slot, or --drop-slot to start over.", slot.name(),

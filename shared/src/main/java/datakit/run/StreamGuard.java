@@ -1,8 +1,7 @@
 package datakit.run;
 
 import datakit.bronze.WriteMode;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import java.sql.Connection;
 import java.util.Optional;
 
@@ -18,7 +17,7 @@ final class StreamGuard {
     static void check(RunLog runs, Connection connection, String stream, Optional<String> reading, WriteMode mode) {
         runs.lastSuccess(connection, stream).ifPresent(previous -> {
             if (!previous.sourceObject().equals(reading)) {
-                throw new DatakitException(ExitCode.NOT_READY, ("%s holds the rows of %s, and this run reads %s. Give this stream its "
+                throw DatakitException.notReady(("%s holds the rows of %s, and this run reads %s. Give this stream its "
                     + "own --target-table, or drop %s first to reuse the name.").formatted(stream,
                     previous.sourceObject().orElse("a query"), reading.orElse("a query"), stream));
             }
@@ -36,7 +35,7 @@ final class StreamGuard {
     }
 
     private static DatakitException refused(String stream, String why, String keep) {
-        return new DatakitException(ExitCode.NOT_READY, "%s %s. Pass %s to go on as before, or drop %s first to start over."
+        return DatakitException.notReady("%s %s. Pass %s to go on as before, or drop %s first to start over."
             .formatted(stream, why, keep, stream));
     }
 }

@@ -1,8 +1,7 @@
 package datakit.run;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.db.Database;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -97,7 +96,7 @@ final class StreamLock implements AutoCloseable {
         boolean held = Sql.using(transaction).resultQuery("SELECT EXISTS (" + HELD.formatted("1") + " AND pid = ?)", key(stream), holderPid)
             .fetchOne(0, Boolean.class);
         if (!held) {
-            throw new DatakitException(ExitCode.NOT_READY, ("This run lost its lock on %s: the warehouse connection that held it (server "
+            throw DatakitException.notReady(("This run lost its lock on %s: the warehouse connection that held it (server "
                 + "process %d) ended, and another run of the stream may have started, so this one stopped before its next commit; what "
                 + "it committed before is kept. An admin's pg_terminate_backend, a dropped connection, or a pooler's "
                 + "idle_transaction_timeout or the server's transaction_timeout shorter than a run end it: raise such a timeout for "
@@ -168,7 +167,7 @@ final class StreamLock implements AutoCloseable {
 
     /** The error for a stream another run holds, naming that run when extraction_runs knows it. */
     static DatakitException busy(Connection connection, String stream, RunLog runs, UUID currentRun) {
-        return new DatakitException(ExitCode.NOT_READY, "Another run of %s is in progress%s. Wait for it to finish, or stop it first."
+        return DatakitException.notReady("Another run of %s is in progress%s. Wait for it to finish, or stop it first."
             .formatted(stream, runs.otherRunning(connection, stream, currentRun).map(r -> " (run " + r + ")").orElse("")));
     }
 

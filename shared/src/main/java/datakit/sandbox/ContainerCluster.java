@@ -1,7 +1,6 @@
 package datakit.sandbox;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -81,7 +80,7 @@ final class ContainerCluster implements PostgresServer {
             container.start();
         } catch (RuntimeException e) {
             container.stop();
-            throw new DatakitException(ExitCode.NOT_READY, ("Could not start the sandbox container %s: %s. Check that Docker "
+            throw DatakitException.notReady(("Could not start the sandbox container %s: %s. Check that Docker "
                 + "can pull and run it (docker run --rm %s postgres --version), or set DATAKIT_SANDBOX=local to use local "
                 + "PostgreSQL binaries.").formatted(IMAGE, rootMessage(e), IMAGE), e);
         }

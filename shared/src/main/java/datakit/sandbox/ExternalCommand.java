@@ -1,7 +1,6 @@
 package datakit.sandbox;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -35,7 +34,7 @@ final class ExternalCommand {
         /** Fails with the program's name, exit code and last lines of output, then {@code whatToDo}. */
         Result orFail(String whatToDo) {
             if (!succeeded()) {
-                throw new DatakitException(ExitCode.NOT_READY, "%s exited with code %d.%s%n%s".formatted(
+                throw DatakitException.notReady("%s exited with code %d.%s%n%s".formatted(
                     program, exitCode, quote("Its output", output), whatToDo));
             }
             return this;
@@ -61,7 +60,7 @@ final class ExternalCommand {
                 process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
                 reader.join(Duration.ofSeconds(2));
-                throw new DatakitException(ExitCode.NOT_READY, "%s did not finish within %d s and was stopped.%s%n%s"
+                throw DatakitException.notReady("%s did not finish within %d s and was stopped.%s%n%s"
                     .formatted(program, timeout.toSeconds(), quote("Its output so far", text(output)),
                         "Check that the machine is not overloaded and that this runs by hand: " + String.join(" ", command)));
             }
@@ -83,7 +82,7 @@ final class ExternalCommand {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
         } catch (IOException e) {
-            throw new DatakitException(ExitCode.NOT_READY, "Cannot run %s: %s. Check that it is installed and executable."
+            throw DatakitException.notReady("Cannot run %s: %s. Check that it is installed and executable."
                 .formatted(command.getFirst(), e.getMessage()), e);
         }
     }

@@ -1,7 +1,6 @@
 package datakit.sandbox;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -88,7 +87,7 @@ public final class LocalCluster implements PostgresServer {
         try {
             return Files.createTempDirectory("datakit-pg-");
         } catch (IOException e) {
-            throw new DatakitException(ExitCode.NOT_READY, ("Cannot create a temporary folder for the PostgreSQL sandbox: %s. "
+            throw DatakitException.notReady(("Cannot create a temporary folder for the PostgreSQL sandbox: %s. "
                 + "Free some space in %s or point java.io.tmpdir elsewhere.")
                 .formatted(e.getMessage(), System.getProperty("java.io.tmpdir")), e);
         }
@@ -110,7 +109,7 @@ public final class LocalCluster implements PostgresServer {
             return this;
         } catch (IOException e) {
             close();
-            throw new DatakitException(ExitCode.NOT_READY, "Cannot prepare the PostgreSQL sandbox in %s: %s"
+            throw DatakitException.notReady("Cannot prepare the PostgreSQL sandbox in %s: %s"
                 .formatted(dir, e.getMessage()), e);
         } catch (RuntimeException e) {
             close();
@@ -171,8 +170,7 @@ public final class LocalCluster implements PostgresServer {
                 log.accept("Port %d was taken before the server could bind it; trying another.".formatted(port));
                 continue;
             }
-            throw new DatakitException(ExitCode.NOT_READY,
-                "pg_ctl could not start the sandbox PostgreSQL server in %s (exit code %d).%s%s%n%s".formatted(
+            throw DatakitException.notReady("pg_ctl could not start the sandbox PostgreSQL server in %s (exit code %d).%s%s%n%s".formatted(
                     dataDir(), result.exitCode(), ExternalCommand.quote("pg_ctl said", result.output()),
                     ExternalCommand.quoteFile("The server log", serverLog()),
                     "Fix the cause the log names, or set DATAKIT_SANDBOX=docker to use a container instead."));
@@ -270,8 +268,7 @@ public final class LocalCluster implements PostgresServer {
             // "15.18 (Debian 15.18-1.pgdg120+1)": the number is enough.
             return rows.getString(1).split(" ")[0];
         } catch (SQLException e) {
-            throw new DatakitException(ExitCode.NOT_READY,
-                "The sandbox PostgreSQL server started on %s:%d but refused the admin login: %s.%s%n%s".formatted(
+            throw DatakitException.notReady("The sandbox PostgreSQL server started on %s:%d but refused the admin login: %s.%s%n%s".formatted(
                     HOST, port, e.getMessage(), ExternalCommand.quoteFile("The server log", serverLog()),
                     "Check that nothing else intercepts 127.0.0.1 connections, or set DATAKIT_SANDBOX=docker."), e);
         }

@@ -1,7 +1,7 @@
 package datakit.sandbox;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
+import datakit.error.ExitCode;
 import java.security.SecureRandom;
 import java.util.Locale;
 import java.util.Map;
@@ -69,15 +69,14 @@ public final class PostgresSandbox {
     }
 
     private static LocalCluster startLocal(Map<String, String> env, Consumer<String> log, String why, String whatToDo) {
-        var binaries = PostgresBinaries.find(env).orElseThrow(() -> new DatakitException(ExitCode.NOT_READY,
-            "%s PostgreSQL server programs (initdb, pg_ctl, postgres) were found in %s. %s."
+        var binaries = PostgresBinaries.find(env).orElseThrow(() -> DatakitException.notReady("%s PostgreSQL server programs (initdb, pg_ctl, postgres) were found in %s. %s."
                 .formatted(why, PostgresBinaries.SEARCHED, whatToDo)));
         return LocalCluster.start(binaries, log);
     }
 
     private static PostgresServer startDocker(Consumer<String> log) {
         if (!ContainerCluster.dockerAnswers(false, log)) {
-            throw new DatakitException(ExitCode.NOT_READY, ("%s is docker, but no Docker engine answered (Testcontainers' "
+            throw DatakitException.notReady(("%s is docker, but no Docker engine answered (Testcontainers' "
                 + "messages above say where it looked). Start Docker or set DOCKER_HOST, or unset %s to use local "
                 + "PostgreSQL binaries instead.").formatted(CHOICE_VARIABLE, CHOICE_VARIABLE));
         }

@@ -1,7 +1,6 @@
 package datakit.sandbox;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -39,11 +38,11 @@ final class ServerAccount {
             var users = FileSystems.getDefault().getUserPrincipalLookupService();
             return new ServerAccount(users.lookupPrincipalByName(POSTGRES));
         } catch (UserPrincipalNotFoundException e) {
-            throw new DatakitException(ExitCode.NOT_READY, "Cannot start a local PostgreSQL sandbox as root: PostgreSQL refuses "
+            throw DatakitException.notReady("Cannot start a local PostgreSQL sandbox as root: PostgreSQL refuses "
                 + "to run as root and there is no \"postgres\" OS account to run it as. Create one (useradd --system "
                 + "--shell /bin/sh postgres) or run as an ordinary user.");
         } catch (IOException e) {
-            throw new DatakitException(ExitCode.NOT_READY, "Cannot look up the \"postgres\" OS account: " + e.getMessage(), e);
+            throw DatakitException.notReady("Cannot look up the \"postgres\" OS account: " + e.getMessage(), e);
         }
     }
 
@@ -98,7 +97,7 @@ final class ServerAccount {
         }
         for (Path parent = dir.toAbsolutePath().getParent(); parent != null; parent = parent.getParent()) {
             if (!Files.getPosixFilePermissions(parent).contains(PosixFilePermission.OTHERS_EXECUTE)) {
-                throw new DatakitException(ExitCode.NOT_READY, ("Cannot start a local PostgreSQL sandbox in %s: the \"%s\" "
+                throw DatakitException.notReady(("Cannot start a local PostgreSQL sandbox in %s: the \"%s\" "
                     + "account cannot enter %s. Point java.io.tmpdir at a folder it can reach (-Djava.io.tmpdir=/tmp).")
                     .formatted(dir, runAs.getName(), parent));
             }

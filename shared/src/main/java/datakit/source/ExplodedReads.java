@@ -1,6 +1,6 @@
 package datakit.source;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.json.ExplodeSpec;
 import datakit.json.Flatten;
 import datakit.json.FlattenSpec;

@@ -3,7 +3,7 @@ package datakit.source;
 import datakit.checkpoint.Position;
 import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.time.Duration;

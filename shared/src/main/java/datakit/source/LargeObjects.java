@@ -1,6 +1,6 @@
 package datakit.source;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;

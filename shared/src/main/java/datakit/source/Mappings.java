@@ -1,7 +1,7 @@
 package datakit.source;
 
-import datakit.cli.DatakitException;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;

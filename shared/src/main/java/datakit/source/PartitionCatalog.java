@@ -1,8 +1,7 @@
 package datakit.source;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -137,9 +136,9 @@ final class PartitionCatalog {
 
     private void checkReadable(Node leaf, SourceCatalog.Relation relation) {
         if (!leaf.readable()) {
-            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user %s may read %s but not its partition %s, which this "
-                + "datakit reads directly. Grant SELECT on the partitions too: GRANT SELECT ON %s TO %s;")
-                .formatted(relation.user(), relation.ref(), leaf.ref(), leaf.ref().sql(), TableRef.display(relation.user())));
+            throw DatakitException.badInput("The source user %s may read %s but not its partition %s, which this "
+                + "datakit reads directly. Grant SELECT on the partitions too: GRANT SELECT ON %s TO %s;",
+                relation.user(), relation.ref(), leaf.ref(), leaf.ref().sql(), TableRef.display(relation.user()));
         }
         if (leaf.rowSecurity()) {
             DatakitException.check(!rowSecurity, "%s has row-level security, and --enable-row-security would read it under its own "

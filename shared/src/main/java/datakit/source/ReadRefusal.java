@@ -1,11 +1,10 @@
 package datakit.source;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.config.Role;
 import datakit.db.Database;
 import datakit.db.Grants;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.util.Optional;
 
@@ -31,17 +30,17 @@ final class ReadRefusal {
                 .orElse("Grant the missing privilege on the source to " + TableRef.display(user) + ".");
             String columns = message.contains("for table") ? " or grant SELECT on just the columns you need and name them with --columns."
                 : "";
-            return new DatakitException(ExitCode.BAD_INPUT, "The source user %s may not read %s: %s. %s%s".formatted(user, read, message,
+            return DatakitException.badInput("The source user %s may not read %s: %s. %s%s".formatted(user, read, message,
                 grant, columns), e);
         }
         if (SqlErrors.aboutTheStatement(e)) {
             String option = selection.query().isPresent() && selection.where().isEmpty() ? "--query"
                 : selection.query().isEmpty() && selection.where().isPresent() ? "--where" : "--query and --where";
             if (selection.query().isEmpty() && selection.where().isEmpty()) {
-                return new DatakitException(ExitCode.BAD_INPUT, "The source rejected the read of %s: %s."
+                return DatakitException.badInput("The source rejected the read of %s: %s."
                     .formatted(read, SqlErrors.serverMessage(e)), e);
             }
-            return new DatakitException(ExitCode.BAD_INPUT, "The source rejected %s: %s. Fix %s."
+            return DatakitException.badInput("The source rejected %s: %s. Fix %s."
                 .formatted(option, SqlErrors.serverMessage(e), option), e);
         }
         return SqlErrors.failure("Planning the read of " + read + " on the source " + source.settings().describe(), e, source);

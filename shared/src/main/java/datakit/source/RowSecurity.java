@@ -1,8 +1,7 @@
 package datakit.source;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -34,7 +33,7 @@ public final class RowSecurity {
 
     /** The one-line error for a read that policies would filter, without --enable-row-security. */
     static DatakitException refusal(String read, String table, String user, Throwable e) {
-        return new DatakitException(ExitCode.BAD_INPUT, ("Row-level security policies of table %s would hide rows of %s from the source "
+        return DatakitException.badInput(("Row-level security policies of table %s would hide rows of %s from the source "
             + "user %s, and the datakits read with row_security off so that no run loads a filtered copy silently. Read as the table's "
             + "owner or a role with BYPASSRLS, or pass --enable-row-security to load only the rows the policies let %s see.")
             .formatted(TableRef.display(table), read, user, user), e);

@@ -1,7 +1,6 @@
 package datakit.source;
 
-import datakit.cli.DatakitException;
-import datakit.cli.ExitCode;
+import datakit.error.DatakitException;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -59,8 +58,8 @@ final class SourceCatalog {
             "%s on the source is %s, not a table or view. Give a table, view or materialized view in --table.", ref, kindName(kind));
         if (!r.get(3, Boolean.class)) {
             String user = r.get(5, String.class);
-            throw new DatakitException(ExitCode.BAD_INPUT, ("The source user %s may not read %s (no SELECT privilege). "
-                + "Grant it on the source: GRANT SELECT ON %s TO %s;").formatted(user, ref, ref.sql(), TableRef.display(user)));
+            throw DatakitException.badInput("The source user %s may not read %s (no SELECT privilege). "
+                + "Grant it on the source: GRANT SELECT ON %s TO %s;", user, ref, ref.sql(), TableRef.display(user));
         }
         return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class), r.get(4, Boolean.class), r.get(5, String.class));
     }

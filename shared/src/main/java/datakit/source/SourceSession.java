@@ -3,14 +3,14 @@ package datakit.source;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import datakit.checkpoint.SourcePosition;
 import datakit.checkpoint.XidRanges;
-import datakit.cli.DatakitException;
 import datakit.db.Database;
 import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.json.FlattenSpec;
 import datakit.json.Flattening;
-import datakit.json.KeyTypes;
 import datakit.json.KeyProfile;
+import datakit.json.KeyTypes;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -28,9 +28,9 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyOut;
-import org.jooq.exception.DataAccessException;
 
 /**
  * One read-only, repeatable-read transaction on the source, begun with the source's settings (see

@@ -1,6 +1,6 @@
 package datakit.sql;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

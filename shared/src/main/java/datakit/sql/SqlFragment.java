@@ -1,6 +1,6 @@
 package datakit.sql;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;

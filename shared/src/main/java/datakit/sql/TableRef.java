@@ -1,6 +1,6 @@
 package datakit.sql;
 
-import datakit.cli.DatakitException;
+import datakit.error.DatakitException;
 import java.util.List;
 import java.util.regex.Pattern;
 

@@ -1,4 +1,4 @@
-package datakit.cli;
+package datakit.error;
 
 /**
  * The process exit codes every datakit uses, so schedulers can tell a bad invocation from a failed run.
