@@ -1,7 +1,7 @@
 package datakit.cli;
 
+import datakit.cdc.CdcRequest;
 import datakit.error.DatakitException;
-import datakit.run.CdcRequest;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.cdc.CdcExtract;
 import datakit.cdc.ReplicationProbe;
 import datakit.config.ConnectionResolver;
 import datakit.config.ConnectionSettings;
@@ -10,12 +11,11 @@ import datakit.config.Role;
 import datakit.db.Database.Access;
 import datakit.db.Database;
 import datakit.error.DatakitException;
+import datakit.full.FullExtract;
+import datakit.incremental.IncrementalExtract;
+import datakit.partitioned.PartitionedExtract;
+import datakit.report.RunContext;
 import datakit.run.BronzeSchemas;
-import datakit.run.CdcExtract;
-import datakit.run.FullExtract;
-import datakit.run.IncrementalExtract;
-import datakit.run.PartitionedExtract;
-import datakit.run.RunContext;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;

@@ -2,7 +2,7 @@ package datakit.cli;
 
 import datakit.bronze.ConflictPolicy;
 import datakit.error.DatakitException;
-import datakit.run.Increment;
+import datakit.incremental.Increment;
 import datakit.source.Selection;
 import datakit.sql.Identifiers;
 import java.time.Duration;

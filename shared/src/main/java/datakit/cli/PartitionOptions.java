@@ -2,8 +2,8 @@ package datakit.cli;
 
 import datakit.bronze.Layout;
 import datakit.error.DatakitException;
-import datakit.run.PartitionedLoad;
-import datakit.run.Shard;
+import datakit.partitioned.PartitionedLoad;
+import datakit.partitioned.Shard;
 import datakit.source.Split;
 import java.util.Locale;
 import java.util.Optional;

@@ -1,6 +1,6 @@
 package datakit.jobs;
 
-import datakit.run.RunSummary;
+import datakit.report.RunSummary;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -2,8 +2,8 @@ package datakit.ops;
 
 import datakit.db.Database;
 import datakit.db.SqlErrors;
-import datakit.run.RunSummary;
-import datakit.run.Sizes;
+import datakit.report.RunSummary;
+import datakit.report.Sizes;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;

@@ -1,7 +1,7 @@
 package datakit.ops;
 
 import datakit.error.ExitCode;
-import datakit.run.RunSummary;
+import datakit.report.RunSummary;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Collection;

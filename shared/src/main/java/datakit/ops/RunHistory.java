@@ -2,7 +2,7 @@ package datakit.ops;
 
 import datakit.db.Database;
 import datakit.db.SqlErrors;
-import datakit.run.RunSummary;
+import datakit.report.RunSummary;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;

@@ -2,6 +2,8 @@ package datakit.run;
 
 import datakit.db.Database;
 import datakit.db.Migrations;
+import datakit.report.RunContext;
+import datakit.report.RunSummary;
 import datakit.sql.Identifiers;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,6 +1,8 @@
 package datakit.run;
 
 import datakit.db.CopyPipe;
+import datakit.report.Progress;
+import datakit.report.RunContext;
 import datakit.source.ReadPlan;
 import datakit.source.SourceSession;
 import java.sql.Connection;
@@ -10,12 +12,12 @@ import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyOut;
 
 /** One COPY from a source session into the warehouse, with progress; the caller finishes and commits. */
-final class CopyIntoBronze {
+public final class CopyIntoBronze {
     private CopyIntoBronze() {
     }
 
     /** @param copyIn the warehouse's COPY ... FROM STDIN, from a load's {@code prepare()} */
-    static CopyPipe.Result copy(RunContext run, Connection warehouse, SourceSession session, ReadPlan plan, String copyIn)
+    public static CopyPipe.Result copy(RunContext run, Connection warehouse, SourceSession session, ReadPlan plan, String copyIn)
             throws SQLException {
         CopyIn in = warehouse.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
         CopyOut out;

@@ -3,6 +3,8 @@ package datakit.run;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.WriteMode;
 import datakit.config.ConnectionSettings;
+import datakit.report.RunContext;
+import datakit.report.RunSummary;
 import datakit.source.ReadPlan;
 import datakit.source.SourceColumn;
 import datakit.sql.TableRef;
@@ -15,7 +17,7 @@ import java.util.Map;
  * What a run would do, printed instead of doing it ({@code --dry-run}): the source SQL, the row
  * estimate, the bronze table's DDL and the migrations pending. Both databases were only read.
  */
-final class DryRun {
+public final class DryRun {
     /** A string literal longer than this many characters is cut to its first {@link #SHOWN}. */
     private static final int LONG_LITERAL = 200;
     private static final int SHOWN = 60;
@@ -23,13 +25,13 @@ final class DryRun {
     private DryRun() {
     }
 
-    static void print(RunContext run, ConnectionSettings source, ConnectionSettings warehouse, ReadPlan plan, TableRef target,
+    public static void print(RunContext run, ConnectionSettings source, ConnectionSettings warehouse, ReadPlan plan, TableRef target,
                       WriteMode mode, BronzeLoad load, List<String> pendingMigrations) {
         print(run, source, warehouse, plan, target, mode, load, pendingMigrations, Map.of());
     }
 
     /** @param extras mode-specific lines (an incremental run's checkpoint), printed after the read */
-    static void print(RunContext run, ConnectionSettings source, ConnectionSettings warehouse, ReadPlan plan, TableRef target,
+    public static void print(RunContext run, ConnectionSettings source, ConnectionSettings warehouse, ReadPlan plan, TableRef target,
                       WriteMode mode, BronzeLoad load, List<String> pendingMigrations, Map<String, String> extras) {
         String action = load.existing().isEmpty() ? "created"
             : mode == WriteMode.REPLACE ? "replaced atomically" : "appended to";

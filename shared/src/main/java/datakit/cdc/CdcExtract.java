@@ -1,0 +1,290 @@
+package datakit.cdc;
+
+import datakit.bookkeeping.RunLog;
+import datakit.bookkeeping.StreamLock;
+import datakit.bronze.BronzeTable;
+import datakit.bronze.WriteMode;
+import datakit.cdc.CdcSource;
+import datakit.cdc.ChangeTable;
+import datakit.cdc.PartitionLeaves;
+import datakit.cdc.PgOutput;
+import datakit.cdc.Publications;
+import datakit.cdc.ReplicationProbe;
+import datakit.cdc.ReplicationSession;
+import datakit.cdc.SlotCheckpoint;
+import datakit.db.Database;
+import datakit.db.Migrations;
+import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
+import datakit.report.RunContext;
+import datakit.report.RunSummary;
+import datakit.report.Sizes;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.postgresql.replication.LogSequenceNumber;
+
+/**
+ * Change data capture into bronze: sets up the publication and slot, loads the tables from the slot's
+ * snapshot when it is made, then streams the slot's changes into {@code <table>__changes} tables (see
+ * {@link ChangeStream}). One run per slot at a time; the slot's position moves only after the
+ * warehouse committed the changes before it.
+ */
+public final class CdcExtract {
+    static final String EXTRACTION_TYPE = "cdc";
+
+    private final RunContext run;
+    private final Database source;
+    private final Database warehouse;
+    private final ReplicationProbe replication;
+    private final boolean haltAfterCommit;
+    /** Rows loaded from the slot's snapshot into each bronze table, when this run made the slot. */
+    private Map<String, Long> snapshotRows = Map.of();
+    /** What the run could not do or keep exact, for its summary. */
+    private final List<String> warnings = new ArrayList<>();
+
+    /**
+     * @param replication     the replication connection opened before anything else
+     * @param haltAfterCommit fault injection for the crash tests: end the process right after the first warehouse commit
+     */
+    public CdcExtract(RunContext run, Database source, Database warehouse, ReplicationProbe replication, boolean haltAfterCommit) {
+        this.run = run;
+        this.source = source;
+        this.warehouse = warehouse;
+        this.replication = replication;
+        this.haltAfterCommit = haltAfterCommit;
+    }
+
+    public void capture(CdcRequest request, String bronzeSchema) {
+        try (CdcSource src = CdcSource.open(source.settings())) {
+            src.checkReady();
+            DatakitException.check(request.heartbeatSeconds() == 0 || !src.standby(), "--heartbeat writes a logical message into the WAL "
+                + "of the source %s, which is a hot standby and cannot write WAL. Leave out --heartbeat: a heartbeat written on the primary "
+                + "(SELECT pg_logical_emit_message(false, 'datakit_heartbeat', '') in this database) reaches the standby's stream as well.",
+                source.settings().describe());
+            if (request.dropSlot()) {
+                new SlotDrop(run, source, warehouse).drop(src, request, bronzeSchema);
+                return;
+            }
+            replication.requireConnected();
+            List<TableRef> tables = checkedTables(src, request, bronzeSchema);
+            run.info("checked the source: %d tables to capture".formatted(tables.size()));
+            if (run.dryRun()) {
+                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema);
+                return;
+            }
+            Migrations.apply(warehouse.dataSource(), bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
+            run.info("checked the migrations of " + bronzeSchema);
+            var runs = new RunLog(bronzeSchema);
+            runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
+                Optional.of(tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString).collect(Collectors.joining(", "))),
+                request.stream(), EXTRACTION_TYPE, WriteMode.APPEND.label(),
+                Map.of("slot", request.slot(), "publication", request.publication())));
+            try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
+                lock.inTransaction(connection -> runs.abandonStale(connection, request.stream(), run.runId()));
+                stream(src, request, tables, bronzeSchema, runs, lock);
+            } catch (SQLException | RuntimeException e) {
+                var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);
+                runs.recordFailure(warehouse, run, error.getMessage());
+                throw error;
+            }
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Planning the capture of slot " + request.slot(), e);
+        }
+    }
+
+    /**
+     * What the stream will carry, checked before anything is made: the tables asked for, and any other table
+     * the publication holds (or, with none given and no publication yet, every table).
+     */
+    private List<TableRef> checkedTables(CdcSource src, CdcRequest request, String bronzeSchema) {
+        boolean publicationExists = src.publications().exists(request.publication());
+        src.publications().checkPartitionsPublishedWhole(request.publication(), request.tables());
+        src.publications().require(request.publication(), request.tables());
+        var captured = new TreeSet<TableRef>(Comparator.comparing(TableRef::toString));
+        captured.addAll(request.tables());
+        if (publicationExists) {
+            captured.addAll(src.publications().tables(request.publication()));
+        } else if (request.tables().isEmpty()) {
+            captured.addAll(src.allTables());
+        }
+        List<TableRef> tables = List.copyOf(captured);
+        src.checkNoPartitionWithItsParent(tables);
+        src.checkKeys(tables);
+        checkNames(tables, bronzeSchema);
+        return tables;
+    }
+
+    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs, StreamLock lock)
+            throws SQLException {
+        var checkpoints = new SlotCheckpoint(bronzeSchema);
+        var bronze = new StreamTables(run, source, warehouse, bronzeSchema);
+        Optional<SlotCheckpoint.Stored> stored = warehouse.inTransaction(connection -> checkpoints.read(connection, request.stream()));
+        Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
+        SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
+        slot.warning().ifPresent(this::warn);
+        lock.confirmHeld(); // before the source changes: a dropped slot, a publication made or altered
+        if (slot.action() == SlotStart.Action.RECREATE) {
+            run.info("dropping slot " + request.slot() + ": " + slot.why());
+            src.dropSlot(request.slot());
+        }
+        Publications.Ready publication = src.publications().ensure(request.publication(), request.tables());
+        List<TableRef> published = publication.tables();
+        run.info("publication " + request.publication() + (publication.created() ? " created" : " ready"));
+        try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
+            run.info("opened the replication connection");
+            String start;
+            String since;
+            PartitionLeaves leaves;
+            if (slot.action() != SlotStart.Action.RESUME) {
+                lock.inTransaction(connection -> {
+                    checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
+                    notePublication(checkpoints, connection, request, publication);
+                    return null;
+                });
+                ReplicationSession.NewSlot created = replication.createSlot(request.slot());
+                start = created.consistentPoint().asString();
+                since = start;
+                // The tables' shapes and partitions as of the slot's snapshot, read before the replication connection's next command.
+                List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.of(created.snapshot()));
+                leaves = src.partitionLeaves(published, Optional.of(created.snapshot()));
+                // The new snapshot's partitions replace an earlier slot's: a stream that fails next compares with these.
+                PartitionLeaves snapshotLeaves = leaves;
+                lock.inTransaction(connection -> {
+                    checkpoints.savePartitionLeaves(connection, request.stream(), snapshotLeaves);
+                    return null;
+                });
+                Map<String, Long> loaded = request.snapshotNever() ? Map.of()
+                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
+                if (request.snapshotNever()) {
+                    String position = start;
+                    var landings = bronze.landings(relations);
+                    lock.inTransaction(connection -> {
+                        bronze.prepareChangeTables(connection, src, landings, request);
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
+                        return null;
+                    });
+                }
+                run.info("created slot %s at %s%s".formatted(request.slot(), start, loaded.isEmpty() ? "" : "; snapshot " + loaded));
+                snapshotRows = loaded;
+            } else {
+                start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.slot().orElseThrow().confirmedFlush().orElse("0/0"));
+                since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
+                if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
+                    String position = start;
+                    lock.inTransaction(connection -> {
+                        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
+                        return null;
+                    });
+                }
+                PartitionLeaves now = src.partitionLeaves(published, Optional.empty());
+                leaves = storedLeaves.map(kept -> kept.completedBy(now)).orElse(now);
+                // A table new to the stream (added to the publication since) gets its change table now, too.
+                List<TableRef> unprepared = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, published,
+                    bronzeSchema));
+                List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
+                    : src.relations(unprepared, request.publication(), Optional.empty());
+                var landings = bronze.landings(relations);
+                lock.inTransaction(connection -> {
+                    bronze.prepareChangeTables(connection, src, landings, request);
+                    notePublication(checkpoints, connection, request, publication);
+                    return null;
+                });
+            }
+            // Before the stream, while the set-up's connection is sure to be up: a reconnecting stream may outlive it.
+            PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
+            var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
+                haltAfterCommit);
+            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock, now);
+            try {
+                result.warnings().forEach(this::warn);
+                summarize(request, bronzeSchema, bronze.prepared(), result);
+            } finally {
+                changes.finished();
+            }
+        }
+    }
+
+    private static void notePublication(SlotCheckpoint checkpoints, Connection transaction, CdcRequest request, Publications.Ready publication) {
+        if (publication.created()) {
+            checkpoints.notePublicationCreated(transaction, request.stream(), request.publication());
+        }
+    }
+
+    /**
+     * Warns of the partitions that left bronze behind without a change since {@code before} (see {@link
+     * PartitionLeaves}): truncated alone, detached or dropped. Returns the leaves as they are now, for the next run.
+     */
+    private PartitionLeaves checkPartitions(CdcSource src, CdcRequest request, List<TableRef> published, PartitionLeaves before,
+                                            String bronzeSchema) {
+        PartitionLeaves now = src.partitionLeaves(published, Optional.empty());
+        now.changesSince(before, bronzeSchema, request.apply()).forEach(this::warn);
+        return now;
+    }
+
+    /** A warning on stderr now, and in the summary. */
+    private void warn(String warning) {
+        run.warn(warning);
+        warnings.add(warning);
+    }
+
+    private void checkNames(List<TableRef> tables, String bronzeSchema) {
+        var seen = new HashMap<String, TableRef>();
+        for (TableRef table : tables) {
+            DatakitException.check(!BronzeTable.isReserved(table.table()), "%s would land in %s, a name every bronze schema keeps "
+                + "for its own tables, and change capture keeps source names. Leave it out of --table, and load it with "
+                + "postgres-incremental --target-table.", table, TableRef.of(bronzeSchema, table.table()));
+            TableRef other = seen.put(table.table(), table);
+            DatakitException.check(other == null, "%s and %s would both land in %s. Capture them with separate slots and --target-schema.",
+                other, table, TableRef.of(bronzeSchema, table.table()));
+        }
+    }
+
+    private void summarize(CdcRequest request, String bronzeSchema, List<String> prepared, ChangeStream.Result result) {
+        Optional<CdcSource.Slot> slot = result.slot();
+        // Lag, not retained WAL: right after a run caught up, the server frees the WAL behind the slot only
+        // at its next checkpoint or running-transactions record, so retained WAL would warn after every big run.
+        slot.filter(s -> s.lagBytes() > request.lagWarning()).ifPresent(s -> warn(("slot %s is %s behind the source's WAL (it keeps %s), "
+            + "more than --lag-warning %s: run this stream more often, or drop the slot if it is no longer read").formatted(s.name(),
+            Sizes.bytes(s.lagBytes()), Sizes.bytes(s.retainedBytes()), Sizes.bytes(request.lagWarning()))));
+        var details = new LinkedHashMap<String, Object>();
+        if (!snapshotRows.isEmpty()) {
+            details.put("snapshot", snapshotRows);
+        }
+        details.put("commits", result.transactions());
+        if (result.replaysSkipped() > 0) {
+            details.put("replayed", result.replaysSkipped() + " transactions the warehouse already had, skipped");
+        }
+        details.put("changes", result.rowsPerTable().isEmpty() ? "none" : result.rowsPerTable());
+        var schema = new ArrayList<>(prepared);
+        schema.addAll(result.schemaChanges());
+        if (!schema.isEmpty()) {
+            details.put("schema", schema);
+        }
+        if (!warnings.isEmpty()) {
+            details.put("warnings", warnings);
+        }
+        details.put("checkpoint", result.checkpoint());
+        if (result.reconnections() > 0) {
+            details.put("reconnects", result.reconnections() + " (the replication connection was lost and taken up again)");
+        }
+        slot.ifPresent(s -> {
+            run.gauge("slot_lag_bytes", s.lagBytes());
+            run.gauge("slot_retained_wal_bytes", s.retainedBytes());
+            details.put("slot lag", Sizes.bytes(s.lagBytes()));
+            details.put("wal kept", Sizes.bytes(s.retainedBytes()));
+        });
+        long rows = result.changes() + snapshotRows.values().stream().mapToLong(Long::longValue).sum();
+        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), "slot " + request.slot(), bronzeSchema,
+            WriteMode.APPEND.label(), rows, result.bytes(), result.durationMs(), details).print(run);
+    }
+}

@@ -1,0 +1,31 @@
+package datakit.cdc;
+
+import datakit.sql.TableRef;
+import java.util.List;
+
+/**
+ * A change stream as asked for on the command line.
+ *
+ * @param tables      the tables to capture; empty for the publication's (or all)
+ * @param snapshot    initial, never or always
+ * @param apply       whether each bronze table is kept equal to its source table
+ * @param streaming   whether large transactions are received while in progress (protocol version 2)
+ * @param lagWarning  retained WAL, in bytes, above which the run warns
+ * @param heartbeatSeconds how often a followed stream writes a logical message into the source's WAL; 0 for never
+ */
+public record CdcRequest(List<TableRef> tables, String slot, String publication, String snapshot, boolean follow, boolean apply, boolean streaming, boolean dropSlot,
+                         long lagWarning, int heartbeatSeconds) {
+
+    /** The stream's name in extraction_runs and extraction_checkpoints. */
+    public String stream() {
+        return "cdc:" + slot;
+    }
+
+    public boolean snapshotAlways() {
+        return snapshot.equals("always");
+    }
+
+    public boolean snapshotNever() {
+        return snapshot.equals("never");
+    }
+}

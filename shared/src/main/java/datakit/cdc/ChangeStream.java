@@ -1,0 +1,293 @@
+package datakit.cdc;
+
+import datakit.bookkeeping.RunLog;
+import datakit.bookkeeping.StreamLock;
+import datakit.bronze.BronzeMetadata;
+import datakit.cdc.CdcSource;
+import datakit.cdc.ChangeCapture;
+import datakit.cdc.MessageReader;
+import datakit.cdc.PartitionLeaves;
+import datakit.cdc.PgOutput;
+import datakit.cdc.ReplicationSession;
+import datakit.cdc.SlotCheckpoint;
+import datakit.db.Database;
+import datakit.db.Retry;
+import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
+import datakit.report.RunContext;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.postgresql.replication.LogSequenceNumber;
+
+/**
+ * The streaming half of a change capture: reads the slot's messages, writes their changes in batches,
+ * and commits each batch in one warehouse transaction with the checkpoint (the end LSN of its last
+ * source transaction) before telling the slot it may forget them. A batch is committed when the stream
+ * goes quiet, after a tenth of a second, or after {@link #BATCH_CHANGES} changes, always at a transaction's end.
+ * A bounded run stops once it has everything the server had written when it started; a followed one
+ * stops on SIGTERM, after committing what it has.
+ *
+ * <p>While none of the stream's changes come, the position the server has read moves on with the
+ * WAL of other tables and databases: it is recorded as the checkpoint (at most every second, and when
+ * the run ends) and only then confirmed to the slot, so the slot keeps no more WAL than it must.
+ *
+ * <p>A lost replication connection (a terminated walsender, a restarted source) is taken up again
+ * inside the run ({@link Reconnects}): the batch in progress is rolled back, and the stream starts again
+ * from the checkpoint the warehouse holds, so a transaction half-received is received whole again and
+ * none is written twice. A failure of the warehouse ends the run.
+ */
+final class ChangeStream {
+    private static final long BATCH_CHANGES = 200_000;
+    /** A batch commits at the first transaction end after this long, so a busy stream lands within a tenth of a second. */
+    private static final long BATCH_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** While the stream is quiet the writer looks for work after 5 ms, then less often, up to every 100 ms; a change wakes it at once. */
+    private static final long IDLE_POLL_FIRST_MS = 5;
+    private static final long IDLE_POLL_MAX_MS = 100;
+    /** How often a quiet stream records the position the server has read. */
+    private static final long QUIET_RECORD_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final RunContext run;
+    private final StreamSource sources;
+    private final Database warehouse;
+    private final CdcRequest request;
+    private final String bronzeSchema;
+    private final Function<PgOutput.Relation, Map<String, String>> landing;
+    private final Function<TableRef, BronzeMetadata> metadata;
+    private final boolean haltAfterCommit;
+    private SlotPosition position;
+    private final Reconnects reconnects;
+    private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
+    private final List<String> warnings = new ArrayList<>();
+    private final StopSignal stop;
+    private RunLog runs;
+    private StreamEnd end;
+    /** The last checkpoint committed: bronze holds every change before it. */
+    private LogSequenceNumber committed;
+    private long changes;
+    private long bytes;
+    /** What earlier connections' captures took, and what the current one's had taken at its last commit. */
+    private CaptureCounts taken = CaptureCounts.NOTHING;
+    private CaptureCounts current = CaptureCounts.NOTHING;
+
+    /** What the stream did, and the slot as the source showed it at the end. */
+    record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
+                  List<String> schemaChanges, List<String> warnings, String checkpoint, long durationMs, int reconnections,
+                  Optional<CdcSource.Slot> slot) {
+    }
+
+    ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
+                 Function<PgOutput.Relation, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata, boolean haltAfterCommit) {
+        this.run = run;
+        this.sources = new StreamSource(source, src, replication, request.slot());
+        this.warehouse = warehouse;
+        this.request = request;
+        this.bronzeSchema = bronzeSchema;
+        this.landing = landing;
+        this.metadata = metadata;
+        this.haltAfterCommit = haltAfterCommit;
+        this.reconnects = new Reconnects(run, source.retry(), request.slot(), System::nanoTime);
+        this.stop = new StopSignal(run);
+    }
+
+    /**
+     * @param since where the slot began (see {@link SlotCheckpoint.Stored#since()})
+     * @param lock  the run's hold on the stream: each warehouse commit makes sure it still has it
+     * @param leaves the partitions of the stream's tables as the stream begins, kept with the run's success
+     */
+    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs, StreamLock lock, PartitionLeaves leaves) throws SQLException {
+        this.runs = runs;
+        this.position = new SlotPosition(bronzeSchema, request, run.runId(), warehouse, lock, leaves);
+        this.committed = start;
+        long started = System.nanoTime();
+        end = StreamEnd.of(request, sources);
+        // Protocol version 2 (PostgreSQL 14+) sends a large transaction while it runs, instead of the server
+        // spilling it to its own disk and sending it after its commit.
+        boolean streaming = request.streaming() && sources.serverVersion() >= 140000;
+        if (request.follow()) {
+            stop.listen();
+        }
+        Connection connection = warehouse.connect();
+        try (sources) {
+            connection.setAutoCommit(false);
+            LogSequenceNumber checkpoint = streamWithReconnects(connection, start, since, streaming);
+            connection.close();
+            return new Result(taken.transactions(), taken.replays(), changes, bytes, rowsPerTable, taken.schemaChanges(),
+                Stream.concat(taken.warnings().stream(), warnings.stream()).toList(), checkpoint.asString(),
+                (System.nanoTime() - started) / 1_000_000, sources.reconnections(), sources.slotNow(run));
+        } catch (SQLException | RuntimeException e) {
+            warehouse.discard(connection);
+            finished();
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            warehouse.discard(connection);
+            finished();
+            throw new SQLException("interrupted while streaming", "57014", e);
+        } finally {
+            stop.ignore();
+        }
+    }
+
+    /** The run is over, its summary printed: a SIGTERM waiting for it may let the JVM end. */
+    void finished() {
+        stop.finished();
+    }
+
+    /**
+     * Streams until the end (or a stop), taking a lost replication connection up again: each time from
+     * the checkpoint the warehouse holds. Returns the last checkpoint, recorded with the run's success.
+     */
+    private LogSequenceNumber streamWithReconnects(Connection connection, LogSequenceNumber start, LogSequenceNumber since, boolean streaming)
+            throws SQLException, InterruptedException {
+        LogSequenceNumber from = start;
+        while (true) {
+            try {
+                return streamOnce(connection, from, since, streaming);
+            } catch (StreamSource.Lost lost) {
+                sources.lost();
+                from = resumePoint(connection, lost).orElse(from);
+                if (!Reconnects.pause(reconnects.lost(lost, from), stop::requested)) {
+                    return position.finish(connection, from, runs);
+                }
+            } catch (SQLException | RuntimeException e) {
+                // The source's losses are Lost: a failure that may pass here is the warehouse's.
+                if (!(e instanceof DatakitException) && Retry.isTransient(e)) {
+                    throw warehouseFailed(e);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** After a lost connection, the checkpoint the warehouse holds (the batch in progress rolled back), where the stream starts again. */
+    private Optional<LogSequenceNumber> resumePoint(Connection connection, StreamSource.Lost lost) throws SQLException {
+        try {
+            return position.resumePoint(connection);
+        } catch (SQLException | RuntimeException e) {
+            e.addSuppressed(lost);
+            if (Retry.isTransient(e)) {
+                throw warehouseFailed(e);
+            }
+            throw e;
+        }
+    }
+
+    private DatakitException warehouseFailed(Exception e) {
+        return DatakitException.failed(("Capturing the changes of slot %s failed in the warehouse: %s. Bronze holds every change "
+            + "up to %s (or later, if the last commit's answer was lost), and the next run resumes from its checkpoint.")
+            .formatted(request.slot(), SqlErrors.serverMessage(e), committed.asString()), e);
+    }
+
+    /** Streams one replication connection until the reader ends, then records where it ended; returns that checkpoint. */
+    private LogSequenceNumber streamOnce(Connection connection, LogSequenceNumber from, LogSequenceNumber since, boolean streaming)
+            throws SQLException, InterruptedException {
+        var stream = sources.start(request.publication(), from, streaming);
+        reconnects.streaming();
+        if (sources.reconnections() > 0) {
+            end.afterReconnection(sources);
+            run.warn("reconnected to the source: streaming slot %s from %s, the warehouse's checkpoint".formatted(request.slot(), from.asString()));
+        }
+        run.info("streaming slot %s from %s%s%s".formatted(request.slot(), from.asString(),
+            end.position().map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
+        // The reader ends the stream when it closes, after the last confirmation: a connection lost by then fails nothing
+        // already committed, and the run warns that the slot was not told.
+        var messages = new MessageReader(stream, end.position());
+        LogSequenceNumber checkpoint;
+        try (messages) {
+            stop.reading(messages);
+            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
+                request.apply() ? Optional.of(sources) : Optional.empty(), from, since);
+            checkpoint = position.finish(connection, read(messages, capture, connection, from), runs);
+            committed = checkpoint;
+            messages.confirm(checkpoint);
+        } finally {
+            taken = taken.plus(current);
+            current = CaptureCounts.NOTHING;
+        }
+        messages.unconfirmed().ifPresent(why -> warnings.add(("slot %s could not be told that bronze holds every change up to %s (%s): it "
+            + "keeps WAL from an earlier position until the next run tells it; nothing is lost").formatted(request.slot(), checkpoint.asString(), why)));
+        return checkpoint;
+    }
+
+    /** Takes the reader's items until its End; returns the position it ended at. */
+    private LogSequenceNumber read(MessageReader messages, ChangeCapture capture, Connection connection, LogSequenceNumber from)
+            throws SQLException, InterruptedException {
+        LogSequenceNumber checkpoint = from;
+        long batchStarted = System.nanoTime();
+        long recorded = System.nanoTime();
+        long pollMs = IDLE_POLL_FIRST_MS;
+        while (true) {
+            LogSequenceNumber received = messages.receivedThrough();
+            MessageReader.Item item = messages.poll(pollMs);
+            if (item == null) {
+                pollMs = Math.min(2 * pollMs, IDLE_POLL_MAX_MS);
+                if (!capture.inTransaction() && capture.hasUncommitted()) {
+                    checkpoint = commit(connection, messages, capture);
+                    batchStarted = System.nanoTime();
+                } else if (!capture.inTransaction() && received.compareTo(checkpoint) > 0 && System.nanoTime() - recorded > QUIET_RECORD_NANOS) {
+                    // Quiet: the server has read past WAL none of which is ours to keep. Everything before it is taken.
+                    checkpoint = position.record(connection, received);
+                    committed = checkpoint;
+                    messages.confirm(checkpoint);
+                    recorded = System.nanoTime();
+                }
+                end.whileQuiet(sources, messages, run);
+                if (request.follow()) {
+                    sources.heartbeat(request.heartbeatSeconds());
+                }
+                continue;
+            }
+            pollMs = IDLE_POLL_FIRST_MS;
+            // Taking a message may write (a change row, a new column): in a transaction with the warehouse's settings.
+            position.begin(connection);
+            boolean transactionEnded;
+            switch (item) {
+                case MessageReader.Message message -> transactionEnded = capture.accept(message.bytes());
+                case MessageReader.Streamed streamed -> transactionEnded = capture.acceptStreamed(streamed.commit(), streamed.messages());
+                case MessageReader.Failed failed -> throw sources.failed(failed.cause());
+                case MessageReader.End ended -> {
+                    if (capture.hasUncommitted()) {
+                        checkpoint = commit(connection, messages, capture);
+                    }
+                    current = CaptureCounts.of(capture); // transactions skipped as replays commit nothing
+                    return ended.through().compareTo(checkpoint) > 0 ? ended.through() : checkpoint;
+                }
+            }
+            if (transactionEnded && (capture.batchChanges() >= BATCH_CHANGES || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
+                checkpoint = commit(connection, messages, capture);
+                batchStarted = System.nanoTime();
+            }
+        }
+    }
+
+    /**
+     * Commits the batch with its checkpoint, then has the slot told: a crash in between replays the
+     * batch's transactions, which the next run recognises by LSN and skips.
+     */
+    private LogSequenceNumber commit(Connection connection, MessageReader messages, ChangeCapture capture) throws SQLException {
+        LogSequenceNumber lsn = capture.finishBatch();
+        runs.addProgress(connection, run.runId(), capture.batchChanges(), capture.batchBytes());
+        position.commit(connection, lsn);
+        committed = lsn;
+        changes += capture.batchChanges();
+        bytes += capture.batchBytes();
+        capture.batchRowsPerTable().forEach((table, rows) -> rowsPerTable.merge(table, rows, Long::sum));
+        run.info("committed %,d changes up to %s".formatted(capture.batchChanges(), lsn.asString()));
+        capture.batchCommitted();
+        current = CaptureCounts.of(capture);
+        if (haltAfterCommit) {
+            Runtime.getRuntime().halt(137);
+        }
+        messages.confirm(lsn);
+        return lsn;
+    }
+}

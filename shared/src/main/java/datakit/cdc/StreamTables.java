@@ -1,0 +1,148 @@
+package datakit.cdc;
+
+import datakit.bookkeeping.RunLog;
+import datakit.bookkeeping.StreamLock;
+import datakit.bronze.BronzeLoad;
+import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeWrite;
+import datakit.bronze.ConflictPolicy;
+import datakit.bronze.WriteMode;
+import datakit.cdc.CdcSource;
+import datakit.cdc.ChangeTable;
+import datakit.cdc.PgOutput;
+import datakit.cdc.SlotCheckpoint;
+import datakit.db.Database;
+import datakit.db.SqlErrors;
+import datakit.report.RunContext;
+import datakit.run.CopyIntoBronze;
+import datakit.source.LandingTypes;
+import datakit.source.ReadPlan;
+import datakit.source.Selection;
+import datakit.source.SourceSession;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The bronze tables of a change stream, as its run makes them before it streams: each published table
+ * loaded from the slot's snapshot, and a change table for every table of the stream (with {@code --apply}
+ * and no snapshot, the bronze table too). Also how a source table lands: its columns' bronze types and its
+ * metadata columns, which the stream uses for every change table it follows.
+ */
+final class StreamTables {
+    private final RunContext run;
+    private final Database source;
+    private final Database warehouse;
+    private final String bronzeSchema;
+    /** Change tables (and --apply bronze tables) made, in words. */
+    private final List<String> prepared = new ArrayList<>();
+
+    StreamTables(RunContext run, Database source, Database warehouse, String bronzeSchema) {
+        this.run = run;
+        this.source = source;
+        this.warehouse = warehouse;
+        this.bronzeSchema = bronzeSchema;
+    }
+
+    /** What was made, in words, for the run's summary. */
+    List<String> prepared() {
+        return prepared;
+    }
+
+    /**
+     * Loads every published table from the slot's snapshot into its bronze table, in one warehouse
+     * transaction with the checkpoint at the slot's starting point: the stream then begins exactly
+     * where the snapshot ends.
+     */
+    Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
+                                   CdcRequest request, String start, RunLog runs, StreamLock lock) throws SQLException {
+        var rows = new LinkedHashMap<String, Long>();
+        // Read before the snapshot's session takes a source connection: a pool of one has no second to give.
+        Map<PgOutput.Relation, Map<String, String>> landings = landings(relations);
+        try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
+            lock.inTransaction(connection -> {
+                long total = 0;
+                long bytes = 0;
+                for (TableRef table : tables) {
+                    ReadPlan plan = session.plan(Selection.table(table));
+                    TableRef target = TableRef.of(bronzeSchema, table.table());
+                    // With --apply the table is kept by key from now on, so it gets its unique index now.
+                    var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE);
+                    var load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata(table));
+                    var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
+                    load.finish(copied.rows());
+                    rows.put(target.toString(), copied.rows());
+                    total += copied.rows();
+                    bytes += copied.bytes();
+                }
+                prepareChangeTables(connection, src, landings, request);
+                new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
+                    run.runId());
+                runs.addProgress(connection, run.runId(), total, bytes);
+                return null;
+            });
+        }
+        return rows;
+    }
+
+    /**
+     * Creates the change table of every table of the stream that has none yet, in the caller's transaction,
+     * so that it exists (with the source's types) whether or not the table has changed; with --apply, also
+     * the bronze table when no snapshot made it. {@code landings}: each relation with its bronze types ({@link #landings}).
+     */
+    void prepareChangeTables(Connection transaction, CdcSource src, Map<PgOutput.Relation, Map<String, String>> landings,
+                             CdcRequest request) {
+        for (var landing : landings.entrySet()) {
+            PgOutput.Relation relation = landing.getKey();
+            TableRef table = TableRef.of(relation.namespace(), relation.name());
+            var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
+            prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
+                request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty()));
+        }
+    }
+
+    /** Each relation, in order, with the bronze types of its columns ({@link #landing}). */
+    Map<PgOutput.Relation, Map<String, String>> landings(List<PgOutput.Relation> relations) {
+        var landings = new LinkedHashMap<PgOutput.Relation, Map<String, String>>();
+        relations.forEach(relation -> landings.put(relation, landing(relation)));
+        return landings;
+    }
+
+    /**
+     * The bronze type of each column of a relation, by name, from the type the Relation message gives
+     * it (the type the column had when the change was made, which the source catalog may have changed
+     * since); text for a type the catalog no longer has.
+     */
+    Map<String, String> landing(PgOutput.Relation relation) {
+        var types = new LinkedHashMap<String, String>();
+        try {
+            source.inTransaction(connection -> {
+                var landing = new LandingTypes(Sql.using(connection));
+                for (PgOutput.Column column : relation.columns()) {
+                    String type;
+                    try {
+                        type = landing.bronzeType(column.typeOid(), column.typmod());
+                    } catch (IllegalStateException dropped) {
+                        type = "text";
+                    }
+                    types.put(column.name(), type);
+                }
+                return null;
+            });
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Reading the types of " + relation.namespace() + "." + relation.name() + " on the source", e, source);
+        }
+        return types;
+    }
+
+    BronzeMetadata metadata(TableRef table) {
+        return BronzeMetadata.of(run.runId(), source.settings().describe(), Optional.of(table.schema()), Optional.of(table.table()),
+            CdcExtract.EXTRACTION_TYPE);
+    }
+}

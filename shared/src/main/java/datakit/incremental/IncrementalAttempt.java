@@ -1,0 +1,355 @@
+package datakit.incremental;
+
+import datakit.bookkeeping.RunLog;
+import datakit.bookkeeping.StreamGuard;
+import datakit.bookkeeping.StreamLock;
+import datakit.bronze.BronzeLoad;
+import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeTable;
+import datakit.bronze.BronzeWrite;
+import datakit.bronze.VanishedKeys;
+import datakit.bronze.WriteMode;
+import datakit.checkpoint.Checkpoint;
+import datakit.checkpoint.CheckpointStore;
+import datakit.checkpoint.CursorCheckpoint;
+import datakit.checkpoint.Position;
+import datakit.checkpoint.SourcePosition;
+import datakit.checkpoint.XminCheckpoint;
+import datakit.db.CopyPipe;
+import datakit.db.Database;
+import datakit.report.RunContext;
+import datakit.run.CopyIntoBronze;
+import datakit.source.IncrementalSource;
+import datakit.source.ReadPlan;
+import datakit.source.SourceSession;
+import datakit.sql.Sql;
+import datakit.sql.TableRef;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.jooq.exception.DataAccessException;
+
+/**
+ * One attempt of an incremental run, from the stream's committed checkpoint to the end: it takes the
+ * stream's lock, then a source snapshot (never older than what the run before committed), decides
+ * between reading incrementally and a full refresh, and commits each part with its checkpoint.
+ */
+final class IncrementalAttempt {
+    private final RunContext run;
+    private final Database source;
+    private final Database warehouse;
+    private final Increment increment;
+    private final TableRef target;
+    private final WriteMode mode;
+    private final RunLog runs;
+    private final RunTotals totals;
+    private final String stream;
+    private final CheckpointStore store;
+    private StreamLock lock;
+    private Connection connection;
+    private SourceSession session;
+    private IncrementalSource src;
+    private BronzeWrite write;
+    /** Where the source stood when this attempt's snapshot was taken, kept with every checkpoint it writes. */
+    private Optional<SourcePosition> readAt;
+
+    IncrementalAttempt(RunContext run, Database source, Database warehouse, Increment increment, TableRef target, WriteMode mode,
+                       RunLog runs, RunTotals totals) {
+        this.run = run;
+        this.source = source;
+        this.warehouse = warehouse;
+        this.increment = increment;
+        this.target = target;
+        this.mode = mode;
+        this.runs = runs;
+        this.totals = totals;
+        this.stream = target.toString();
+        this.store = new CheckpointStore(target.schema());
+    }
+
+    void run() throws SQLException {
+        boolean healthy = false;
+        lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
+        try {
+            connection = warehouse.connect();
+            inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
+            Optional<Checkpoint> stored = inTransaction(() -> store.load(connection, stream));
+            // The snapshot is taken after the lock: it sees everything the run before this one committed. What the source had
+            // committed is asked just before it, so that everything the answer counts is in the snapshot; where the source stood
+            // is read again in it, so that the snapshot holds nothing past what the checkpoints say.
+            session = SourceSession.beginAfterProgress(source, CheckpointCheck.transactionsRead(stored));
+            readAt = session.position();
+            session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
+            src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
+            write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
+            Optional<String> refresh = inTransaction(() -> {
+                Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
+                if (existing.isPresent()) {
+                    StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
+                }
+                return CheckpointCheck.fullRefreshReason(increment, src, stored, existing, runs, connection, stream);
+            });
+            load(stored, refresh);
+            healthy = true;
+        } catch (DataAccessException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw e;
+        } finally {
+            if (session != null) {
+                session.close();
+            }
+            close(healthy);
+            // Last: nothing of this run is in progress once another may start.
+            lock.close();
+        }
+    }
+
+    /**
+     * Loads from the stored checkpoint, or everything again when {@code refresh} says why; from a source behind what the last
+     * run read, nothing (see {@link CheckpointCheck#behind}).
+     */
+    private void load(Optional<Checkpoint> stored, Optional<String> refresh) throws SQLException {
+        refresh.ifPresent(reason -> {
+            totals.details.put("full_refresh", reason);
+            run.warn("full refresh of " + target + ": " + reason);
+        });
+        if (refresh.isPresent() && mode == WriteMode.MERGE) {
+            replaceWithEverything(stored);
+            return;
+        }
+        // A refresh in append mode keeps the history and appends a complete copy.
+        Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
+        Optional<String> behind = from.isEmpty() ? Optional.empty() : CheckpointCheck.behind(from, session.progress(), src);
+        if (behind.isPresent()) {
+            String said = behind.get() + CheckpointCheck.BEHIND_OUTCOME;
+            totals.details.put("behind", said);
+            totals.details.put("checkpoint", from.get().describe());
+            run.warn(target + ": " + said);
+        } else {
+            Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
+            totals.details.put("checkpoint", reached.describe());
+            if (src.cursorNullable()) {
+                loadNullCursorRows(reached);
+            }
+            if (increment.detectDeletes()) {
+                markVanished();
+            }
+        }
+        inTransaction(() -> runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details));
+    }
+
+    /**
+     * Cursor mode: the rows after {@code from} (or a lookback before it), in chunks, each committed with
+     * the checkpoint at its last row; the first part replaces {@code stored}, which the stream held.
+     */
+    private Checkpoint loadPastCursor(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
+        CursorCheckpoint start = from.map(CursorCheckpoint.class::cast)
+            .orElseGet(() -> new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
+                Optional.empty(), src.filter()))
+            .readAt(readAt);
+        Optional<Position> last = start.last();
+        ReadStart readStart = ReadStart.of(increment, src, Optional.of(start));
+        List<String> lower = readStart.predicates();
+        String readAfter = readStart.describe();
+        Optional<Position> high = src.highest(lower);
+        if (high.isEmpty()) {
+            if (!stored.equals(Optional.of(start))) {
+                // Remember that the stream started, so a later run can tell a lost checkpoint from a first run, and where the
+                // source stood, so a later run can tell a source behind this one.
+                inTransaction(() -> store.advance(connection, stream, stored, start, run.runId()));
+            }
+            return start;
+        }
+        List<Position> ends = new ArrayList<>();
+        increment.chunkRows().ifPresent(n -> ends.addAll(src.boundaries(with(lower, src.upTo(high.get())), n)));
+        if (ends.isEmpty() || !ends.get(ends.size() - 1).equals(high.get())) {
+            ends.add(high.get());
+        }
+        Optional<Checkpoint> expected = stored;
+        CursorCheckpoint reached = start;
+        List<String> chunkLower = lower;
+        for (int chunk = 1; chunk <= ends.size(); chunk++) {
+            Position end = ends.get(chunk - 1);
+            // Re-reading a lookback window must not move the checkpoint back.
+            CursorCheckpoint after = last.isPresent() && !src.isAfter(end, last.get()) ? start : start.at(end);
+            Optional<Checkpoint> before = expected;
+            loadPart(src.read(with(chunkLower, src.upTo(end))), readAfter, () -> store.advance(connection, stream, before, after, run.runId()));
+            run.info("part %d of %d committed, checkpoint %s".formatted(chunk, ends.size(), after.describe()));
+            expected = Optional.of(after);
+            reached = after;
+            chunkLower = List.of(src.after(end));
+            readAfter = after.describe();
+        }
+        totals.details.put("chunks", ends.size());
+        return reached;
+    }
+
+    /** xmin mode: the rows written by transactions the stored snapshot did not see, in one part. */
+    private Checkpoint loadUnseenTransactions(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
+        XminCheckpoint after = src.xminCheckpoint().readAt(readAt);
+        ReadStart readStart = ReadStart.of(increment, src, from);
+        loadPart(src.read(readStart.predicates()), readStart.describe(), () -> store.advance(connection, stream, stored, after, run.runId()));
+        return after;
+    }
+
+    /** Rows whose cursor is NULL cannot be placed in cursor order: they are read on every run (documented). */
+    private void loadNullCursorRows(Checkpoint reached) throws SQLException {
+        long before = totals.rows;
+        loadPart(src.read(List.of(src.cursorIsNull())), reached.describe(), () -> { });
+        if (totals.rows > before) {
+            totals.details.put("null_cursor_rows", totals.rows - before);
+            if (mode == WriteMode.APPEND) {
+                run.warn("%,d rows of %s have a NULL %s; they are read on every run, and append mode adds them each time"
+                    .formatted(totals.rows - before, src.table(), src.cursorColumn().orElseThrow()));
+            }
+        }
+    }
+
+    /** Loads one part and commits it with whatever {@code alsoCommit} writes, such as its checkpoint. */
+    private void loadPart(ReadPlan plan, String readAfter, Runnable alsoCommit) throws SQLException {
+        BronzeLoad.checkNames(plan, target);
+        var metadata = metadata(plan, readAfter);
+        inTransaction(() -> {
+            var loading = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+            if (!loading.schemaChanges().isEmpty()) {
+                loading.applySchemaChanges();
+                commitAndContinue();
+                if (!loading.newSourceColumns().isEmpty()) {
+                    run.warn("added %s to %s: rows loaded before have NULL there until they change again; --full-refresh fills them"
+                        .formatted(String.join(", ", loading.newSourceColumns()), target));
+                }
+                loading = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+            }
+            long copying = System.nanoTime();
+            CopyPipe.Result result = copy(plan, loading.prepare());
+            long written = loading.finish(result.rows());
+            alsoCommit.run();
+            runs.progress(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes());
+            totals.pending(result, written);
+            totals.pendingRejected(loading.rejected());
+            run.info("copied and wrote %,d rows into %s in %d ms".formatted(result.rows(), target, (System.nanoTime() - copying) / 1_000_000));
+        });
+        totals.commitPending();
+    }
+
+    /** A full refresh in merge mode: the bronze table replaced by the whole source table, with its checkpoint, at once. */
+    private void replaceWithEverything(Optional<Checkpoint> stored) throws SQLException {
+        Checkpoint after = (increment.xmin() ? src.xminCheckpoint()
+            : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
+                src.highest(List.of()), src.filter())).readAt(readAt);
+        ReadPlan plan = src.read(List.of());
+        BronzeLoad.checkNames(plan, target);
+        inTransaction(() -> {
+            var load = new BronzeLoad(Sql.using(connection), plan, target, new BronzeWrite(WriteMode.REPLACE, write.keys(),
+                write.onConflict()), metadata(plan, ""));
+            CopyPipe.Result result = copy(plan, load.prepare());
+            session.close(); // the source snapshot must not hold a lock while the bronze table is swapped
+            session = null;
+            load.finish(result.rows());
+            store.advance(connection, stream, stored, after, run.runId());
+            totals.pending(result, result.rows());
+            totals.pendingRejected(load.rejected());
+            totals.details.put("checkpoint", after.describe());
+            runs.succeed(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes(), totals.details);
+        });
+        totals.commitPending();
+    }
+
+    /** Marks bronze rows whose key the source no longer has, and clears the mark of keys that came back. */
+    private void markVanished() throws SQLException {
+        ReadPlan keys = src.readKeys();
+        inTransaction(() -> {
+            if (BronzeTable.inspect(Sql.using(connection), target).isEmpty()) {
+                return; // nothing loaded yet, so nothing can have vanished
+            }
+            var vanished = new VanishedKeys(Sql.using(connection), target, keys);
+            copy(keys, vanished.prepare());
+            VanishedKeys.Marks marks = vanished.mark();
+            totals.details.put("deletes_marked", marks.deleted());
+            if (marks.returned() > 0) {
+                totals.details.put("deletes_cleared", marks.returned());
+            }
+        });
+    }
+
+    private CopyPipe.Result copy(ReadPlan plan, String copyIn) {
+        try {
+            return CopyIntoBronze.copy(run, connection, session, plan, copyIn);
+        } catch (SQLException e) {
+            throw new DataAccessException(e.getMessage(), e);
+        }
+    }
+
+    private BronzeMetadata metadata(ReadPlan plan, String readAfter) {
+        return new BronzeMetadata(run.runId(), source.settings().describe(), plan.table().map(TableRef::schema),
+            plan.table().map(TableRef::table), IncrementalExtract.EXTRACTION_TYPE, Optional.of(readAfter));
+    }
+
+    /**
+     * Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none,
+     * and only while the run holds the stream's lock.
+     */
+    private void inTransaction(Runnable work) throws SQLException {
+        inTransaction(() -> {
+            work.run();
+            return null;
+        });
+    }
+
+    private <T> T inTransaction(Supplier<T> work) throws SQLException {
+        try {
+            warehouse.begin(connection);
+            T result = work.get();
+            lock.confirm(connection);
+            connection.commit();
+            return result;
+        } catch (SQLException | RuntimeException e) {
+            totals.dropPending();
+            try {
+                connection.rollback();
+            } catch (SQLException rollback) {
+                e.addSuppressed(rollback);
+            }
+            throw e;
+        } finally {
+            connection.setAutoCommit(true);
+        }
+    }
+
+    /** Commits what the transaction did so far (schema changes) and goes on in a new one. */
+    private void commitAndContinue() {
+        lock.confirm(connection);
+        try {
+            warehouse.commitAndContinue(connection);
+        } catch (SQLException e) {
+            throw new DataAccessException(e.getMessage(), e);
+        }
+    }
+
+    /** Gives the connection back; one in doubt is closed instead. */
+    private void close(boolean healthy) {
+        if (connection == null) {
+            return;
+        }
+        if (healthy) {
+            try {
+                connection.close();
+                return;
+            } catch (SQLException | RuntimeException e) {
+                // Fall through: a connection that cannot close cleanly is not given back to the pool.
+            }
+        }
+        warehouse.discard(connection);
+    }
+
+    private static List<String> with(List<String> list, String item) {
+        var all = new ArrayList<>(list);
+        all.add(item);
+        return all;
+    }
+}
