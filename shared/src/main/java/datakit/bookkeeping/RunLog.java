@@ -150,6 +150,10 @@ public final class RunLog {
     }
 
     public Optional<PreviousRun> lastSuccess(Connection connection, String stream) {
+        // A dry run reads a schema that may not be migrated yet: no runs table, no run.
+        if (!Sql.using(connection).resultQuery("SELECT pg_catalog.to_regclass(?) IS NOT NULL", table).fetchOne(0, Boolean.class)) {
+            return Optional.empty();
+        }
         return Sql.using(connection).resultQuery("SELECT run_id, source_object, mode, write_mode FROM " + table
                 + " WHERE (stream = ? OR pg_catalog.jsonb_exists(details -> 'child_tables', ?)) AND status = 'succeeded'"
                 + " ORDER BY started_at DESC LIMIT 1", stream, stream)

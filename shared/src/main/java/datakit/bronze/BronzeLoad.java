@@ -138,11 +138,21 @@ public final class BronzeLoad {
         }
     }
 
+    /**
+     * Refuses, before anything is written, a load the existing table cannot take (a column whose type changed in the source,
+     * when rows are added to it); a dry run asks the same.
+     */
+    public void checkLoadable() {
+        if (loadsIntoExisting()) {
+            checkTypesOfExistingColumns();
+        }
+    }
+
     /** Creates what the rows go into and returns the COPY statement to stream them with. */
     public String prepare() {
+        checkLoadable();
         if (loadsIntoExisting()) {
             DatakitException.check(schemaChanges().isEmpty(), "Apply the schema changes of %s and commit before loading.", target);
-            checkTypesOfExistingColumns();
             db.execute("CREATE TEMPORARY TABLE " + Sql.quote(copyTarget.table()) + " (" + columnDefinitions(false, ", ") + ") ON COMMIT DROP");
         } else {
             // A table kept one row per key is updated in place by merges: room on each page lets an update

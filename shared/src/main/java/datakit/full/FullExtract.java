@@ -170,15 +170,10 @@ public final class FullExtract {
                 ReadPlan plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
                 var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
                 var children = childLoads(connection, plan, target, mode, metadata);
-                if (load.existing().isPresent()) {
-                    StreamGuard.check(runs, connection, stream, plan.table().map(TableRef::toString), mode);
-                }
                 for (ChildLoad child : children) {
                     lockStream(connection, child.target().toString(), runs);
-                    if (child.load().existing().isPresent()) {
-                        StreamGuard.check(runs, connection, child.target().toString(), plan.table().map(TableRef::toString), mode);
-                    }
                 }
+                refuseWhatTheRunWould(connection, plan, target, mode, load, children, runs);
                 if (!load.schemaChanges().isEmpty() || children.stream().anyMatch(c -> !c.load().schemaChanges().isEmpty())) {
                     load.applySchemaChanges();
                     children.forEach(c -> c.load().applySchemaChanges());
@@ -207,6 +202,23 @@ public final class FullExtract {
             closeSession();
             throw e;
         }
+    }
+
+    /**
+     * The refusals of the load, made before anything is written, by the run and by its dry run alike: a table that holds another
+     * stream or was loaded in another mode ({@link StreamGuard}), a column whose type changed under rows to be added.
+     */
+    private static void refuseWhatTheRunWould(Connection connection, ReadPlan plan, TableRef target, WriteMode mode, BronzeLoad load,
+                                              List<ChildLoad> children, RunLog runs) {
+        var loads = new LinkedHashMap<TableRef, BronzeLoad>();
+        loads.put(target, load);
+        children.forEach(child -> loads.put(child.target(), child.load()));
+        loads.forEach((table, each) -> {
+            if (each.existing().isPresent()) {
+                StreamGuard.check(runs, connection, table.toString(), plan.table().map(TableRef::toString), mode);
+            }
+            each.checkLoadable();
+        });
     }
 
     /** Rows appended to a bronze table land in its columns as they are: flattened keys keep the types they have there. */
@@ -272,8 +284,10 @@ public final class FullExtract {
         Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
         ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
         var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+        List<ChildLoad> childLoads = childLoads(connection, plan, target, mode, metadata);
+        refuseWhatTheRunWould(connection, plan, target, mode, load, childLoads, new RunLog(target.schema()));
         var children = new LinkedHashMap<String, String>();
-        for (ChildLoad child : childLoads(connection, plan, target, mode, metadata)) {
+        for (ChildLoad child : childLoads) {
             children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
                 .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
                 child.plan().estimatedRows(), child.plan().copySql()));

@@ -1,7 +1,9 @@
 package datakit.incremental;
 
 import datakit.bookkeeping.RunLog;
+import datakit.bookkeeping.StreamGuard;
 import datakit.bronze.BronzeTable;
+import datakit.bronze.WriteMode;
 import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CursorCheckpoint;
 import datakit.checkpoint.XidRanges;
@@ -10,6 +12,7 @@ import datakit.error.DatakitException;
 import datakit.error.ExitCode;
 import datakit.source.IncrementalSource;
 import datakit.source.SourceProgress;
+import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.util.Optional;
 
@@ -43,11 +46,15 @@ final class CheckpointCheck {
     }
 
     /**
-     * Why this run must reload everything, if it must: asked for, or a checkpoint that no longer fits.
-     * Without --on-bad-checkpoint full-refresh, a checkpoint that does not fit stops the run instead.
+     * What the run decides before it writes, and its dry run alike: it refuses a table that holds another stream or was loaded
+     * in another mode ({@link StreamGuard}); then, why it must reload everything, if it must: asked for, or a checkpoint that no
+     * longer fits. Without --on-bad-checkpoint full-refresh, a checkpoint that does not fit stops the run instead.
      */
-    static Optional<String> fullRefreshReason(Increment increment, IncrementalSource src, Optional<Checkpoint> stored,
+    static Optional<String> fullRefreshReason(Increment increment, WriteMode mode, IncrementalSource src, Optional<Checkpoint> stored,
                                               Optional<BronzeTable> existing, RunLog runs, Connection connection, String stream) {
+        if (existing.isPresent()) {
+            StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
+        }
         if (increment.fullRefresh().isPresent()) {
             return increment.fullRefresh();
         }
@@ -62,7 +69,7 @@ final class CheckpointCheck {
             + "--full-refresh, or let such runs do it with --on-bad-checkpoint full-refresh.").formatted(stream, problem.get().reason()));
     }
 
-    static Optional<Problem> problem(IncrementalSource src, Optional<Checkpoint> stored, Optional<BronzeTable> existing, RunLog runs,
+    private static Optional<Problem> problem(IncrementalSource src, Optional<Checkpoint> stored, Optional<BronzeTable> existing, RunLog runs,
                                      Connection connection, String stream) {
         if (stored.isEmpty()) {
             boolean loadedBefore = existing.isPresent() && runs.lastSuccess(connection, stream)

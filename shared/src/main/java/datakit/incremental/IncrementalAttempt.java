@@ -1,7 +1,6 @@
 package datakit.incremental;
 
 import datakit.bookkeeping.RunLog;
-import datakit.bookkeeping.StreamGuard;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
@@ -87,10 +86,12 @@ final class IncrementalAttempt {
             write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
             Optional<String> refresh = inTransaction(() -> {
                 Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
-                if (existing.isPresent()) {
-                    StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
+                Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
+                if (reason.isEmpty()) {
+                    ReadPlan columns = src.read(List.of());
+                    IncrementalExtract.checkedLoad(connection, columns, target, write, metadata(columns, ""));
                 }
-                return CheckpointCheck.fullRefreshReason(increment, src, stored, existing, runs, connection, stream);
+                return reason;
             });
             load(stored, refresh);
             healthy = true;

@@ -158,6 +158,16 @@ public final class IncrementalExtract {
         }
     }
 
+    /**
+     * A load into the bronze table as it is, checked before any row is read, by the run and its dry run alike: a run that
+     * finds no rows refuses what one that finds some would.
+     */
+    static BronzeLoad checkedLoad(Connection connection, ReadPlan plan, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
+        var load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+        load.checkLoadable();
+        return load;
+    }
+
     /** The stream's checkpoint, which the dry run reads before it takes its snapshot, as the run does. */
     private Optional<Checkpoint> storedCheckpoint(TableRef target) {
         try {
@@ -191,19 +201,18 @@ public final class IncrementalExtract {
             : src.cursorColumn().orElseThrow() + " " + src.cursorType().orElseThrow() + ", ties by " + String.join(", ", src.tieColumns()));
         extras.put("checkpoint", stored.map(Checkpoint::describe).orElse("none: the first run reads everything"
             + increment.initialValue().map(v -> " from " + v).orElse("")));
-        Optional<CheckpointCheck.Problem> problem = stored.isEmpty() ? Optional.empty()
-            : CheckpointCheck.problem(src, stored, existing, new RunLog(target.schema()), connection, target.toString());
-        Optional<String> refresh = increment.fullRefresh().or(() -> problem.map(CheckpointCheck.Problem::reason));
-        refresh.ifPresent(r -> extras.put("full refresh", (increment.fullRefresh().isPresent()
-            || increment.onBadCheckpoint() == Increment.BadCheckpoint.FULL_REFRESH ? "would run: " : "needed, so the run would stop: ") + r));
+        Optional<String> refresh = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, new RunLog(target.schema()),
+            connection, target.toString());
+        refresh.ifPresent(r -> extras.put("full refresh", "would run: " + r));
         if (refresh.isEmpty()) {
             CheckpointCheck.behind(stored, progress, src).ifPresent(why -> extras.put("behind", why + CheckpointCheck.BEHIND_PLAN));
         }
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
             delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
-        var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
-            metadata);
+        var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
+        var load = refresh.isEmpty() ? checkedLoad(connection, delta, target, write, metadata)
+            : new BronzeLoad(Sql.using(connection), delta, target, write, metadata);
         DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
             Migrations.pending(warehouse.dataSource(), target.schema()), extras);
     }

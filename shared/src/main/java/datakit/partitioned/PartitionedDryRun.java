@@ -1,5 +1,6 @@
 package datakit.partitioned;
 
+import datakit.bookkeeping.RunLog;
 import datakit.bronze.BronzeParts;
 import datakit.bronze.BronzeTable;
 import datakit.checkpoint.PartStore;
@@ -59,7 +60,7 @@ final class PartitionedDryRun {
     private void print(Connection connection, PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
                        String fingerprint) {
         DSLContext db = Sql.using(connection);
-        bronze.checkTargets(db, plan.parts());
+        SharedLoad.refuseWhatTheRunWould(connection, plan, bronze, target, new RunLog(target.schema()));
         var store = new PartStore(target.schema());
         String stream = target.toString();
         Optional<PartStore.Load> current = store.load(connection, stream);

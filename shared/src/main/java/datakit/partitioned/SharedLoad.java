@@ -50,15 +50,23 @@ final class SharedLoad {
     }
 
     /**
+     * The refusals of a load, made before anything is written, by the run and by its dry run alike: a part's table that is not
+     * the load's own, a bronze table that holds another stream or was loaded in another mode ({@link StreamGuard}).
+     */
+    static void refuseWhatTheRunWould(Connection transaction, PartitionedPlan plan, BronzeParts bronze, TableRef target, RunLog runs) {
+        bronze.checkTargets(Sql.using(transaction), plan.parts());
+        if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
+            StreamGuard.check(runs, transaction, target.toString(), plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
+        }
+    }
+
+    /**
      * Joins the unfinished load of the stream, or starts one, in {@code transaction}; {@code lock} is this
      * process's hold on the stream, shared with the other processes of the load.
      */
     Joined join(Connection transaction, StreamLock lock, PartitionedPlan plan, PartitionedLoad how, String fingerprint, BronzeParts bronze) {
         StreamLock.waitForTransaction(transaction, stream, "load");
-        bronze.checkTargets(Sql.using(transaction), plan.parts());
-        if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
-            StreamGuard.check(runs, transaction, stream, plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
-        }
+        refuseWhatTheRunWould(transaction, plan, bronze, target, runs);
         boolean alone = lock.otherHolders() == 0;
         if (alone) {
             runs.abandonStale(transaction, stream, run.runId());
