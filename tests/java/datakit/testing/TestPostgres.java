@@ -56,8 +56,10 @@ public final class TestPostgres {
     }
 
     /**
-     * Drops the databases this JVM made, each on its own: a database holding a replication slot cannot be dropped, so the
-     * slots a test left in them go first (a slot left on a shared server keeps WAL for ever and makes health degraded).
+     * Drops what the tests made on a server we do not own. The slots go first, all of them, as they are quick to drop and
+     * keep WAL for ever (a database holding one cannot be dropped either); then the databases, each on its own (each drop
+     * waits for a checkpoint: the build gives this hook minutes, see the failsafe configuration), then the roles named
+     * after them.
      */
     private static void dropCreatedDatabases() {
         try (Connection admin = connect("postgres"); Statement st = admin.createStatement()) {
@@ -65,6 +67,12 @@ public final class TestPostgres {
                 try {
                     st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + name
                         + "' AND NOT active");
+                } catch (SQLException e) {
+                    System.err.println("could not drop the slots of the test database " + name + ": " + e.getMessage());
+                }
+            }
+            for (String name : CREATED) {
+                try {
                     st.execute("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
                 } catch (SQLException e) {
                     System.err.println("could not drop the test database " + name + ": " + e.getMessage());
