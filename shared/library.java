@@ -165,6 +165,7 @@
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CopyIntoBronze.java
 //SOURCES src/main/java/datakit/run/DryRun.java
+//SOURCES src/main/java/datakit/run/RecordedRun.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java

@@ -13,12 +13,12 @@ import datakit.cdc.ReplicationProbe;
 import datakit.cdc.ReplicationSession;
 import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
-import datakit.db.Migrations;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.report.Sizes;
+import datakit.run.RecordedRun;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -82,21 +82,17 @@ public final class CdcExtract {
                 CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema);
                 return;
             }
-            Migrations.apply(warehouse.dataSource(), bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
-            run.info("checked the migrations of " + bronzeSchema);
-            var runs = new RunLog(bronzeSchema);
-            runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
+            var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
                 Optional.of(tables.isEmpty() ? "all tables" : tables.stream().map(TableRef::toString).collect(Collectors.joining(", "))),
                 request.stream(), EXTRACTION_TYPE, WriteMode.APPEND.label(),
-                Map.of("slot", request.slot(), "publication", request.publication())));
-            try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
-                lock.inTransaction(connection -> runs.abandonStale(connection, request.stream(), run.runId()));
-                stream(src, request, tables, bronzeSchema, runs, lock);
-            } catch (SQLException | RuntimeException e) {
-                var error = SqlErrors.failure("Capturing the changes of slot " + request.slot(), e);
-                runs.recordFailure(warehouse, run, error.getMessage());
-                throw error;
-            }
+                Map.of("slot", request.slot(), "publication", request.publication()));
+            RecordedRun.run(run, warehouse, bronzeSchema, record, runs -> {
+                try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
+                    lock.inTransaction(connection -> runs.abandonStale(connection, request.stream(), run.runId()));
+                    stream(src, request, tables, bronzeSchema, runs, lock);
+                }
+                return null;
+            }, e -> SqlErrors.failure("Capturing the changes of slot " + request.slot(), e));
         } catch (SQLException e) {
             throw SqlErrors.failure("Planning the capture of slot " + request.slot(), e);
         }

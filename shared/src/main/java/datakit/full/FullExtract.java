@@ -22,6 +22,7 @@ import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.CopyIntoBronze;
 import datakit.run.DryRun;
+import datakit.run.RecordedRun;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
@@ -102,10 +103,6 @@ public final class FullExtract {
             printPlan(plan, target, mode, metadata);
             return;
         }
-        long migrating = System.nanoTime();
-        Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
-        run.info("checked the migrations of %s in %d ms".formatted(target.schema(), millisSince(migrating)));
-        var runs = new RunLog(target.schema());
         var recorded = new LinkedHashMap<String, Object>(Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
         if (!plan.children().isEmpty()) {
             // Child tables belong to this stream: a later load of one of them as a stream of its own is refused.
@@ -113,34 +110,36 @@ public final class FullExtract {
         }
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(), plan.table().map(TableRef::toString),
             target.toString(), EXTRACTION_TYPE, mode.label(), recorded);
-        runs.start(warehouse, record);
-        long started = System.nanoTime();
         try {
-            Retry retry = Retry.forLoad(source.retry(), warehouse.retry());
-            CopyPipe.Result result = retry.run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
-                (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
-            var details = new LinkedHashMap<String, Object>(readNotes());
-            if (!childRows.isEmpty()) {
-                details.put("child_tables", new LinkedHashMap<>(childRows));
-            }
-            if (!rejected.isEmpty()) {
-                details.put("rejected", rejected);
-            }
-            keys.drifts().forEach((column, drift) -> details.put("drift " + column, drift.describe()));
-            if (run.json()) {
-                keys.profiles().forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
-            }
-            new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
-                mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
-            if (!run.json()) {
-                keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
-            }
-        } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source, warehouse);
-            runs.recordFailure(warehouse, run, error.getMessage());
-            throw error;
+            RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
+                copyAndSummarize(plan, target, mode, metadata, runs);
+                return null;
+            }, e -> SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source, warehouse));
         } finally {
             closeSession();
+        }
+    }
+
+    private void copyAndSummarize(ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata, RunLog runs) throws SQLException {
+        long started = System.nanoTime();
+        Retry retry = Retry.forLoad(source.retry(), warehouse.retry());
+        CopyPipe.Result result = retry.run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
+            (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
+        var details = new LinkedHashMap<String, Object>(readNotes());
+        if (!childRows.isEmpty()) {
+            details.put("child_tables", new LinkedHashMap<>(childRows));
+        }
+        if (!rejected.isEmpty()) {
+            details.put("rejected", rejected);
+        }
+        keys.drifts().forEach((column, drift) -> details.put("drift " + column, drift.describe()));
+        if (run.json()) {
+            keys.profiles().forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
+        }
+        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
+            mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
+        if (!run.json()) {
+            keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
         }
     }
 

@@ -17,6 +17,7 @@ import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.DryRun;
+import datakit.run.RecordedRun;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
@@ -68,28 +69,26 @@ public final class IncrementalExtract {
         }
         Increment increment = checked.increment();
         Selection selection = increment.selection();
-        Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
-        var runs = new RunLog(target.schema());
-        runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
+        var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
-            Map.of("cursor", increment.cursorField().orElse("xmin"))));
-        long started = System.nanoTime();
+            Map.of("cursor", increment.cursorField().orElse("xmin")));
         var totals = new RunTotals();
         checked.rowSecurity().ifPresent(note -> totals.details.put("row_security", note));
-        try {
-            Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
-                new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
-                return null;
-            }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
-                .formatted(attempt, target, Retry.cause(failure))));
-        } catch (SQLException | RuntimeException e) {
-            var error = SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source,
-                warehouse);
-            runs.recordFailure(warehouse, run, error.getMessage());
-            throw error;
-        }
-        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), selection.describe(), target.toString(),
-            mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
+        RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
+            loadAndSummarize(increment, target, mode, runs, totals);
+            return null;
+        }, e -> SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source, warehouse));
+    }
+
+    private void loadAndSummarize(Increment increment, TableRef target, WriteMode mode, RunLog runs, RunTotals totals) throws SQLException {
+        long started = System.nanoTime();
+        Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
+            new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
+            return null;
+        }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
+            .formatted(attempt, target, Retry.cause(failure))));
+        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), increment.selection().describe(),
+            target.toString(), mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
     }
 
     /** The increment as checked against the source, and the policies that limit what its role reads. */

@@ -7,7 +7,6 @@ import datakit.bronze.BronzeParts;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.PartStore;
 import datakit.db.Database;
-import datakit.db.Migrations;
 import datakit.db.RecoveryConflict;
 import datakit.db.ReplayLag;
 import datakit.db.Retry;
@@ -16,6 +15,7 @@ import datakit.error.DatakitException;
 import datakit.report.PartsProgress;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
+import datakit.run.RecordedRun;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
 import datakit.source.Selection;
@@ -111,20 +111,14 @@ public final class PartitionedExtract {
                     plan.fingerprint(source.settings().describe(), how.layout()));
                 return;
             }
-            Migrations.apply(warehouse.dataSource(), target.schema()).forEach(m -> run.info("applied migration " + m + " to " + target.schema()));
-            var runs = new RunLog(target.schema());
-            runs.start(warehouse, new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
+            var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
                 plan.read().table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
                 Map.of("parts", plan.parts().size(), "layout", how.layout().label(), "shard", how.shard().toString(),
-                    "estimated_rows", plan.estimatedRows())));
-            try {
+                    "estimated_rows", plan.estimatedRows()));
+            RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
                 loadRetried(plan, target, how, runs);
-            } catch (SQLException | RuntimeException e) {
-                var error = SqlErrors.loadFailure("Loading the parts of " + plan.read().describe() + " into " + target, e,
-                    source, warehouse);
-                runs.recordFailure(warehouse, run, error.getMessage());
-                throw error;
-            }
+                return null;
+            }, e -> SqlErrors.loadFailure("Loading the parts of " + plan.read().describe() + " into " + target, e, source, warehouse));
         } finally {
             closeHolder();
         }
