@@ -17,6 +17,7 @@ import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.DryRun;
+import datakit.run.Landings;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
@@ -135,7 +136,7 @@ public final class IncrementalExtract {
         if (increment.fullRefresh().isEmpty()) {
             Selection asked = selection;
             try {
-                selection = warehouse.inTransaction(connection -> BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, asked));
+                selection = warehouse.inTransaction(connection -> Landings.keepingFlattenedTypes(Sql.using(connection), target, asked));
             } catch (SQLException | DataAccessException e) {
                 throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
             }
@@ -202,7 +203,7 @@ public final class IncrementalExtract {
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
             delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
-        var load = new BronzeLoad(Sql.using(connection), delta, target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
+        var load = new BronzeLoad(Sql.using(connection), Landings.of(delta), target, new BronzeWrite(mode, src.keyColumns(), increment.onConflict()),
             metadata);
         DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
             Migrations.pending(warehouse.dataSource(), target.schema()), extras);

@@ -59,7 +59,7 @@ final class PartitionedDryRun {
     private void print(Connection connection, PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
                        String fingerprint) {
         DSLContext db = Sql.using(connection);
-        bronze.checkTargets(db, plan.parts());
+        bronze.checkTargets(db, plan.sourceTables());
         var store = new PartStore(target.schema());
         String stream = target.toString();
         Optional<PartStore.Load> current = store.load(connection, stream);

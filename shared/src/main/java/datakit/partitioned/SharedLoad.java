@@ -55,7 +55,7 @@ final class SharedLoad {
      */
     Joined join(Connection transaction, StreamLock lock, PartitionedPlan plan, PartitionedLoad how, String fingerprint, BronzeParts bronze) {
         StreamLock.waitForTransaction(transaction, stream, "load");
-        bronze.checkTargets(Sql.using(transaction), plan.parts());
+        bronze.checkTargets(Sql.using(transaction), plan.sourceTables());
         if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
             StreamGuard.check(runs, transaction, stream, plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
         }
@@ -257,7 +257,7 @@ final class SharedLoad {
             if (staged.kept()) {
                 kept.add(new BronzeParts.Placed(planned.name(), table, table));
             } else {
-                loaded.add(new BronzeParts.Placed(planned.name(), table, bronze.home(parts.get(planned.name()), table)));
+                loaded.add(new BronzeParts.Placed(planned.name(), table, bronze.home(parts.get(planned.name()).relation(), table)));
             }
         }
         List<TableRef> previous = records.values().stream().flatMap(r -> r.publishedCopy().stream()).map(PartStore.Copy::ref).toList();
