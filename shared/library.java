@@ -42,6 +42,8 @@
 //SOURCES src/main/java/datakit/bronze/BronzeWrite.java
 //SOURCES src/main/java/datakit/bronze/ConflictPolicy.java
 //SOURCES src/main/java/datakit/bronze/JsonTextColumns.java
+//SOURCES src/main/java/datakit/bronze/Landing.java
+//SOURCES src/main/java/datakit/bronze/LandingColumn.java
 //SOURCES src/main/java/datakit/bronze/LargeObjectColumns.java
 //SOURCES src/main/java/datakit/bronze/Layout.java
 //SOURCES src/main/java/datakit/bronze/Rejects.java
@@ -165,6 +167,7 @@
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CopyIntoBronze.java
 //SOURCES src/main/java/datakit/run/DryRun.java
+//SOURCES src/main/java/datakit/run/Landings.java
 //SOURCES src/main/java/datakit/run/RecordedRun.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java

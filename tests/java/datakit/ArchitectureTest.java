@@ -1,5 +1,9 @@
 package datakit;
 
+import static com.tngtech.archunit.core.domain.JavaCall.Predicates.target;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo;
+import static com.tngtech.archunit.core.domain.properties.HasName.Predicates.nameMatching;
+import static com.tngtech.archunit.core.domain.properties.HasOwner.Predicates.With.owner;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
@@ -8,11 +12,14 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.Test;
+import org.postgresql.copy.CopyManager;
+import org.postgresql.copy.CopyOperation;
 
 /**
  * The library's dependency rules, read from its compiled classes: the packages form no cycle, the command line
- * ({@code cli}) and the tools above it are reached by nothing below them, and the error type is a leaf
- * every package may use. docs/architecture.md draws the layers.
+ * ({@code cli}) and the tools above it are reached by nothing below them, the error type is a leaf
+ * every package may use, the landing side ({@code bronze}) knows nothing of the reader ({@code source}), and
+ * only {@code db.CopyPipe} opens, completes or cancels a COPY. docs/architecture.md draws the layers.
  */
 class ArchitectureTest {
     static final JavaClasses LIBRARY = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -34,6 +41,22 @@ class ArchitectureTest {
     void theErrorTypeIsALeaf() {
         classes().that().resideInAPackage("datakit.error..")
             .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.error..", "java..")
+            .check(LIBRARY);
+    }
+
+    @Test
+    void theLandingSideDoesNotReachTheReader() {
+        noClasses().that().resideInAPackage("datakit.bronze..")
+            .should().dependOnClassesThat().resideInAPackage("datakit.source..")
+            .check(LIBRARY);
+    }
+
+    /** A COPY into the warehouse that some failure leaves open, or completes, is the trap CopyPipe exists for. */
+    @Test
+    void onlyTheCopyPipeOpensCompletesOrCancelsACopy() {
+        noClasses().that().haveNameNotMatching("datakit\\.db\\.CopyPipe(\\$.*)?")
+            .should().callMethodWhere(target(owner(assignableTo(CopyManager.class))).and(target(nameMatching("copyIn"))))
+            .orShould().callMethodWhere(target(owner(assignableTo(CopyOperation.class))).and(target(nameMatching("endCopy|cancelCopy"))))
             .check(LIBRARY);
     }
 }

@@ -2,9 +2,6 @@ package datakit.bronze;
 
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
-import datakit.source.ReadPlan;
-import datakit.source.SourceColumn;
-import datakit.source.SourceSession;
 import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -36,7 +33,7 @@ public final class BronzeLoad {
     private static final Set<String> SYSTEM_COLUMNS = Set.of("tableoid", "xmin", "cmin", "xmax", "cmax", "ctid");
 
     private final DSLContext db;
-    private final ReadPlan plan;
+    private final Landing landing;
     private final TableRef target;
     private final BronzeWrite write;
     private final BronzeMetadata metadata;
@@ -44,9 +41,9 @@ public final class BronzeLoad {
     private final TableRef copyTarget;
     private Map<String, Long> rejected = Map.of();
 
-    public BronzeLoad(DSLContext db, ReadPlan plan, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
+    public BronzeLoad(DSLContext db, Landing landing, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
         this.db = db;
-        this.plan = plan;
+        this.landing = landing;
         this.target = target;
         this.write = write;
         this.metadata = metadata;
@@ -65,9 +62,9 @@ public final class BronzeLoad {
             : target.withTable("_bronze_staging_" + metadata.runId().toString().substring(0, 8) + "_" + tag);
     }
 
-    /** Fails fast, before anything is written, when the plan's columns cannot make a bronze table. */
-    public static void checkNames(ReadPlan plan, TableRef target) {
-        checkNames(plan.columns().stream().map(SourceColumn::name).toList(), plan.describe(), target);
+    /** Fails fast, before anything is written, when the landing's columns cannot make a bronze table. */
+    public static void checkNames(Landing landing, TableRef target) {
+        checkNames(landing.names(), landing.origin(), target);
     }
 
     /** Fails fast when these source columns cannot make the bronze table {@code target}. */
@@ -101,7 +98,7 @@ public final class BronzeLoad {
     /** Source columns the existing bronze table lacks, which this load adds. */
     public List<String> newSourceColumns() {
         return loadsIntoExisting()
-            ? plan.columns().stream().map(SourceColumn::name).filter(c -> !existing.get().columns().containsKey(c)).toList()
+            ? landing.names().stream().filter(c -> !existing.get().columns().containsKey(c)).toList()
             : List.of();
     }
 
@@ -115,7 +112,7 @@ public final class BronzeLoad {
         }
         BronzeTable table = existing.get();
         var changes = new ArrayList<String>();
-        plan.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
+        landing.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
             .forEach(c -> changes.add(addColumn(c.name(), c.bronzeType())));
         metadata.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
             .forEach(c -> changes.add(addColumn(c.name(), c.type())));
@@ -160,7 +157,7 @@ public final class BronzeLoad {
             db.execute("CREATE TABLE " + copyTarget.sql() + " (" + columnDefinitions(false, ", ") + ")"
                 + (write.uniqueKeys() ? " WITH (fillfactor = " + MERGE_FILLFACTOR + ")" : ""));
         }
-        return "COPY " + copyTarget.sql() + " (" + SourceSession.columnList(plan.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
+        return landing.copyInto(copyTarget);
     }
 
     /**
@@ -168,7 +165,7 @@ public final class BronzeLoad {
      * writes fewer); the caller then commits.
      */
     public long finish(long copiedRows) {
-        var rejects = new Rejects(db, copyTarget, plan, target.schema(), target.toString(), metadata.runId());
+        var rejects = new Rejects(db, copyTarget, landing, target.schema(), target.toString(), metadata.runId());
         var counts = new LinkedHashMap<String, Long>(JsonTextColumns.parse(rejects));
         counts.putAll(LargeObjectColumns.check(rejects));
         rejected = counts;
@@ -199,7 +196,7 @@ public final class BronzeLoad {
     }
 
     private long insertFromStaging() {
-        String columns = SourceSession.columnList(plan.columns());
+        String columns = quoted(landing.names());
         String metadataNames = quoted(metadata.columns().stream().map(BronzeMetadata.Column::name).toList());
         String insert = "INSERT INTO " + target.sql() + " (" + columns + ", " + metadataNames + ") SELECT "
             + columns + ", " + String.join(", ", metadata.valueExpressions()) + " FROM " + copyTarget.sql();
@@ -229,7 +226,7 @@ public final class BronzeLoad {
     private Optional<RuntimeException> notUnique(DataAccessException e) {
         if ("21000".equals(e.sqlState()) || "23505".equals(e.sqlState())) {
             return Optional.of(DatakitException.badInput("The key (%s) is not unique in %s, so rows cannot be merged by it: %s. "
-                + "Give --primary-key with columns that identify one row.", String.join(", ", write.keys()), plan.describe(),
+                + "Give --primary-key with columns that identify one row.", String.join(", ", write.keys()), landing.origin(),
                 SqlErrors.serverMessage(e)));
         }
         return Optional.empty();
@@ -237,7 +234,7 @@ public final class BronzeLoad {
 
     private String updateAll() {
         var assignments = new ArrayList<String>();
-        plan.columns().stream().map(SourceColumn::name).filter(c -> !write.keys().contains(c))
+        landing.names().stream().filter(c -> !write.keys().contains(c))
             .forEach(c -> assignments.add(Sql.quote(c) + " = excluded." + Sql.quote(c)));
         metadata.columns().forEach(c -> assignments.add(Sql.quote(c.name()) + " = excluded." + Sql.quote(c.name())));
         return String.join(", ", assignments);
@@ -252,7 +249,7 @@ public final class BronzeLoad {
 
     private void checkTypesOfExistingColumns() {
         var columns = existing.orElseThrow().columns();
-        for (SourceColumn c : plan.columns()) {
+        for (LandingColumn c : landing.columns()) {
             String type = columns.get(c.name());
             if (type != null && !type.equals(c.bronzeType())) {
                 throw DatakitException.badInput("Column %s is %s in the source but %s in %s, so loading into it could change values. "
@@ -274,15 +271,15 @@ public final class BronzeLoad {
 
     /** @param withMetadata the bronze table's columns, or (false) the staging table's: no metadata, declared JSON as text */
     private String columnDefinitions(boolean withMetadata, String separator) {
-        var definitions = plan.columns().stream().map(c -> Sql.quote(c.name()) + " "
-            + (withMetadata || !plan.checks().jsonText().contains(c.name()) ? c.bronzeType() : "text")).collect(Collectors.toList());
+        var definitions = landing.columns().stream().map(c -> Sql.quote(c.name()) + " "
+            + (withMetadata || !landing.checks().jsonText().contains(c.name()) ? c.bronzeType() : "text")).collect(Collectors.toList());
         if (withMetadata) {
             metadata.columns().forEach(c -> definitions.add(Sql.quote(c.name()) + " " + c.type()));
         }
         return String.join(separator, definitions);
     }
 
-    private static String quoted(List<String> names) {
+    static String quoted(List<String> names) {
         return names.stream().map(Sql::quote).collect(Collectors.joining(", "));
     }
 }

@@ -1,9 +1,6 @@
 package datakit.bronze;
 
 import datakit.error.DatakitException;
-import datakit.source.Part;
-import datakit.source.ReadPlan;
-import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
@@ -13,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 
 /**
@@ -30,7 +26,7 @@ import org.jooq.DSLContext;
 public final class BronzeParts {
     private static final String PART_CHECK = "_bronze_partition_is_part";
 
-    private final ReadPlan plan;
+    private final Landing landing;
     private final TableRef target;
     private final Layout layout;
     private final BronzeMetadata metadata;
@@ -39,8 +35,8 @@ public final class BronzeParts {
     public record Placed(String part, TableRef table, TableRef home) {
     }
 
-    public BronzeParts(ReadPlan plan, TableRef target, Layout layout, BronzeMetadata metadata) {
-        this.plan = plan;
+    public BronzeParts(Landing landing, TableRef target, Layout layout, BronzeMetadata metadata) {
+        this.landing = landing;
         this.target = target;
         this.layout = layout;
         this.metadata = metadata;
@@ -52,24 +48,26 @@ public final class BronzeParts {
     }
 
     /** Where a part's rows live once published: its own table (single), or one named after its source table (mirror). */
-    public TableRef home(Part part, TableRef partTable) {
-        return layout == Layout.SINGLE ? partTable : target.withTable(part.relation().table());
+    public TableRef home(TableRef sourceTable, TableRef partTable) {
+        return layout == Layout.SINGLE ? partTable : target.withTable(sourceTable.table());
     }
 
     /**
      * Checks, before anything is loaded, that publishing can work: the tables it would replace are bronze
      * tables no view depends on, and mirrored names are distinct and free.
+     *
+     * @param sourceTables the source table of each part
      */
-    public void checkTargets(DSLContext db, List<Part> parts) {
-        BronzeLoad.checkNames(plan, target);
+    public void checkTargets(DSLContext db, List<TableRef> sourceTables) {
+        BronzeLoad.checkNames(landing, target);
         BronzeTable.inspect(db, target).ifPresent(t -> t.requireBronze().requireNoDependents());
         if (layout == Layout.MIRROR) {
             var seen = new HashSet<String>();
-            for (Part part : parts) {
-                TableRef home = home(part, null);
+            for (TableRef sourceTable : sourceTables) {
+                TableRef home = home(sourceTable, null);
                 DatakitException.check(seen.add(home.table()), "Two parts of %s are tables named %s, and --layout mirror names bronze "
-                    + "tables after them. Use --layout single.", plan.describe(), TableRef.display(home.table()));
-                BronzeLoad.checkNames(plan, home);
+                    + "tables after them. Use --layout single.", landing.origin(), TableRef.display(home.table()));
+                BronzeLoad.checkNames(landing, home);
                 BronzeTable.inspect(db, home).ifPresent(t -> t.requireBronze().requireNoDependents());
             }
         }
@@ -77,9 +75,8 @@ public final class BronzeParts {
 
     /** Creates the part's table in the caller's transaction and returns the COPY that fills it. */
     public String create(DSLContext db, TableRef table) {
-        String columns = plan.columns().stream().map(c -> Sql.quote(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", "));
-        db.execute("CREATE TABLE " + table.sql() + " (" + columns + ")");
-        return "COPY " + table.sql() + " (" + SourceSession.columnList(plan.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
+        db.execute("CREATE TABLE " + table.sql() + " (" + landing.definitions() + ")");
+        return landing.copyInto(table);
     }
 
     /** After the COPY: the partition column, checked in the single layout, and the metadata columns of this run. */
@@ -126,7 +123,7 @@ public final class BronzeParts {
     private void publishSingle(DSLContext db, UUID load, List<Placed> loaded, List<Placed> kept, List<TableRef> obsolete) {
         TableRef staging = target.withTable("_bronze_staging_" + load.toString().substring(0, 8));
         var columns = new ArrayList<String>();
-        plan.columns().forEach(c -> columns.add(Sql.quote(c.name()) + " " + c.bronzeType()));
+        landing.columns().forEach(c -> columns.add(Sql.quote(c.name()) + " " + c.bronzeType()));
         columns.add(Sql.quote(BronzeMetadata.PARTITION.name()) + " " + BronzeMetadata.PARTITION.type() + " NOT NULL");
         metadata.columns().forEach(c -> columns.add(Sql.quote(c.name()) + " " + c.type()));
         db.execute("CREATE TABLE " + staging.sql() + " (" + String.join(", ", columns) + ") PARTITION BY LIST ("

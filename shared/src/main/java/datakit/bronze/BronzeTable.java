@@ -1,7 +1,6 @@
 package datakit.bronze;
 
 import datakit.error.DatakitException;
-import datakit.source.Selection;
 import datakit.sql.TableRef;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,17 +34,6 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
      */
     public static boolean isReserved(String name) {
         return BOOKKEEPING.contains(name) || name.startsWith(OWN_PREFIX);
-    }
-
-    /**
-     * {@code selection} with its flattened keys keeping the types the bronze table {@code target} already
-     * gives them: a load that adds rows to a table must not change its columns' types.
-     */
-    public static Selection keepingFlattenedTypes(DSLContext db, TableRef target, Selection selection) {
-        if (selection.flatten().isEmpty()) {
-            return selection;
-        }
-        return inspect(db, target).map(t -> selection.flatten(selection.flatten().keeping(t.columns()))).orElse(selection);
     }
 
     /** The table as it stands now, or empty when it does not exist yet. */

@@ -24,7 +24,7 @@ final class JsonTextColumns {
         TableRef staged = rejects.staged();
         String schema = rejects.schema();
         var rejected = new LinkedHashMap<String, Long>();
-        for (String column : rejects.plan().checks().jsonText()) {
+        for (String column : rejects.landing().checks().jsonText()) {
             String name = Sql.quote(column);
             db.execute("SAVEPOINT bronze_json_text");
             try {

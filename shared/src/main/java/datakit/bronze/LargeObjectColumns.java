@@ -1,6 +1,5 @@
 package datakit.bronze;
 
-import datakit.source.LargeObjects;
 import datakit.sql.Sql;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -17,12 +16,13 @@ final class LargeObjectColumns {
 
     /** Checks each large-object column of the staged rows and returns how many of each were rejected. */
     static Map<String, Long> check(Rejects rejects) {
-        LargeObjects objects = rejects.plan().checks().largeObjects();
+        Landing.Checks checks = rejects.landing().checks();
         var rejected = new LinkedHashMap<String, Long>();
-        for (String column : objects.columns()) {
+        for (Landing.LargeObject object : checks.largeObjects()) {
+            String column = object.column();
             String oid = "t." + Sql.quote(column);
-            String content = Sql.quote(LargeObjects.contentColumn(column));
-            long cap = objects.capBytes();
+            String content = Sql.quote(object.content());
+            long cap = checks.largeObjectCapBytes();
             long count = rejects.record(column, oid + "::text", "CASE WHEN t." + content + " IS NULL THEN 'large object ' || " + oid
                     + " || ' does not exist' ELSE 'large object ' || " + oid + " || ' holds more than the cap of " + cap
                     + " bytes (--large-object-cap)' END",

@@ -1,6 +1,5 @@
 package datakit.bronze;
 
-import datakit.source.ReadPlan;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.UUID;
@@ -13,7 +12,7 @@ import org.jooq.DSLContext;
  *
  * @param stream the bronze table the rows are for
  */
-record Rejects(DSLContext db, TableRef staged, ReadPlan plan, String schema, String stream, UUID run) {
+record Rejects(DSLContext db, TableRef staged, Landing landing, String schema, String stream, UUID run) {
 
     /**
      * Records, for each staged row (alias {@code t}) where {@code condition} holds, the value
@@ -21,12 +20,12 @@ record Rejects(DSLContext db, TableRef staged, ReadPlan plan, String schema, Str
      * per row; {@code condition} may name it {@code e.error}); returns how many.
      */
     long record(String column, String rawValue, String error, String condition) {
-        String key = plan.checks().key().isEmpty() ? "NULL"
-            : "pg_catalog.jsonb_build_object(" + plan.checks().key().stream().map(k -> Sql.literal(k) + ", t." + Sql.quote(k))
+        String key = landing.checks().key().isEmpty() ? "NULL"
+            : "pg_catalog.jsonb_build_object(" + landing.checks().key().stream().map(k -> Sql.literal(k) + ", t." + Sql.quote(k))
                 .collect(Collectors.joining(", ")) + ")";
         return db.execute("INSERT INTO " + TableRef.of(schema, "_bronze_rejects").sql()
             + " (run_id, stream, source_table, row_key, column_name, raw_value, error) SELECT " + Sql.literal(run.toString()) + "::uuid, "
-            + Sql.literal(stream) + ", " + plan.table().map(t -> Sql.literal(t.toString())).orElse("NULL") + ", " + key + ", "
+            + Sql.literal(stream) + ", " + landing.sourceTable().map(t -> Sql.literal(t.toString())).orElse("NULL") + ", " + key + ", "
             + Sql.literal(column) + ", " + rawValue + ", e.error FROM " + staged.sql() + " AS t, LATERAL (SELECT " + error + " AS error) AS e "
             + "WHERE " + condition);
     }

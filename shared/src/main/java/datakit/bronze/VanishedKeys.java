@@ -1,10 +1,7 @@
 package datakit.bronze;
 
-import datakit.source.ReadPlan;
-import datakit.source.SourceColumn;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
-import java.util.List;
 import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 
@@ -19,10 +16,10 @@ public final class VanishedKeys {
 
     private final DSLContext db;
     private final TableRef target;
-    private final ReadPlan keys;
+    private final Landing keys;
 
     /** @param keys the source's key columns, read in the same snapshot as the rows loaded */
-    public VanishedKeys(DSLContext db, TableRef target, ReadPlan keys) {
+    public VanishedKeys(DSLContext db, TableRef target, Landing keys) {
         this.db = db;
         this.target = target;
         this.keys = keys;
@@ -30,9 +27,8 @@ public final class VanishedKeys {
 
     /** Creates the temporary key table and returns the COPY statement to stream the keys into. */
     public String prepare() {
-        String columns = keys.columns().stream().map(c -> Sql.quote(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", "));
-        db.execute("CREATE TEMPORARY TABLE " + Sql.quote(KEYS.table()) + " (" + columns + ") ON COMMIT DROP");
-        return "COPY " + KEYS.sql() + " (" + names(keys.columns()) + ") FROM STDIN (FORMAT binary, FREEZE)";
+        db.execute("CREATE TEMPORARY TABLE " + Sql.quote(KEYS.table()) + " (" + keys.definitions() + ") ON COMMIT DROP");
+        return keys.copyInto(KEYS);
     }
 
     /** How many bronze rows were marked deleted, and how many lost their mark because their key came back. */
@@ -52,9 +48,5 @@ public final class VanishedKeys {
         int returned = db.execute("UPDATE " + target.sql() + " AS b SET " + deletedAt + " = NULL WHERE b." + deletedAt
             + " IS NOT NULL AND " + present);
         return new Marks(deleted, returned);
-    }
-
-    private static String names(List<SourceColumn> columns) {
-        return columns.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
     }
 }

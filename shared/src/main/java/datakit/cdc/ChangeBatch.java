@@ -1,6 +1,7 @@
 package datakit.cdc;
 
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import datakit.db.CopyPipe;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -13,8 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyIn;
 
 /**
  * The changes of one or more source transactions on their way into bronze, in one open warehouse
@@ -162,16 +161,7 @@ final class ChangeBatch {
             return;
         }
         bytes += out.size();
-        CopyIn copy = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(table.copySql());
-        try {
-            out.sendTo(copy);
-            copy.endCopy();
-        } catch (SQLException | RuntimeException e) {
-            if (copy.isActive()) {
-                copy.cancelCopy();
-            }
-            throw e;
-        }
+        CopyPipe.copyIn(connection, table.copySql(), out::sendTo);
     }
 
     void sendAll() throws SQLException {

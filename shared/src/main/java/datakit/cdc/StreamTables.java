@@ -15,6 +15,7 @@ import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.report.RunContext;
 import datakit.run.CopyIntoBronze;
+import datakit.run.Landings;
 import datakit.source.LandingTypes;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
@@ -74,7 +75,7 @@ final class StreamTables {
                     TableRef target = TableRef.of(bronzeSchema, table.table());
                     // With --apply the table is kept by key from now on, so it gets its unique index now.
                     var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE);
-                    var load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata(table));
+                    var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata(table));
                     var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
                     load.finish(copied.rows());
                     rows.put(target.toString(), copied.rows());

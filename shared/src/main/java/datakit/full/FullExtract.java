@@ -5,8 +5,8 @@ import datakit.bookkeeping.StreamGuard;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
-import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
+import datakit.bronze.Landing;
 import datakit.bronze.WriteMode;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
@@ -22,6 +22,7 @@ import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.CopyIntoBronze;
 import datakit.run.DryRun;
+import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
@@ -94,7 +95,7 @@ public final class FullExtract {
 
     /** Loads the planned rows into {@code target}; with {@code --dry-run}, prints the plan instead. */
     public void load(ReadPlan plan, TableRef target, WriteMode mode) {
-        BronzeLoad.checkNames(plan, target);
+        BronzeLoad.checkNames(Landings.of(plan), target);
         DatakitException.check(mode != WriteMode.MERGE,
             "%s writes --mode replace or append; merging by key is what postgres-incremental does.", run.datakit());
         var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(),
@@ -167,7 +168,7 @@ public final class FullExtract {
                 // Read in a snapshot taken after the lock: a run that waited must not load data older than
                 // what the run before it committed.
                 ReadPlan plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
-                var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+                var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, BronzeWrite.of(mode), metadata);
                 var children = childLoads(connection, plan, target, mode, metadata);
                 for (ChildLoad child : children) {
                     lockStream(connection, child.target().toString(), runs);
@@ -179,7 +180,7 @@ public final class FullExtract {
                     warehouse.commitAndContinue(connection);
                     lockStream(connection, stream, runs);
                     plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
-                    load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+                    load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, BronzeWrite.of(mode), metadata);
                     children = childLoads(connection, plan, target, mode, metadata);
                 }
                 List<KeyProfile> profiles = plan.selection().profile() ? session.profileJson(plan) : List.of();
@@ -222,7 +223,7 @@ public final class FullExtract {
 
     /** Rows appended to a bronze table land in its columns as they are: flattened keys keep the types they have there. */
     private static Selection keepingBronzeTypes(Connection connection, Selection selection, TableRef target, WriteMode mode) {
-        return mode == WriteMode.APPEND ? BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, selection) : selection;
+        return mode == WriteMode.APPEND ? Landings.keepingFlattenedTypes(Sql.using(connection), target, selection) : selection;
     }
 
     private void lockStream(Connection transaction, String stream, RunLog runs) {
@@ -238,8 +239,9 @@ public final class FullExtract {
     private static List<ChildLoad> childLoads(Connection connection, ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
         return plan.children().stream().map(child -> {
             TableRef table = childTarget(target, child);
-            BronzeLoad.checkNames(child.plan(), table);
-            return new ChildLoad(child.plan(), table, new BronzeLoad(Sql.using(connection), child.plan(), table, BronzeWrite.of(mode), metadata));
+            Landing landing = Landings.of(child.plan());
+            BronzeLoad.checkNames(landing, table);
+            return new ChildLoad(child.plan(), table, new BronzeLoad(Sql.using(connection), landing, table, BronzeWrite.of(mode), metadata));
         }).toList();
     }
 
@@ -282,7 +284,7 @@ public final class FullExtract {
     private void printPlan(Connection connection, ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
         Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
         ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
-        var load = new BronzeLoad(Sql.using(connection), plan, target, BronzeWrite.of(mode), metadata);
+        var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, BronzeWrite.of(mode), metadata);
         List<ChildLoad> childLoads = childLoads(connection, plan, target, mode, metadata);
         refuseWhatTheRunWould(connection, plan, target, mode, load, childLoads, new RunLog(target.schema()));
         var children = new LinkedHashMap<String, String>();

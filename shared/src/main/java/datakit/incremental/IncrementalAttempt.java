@@ -6,6 +6,7 @@ import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
+import datakit.bronze.Landing;
 import datakit.bronze.VanishedKeys;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.Checkpoint;
@@ -18,6 +19,7 @@ import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.report.RunContext;
 import datakit.run.CopyIntoBronze;
+import datakit.run.Landings;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
 import datakit.source.SourceSession;
@@ -213,10 +215,11 @@ final class IncrementalAttempt {
 
     /** Loads one part and commits it with whatever {@code alsoCommit} writes, such as its checkpoint. */
     private void loadPart(ReadPlan plan, String readAfter, Runnable alsoCommit) throws SQLException {
-        BronzeLoad.checkNames(plan, target);
+        Landing landing = Landings.of(plan);
+        BronzeLoad.checkNames(landing, target);
         var metadata = metadata(plan, readAfter);
         inTransaction(() -> {
-            var loading = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+            var loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
                 commitAndContinue();
@@ -224,7 +227,7 @@ final class IncrementalAttempt {
                     run.warn("added %s to %s: rows loaded before have NULL there until they change again; --full-refresh fills them"
                         .formatted(String.join(", ", loading.newSourceColumns()), target));
                 }
-                loading = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+                loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             }
             long copying = System.nanoTime();
             CopyPipe.Result result = copy(plan, loading.prepare());
@@ -244,9 +247,10 @@ final class IncrementalAttempt {
             : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
                 src.highest(List.of()), src.filter())).readAt(readAt);
         ReadPlan plan = src.read(List.of());
-        BronzeLoad.checkNames(plan, target);
+        Landing landing = Landings.of(plan);
+        BronzeLoad.checkNames(landing, target);
         inTransaction(() -> {
-            var load = new BronzeLoad(Sql.using(connection), plan, target, new BronzeWrite(WriteMode.REPLACE, write.keys(),
+            var load = new BronzeLoad(Sql.using(connection), landing, target, new BronzeWrite(WriteMode.REPLACE, write.keys(),
                 write.onConflict()), metadata(plan, ""));
             CopyPipe.Result result = copy(plan, load.prepare());
             session.close(); // the source snapshot must not hold a lock while the bronze table is swapped
@@ -268,7 +272,7 @@ final class IncrementalAttempt {
             if (BronzeTable.inspect(Sql.using(connection), target).isEmpty()) {
                 return; // nothing loaded yet, so nothing can have vanished
             }
-            var vanished = new VanishedKeys(Sql.using(connection), target, keys);
+            var vanished = new VanishedKeys(Sql.using(connection), target, Landings.of(keys));
             copy(keys, vanished.prepare());
             VanishedKeys.Marks marks = vanished.mark();
             totals.details.put("deletes_marked", marks.deleted());

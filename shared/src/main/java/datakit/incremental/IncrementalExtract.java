@@ -17,6 +17,7 @@ import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.DryRun;
+import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.source.IncrementalSource;
 import datakit.source.ReadPlan;
@@ -134,7 +135,7 @@ public final class IncrementalExtract {
         if (increment.fullRefresh().isEmpty()) {
             Selection asked = selection;
             try {
-                selection = warehouse.inTransaction(connection -> BronzeTable.keepingFlattenedTypes(Sql.using(connection), target, asked));
+                selection = warehouse.inTransaction(connection -> Landings.keepingFlattenedTypes(Sql.using(connection), target, asked));
             } catch (SQLException | DataAccessException e) {
                 throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
             }
@@ -162,7 +163,7 @@ public final class IncrementalExtract {
      * finds no rows refuses what one that finds some would.
      */
     static BronzeLoad checkedLoad(Connection connection, ReadPlan plan, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
-        var load = new BronzeLoad(Sql.using(connection), plan, target, write, metadata);
+        var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata);
         load.checkLoadable();
         return load;
     }
@@ -211,7 +212,7 @@ public final class IncrementalExtract {
             delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
         var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
         var load = refresh.isEmpty() ? checkedLoad(connection, delta, target, write, metadata)
-            : new BronzeLoad(Sql.using(connection), delta, target, write, metadata);
+            : new BronzeLoad(Sql.using(connection), Landings.of(delta), target, write, metadata);
         DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
             Migrations.pending(warehouse.dataSource(), target.schema()), extras);
     }

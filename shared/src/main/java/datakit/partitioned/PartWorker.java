@@ -25,9 +25,6 @@ import java.util.Queue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jooq.DSLContext;
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyIn;
-import org.postgresql.copy.CopyOut;
 
 /**
  * One worker of a partitioned load: a source session in the load's exported snapshot and a warehouse
@@ -166,15 +163,7 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
     }
 
     private CopyPipe.Result copy(Connection connection, Part part, String copyIn) throws SQLException {
-        CopyIn in = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
-        CopyOut out;
-        try {
-            out = source().startCopy(part);
-        } catch (SQLException | RuntimeException e) {
-            in.cancelCopy();
-            throw e;
-        }
-        CopyPipe.Result result = CopyPipe.pump(out, in, progress.of(part.name()));
+        CopyPipe.Result result = CopyPipe.transfer(connection, copyIn, () -> source().startCopy(part), progress.of(part.name()));
         session.copyDone();
         return result;
     }

@@ -15,6 +15,7 @@ import datakit.error.DatakitException;
 import datakit.report.PartsProgress;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
+import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
@@ -169,7 +170,7 @@ public final class PartitionedExtract {
     private BronzeParts bronze(PartitionedPlan plan, TableRef target, PartitionedLoad how) {
         var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(), plan.read().table().map(TableRef::schema),
             plan.read().table().map(TableRef::table), EXTRACTION_TYPE);
-        return new BronzeParts(plan.read(), target, how.layout(), metadata);
+        return new BronzeParts(Landings.of(plan.read()), target, how.layout(), metadata);
     }
 
     /**

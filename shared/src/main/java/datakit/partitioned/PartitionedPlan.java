@@ -3,6 +3,7 @@ package datakit.partitioned;
 import datakit.bronze.Layout;
 import datakit.source.Part;
 import datakit.source.ReadPlan;
+import datakit.sql.TableRef;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -35,6 +36,11 @@ public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, 
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The source table of each part, in order: the names the mirror layout gives bronze tables. */
+    public List<TableRef> sourceTables() {
+        return parts.stream().map(Part::relation).toList();
     }
 
     public long estimatedRows() {

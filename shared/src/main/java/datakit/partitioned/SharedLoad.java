@@ -54,7 +54,7 @@ final class SharedLoad {
      * the load's own, a bronze table that holds another stream or was loaded in another mode ({@link StreamGuard}).
      */
     static void refuseWhatTheRunWould(Connection transaction, PartitionedPlan plan, BronzeParts bronze, TableRef target, RunLog runs) {
-        bronze.checkTargets(Sql.using(transaction), plan.parts());
+        bronze.checkTargets(Sql.using(transaction), plan.sourceTables());
         if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
             StreamGuard.check(runs, transaction, target.toString(), plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
         }
@@ -265,7 +265,7 @@ final class SharedLoad {
             if (staged.kept()) {
                 kept.add(new BronzeParts.Placed(planned.name(), table, table));
             } else {
-                loaded.add(new BronzeParts.Placed(planned.name(), table, bronze.home(parts.get(planned.name()), table)));
+                loaded.add(new BronzeParts.Placed(planned.name(), table, bronze.home(parts.get(planned.name()).relation(), table)));
             }
         }
         List<TableRef> previous = records.values().stream().flatMap(r -> r.publishedCopy().stream()).map(PartStore.Copy::ref).toList();

@@ -7,9 +7,6 @@ import datakit.source.ReadPlan;
 import datakit.source.SourceSession;
 import java.sql.Connection;
 import java.sql.SQLException;
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyIn;
-import org.postgresql.copy.CopyOut;
 
 /** One COPY from a source session into the warehouse, with progress; the caller finishes and commits. */
 public final class CopyIntoBronze {
@@ -19,16 +16,8 @@ public final class CopyIntoBronze {
     /** @param copyIn the warehouse's COPY ... FROM STDIN, from a load's {@code prepare()} */
     public static CopyPipe.Result copy(RunContext run, Connection warehouse, SourceSession session, ReadPlan plan, String copyIn)
             throws SQLException {
-        CopyIn in = warehouse.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
-        CopyOut out;
-        try {
-            out = session.startCopy(plan);
-        } catch (SQLException e) {
-            in.cancelCopy();
-            throw e;
-        }
         var progress = new Progress(run.err(), run.terminal(), plan.describe(), plan.estimatedRows());
-        CopyPipe.Result result = CopyPipe.pump(out, in, progress);
+        CopyPipe.Result result = CopyPipe.transfer(warehouse, copyIn, () -> session.startCopy(plan), progress);
         progress.done();
         session.copyDone();
         return result;

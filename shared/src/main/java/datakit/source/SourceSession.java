@@ -294,7 +294,7 @@ public final class SourceSession implements AutoCloseable {
     }
 
     /** The columns' quoted names, comma-separated, as COPY column lists take them. */
-    public static String columnList(List<SourceColumn> columns) {
+    static String columnList(List<SourceColumn> columns) {
         return columns.stream().map(c -> Sql.quote(c.name())).collect(Collectors.joining(", "));
     }
 
