@@ -11,8 +11,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The library's dependency rules, read from its compiled classes: the packages form no cycle, the command line
- * ({@code cli}) and the tools above it are reached by nothing below them, and the error type is a leaf
- * every package may use. docs/architecture.md draws the layers.
+ * ({@code cli}) and the tools above it are reached by nothing below them, the error type and WAL positions are
+ * leaves every package may use, and the pgoutput decoder stands apart from the rest of {@code cdc} (the
+ * package cycle check sees {@code cdc} whole). docs/architecture.md draws the layers.
  */
 class ArchitectureTest {
     static final JavaClasses LIBRARY = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -34,6 +35,21 @@ class ArchitectureTest {
     void theErrorTypeIsALeaf() {
         classes().that().resideInAPackage("datakit.error..")
             .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.error..", "java..")
+            .check(LIBRARY);
+    }
+
+    @Test
+    void walPositionsAreALeaf() {
+        classes().that().resideInAPackage("datakit.wal..")
+            .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.wal..", "java..")
+            .check(LIBRARY);
+    }
+
+    /** The decoder reads bytes only: no database, no driver, nothing of the change capture around it. */
+    @Test
+    void thePgoutputDecoderDependsOnlyOnPositionsAndErrors() {
+        classes().that().resideInAPackage("datakit.cdc.pgoutput..")
+            .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.cdc.pgoutput..", "datakit.wal..", "datakit.error..", "java..")
             .check(LIBRARY);
     }
 }
