@@ -63,8 +63,6 @@
 //SOURCES src/main/java/datakit/cdc/CopyText.java
 //SOURCES src/main/java/datakit/cdc/MessageReader.java
 //SOURCES src/main/java/datakit/cdc/PartitionLeaves.java
-//SOURCES src/main/java/datakit/cdc/PgOutput.java
-//SOURCES src/main/java/datakit/cdc/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/cdc/Publications.java
 //SOURCES src/main/java/datakit/cdc/Reconnects.java
 //SOURCES src/main/java/datakit/cdc/ReplicaIdentities.java
@@ -82,6 +80,10 @@
 //SOURCES src/main/java/datakit/cdc/StreamedTransactions.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
 //SOURCES src/main/java/datakit/cdc/WalEnd.java
+//SOURCES src/main/java/datakit/cdc/pgoutput/MessageBuffer.java
+//SOURCES src/main/java/datakit/cdc/pgoutput/MessageType.java
+//SOURCES src/main/java/datakit/cdc/pgoutput/PgOutput.java
+//SOURCES src/main/java/datakit/cdc/pgoutput/PgOutputDecoder.java
 //SOURCES src/main/java/datakit/checkpoint/Checkpoint.java
 //SOURCES src/main/java/datakit/checkpoint/CheckpointStore.java
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
@@ -194,3 +196,4 @@
 //SOURCES src/main/java/datakit/sql/Sql.java
 //SOURCES src/main/java/datakit/sql/SqlFragment.java
 //SOURCES src/main/java/datakit/sql/TableRef.java
+//SOURCES src/main/java/datakit/wal/Lsn.java

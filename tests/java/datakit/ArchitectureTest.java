@@ -17,9 +17,11 @@ import org.postgresql.copy.CopyOperation;
 
 /**
  * The library's dependency rules, read from its compiled classes: the packages form no cycle, the command line
- * ({@code cli}) and the tools above it are reached by nothing below them, the error type is a leaf
- * every package may use, the landing side ({@code bronze}) knows nothing of the reader ({@code source}), and
- * only {@code db.CopyPipe} opens, completes or cancels a COPY. docs/architecture.md draws the layers.
+ * ({@code cli}) and the tools above it are reached by nothing below them, the error type and WAL positions are
+ * leaves every package may use, the pgoutput decoder stands apart from the rest of {@code cdc} (the package
+ * cycle check sees {@code cdc} whole), the landing side ({@code bronze}) knows nothing of the reader
+ * ({@code source}), and only {@code db.CopyPipe} opens, completes or cancels a COPY. docs/architecture.md draws
+ * the layers.
  */
 class ArchitectureTest {
     static final JavaClasses LIBRARY = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -57,6 +59,21 @@ class ArchitectureTest {
         noClasses().that().haveNameNotMatching("datakit\\.db\\.CopyPipe(\\$.*)?")
             .should().callMethodWhere(target(owner(assignableTo(CopyManager.class))).and(target(nameMatching("copyIn"))))
             .orShould().callMethodWhere(target(owner(assignableTo(CopyOperation.class))).and(target(nameMatching("endCopy|cancelCopy"))))
+            .check(LIBRARY);
+    }
+
+    @Test
+    void walPositionsAreALeaf() {
+        classes().that().resideInAPackage("datakit.wal..")
+            .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.wal..", "java..")
+            .check(LIBRARY);
+    }
+
+    /** The decoder reads bytes only: no database, no driver, nothing of the change capture around it. */
+    @Test
+    void thePgoutputDecoderDependsOnlyOnPositionsAndErrors() {
+        classes().that().resideInAPackage("datakit.cdc.pgoutput..")
+            .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.cdc.pgoutput..", "datakit.wal..", "datakit.error..", "java..")
             .check(LIBRARY);
     }
 }

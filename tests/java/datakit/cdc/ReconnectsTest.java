@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import datakit.db.Retry;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
+import datakit.wal.Lsn;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.sql.SQLException;
@@ -13,11 +14,10 @@ import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.postgresql.replication.LogSequenceNumber;
 
 /** How many times, and when, a change stream takes its lost replication connection up again. */
 class ReconnectsTest {
-    static final LogSequenceNumber CHECKPOINT = LogSequenceNumber.valueOf("0/1A2B3C");
+    static final Lsn CHECKPOINT = Lsn.parse("0/1A2B3C");
 
     final StringWriter err = new StringWriter();
     final long[] now = {0};

@@ -2,6 +2,7 @@ package datakit.cdc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import datakit.wal.Lsn;
 import org.junit.jupiter.api.Test;
 
 class WalEndTest {
@@ -10,20 +11,20 @@ class WalEndTest {
 
     @Test
     void anInsertPositionInsideAPageIsWhereTheLastRecordEnds() {
-        assertThat(WalEnd.ofInsertPosition(0x1D7C458L, BLOCK, SEGMENT)).isEqualTo(0x1D7C458L);
+        assertThat(WalEnd.ofInsertPosition(Lsn.of(0x1D7C458L), BLOCK, SEGMENT)).isEqualTo(Lsn.of(0x1D7C458L));
     }
 
     @Test
     void anInsertPositionRightAfterAPageHeaderMeansTheLastRecordEndedAtThePageStart() {
         long pageStart = 0x1D7C000L;
-        assertThat(WalEnd.ofInsertPosition(pageStart + 24, BLOCK, SEGMENT)).isEqualTo(pageStart);
+        assertThat(WalEnd.ofInsertPosition(Lsn.of(pageStart + 24), BLOCK, SEGMENT)).isEqualTo(Lsn.of(pageStart));
     }
 
     @Test
     void anInsertPositionRightAfterASegmentHeaderMeansTheLastRecordEndedAtTheSegmentStart() {
         long segmentStart = 3 * SEGMENT;
-        assertThat(WalEnd.ofInsertPosition(segmentStart + 40, BLOCK, SEGMENT)).isEqualTo(segmentStart);
+        assertThat(WalEnd.ofInsertPosition(Lsn.of(segmentStart + 40), BLOCK, SEGMENT)).isEqualTo(Lsn.of(segmentStart));
         // 40 bytes into an ordinary page is a position a record can end at.
-        assertThat(WalEnd.ofInsertPosition(segmentStart + BLOCK + 40, BLOCK, SEGMENT)).isEqualTo(segmentStart + BLOCK + 40);
+        assertThat(WalEnd.ofInsertPosition(Lsn.of(segmentStart + BLOCK + 40), BLOCK, SEGMENT)).isEqualTo(Lsn.of(segmentStart + BLOCK + 40));
     }
 }

@@ -4,14 +4,7 @@ import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.WriteMode;
-import datakit.cdc.CdcSource;
-import datakit.cdc.ChangeTable;
-import datakit.cdc.PartitionLeaves;
-import datakit.cdc.PgOutput;
-import datakit.cdc.Publications;
-import datakit.cdc.ReplicationProbe;
-import datakit.cdc.ReplicationSession;
-import datakit.cdc.SlotCheckpoint;
+import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
@@ -20,6 +13,7 @@ import datakit.report.RunSummary;
 import datakit.report.Sizes;
 import datakit.run.RecordedRun;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -31,7 +25,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * Change data capture into bronze: sets up the publication and slot, loads the tables from the slot's
@@ -138,8 +131,8 @@ public final class CdcExtract {
         run.info("publication " + request.publication() + (publication.created() ? " created" : " ready"));
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
             run.info("opened the replication connection");
-            String start;
-            String since;
+            Lsn start;
+            Lsn since;
             PartitionLeaves leaves;
             if (slot.action() != SlotStart.Action.RESUME) {
                 lock.inTransaction(connection -> {
@@ -148,7 +141,7 @@ public final class CdcExtract {
                     return null;
                 });
                 ReplicationSession.NewSlot created = replication.createSlot(request.slot());
-                start = created.consistentPoint().asString();
+                start = created.consistentPoint();
                 since = start;
                 // The tables' shapes and partitions as of the slot's snapshot, read before the replication connection's next command.
                 List<PgOutput.Relation> relations = src.relations(published, request.publication(), Optional.of(created.snapshot()));
@@ -162,7 +155,7 @@ public final class CdcExtract {
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
                     : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
                 if (request.snapshotNever()) {
-                    String position = start;
+                    Lsn position = start;
                     var landings = bronze.landings(relations);
                     lock.inTransaction(connection -> {
                         bronze.prepareChangeTables(connection, src, landings, request);
@@ -173,10 +166,10 @@ public final class CdcExtract {
                 run.info("created slot %s at %s%s".formatted(request.slot(), start, loaded.isEmpty() ? "" : "; snapshot " + loaded));
                 snapshotRows = loaded;
             } else {
-                start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.slot().orElseThrow().confirmedFlush().orElse("0/0"));
+                start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.slot().orElseThrow().confirmedFlush().orElse(Lsn.ZERO));
                 since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
                 if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
-                    String position = start;
+                    Lsn position = start;
                     lock.inTransaction(connection -> {
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
                         return null;
@@ -200,7 +193,7 @@ public final class CdcExtract {
             PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
                 haltAfterCommit);
-            ChangeStream.Result result = changes.run(LogSequenceNumber.valueOf(start), LogSequenceNumber.valueOf(since), runs, lock, now);
+            ChangeStream.Result result = changes.run(start, since, runs, lock, now);
             try {
                 result.warnings().forEach(this::warn);
                 summarize(request, bronzeSchema, bronze.prepared(), result);
@@ -269,7 +262,7 @@ public final class CdcExtract {
         if (!warnings.isEmpty()) {
             details.put("warnings", warnings);
         }
-        details.put("checkpoint", result.checkpoint());
+        details.put("checkpoint", result.checkpoint().toString());
         if (result.reconnections() > 0) {
             details.put("reconnects", result.reconnections() + " (the replication connection was lost and taken up again)");
         }

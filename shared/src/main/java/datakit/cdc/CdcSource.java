@@ -1,5 +1,6 @@
 package datakit.cdc;
 
+import datakit.cdc.pgoutput.PgOutput;
 import datakit.config.ConnectionSettings;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
@@ -7,6 +8,7 @@ import datakit.db.TransactionSettings;
 import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -61,7 +63,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
 
     /** A replication slot as {@code pg_replication_slots} shows it. */
     public record Slot(String name, String plugin, String database, boolean active, Optional<Integer> activePid,
-                       Optional<String> confirmedFlush, long lagBytes, long retainedBytes, String walStatus) {
+                       Optional<Lsn> confirmedFlush, long lagBytes, long retainedBytes, String walStatus) {
     }
 
     /**
@@ -236,8 +238,8 @@ public final class CdcSource implements AutoCloseable, ApplySource {
                 + "coalesce(pg_catalog.pg_wal_lsn_diff(" + WAL_POSITION + ", s.restart_lsn), 0)::bigint, coalesce(to_jsonb(s) ->> 'wal_status', '') "
                 + "FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = ?", name)
             .fetchOptional(r -> new Slot(r.get(0, String.class), r.get(1, String.class), r.get(2, String.class), r.get(3, Boolean.class),
-                Optional.ofNullable(r.get(4, Integer.class)), Optional.ofNullable(r.get(5, String.class)), r.get(6, Long.class),
-                r.get(7, Long.class), r.get(8, String.class)));
+                Optional.ofNullable(r.get(4, Integer.class)), Optional.ofNullable(r.get(5, String.class)).map(Lsn::parse),
+                r.get(6, Long.class), r.get(7, Long.class), r.get(8, String.class)));
     }
 
     /** Fails when the slot cannot be ours to stream from: another plugin or database, or another process using it. */
@@ -267,12 +269,12 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * it, and a walsender that has read everything reports at least it (see {@link WalEnd}). On a standby,
      * the position it has replayed.
      */
-    public long walEnd() {
+    public Lsn walEnd() {
         Record r = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery(), CASE WHEN pg_catalog.pg_is_in_recovery() "
             + "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_insert_lsn() END - '0/0', "
             + "current_setting('wal_block_size')::int, "
             + "(SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size')").fetchOne();
-        long position = r.get(1, Long.class);
+        Lsn position = Lsn.of(r.get(1, Long.class));
         // A replayed position is the end of a record already; only an insert position can point past a page header.
         return r.get(0, Boolean.class) ? position : WalEnd.ofInsertPosition(position, r.get(2, Integer.class), r.get(3, Long.class));
     }
@@ -282,9 +284,9 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * walsender sends nothing past it. It may end inside a record, at a page's end, while the rest of the
      * record waits in memory.
      */
-    public long walFlushed() {
-        return db.resultQuery("SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
-            + "ELSE pg_catalog.pg_current_wal_flush_lsn() END - '0/0'").fetchOne(0, Long.class);
+    public Lsn walFlushed() {
+        return Lsn.of(db.resultQuery("SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+            + "ELSE pg_catalog.pg_current_wal_flush_lsn() END - '0/0'").fetchOne(0, Long.class));
     }
 
     /**

@@ -1,7 +1,9 @@
 package datakit.cdc;
 
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.CopyPipe;
+import datakit.wal.Lsn;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -41,7 +43,7 @@ final class ChangeBatch {
     private long bytes;
 
     /** The transaction whose changes are being added: its commit LSN, time and id, as COPY text. */
-    private String commitLsn;
+    private Lsn commitLsn;
     private byte[] lsn;
     private byte[] commitTime;
     private byte[] xid;
@@ -56,9 +58,9 @@ final class ChangeBatch {
         return connection;
     }
 
-    void begin(String commitLsn, Instant commitTime, long xid) {
+    void begin(Lsn commitLsn, Instant commitTime, long xid) {
         this.commitLsn = commitLsn;
-        this.lsn = bytes(commitLsn);
+        this.lsn = bytes(commitLsn.toString());
         this.commitTime = bytes(commitTime.toString());
         this.xid = bytes(Long.toString(xid));
         this.seq = 0;

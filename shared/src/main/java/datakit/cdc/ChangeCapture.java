@@ -1,8 +1,11 @@
 package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
+import datakit.cdc.pgoutput.PgOutput;
+import datakit.cdc.pgoutput.PgOutputDecoder;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -18,7 +21,6 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.jooq.DSLContext;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * Turns decoded pgoutput messages into change rows of a {@link ChangeBatch}: it knows each relation's
@@ -46,12 +48,13 @@ public final class ChangeCapture {
     private final Map<ChangeTable, StateApply.After> appliedThrough = new HashMap<>();
     /** Per keyless --apply table, the updates and deletes of this run it could not apply. */
     private final Map<ChangeTable, StateApply.Unmatched> unmatched = new LinkedHashMap<>();
-    private long checkpoint;
-    private final String since;
+    private Lsn checkpoint;
+    private final Lsn since;
     private boolean inTransaction;
     private boolean skipping;
-    private long lastCommitEnd;
-    private String firstLsnOfBatch;
+    private Lsn lastCommitEnd = Lsn.ZERO;
+    /** The commit LSN of the batch's first transaction; null while the batch has none. */
+    private Lsn firstLsnOfBatch;
     private long transactions;
     private long skippedTransactions;
 
@@ -65,14 +68,14 @@ public final class ChangeCapture {
      */
     public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<ApplySource> apply,
-                         LogSequenceNumber checkpoint, LogSequenceNumber since) {
-        this.since = since.asString();
+                         Lsn checkpoint, Lsn since) {
+        this.since = since;
         this.apply = apply;
         this.batch = new ChangeBatch(warehouse, runId);
         this.bronzeSchema = bronzeSchema;
         this.landing = landing;
         this.metadata = metadata;
-        this.checkpoint = checkpoint.asLong();
+        this.checkpoint = checkpoint;
     }
 
     /** Takes one message as the server sent it; returns true when it ended a transaction. */
@@ -81,11 +84,8 @@ public final class ChangeCapture {
     }
 
     /** Takes a transaction streamed while in progress, at its Stream Commit: its messages in order. */
-    public boolean acceptStreamed(ByteBuffer streamCommit, StreamedTransactions.Spooled messages) throws SQLException {
+    public boolean acceptStreamed(PgOutput.StreamCommit commit, StreamedTransactions.Spooled messages) throws SQLException {
         try {
-            if (!(decoder.decode(streamCommit) instanceof PgOutput.StreamCommit commit)) {
-                throw new IllegalArgumentException("a streamed transaction must end with a Stream Commit");
-            }
             begin(commit.commitLsn(), commit.commitTime(), commit.xid());
             if (!skipping) {
                 messages.replay(m -> take(replayDecoder.decode(m)));
@@ -120,19 +120,18 @@ public final class ChangeCapture {
         return false;
     }
 
-    private void begin(long commitLsn, Instant commitTime, long xid) {
+    private void begin(Lsn commitLsn, Instant commitTime, long xid) {
         inTransaction = true;
-        skipping = Long.compareUnsigned(commitLsn, checkpoint) < 0;
+        skipping = commitLsn.isBefore(checkpoint);
         if (!skipping) {
-            String lsn = LogSequenceNumber.valueOf(commitLsn).asString();
-            batch.begin(lsn, commitTime, xid);
+            batch.begin(commitLsn, commitTime, xid);
             if (firstLsnOfBatch == null) {
-                firstLsnOfBatch = lsn;
+                firstLsnOfBatch = commitLsn;
             }
         }
     }
 
-    private void end(long endLsn) {
+    private void end(Lsn endLsn) {
         inTransaction = false;
         if (skipping) {
             skippedTransactions++;
@@ -191,7 +190,7 @@ public final class ChangeCapture {
      * Sends every gathered row and fills unknown values, so the caller can commit with the checkpoint;
      * returns the LSN to commit as the checkpoint: the end of the last transaction taken.
      */
-    public LogSequenceNumber finishBatch() throws SQLException {
+    public Lsn finishBatch() throws SQLException {
         batch.sendAll();
         DSLContext db = Sql.using(batch.connection());
         batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch,
@@ -201,8 +200,8 @@ public final class ChangeCapture {
                 applyThrough(db, table);
             }
         }
-        checkpoint = Math.max(checkpoint, lastCommitEnd);
-        return LogSequenceNumber.valueOf(checkpoint);
+        checkpoint = Lsn.max(checkpoint, lastCommitEnd);
+        return checkpoint;
     }
 
     /** After the caller committed: the next batch starts empty. */
@@ -219,7 +218,7 @@ public final class ChangeCapture {
 
     /** Whether the batch holds changes (or skipped replays) not committed yet. */
     public boolean hasUncommitted() {
-        return !batch.isEmpty() || lastCommitEnd > checkpoint;
+        return !batch.isEmpty() || lastCommitEnd.isAfter(checkpoint);
     }
 
     public long batchChanges() {

@@ -3,19 +3,14 @@ package datakit.cdc;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeMetadata;
-import datakit.cdc.CdcSource;
-import datakit.cdc.ChangeCapture;
-import datakit.cdc.MessageReader;
-import datakit.cdc.PartitionLeaves;
-import datakit.cdc.PgOutput;
-import datakit.cdc.ReplicationSession;
-import datakit.cdc.SlotCheckpoint;
+import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
 import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -26,7 +21,6 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Stream;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * The streaming half of a change capture: reads the slot's messages, writes their changes in batches,
@@ -71,7 +65,7 @@ final class ChangeStream {
     private RunLog runs;
     private StreamEnd end;
     /** The last checkpoint committed: bronze holds every change before it. */
-    private LogSequenceNumber committed;
+    private Lsn committed;
     private long changes;
     private long bytes;
     /** What earlier connections' captures took, and what the current one's had taken at its last commit. */
@@ -80,7 +74,7 @@ final class ChangeStream {
 
     /** What the stream did, and the slot as the source showed it at the end. */
     record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
-                  List<String> schemaChanges, List<String> warnings, String checkpoint, long durationMs, int reconnections,
+                  List<String> schemaChanges, List<String> warnings, Lsn checkpoint, long durationMs, int reconnections,
                   Optional<CdcSource.Slot> slot) {
     }
 
@@ -103,7 +97,7 @@ final class ChangeStream {
      * @param lock  the run's hold on the stream: each warehouse commit makes sure it still has it
      * @param leaves the partitions of the stream's tables as the stream begins, kept with the run's success
      */
-    Result run(LogSequenceNumber start, LogSequenceNumber since, RunLog runs, StreamLock lock, PartitionLeaves leaves) throws SQLException {
+    Result run(Lsn start, Lsn since, RunLog runs, StreamLock lock, PartitionLeaves leaves) throws SQLException {
         this.runs = runs;
         this.position = new SlotPosition(bronzeSchema, request, run.runId(), warehouse, lock, leaves);
         this.committed = start;
@@ -118,10 +112,10 @@ final class ChangeStream {
         Connection connection = warehouse.connect();
         try (sources) {
             connection.setAutoCommit(false);
-            LogSequenceNumber checkpoint = streamWithReconnects(connection, start, since, streaming);
+            Lsn checkpoint = streamWithReconnects(connection, start, since, streaming);
             connection.close();
             return new Result(taken.transactions(), taken.replays(), changes, bytes, rowsPerTable, taken.schemaChanges(),
-                Stream.concat(taken.warnings().stream(), warnings.stream()).toList(), checkpoint.asString(),
+                Stream.concat(taken.warnings().stream(), warnings.stream()).toList(), checkpoint,
                 (System.nanoTime() - started) / 1_000_000, sources.reconnections(), sources.slotNow(run));
         } catch (SQLException | RuntimeException e) {
             warehouse.discard(connection);
@@ -146,9 +140,9 @@ final class ChangeStream {
      * Streams until the end (or a stop), taking a lost replication connection up again: each time from
      * the checkpoint the warehouse holds. Returns the last checkpoint, recorded with the run's success.
      */
-    private LogSequenceNumber streamWithReconnects(Connection connection, LogSequenceNumber start, LogSequenceNumber since, boolean streaming)
+    private Lsn streamWithReconnects(Connection connection, Lsn start, Lsn since, boolean streaming)
             throws SQLException, InterruptedException {
-        LogSequenceNumber from = start;
+        Lsn from = start;
         while (true) {
             try {
                 return streamOnce(connection, from, since, streaming);
@@ -169,7 +163,7 @@ final class ChangeStream {
     }
 
     /** After a lost connection, the checkpoint the warehouse holds (the batch in progress rolled back), where the stream starts again. */
-    private Optional<LogSequenceNumber> resumePoint(Connection connection, StreamSource.Lost lost) throws SQLException {
+    private Optional<Lsn> resumePoint(Connection connection, StreamSource.Lost lost) throws SQLException {
         try {
             return position.resumePoint(connection);
         } catch (SQLException | RuntimeException e) {
@@ -184,24 +178,24 @@ final class ChangeStream {
     private DatakitException warehouseFailed(Exception e) {
         return DatakitException.failed(("Capturing the changes of slot %s failed in the warehouse: %s. Bronze holds every change "
             + "up to %s (or later, if the last commit's answer was lost), and the next run resumes from its checkpoint.")
-            .formatted(request.slot(), SqlErrors.serverMessage(e), committed.asString()), e);
+            .formatted(request.slot(), SqlErrors.serverMessage(e), committed), e);
     }
 
     /** Streams one replication connection until the reader ends, then records where it ended; returns that checkpoint. */
-    private LogSequenceNumber streamOnce(Connection connection, LogSequenceNumber from, LogSequenceNumber since, boolean streaming)
+    private Lsn streamOnce(Connection connection, Lsn from, Lsn since, boolean streaming)
             throws SQLException, InterruptedException {
         var stream = sources.start(request.publication(), from, streaming);
         reconnects.streaming();
         if (sources.reconnections() > 0) {
             end.afterReconnection(sources);
-            run.warn("reconnected to the source: streaming slot %s from %s, the warehouse's checkpoint".formatted(request.slot(), from.asString()));
+            run.warn("reconnected to the source: streaming slot %s from %s, the warehouse's checkpoint".formatted(request.slot(), from));
         }
-        run.info("streaming slot %s from %s%s%s".formatted(request.slot(), from.asString(),
-            end.position().map(e -> " to " + e.asString()).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
+        run.info("streaming slot %s from %s%s%s".formatted(request.slot(), from,
+            end.position().map(e -> " to " + e).orElse(" until stopped"), streaming ? ", large transactions while in progress" : ""));
         // The reader ends the stream when it closes, after the last confirmation: a connection lost by then fails nothing
         // already committed, and the run warns that the slot was not told.
         var messages = new MessageReader(stream, end.position());
-        LogSequenceNumber checkpoint;
+        Lsn checkpoint;
         try (messages) {
             stop.reading(messages);
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
@@ -214,26 +208,26 @@ final class ChangeStream {
             current = CaptureCounts.NOTHING;
         }
         messages.unconfirmed().ifPresent(why -> warnings.add(("slot %s could not be told that bronze holds every change up to %s (%s): it "
-            + "keeps WAL from an earlier position until the next run tells it; nothing is lost").formatted(request.slot(), checkpoint.asString(), why)));
+            + "keeps WAL from an earlier position until the next run tells it; nothing is lost").formatted(request.slot(), checkpoint, why)));
         return checkpoint;
     }
 
     /** Takes the reader's items until its End; returns the position it ended at. */
-    private LogSequenceNumber read(MessageReader messages, ChangeCapture capture, Connection connection, LogSequenceNumber from)
+    private Lsn read(MessageReader messages, ChangeCapture capture, Connection connection, Lsn from)
             throws SQLException, InterruptedException {
-        LogSequenceNumber checkpoint = from;
+        Lsn checkpoint = from;
         long batchStarted = System.nanoTime();
         long recorded = System.nanoTime();
         long pollMs = IDLE_POLL_FIRST_MS;
         while (true) {
-            LogSequenceNumber received = messages.receivedThrough();
+            Lsn received = messages.receivedThrough();
             MessageReader.Item item = messages.poll(pollMs);
             if (item == null) {
                 pollMs = Math.min(2 * pollMs, IDLE_POLL_MAX_MS);
                 if (!capture.inTransaction() && capture.hasUncommitted()) {
                     checkpoint = commit(connection, messages, capture);
                     batchStarted = System.nanoTime();
-                } else if (!capture.inTransaction() && received.compareTo(checkpoint) > 0 && System.nanoTime() - recorded > QUIET_RECORD_NANOS) {
+                } else if (!capture.inTransaction() && received.isAfter(checkpoint) && System.nanoTime() - recorded > QUIET_RECORD_NANOS) {
                     // Quiet: the server has read past WAL none of which is ours to keep. Everything before it is taken.
                     checkpoint = position.record(connection, received);
                     committed = checkpoint;
@@ -259,7 +253,7 @@ final class ChangeStream {
                         checkpoint = commit(connection, messages, capture);
                     }
                     current = CaptureCounts.of(capture); // transactions skipped as replays commit nothing
-                    return ended.through().compareTo(checkpoint) > 0 ? ended.through() : checkpoint;
+                    return Lsn.max(ended.through(), checkpoint);
                 }
             }
             if (transactionEnded && (capture.batchChanges() >= BATCH_CHANGES || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
@@ -273,15 +267,15 @@ final class ChangeStream {
      * Commits the batch with its checkpoint, then has the slot told: a crash in between replays the
      * batch's transactions, which the next run recognises by LSN and skips.
      */
-    private LogSequenceNumber commit(Connection connection, MessageReader messages, ChangeCapture capture) throws SQLException {
-        LogSequenceNumber lsn = capture.finishBatch();
+    private Lsn commit(Connection connection, MessageReader messages, ChangeCapture capture) throws SQLException {
+        Lsn lsn = capture.finishBatch();
         runs.addProgress(connection, run.runId(), capture.batchChanges(), capture.batchBytes());
         position.commit(connection, lsn);
         committed = lsn;
         changes += capture.batchChanges();
         bytes += capture.batchBytes();
         capture.batchRowsPerTable().forEach((table, rows) -> rowsPerTable.merge(table, rows, Long::sum));
-        run.info("committed %,d changes up to %s".formatted(capture.batchChanges(), lsn.asString()));
+        run.info("committed %,d changes up to %s".formatted(capture.batchChanges(), lsn));
         capture.batchCommitted();
         current = CaptureCounts.of(capture);
         if (haltAfterCommit) {

@@ -2,6 +2,7 @@ package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
+import datakit.cdc.pgoutput.PgOutput;
 import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;

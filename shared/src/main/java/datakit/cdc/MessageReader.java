@@ -1,13 +1,17 @@
 package datakit.cdc;
 
+import datakit.cdc.pgoutput.MessageType;
+import datakit.cdc.pgoutput.PgOutput;
+import datakit.cdc.pgoutput.PgOutputDecoder;
 import datakit.db.SqlErrors;
+import datakit.wal.Lsn;
 import java.nio.ByteBuffer;
 import java.sql.SQLException;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 
@@ -17,7 +21,7 @@ import org.postgresql.replication.PGReplicationStream;
  * while in progress go to local files ({@link StreamedTransactions}), however long the warehouse takes
  * to write the transaction before. It is the only user of the stream: it also sends the slot the
  * positions the writer confirms. It ends the queue with {@link End} at a transaction boundary, once
- * it has everything up to the end position (a bounded run) or when asked to stop.
+ * it has everything up to the end position (a bounded run) or when asked to stop. The writer decodes the messages.
  *
  * <p>While nothing comes, it asks the server how far it has read the WAL (a status update that
  * requests a reply). The server answers with its sent position, past which nothing can still come for
@@ -38,7 +42,6 @@ public final class MessageReader implements AutoCloseable {
     /** While nothing comes, the reader looks again after 2 ms, then less often, up to every 32 ms: little CPU while idle. */
     private static final long QUIET_SLEEP_FIRST_MS = 2;
     private static final long QUIET_SLEEP_MAX_MS = 32;
-    private static final long NO_END = -1;
 
     /** What the writer takes from the queue. */
     public sealed interface Item {
@@ -49,7 +52,7 @@ public final class MessageReader implements AutoCloseable {
     }
 
     /** A Stream Commit, with the messages of its transaction. */
-    public record Streamed(ByteBuffer commit, StreamedTransactions.Spooled messages) implements Item {
+    public record Streamed(PgOutput.StreamCommit commit, StreamedTransactions.Spooled messages) implements Item {
     }
 
     /**
@@ -57,7 +60,7 @@ public final class MessageReader implements AutoCloseable {
      * position the server had sent when the queue ended, at a transaction boundary: every transaction that
      * committed before it is in the queue, so it is where the next run may start.
      */
-    public record End(LogSequenceNumber through) implements Item {
+    public record End(Lsn through) implements Item {
     }
 
     /** Reading failed. */
@@ -67,22 +70,26 @@ public final class MessageReader implements AutoCloseable {
     private final PGReplicationStream stream;
     private final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE_MESSAGES);
     private final StreamedTransactions streams = new StreamedTransactions();
-    private final AtomicLong confirmed = new AtomicLong();
+    private final AtomicReference<Lsn> confirmed = new AtomicReference<>(Lsn.ZERO);
     private final Thread thread;
-    private volatile long end;
-    private volatile long receivedThrough;
+    /** Where a bounded run ends; empty while it follows. */
+    private volatile Optional<Lsn> end;
+    private volatile Lsn receivedThrough;
+    /** The reader's thread's place in the stream: inside a transaction (Begin to Commit), inside a streamed block. */
+    private boolean inTransaction;
+    private boolean inBlock;
     /** The position the slot was last told (the reader's thread, then close()), and why a later one could not be told. */
-    private long sentConfirm;
+    private Lsn sentConfirm = Lsn.ZERO;
     private volatile Exception confirmFailure;
     private long lastStatus = System.nanoTime();
     private volatile boolean stopping;
     private volatile boolean closed;
 
     /** @param end where a bounded run ends (empty: follow until stopped) */
-    public MessageReader(PGReplicationStream stream, Optional<LogSequenceNumber> end) {
+    public MessageReader(PGReplicationStream stream, Optional<Lsn> end) {
         this.stream = stream;
-        this.end = end.map(LogSequenceNumber::asLong).orElse(NO_END);
-        this.receivedThrough = stream.getLastReceiveLSN().asLong();
+        this.end = end;
+        this.receivedThrough = lastReceived();
         this.thread = new Thread(this::readAll, "cdc-reader");
         thread.setDaemon(true);
         thread.start();
@@ -97,13 +104,13 @@ public final class MessageReader implements AutoCloseable {
      * How far the server's messages have been put in the queue. Read it before finding the queue empty:
      * then everything up to it has been taken.
      */
-    public LogSequenceNumber receivedThrough() {
-        return LogSequenceNumber.valueOf(receivedThrough);
+    public Lsn receivedThrough() {
+        return receivedThrough;
     }
 
     /** Tells the slot, from the reader's thread, that everything before {@code lsn} is safe in the warehouse. */
-    public void confirm(LogSequenceNumber lsn) {
-        confirmed.accumulateAndGet(lsn.asLong(), Math::max);
+    public void confirm(Lsn lsn) {
+        confirmed.accumulateAndGet(lsn, Lsn::max);
     }
 
     /** Ends the queue at the next transaction boundary. */
@@ -112,9 +119,9 @@ public final class MessageReader implements AutoCloseable {
     }
 
     /** A bounded run ends earlier, at the first transaction boundary at or past {@code lsn}. */
-    public void endAt(LogSequenceNumber lsn) {
-        if (end != NO_END && Long.compareUnsigned(lsn.asLong(), end) < 0) {
-            end = lsn.asLong();
+    public void endAt(Lsn lsn) {
+        if (end.filter(lsn::isBefore).isPresent()) {
+            end = Optional.of(lsn);
         }
     }
 
@@ -136,53 +143,23 @@ public final class MessageReader implements AutoCloseable {
 
     /** Reads into the queue until it ends it with {@link End}; false when closed before. */
     private boolean readUntilEnd() throws SQLException, InterruptedException {
-        boolean inTransaction = false;
-        boolean inBlock = false;
         long lastAsk = 0;
         long sleepMs = QUIET_SLEEP_FIRST_MS;
         while (!closed) {
             sendConfirmed();
             ByteBuffer message = stream.readPending();
             if (message != null) {
-                int at = message.position();
-                switch ((char) message.get(at)) {
-                    case 'B' -> {
-                        inTransaction = true;
-                        put(new Message(message));
-                    }
-                    case 'C' -> {
-                        inTransaction = false;
-                        put(new Message(message));
-                    }
-                    case 'S' -> {
-                        inBlock = true;
-                        streams.start(Integer.toUnsignedLong(message.getInt(at + 1)));
-                    }
-                    case 'E' -> {
-                        inBlock = false;
-                        streams.stop();
-                    }
-                    case 'A' -> streams.abort(Integer.toUnsignedLong(message.getInt(at + 1)), Integer.toUnsignedLong(message.getInt(at + 5)));
-                    case 'c' -> put(new Streamed(message, streams.finish(Integer.toUnsignedLong(message.getInt(at + 1)))));
-                    default -> {
-                        if (inBlock) {
-                            // Every message of a streamed block starts with its (sub)transaction's id.
-                            streams.add(message, Integer.toUnsignedLong(message.getInt(at + 1)));
-                        } else {
-                            put(new Message(message));
-                        }
-                    }
-                }
+                take(message);
                 sleepMs = QUIET_SLEEP_FIRST_MS;
             }
-            receivedThrough = stream.getLastReceiveLSN().asLong();
+            receivedThrough = lastReceived();
             // A busy stream may never go quiet: a bounded run ends at the first boundary past its end.
             if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
-                put(new End(LogSequenceNumber.valueOf(receivedThrough)));
+                put(new End(receivedThrough));
                 return true;
             }
             if (message == null) {
-                if (System.nanoTime() - lastAsk > (end != NO_END ? ASK_FOR_END_NANOS : ASK_NANOS)) {
+                if (System.nanoTime() - lastAsk > (end.isPresent() ? ASK_FOR_END_NANOS : ASK_NANOS)) {
                     stream.forceUpdateStatus(); // requests a reply: the server's sent position
                     lastAsk = System.nanoTime();
                     lastStatus = lastAsk;
@@ -194,9 +171,53 @@ public final class MessageReader implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Puts a message in the queue, or for a transaction streamed in progress in its file: Begin and Commit mark a
+     * transaction's bounds, Stream Start and Stop a block's, and a Stream Commit hands over the whole transaction.
+     * Only those four framing messages are decoded here; of the others only the type is read, and inside a block
+     * the (sub)transaction.
+     */
+    private void take(ByteBuffer message) throws InterruptedException {
+        switch (MessageType.of(message)) {
+            case BEGIN -> {
+                inTransaction = true;
+                put(new Message(message));
+            }
+            case COMMIT -> {
+                inTransaction = false;
+                put(new Message(message));
+            }
+            case STREAM_START, STREAM_STOP, STREAM_COMMIT, STREAM_ABORT -> {
+                switch (PgOutputDecoder.streamControl(message)) {
+                    case PgOutput.StreamStart start -> {
+                        inBlock = true;
+                        streams.start(start.xid());
+                    }
+                    case PgOutput.StreamStop stop -> {
+                        inBlock = false;
+                        streams.stop();
+                    }
+                    case PgOutput.StreamAbort abort -> streams.abort(abort.xid(), abort.subXid());
+                    case PgOutput.StreamCommit commit -> put(new Streamed(commit, streams.finish(commit.xid())));
+                }
+            }
+            default -> {
+                if (inBlock) {
+                    streams.add(message, PgOutputDecoder.transactionOf(message));
+                } else {
+                    put(new Message(message));
+                }
+            }
+        }
+    }
+
+    /** How far the server's messages have been received: PgJDBC's position, taken at this boundary. */
+    private Lsn lastReceived() {
+        return Lsn.of(stream.getLastReceiveLSN().asLong());
+    }
+
     private boolean reachedEnd() {
-        long at = end;
-        return at != NO_END && Long.compareUnsigned(receivedThrough, at) >= 0;
+        return end.filter(at -> !receivedThrough.isBefore(at)).isPresent();
     }
 
     /**
@@ -220,10 +241,11 @@ public final class MessageReader implements AutoCloseable {
 
     /** Tells the slot the newest position the writer confirmed, if it has not heard it yet. */
     private void sendConfirmed() throws SQLException {
-        long confirm = confirmed.get();
-        if (confirm > sentConfirm) {
-            stream.setFlushedLSN(LogSequenceNumber.valueOf(confirm));
-            stream.setAppliedLSN(LogSequenceNumber.valueOf(confirm));
+        Lsn confirm = confirmed.get();
+        if (confirm.isAfter(sentConfirm)) {
+            var position = LogSequenceNumber.valueOf(confirm.value());
+            stream.setFlushedLSN(position);
+            stream.setAppliedLSN(position);
             stream.forceUpdateStatus();
             sentConfirm = confirm;
             lastStatus = System.nanoTime();
@@ -297,6 +319,6 @@ public final class MessageReader implements AutoCloseable {
         if (failure != null) {
             return Optional.of(SqlErrors.serverMessage(failure));
         }
-        return confirmed.get() > sentConfirm ? Optional.of("the replication reader did not stop") : Optional.empty();
+        return confirmed.get().isAfter(sentConfirm) ? Optional.of("the replication reader did not stop") : Optional.empty();
     }
 }

@@ -3,10 +3,10 @@ package datakit.cdc;
 import datakit.db.Retry;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
+import datakit.wal.Lsn;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * How a change stream takes its lost replication connection up again: with the source's retry policy
@@ -49,7 +49,7 @@ final class Reconnects {
      *
      * @param checkpoint what bronze holds: where the next attempt, or the next run, starts
      */
-    Duration lost(StreamSource.Lost loss, LogSequenceNumber checkpoint) {
+    Duration lost(StreamSource.Lost loss, Lsn checkpoint) {
         if (streaming && nanoClock.getAsLong() - streamingSince >= STEADY.toNanos()) {
             losses = 0;
             failed = 0;
@@ -72,7 +72,7 @@ final class Reconnects {
         return delay;
     }
 
-    private DatakitException gaveUp(StreamSource.Lost loss, LogSequenceNumber checkpoint) {
+    private DatakitException gaveUp(StreamSource.Lost loss, Lsn checkpoint) {
         String what = losses == 1 ? "was lost, and max_retries is 0, so the run does not reconnect"
             : lostAgain == 0 ? "was lost and " + count(failed, "reconnection") + " failed"
             : failed == 0 ? "was lost, and lost again within %d s after each of %s".formatted(STEADY.toSeconds(), count(lostAgain, "reconnection"))
@@ -80,7 +80,7 @@ final class Reconnects {
                 lostAgain == 1 ? "was" : "were", STEADY.toSeconds());
         return DatakitException.failed(("Capturing the changes of slot %s failed: the replication connection to the source "
             + "%s (last: %s). Bronze holds every change up to %s, and the next run resumes there; check that the source is up and "
-            + "reachable.").formatted(slot, what, loss.reason(), checkpoint.asString()), loss.getCause());
+            + "reachable.").formatted(slot, what, loss.reason(), checkpoint), loss.getCause());
     }
 
     private static String count(int n, String noun) {

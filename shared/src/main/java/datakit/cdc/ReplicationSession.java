@@ -2,6 +2,7 @@ package datakit.cdc;
 
 import datakit.config.ConnectionSettings;
 import datakit.db.SqlErrors;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -39,14 +40,14 @@ public final class ReplicationSession implements AutoCloseable {
     }
 
     /** A new slot: where its stream starts, and the snapshot that holds exactly what came before. */
-    public record NewSlot(LogSequenceNumber consistentPoint, String snapshot) {
+    public record NewSlot(Lsn consistentPoint, String snapshot) {
     }
 
     /** Creates a pgoutput slot and exports its snapshot: import it before this session's next command. */
     public NewSlot createSlot(String name) throws SQLException {
         ReplicationSlotInfo info = pg().getReplicationAPI().createReplicationSlot().logical()
             .withSlotName(name).withOutputPlugin("pgoutput").make();
-        return new NewSlot(info.getConsistentPoint(), info.getSnapshotName());
+        return new NewSlot(Lsn.of(info.getConsistentPoint().asLong()), info.getSnapshotName());
     }
 
     /**
@@ -57,10 +58,10 @@ public final class ReplicationSession implements AutoCloseable {
      * The driver reports to the server every second: a connection the server closed is noticed by
      * writing to it, since the driver's non-blocking read does not see the end of the stream.
      */
-    public PGReplicationStream start(String slot, String publication, LogSequenceNumber start, boolean streaming) throws SQLException {
+    public PGReplicationStream start(String slot, String publication, Lsn start, boolean streaming) throws SQLException {
         var builder = pg().getReplicationAPI().replicationStream().logical()
             .withSlotName(slot)
-            .withStartPosition(start)
+            .withStartPosition(LogSequenceNumber.valueOf(start.value()))
             .withSlotOption("proto_version", streaming ? "2" : "1")
             .withSlotOption("publication_names", publication)
             .withStatusInterval(1, TimeUnit.SECONDS)

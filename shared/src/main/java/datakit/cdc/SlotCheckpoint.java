@@ -2,6 +2,7 @@ package datakit.cdc;
 
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.util.Optional;
 import java.util.UUID;
@@ -23,7 +24,7 @@ public final class SlotCheckpoint {
      * The stored position: an empty LSN while a slot is being created. {@code since} is where the current
      * slot began: changes before it may be older than the bronze tables' snapshot.
      */
-    public record Stored(Optional<String> lsn, String slot, Optional<String> since) {
+    public record Stored(Optional<Lsn> lsn, String slot, Optional<Lsn> since) {
     }
 
     /** Whether the bronze schema has its checkpoint table yet (it has none before its first run). */
@@ -34,20 +35,25 @@ public final class SlotCheckpoint {
     public Optional<Stored> read(Connection connection, String stream) {
         return Sql.using(connection).resultQuery("SELECT lsn::text, state ->> 'slot', state ->> 'since' FROM " + table
                 + " WHERE stream = ? AND partition_name = ''", stream)
-            .fetchOptional(r -> new Stored(Optional.ofNullable(r.get(0, String.class)), r.get(1, String.class),
-                Optional.ofNullable(r.get(2, String.class))));
+            .fetchOptional(r -> new Stored(Optional.ofNullable(r.get(0, String.class)).map(Lsn::parse), r.get(1, String.class),
+                Optional.ofNullable(r.get(2, String.class)).map(Lsn::parse)));
     }
 
     /**
      * Records the position; {@code lsn} null while the slot is being created, {@code since} null to keep
      * the one stored.
      */
-    public void save(Connection transaction, String stream, String slot, String publication, String lsn, String since, UUID runId) {
+    public void save(Connection transaction, String stream, String slot, String publication, Lsn lsn, Lsn since, UUID runId) {
         Sql.using(transaction).execute("INSERT INTO " + table + " (stream, partition_name, lsn, state, run_id, updated_at) "
                 + "VALUES (?, '', ?::pg_lsn, jsonb_strip_nulls(jsonb_build_object('slot', ?::text, 'publication', ?::text, 'since', ?::text)), "
                 + "?, clock_timestamp()) ON CONFLICT (stream, partition_name) DO UPDATE SET lsn = excluded.lsn, "
                 + "state = " + table + ".state || excluded.state, run_id = excluded.run_id, updated_at = excluded.updated_at",
-            stream, lsn, slot, publication, since, runId);
+            stream, text(lsn), slot, publication, text(since), runId);
+    }
+
+    /** The pg_lsn text a position is stored as; null stays null. */
+    private static String text(Lsn lsn) {
+        return lsn == null ? null : lsn.toString();
     }
 
     /**

@@ -2,16 +2,14 @@ package datakit.cdc;
 
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
-import datakit.cdc.PartitionLeaves;
-import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
 import datakit.sql.Sql;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * Where a change stream stands, as the warehouse records it ({@link SlotCheckpoint}): with each batch,
@@ -51,20 +49,20 @@ final class SlotPosition {
     }
 
     /** The checkpoint the warehouse holds, read in the caller's transaction. */
-    Optional<LogSequenceNumber> stored(Connection connection) {
-        return checkpoints.read(connection, request.stream()).flatMap(SlotCheckpoint.Stored::lsn).map(LogSequenceNumber::valueOf);
+    Optional<Lsn> stored(Connection connection) {
+        return checkpoints.read(connection, request.stream()).flatMap(SlotCheckpoint.Stored::lsn);
     }
 
     /** Commits {@code position}, past every change taken, as the checkpoint. */
-    LogSequenceNumber record(Connection connection, LogSequenceNumber position) throws SQLException {
+    Lsn record(Connection connection, Lsn position) throws SQLException {
         commit(connection, position);
         return position;
     }
 
     /** Commits the transaction in progress (a batch of changes, or none) with its checkpoint, {@code position}. */
-    void commit(Connection connection, LogSequenceNumber position) throws SQLException {
+    void commit(Connection connection, Lsn position) throws SQLException {
         begin(connection);
-        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position.asString(), null, runId);
+        checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, null, runId);
         commitDurably(connection);
     }
 
@@ -73,15 +71,15 @@ final class SlotPosition {
      * stream began with, in one transaction; returns the checkpoint. A run that fails keeps none of them, so the next
      * run warns of the same partitions again.
      */
-    LogSequenceNumber finish(Connection connection, LogSequenceNumber reached, RunLog runs) throws SQLException {
+    Lsn finish(Connection connection, Lsn reached, RunLog runs) throws SQLException {
         begin(connection);
-        LogSequenceNumber stored = stored(connection).orElse(reached);
-        LogSequenceNumber checkpoint = reached.compareTo(stored) > 0 ? reached : stored;
-        if (checkpoint.compareTo(stored) > 0) {
-            checkpoints.save(connection, request.stream(), request.slot(), request.publication(), checkpoint.asString(), null, runId);
+        Lsn stored = stored(connection).orElse(reached);
+        Lsn checkpoint = Lsn.max(reached, stored);
+        if (checkpoint.isAfter(stored)) {
+            checkpoints.save(connection, request.stream(), request.slot(), request.publication(), checkpoint, null, runId);
         }
         checkpoints.savePartitionLeaves(connection, request.stream(), leaves);
-        runs.succeedInParts(connection, runId, Map.of("checkpoint", checkpoint.asString()));
+        runs.succeedInParts(connection, runId, Map.of("checkpoint", checkpoint.toString()));
         commitDurably(connection);
         return checkpoint;
     }
@@ -104,11 +102,11 @@ final class SlotPosition {
      * After a lost connection: rolls back the batch in progress and reads the checkpoint the warehouse
      * holds, where the stream starts again.
      */
-    Optional<LogSequenceNumber> resumePoint(Connection connection) throws SQLException {
+    Optional<Lsn> resumePoint(Connection connection) throws SQLException {
         connection.rollback();
         begun = false;
         begin(connection);
-        Optional<LogSequenceNumber> stored = stored(connection);
+        Optional<Lsn> stored = stored(connection);
         connection.rollback(); // no snapshot held while waiting to reconnect
         begun = false;
         return stored;

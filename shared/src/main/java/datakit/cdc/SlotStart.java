@@ -1,15 +1,13 @@
 package datakit.cdc;
 
-import datakit.cdc.CdcSource;
-import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
+import datakit.wal.Lsn;
 import java.sql.SQLException;
 import java.util.Locale;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * How a change stream starts from its slot, decided the same way by a run and by its dry run, so a dry run
@@ -50,7 +48,7 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
                     + "and snapshot.")
                     .formatted(request.publication(), request.slot()));
             }
-            stored.flatMap(SlotCheckpoint.Stored::lsn).ifPresent(lsn -> requireNotAhead(slot.get(), LogSequenceNumber.valueOf(lsn)));
+            stored.flatMap(SlotCheckpoint.Stored::lsn).ifPresent(lsn -> requireNotAhead(slot.get(), lsn));
             return new SlotStart(Action.RESUME, slot, "it exists", Optional.empty());
         }
         Optional<String> gone = checkpointed && !request.snapshotAlways() ? Optional.of("slot " + request.slot() + " is gone since the "
@@ -64,14 +62,14 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
      * or read by another client; the warehouse was restored from an older backup): the changes committed in
      * between are gone from the slot, which starts a stream at its own position, and bronze never had them.
      */
-    static void requireNotAhead(CdcSource.Slot slot, LogSequenceNumber checkpoint) {
-        Optional<LogSequenceNumber> confirmed = slot.confirmedFlush().map(LogSequenceNumber::valueOf);
-        if (confirmed.isPresent() && confirmed.get().compareTo(checkpoint) > 0) {
+    static void requireNotAhead(CdcSource.Slot slot, Lsn checkpoint) {
+        Optional<Lsn> confirmed = slot.confirmedFlush();
+        if (confirmed.isPresent() && confirmed.get().isAfter(checkpoint)) {
             throw DatakitException.notReady(String.format(Locale.ROOT, "Replication slot %s has confirmed %s, past the "
                 + "checkpoint bronze holds for it, %s: the changes committed in the %,d bytes of WAL between them are gone from the slot and "
                 + "not in bronze (was the slot advanced, or read by another client, or the warehouse restored from an older backup?). Run "
                 + "once with --snapshot always to reload the tables from a new slot, or --drop-slot to start over.", slot.name(),
-                confirmed.get().asString(), checkpoint.asString(), confirmed.get().asLong() - checkpoint.asLong()));
+                confirmed.get(), checkpoint, confirmed.get().bytesSince(checkpoint)));
         }
     }
 

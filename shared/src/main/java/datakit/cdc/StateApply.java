@@ -5,6 +5,7 @@ import datakit.bronze.BronzeTable;
 import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,14 +34,15 @@ final class StateApply {
     }
 
     /** Where a batch's changes of a table were applied through: the change's commit LSN and its {@code _cdc_seq}. */
-    record After(String lsn, int seq) {
+    record After(Lsn lsn, int seq) {
         /** Every change of the transactions that commit at {@code lsn} or later. */
-        static After start(String lsn) {
+        static After start(Lsn lsn) {
             return new After(lsn, 0);
         }
 
         String sql() {
-            return "_cdc_lsn >= " + Sql.literal(lsn) + "::pg_lsn AND (_cdc_lsn, _cdc_seq) > (" + Sql.literal(lsn) + "::pg_lsn, " + seq + ")";
+            String at = Sql.literal(lsn.toString()) + "::pg_lsn";
+            return "_cdc_lsn >= " + at + " AND (_cdc_lsn, _cdc_seq) > (" + at + ", " + seq + ")";
         }
     }
 
@@ -139,7 +141,7 @@ final class StateApply {
         if (lastTruncate.isPresent()) {
             db.execute("TRUNCATE " + table.state().sql());
             String[] at = lastTruncate.get().split(" ");
-            since = new After(at[0], Integer.parseInt(at[1])).sql();
+            since = new After(Lsn.parse(at[0]), Integer.parseInt(at[1])).sql();
         }
         boolean unknown = stateColumns.containsKey("_cdc_unknown");
         if (key.isEmpty()) {

@@ -1,9 +1,8 @@
 package datakit.cdc;
 
-import datakit.cdc.MessageReader;
 import datakit.report.RunContext;
+import datakit.wal.Lsn;
 import java.util.Optional;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * Where a run of a change stream ends: nowhere ({@code --follow}), or where the source's WAL ended when the
@@ -17,11 +16,11 @@ import org.postgresql.replication.LogSequenceNumber;
  * the rest as before.
  */
 final class StreamEnd {
-    private Optional<LogSequenceNumber> position;
+    private Optional<Lsn> position;
     private final long flushedCheckAt;
     private boolean flushedChecked;
 
-    private StreamEnd(Optional<LogSequenceNumber> position, long flushedCheckAt) {
+    private StreamEnd(Optional<Lsn> position, long flushedCheckAt) {
         this.position = position;
         this.flushedCheckAt = flushedCheckAt;
     }
@@ -30,18 +29,17 @@ final class StreamEnd {
         if (request.follow()) {
             return new StreamEnd(Optional.empty(), 0);
         }
-        var position = LogSequenceNumber.valueOf(sources.walEnd());
-        return new StreamEnd(Optional.of(position), System.nanoTime() + sources.asynchronousCommitDelay().toNanos());
+        return new StreamEnd(Optional.of(sources.walEnd()), System.nanoTime() + sources.asynchronousCommitDelay().toNanos());
     }
 
     /** Where the run ends; empty while it follows. */
-    Optional<LogSequenceNumber> position() {
+    Optional<Lsn> position() {
         return position;
     }
 
     /** After a crash the source's WAL may end before the end this run began with: what was lost never committed. */
     void afterReconnection(StreamSource sources) {
-        position = position.map(e -> LogSequenceNumber.valueOf(Math.min(e.asLong(), sources.walEnd())));
+        position = position.map(e -> Lsn.min(e, sources.walEnd()));
     }
 
     /** While the stream is quiet: ends the run at the WAL on the source's disk once every commit before the start is there. */
@@ -50,10 +48,10 @@ final class StreamEnd {
             return;
         }
         flushedChecked = true;
-        LogSequenceNumber flushed = LogSequenceNumber.valueOf(sources.walFlushed());
-        if (flushed.compareTo(position.get()) < 0) {
+        Lsn flushed = sources.walFlushed();
+        if (flushed.isBefore(position.get())) {
             run.info("the source's WAL on disk ends at %s, before %s (a transaction still open wrote the rest): the run ends there"
-                .formatted(flushed.asString(), position.get().asString()));
+                .formatted(flushed, position.get()));
             position = Optional.of(flushed);
             messages.endAt(flushed);
         }

@@ -1,14 +1,12 @@
 package datakit.cdc;
 
-import datakit.cdc.ApplySource;
-import datakit.cdc.CdcSource;
-import datakit.cdc.ReplicationSession;
 import datakit.db.Database;
 import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.io.EOFException;
 import java.net.SocketException;
 import java.sql.SQLException;
@@ -18,7 +16,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 import org.postgresql.util.PSQLException;
 
@@ -80,7 +77,7 @@ final class StreamSource implements AutoCloseable, ApplySource {
      * connection, or after a loss on a new one (with a new connection for queries), once sure that the slot has
      * not moved past {@code from} meanwhile. Returns once the server has answered.
      */
-    PGReplicationStream start(String publication, LogSequenceNumber from, boolean streaming) throws SQLException {
+    PGReplicationStream start(String publication, Lsn from, boolean streaming) throws SQLException {
         try {
             if (session == null) {
                 reopenQueries();
@@ -147,12 +144,12 @@ final class StreamSource implements AutoCloseable, ApplySource {
     }
 
     /** Where the source's WAL ends now (see {@link CdcSource#walEnd()}). */
-    long walEnd() {
+    Lsn walEnd() {
         return query(queries::walEnd);
     }
 
     /** Where the WAL the source has written to disk ends now (see {@link CdcSource#walFlushed()}). */
-    long walFlushed() {
+    Lsn walFlushed() {
         return query(queries::walFlushed);
     }
 

@@ -7,10 +7,7 @@ import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
-import datakit.cdc.CdcSource;
-import datakit.cdc.ChangeTable;
-import datakit.cdc.PgOutput;
-import datakit.cdc.SlotCheckpoint;
+import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.report.RunContext;
@@ -22,6 +19,7 @@ import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -62,7 +60,7 @@ final class StreamTables {
      * where the snapshot ends.
      */
     Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
-                                   CdcRequest request, String start, RunLog runs, StreamLock lock) throws SQLException {
+                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         // Read before the snapshot's session takes a source connection: a pool of one has no second to give.
         Map<PgOutput.Relation, Map<String, String>> landings = landings(relations);

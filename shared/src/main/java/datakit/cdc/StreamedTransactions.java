@@ -1,5 +1,6 @@
 package datakit.cdc;
 
+import datakit.cdc.pgoutput.MessageType;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -190,8 +191,8 @@ final class StreamedTransactions implements AutoCloseable {
                 out.flush();
                 var shapes = new ArrayList<ByteBuffer>();
                 readFrom(start, m -> {
-                    char type = (char) m.get(m.position());
-                    if (type == 'R' || type == 'Y') {
+                    MessageType type = MessageType.of(m);
+                    if (type == MessageType.RELATION || type == MessageType.TYPE) {
                         shapes.add(m);
                     }
                 });

@@ -2,6 +2,7 @@ package datakit.cdc;
 
 import datakit.bronze.BronzeTable;
 import datakit.sql.Sql;
+import datakit.wal.Lsn;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -29,7 +30,7 @@ final class UnknownValues {
     }
 
     /** Fills {@code column} in the changes from {@code fromLsn} on. */
-    static void fill(DSLContext db, ChangeTable table, String column, String fromLsn, String searchFrom) {
+    static void fill(DSLContext db, ChangeTable table, String column, Lsn fromLsn, Lsn searchFrom) {
         List<String> keys = table.keyColumns();
         if (keys.isEmpty()) {
             return;
@@ -44,7 +45,7 @@ final class UnknownValues {
     }
 
     private static String fillSql(ChangeTable table, String column, Map<String, String> types, Optional<Map<String, String>> state,
-                                  String fromLsn, String searchFrom) {
+                                  Lsn fromLsn, Lsn searchFrom) {
         List<String> keys = table.keyColumns();
         String c = Sql.quote(column);
         String name = Sql.literal(column);
@@ -60,11 +61,11 @@ final class UnknownValues {
             + "), '{}') FROM (SELECT w.ctid AS tid, CASE WHEN p.found THEN p.v ELSE s.v END AS v, coalesce(p.found, s.found, false) AS found "
             + "FROM " + table.ref().sql() + " w "
             + "LEFT JOIN LATERAL (SELECT true AS found, p." + c + " AS v FROM " + table.ref().sql() + " p WHERE " + earlier
-            + " AND p._cdc_lsn >= " + Sql.literal(searchFrom) + "::pg_lsn AND p._cdc_op IN ('insert', 'update')"
+            + " AND p._cdc_lsn >= " + Sql.literal(searchFrom.toString()) + "::pg_lsn AND p._cdc_op IN ('insert', 'update')"
             + " AND NOT coalesce(" + name + " = ANY (p._cdc_unknown), false)"
             + " AND (p._cdc_lsn, p._cdc_seq) < (w._cdc_lsn, w._cdc_seq) ORDER BY p._cdc_lsn DESC, p._cdc_seq DESC LIMIT 1) p ON true "
             + stateJoin
-            + " WHERE w._cdc_lsn >= " + Sql.literal(fromLsn) + "::pg_lsn AND " + name + " = ANY (w._cdc_unknown)) f "
+            + " WHERE w._cdc_lsn >= " + Sql.literal(fromLsn.toString()) + "::pg_lsn AND " + name + " = ANY (w._cdc_unknown)) f "
             + "WHERE x.ctid = f.tid AND f.found";
     }
 

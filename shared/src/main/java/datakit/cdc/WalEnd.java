@@ -1,5 +1,7 @@
 package datakit.cdc;
 
+import datakit.wal.Lsn;
+
 /**
  * The end of the WAL written so far, as a walsender will report it. {@code pg_current_wal_insert_lsn()}
  * is where the next record goes: when the last record ended exactly at a page's end, that is after the
@@ -15,12 +17,12 @@ final class WalEnd {
     }
 
     /** The end of the last record before {@code insert}, for pages of {@code blockSize} and segments of {@code segmentSize} bytes. */
-    static long ofInsertPosition(long insert, int blockSize, long segmentSize) {
-        if (Long.remainderUnsigned(insert, segmentSize) == SEGMENT_HEADER) {
-            return insert - SEGMENT_HEADER;
+    static Lsn ofInsertPosition(Lsn insert, int blockSize, long segmentSize) {
+        if (Long.remainderUnsigned(insert.value(), segmentSize) == SEGMENT_HEADER) {
+            return insert.minus(SEGMENT_HEADER);
         }
-        if (Long.remainderUnsigned(insert, blockSize) == PAGE_HEADER) {
-            return insert - PAGE_HEADER;
+        if (Long.remainderUnsigned(insert.value(), blockSize) == PAGE_HEADER) {
+            return insert.minus(PAGE_HEADER);
         }
         return insert;
     }

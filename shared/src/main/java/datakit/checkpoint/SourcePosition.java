@@ -1,7 +1,7 @@
 package datakit.checkpoint;
 
+import datakit.wal.Lsn;
 import java.util.Optional;
-import org.postgresql.replication.LogSequenceNumber;
 
 /**
  * Where a source's data stood: its cluster ({@code pg_control_system()}'s system identifier, which a hot standby shares with
@@ -20,13 +20,13 @@ public record SourcePosition(String systemIdentifier, String lsn) {
      * position. Another cluster's positions cannot be compared: the cursor decides there.
      */
     public Optional<String> behind(SourcePosition read) {
-        if (!systemIdentifier.equals(read.systemIdentifier) || Long.compareUnsigned(bytes(), read.bytes()) >= 0) {
+        if (!systemIdentifier.equals(read.systemIdentifier) || !position().isBefore(read.position())) {
             return Optional.empty();
         }
         return Optional.of("its WAL position %s is before the %s the last run read at".formatted(lsn, read.lsn));
     }
 
-    private long bytes() {
-        return LogSequenceNumber.valueOf(lsn).asLong();
+    private Lsn position() {
+        return Lsn.parse(lsn);
     }
 }

@@ -1,5 +1,6 @@
-package datakit.cdc;
+package datakit.cdc.pgoutput;
 
+import datakit.wal.Lsn;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
@@ -8,18 +9,18 @@ import java.util.Optional;
 /**
  * The messages of PostgreSQL's built-in logical replication output plugin, {@code pgoutput}, as its
  * documentation ("Logical Replication Message Formats") defines them, up to protocol version 2
- * (streaming of large transactions in progress). LSNs are unsigned 64-bit positions in the WAL;
- * {@code xid} is present on messages inside a streamed transaction, and empty elsewhere.
+ * (streaming of large transactions in progress); {@link PgOutputDecoder} reads them, and documents
+ * each one's bytes. {@code xid} is present on messages inside a streamed transaction, and empty elsewhere.
  */
 public sealed interface PgOutput {
 
-    record Begin(long finalLsn, Instant commitTime, long xid) implements PgOutput {
+    record Begin(Lsn finalLsn, Instant commitTime, long xid) implements PgOutput {
     }
 
-    record Commit(int flags, long commitLsn, long endLsn, Instant commitTime) implements PgOutput {
+    record Commit(int flags, Lsn commitLsn, Lsn endLsn, Instant commitTime) implements PgOutput {
     }
 
-    record Origin(long commitLsn, String name) implements PgOutput {
+    record Origin(Lsn commitLsn, String name) implements PgOutput {
     }
 
     /** A column of a relation: its name, type, and whether it is part of the replica identity. */
@@ -58,19 +59,26 @@ public sealed interface PgOutput {
     }
 
     /** A message written with {@code pg_logical_emit_message}. */
-    record Message(Optional<Long> xid, boolean transactional, long lsn, String prefix, byte[] content) implements PgOutput {
+    record Message(Optional<Long> xid, boolean transactional, Lsn lsn, String prefix, byte[] content) implements PgOutput {
     }
 
-    record StreamStart(long xid, boolean firstSegment) implements PgOutput {
+    /**
+     * The messages that frame a transaction streamed while in progress: the stream's reader sorts the messages
+     * between them by transaction (see {@link PgOutputDecoder#streamControl}).
+     */
+    sealed interface StreamControl extends PgOutput {
     }
 
-    record StreamStop() implements PgOutput {
+    record StreamStart(long xid, boolean firstSegment) implements StreamControl {
     }
 
-    record StreamCommit(long xid, int flags, long commitLsn, long endLsn, Instant commitTime) implements PgOutput {
+    record StreamStop() implements StreamControl {
     }
 
-    record StreamAbort(long xid, long subXid) implements PgOutput {
+    record StreamCommit(long xid, int flags, Lsn commitLsn, Lsn endLsn, Instant commitTime) implements StreamControl {
+    }
+
+    record StreamAbort(long xid, long subXid) implements StreamControl {
     }
 
     /** How one column of a row arrived. */

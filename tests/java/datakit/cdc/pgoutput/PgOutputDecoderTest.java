@@ -1,8 +1,9 @@
-package datakit.cdc;
+package datakit.cdc.pgoutput;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import datakit.wal.Lsn;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -68,8 +69,8 @@ class PgOutputDecoderTest {
         var decoder = new PgOutputDecoder();
 
         assertThat(decoder.decode(new Message('B').int64(0x10L).int64(1_000_000L).int32(0xFFFFFFFEL).buffer()))
-            .isEqualTo(new PgOutput.Begin(0x10L, Instant.parse("2000-01-01T00:00:01Z"), 4_294_967_294L));
-        assertThat(decoder.decode(new Message('O').int64(42).string("node_a").buffer())).isEqualTo(new PgOutput.Origin(42, "node_a"));
+            .isEqualTo(new PgOutput.Begin(Lsn.of(0x10L), Instant.parse("2000-01-01T00:00:01Z"), 4_294_967_294L));
+        assertThat(decoder.decode(new Message('O').int64(42).string("node_a").buffer())).isEqualTo(new PgOutput.Origin(Lsn.of(42), "node_a"));
         assertThat(decoder.decode(new Message('Y').int32(16_500).string("shop").string("mood").buffer()))
             .isEqualTo(new PgOutput.Type(Optional.empty(), 16_500, "shop", "mood"));
     }

@@ -1,4 +1,4 @@
-package datakit.cdc;
+package datakit.cdc.pgoutput;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
