@@ -34,7 +34,7 @@ class PostgresDiscover extends DatakitCommand {
         var database = kit.openSource(source);
         var tables = Discovery.tables(database, names);
         // 3. Print the tables found, as blocks for people or one JSON object.
-        Discovery.print(kit.run().out(), kit.run().json(), database.settings().describe(), tables);
+        Discovery.print(kit.run().out(), kit.run().json(), database, tables);
     }
 
     public static void main(String... args) {

@@ -2,6 +2,9 @@ package datakit;
 
 import static com.tngtech.archunit.core.domain.JavaCall.Predicates.target;
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.type;
 import static com.tngtech.archunit.core.domain.properties.HasName.Predicates.nameMatching;
 import static com.tngtech.archunit.core.domain.properties.HasOwner.Predicates.With.owner;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
@@ -11,6 +14,19 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import datakit.bronze.WriteMode;
+import datakit.cdc.CdcExtract;
+import datakit.config.Role;
+import datakit.db.Database;
+import datakit.full.FullExtract;
+import datakit.incremental.Increment;
+import datakit.incremental.IncrementalExtract;
+import datakit.partitioned.PartitionedExtract;
+import datakit.partitioned.PartitionedPlan;
+import datakit.report.RunContext;
+import datakit.run.BronzeSchemas;
+import datakit.sql.Identifiers;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.postgresql.copy.CopyManager;
 import org.postgresql.copy.CopyOperation;
@@ -75,5 +91,23 @@ class ArchitectureTest {
         classes().that().resideInAPackage("datakit.cdc.pgoutput..")
             .should().onlyDependOnClassesThat().resideInAnyPackage("datakit.cdc.pgoutput..", "datakit.wal..", "datakit.error..", "java..")
             .check(LIBRARY);
+    }
+
+    /**
+     * The datakit scripts (compiled with the tests, in the default package) use the library's face: the command line, the
+     * error type, each mode's entry point and the run it reports to, the tools' entry points and a few values; never a
+     * mode's, the reader's or the landing's insides.
+     */
+    @Test
+    void theDatakitsReachOnlyTheLibrarysFace() {
+        JavaClasses scripts = new ClassFileImporter().importPath(Path.of("target/test-classes"));
+        classes().that().resideInAPackage("")
+            .should().onlyDependOnClassesThat(resideInAnyPackage("", "java..", "picocli..", "datakit.cli..", "datakit.error..",
+                "datakit.ops..", "datakit.jobs..", "datakit.demo..", "datakit.sandbox..")
+                .or(type(FullExtract.class)).or(type(IncrementalExtract.class)).or(type(Increment.class))
+                .or(type(PartitionedExtract.class)).or(type(PartitionedPlan.class)).or(type(CdcExtract.class))
+                .or(type(RunContext.class)).or(type(BronzeSchemas.class)).or(type(Database.class))
+                .or(type(WriteMode.class)).or(type(Identifiers.class)).or(type(Role.class)))
+            .check(scripts.that(resideInAPackage("")));
     }
 }

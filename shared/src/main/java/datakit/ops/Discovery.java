@@ -128,9 +128,10 @@ public final class Discovery {
             });
     }
 
-    /** Prints what was found: one JSON object, or a block per table for people. */
+    /** Prints what was found in {@code source}: one JSON object, or a block per table for people. */
     @SuppressWarnings("unchecked")
-    public static void print(PrintWriter out, boolean json, String database, List<Map<String, Object>> tables) {
+    public static void print(PrintWriter out, boolean json, Database source, List<Map<String, Object>> tables) {
+        String database = source.settings().describe();
         if (json) {
             out.println(RunSummary.toJson(Map.of("database", database, "tables", tables)));
             out.flush();
