@@ -130,7 +130,7 @@ public final class RunLog {
      * Marks the run failed, unless it committed. A run that waited for the stream's lock may find its
      * row marked 'abandoned' by the run that held it; its own outcome is the truer one.
      */
-    public void fail(Connection connection, UUID runId, String error) {
+    void fail(Connection connection, UUID runId, String error) {
         changeStatus(connection, "UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ? "
             + "WHERE run_id = ? AND status IN ('running', 'abandoned')", error, runId);
     }
@@ -143,7 +143,7 @@ public final class RunLog {
     }
 
     /** Another run of the stream that says it is running, for "who holds the lock" messages. */
-    public Optional<String> otherRunning(Connection connection, String stream, UUID currentRun) {
+    Optional<String> otherRunning(Connection connection, String stream, UUID currentRun) {
         return Sql.using(connection).resultQuery("SELECT run_id || ', started ' || to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ') FROM "
                 + table + " WHERE stream = ? AND status = 'running' AND run_id <> ? ORDER BY started_at DESC LIMIT 1", stream, currentRun)
             .fetchOptional(0, String.class);

@@ -20,7 +20,7 @@ public record BronzeWrite(WriteMode mode, List<String> keys, ConflictPolicy onCo
     }
 
     /** Whether the bronze table keeps one row per key, with a unique index on it. */
-    public boolean uniqueKeys() {
+    boolean uniqueKeys() {
         return !keys.isEmpty() && mode != WriteMode.APPEND;
     }
 }

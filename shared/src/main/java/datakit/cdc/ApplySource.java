@@ -10,7 +10,7 @@ import java.util.Optional;
  * kept by, and the values older rows hold in columns added since. {@link CdcSource} answers; a stream that
  * reconnects answers through whichever source connection is current.
  */
-public interface ApplySource {
+interface ApplySource {
     /** The columns a change's old key holds; empty for REPLICA IDENTITY FULL without a key. */
     List<String> rowKey(TableRef table);
 

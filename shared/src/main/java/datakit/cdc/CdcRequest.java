@@ -21,11 +21,11 @@ public record CdcRequest(List<TableRef> tables, String slot, String publication,
         return "cdc:" + slot;
     }
 
-    public boolean snapshotAlways() {
+    boolean snapshotAlways() {
         return snapshot.equals("always");
     }
 
-    public boolean snapshotNever() {
+    boolean snapshotNever() {
         return snapshot.equals("never");
     }
 }

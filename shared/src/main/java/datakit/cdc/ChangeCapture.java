@@ -28,7 +28,7 @@ import org.jooq.DSLContext;
  * warehouse already holds (a replay after a crash between the warehouse commit and the slot's feedback:
  * their commit LSN is below the checkpoint).
  */
-public final class ChangeCapture {
+final class ChangeCapture {
     private final String bronzeSchema;
     private final Function<PgOutput.Relation, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
@@ -66,7 +66,7 @@ public final class ChangeCapture {
      * @param checkpoint the end LSN of the last transaction the warehouse holds
      * @param since      where the slot began: older changes in bronze may be older than its snapshot
      */
-    public ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
+    ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<ApplySource> apply,
                          Lsn checkpoint, Lsn since) {
         this.since = since;
@@ -84,7 +84,7 @@ public final class ChangeCapture {
     }
 
     /** Takes a transaction streamed while in progress, at its Stream Commit: its messages in order. */
-    public boolean acceptStreamed(PgOutput.StreamCommit commit, StreamedTransactions.Spooled messages) throws SQLException {
+    boolean acceptStreamed(PgOutput.StreamCommit commit, StreamedTransactions.Spooled messages) throws SQLException {
         try {
             begin(commit.commitLsn(), commit.commitTime(), commit.xid());
             if (!skipping) {
@@ -190,7 +190,7 @@ public final class ChangeCapture {
      * Sends every gathered row and fills unknown values, so the caller can commit with the checkpoint;
      * returns the LSN to commit as the checkpoint: the end of the last transaction taken.
      */
-    public Lsn finishBatch() throws SQLException {
+    Lsn finishBatch() throws SQLException {
         batch.sendAll();
         DSLContext db = Sql.using(batch.connection());
         batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch,
@@ -205,7 +205,7 @@ public final class ChangeCapture {
     }
 
     /** After the caller committed: the next batch starts empty. */
-    public void batchCommitted() {
+    void batchCommitted() {
         batch.clear();
         appliedThrough.clear();
         firstLsnOfBatch = null;
@@ -217,19 +217,19 @@ public final class ChangeCapture {
     }
 
     /** Whether the batch holds changes (or skipped replays) not committed yet. */
-    public boolean hasUncommitted() {
+    boolean hasUncommitted() {
         return !batch.isEmpty() || lastCommitEnd.isAfter(checkpoint);
     }
 
-    public long batchChanges() {
+    long batchChanges() {
         return batch.changes();
     }
 
-    public long batchBytes() {
+    long batchBytes() {
         return batch.bytes();
     }
 
-    public Map<String, Long> batchRowsPerTable() {
+    Map<String, Long> batchRowsPerTable() {
         return batch.rowsPerTable();
     }
 
@@ -237,7 +237,7 @@ public final class ChangeCapture {
         return transactions;
     }
 
-    public long skippedTransactions() {
+    long skippedTransactions() {
         return skippedTransactions;
     }
 

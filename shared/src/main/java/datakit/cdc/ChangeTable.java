@@ -26,7 +26,7 @@ import org.jooq.DSLContext;
  *       never stops on a value the old type cannot hold; earlier values keep their text form.</li>
  * </ul>
  */
-public final class ChangeTable {
+final class ChangeTable {
     /** The columns every change table starts with, in order. */
     static final List<String> CDC_COLUMNS = List.of("_cdc_lsn", "_cdc_seq", "_cdc_op", "_cdc_commit_ts", "_cdc_xid", "_cdc_old",
         "_cdc_unknown");
@@ -45,7 +45,7 @@ public final class ChangeTable {
      * @param source the source table
      * @param state  its bronze table: the snapshot, kept current with --apply
      */
-    public ChangeTable(TableRef source, TableRef state) {
+    ChangeTable(TableRef source, TableRef state) {
         this.source = source;
         this.state = state;
         this.ref = state.withTable(Identifiers.fit(state.table() + "__changes"));
@@ -64,7 +64,7 @@ public final class ChangeTable {
     }
 
     /** The tables of {@code tables} whose change table in {@code bronzeSchema} does not exist yet: one query, so a large stream stays quick. */
-    public static List<TableRef> withoutChangeTable(Connection warehouse, List<TableRef> tables, String bronzeSchema) {
+    static List<TableRef> withoutChangeTable(Connection warehouse, List<TableRef> tables, String bronzeSchema) {
         var byName = new LinkedHashMap<String, TableRef>();
         tables.forEach(t -> byName.put(new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().sql(), t));
         return Sql.using(warehouse).resultQuery("SELECT t FROM unnest(?::text[]) WITH ORDINALITY AS u(t, n) "

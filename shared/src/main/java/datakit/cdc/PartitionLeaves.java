@@ -21,7 +21,7 @@ import org.jooq.DSLContext;
  * TABLE or a TRUNCATE of the partitioned table itself (which is published) give new files too: the
  * warning then names a harmless change, which is why it says what to check.
  */
-public final class PartitionLeaves {
+final class PartitionLeaves {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<Map<String, List<Leaf>>> SHAPE = new TypeReference<>() {
     };
@@ -67,7 +67,7 @@ public final class PartitionLeaves {
         }
     }
 
-    public static PartitionLeaves fromJson(String json) {
+    static PartitionLeaves fromJson(String json) {
         try {
             return new PartitionLeaves(JSON.readValue(json, SHAPE));
         } catch (JsonProcessingException e) {
@@ -76,7 +76,7 @@ public final class PartitionLeaves {
     }
 
     /** These leaves, and for a partitioned table they do not know, the leaves {@code other} has of it. */
-    public PartitionLeaves completedBy(PartitionLeaves other) {
+    PartitionLeaves completedBy(PartitionLeaves other) {
         var merged = new LinkedHashMap<>(other.leaves);
         merged.putAll(leaves);
         return new PartitionLeaves(merged);
@@ -87,7 +87,7 @@ public final class PartitionLeaves {
      * no longer a leaf of its partitioned table (detached or dropped), or whose file changed (truncated, or
      * rewritten). {@code bronzeSchema} and {@code apply} say where its rows may still be.
      */
-    public List<String> changesSince(PartitionLeaves earlier, String bronzeSchema, boolean apply) {
+    List<String> changesSince(PartitionLeaves earlier, String bronzeSchema, boolean apply) {
         var warnings = new ArrayList<String>();
         earlier.leaves.forEach((root, before) -> {
             List<Leaf> now = leaves.get(root);

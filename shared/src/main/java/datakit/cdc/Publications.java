@@ -16,7 +16,7 @@ import org.jooq.DSLContext;
  * covers its tables. On a hot standby nothing can be made or changed; a publication from the primary is
  * required instead.
  */
-public final class Publications {
+final class Publications {
     private final DSLContext db;
     private final String where;
     private final int serverVersion;
@@ -49,7 +49,7 @@ public final class Publications {
      * partitioned table under its own name (publish_via_partition_root), so every partition's changes,
      * also of partitions attached later and of rows moved between partitions, land in one change table.
      */
-    public Ready ensure(String name, List<TableRef> tables) {
+    Ready ensure(String name, List<TableRef> tables) {
         boolean exists = exists(name);
         if (standby) {
             require(name, tables);
@@ -79,7 +79,7 @@ public final class Publications {
      * On a hot standby (PostgreSQL 16+) nothing can be created or changed: the publication must come from
      * the primary, holding every table asked for. Fails with what to run there otherwise.
      */
-    public void require(String name, List<TableRef> tables) {
+    void require(String name, List<TableRef> tables) {
         if (!standby) {
             return;
         }
@@ -93,7 +93,7 @@ public final class Publications {
     }
 
     /** The tables of {@code tables} whose changes the publication does not send: neither it nor a table above it is a member. */
-    public List<TableRef> missingFrom(String publication, List<TableRef> tables) {
+    List<TableRef> missingFrom(String publication, List<TableRef> tables) {
         List<String> missing = db.resultQuery("SELECT t.name FROM unnest(?::text[]) WITH ORDINALITY AS t(name, position) WHERE NOT EXISTS "
                 + "(SELECT 1 FROM pg_catalog.pg_publication p WHERE p.pubname = ? AND " + covers("p", "pg_catalog.to_regclass(t.name)") + ") "
                 + "ORDER BY t.position", names(tables), publication)
@@ -107,7 +107,7 @@ public final class Publications {
      * change table per partition, and a row moved between partitions in two. Partitions published on their
      * own, without their root, are tables like any other.
      */
-    public void checkPartitionsPublishedWhole(String publication, List<TableRef> tables) {
+    void checkPartitionsPublishedWhole(String publication, List<TableRef> tables) {
         db.resultQuery("""
                 SELECT rn.nspname::text, r.relname::text FROM pg_catalog.pg_publication p
                 JOIN pg_catalog.pg_publication_tables t ON t.pubname = p.pubname
@@ -134,7 +134,7 @@ public final class Publications {
      * Drops the publication, if it still exists. Only for one this stream created and no other slot of the
      * database may read: others belong to whoever made them.
      */
-    public void drop(String name) {
+    void drop(String name) {
         db.execute("DROP PUBLICATION IF EXISTS " + Sql.quote(name));
     }
 

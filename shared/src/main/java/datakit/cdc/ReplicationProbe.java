@@ -38,7 +38,7 @@ public final class ReplicationProbe {
     }
 
     /** Fails with the probe's reason, if it failed: call once the ordinary connection's checks have passed. */
-    public void requireConnected() {
+    void requireConnected() {
         failure.ifPresent(e -> {
             throw e;
         });

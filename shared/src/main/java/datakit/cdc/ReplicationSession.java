@@ -19,7 +19,7 @@ import org.postgresql.replication.ReplicationSlotInfo;
  * creates the slot, whose exported snapshot lives only until the next command on this connection, and
  * then streams the slot's changes with {@code pgoutput}.
  */
-public final class ReplicationSession implements AutoCloseable {
+final class ReplicationSession implements AutoCloseable {
     private final Connection connection;
     private PGReplicationStream stream;
 
@@ -44,7 +44,7 @@ public final class ReplicationSession implements AutoCloseable {
     }
 
     /** Creates a pgoutput slot and exports its snapshot: import it before this session's next command. */
-    public NewSlot createSlot(String name) throws SQLException {
+    NewSlot createSlot(String name) throws SQLException {
         ReplicationSlotInfo info = pg().getReplicationAPI().createReplicationSlot().logical()
             .withSlotName(name).withOutputPlugin("pgoutput").make();
         return new NewSlot(Lsn.of(info.getConsistentPoint().asLong()), info.getSnapshotName());
@@ -76,7 +76,7 @@ public final class ReplicationSession implements AutoCloseable {
     }
 
     /** The walsender's process id on the server, to find it in pg_stat_replication. */
-    public int backendPid() throws SQLException {
+    int backendPid() throws SQLException {
         return pg().getBackendPID();
     }
 

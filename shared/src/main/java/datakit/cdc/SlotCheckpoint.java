@@ -13,10 +13,10 @@ import java.util.UUID;
  * LSN is NULL says a run was creating the slot: if that run died before its snapshot committed, the
  * slot it left has never been read and is made again.
  */
-public final class SlotCheckpoint {
+final class SlotCheckpoint {
     private final String table;
 
-    public SlotCheckpoint(String bronzeSchema) {
+    SlotCheckpoint(String bronzeSchema) {
         this.table = TableRef.of(bronzeSchema, "extraction_checkpoints").sql();
     }
 
@@ -61,30 +61,30 @@ public final class SlotCheckpoint {
      * {@code --drop-slot} drops that one, and never a publication someone else made, even after the stream
      * switched to another. Later saves keep it.
      */
-    public void notePublicationCreated(Connection transaction, String stream, String publication) {
+    void notePublicationCreated(Connection transaction, String stream, String publication) {
         Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('created_publication', ?::text) "
             + "WHERE stream = ? AND partition_name = ''", publication, stream);
     }
 
     /** The publication this stream created, if it did and the checkpoint remembers it. */
-    public Optional<String> createdPublication(Connection connection, String stream) {
+    Optional<String> createdPublication(Connection connection, String stream) {
         return Sql.using(connection).resultQuery("SELECT state ->> 'created_publication' FROM " + table + " WHERE stream = ? "
             + "AND partition_name = ''", stream).fetchOptional(0, String.class);
     }
 
     /** The publication the stream reads, as its checkpoint names it. */
-    public Optional<String> publication(Connection connection, String stream) {
+    Optional<String> publication(Connection connection, String stream) {
         return Sql.using(connection).resultQuery("SELECT state ->> 'publication' FROM " + table + " WHERE stream = ? AND partition_name = ''",
             stream).fetchOptional(0, String.class);
     }
 
     /** The leaves of the stream's partitioned tables as the last run saw them (see {@link PartitionLeaves}), if it kept them. */
-    public Optional<PartitionLeaves> partitionLeaves(Connection connection, String stream) {
+    Optional<PartitionLeaves> partitionLeaves(Connection connection, String stream) {
         return Sql.using(connection).resultQuery("SELECT state ->> 'partitions' FROM " + table + " WHERE stream = ? AND partition_name = ''",
             stream).fetchOptional(0, String.class).map(PartitionLeaves::fromJson);
     }
 
-    public void savePartitionLeaves(Connection transaction, String stream, PartitionLeaves leaves) {
+    void savePartitionLeaves(Connection transaction, String stream, PartitionLeaves leaves) {
         Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('partitions', ?::jsonb) "
             + "WHERE stream = ? AND partition_name = ''", leaves.toJson(), stream);
     }

@@ -35,7 +35,7 @@ public record XidRanges(List<Range> ranges) {
     }
 
     /** The ranges that hold exactly the ids of {@code ranges}, which may overlap, touch or come in any order. */
-    public static XidRanges merged(List<Range> ranges) {
+    static XidRanges merged(List<Range> ranges) {
         var sorted = ranges.stream().sorted((a, b) -> Long.compare(a.first(), b.first())).toList();
         var merged = new ArrayList<Range>();
         for (Range r : sorted) {

@@ -34,7 +34,7 @@ public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String f
     }
 
     /** The snapshot's xmax: the transaction after the last one it saw end. */
-    public long xmax() {
+    long xmax() {
         return xmax(snapshot);
     }
 

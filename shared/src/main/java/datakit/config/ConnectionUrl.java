@@ -186,7 +186,7 @@ public record ConnectionUrl(Map<PgParam, String> params, Map<String, String> dri
      * The URL with any password replaced by {@code ****}, safe to print. It masks generously: a malformed
      * URL (an unencoded / or @ in the password) must not leak the password's tail either.
      */
-    public static String mask(String url) {
+    static String mask(String url) {
         String masked = url.replaceAll("(?i)([?&;]\\w*password=)[^&]*", "$1****");
         int at = masked.lastIndexOf('@');
         if (at < 0) {

@@ -79,12 +79,12 @@ public final class Environment {
     }
 
     /** A variable from the process environment only. */
-    public Optional<Variable> processValue(String name) {
+    Optional<Variable> processValue(String name) {
         return variable(process, name, name);
     }
 
     /** A variable from the .env file only. */
-    public Optional<Variable> dotEnvValue(String name) {
+    Optional<Variable> dotEnvValue(String name) {
         return variable(dotEnv, name, name + " (" + dotEnvLabel + ")");
     }
 
@@ -97,7 +97,7 @@ public final class Environment {
         return home;
     }
 
-    public String osUser() {
+    String osUser() {
         return osUser;
     }
 

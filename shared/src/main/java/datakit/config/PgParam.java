@@ -48,12 +48,12 @@ public enum PgParam {
     }
 
     /** libpq's environment variable ({@code PGHOST}), if libpq has one. */
-    public Optional<String> libpqVariable() {
+    Optional<String> libpqVariable() {
         return Optional.ofNullable(libpqVariable);
     }
 
     /** The parameter a URL query name stands for: libpq and datakit names, or PgJDBC's spelling. */
-    public static Optional<PgParam> forQueryName(String name) {
+    static Optional<PgParam> forQueryName(String name) {
         return Arrays.stream(values())
             .filter(p -> p.names.contains(name) || name.equals(p.driverProperty))
             .findFirst();
@@ -65,7 +65,7 @@ public enum PgParam {
     }
 
     /** Every URL query name accepted, for error messages. */
-    public static String knownQueryNames() {
+    static String knownQueryNames() {
         return String.join(", ", Arrays.stream(values()).flatMap(p -> p.names.stream()).toList());
     }
 }

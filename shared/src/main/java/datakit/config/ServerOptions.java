@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * and {@code --name=value}, dashes in a name read as underscores. The datakits apply them at the start of
  * each transaction rather than at connection start, where connection poolers refuse or drop them.
  */
-public final class ServerOptions {
+final class ServerOptions {
     private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.]*");
     /** A transaction's modes, and with {@code default_} the defaults a transaction takes them from when it begins. */
     private static final Set<String> TRANSACTION_MODES = Set.of("transaction_isolation", "transaction_read_only", "transaction_deferrable");

@@ -106,7 +106,7 @@ public final class SqlErrors {
      * A server-side prepared statement that exists twice or not at all (42P05, 26000): what transaction
      * pooling does to named prepared statements. Never the user's SQL.
      */
-    public static boolean pooledStatementClash(Throwable e) {
+    static boolean pooledStatementClash(Throwable e) {
         String state = sqlState(e);
         return "42P05".equals(state) || "26000".equals(state);
     }

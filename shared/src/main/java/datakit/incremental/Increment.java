@@ -21,7 +21,7 @@ public record Increment(Selection selection, Optional<String> cursorField, List<
                         BadCheckpoint onBadCheckpoint, Optional<String> fullRefresh) {
 
     /** The same increment over {@code other} (the selection as a first plan of it resolved it). */
-    public Increment over(Selection other) {
+    Increment over(Selection other) {
         return new Increment(other, cursorField, keys, initialValue, lookback, chunkRows, onConflict, detectDeletes, onBadCheckpoint,
             fullRefresh);
     }

@@ -228,7 +228,7 @@ public final class Health {
         return report;
     }
 
-    public List<String> unhealthy() {
+    List<String> unhealthy() {
         return unhealthy;
     }
 

@@ -32,7 +32,7 @@ public record HealthReport(List<Health> checked) {
         };
     }
 
-    public Map<String, Object> asMap(Map<String, Health> byRole) {
+    Map<String, Object> asMap(Map<String, Health> byRole) {
         var map = new LinkedHashMap<String, Object>();
         map.put("status", status());
         byRole.forEach((role, health) -> map.put(role, health.report()));

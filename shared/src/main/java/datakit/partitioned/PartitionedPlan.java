@@ -27,7 +27,7 @@ public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, 
      * What is read and how it lands, as a hash: loads with equal fingerprints make tables of the same
      * shape from the same rows, so a part of one can be kept in the other.
      */
-    public String fingerprint(String source, Layout layout) {
+    String fingerprint(String source, Layout layout) {
         var text = new StringBuilder(source).append('\n').append(read.describe()).append('\n').append(layout.label()).append('\n')
             .append(read.selection().where().orElse("")).append('\n');
         read.columns().forEach(c -> text.append(c.name()).append(' ').append(c.bronzeType()).append('\n'));
@@ -39,7 +39,7 @@ public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, 
     }
 
     /** The source table of each part, in order: the names the mirror layout gives bronze tables. */
-    public List<TableRef> sourceTables() {
+    List<TableRef> sourceTables() {
         return parts.stream().map(Part::relation).toList();
     }
 

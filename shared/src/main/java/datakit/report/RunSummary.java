@@ -20,12 +20,12 @@ public record RunSummary(String status, String datakit, UUID runId, String sourc
                          String writeMode, long rows, long bytes, long durationMs, Map<String, Object> details) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    public long rowsPerSecond() {
+    long rowsPerSecond() {
         return durationMs > 0 ? rows * 1000 / durationMs : rows;
     }
 
     /** The JVM's peak heap use so far: the sum of each heap pool's peak. */
-    public static long peakHeapBytes() {
+    static long peakHeapBytes() {
         return ManagementFactory.getMemoryPoolMXBeans().stream()
             .filter(p -> p.getType() == MemoryType.HEAP)
             .mapToLong(p -> p.getPeakUsage().getUsed())

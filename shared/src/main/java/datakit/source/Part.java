@@ -31,7 +31,7 @@ public record Part(String name, TableRef relation, long oid, boolean only, Optio
      * interval of its key, can be checked (by the same condition); a block range cannot (updated rows move
      * between blocks).
      */
-    public boolean keepable() {
+    boolean keepable() {
         return !byBlocks;
     }
 

@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * run then says in its summary which policies limited what it read. Table owners (unless the table forces
  * row security), superusers and roles with BYPASSRLS are not subject to policies and read every row either way.
  */
-public final class RowSecurity {
+final class RowSecurity {
     /** The server's refusal, 42501 like any missing privilege; the message tells them apart. */
     private static final Pattern REFUSAL = Pattern.compile("query would be affected by row-level security policy for table \"((?:[^\"]|\"\")+)\"");
 

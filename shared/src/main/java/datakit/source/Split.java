@@ -10,7 +10,7 @@ import java.util.OptionalInt;
 public record Split(Optional<String> from, Optional<String> to, OptionalInt chunks) {
 
     /** Every partition, or every member of an inheritance tree. */
-    public static Split partitions() {
+    static Split partitions() {
         return new Split(Optional.empty(), Optional.empty(), OptionalInt.empty());
     }
 

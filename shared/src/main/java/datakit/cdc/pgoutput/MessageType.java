@@ -35,7 +35,7 @@ public enum MessageType {
     }
 
     /** Whether messages of this type frame a transaction streamed while in progress: Stream Start, Stop, Commit and Abort. */
-    public boolean controlsStreaming() {
+    boolean controlsStreaming() {
         return this == STREAM_START || this == STREAM_STOP || this == STREAM_COMMIT || this == STREAM_ABORT;
     }
 }
