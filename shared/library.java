@@ -135,6 +135,7 @@
 //SOURCES src/main/java/datakit/incremental/Increment.java
 //SOURCES src/main/java/datakit/incremental/IncrementalAttempt.java
 //SOURCES src/main/java/datakit/incremental/IncrementalExtract.java
+//SOURCES src/main/java/datakit/incremental/LockedConnection.java
 //SOURCES src/main/java/datakit/incremental/ReadStart.java
 //SOURCES src/main/java/datakit/incremental/RunTotals.java
 //SOURCES src/main/java/datakit/jobs/JobFile.java
@@ -169,6 +170,7 @@
 //SOURCES src/main/java/datakit/run/BronzeSchemas.java
 //SOURCES src/main/java/datakit/run/CopyIntoBronze.java
 //SOURCES src/main/java/datakit/run/DryRun.java
+//SOURCES src/main/java/datakit/run/JsonLoad.java
 //SOURCES src/main/java/datakit/run/Landings.java
 //SOURCES src/main/java/datakit/run/RecordedRun.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java

@@ -14,6 +14,7 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import datakit.bronze.BronzeLoad;
 import datakit.bronze.WriteMode;
 import datakit.cdc.CdcExtract;
 import datakit.config.Role;
@@ -21,10 +22,13 @@ import datakit.db.Database;
 import datakit.full.FullExtract;
 import datakit.incremental.Increment;
 import datakit.incremental.IncrementalExtract;
+import datakit.json.KeyProfiles;
 import datakit.partitioned.PartitionedExtract;
 import datakit.partitioned.PartitionedPlan;
+import datakit.report.KeyProfileTable;
 import datakit.report.RunContext;
 import datakit.run.BronzeSchemas;
+import datakit.source.ReadPlan;
 import datakit.sql.Identifiers;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -36,7 +40,8 @@ import org.postgresql.copy.CopyOperation;
  * ({@code cli}) and the tools above it are reached by nothing below them, the error type and WAL positions are
  * leaves every package may use, the pgoutput decoder stands apart from the rest of {@code cdc} (the package
  * cycle check sees {@code cdc} whole), the landing side ({@code bronze}) knows nothing of the reader
- * ({@code source}), and only {@code db.CopyPipe} opens, completes or cancels a COPY. docs/architecture.md draws
+ * ({@code source}), only {@code run.JsonLoad} does a load's JSON work beyond its copy, and only {@code db.CopyPipe} opens,
+ * completes or cancels a COPY. docs/architecture.md draws
  * the layers.
  */
 class ArchitectureTest {
@@ -75,6 +80,20 @@ class ArchitectureTest {
         noClasses().that().haveNameNotMatching("datakit\\.db\\.CopyPipe(\\$.*)?")
             .should().callMethodWhere(target(owner(assignableTo(CopyManager.class))).and(target(nameMatching("copyIn"))))
             .orShould().callMethodWhere(target(owner(assignableTo(CopyOperation.class))).and(target(nameMatching("endCopy|cancelCopy"))))
+            .check(LIBRARY);
+    }
+
+    /**
+     * What a load does for JSON beyond its copy (child tables, rejected values counted, key profiles saved and shown) is done
+     * by one seam, {@code run.JsonLoad}, which full and incremental loads share; no mode keeps a copy of it.
+     */
+    @Test
+    void oneSeamDoesWhatALoadDoesForJsonBeyondItsCopy() {
+        noClasses().that().resideOutsideOfPackages("datakit.json..", "datakit.report..")
+            .and().haveNameNotMatching("datakit\\.run\\.JsonLoad(\\$.*)?")
+            .should().callMethod(BronzeLoad.class, "rejected")
+            .orShould().callMethod(ReadPlan.class, "children")
+            .orShould().dependOnClassesThat(type(KeyProfiles.class).or(type(KeyProfileTable.class)))
             .check(LIBRARY);
     }
 

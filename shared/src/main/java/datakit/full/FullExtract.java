@@ -6,7 +6,6 @@ import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeWrite;
-import datakit.bronze.Landing;
 import datakit.bronze.WriteMode;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
@@ -16,18 +15,16 @@ import datakit.db.Retry;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
 import datakit.json.KeyProfile;
-import datakit.json.KeyProfiles;
-import datakit.report.KeyProfileTable;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.CopyIntoBronze;
 import datakit.run.DryRun;
+import datakit.run.JsonLoad;
 import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
-import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -36,7 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Collectors;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -53,17 +49,8 @@ public final class FullExtract {
     private SourceSession session;
     /** How far behind its primary the snapshot of the last plan was, when the source is a hot standby. */
     private Optional<ReplayLag> replayLag = Optional.empty();
-    /** Rows copied into each child table by the current attempt. */
-    private final Map<String, Long> childRows = new LinkedHashMap<>();
-    /** The JSON key profiles of the current attempt ({@code --profile}), and their drift since the last ones. */
-    private Keys keys = new Keys(List.of(), Map.of());
-    /** Values of each text column declared JSON that did not parse, in the current attempt. */
-    private Map<String, Long> rejected = Map.of();
     /** With --enable-row-security: the table whose policies limited the current attempt's read. */
     private Optional<String> rowSecurity = Optional.empty();
-
-    private record Keys(List<KeyProfile> profiles, Map<String, KeyProfiles.Drift> drifts) {
-    }
 
     public FullExtract(RunContext run, Database source, Database warehouse) {
         this.run = run;
@@ -100,20 +87,22 @@ public final class FullExtract {
             "%s writes --mode replace or append; merging by key is what postgres-incremental does.", run.datakit());
         var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(),
             plan.table().map(TableRef::schema), plan.table().map(TableRef::table), EXTRACTION_TYPE);
+        var stream = new Stream(target, mode, metadata, new JsonLoad(run, target, mode == WriteMode.APPEND));
         if (run.dryRun()) {
-            printPlan(plan, target, mode, metadata);
+            printPlan(plan, stream);
             return;
         }
         var recorded = new LinkedHashMap<String, Object>(Map.of("copy", plan.copySql(), "estimated_rows", plan.estimatedRows()));
-        if (!plan.children().isEmpty()) {
+        List<String> childTables = stream.json().childTables(plan);
+        if (!childTables.isEmpty()) {
             // Child tables belong to this stream: a later load of one of them as a stream of its own is refused.
-            recorded.put("child_tables", plan.children().stream().map(c -> childTarget(target, c).toString()).toList());
+            recorded.put("child_tables", childTables);
         }
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(), plan.table().map(TableRef::toString),
             target.toString(), EXTRACTION_TYPE, mode.label(), recorded);
         try {
             RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
-                copyAndSummarize(plan, target, mode, metadata, runs);
+                copyAndSummarize(plan, stream, runs);
                 return null;
             }, e -> SqlErrors.loadFailure("Copying " + plan.describe() + " into " + target, e, source, warehouse));
         } finally {
@@ -121,27 +110,29 @@ public final class FullExtract {
         }
     }
 
-    private void copyAndSummarize(ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata, RunLog runs) throws SQLException {
+    /** The stream every attempt of the run loads: its bronze table, how, with which metadata, and what JSON adds. */
+    private record Stream(TableRef target, WriteMode mode, BronzeMetadata metadata, JsonLoad json) {
+        String name() {
+            return target.toString();
+        }
+    }
+
+    /** The loads of one attempt, from one plan: the bronze table's, and those of its child tables ({@code --explode}). */
+    private record Loads(ReadPlan plan, BronzeLoad load, JsonLoad.Children children) {
+    }
+
+    private void copyAndSummarize(ReadPlan plan, Stream stream, RunLog runs) throws SQLException {
         long started = System.nanoTime();
         Retry retry = Retry.forLoad(source.retry(), warehouse.retry());
-        CopyPipe.Result result = retry.run(attempt -> attempt(attempt, plan, target, mode, metadata, runs),
-            (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, target, Retry.cause(failure))));
+        CopyPipe.Result result = retry.run(attempt -> attempt(attempt, plan, stream, runs),
+            (attempt, failure) -> run.warn("attempt %d of the load of %s after %s".formatted(attempt, stream.target(),
+                Retry.cause(failure))));
+        stream.json().committed();
         var details = new LinkedHashMap<String, Object>(readNotes());
-        if (!childRows.isEmpty()) {
-            details.put("child_tables", new LinkedHashMap<>(childRows));
-        }
-        if (!rejected.isEmpty()) {
-            details.put("rejected", rejected);
-        }
-        keys.drifts().forEach((column, drift) -> details.put("drift " + column, drift.describe()));
-        if (run.json()) {
-            keys.profiles().forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
-        }
-        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), target.toString(),
-            mode.label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
-        if (!run.json()) {
-            keys.profiles().forEach(p -> KeyProfileTable.print(run.out(), p));
-        }
+        stream.json().addTo(details);
+        new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), stream.name(),
+            stream.mode().label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
+        stream.json().printAfterSummary();
     }
 
     /** What the run record and the summary say of the read itself: a standby's replay lag, rows limited by policies. */
@@ -152,50 +143,18 @@ public final class FullExtract {
         return notes;
     }
 
-    private CopyPipe.Result attempt(int attempt, ReadPlan firstPlan, TableRef target, WriteMode mode, BronzeMetadata metadata,
-                                    RunLog runs) throws SQLException {
-        String stream = target.toString();
+    private CopyPipe.Result attempt(int attempt, ReadPlan firstPlan, Stream stream, RunLog runs) throws SQLException {
         try {
             return warehouse.inTransaction(connection -> {
-                lockStream(connection, stream, runs);
+                lockStream(connection, stream.name(), runs);
                 if (attempt > 1) {
                     Optional<CopyPipe.Result> committed = runs.committedResult(connection, run.runId());
                     if (committed.isPresent()) {
                         return committed.get();
                     }
                 }
-                runs.abandonStale(connection, stream, run.runId());
-                // Read in a snapshot taken after the lock: a run that waited must not load data older than
-                // what the run before it committed.
-                ReadPlan plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
-                var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, BronzeWrite.of(mode), metadata);
-                var children = childLoads(connection, plan, target, mode, metadata);
-                for (ChildLoad child : children) {
-                    lockStream(connection, child.target().toString(), runs);
-                }
-                refuseWhatTheRunWould(connection, plan, target, mode, load, children, runs);
-                if (!load.schemaChanges().isEmpty() || children.stream().anyMatch(c -> !c.load().schemaChanges().isEmpty())) {
-                    load.applySchemaChanges();
-                    children.forEach(c -> c.load().applySchemaChanges());
-                    warehouse.commitAndContinue(connection);
-                    lockStream(connection, stream, runs);
-                    plan = planOnce(keepingBronzeTypes(connection, firstPlan.selection(), target, mode));
-                    load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, BronzeWrite.of(mode), metadata);
-                    children = childLoads(connection, plan, target, mode, metadata);
-                }
-                List<KeyProfile> profiles = plan.selection().profile() ? session.profileJson(plan) : List.of();
-                CopyPipe.Result result = copy(connection, load, plan, target, children);
-                long finishing = System.nanoTime();
-                load.finish(result.rows());
-                rejected = load.rejected();
-                for (ChildLoad child : children) {
-                    child.load().finish(childRows.get(child.target().toString()));
-                }
-                keys = new Keys(profiles, new KeyProfiles(target.schema()).save(connection, stream, run.runId(), profiles));
-                runs.succeed(connection, run.runId(), result.rows(), result.bytes(),
-                    readNotes());
-                run.info("put %s in place in %d ms; committing".formatted(target, millisSince(finishing)));
-                return result;
+                runs.abandonStale(connection, stream.name(), run.runId());
+                return copyAndFinish(connection, decide(connection, firstPlan, stream, runs), stream, runs);
             });
         } catch (SQLException | RuntimeException e) {
             // Neither connection is trusted again after a failed attempt.
@@ -205,25 +164,70 @@ public final class FullExtract {
     }
 
     /**
+     * The attempt's loads, planned in a snapshot taken after the lock (a run that waited must not load data older than
+     * what the run before it committed), refused as the dry run would, and with the bronze tables' schema changes
+     * committed first.
+     */
+    private Loads decide(Connection connection, ReadPlan firstPlan, Stream stream, RunLog runs) throws SQLException {
+        Loads loads = loads(connection, planAgain(connection, firstPlan, stream), stream);
+        for (TableRef child : loads.children().loads().keySet()) {
+            lockStream(connection, child.toString(), runs);
+        }
+        refuseWhatTheRunWould(connection, loads, stream, runs);
+        if (!loads.load().schemaChanges().isEmpty() || loads.children().haveSchemaChanges()) {
+            loads.load().applySchemaChanges();
+            loads.children().applySchemaChanges();
+            warehouse.commitAndContinue(connection);
+            lockStream(connection, stream.name(), runs);
+            loads = loads(connection, planAgain(connection, firstPlan, stream), stream);
+        }
+        return loads;
+    }
+
+    /** The first plan's selection planned again in a new snapshot, its flattened keys keeping the types bronze gives them. */
+    private ReadPlan planAgain(Connection connection, ReadPlan firstPlan, Stream stream) {
+        return planOnce(stream.json().keepingBronzeTypes(connection, firstPlan.selection()));
+    }
+
+    private static Loads loads(Connection connection, ReadPlan plan, Stream stream) {
+        BronzeWrite write = BronzeWrite.of(stream.mode());
+        return new Loads(plan, new BronzeLoad(Sql.using(connection), Landings.of(plan), stream.target(), write, stream.metadata()),
+            stream.json().children(connection, plan, write, stream.metadata()));
+    }
+
+    /**
+     * Streams the rows, then those of the child tables from the same snapshot, then ends the source transaction so it
+     * holds no lock while bronze is swapped; then puts every table in place and marks the run succeeded.
+     */
+    private CopyPipe.Result copyAndFinish(Connection connection, Loads loads, Stream stream, RunLog runs) throws SQLException {
+        List<KeyProfile> profiles = stream.json().profiles(session, loads.plan());
+        long copying = System.nanoTime();
+        CopyPipe.Result result = CopyIntoBronze.copy(run, connection, session, loads.plan(), loads.load().prepare());
+        run.info("copied %,d rows into %s in %d ms".formatted(result.rows(), stream.target(), millisSince(copying)));
+        loads.children().copy(run, connection, session);
+        closeSession();
+        long finishing = System.nanoTime();
+        loads.load().finish(result.rows());
+        stream.json().finished(connection, loads.load(), loads.children(), profiles);
+        runs.succeed(connection, run.runId(), result.rows(), result.bytes(), readNotes());
+        run.info("put %s in place in %d ms; committing".formatted(stream.target(), millisSince(finishing)));
+        return result;
+    }
+
+    /**
      * The refusals of the load, made before anything is written, by the run and by its dry run alike: a table that holds another
      * stream or was loaded in another mode ({@link StreamGuard}), a column whose type changed under rows to be added.
      */
-    private static void refuseWhatTheRunWould(Connection connection, ReadPlan plan, TableRef target, WriteMode mode, BronzeLoad load,
-                                              List<ChildLoad> children, RunLog runs) {
-        var loads = new LinkedHashMap<TableRef, BronzeLoad>();
-        loads.put(target, load);
-        children.forEach(child -> loads.put(child.target(), child.load()));
-        loads.forEach((table, each) -> {
+    private static void refuseWhatTheRunWould(Connection connection, Loads loads, Stream stream, RunLog runs) {
+        var all = new LinkedHashMap<TableRef, BronzeLoad>();
+        all.put(stream.target(), loads.load());
+        all.putAll(loads.children().loads());
+        all.forEach((table, each) -> {
             if (each.existing().isPresent()) {
-                StreamGuard.check(runs, connection, table.toString(), plan.table().map(TableRef::toString), mode);
+                StreamGuard.check(runs, connection, table.toString(), loads.plan().table().map(TableRef::toString), stream.mode());
             }
             each.checkLoadable();
         });
-    }
-
-    /** Rows appended to a bronze table land in its columns as they are: flattened keys keep the types they have there. */
-    private static Selection keepingBronzeTypes(Connection connection, Selection selection, TableRef target, WriteMode mode) {
-        return mode == WriteMode.APPEND ? Landings.keepingFlattenedTypes(Sql.using(connection), target, selection) : selection;
     }
 
     private void lockStream(Connection transaction, String stream, RunLog runs) {
@@ -232,48 +236,10 @@ public final class FullExtract {
         }
     }
 
-    /** A child table's load ({@code --explode}), in the parent's transaction and from its snapshot. */
-    private record ChildLoad(ReadPlan plan, TableRef target, BronzeLoad load) {
-    }
-
-    private static List<ChildLoad> childLoads(Connection connection, ReadPlan plan, TableRef target, WriteMode mode, BronzeMetadata metadata) {
-        return plan.children().stream().map(child -> {
-            TableRef table = childTarget(target, child);
-            Landing landing = Landings.of(child.plan());
-            BronzeLoad.checkNames(landing, table);
-            return new ChildLoad(child.plan(), table, new BronzeLoad(Sql.using(connection), landing, table, BronzeWrite.of(mode), metadata));
-        }).toList();
-    }
-
-    /** {@code bronze.orders__tags}: the parent's name, two underscores, the exploded column's (cut to fit, with a hash). */
-    private static TableRef childTarget(TableRef target, ReadPlan.Child child) {
-        return target.withTable(Identifiers.fit(target.table() + "__" + child.suffix()));
-    }
-
-    /**
-     * Streams the rows, then those of the child tables from the same snapshot, then ends the source
-     * transaction so it holds no lock while bronze is swapped.
-     */
-    private CopyPipe.Result copy(Connection connection, BronzeLoad load, ReadPlan plan, TableRef target, List<ChildLoad> children)
-            throws SQLException {
-        long copying = System.nanoTime();
-        CopyPipe.Result result = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
-        run.info("copied %,d rows into %s in %d ms".formatted(result.rows(), target, millisSince(copying)));
-        childRows.clear();
-        for (ChildLoad child : children) {
-            long started = System.nanoTime();
-            long rows = CopyIntoBronze.copy(run, connection, session, child.plan(), child.load().prepare()).rows();
-            childRows.put(child.target().toString(), rows);
-            run.info("copied %,d rows into %s in %d ms".formatted(rows, child.target(), millisSince(started)));
-        }
-        closeSession();
-        return result;
-    }
-
-    private void printPlan(ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
+    private void printPlan(ReadPlan planned, Stream stream) {
         try {
             warehouse.inTransaction(connection -> {
-                printPlan(connection, planned, target, mode, metadata);
+                printPlan(connection, planned, stream);
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
@@ -281,20 +247,13 @@ public final class FullExtract {
         }
     }
 
-    private void printPlan(Connection connection, ReadPlan planned, TableRef target, WriteMode mode, BronzeMetadata metadata) {
-        Selection kept = keepingBronzeTypes(connection, planned.selection(), target, mode);
+    private void printPlan(Connection connection, ReadPlan planned, Stream stream) {
+        Selection kept = stream.json().keepingBronzeTypes(connection, planned.selection());
         ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
-        var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, BronzeWrite.of(mode), metadata);
-        List<ChildLoad> childLoads = childLoads(connection, plan, target, mode, metadata);
-        refuseWhatTheRunWould(connection, plan, target, mode, load, childLoads, new RunLog(target.schema()));
-        var children = new LinkedHashMap<String, String>();
-        for (ChildLoad child : childLoads) {
-            children.put("child " + child.target(), "%s columns, ~%,d rows: %s".formatted(child.plan().columns().stream()
-                .map(c -> TableRef.display(c.name()) + " " + c.bronzeType()).collect(Collectors.joining(", ")),
-                child.plan().estimatedRows(), child.plan().copySql()));
-        }
-        DryRun.print(run, source.settings(), warehouse.settings(), plan, target, mode, load,
-            Migrations.pending(warehouse.dataSource(), target.schema()), children);
+        Loads loads = loads(connection, plan, stream);
+        refuseWhatTheRunWould(connection, loads, stream, new RunLog(stream.target().schema()));
+        DryRun.print(run, source.settings(), warehouse.settings(), plan, stream.target(), stream.mode(), loads.load(),
+            Migrations.pending(warehouse.dataSource(), stream.target().schema()), loads.children().describe());
     }
 
     private static long millisSince(long startNanos) {

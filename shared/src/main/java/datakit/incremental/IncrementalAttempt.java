@@ -3,7 +3,6 @@ package datakit.incremental;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
-import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.Landing;
@@ -30,7 +29,6 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.Supplier;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -49,7 +47,7 @@ final class IncrementalAttempt {
     private final RunTotals totals;
     private final String stream;
     private final CheckpointStore store;
-    private StreamLock lock;
+    private LockedConnection locked;
     private Connection connection;
     private SourceSession session;
     private IncrementalSource src;
@@ -73,29 +71,12 @@ final class IncrementalAttempt {
 
     void run() throws SQLException {
         boolean healthy = false;
-        lock = StreamLock.exclusive(warehouse, stream, runs, run.runId());
+        locked = new LockedConnection(warehouse, StreamLock.exclusive(warehouse, stream, runs, run.runId()), totals);
         try {
-            connection = warehouse.connect();
-            inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
-            Optional<Checkpoint> stored = inTransaction(() -> store.load(connection, stream));
-            // The snapshot is taken after the lock: it sees everything the run before this one committed. What the source had
-            // committed is asked just before it, so that everything the answer counts is in the snapshot; where the source stood
-            // is read again in it, so that the snapshot holds nothing past what the checkpoints say.
-            session = SourceSession.beginAfterProgress(source, CheckpointCheck.transactionsRead(stored));
-            readAt = session.position();
-            session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
-            src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
-            write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
-            Optional<String> refresh = inTransaction(() -> {
-                Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
-                Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
-                if (reason.isEmpty()) {
-                    ReadPlan columns = src.read(List.of());
-                    IncrementalExtract.checkedLoad(connection, columns, target, write, metadata(columns, ""));
-                }
-                return reason;
-            });
-            load(stored, refresh);
+            connection = locked.connect();
+            locked.inTransaction(() -> runs.abandonStale(connection, stream, run.runId()));
+            Optional<Checkpoint> stored = locked.inTransaction(() -> store.load(connection, stream));
+            load(stored, decide(stored));
             healthy = true;
         } catch (DataAccessException e) {
             if (e.getCause() instanceof SQLException sql) {
@@ -106,10 +87,32 @@ final class IncrementalAttempt {
             if (session != null) {
                 session.close();
             }
-            close(healthy);
-            // Last: nothing of this run is in progress once another may start.
-            lock.close();
+            locked.close(healthy);
         }
+    }
+
+    /**
+     * Takes the source snapshot and decides between reading from {@code stored} and a full refresh, whose reason it returns;
+     * a load from the checkpoint is checked against the bronze table before any row is read.
+     */
+    private Optional<String> decide(Optional<Checkpoint> stored) throws SQLException {
+        // The snapshot is taken after the lock: it sees everything the run before this one committed. What the source had
+        // committed is asked just before it, so that everything the answer counts is in the snapshot; where the source stood
+        // is read again in it, so that the snapshot holds nothing past what the checkpoints say.
+        session = SourceSession.beginAfterProgress(source, CheckpointCheck.transactionsRead(stored));
+        readAt = session.position();
+        session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
+        src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
+        write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
+        return locked.inTransaction(() -> {
+            Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
+            Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
+            if (reason.isEmpty()) {
+                ReadPlan columns = src.read(List.of());
+                IncrementalExtract.checkedLoad(connection, columns, target, write, IncrementalExtract.metadata(run, source, columns, ""));
+            }
+            return reason;
+        });
     }
 
     /**
@@ -143,7 +146,7 @@ final class IncrementalAttempt {
                 markVanished();
             }
         }
-        inTransaction(() -> runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details));
+        locked.inTransaction(() -> runs.succeed(connection, run.runId(), totals.rows, totals.bytes, totals.details));
     }
 
     /**
@@ -164,15 +167,11 @@ final class IncrementalAttempt {
             if (!stored.equals(Optional.of(start))) {
                 // Remember that the stream started, so a later run can tell a lost checkpoint from a first run, and where the
                 // source stood, so a later run can tell a source behind this one.
-                inTransaction(() -> store.advance(connection, stream, stored, start, run.runId()));
+                locked.inTransaction(() -> store.advance(connection, stream, stored, start, run.runId()));
             }
             return start;
         }
-        List<Position> ends = new ArrayList<>();
-        increment.chunkRows().ifPresent(n -> ends.addAll(src.boundaries(with(lower, src.upTo(high.get())), n)));
-        if (ends.isEmpty() || !ends.get(ends.size() - 1).equals(high.get())) {
-            ends.add(high.get());
-        }
+        List<Position> ends = readStart.partEnds(increment, src, high.get());
         Optional<Checkpoint> expected = stored;
         CursorCheckpoint reached = start;
         List<String> chunkLower = lower;
@@ -217,12 +216,12 @@ final class IncrementalAttempt {
     private void loadPart(ReadPlan plan, String readAfter, Runnable alsoCommit) throws SQLException {
         Landing landing = Landings.of(plan);
         BronzeLoad.checkNames(landing, target);
-        var metadata = metadata(plan, readAfter);
-        inTransaction(() -> {
+        var metadata = IncrementalExtract.metadata(run, source, plan, readAfter);
+        locked.inTransaction(() -> {
             var loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
-                commitAndContinue();
+                locked.commitAndContinue();
                 if (!loading.newSourceColumns().isEmpty()) {
                     run.warn("added %s to %s: rows loaded before have NULL there until they change again; --full-refresh fills them"
                         .formatted(String.join(", ", loading.newSourceColumns()), target));
@@ -234,8 +233,7 @@ final class IncrementalAttempt {
             long written = loading.finish(result.rows());
             alsoCommit.run();
             runs.progress(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes());
-            totals.pending(result, written);
-            totals.pendingRejected(loading.rejected());
+            totals.pending(result, loading, written);
             run.info("copied and wrote %,d rows into %s in %d ms".formatted(result.rows(), target, (System.nanoTime() - copying) / 1_000_000));
         });
         totals.commitPending();
@@ -249,16 +247,15 @@ final class IncrementalAttempt {
         ReadPlan plan = src.read(List.of());
         Landing landing = Landings.of(plan);
         BronzeLoad.checkNames(landing, target);
-        inTransaction(() -> {
+        locked.inTransaction(() -> {
             var load = new BronzeLoad(Sql.using(connection), landing, target, new BronzeWrite(WriteMode.REPLACE, write.keys(),
-                write.onConflict()), metadata(plan, ""));
+                write.onConflict()), IncrementalExtract.metadata(run, source, plan, ""));
             CopyPipe.Result result = copy(plan, load.prepare());
             session.close(); // the source snapshot must not hold a lock while the bronze table is swapped
             session = null;
             load.finish(result.rows());
             store.advance(connection, stream, stored, after, run.runId());
-            totals.pending(result, result.rows());
-            totals.pendingRejected(load.rejected());
+            totals.pending(result, load, result.rows());
             totals.details.put("checkpoint", after.describe());
             runs.succeed(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes(), totals.details);
         });
@@ -268,7 +265,7 @@ final class IncrementalAttempt {
     /** Marks bronze rows whose key the source no longer has, and clears the mark of keys that came back. */
     private void markVanished() throws SQLException {
         ReadPlan keys = src.readKeys();
-        inTransaction(() -> {
+        locked.inTransaction(() -> {
             if (BronzeTable.inspect(Sql.using(connection), target).isEmpty()) {
                 return; // nothing loaded yet, so nothing can have vanished
             }
@@ -288,68 +285,6 @@ final class IncrementalAttempt {
         } catch (SQLException e) {
             throw new DataAccessException(e.getMessage(), e);
         }
-    }
-
-    private BronzeMetadata metadata(ReadPlan plan, String readAfter) {
-        return new BronzeMetadata(run.runId(), source.settings().describe(), plan.table().map(TableRef::schema),
-            plan.table().map(TableRef::table), IncrementalExtract.EXTRACTION_TYPE, Optional.of(readAfter));
-    }
-
-    /**
-     * Runs {@code work} in one warehouse transaction, begun with the warehouse's settings: all of it commits, or none,
-     * and only while the run holds the stream's lock.
-     */
-    private void inTransaction(Runnable work) throws SQLException {
-        inTransaction(() -> {
-            work.run();
-            return null;
-        });
-    }
-
-    private <T> T inTransaction(Supplier<T> work) throws SQLException {
-        try {
-            warehouse.begin(connection);
-            T result = work.get();
-            lock.confirm(connection);
-            connection.commit();
-            return result;
-        } catch (SQLException | RuntimeException e) {
-            totals.dropPending();
-            try {
-                connection.rollback();
-            } catch (SQLException rollback) {
-                e.addSuppressed(rollback);
-            }
-            throw e;
-        } finally {
-            connection.setAutoCommit(true);
-        }
-    }
-
-    /** Commits what the transaction did so far (schema changes) and goes on in a new one. */
-    private void commitAndContinue() {
-        lock.confirm(connection);
-        try {
-            warehouse.commitAndContinue(connection);
-        } catch (SQLException e) {
-            throw new DataAccessException(e.getMessage(), e);
-        }
-    }
-
-    /** Gives the connection back; one in doubt is closed instead. */
-    private void close(boolean healthy) {
-        if (connection == null) {
-            return;
-        }
-        if (healthy) {
-            try {
-                connection.close();
-                return;
-            } catch (SQLException | RuntimeException e) {
-                // Fall through: a connection that cannot close cleanly is not given back to the pool.
-            }
-        }
-        warehouse.discard(connection);
     }
 
     private static List<String> with(List<String> list, String item) {

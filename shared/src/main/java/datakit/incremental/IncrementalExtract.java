@@ -17,6 +17,7 @@ import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.run.DryRun;
+import datakit.run.JsonLoad;
 import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.source.IncrementalSource;
@@ -64,7 +65,8 @@ public final class IncrementalExtract {
             + "an incremental load keeps the source's names and types, which its checkpoints refer to. Rename and cast in silver.");
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
-        Checked checked = checked(asked, target, mode);
+        var json = new JsonLoad(run, target, asked.fullRefresh().isEmpty());
+        Checked checked = checked(asked, target, mode, json);
         if (run.dryRun()) {
             return;
         }
@@ -73,15 +75,16 @@ public final class IncrementalExtract {
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
             Map.of("cursor", increment.cursorField().orElse("xmin")));
-        var totals = new RunTotals();
+        var totals = new RunTotals(json);
         checked.rowSecurity().ifPresent(note -> totals.details.put("row_security", note));
         RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
-            loadAndSummarize(increment, target, mode, runs, totals);
+            loadAndSummarize(increment, target, mode, runs, totals, json);
             return null;
         }, e -> SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source, warehouse));
     }
 
-    private void loadAndSummarize(Increment increment, TableRef target, WriteMode mode, RunLog runs, RunTotals totals) throws SQLException {
+    private void loadAndSummarize(Increment increment, TableRef target, WriteMode mode, RunLog runs, RunTotals totals, JsonLoad json)
+            throws SQLException {
         long started = System.nanoTime();
         Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
             new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
@@ -90,6 +93,7 @@ public final class IncrementalExtract {
             .formatted(attempt, target, Retry.cause(failure))));
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), increment.selection().describe(),
             target.toString(), mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
+        json.printAfterSummary();
     }
 
     /** The increment as checked against the source, and the policies that limit what its role reads. */
@@ -100,14 +104,14 @@ public final class IncrementalExtract {
      * The increment, checked against the source (and with --dry-run, the plan printed) in a snapshot of its own;
      * a hot standby's recovery conflict is retried.
      */
-    private Checked checked(Increment asked, TableRef target, WriteMode mode) {
+    private Checked checked(Increment asked, TableRef target, WriteMode mode, JsonLoad json) {
         try {
             return source.retry().run(attempt -> {
                 // The dry run asks, as the run does, what the source had committed before its snapshot (see IncrementalAttempt).
                 Optional<Checkpoint> stored = run.dryRun() ? storedCheckpoint(target) : Optional.empty();
                 try (SourceSession session = run.dryRun() ? SourceSession.beginAfterProgress(source,
                         CheckpointCheck.transactionsRead(stored)) : SourceSession.begin(source)) {
-                    Increment increment = withKeysSampled(asked, target, session);
+                    Increment increment = withKeysSampled(asked, session, json);
                     Optional<String> rowSecurity = session.rowSecurityNote(increment.selection());
                     var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
                     checkOptions(increment, src, target);
@@ -127,20 +131,12 @@ public final class IncrementalExtract {
      * every chunk of every attempt then makes the same columns; those bronze already has keep their types,
      * unless a full refresh rebuilds the table with the types found now.
      */
-    private Increment withKeysSampled(Increment increment, TableRef target, SourceSession session) {
+    private Increment withKeysSampled(Increment increment, SourceSession session, JsonLoad json) {
         Selection selection = increment.selection();
         if (selection.flatten().isEmpty()) {
             return increment;
         }
-        if (increment.fullRefresh().isEmpty()) {
-            Selection asked = selection;
-            try {
-                selection = warehouse.inTransaction(connection -> Landings.keepingFlattenedTypes(Sql.using(connection), target, asked));
-            } catch (SQLException | DataAccessException e) {
-                throw SqlErrors.failure("Inspecting the warehouse " + warehouse.settings().describe(), e, warehouse);
-            }
-        }
-        return increment.over(session.plan(selection).selection());
+        return increment.over(session.plan(json.keepingBronzeTypes(warehouse, selection)).selection());
     }
 
     /** Checks that need the source but write nothing, so a bad option fails before any bookkeeping. */
@@ -166,6 +162,12 @@ public final class IncrementalExtract {
         var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata);
         load.checkLoadable();
         return load;
+    }
+
+    /** What the rows of {@code plan} land with: the run, the source, and where the part's read started ({@code _bronze_checkpoint}). */
+    static BronzeMetadata metadata(RunContext run, Database source, ReadPlan plan, String readAfter) {
+        return new BronzeMetadata(run.runId(), source.settings().describe(), plan.table().map(TableRef::schema),
+            plan.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(readAfter));
     }
 
     /** The stream's checkpoint, which the dry run reads before it takes its snapshot, as the run does. */
@@ -208,8 +210,7 @@ public final class IncrementalExtract {
             CheckpointCheck.behind(stored, progress, src).ifPresent(why -> extras.put("behind", why + CheckpointCheck.BEHIND_PLAN));
         }
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
-        var metadata = new BronzeMetadata(run.runId(), source.settings().describe(), delta.table().map(TableRef::schema),
-            delta.table().map(TableRef::table), EXTRACTION_TYPE, Optional.of(""));
+        var metadata = metadata(run, source, delta, "");
         var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
         var load = refresh.isEmpty() ? checkedLoad(connection, delta, target, write, metadata)
             : new BronzeLoad(Sql.using(connection), Landings.of(delta), target, write, metadata);

@@ -1,6 +1,8 @@
 package datakit.incremental;
 
+import datakit.bronze.BronzeLoad;
 import datakit.db.CopyPipe;
+import datakit.run.JsonLoad;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -9,21 +11,22 @@ final class RunTotals {
     long rows;
     long bytes;
     final Map<String, Object> details = new LinkedHashMap<>();
-    private final Map<String, Long> rejected = new LinkedHashMap<>();
+    /** What the committed parts did for JSON (values set aside in _bronze_rejects), which the details show. */
+    private final JsonLoad json;
     private long pendingRows;
     private long pendingBytes;
     private long pendingSkipped;
-    private Map<String, Long> pendingRejected = Map.of();
 
-    /** Values the part set aside in _bronze_rejects, per column, counted once the part commits. */
-    void pendingRejected(Map<String, Long> counts) {
-        pendingRejected = counts;
+    RunTotals(JsonLoad json) {
+        this.json = json;
     }
 
-    void pending(CopyPipe.Result result, long written) {
+    /** The part's rows, and what its {@code finished} load wrote and set aside, counted once the part commits. */
+    void pending(CopyPipe.Result result, BronzeLoad finished, long written) {
         pendingRows = result.rows();
         pendingBytes = result.bytes();
         pendingSkipped = result.rows() - written;
+        json.finished(finished);
     }
 
     void commitPending() {
@@ -32,10 +35,8 @@ final class RunTotals {
         if (pendingSkipped > 0) {
             details.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
         }
-        if (!pendingRejected.isEmpty()) {
-            pendingRejected.forEach((column, count) -> rejected.merge(column, count, Long::sum));
-            details.put("rejected", rejected);
-        }
+        json.committed();
+        json.addTo(details);
         dropPending();
     }
 
@@ -43,6 +44,6 @@ final class RunTotals {
         pendingRows = 0;
         pendingBytes = 0;
         pendingSkipped = 0;
-        pendingRejected = Map.of();
+        json.dropPending();
     }
 }
