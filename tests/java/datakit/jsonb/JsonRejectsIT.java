@@ -56,6 +56,16 @@ class JsonRejectsIT {
     }
 
     @Test
+    void aFullRefreshInMergeModeRecordsItsRejectsWithTheRun() {
+        source.execute("ALTER TABLE events ADD COLUMN at int NOT NULL DEFAULT 1");
+        var run = jsonb("--table", "events", "--json-columns", "raw_event", "--cursor-field", "at", "--full-refresh", "--json");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("\"rejected\":{\"raw_event\":2}");
+        assertThat(warehouse.value("SELECT details -> 'rejected' ->> 'raw_event' FROM bronze.extraction_runs")).isEqualTo("2");
+    }
+
+    @Test
     void appendedRunsQuarantineTheirOwnRejectsAndATableWithoutKeyGivesNoRowKey() {
         source.execute("ALTER TABLE events DROP CONSTRAINT events_pkey");
 

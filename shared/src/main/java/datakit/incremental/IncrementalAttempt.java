@@ -124,14 +124,12 @@ final class IncrementalAttempt {
             totals.details.put("full_refresh", reason);
             run.warn("full refresh of " + target + ": " + reason);
         });
-        if (refresh.isPresent() && mode == WriteMode.MERGE) {
-            replaceWithEverything(stored);
-            return;
-        }
         // A refresh in append mode keeps the history and appends a complete copy.
         Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
         Optional<String> behind = from.isEmpty() ? Optional.empty() : CheckpointCheck.behind(from, session.progress(), src);
-        if (behind.isPresent()) {
+        if (refresh.isPresent() && mode == WriteMode.MERGE) {
+            replaceWithEverything(stored);
+        } else if (behind.isPresent()) {
             String said = behind.get() + CheckpointCheck.BEHIND_OUTCOME;
             totals.details.put("behind", said);
             totals.details.put("checkpoint", from.get().describe());
@@ -257,7 +255,6 @@ final class IncrementalAttempt {
             store.advance(connection, stream, stored, after, run.runId());
             totals.pending(result, load, result.rows());
             totals.details.put("checkpoint", after.describe());
-            runs.succeed(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes(), totals.details);
         });
         totals.commitPending();
     }

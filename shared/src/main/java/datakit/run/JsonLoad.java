@@ -155,7 +155,13 @@ public final class JsonLoad {
         }
         drifts.forEach((column, drift) -> details.put("drift " + column, drift.describe()));
         if (run.json()) {
-            profiles.forEach(p -> details.put("profile " + p.column(), Map.of("documents", p.documents(), "keys", p.describe())));
+            profiles.forEach(p -> {
+                // In this order in every run: Map.of's order may change from one JVM to the next.
+                var profile = new LinkedHashMap<String, Object>();
+                profile.put("documents", p.documents());
+                profile.put("keys", p.describe());
+                details.put("profile " + p.column(), profile);
+            });
         }
     }
 
