@@ -169,18 +169,25 @@ public final class FullExtract {
      * committed first.
      */
     private Loads decide(Connection connection, ReadPlan firstPlan, Stream stream, RunLog runs) throws SQLException {
+        Loads loads = plannedAndChecked(connection, firstPlan, stream, runs);
+        if (!loads.load().schemaChanges().isEmpty() || loads.children().haveSchemaChanges()) {
+            loads.load().applySchemaChanges();
+            loads.children().applySchemaChanges();
+            // The commit ends the transaction's locks: every stream of the load is locked and checked again.
+            warehouse.commitAndContinue(connection);
+            lockStream(connection, stream.name(), runs);
+            loads = plannedAndChecked(connection, firstPlan, stream, runs);
+        }
+        return loads;
+    }
+
+    /** The load planned in a new snapshot, its child tables' streams locked too, and its refusals made. */
+    private Loads plannedAndChecked(Connection connection, ReadPlan firstPlan, Stream stream, RunLog runs) {
         Loads loads = loads(connection, planAgain(connection, firstPlan, stream), stream);
         for (TableRef child : loads.children().loads().keySet()) {
             lockStream(connection, child.toString(), runs);
         }
         refuseWhatTheRunWould(connection, loads, stream, runs);
-        if (!loads.load().schemaChanges().isEmpty() || loads.children().haveSchemaChanges()) {
-            loads.load().applySchemaChanges();
-            loads.children().applySchemaChanges();
-            warehouse.commitAndContinue(connection);
-            lockStream(connection, stream.name(), runs);
-            loads = loads(connection, planAgain(connection, firstPlan, stream), stream);
-        }
         return loads;
     }
 
