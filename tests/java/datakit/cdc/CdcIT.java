@@ -774,6 +774,17 @@ class CdcIT {
         assertThat(real.exitCode()).isEqualTo(2);
     }
 
+    @Test
+    void aTableInBronzesPlaceIsRefusedBeforeTheSlotIsMadeAndByTheDryRunAlike() {
+        warehouse.execute("CREATE SCHEMA bronze", "CREATE TABLE bronze.items (id int)");
+        var dry = cdc("--table", "items", "--dry-run");
+        var real = cdc("--table", "items");
+        Datakits.assertFailsWithOneLine(real, 3, "bronze.items exists in the warehouse but is not a bronze table");
+        assertThat(dry.err()).isEqualTo(real.err());
+        assertThat(dry.exitCode()).isEqualTo(3);
+        assertThat(source.value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "'")).isEqualTo("0");
+    }
+
     /** Starts the datakit in its own JVM, as a scheduler would. */
     Process start(Map<String, String> env, String... args) throws Exception {
         Process process = Datakits.start("PostgresCdc", env, args);

@@ -104,11 +104,6 @@ public final class StreamLock implements AutoCloseable {
         }
     }
 
-    /** {@link #confirm} in a transaction of its own: before a change the run makes outside the warehouse, such as a slot. */
-    public void confirmHeld() throws SQLException {
-        inTransaction(transaction -> null);
-    }
-
     /**
      * Runs {@code work} in a warehouse transaction ({@link Database#inTransaction}) that commits only while this run still
      * holds the stream: {@link #confirm} comes last, after the work. For each of a run's writes that is not part of a

@@ -92,7 +92,7 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
     }
 
     /** Fails if views depend on the table, since a replace swaps in a new table. */
-    BronzeTable requireNoDependents() {
+    public BronzeTable requireNoDependents() {
         if (!dependents.isEmpty()) {
             throw DatakitException.notReady(("Cannot replace %s: %s depend%s on it, and a replace swaps in a new table, "
                 + "which PostgreSQL refuses while views use the old one. Use --mode append, or drop the views and create them again after the load.")

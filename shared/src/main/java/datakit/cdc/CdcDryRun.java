@@ -39,6 +39,10 @@ final class CdcDryRun {
             .stream().map(TableRef::toString).toList();
         List<String> names = tables.isEmpty() ? List.of("all tables") : tables.stream().map(TableRef::toString).toList();
         boolean loads = !request.snapshotNever() && start.action() != SlotStart.Action.RESUME;
+        warehouse.inTransaction(connection -> {
+            StreamTables.refuseWhatTheRunWould(connection, tables, bronzeSchema, loads);
+            return null;
+        });
         List<String> changeTables = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, bronzeSchema))
             .stream().map(t -> new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().toString()).toList();
         List<String> pending = Migrations.pending(warehouse.dataSource(), bronzeSchema);

@@ -121,7 +121,11 @@ public final class CdcExtract {
         Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
         slot.warning().ifPresent(this::warn);
-        lock.confirmHeld(); // before the source changes: a dropped slot, a publication made or altered
+        boolean loadsSnapshot = !request.snapshotNever() && slot.action() != SlotStart.Action.RESUME;
+        lock.inTransaction(connection -> {
+            StreamTables.refuseWhatTheRunWould(connection, tables, bronzeSchema, loadsSnapshot);
+            return null; // and the lock confirmed, before the source changes: a dropped slot, a publication made or altered
+        });
         if (slot.action() == SlotStart.Action.RECREATE) {
             run.info("dropping slot " + request.slot() + ": " + slot.why());
             src.dropSlot(request.slot());

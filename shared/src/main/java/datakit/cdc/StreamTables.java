@@ -4,6 +4,7 @@ import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
@@ -41,6 +42,21 @@ final class StreamTables {
     private final String bronzeSchema;
     /** Change tables (and --apply bronze tables) made, in words. */
     private final List<String> prepared = new ArrayList<>();
+
+    /**
+     * The refusals of the stream's bronze and change tables, made before the slot is made, by the run and its dry run alike:
+     * a table in their place that the datakits did not write, and with a snapshot to load ({@code loadsSnapshot}), a bronze
+     * table that views depend on, which the snapshot cannot replace. Without this, such a run refused after making its slot.
+     */
+    static void refuseWhatTheRunWould(Connection transaction, List<TableRef> tables, String bronzeSchema, boolean loadsSnapshot) {
+        var db = Sql.using(transaction);
+        for (TableRef table : tables) {
+            TableRef target = TableRef.of(bronzeSchema, table.table());
+            BronzeTable.inspect(db, new ChangeTable(table, target).ref()).ifPresent(BronzeTable::requireBronze);
+            BronzeTable.inspect(db, target).map(BronzeTable::requireBronze).filter(existing -> loadsSnapshot)
+                .ifPresent(BronzeTable::requireNoDependents);
+        }
+    }
 
     StreamTables(RunContext run, Database source, Database warehouse, String bronzeSchema) {
         this.run = run;

@@ -107,10 +107,9 @@ final class IncrementalAttempt {
         return locked.inTransaction(() -> {
             Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
             Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
-            if (reason.isEmpty()) {
-                ReadPlan columns = src.read(List.of());
-                IncrementalExtract.checkedLoad(connection, columns, target, write, IncrementalExtract.metadata(run, source, columns, ""));
-            }
+            ReadPlan columns = src.read(List.of());
+            IncrementalExtract.decidedLoad(connection, columns, target, write, reason.isPresent() && mode == WriteMode.MERGE,
+                IncrementalExtract.metadata(run, source, columns, ""));
             return reason;
         });
     }
@@ -124,12 +123,14 @@ final class IncrementalAttempt {
             totals.details.put("full_refresh", reason);
             run.warn("full refresh of " + target + ": " + reason);
         });
+        if (refresh.isPresent() && mode == WriteMode.MERGE) {
+            replaceWithEverything(stored);
+            return;
+        }
         // A refresh in append mode keeps the history and appends a complete copy.
         Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
         Optional<String> behind = from.isEmpty() ? Optional.empty() : CheckpointCheck.behind(from, session.progress(), src);
-        if (refresh.isPresent() && mode == WriteMode.MERGE) {
-            replaceWithEverything(stored);
-        } else if (behind.isPresent()) {
+        if (behind.isPresent()) {
             String said = behind.get() + CheckpointCheck.BEHIND_OUTCOME;
             totals.details.put("behind", said);
             totals.details.put("checkpoint", from.get().describe());
@@ -246,8 +247,7 @@ final class IncrementalAttempt {
         Landing landing = Landings.of(plan);
         BronzeLoad.checkNames(landing, target);
         locked.inTransaction(() -> {
-            var load = new BronzeLoad(Sql.using(connection), landing, target, new BronzeWrite(WriteMode.REPLACE, write.keys(),
-                write.onConflict()), IncrementalExtract.metadata(run, source, plan, ""));
+            var load = IncrementalExtract.decidedLoad(connection, plan, target, write, true, IncrementalExtract.metadata(run, source, plan, ""));
             CopyPipe.Result result = copy(plan, load.prepare());
             session.close(); // the source snapshot must not hold a lock while the bronze table is swapped
             session = null;
@@ -255,6 +255,8 @@ final class IncrementalAttempt {
             store.advance(connection, stream, stored, after, run.runId());
             totals.pending(result, load, result.rows());
             totals.details.put("checkpoint", after.describe());
+            // With the table and its checkpoint, in one transaction: a retry after it committed must not count it twice.
+            runs.succeed(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes(), totals.detailsOnceCommitted());
         });
         totals.commitPending();
     }

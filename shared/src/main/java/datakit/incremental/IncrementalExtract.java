@@ -155,11 +155,15 @@ public final class IncrementalExtract {
     }
 
     /**
-     * A load into the bronze table as it is, checked before any row is read, by the run and its dry run alike: a run that
-     * finds no rows refuses what one that finds some would.
+     * The load the run makes into the bronze table, built and checked before any row is read, by the run and its dry run
+     * alike: a merge-mode full refresh ({@code replacesTable}) builds the table anew, refused while views depend on it; any
+     * other load adds to the table as it is, refused where a column's type changed under it. A run that finds no rows
+     * refuses what one that finds some would.
      */
-    static BronzeLoad checkedLoad(Connection connection, ReadPlan plan, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
-        var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata);
+    static BronzeLoad decidedLoad(Connection connection, ReadPlan plan, TableRef target, BronzeWrite write, boolean replacesTable,
+                                  BronzeMetadata metadata) {
+        BronzeWrite how = replacesTable ? new BronzeWrite(WriteMode.REPLACE, write.keys(), write.onConflict()) : write;
+        var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, how, metadata);
         load.checkLoadable();
         return load;
     }
@@ -212,8 +216,7 @@ public final class IncrementalExtract {
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = metadata(run, source, delta, "");
         var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
-        var load = refresh.isEmpty() ? checkedLoad(connection, delta, target, write, metadata)
-            : new BronzeLoad(Sql.using(connection), Landings.of(delta), target, write, metadata);
+        var load = decidedLoad(connection, delta, target, write, refresh.isPresent() && mode == WriteMode.MERGE, metadata);
         DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
             Migrations.pending(warehouse.dataSource(), target.schema()), extras);
     }

@@ -29,6 +29,16 @@ final class RunTotals {
         json.finished(finished);
     }
 
+    /** The details as they read once the pending part commits, for a success recorded in that part's own transaction. */
+    Map<String, Object> detailsOnceCommitted() {
+        var once = new LinkedHashMap<>(details);
+        if (pendingSkipped > 0) {
+            once.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
+        }
+        json.addWithPendingTo(once);
+        return once;
+    }
+
     void commitPending() {
         rows += pendingRows;
         bytes += pendingBytes;

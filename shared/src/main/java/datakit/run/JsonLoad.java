@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -147,15 +148,28 @@ public final class JsonLoad {
      * detail keeps the place it first took.
      */
     public void addTo(Map<String, Object> details) {
-        if (!childRows.isEmpty()) {
-            details.put("child_tables", new LinkedHashMap<>(childRows));
+        addTo(details, Finished.NOTHING);
+    }
+
+    /** As {@link #addTo}, counting the pending load too: for a run's success recorded in that load's own transaction. */
+    public void addWithPendingTo(Map<String, Object> details) {
+        addTo(details, pending);
+    }
+
+    private void addTo(Map<String, Object> details, Finished more) {
+        Map<String, Long> rows = summed(childRows, more.childRows());
+        if (!rows.isEmpty()) {
+            details.put("child_tables", rows);
         }
-        if (!rejected.isEmpty()) {
-            details.put("rejected", rejected);
+        Map<String, Long> set = summed(rejected, more.rejected());
+        if (!set.isEmpty()) {
+            details.put("rejected", set);
         }
-        drifts.forEach((column, drift) -> details.put("drift " + column, drift.describe()));
+        var driftsNow = new LinkedHashMap<>(drifts);
+        driftsNow.putAll(more.drifts());
+        driftsNow.forEach((column, drift) -> details.put("drift " + column, drift.describe()));
         if (run.json()) {
-            profiles.forEach(p -> {
+            Stream.concat(profiles.stream(), more.profiles().stream()).forEach(p -> {
                 // In this order in every run: Map.of's order may change from one JVM to the next.
                 var profile = new LinkedHashMap<String, Object>();
                 profile.put("documents", p.documents());
@@ -163,6 +177,12 @@ public final class JsonLoad {
                 details.put("profile " + p.column(), profile);
             });
         }
+    }
+
+    private static Map<String, Long> summed(Map<String, Long> counted, Map<String, Long> more) {
+        var sum = new LinkedHashMap<>(counted);
+        more.forEach((key, count) -> sum.merge(key, count, Long::sum));
+        return sum;
     }
 
     /** For people (without --json), the key profiles as tables after the summary. */
