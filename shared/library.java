@@ -171,6 +171,7 @@
 //SOURCES src/main/java/datakit/run/DryRun.java
 //SOURCES src/main/java/datakit/run/Landings.java
 //SOURCES src/main/java/datakit/run/RecordedRun.java
+//SOURCES src/main/java/datakit/source/CursorOrder.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
@@ -182,7 +183,9 @@
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
+//SOURCES src/main/java/datakit/source/ReadPlanner.java
 //SOURCES src/main/java/datakit/source/ReadRefusal.java
+//SOURCES src/main/java/datakit/source/ReadSql.java
 //SOURCES src/main/java/datakit/source/RowSecurity.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java
