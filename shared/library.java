@@ -52,6 +52,7 @@
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
 //SOURCES src/main/java/datakit/cdc/ApplySource.java
 //SOURCES src/main/java/datakit/cdc/CaptureCounts.java
+//SOURCES src/main/java/datakit/cdc/CapturedTables.java
 //SOURCES src/main/java/datakit/cdc/CdcDryRun.java
 //SOURCES src/main/java/datakit/cdc/CdcExtract.java
 //SOURCES src/main/java/datakit/cdc/CdcRequest.java
@@ -61,6 +62,7 @@
 //SOURCES src/main/java/datakit/cdc/ChangeStream.java
 //SOURCES src/main/java/datakit/cdc/ChangeTable.java
 //SOURCES src/main/java/datakit/cdc/CopyText.java
+//SOURCES src/main/java/datakit/cdc/MessageFraming.java
 //SOURCES src/main/java/datakit/cdc/MessageReader.java
 //SOURCES src/main/java/datakit/cdc/PartitionLeaves.java
 //SOURCES src/main/java/datakit/cdc/Publications.java
@@ -70,6 +72,7 @@
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java
 //SOURCES src/main/java/datakit/cdc/SlotCheckpoint.java
 //SOURCES src/main/java/datakit/cdc/SlotDrop.java
+//SOURCES src/main/java/datakit/cdc/SlotFeedback.java
 //SOURCES src/main/java/datakit/cdc/SlotPosition.java
 //SOURCES src/main/java/datakit/cdc/SlotStart.java
 //SOURCES src/main/java/datakit/cdc/StateApply.java
@@ -173,6 +176,7 @@
 //SOURCES src/main/java/datakit/run/JsonLoad.java
 //SOURCES src/main/java/datakit/run/Landings.java
 //SOURCES src/main/java/datakit/run/RecordedRun.java
+//SOURCES src/main/java/datakit/source/CursorOrder.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java
 //SOURCES src/main/java/datakit/source/IncrementalSource.java
@@ -184,7 +188,9 @@
 //SOURCES src/main/java/datakit/source/PartitionCatalog.java
 //SOURCES src/main/java/datakit/source/PartitionedSource.java
 //SOURCES src/main/java/datakit/source/ReadPlan.java
+//SOURCES src/main/java/datakit/source/ReadPlanner.java
 //SOURCES src/main/java/datakit/source/ReadRefusal.java
+//SOURCES src/main/java/datakit/source/ReadSql.java
 //SOURCES src/main/java/datakit/source/RowSecurity.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java

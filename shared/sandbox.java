@@ -12,6 +12,7 @@
 //
 //SOURCES src/main/java/datakit/demo/DemoShop.java
 //SOURCES src/main/java/datakit/demo/TextTable.java
+//SOURCES src/main/java/datakit/sandbox/ClusterFolder.java
 //SOURCES src/main/java/datakit/sandbox/ContainerCluster.java
 //SOURCES src/main/java/datakit/sandbox/ExternalCommand.java
 //SOURCES src/main/java/datakit/sandbox/LocalCluster.java
@@ -19,4 +20,5 @@
 //SOURCES src/main/java/datakit/sandbox/PostgresSandbox.java
 //SOURCES src/main/java/datakit/sandbox/PostgresServer.java
 //SOURCES src/main/java/datakit/sandbox/ServerAccount.java
+//SOURCES src/main/java/datakit/sandbox/ServerProcess.java
 //SOURCES src/main/java/datakit/sandbox/StopOnce.java

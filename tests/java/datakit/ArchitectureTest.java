@@ -34,15 +34,16 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.postgresql.copy.CopyManager;
 import org.postgresql.copy.CopyOperation;
+import org.postgresql.replication.PGReplicationStream;
 
 /**
  * The library's dependency rules, read from its compiled classes: the packages form no cycle, the command line
  * ({@code cli}) and the tools above it are reached by nothing below them, the error type and WAL positions are
  * leaves every package may use, the pgoutput decoder stands apart from the rest of {@code cdc} (the package
  * cycle check sees {@code cdc} whole), the landing side ({@code bronze}) knows nothing of the reader
- * ({@code source}), only {@code run.JsonLoad} does a load's JSON work beyond its copy, and only {@code db.CopyPipe} opens,
- * completes or cancels a COPY. docs/architecture.md draws
- * the layers.
+ * ({@code source}), only {@code run.JsonLoad} does a load's JSON work beyond its copy, only {@code db.CopyPipe} opens,
+ * completes or cancels a COPY into the warehouse, only {@code source.SourceSession} copies out of the source, and only
+ * {@code cdc.SlotFeedback} tells the replication stream's server where it stands. docs/architecture.md draws the layers.
  */
 class ArchitectureTest {
     static final JavaClasses LIBRARY = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -94,6 +95,23 @@ class ArchitectureTest {
             .should().callMethod(BronzeLoad.class, "rejected")
             .orShould().callMethod(ReadPlan.class, "children")
             .orShould().dependOnClassesThat(type(KeyProfiles.class).or(type(KeyProfileTable.class)))
+            .check(LIBRARY);
+    }
+
+    /** The session holds the source's transaction and its connection; planning a read only writes SQL and reads the catalog. */
+    @Test
+    void onlyTheSourceSessionCopiesOutOfTheSource() {
+        noClasses().that().haveNameNotMatching("datakit\\.source\\.SourceSession(\\$.*)?")
+            .should().callMethodWhere(target(owner(assignableTo(CopyManager.class))).and(target(nameMatching("copyOut"))))
+            .check(LIBRARY);
+    }
+
+    /** What the slot hears (the confirmed position, status updates) is sent from one place, on the reader's thread. */
+    @Test
+    void onlyTheSlotFeedbackTellsTheServerWhereTheStreamStands() {
+        noClasses().that().haveNameNotMatching("datakit\\.cdc\\.SlotFeedback(\\$.*)?")
+            .should().callMethodWhere(target(owner(assignableTo(PGReplicationStream.class)))
+                .and(target(nameMatching("setFlushedLSN|setAppliedLSN|forceUpdateStatus"))))
             .check(LIBRARY);
     }
 

@@ -12,13 +12,9 @@ import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Supplier;
-import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.SQLDialect;
@@ -28,19 +24,20 @@ import org.jooq.impl.DSL;
  * The source's side of change data capture, on a connection of its own: the checks that must pass
  * before anything is created (a primary or a 16+ standby, logical {@code wal_level}, the REPLICATION
  * privilege, a key for every table and partition: see {@link ReplicaIdentities}), the publication (see
- * {@link Publications}), the tables' columns and partitions, and what the server says about the slot. It is the one source connection
- * of the datakits that may write: a publication and a slot are catalog objects of the source. The
- * rows of the source are only ever read.
+ * {@link Publications}), the tables' columns and partitions (see {@link CapturedTables}), where the WAL
+ * ends, and what the server says about the slot. It is the one source connection of the datakits that may
+ * write: a publication and a slot are catalog objects of the source. The rows of the source are only ever read.
  */
 public final class CdcSource implements AutoCloseable, ApplySource {
-    private final Connection connection;
     /** The server's WAL position: the one it writes, or on a standby the one it has replayed. */
     private static final String WAL_POSITION = "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
         + "ELSE pg_catalog.pg_current_wal_lsn() END";
 
+    private final Connection connection;
     private final DSLContext db;
     private final TransactionSettings transactions;
     private final String where;
+    private final CapturedTables captured;
     /** Whether the server is a hot standby: it then decodes (16+) but cannot create or change a publication. */
     private boolean standby;
 
@@ -50,6 +47,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
         this.transactions = transactions;
         this.db = DSL.using(transactions.eachStatement(connection), SQLDialect.POSTGRES);
         this.where = where;
+        this.captured = new CapturedTables(connection, transactions, db, where, this::serverVersion);
     }
 
     public static CdcSource open(ConnectionSettings settings) {
@@ -98,19 +96,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * sends the partition's changes under one name only, so the other table would silently stay as loaded.
      */
     public void checkNoPartitionWithItsParent(List<TableRef> tables) {
-        // A table that does not exist has no ancestors; checkKeys says it does not exist.
-        db.resultQuery("""
-                SELECT t.name, n.nspname::text, c.relname::text FROM unnest(?::text[]) WITH ORDINALITY AS t(name, position)
-                CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(t.name)) a
-                JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE a.relid <> pg_catalog.to_regclass(t.name) ORDER BY t.position""",
-                (Object) tables.stream().map(TableRef::sql).toArray(String[]::new))
-            .forEach(a -> {
-                TableRef table = tables.stream().filter(t -> t.sql().equals(a.get(0, String.class))).findFirst().orElseThrow();
-                TableRef parent = TableRef.of(a.get(1, String.class), a.get(2, String.class));
-                DatakitException.check(!tables.contains(parent), "%s is a partition of %s, and this stream captures both: its changes land "
-                    + "once, in the change table of %s. Leave %s out of --table (or out of the publication).", table, parent, parent, table);
-            });
+        captured.checkNoPartitionWithItsParent(tables);
     }
 
     /**
@@ -128,11 +114,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * partitions): what a publication FOR ALL TABLES WITH (publish_via_partition_root) publishes.
      */
     public List<TableRef> allTables() {
-        return db.resultQuery("""
-                SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                  AND n.nspname NOT LIKE 'pg\\_%'
-                ORDER BY 1, 2""").fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)));
+        return captured.allTables();
     }
 
     /**
@@ -142,37 +124,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * table made from it has the types the source had at the slot's starting point.
      */
     public List<PgOutput.Relation> relations(List<TableRef> tables, String publication, Optional<String> snapshot) {
-        return inSnapshot(snapshot, "the columns of the captured tables", () -> {
-            var relations = new ArrayList<PgOutput.Relation>();
-            for (TableRef table : tables) {
-                List<String> key = rowKey(table);
-                Record rel = db.resultQuery("SELECT c.oid::bigint, c.relreplident::text FROM pg_catalog.pg_class c WHERE c.oid = ?::regclass",
-                    table.sql()).fetchOne();
-                boolean full = rel.get(1, String.class).equals("f");
-                Optional<List<String>> listed = publishedColumns(publication, table);
-                List<PgOutput.Column> columns = db.resultQuery("""
-                        SELECT a.attname::text, a.atttypid::bigint, a.atttypmod FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                        ORDER BY a.attnum""", table.sql())
-                    .stream().filter(c -> listed.map(l -> l.contains(c.get(0, String.class))).orElse(true))
-                    .map(c -> new PgOutput.Column(full || key.contains(c.get(0, String.class)), c.get(0, String.class), c.get(1, Long.class),
-                        c.get(2, Integer.class)))
-                    .toList();
-                relations.add(new PgOutput.Relation(Optional.empty(), rel.get(0, Long.class), table.schema(), table.table(),
-                    rel.get(1, String.class).charAt(0), columns));
-            }
-            return relations;
-        });
-    }
-
-    /** The publication's column list for the table (PostgreSQL 15+), if it has one: pgoutput sends only those columns. */
-    private Optional<List<String>> publishedColumns(String publication, TableRef table) {
-        if (serverVersion() < 150000) {
-            return Optional.empty();
-        }
-        return db.resultQuery("SELECT attnames::text[] FROM pg_catalog.pg_publication_tables WHERE pubname = ? AND schemaname = ? "
-                + "AND tablename = ?", publication, table.schema(), table.table())
-            .fetchOptional(0, String[].class).map(List::of);
+        return captured.relations(tables, publication, snapshot);
     }
 
     /**
@@ -180,7 +132,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * {@code snapshot} when given (the slot's exported snapshot), so they are the leaves its snapshot loaded.
      */
     public PartitionLeaves partitionLeaves(List<TableRef> tables, Optional<String> snapshot) {
-        return inSnapshot(snapshot, "the partitions of the captured tables", () -> PartitionLeaves.read(db, tables));
+        return captured.partitionLeaves(tables, snapshot);
     }
 
     /**
@@ -192,34 +144,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      */
     @Override
     public Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
-        var values = new LinkedHashMap<String, Optional<String>>();
-        db.resultQuery("""
-                SELECT a.attname::text, a.atthasmissing, (a.attmissingval::text::text[])[1]
-                FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(?) AND a.attname = ANY (?::text[]) AND NOT a.attisdropped
-                  AND (a.atthasmissing OR NOT (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''))""",
-                table.sql(), columns.toArray(String[]::new))
-            .forEach(r -> values.put(r.get(0, String.class), Optional.ofNullable(r.get(2, String.class))));
-        return values;
-    }
-
-    /** Runs {@code read} in a read-only transaction, in the exported {@code snapshot} when given. */
-    private <T> T inSnapshot(Optional<String> snapshot, String what, Supplier<T> read) {
-        try {
-            transactions.begin(connection, Stream.concat(Stream.of("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
-                snapshot.map(id -> "SET TRANSACTION SNAPSHOT " + Sql.literal(id)).stream()).toArray(String[]::new));
-            T result = read.get();
-            connection.commit();
-            return result;
-        } catch (SQLException e) {
-            throw SqlErrors.failure("Reading " + what + " on the source " + where, e);
-        } finally {
-            try {
-                connection.rollback();
-                connection.setAutoCommit(true);
-            } catch (SQLException e) {
-                // The session is closed at the end of the run either way.
-            }
-        }
+        return captured.olderRowValues(table, columns);
     }
 
     /** Whether the source is a hot standby (known after {@link #checkReady()}): it reads publications but cannot change them. */
@@ -270,11 +195,12 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * the position it has replayed.
      */
     public Lsn walEnd() {
-        Record r = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery(), CASE WHEN pg_catalog.pg_is_in_recovery() "
-            + "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_insert_lsn() END - '0/0', "
+        // As text: a pg_lsn past 2^63 does not fit a signed bigint, and Lsn reads the text form whole.
+        Record r = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery(), (CASE WHEN pg_catalog.pg_is_in_recovery() "
+            + "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_insert_lsn() END)::text, "
             + "current_setting('wal_block_size')::int, "
             + "(SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size')").fetchOne();
-        Lsn position = Lsn.of(r.get(1, Long.class));
+        Lsn position = Lsn.parse(r.get(1, String.class));
         // A replayed position is the end of a record already; only an insert position can point past a page header.
         return r.get(0, Boolean.class) ? position : WalEnd.ofInsertPosition(position, r.get(2, Integer.class), r.get(3, Long.class));
     }
@@ -285,8 +211,8 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * record waits in memory.
      */
     public Lsn walFlushed() {
-        return Lsn.of(db.resultQuery("SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
-            + "ELSE pg_catalog.pg_current_wal_flush_lsn() END - '0/0'").fetchOne(0, Long.class));
+        return Lsn.parse(db.resultQuery("SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+            + "ELSE pg_catalog.pg_current_wal_flush_lsn() END)::text").fetchOne(0, String.class));
     }
 
     /**

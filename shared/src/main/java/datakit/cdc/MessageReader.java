@@ -1,9 +1,6 @@
 package datakit.cdc;
 
-import datakit.cdc.pgoutput.MessageType;
 import datakit.cdc.pgoutput.PgOutput;
-import datakit.cdc.pgoutput.PgOutputDecoder;
-import datakit.db.SqlErrors;
 import datakit.wal.Lsn;
 import java.nio.ByteBuffer;
 import java.sql.SQLException;
@@ -11,16 +8,14 @@ import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
-import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 
 /**
  * Reads the replication stream on a thread of its own, so the server never waits while changes are
  * written to the warehouse: messages go into a bounded queue, and the blocks of transactions streamed
- * while in progress go to local files ({@link StreamedTransactions}), however long the warehouse takes
+ * while in progress go to local files ({@link MessageFraming}), however long the warehouse takes
  * to write the transaction before. It is the only user of the stream: it also sends the slot the
- * positions the writer confirms. It ends the queue with {@link End} at a transaction boundary, once
+ * positions the writer confirms ({@link SlotFeedback}). It ends the queue with {@link End} at a transaction boundary, once
  * it has everything up to the end position (a bounded run) or when asked to stop. The writer decodes the messages.
  *
  * <p>While nothing comes, it asks the server how far it has read the WAL (a status update that
@@ -69,25 +64,20 @@ public final class MessageReader implements AutoCloseable {
 
     private final PGReplicationStream stream;
     private final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE_MESSAGES);
-    private final StreamedTransactions streams = new StreamedTransactions();
-    private final AtomicReference<Lsn> confirmed = new AtomicReference<>(Lsn.ZERO);
+    /** The reader's thread's place in the stream: inside a transaction, inside a streamed block. */
+    private final MessageFraming framing = new MessageFraming();
+    private final SlotFeedback feedback;
     private final Thread thread;
     /** Where a bounded run ends; empty while it follows. */
     private volatile Optional<Lsn> end;
     private volatile Lsn receivedThrough;
-    /** The reader's thread's place in the stream: inside a transaction (Begin to Commit), inside a streamed block. */
-    private boolean inTransaction;
-    private boolean inBlock;
-    /** The position the slot was last told (the reader's thread, then close()), and why a later one could not be told. */
-    private Lsn sentConfirm = Lsn.ZERO;
-    private volatile Exception confirmFailure;
-    private long lastStatus = System.nanoTime();
     private volatile boolean stopping;
     private volatile boolean closed;
 
     /** @param end where a bounded run ends (empty: follow until stopped) */
     public MessageReader(PGReplicationStream stream, Optional<Lsn> end) {
         this.stream = stream;
+        this.feedback = new SlotFeedback(stream);
         this.end = end;
         this.receivedThrough = lastReceived();
         this.thread = new Thread(this::readAll, "cdc-reader");
@@ -110,7 +100,7 @@ public final class MessageReader implements AutoCloseable {
 
     /** Tells the slot, from the reader's thread, that everything before {@code lsn} is safe in the warehouse. */
     public void confirm(Lsn lsn) {
-        confirmed.accumulateAndGet(lsn, Lsn::max);
+        feedback.confirm(lsn);
     }
 
     /** Ends the queue at the next transaction boundary. */
@@ -146,69 +136,31 @@ public final class MessageReader implements AutoCloseable {
         long lastAsk = 0;
         long sleepMs = QUIET_SLEEP_FIRST_MS;
         while (!closed) {
-            sendConfirmed();
+            feedback.sendConfirmed();
             ByteBuffer message = stream.readPending();
             if (message != null) {
-                take(message);
+                Optional<Item> item = framing.take(message);
+                if (item.isPresent()) {
+                    put(item.get());
+                }
                 sleepMs = QUIET_SLEEP_FIRST_MS;
             }
             receivedThrough = lastReceived();
             // A busy stream may never go quiet: a bounded run ends at the first boundary past its end.
-            if (!inTransaction && !inBlock && (stopping || reachedEnd())) {
+            if (framing.atBoundary() && (stopping || reachedEnd())) {
                 put(new End(receivedThrough));
                 return true;
             }
             if (message == null) {
                 if (System.nanoTime() - lastAsk > (end.isPresent() ? ASK_FOR_END_NANOS : ASK_NANOS)) {
-                    stream.forceUpdateStatus(); // requests a reply: the server's sent position
+                    feedback.askServer(); // the reply: the server's sent position
                     lastAsk = System.nanoTime();
-                    lastStatus = lastAsk;
                 }
                 Thread.sleep(sleepMs);
                 sleepMs = Math.min(2 * sleepMs, QUIET_SLEEP_MAX_MS);
             }
         }
         return false;
-    }
-
-    /**
-     * Puts a message in the queue, or for a transaction streamed in progress in its file: Begin and Commit mark a
-     * transaction's bounds, Stream Start and Stop a block's, and a Stream Commit hands over the whole transaction.
-     * Only those four framing messages are decoded here; of the others only the type is read, and inside a block
-     * the (sub)transaction.
-     */
-    private void take(ByteBuffer message) throws InterruptedException {
-        switch (MessageType.of(message)) {
-            case BEGIN -> {
-                inTransaction = true;
-                put(new Message(message));
-            }
-            case COMMIT -> {
-                inTransaction = false;
-                put(new Message(message));
-            }
-            case STREAM_START, STREAM_STOP, STREAM_COMMIT, STREAM_ABORT -> {
-                switch (PgOutputDecoder.streamControl(message)) {
-                    case PgOutput.StreamStart start -> {
-                        inBlock = true;
-                        streams.start(start.xid());
-                    }
-                    case PgOutput.StreamStop stop -> {
-                        inBlock = false;
-                        streams.stop();
-                    }
-                    case PgOutput.StreamAbort abort -> streams.abort(abort.xid(), abort.subXid());
-                    case PgOutput.StreamCommit commit -> put(new Streamed(commit, streams.finish(commit.xid())));
-                }
-            }
-            default -> {
-                if (inBlock) {
-                    streams.add(message, PgOutputDecoder.transactionOf(message));
-                } else {
-                    put(new Message(message));
-                }
-            }
-        }
     }
 
     /** How far the server's messages have been received: PgJDBC's position, taken at this boundary. */
@@ -227,28 +179,14 @@ public final class MessageReader implements AutoCloseable {
     private void reportUntilClosed() throws InterruptedException {
         try {
             while (!closed) {
-                sendConfirmed();
-                if (System.nanoTime() - lastStatus >= STATUS_NANOS) {
-                    stream.forceUpdateStatus();
-                    lastStatus = System.nanoTime();
+                feedback.sendConfirmed();
+                if (feedback.nanosSinceStatus() >= STATUS_NANOS) {
+                    feedback.askServer();
                 }
                 Thread.sleep(QUIET_SLEEP_MAX_MS);
             }
         } catch (SQLException e) {
-            confirmFailure = e;
-        }
-    }
-
-    /** Tells the slot the newest position the writer confirmed, if it has not heard it yet. */
-    private void sendConfirmed() throws SQLException {
-        Lsn confirm = confirmed.get();
-        if (confirm.isAfter(sentConfirm)) {
-            var position = LogSequenceNumber.valueOf(confirm.value());
-            stream.setFlushedLSN(position);
-            stream.setAppliedLSN(position);
-            stream.forceUpdateStatus();
-            sentConfirm = confirm;
-            lastStatus = System.nanoTime();
+            feedback.failed(e);
         }
     }
 
@@ -261,14 +199,8 @@ public final class MessageReader implements AutoCloseable {
             if (queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
                 return;
             }
-            if (System.nanoTime() - lastStatus > STATUS_NANOS) {
-                try {
-                    sendConfirmed();
-                    stream.forceUpdateStatus();
-                } catch (SQLException e) {
-                    // The next read reports a connection that is gone.
-                }
-                lastStatus = System.nanoTime();
+            if (feedback.nanosSinceStatus() > STATUS_NANOS) {
+                feedback.keepAlive();
             }
         }
     }
@@ -293,13 +225,13 @@ public final class MessageReader implements AutoCloseable {
         try {
             thread.join(TimeUnit.SECONDS.toMillis(10));
             if (!thread.isAlive()) {
-                sendConfirmed();
+                feedback.sendConfirmed();
                 stream.close();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (SQLException e) {
-            confirmFailure = e;
+            feedback.failed(e);
         }
         Item left;
         while ((left = queue.poll()) != null) {
@@ -307,7 +239,7 @@ public final class MessageReader implements AutoCloseable {
                 streamed.messages().delete();
             }
         }
-        streams.close();
+        framing.close();
     }
 
     /**
@@ -315,10 +247,6 @@ public final class MessageReader implements AutoCloseable {
      * It then keeps WAL from an earlier position until the next run tells it; nothing is lost.
      */
     public Optional<String> unconfirmed() {
-        Exception failure = confirmFailure;
-        if (failure != null) {
-            return Optional.of(SqlErrors.serverMessage(failure));
-        }
-        return confirmed.get().isAfter(sentConfirm) ? Optional.of("the replication reader did not stop") : Optional.empty();
+        return feedback.unconfirmed();
     }
 }

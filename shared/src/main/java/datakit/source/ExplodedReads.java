@@ -50,7 +50,7 @@ final class ExplodedReads {
                 "--explode %s: the read has no column %s. Name an array or JSON column it reads.", spec.describe(), TableRef.display(spec.column())));
             String sql = "SELECT " + key.stream().map(k -> "p." + Sql.quote(k)).collect(Collectors.joining(", "))
                 + ", e.n AS " + ORDINAL + ", e.v AS " + VALUE
-                + " FROM (SELECT * FROM " + table.sql() + selection.where().map(w -> " WHERE (\n" + w + "\n)").orElse("") + ") AS p"
+                + " FROM (SELECT * FROM " + table.sql() + ReadSql.where(selection.where(), List.of()) + ") AS p"
                 + ", LATERAL " + elements(spec, column) + " WITH ORDINALITY AS e(v, n)";
             Selection child = Selection.query(sql);
             if (column.json()) {

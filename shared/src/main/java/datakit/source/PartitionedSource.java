@@ -33,7 +33,7 @@ public final class PartitionedSource {
     }
 
     public String copySql(Part part) {
-        return SourceSession.copyOf(plan, part);
+        return ReadSql.copyOf(plan, part);
     }
 
     /** Starts streaming the part's rows; call {@link SourceSession#copyDone()} when the stream ended cleanly. */
@@ -61,7 +61,7 @@ public final class PartitionedSource {
         if (xmax - earlier.horizon() >= XID_WINDOW || earlier.horizon() > xmax) {
             return false;
         }
-        List<String> counts = session.rows(SourceSession.rowsOf(plan, part,
+        List<String> counts = session.rows(ReadSql.rowsOf(plan, part,
             "count(*), count(*) FILTER (WHERE " + Xmin.full(xmax) + " >= " + earlier.horizon() + ")"), plan.selection()).get(0);
         return Long.parseLong(counts.get(0)) == earlier.rows() && Long.parseLong(counts.get(1)) == 0;
     }
