@@ -28,7 +28,7 @@ import org.jooq.impl.DSL;
  * ends, and what the server says about the slot. It is the one source connection of the datakits that may
  * write: a publication and a slot are catalog objects of the source. The rows of the source are only ever read.
  */
-public final class CdcSource implements AutoCloseable, ApplySource {
+final class CdcSource implements AutoCloseable, ApplySource {
     /** The server's WAL position: the one it writes, or on a standby the one it has replayed. */
     private static final String WAL_POSITION = "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
         + "ELSE pg_catalog.pg_current_wal_lsn() END";
@@ -68,7 +68,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * Fails with what to do when the server cannot stream changes to this user. A hot standby can decode
      * from PostgreSQL 16 on; before that it is refused here, before anything is created.
      */
-    public void checkReady() {
+    void checkReady() {
         standby = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery()").fetchOne(0, Boolean.class);
         DatakitException.check(!standby || serverVersion() >= 160000, "The source %s is a hot standby (in recovery), and PostgreSQL %d "
             + "cannot decode changes on a standby (16 and later can, from a publication made on the primary). Point --source at the "
@@ -87,7 +87,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * Fails unless every table, and every partition of a partitioned one, can key its updates and deletes as
      * the stream needs (see {@link ReplicaIdentities#check}).
      */
-    public void checkKeys(List<TableRef> tables) {
+    void checkKeys(List<TableRef> tables) {
         ReplicaIdentities.check(db, where, tables);
     }
 
@@ -95,7 +95,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * Fails when the stream would capture a partition and a partitioned table above it: the publication
      * sends the partition's changes under one name only, so the other table would silently stay as loaded.
      */
-    public void checkNoPartitionWithItsParent(List<TableRef> tables) {
+    void checkNoPartitionWithItsParent(List<TableRef> tables) {
         captured.checkNoPartitionWithItsParent(tables);
     }
 
@@ -113,7 +113,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * Every table of the database outside the system schemas, partitioned tables whole (not their
      * partitions): what a publication FOR ALL TABLES WITH (publish_via_partition_root) publishes.
      */
-    public List<TableRef> allTables() {
+    List<TableRef> allTables() {
         return captured.allTables();
     }
 
@@ -131,7 +131,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * The leaf partitions of the stream's partitioned tables, with the files that hold their rows; read in
      * {@code snapshot} when given (the slot's exported snapshot), so they are the leaves its snapshot loaded.
      */
-    public PartitionLeaves partitionLeaves(List<TableRef> tables, Optional<String> snapshot) {
+    PartitionLeaves partitionLeaves(List<TableRef> tables, Optional<String> snapshot) {
         return captured.partitionLeaves(tables, snapshot);
     }
 
@@ -153,7 +153,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
     }
 
     /** The source's publications, as this stream may use them (known after {@link #checkReady()}: a standby may only read them). */
-    public Publications publications() {
+    Publications publications() {
         return new Publications(db, where, serverVersion(), standby);
     }
 
@@ -168,7 +168,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
     }
 
     /** Fails when the slot cannot be ours to stream from: another plugin or database, or another process using it. */
-    public void checkSlotUsable(Slot slot) {
+    void checkSlotUsable(Slot slot) {
         String database = db.resultQuery("SELECT current_database()").fetchOne(0, String.class);
         DatakitException.check("pgoutput".equals(slot.plugin()) && database.equals(slot.database()), "Replication slot %s exists with "
             + "plugin %s in database %s; this datakit needs a pgoutput slot in %s. Give another --slot.", slot.name(), slot.plugin(),
@@ -180,12 +180,12 @@ public final class CdcSource implements AutoCloseable, ApplySource {
         }
     }
 
-    public void dropSlot(String name) {
+    void dropSlot(String name) {
         db.resultQuery("SELECT pg_catalog.pg_drop_replication_slot(?)", name).fetch();
     }
 
     /** server_version_num: 150004 for 15.4. */
-    public int serverVersion() {
+    int serverVersion() {
         return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
     }
 
@@ -194,7 +194,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * it, and a walsender that has read everything reports at least it (see {@link WalEnd}). On a standby,
      * the position it has replayed.
      */
-    public Lsn walEnd() {
+    Lsn walEnd() {
         // As text: a pg_lsn past 2^63 does not fit a signed bigint, and Lsn reads the text form whole.
         Record r = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery(), (CASE WHEN pg_catalog.pg_is_in_recovery() "
             + "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_insert_lsn() END)::text, "
@@ -210,7 +210,7 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * walsender sends nothing past it. It may end inside a record, at a page's end, while the rest of the
      * record waits in memory.
      */
-    public Lsn walFlushed() {
+    Lsn walFlushed() {
         return Lsn.parse(db.resultQuery("SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
             + "ELSE pg_catalog.pg_current_wal_flush_lsn() END)::text").fetchOne(0, String.class));
     }
@@ -219,13 +219,13 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * How long this server may keep a commit in memory before writing it to disk: three times wal_writer_delay
      * (for commits with synchronous_commit = off; others are on disk when they return).
      */
-    public Duration asynchronousCommitDelay() {
+    Duration asynchronousCommitDelay() {
         return Duration.ofMillis(3 * db.resultQuery("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'wal_writer_delay'")
             .fetchOne(0, Long.class));
     }
 
     /** The other pgoutput slots of the source database than {@code slot}: streams (or subscriptions) that may read a publication. */
-    public List<String> otherPgoutputSlots(String slot) {
+    List<String> otherPgoutputSlots(String slot) {
         return db.resultQuery("SELECT slot_name::text FROM pg_catalog.pg_replication_slots WHERE plugin = 'pgoutput' "
             + "AND database = current_database() AND slot_name <> ? ORDER BY 1", slot).fetch(0, String.class);
     }
@@ -235,12 +235,12 @@ public final class CdcSource implements AutoCloseable, ApplySource {
      * for the stream to read past. Any role may, as EXECUTE on pg_logical_emit_message is granted to PUBLIC,
      * even in a read-only transaction.
      */
-    public void emitHeartbeat(String content) {
+    void emitHeartbeat(String content) {
         db.resultQuery("SELECT pg_catalog.pg_logical_emit_message(false, 'datakit_heartbeat', ?)", content).fetch();
     }
 
     /** Ends a server process of this user (a walsender this run lost track of); true when there was one. */
-    public boolean terminate(int pid) {
+    boolean terminate(int pid) {
         return Boolean.TRUE.equals(db.resultQuery("SELECT pg_catalog.pg_terminate_backend(?)", pid).fetchOne(0, Boolean.class));
     }
 

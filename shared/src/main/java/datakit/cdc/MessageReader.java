@@ -26,7 +26,7 @@ import org.postgresql.replication.PGReplicationStream;
  * After its End the reader goes on reporting every second until closed: the server ends a connection it
  * has not heard from for wal_sender_timeout, and the run's last batch may take longer to commit.
  */
-public final class MessageReader implements AutoCloseable {
+final class MessageReader implements AutoCloseable {
     private static final int QUEUE_MESSAGES = 20_000;
     /** How often a bounded run asks while it waits to reach its end position: a run with nothing to do ends this soon. */
     private static final long ASK_FOR_END_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
@@ -75,7 +75,7 @@ public final class MessageReader implements AutoCloseable {
     private volatile boolean closed;
 
     /** @param end where a bounded run ends (empty: follow until stopped) */
-    public MessageReader(PGReplicationStream stream, Optional<Lsn> end) {
+    MessageReader(PGReplicationStream stream, Optional<Lsn> end) {
         this.stream = stream;
         this.feedback = new SlotFeedback(stream);
         this.end = end;
@@ -94,7 +94,7 @@ public final class MessageReader implements AutoCloseable {
      * How far the server's messages have been put in the queue. Read it before finding the queue empty:
      * then everything up to it has been taken.
      */
-    public Lsn receivedThrough() {
+    Lsn receivedThrough() {
         return receivedThrough;
     }
 
@@ -109,7 +109,7 @@ public final class MessageReader implements AutoCloseable {
     }
 
     /** A bounded run ends earlier, at the first transaction boundary at or past {@code lsn}. */
-    public void endAt(Lsn lsn) {
+    void endAt(Lsn lsn) {
         if (end.filter(lsn::isBefore).isPresent()) {
             end = Optional.of(lsn);
         }
@@ -246,7 +246,7 @@ public final class MessageReader implements AutoCloseable {
      * Once closed: why the slot could not be told of the last position the writer confirmed, if it could not.
      * It then keeps WAL from an earlier position until the next run tells it; nothing is lost.
      */
-    public Optional<String> unconfirmed() {
+    Optional<String> unconfirmed() {
         return feedback.unconfirmed();
     }
 }

@@ -208,7 +208,7 @@ public final class IncrementalSource {
         return order.isNull();
     }
 
-    public String cursorIsNotNull() {
+    String cursorIsNotNull() {
         return order.isNotNull();
     }
 
