@@ -1,0 +1,179 @@
+package datakit.incremental;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import datakit.testing.Datakits;
+import datakit.testing.SourceAndWarehouse;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Incremental streams (cursor and xmin, merge and append, postgres-jsonb with a cursor) go on after a column is added,
+ * dropped or renamed at the source: the checkpoint still fits, bronze gains the new column and keeps the old one, and the
+ * run says what changed. A change of the cursor or of the key still stops the run.
+ */
+class IncrementalSchemaChangeIT {
+    private static final String TABLE = """
+        CREATE SCHEMA shop;
+        CREATE TABLE shop.orders (id int PRIMARY KEY, status text, payload jsonb, updated_at timestamptz NOT NULL);
+        INSERT INTO shop.orders SELECT g, 'new', jsonb_build_object('n', g), timestamptz '2026-01-01' + g * interval '1 minute'
+        FROM generate_series(1, 3) g;
+        """;
+
+    /** The streams a schema change must not stop. */
+    enum Loads {
+        MERGE_CURSOR("PostgresIncremental", "--cursor-field", "updated_at", "--mode", "merge"),
+        APPEND_CURSOR("PostgresIncremental", "--cursor-field", "updated_at", "--mode", "append"),
+        XMIN("PostgresIncremental", "--sync-mode", "xmin"),
+        JSONB_CURSOR("PostgresJsonb", "--cursor-field", "updated_at", "--flatten", "payload");
+
+        final String datakit;
+        final List<String> args;
+
+        Loads(String datakit, String... args) {
+            this.datakit = datakit;
+            this.args = List.of(args);
+        }
+    }
+
+    /** A column change at the source, then a row updated (id 2) and one inserted (id 4) after it. */
+    enum Change {
+        ADD("ALTER TABLE shop.orders ADD COLUMN note text", "note", "id, status, note, payload, updated_at", List.of("note"), List.of()),
+        DROP("ALTER TABLE shop.orders DROP COLUMN status", "note", "id, payload, updated_at", List.of(), List.of("status")),
+        RENAME("ALTER TABLE shop.orders RENAME COLUMN status TO state", "state", "id, state, payload, updated_at", List.of("state"),
+            List.of("status"));
+
+        final String ddl;
+        /** A text column the rows written after the change fill, when the source has it. */
+        final String textColumn;
+        final String columnsAfter;
+        final List<String> added;
+        final List<String> noLongerRead;
+
+        Change(String ddl, String textColumn, String columnsAfter, List<String> added, List<String> noLongerRead) {
+            this.ddl = ddl;
+            this.textColumn = textColumn;
+            this.columnsAfter = columnsAfter;
+            this.added = added;
+            this.noLongerRead = noLongerRead;
+        }
+    }
+
+    static Stream<Arguments> everyChangeInEveryStream() {
+        return Arrays.stream(Loads.values()).flatMap(s -> Arrays.stream(Change.values()).map(c -> Arguments.of(s, c)));
+    }
+
+    static Datakits.Run run(SourceAndWarehouse db, Loads stream, String... more) {
+        var args = new ArrayList<>(List.of("--table", "shop.orders"));
+        args.addAll(stream.args);
+        args.addAll(List.of(more));
+        return Datakits.run(stream.datakit, db.env(), args.toArray(String[]::new));
+    }
+
+    static Datakits.Run ok(SourceAndWarehouse db, Loads stream, String... more) {
+        var run = run(db, stream, more);
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        return run;
+    }
+
+    @ParameterizedTest(name = "{1} COLUMN in {0}")
+    @MethodSource("everyChangeInEveryStream")
+    void aColumnChangeAtTheSourceIsFollowedWithoutAReloadAndSaidOnce(Loads stream, Change change) {
+        var db = SourceAndWarehouse.create("schema_" + change.name().toLowerCase(), TABLE);
+        ok(db, stream);
+        db.source().execute(change.ddl);
+        boolean filled = change != Change.DROP;
+        db.source().execute("UPDATE shop.orders SET updated_at = updated_at + interval '1 day'"
+                + (filled ? ", " + change.textColumn + " = 'changed'" : "") + " WHERE id = 2",
+            "INSERT INTO shop.orders (" + change.columnsAfter + ") SELECT 4, "
+                + (change == Change.ADD ? "'new', 'added', " : change == Change.RENAME ? "'renamed', " : "")
+                + "'{\"n\": 4}', timestamptz '2026-02-01'");
+
+        var dryRun = run(db, stream, "--dry-run");
+        assertThat(dryRun.exitCode()).as(dryRun.toString()).isZero();
+        var after = ok(db, stream, "--json");
+
+        assertBronzeHoldsTheSourceRows(db, stream);
+        List<String> warnings = after.err().lines().filter(l -> l.startsWith("WARNING: ")).toList();
+        for (String added : change.added) {
+            assertThat(warnings).as(after.toString()).filteredOn(l -> l.contains("added " + added + " to bronze.orders")).hasSize(1);
+        }
+        for (String gone : change.noLongerRead) {
+            assertThat(warnings).as(after.toString())
+                .filteredOn(l -> l.contains(gone + " is no longer in shop.orders") && l.contains("bronze.orders keeps it")).hasSize(1);
+            assertThat(db.warehouse().rows("SELECT id, " + gone + " FROM bronze.orders "
+                + "WHERE _bronze_loaded_at = (SELECT max(_bronze_loaded_at) FROM bronze.orders) ORDER BY id"))
+                .as("rows loaded after the change have NULL in " + gone).containsExactly(Arrays.asList("2", null), Arrays.asList("4", null));
+            assertThat(db.warehouse().value("SELECT status FROM bronze.orders WHERE id = 1 ORDER BY _bronze_loaded_at LIMIT 1"))
+                .as("rows loaded before keep their values").isEqualTo("new");
+        }
+        assertThat(after.out()).contains("\"schema_changes\":{" + json("added", change.added)
+            + (change.added.isEmpty() || change.noLongerRead.isEmpty() ? "" : ",") + json("no_longer_read", change.noLongerRead) + "}");
+
+        var next = ok(db, stream);
+        assertThat(next.err()).as("said once").doesNotContain("WARNING: added", "is no longer in");
+        assertThat(next.out()).doesNotContain("schema changes");
+    }
+
+    private static String json(String key, List<String> columns) {
+        return columns.isEmpty() ? "" : "\"" + key + "\":[" + columns.stream().map(c -> "\"" + c + "\"").collect(Collectors.joining(",")) + "]";
+    }
+
+    /** Each source row is in bronze (its last version, in append mode) with the same values in every column both have. */
+    private static void assertBronzeHoldsTheSourceRows(SourceAndWarehouse db, Loads stream) {
+        String columnsOf = "SELECT column_name FROM information_schema.columns WHERE table_schema = '%s' AND table_name = 'orders' "
+            + "ORDER BY ordinal_position";
+        List<String> bronze = db.warehouse().rows(columnsOf.formatted("bronze")).stream().map(r -> r.get(0)).toList();
+        String both = db.source().rows(columnsOf.formatted("shop")).stream().map(r -> r.get(0)).filter(bronze::contains)
+            .collect(Collectors.joining(", "));
+        assertThat(db.warehouse().rows("SELECT " + both + " FROM (SELECT DISTINCT ON (id) * FROM bronze.orders "
+                + "ORDER BY id, _bronze_loaded_at DESC) last ORDER BY id"))
+            .as(stream + ": bronze holds the source's rows in " + both)
+            .isEqualTo(db.source().rows("SELECT " + both + " FROM shop.orders ORDER BY id"));
+    }
+
+    @Test
+    void aCheckpointWrittenBeforeTheUpgradeListingEveryColumnFitsARunWithoutColumnsAndIsRewritten() {
+        var db = SourceAndWarehouse.create("schema_old", TABLE);
+        ok(db, Loads.MERGE_CURSOR);
+        db.warehouse().execute("UPDATE bronze.extraction_checkpoints SET cursor_value = cursor_value - 'columns' "
+            + "|| '{\"filter\": \"all rows; columns id,status,payload,updated_at\"}'");
+        db.source().execute("ALTER TABLE shop.orders ADD COLUMN note text",
+            "INSERT INTO shop.orders VALUES (4, 'new', '{}', timestamptz '2026-02-01', 'added')");
+
+        var run = ok(db, Loads.MERGE_CURSOR);
+
+        assertThat(run.err()).contains("WARNING: added note to bronze.orders");
+        assertBronzeHoldsTheSourceRows(db, Loads.MERGE_CURSOR);
+        assertThat(db.warehouse().value("SELECT cursor_value->>'filter' FROM bronze.extraction_checkpoints"))
+            .isEqualTo("all rows; every column");
+
+        var narrowed = run(db, Loads.MERGE_CURSOR, "--columns", "id,updated_at");
+        Datakits.assertFailsWithOneLine(narrowed, 2, "The checkpoint of bronze.orders cannot be used: it was taken for all rows; "
+            + "every column, and this run reads all rows; --columns id,updated_at.");
+    }
+
+    @Test
+    void aChangedCursorOrKeyStillStopsTheRunWithItsReason() {
+        var db = SourceAndWarehouse.create("schema_key", TABLE);
+        ok(db, Loads.MERGE_CURSOR);
+
+        db.source().execute("ALTER TABLE shop.orders RENAME COLUMN id TO order_id");
+        Datakits.assertFailsWithOneLine(run(db, Loads.MERGE_CURSOR), 2, "ERROR: The checkpoint of bronze.orders cannot be used: "
+            + "it orders ties by [id], and this run by [order_id]. Reload the table with --full-refresh, or let such runs do it with "
+            + "--on-bad-checkpoint full-refresh.");
+
+        db.source().execute("ALTER TABLE shop.orders RENAME COLUMN order_id TO id",
+            "ALTER TABLE shop.orders ALTER COLUMN updated_at TYPE timestamp");
+        Datakits.assertFailsWithOneLine(run(db, Loads.MERGE_CURSOR), 2, "ERROR: The checkpoint of bronze.orders cannot be used: "
+            + "its cursor value has type timestamp with time zone, and the column updated_at is now of type timestamp without time zone.");
+        assertThat(db.warehouse().value("SELECT count(*) FROM bronze.orders")).isEqualTo("3");
+    }
+}
