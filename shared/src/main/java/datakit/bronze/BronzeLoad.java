@@ -236,6 +236,9 @@ public final class BronzeLoad {
         var assignments = new ArrayList<String>();
         landing.names().stream().filter(c -> !write.keys().contains(c))
             .forEach(c -> assignments.add(Sql.quote(c) + " = excluded." + Sql.quote(c)));
+        // A column the source no longer has stays in bronze, NULL in every row loaded from then on, updated ones too.
+        write.cleared().stream().filter(c -> !landing.names().contains(c) && existing.orElseThrow().columns().containsKey(c))
+            .forEach(c -> assignments.add(Sql.quote(c) + " = NULL"));
         metadata.columns().forEach(c -> assignments.add(Sql.quote(c.name()) + " = excluded." + Sql.quote(c.name())));
         return String.join(", ", assignments);
     }

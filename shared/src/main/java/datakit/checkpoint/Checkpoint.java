@@ -1,16 +1,22 @@
 package datakit.checkpoint;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
  * Where an incremental stream resumes. Each kind remembers what it was taken with ({@code filter}: the
- * stream's --where and --columns), so a checkpoint taken for other rows is noticed, not reused, and where
- * the source stood when it was read ({@code source}), so a source behind it is noticed too.
+ * stream's --where and --columns, see {@link ReadFilter}), so a checkpoint taken for other rows is noticed,
+ * not reused; the source columns its run read ({@code columnsRead}), so the next run can say which ones the
+ * source no longer has; and where the source stood when it was read ({@code source}), so a source behind it
+ * is noticed too.
  */
 public sealed interface Checkpoint permits CursorCheckpoint, XminCheckpoint {
 
-    /** The --where and --columns the checkpoint was taken with, in a stable text form. */
+    /** The --where and --columns the checkpoint was taken with, as {@link ReadFilter#text()} wrote it (or its older form). */
     String filter();
+
+    /** The source columns the run that wrote it read; empty in checkpoints older than column lists and filters. */
+    List<String> columnsRead();
 
     /**
      * The source's cluster and WAL position when the run that wrote the checkpoint read it; empty when the source would not

@@ -86,26 +86,30 @@ public final class CheckpointStore {
             }
         }
         checkpoint.source().ifPresent(p -> node.putObject("source").put("system_identifier", p.systemIdentifier()).put("lsn", p.lsn()));
-        return node.put("filter", checkpoint.filter()).toString();
+        node.put("filter", checkpoint.filter());
+        checkpoint.columnsRead().forEach(node.putArray("columns")::add);
+        return node.toString();
     }
 
     static Checkpoint read(String json) {
         try {
             JsonNode node = JSON.readTree(json);
             String filter = node.path("filter").asText("");
+            // Checkpoints written before the list of columns read have them in their filter.
+            List<String> columns = node.has("columns") ? strings(node.get("columns")) : ReadFilter.columnsListed(filter);
             // Checkpoints written before source positions were kept have none.
             JsonNode at = node.path("source");
             Optional<SourcePosition> source = at.isObject()
                 ? Optional.of(new SourcePosition(at.path("system_identifier").asText(), at.path("lsn").asText())) : Optional.empty();
             if (node.path("mode").asText().equals("xmin")) {
                 Optional<XidRanges> seen = node.has("seen") ? Optional.of(ranges(node.get("seen"))) : Optional.empty();
-                return new XminCheckpoint(node.path("snapshot").asText(), seen, filter, source);
+                return new XminCheckpoint(node.path("snapshot").asText(), seen, filter, columns, source);
             }
             Optional<Position> last = node.hasNonNull("value")
                 ? Optional.of(new Position(node.get("value").asText(), strings(node.path("key_values"))))
                 : Optional.empty();
             return new CursorCheckpoint(node.path("column").asText(), node.path("type").asText(), strings(node.path("key_columns")),
-                last, filter, source);
+                last, filter, columns, source);
         } catch (JsonProcessingException e) {
             throw DatakitException.notReady("A checkpoint in extraction_checkpoints is not valid JSON: " + e.getOriginalMessage(), e);
         }

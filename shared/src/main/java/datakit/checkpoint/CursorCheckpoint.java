@@ -13,25 +13,32 @@ import java.util.Optional;
  * @param last       the last row read, if any
  */
 public record CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter,
-                               Optional<SourcePosition> source) implements Checkpoint {
+                               List<String> columnsRead, Optional<SourcePosition> source) implements Checkpoint {
 
     public CursorCheckpoint {
         keyColumns = List.copyOf(keyColumns);
+        columnsRead = List.copyOf(columnsRead);
     }
 
     /** A checkpoint whose source position is not known. */
-    public CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter) {
-        this(column, type, keyColumns, last, filter, Optional.empty());
+    public CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter,
+                            List<String> columnsRead) {
+        this(column, type, keyColumns, last, filter, columnsRead, Optional.empty());
     }
 
     /** The same stream, read up to {@code position}. */
     public CursorCheckpoint at(Position position) {
-        return new CursorCheckpoint(column, type, keyColumns, Optional.of(position), filter, source);
+        return new CursorCheckpoint(column, type, keyColumns, Optional.of(position), filter, columnsRead, source);
+    }
+
+    /** The same position, taken for what a run reads now: a stored filter of the old form is written anew. */
+    public CursorCheckpoint reading(String filter, List<String> columnsRead) {
+        return new CursorCheckpoint(column, type, keyColumns, last, filter, columnsRead, source);
     }
 
     @Override
     public CursorCheckpoint readAt(Optional<SourcePosition> source) {
-        return new CursorCheckpoint(column, type, keyColumns, last, filter, source);
+        return new CursorCheckpoint(column, type, keyColumns, last, filter, columnsRead, source);
     }
 
     @Override

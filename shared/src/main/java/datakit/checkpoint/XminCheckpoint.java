@@ -1,5 +1,6 @@
 package datakit.checkpoint;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -14,18 +15,22 @@ import java.util.Optional;
  * lists subtransactions, whose rows carry ids of their own. Checkpoints written without {@code seen}
  * still follow the snapshot's list. The ids are kept as ranges of consecutive ids ({@link XidRanges}).
  */
-public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, Optional<SourcePosition> source)
-        implements Checkpoint {
+public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, List<String> columnsRead,
+                             Optional<SourcePosition> source) implements Checkpoint {
     private static final int RANGES_DESCRIBED = 3;
 
+    public XminCheckpoint {
+        columnsRead = List.copyOf(columnsRead);
+    }
+
     /** A checkpoint whose source position is not known. */
-    public XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter) {
-        this(snapshot, seen, filter, Optional.empty());
+    public XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, List<String> columnsRead) {
+        this(snapshot, seen, filter, columnsRead, Optional.empty());
     }
 
     @Override
     public XminCheckpoint readAt(Optional<SourcePosition> source) {
-        return new XminCheckpoint(snapshot, seen, filter, source);
+        return new XminCheckpoint(snapshot, seen, filter, columnsRead, source);
     }
 
     /** The snapshot's xmin: every transaction before it had ended. */

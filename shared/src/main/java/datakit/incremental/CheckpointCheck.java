@@ -83,8 +83,8 @@ final class CheckpointCheck {
             return Optional.of(Problem.lostState("the bronze table " + stream + " was dropped after the checkpoint (" + checkpoint.describe()
                 + ") was taken"));
         }
-        if (!checkpoint.filter().equals(src.filter())) {
-            return Optional.of(Problem.changedOption("it was taken for " + checkpoint.filter() + ", and this run reads " + src.filter()));
+        if (!src.filter().fits(checkpoint.filter())) {
+            return Optional.of(Problem.changedOption("it was taken for " + checkpoint.filter() + ", and this run reads " + src.filter().text()));
         }
         return switch (checkpoint) {
             case XminCheckpoint x when src.cursorColumn().isPresent() ->

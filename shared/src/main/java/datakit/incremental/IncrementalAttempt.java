@@ -54,6 +54,8 @@ final class IncrementalAttempt {
     private BronzeWrite write;
     /** Where the source stood when this attempt's snapshot was taken, kept with every checkpoint it writes. */
     private Optional<SourcePosition> readAt;
+    /** Columns the run that wrote the stored checkpoint read, which the source no longer has and bronze keeps. */
+    private List<String> noLongerRead = List.of();
 
     IncrementalAttempt(RunContext run, Database source, Database warehouse, Increment increment, TableRef target, WriteMode mode,
                        RunLog runs, RunTotals totals) {
@@ -108,6 +110,8 @@ final class IncrementalAttempt {
             Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
             Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
             ReadPlan columns = src.read(List.of());
+            write = write.clearing(SchemaChanges.notWritten(existing, Landings.of(columns).names(), increment.selection()));
+            noLongerRead = SchemaChanges.noLongerRead(stored, src, existing);
             IncrementalExtract.decidedLoad(connection, columns, target, write, reason.isPresent() && mode == WriteMode.MERGE,
                 IncrementalExtract.metadata(run, source, columns, ""));
             return reason;
@@ -136,6 +140,7 @@ final class IncrementalAttempt {
             totals.details.put("checkpoint", from.get().describe());
             run.warn(target + ": " + said);
         } else {
+            totals.schemaChanges.noLongerRead(noLongerRead, src.table());
             Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
             totals.details.put("checkpoint", reached.describe());
             if (src.cursorNullable()) {
@@ -153,9 +158,10 @@ final class IncrementalAttempt {
      * the checkpoint at its last row; the first part replaces {@code stored}, which the stream held.
      */
     private Checkpoint loadPastCursor(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
-        CursorCheckpoint start = from.map(CursorCheckpoint.class::cast)
+        // A stored checkpoint is taken on for what this run reads (its filter in the present form, the columns read now).
+        CursorCheckpoint start = from.map(c -> ((CursorCheckpoint) c).reading(src.filter().text(), src.columns()))
             .orElseGet(() -> new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
-                Optional.empty(), src.filter()))
+                Optional.empty(), src.filter().text(), src.columns()))
             .readAt(readAt);
         Optional<Position> last = start.last();
         ReadStart readStart = ReadStart.of(increment, src, Optional.of(start));
@@ -221,10 +227,7 @@ final class IncrementalAttempt {
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
                 locked.commitAndContinue();
-                if (!loading.newSourceColumns().isEmpty()) {
-                    run.warn("added %s to %s: rows loaded before have NULL there until they change again; --full-refresh fills them"
-                        .formatted(String.join(", ", loading.newSourceColumns()), target));
-                }
+                totals.schemaChanges.added(loading.newSourceColumns(), mode);
                 loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             }
             long copying = System.nanoTime();
@@ -242,7 +245,7 @@ final class IncrementalAttempt {
     private void replaceWithEverything(Optional<Checkpoint> stored) throws SQLException {
         Checkpoint after = (increment.xmin() ? src.xminCheckpoint()
             : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
-                src.highest(List.of()), src.filter())).readAt(readAt);
+                src.highest(List.of()), src.filter().text(), src.columns())).readAt(readAt);
         ReadPlan plan = src.read(List.of());
         Landing landing = Landings.of(plan);
         BronzeLoad.checkNames(landing, target);

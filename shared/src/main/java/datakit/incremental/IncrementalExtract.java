@@ -75,7 +75,7 @@ public final class IncrementalExtract {
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
             Map.of("cursor", increment.cursorField().orElse("xmin")));
-        var totals = new RunTotals(json);
+        var totals = new RunTotals(json, run, target);
         checked.rowSecurity().ifPresent(note -> totals.details.put("row_security", note));
         RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
             loadAndSummarize(increment, target, mode, runs, totals, json);

@@ -2,7 +2,9 @@ package datakit.incremental;
 
 import datakit.bronze.BronzeLoad;
 import datakit.db.CopyPipe;
+import datakit.report.RunContext;
 import datakit.run.JsonLoad;
+import datakit.sql.TableRef;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -11,14 +13,17 @@ final class RunTotals {
     long rows;
     long bytes;
     final Map<String, Object> details = new LinkedHashMap<>();
+    /** The columns the run found added or no longer read at the source, which the details show. */
+    final SchemaChanges schemaChanges;
     /** What the committed parts did for JSON (values set aside in _bronze_rejects), which the details show. */
     private final JsonLoad json;
     private long pendingRows;
     private long pendingBytes;
     private long pendingSkipped;
 
-    RunTotals(JsonLoad json) {
+    RunTotals(JsonLoad json, RunContext run, TableRef target) {
         this.json = json;
+        this.schemaChanges = new SchemaChanges(run, target, details);
     }
 
     /** The part's rows, and what its {@code finished} load wrote and set aside, counted once the part commits. */

@@ -1,6 +1,7 @@
 package datakit.source;
 
 import datakit.checkpoint.Position;
+import datakit.checkpoint.ReadFilter;
 import datakit.checkpoint.XidRanges;
 import datakit.checkpoint.XminCheckpoint;
 import datakit.error.DatakitException;
@@ -154,9 +155,12 @@ public final class IncrementalSource {
         return order.ties().stream().map(CursorOrder.Typed::name).toList();
     }
 
-    /** The stream's --where and --columns as text, to tell whether a checkpoint was taken for the same rows. */
-    public String filter() {
-        return selection.where().map(w -> "where " + w).orElse("all rows") + "; columns " + String.join(",", columns);
+    /**
+     * The stream's --where and the --columns the user gave (not every column read: one added, dropped or renamed at the
+     * source must not make the checkpoint unusable), to tell whether a checkpoint was taken for the same rows.
+     */
+    public ReadFilter filter() {
+        return new ReadFilter(selection.where(), selection.columns());
     }
 
     /** Fails unless {@code value} is a valid cursor value (an --initial-value), naming the option. */
@@ -243,7 +247,7 @@ public final class IncrementalSource {
         long xmax = Long.parseLong(snapshot.split(":")[1]);
         List<Long> seen = xmin == xmax ? List.of()
             : session.rows(Xmin.idsFrom(table, xmin, xmax), selection).stream().map(row -> Long.parseLong(row.get(0))).toList();
-        return new XminCheckpoint(snapshot, Optional.of(XidRanges.of(seen)), filter());
+        return new XminCheckpoint(snapshot, Optional.of(XidRanges.of(seen)), filter().text(), columns);
     }
 
     /**
