@@ -92,6 +92,7 @@
 //SOURCES src/main/java/datakit/checkpoint/CursorCheckpoint.java
 //SOURCES src/main/java/datakit/checkpoint/PartStore.java
 //SOURCES src/main/java/datakit/checkpoint/Position.java
+//SOURCES src/main/java/datakit/checkpoint/ReadFilter.java
 //SOURCES src/main/java/datakit/checkpoint/SourcePosition.java
 //SOURCES src/main/java/datakit/checkpoint/XidRanges.java
 //SOURCES src/main/java/datakit/checkpoint/XminCheckpoint.java
@@ -141,6 +142,7 @@
 //SOURCES src/main/java/datakit/incremental/LockedConnection.java
 //SOURCES src/main/java/datakit/incremental/ReadStart.java
 //SOURCES src/main/java/datakit/incremental/RunTotals.java
+//SOURCES src/main/java/datakit/incremental/SchemaChanges.java
 //SOURCES src/main/java/datakit/jobs/JobFile.java
 //SOURCES src/main/java/datakit/jobs/JobRunner.java
 //SOURCES src/main/java/datakit/json/ExplodeSpec.java
