@@ -1,6 +1,5 @@
 package datakit.cdc;
 
-import datakit.cdc.ChangeCapture;
 import java.util.List;
 import java.util.stream.Stream;
 

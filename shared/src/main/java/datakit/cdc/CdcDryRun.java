@@ -1,7 +1,5 @@
 package datakit.cdc;
 
-import datakit.cdc.CdcSource;
-import datakit.cdc.ChangeTable;
 import datakit.config.ConnectionSettings;
 import datakit.db.Database;
 import datakit.db.Migrations;

@@ -1,7 +1,5 @@
 package datakit.cdc;
 
-import datakit.cdc.CdcSource;
-import datakit.cdc.SlotCheckpoint;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.report.RunContext;

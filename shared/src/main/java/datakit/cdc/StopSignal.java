@@ -1,6 +1,5 @@
 package datakit.cdc;
 
-import datakit.cdc.MessageReader;
 import datakit.report.RunContext;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
