@@ -21,7 +21,7 @@ class PostgresExtract extends DatakitCommand {
     @Mixin SourceOptions source;          // --source, or SOURCE_DATABASE_URL / SOURCE_PG_*
     @Mixin WarehouseOptions warehouse;    // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
     @Mixin SelectionOptions selection;    // --table or --query, --columns, --where
-    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode
+    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode, --on-schema-change
 
     @Override
     protected void run(Datakit kit) {
@@ -31,7 +31,7 @@ class PostgresExtract extends DatakitCommand {
         var plan = extract.plan(selection.selection());
         // 3. Stream it into bronze with COPY; the rows and the run record commit together.
         //    With --dry-run, print the plan and write nothing.
-        extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE));
+        extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE), bronze.onSchemaChange());
     }
 
     public static void main(String... args) {

@@ -24,7 +24,7 @@ class PostgresIncremental extends DatakitCommand {
     @Mixin WarehouseOptions warehouse;    // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
     @Mixin SelectionOptions selection;    // --table, --columns, --where
     @Mixin IncrementalOptions incremental; // --cursor-field, --primary-key, --lookback, --chunk-rows, ...
-    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode
+    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode, --on-schema-change
 
     @Override
     protected void run(Datakit kit) {
@@ -34,7 +34,7 @@ class PostgresIncremental extends DatakitCommand {
         var extract = kit.incrementalExtract(source, warehouse);
         // 3. Load the rows past the checkpoint in (cursor, key) order; each chunk commits with its checkpoint.
         //    With --dry-run, print the checkpoint, the query with its bound values and the estimate; write nothing.
-        extract.load(increment, bronze.target(increment.selection()), bronze.mode(WriteMode.MERGE));
+        extract.load(increment, bronze.target(increment.selection()), bronze.mode(WriteMode.MERGE), bronze.onSchemaChange());
     }
 
     public static void main(String... args) {

@@ -27,7 +27,7 @@ class PostgresJsonb extends DatakitCommand {
     @Mixin SelectionOptions selection;    // --table or --query, --columns, --where
     @Mixin JsonOptions json;              // --flatten, --explode, --json-columns, --large-objects, --profile
     @Mixin OptionalIncrementalOptions incremental; // --cursor-field or --sync-mode: load only what changed
-    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode
+    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --mode, --on-schema-change
 
     @Override
     protected void run(Datakit kit) {
@@ -36,7 +36,8 @@ class PostgresJsonb extends DatakitCommand {
             // Incrementally, as postgres-incremental does: keys flattened (sampled once per run), JSON text
             // parsed, large objects read, chunk by chunk, each chunk committed with its checkpoint.
             var increment = incremental.increment(read);
-            kit.incrementalExtract(source, warehouse).load(increment, bronze.target(read), bronze.mode(WriteMode.MERGE));
+            kit.incrementalExtract(source, warehouse)
+                .load(increment, bronze.target(read), bronze.mode(WriteMode.MERGE), bronze.onSchemaChange());
             return;
         }
         // 1. Connect: the source read-only, the warehouse that holds the bronze schema.
@@ -47,7 +48,7 @@ class PostgresJsonb extends DatakitCommand {
         // 3. Stream it into bronze with COPY, then each child table from the same snapshot; the rows of
         //    all of them and the run record commit together.
         //    With --dry-run, print the plan (each flattened key with what the sample held) and write nothing.
-        extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE));
+        extract.load(plan, bronze.target(plan), bronze.mode(WriteMode.REPLACE), bronze.onSchemaChange());
     }
 
     public static void main(String... args) {

@@ -30,6 +30,7 @@
 //FILES db/bronze/V3__json_key_profiles.sql=../migrations/V3__json_key_profiles.sql
 //FILES db/bronze/V4__bronze_rejects.sql=../migrations/V4__bronze_rejects.sql
 //FILES db/bronze/V5__json_key_paths_of_any_length.sql=../migrations/V5__json_key_paths_of_any_length.sql
+//FILES db/bronze/V6__schema_changes.sql=../migrations/V6__schema_changes.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
 //
 //SOURCES src/main/java/datakit/bookkeeping/RunLog.java
@@ -47,7 +48,12 @@
 //SOURCES src/main/java/datakit/bronze/LargeObjectColumns.java
 //SOURCES src/main/java/datakit/bronze/Layout.java
 //SOURCES src/main/java/datakit/bronze/Rejects.java
+//SOURCES src/main/java/datakit/bronze/SchemaChange.java
+//SOURCES src/main/java/datakit/bronze/SchemaChangeLog.java
+//SOURCES src/main/java/datakit/bronze/SchemaEvolution.java
+//SOURCES src/main/java/datakit/bronze/SchemaPolicy.java
 //SOURCES src/main/java/datakit/bronze/TableLocks.java
+//SOURCES src/main/java/datakit/bronze/TypeWidening.java
 //SOURCES src/main/java/datakit/bronze/VanishedKeys.java
 //SOURCES src/main/java/datakit/bronze/WriteMode.java
 //SOURCES src/main/java/datakit/cdc/ApplySource.java
@@ -142,7 +148,6 @@
 //SOURCES src/main/java/datakit/incremental/LockedConnection.java
 //SOURCES src/main/java/datakit/incremental/ReadStart.java
 //SOURCES src/main/java/datakit/incremental/RunTotals.java
-//SOURCES src/main/java/datakit/incremental/SchemaChanges.java
 //SOURCES src/main/java/datakit/jobs/JobFile.java
 //SOURCES src/main/java/datakit/jobs/JobRunner.java
 //SOURCES src/main/java/datakit/json/ExplodeSpec.java
@@ -178,6 +183,7 @@
 //SOURCES src/main/java/datakit/run/JsonLoad.java
 //SOURCES src/main/java/datakit/run/Landings.java
 //SOURCES src/main/java/datakit/run/RecordedRun.java
+//SOURCES src/main/java/datakit/run/SchemaChangeNotes.java
 //SOURCES src/main/java/datakit/source/CursorOrder.java
 //SOURCES src/main/java/datakit/source/ExplodedReads.java
 //SOURCES src/main/java/datakit/source/FlatColumns.java

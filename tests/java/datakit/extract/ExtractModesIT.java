@@ -67,7 +67,7 @@ class ExtractModesIT {
     }
 
     @Test
-    void appendAddsColumnsTheSourceGainedAndRefusesAChangedType() {
+    void appendAddsColumnsWidensTypesInPlaceAndLandsOtherTypesInAVariantColumn() {
         assertThat(extract("--table", "sales.orders", "--mode", "append").exitCode()).isZero();
         source.execute("ALTER TABLE sales.orders ADD COLUMN channel text DEFAULT 'web'");
         assertThat(extract("--table", "sales.orders", "--mode", "append").exitCode()).isZero();
@@ -75,11 +75,32 @@ class ExtractModesIT {
             .containsExactly(Arrays.asList(null, "1000"), List.of("web", "1000"));
 
         source.execute("ALTER TABLE sales.orders ALTER COLUMN total TYPE numeric(12,4)");
-        var changed = extract("--table", "sales.orders", "--mode", "append");
-        assertThat(changed.exitCode()).isEqualTo(2);
-        assertThat(changed.err()).contains("Column total is numeric(12,4) in the source but numeric(10,2) in bronze.orders",
-            "Rebuild bronze.orders with the new type (postgres-extract --mode replace");
+        var refused = extract("--table", "sales.orders", "--mode", "append", "--on-schema-change", "fail");
+        Datakits.assertFailsWithOneLine(refused, 3, "The columns of sales.orders changed: total went from numeric(10,2) to numeric(12,4); "
+            + "--on-schema-change fail stops the stream before anything is written.");
         assertThat(warehouse.count("bronze.orders")).isEqualTo(2000);
+
+        var widened = extract("--table", "sales.orders", "--mode", "append");
+        assertThat(widened.exitCode()).as(widened.toString()).isZero();
+        assertThat(widened.err()).contains("WARNING: bronze.orders: widened total from numeric(10,2) to numeric(12,4) in place");
+        assertThat(warehouse.value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            + "WHERE attrelid = 'bronze.orders'::regclass AND attname = 'total'")).isEqualTo("numeric(12,4)");
+        assertThat(warehouse.rows("SELECT total FROM bronze.orders WHERE _bronze_run_id = "
+                + "(SELECT run_id FROM bronze.extraction_runs ORDER BY started_at DESC LIMIT 1) ORDER BY id"))
+            .isEqualTo(source.rows("SELECT total FROM sales.orders ORDER BY id"));
+
+        source.execute("ALTER TABLE sales.orders ALTER COLUMN total TYPE text USING 'EUR ' || total");
+        var variant = extract("--table", "sales.orders", "--mode", "append");
+        assertThat(variant.exitCode()).as(variant.toString()).isZero();
+        assertThat(variant.err()).contains("total went from numeric(12,4) to text, which it cannot hold: its values land in total__v_text");
+        assertThat(warehouse.rows("SELECT total__v_text FROM bronze.orders WHERE total IS NULL ORDER BY id"))
+            .isEqualTo(source.rows("SELECT total FROM sales.orders ORDER BY id"));
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.orders WHERE total IS NOT NULL AND total__v_text IS NULL")).isEqualTo("3000");
+        assertThat(warehouse.rows("SELECT column_name, change, old_type, new_type, lands_in FROM bronze.schema_changes "
+            + "WHERE stream = 'bronze.orders' ORDER BY change_id")).containsExactly(
+            Arrays.asList("channel", "added", null, "text", "channel"),
+            List.of("total", "widened", "numeric(10,2)", "numeric(12,4)", "total"),
+            List.of("total", "variant", "numeric(12,4)", "text", "total__v_text"));
     }
 
     @Test

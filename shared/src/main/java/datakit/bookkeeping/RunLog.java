@@ -33,13 +33,16 @@ public final class RunLog {
 
     /**
      * Runs a statement that inserts or updates runs' rows, and publishes each changed row on {@link #CHANNEL}
-     * in the same transaction: {@code {"schema", "run_id", "stream", "datakit", "status", "rows"}}.
+     * in the same transaction: {@code {"schema", "run_id", "stream", "datakit", "status", "rows"}}, and the schema changes the
+     * run recorded or refused ({@code "schema_changes"}, {@code "schema_changes_refused"}) where there are any.
      * Returns the number of rows changed.
      */
     private int changeStatus(Connection connection, String change, Object... binds) {
-        return Sql.using(connection).resultQuery("WITH changed AS (" + change + " RETURNING run_id, stream, datakit, status, rows_loaded) "
-                + "SELECT pg_catalog.pg_notify('" + CHANNEL + "', json_build_object('schema', " + Sql.literal(schema)
-                + "::text, 'run_id', run_id, 'stream', stream, 'datakit', datakit, 'status', status, 'rows', rows_loaded)::text) FROM changed",
+        return Sql.using(connection).resultQuery("WITH changed AS (" + change + " RETURNING run_id, stream, datakit, status, rows_loaded, "
+                + "details) SELECT pg_catalog.pg_notify('" + CHANNEL + "', (jsonb_build_object('schema', " + Sql.literal(schema)
+                + "::text, 'run_id', run_id, 'stream', stream, 'datakit', datakit, 'status', status, 'rows', rows_loaded) "
+                + "|| jsonb_strip_nulls(jsonb_build_object('schema_changes', details->'schema_changes', "
+                + "'schema_changes_refused', details->'schema_changes_refused')))::text) FROM changed",
             binds).fetch().size();
     }
 
@@ -64,11 +67,14 @@ public final class RunLog {
         }
     }
 
-    /** Records the run's failure if the warehouse can be reached; says so on stderr if it cannot. */
-    public void recordFailure(Database warehouse, RunContext run, String error) {
+    /**
+     * Records the run's failure, with facts for its details (what a schema-change policy refused), if the warehouse can be
+     * reached; says so on stderr if it cannot.
+     */
+    public void recordFailure(Database warehouse, RunContext run, String error, Map<String, Object> details) {
         try {
             warehouse.inTransaction(connection -> {
-                fail(connection, run.runId(), error);
+                fail(connection, run.runId(), error, details);
                 return null;
             });
         } catch (SQLException | RuntimeException e) {
@@ -130,9 +136,9 @@ public final class RunLog {
      * Marks the run failed, unless it committed. A run that waited for the stream's lock may find its
      * row marked 'abandoned' by the run that held it; its own outcome is the truer one.
      */
-    void fail(Connection connection, UUID runId, String error) {
-        changeStatus(connection, "UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ? "
-            + "WHERE run_id = ? AND status IN ('running', 'abandoned')", error, runId);
+    void fail(Connection connection, UUID runId, String error, Map<String, Object> details) {
+        changeStatus(connection, "UPDATE " + table + " SET status = 'failed', ended_at = clock_timestamp(), error = ?, "
+            + "details = details || ?::jsonb WHERE run_id = ? AND status IN ('running', 'abandoned')", error, RunSummary.toJson(details), runId);
     }
 
     /** Marks the stream's other 'running' rows abandoned; call while holding the stream's lock. */

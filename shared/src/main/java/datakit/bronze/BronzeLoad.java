@@ -38,8 +38,10 @@ public final class BronzeLoad {
     private final BronzeWrite write;
     private final BronzeMetadata metadata;
     private final Optional<BronzeTable> existing;
+    private final SchemaEvolution evolution;
     private final TableRef copyTarget;
     private Map<String, Long> rejected = Map.of();
+    private List<SchemaChange> recorded = List.of();
 
     public BronzeLoad(DSLContext db, Landing landing, TableRef target, BronzeWrite write, BronzeMetadata metadata) {
         this.db = db;
@@ -54,6 +56,8 @@ public final class BronzeLoad {
             DatakitException.check(existing.filter(BronzeTable::partitioned).isEmpty(), "%s is split into parts by postgres-partitioned, "
                 + "so rows cannot be added to it as a whole. Replace it (--mode replace), or load into another --target-table.", target);
         }
+        this.evolution = SchemaEvolution.of(existing.map(BronzeTable::columns), landing, write.mode(), write.onSchemaChange());
+        refuseAKeyThatMovedToAVariant();
         // Named after the run and the target, so a run that loads several tables (a parent and its
         // exploded children) stages each apart.
         String tag = "%08x".formatted(target.table().hashCode());
@@ -95,16 +99,22 @@ public final class BronzeLoad {
         return existing;
     }
 
-    /** Source columns the existing bronze table lacks, which this load adds. */
-    public List<String> newSourceColumns() {
-        return loadsIntoExisting()
-            ? landing.names().stream().filter(c -> !existing.get().columns().containsKey(c)).toList()
-            : List.of();
+    /** How the load's columns meet the existing table's: what changes, and where each column lands. */
+    public SchemaEvolution evolution() {
+        return evolution;
     }
 
     /**
-     * What an existing table needs before this load: columns the source gained, metadata columns of the
-     * mode, the unique index a merge upserts by.
+     * The changes this load recorded in schema_changes (those new for the stream), once {@link #applySchemaChanges} or
+     * {@link #finish} ran: for the run to say.
+     */
+    public List<SchemaChange> recorded() {
+        return recorded;
+    }
+
+    /**
+     * What an existing table needs before this load, as statements: the source's column changes
+     * ({@link SchemaEvolution#alterations()}), metadata columns of the mode, the unique index a merge upserts by.
      */
     public List<String> schemaChanges() {
         if (!loadsIntoExisting()) {
@@ -112,8 +122,13 @@ public final class BronzeLoad {
         }
         BronzeTable table = existing.get();
         var changes = new ArrayList<String>();
-        landing.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
-            .forEach(c -> changes.add(addColumn(c.name(), c.bronzeType())));
+        for (SchemaChange change : evolution.alterations()) {
+            String column = Sql.quote(change.landsIn().orElseThrow());
+            String type = change.newType().orElseThrow();
+            changes.add(table.columns().containsKey(change.landsIn().orElseThrow())
+                ? "ALTER TABLE " + target.sql() + " ALTER COLUMN " + column + " TYPE " + type
+                : addColumn(change.landsIn().orElseThrow(), type));
+        }
         metadata.columns().stream().filter(c -> !table.columns().containsKey(c.name()))
             .forEach(c -> changes.add(addColumn(c.name(), c.type())));
         if (write.uniqueKeys() && !table.hasUniqueKey(write.keys())) {
@@ -123,31 +138,20 @@ public final class BronzeLoad {
     }
 
     /**
-     * Applies {@link #schemaChanges()}. Run it in a transaction of its own before the load's: they lock the
-     * table against readers until commit, which should be a moment, not the whole load. A nullable column
-     * without rows is harmless if the load then fails.
+     * Applies {@link #schemaChanges()} and records them. Run it in a transaction of its own before the load's: they lock
+     * the table against readers until commit, which should be a moment, not the whole load. A wider type or a nullable
+     * column without rows is harmless if the load then fails, and is recorded with the commit that made it.
      */
     public void applySchemaChanges() {
         List<String> changes = schemaChanges();
         if (!changes.isEmpty()) {
-            checkTypesOfExistingColumns();
             TableLocks.withShortLocks(db, target, () -> changes.forEach(db::execute));
-        }
-    }
-
-    /**
-     * Refuses, before anything is written, a load the existing table cannot take (a column whose type changed in the source,
-     * when rows are added to it); a dry run asks the same.
-     */
-    public void checkLoadable() {
-        if (loadsIntoExisting()) {
-            checkTypesOfExistingColumns();
+            recorded = record(evolution.alterations());
         }
     }
 
     /** Creates what the rows go into and returns the COPY statement to stream them with. */
     public String prepare() {
-        checkLoadable();
         if (loadsIntoExisting()) {
             DatakitException.check(schemaChanges().isEmpty(), "Apply the schema changes of %s and commit before loading.", target);
             db.execute("CREATE TEMPORARY TABLE " + Sql.quote(copyTarget.table()) + " (" + columnDefinitions(false, ", ") + ") ON COMMIT DROP");
@@ -169,8 +173,17 @@ public final class BronzeLoad {
         var counts = new LinkedHashMap<String, Long>(JsonTextColumns.parse(rejects));
         counts.putAll(LargeObjectColumns.check(rejects));
         rejected = counts;
+        var landed = landing.columns().stream().filter(c -> evolution.landsIn().containsKey(c.name())).toList();
+        recorded = existing.isPresent() ? concat(recorded, new SchemaChangeLog(db, target, landing.sourceTable().map(TableRef::toString),
+            metadata.runId()).record(evolution.changes(), landed)) : List.of();
         if (loadsIntoExisting()) {
             return insertFromStaging();
+        }
+        // Columns that --on-schema-change freeze does not load were copied only because the COPY sends every column.
+        for (SchemaChange ignored : evolution.changes()) {
+            if (ignored.kind() == SchemaChange.Kind.IGNORED) {
+                db.execute("ALTER TABLE " + copyTarget.sql() + " DROP COLUMN " + Sql.quote(ignored.column()));
+            }
         }
         metadata.addColumnsTo(db, copyTarget);
         // The unique index is built on the new table before anything locks the old one.
@@ -195,11 +208,21 @@ public final class BronzeLoad {
         return copiedRows;
     }
 
+    private List<SchemaChange> record(List<SchemaChange> changes) {
+        return new SchemaChangeLog(db, target, landing.sourceTable().map(TableRef::toString), metadata.runId()).record(changes, List.of());
+    }
+
+    private static List<SchemaChange> concat(List<SchemaChange> a, List<SchemaChange> b) {
+        var all = new ArrayList<>(a);
+        all.addAll(b);
+        return List.copyOf(all);
+    }
+
     private long insertFromStaging() {
-        String columns = quoted(landing.names());
         String metadataNames = quoted(metadata.columns().stream().map(BronzeMetadata.Column::name).toList());
-        String insert = "INSERT INTO " + target.sql() + " (" + columns + ", " + metadataNames + ") SELECT "
-            + columns + ", " + String.join(", ", metadata.valueExpressions()) + " FROM " + copyTarget.sql();
+        String insert = "INSERT INTO " + target.sql() + " (" + quoted(List.copyOf(evolution.landsIn().values())) + ", " + metadataNames
+            + ") SELECT " + quoted(List.copyOf(evolution.landsIn().keySet())) + ", " + String.join(", ", metadata.valueExpressions())
+            + " FROM " + copyTarget.sql();
         if (write.mode() == WriteMode.APPEND) {
             return db.execute(insert);
         }
@@ -234,11 +257,11 @@ public final class BronzeLoad {
 
     private String updateAll() {
         var assignments = new ArrayList<String>();
-        landing.names().stream().filter(c -> !write.keys().contains(c))
+        evolution.landsIn().values().stream().filter(c -> !write.keys().contains(c))
             .forEach(c -> assignments.add(Sql.quote(c) + " = excluded." + Sql.quote(c)));
-        // A column the source no longer has stays in bronze, NULL in every row loaded from then on, updated ones too.
-        write.cleared().stream().filter(c -> !landing.names().contains(c) && existing.orElseThrow().columns().containsKey(c))
-            .forEach(c -> assignments.add(Sql.quote(c) + " = NULL"));
+        // A column the source no longer has, or whose values moved to a variant column, stays in bronze, NULL in every row
+        // loaded from then on, updated ones too.
+        evolution.cleared().forEach(c -> assignments.add(Sql.quote(c) + " = NULL"));
         metadata.columns().forEach(c -> assignments.add(Sql.quote(c.name()) + " = excluded." + Sql.quote(c.name())));
         return String.join(", ", assignments);
     }
@@ -250,18 +273,16 @@ public final class BronzeLoad {
             + (write.uniqueKeys() ? ";\nCREATE UNIQUE INDEX " + Sql.quote(indexName()) + " ON " + target.sql() + " (" + quoted(write.keys()) + ")" : "");
     }
 
-    private void checkTypesOfExistingColumns() {
-        var columns = existing.orElseThrow().columns();
-        for (LandingColumn c : landing.columns()) {
-            String type = columns.get(c.name());
-            if (type != null && !type.equals(c.bronzeType())) {
-                throw DatakitException.badInput("Column %s is %s in the source but %s in %s, so loading into it could change values. "
-                    + "Rebuild %s with the new type (postgres-extract --mode replace, or --full-refresh).",
-                    TableRef.display(c.name()), c.bronzeType(), type, target, target);
+    /** A merge upserts by its key's bronze columns: a key column whose values move to a variant column cannot be followed. */
+    private void refuseAKeyThatMovedToAVariant() {
+        for (String key : write.keys()) {
+            if (write.uniqueKeys() && evolution.cleared().contains(key)) {
+                throw DatakitException.notReady(("Key column %s of %s changed type at the source to one %s cannot hold, so rows "
+                    + "can no longer be matched by it: rebuild %s with --full-refresh (or postgres-extract --mode replace).")
+                    .formatted(TableRef.display(key), landing.origin(), target, target));
             }
         }
     }
-
 
     private String addColumn(String name, String type) {
         return "ALTER TABLE " + target.sql() + " ADD COLUMN IF NOT EXISTS " + Sql.quote(name) + " " + type;
@@ -272,10 +293,27 @@ public final class BronzeLoad {
         return Identifiers.fit(target.table() + "_bronze_key");
     }
 
-    /** @param withMetadata the bronze table's columns, or (false) the staging table's: no metadata, declared JSON as text */
+    /**
+     * The columns of a new table, or of the staging table: those of the table it replaces first, in their order (a column
+     * the source no longer has is kept, NULL), then the landing's new ones.
+     *
+     * @param withMetadata the bronze table's columns, or (false) the staging table's: no metadata, declared JSON as text
+     */
     private String columnDefinitions(boolean withMetadata, String separator) {
-        var definitions = landing.columns().stream().map(c -> Sql.quote(c.name()) + " "
-            + (withMetadata || !landing.checks().jsonText().contains(c.name()) ? c.bronzeType() : "text")).collect(Collectors.toList());
+        var types = new LinkedHashMap<String, String>();
+        if (!loadsIntoExisting()) {
+            Set<String> kept = evolution.changes().stream().filter(c -> c.kind() == SchemaChange.Kind.DROPPED).map(SchemaChange::column)
+                .collect(Collectors.toSet());
+            // A landed column's type is the landing's (put below, keeping this position).
+            existing.ifPresent(old -> old.columns().forEach((c, type) -> {
+                if (kept.contains(c) || landing.names().contains(c)) {
+                    types.put(c, type);
+                }
+            }));
+        }
+        landing.columns().forEach(c -> types.put(c.name(),
+            withMetadata || !landing.checks().jsonText().contains(c.name()) ? c.bronzeType() : "text"));
+        var definitions = types.entrySet().stream().map(c -> Sql.quote(c.getKey()) + " " + c.getValue()).collect(Collectors.toList());
         if (withMetadata) {
             metadata.columns().forEach(c -> definitions.add(Sql.quote(c.name()) + " " + c.type()));
         }

@@ -16,8 +16,10 @@ import java.util.stream.Collectors;
  * @param sourceTable the source table, or empty for a query
  * @param columns     the rows' columns, in their order
  * @param checks      what the warehouse checks of the copied rows before they land
+ * @param sampledPrefixes the prefixes of columns flattened from JSON keys (see {@link #comesAndGoes})
  */
-public record Landing(String origin, Optional<TableRef> sourceTable, List<LandingColumn> columns, Checks checks) {
+public record Landing(String origin, Optional<TableRef> sourceTable, List<LandingColumn> columns, Checks checks,
+                      List<String> sampledPrefixes) {
 
     /**
      * What the warehouse checks of the copied rows before they land, setting aside what fails with the row's
@@ -38,6 +40,20 @@ public record Landing(String origin, Optional<TableRef> sourceTable, List<Landin
 
     public Landing {
         columns = List.copyOf(columns);
+        sampledPrefixes = List.copyOf(sampledPrefixes);
+    }
+
+    public Landing(String origin, Optional<TableRef> sourceTable, List<LandingColumn> columns, Checks checks) {
+        this(origin, sourceTable, columns, checks, List.of());
+    }
+
+    /**
+     * Whether a bronze column comes and goes with what a sample finds rather than with the source's columns: a key
+     * flattened from a JSON column ({@code sampledPrefixes}: {@code payload__}), which one run's sample may miss and the
+     * next find again. Its absence from a load is not a schema change.
+     */
+    boolean comesAndGoes(String column) {
+        return sampledPrefixes.stream().anyMatch(column::startsWith);
     }
 
     /** The columns' names, in order. */

@@ -1,5 +1,6 @@
 package datakit.cli;
 
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.error.DatakitException;
 import datakit.source.ReadPlan;
@@ -23,6 +24,12 @@ public class BronzeOptions implements CheckedOptions {
             + "which ones a datakit takes, and its default, are in its description.")
     WriteMode mode;
 
+    @Option(names = "--on-schema-change", paramLabel = "POLICY", descriptionKey = "ON_SCHEMA_CHANGE", defaultValue = "evolve",
+        description = "When the source's columns change: evolve (default: add new columns, keep dropped ones NULL, widen types "
+            + "in place, land other type changes in a variant column), fail (stop before writing) or freeze (load the known "
+            + "columns only). Every change is recorded in schema_changes; see docs/schema-changes.md.")
+    SchemaPolicy onSchemaChange;
+
     /** The bronze table for a planned read. */
     public TableRef target(ReadPlan plan) {
         return target(plan.selection());
@@ -39,6 +46,11 @@ public class BronzeOptions implements CheckedOptions {
 
     public String schema() {
         return Identifiers.plain(schema, "--target-schema");
+    }
+
+    /** What the stream does when the source's columns change: --on-schema-change. */
+    public SchemaPolicy onSchemaChange() {
+        return onSchemaChange;
     }
 
     /** The --mode given, else the datakit's default. */

@@ -1,20 +1,30 @@
 package datakit.error;
 
+import java.util.Map;
+
 /**
  * A failure with a message written for the user (what failed, why, what to do) and the exit code it
  * maps to. The message is printed as one {@code ERROR:} line; the stack trace only with {@code --verbose}.
  */
 public class DatakitException extends RuntimeException {
     private final ExitCode exitCode;
+    private final Map<String, Object> details;
 
     public DatakitException(ExitCode exitCode, String message) {
+        this(exitCode, message, Map.of());
+    }
+
+    /** A failure with facts the failed run records in its details (extraction_runs), beside the message. */
+    public DatakitException(ExitCode exitCode, String message, Map<String, Object> details) {
         super(message);
         this.exitCode = exitCode;
+        this.details = Map.copyOf(details);
     }
 
     public DatakitException(ExitCode exitCode, String message, Throwable cause) {
         super(message, cause);
         this.exitCode = exitCode;
+        this.details = Map.of();
     }
 
     /** Bad usage or configuration (exit 2); {@code format} as {@link String#formatted}. */
@@ -56,5 +66,10 @@ public class DatakitException extends RuntimeException {
 
     public ExitCode exitCode() {
         return exitCode;
+    }
+
+    /** Facts for the failed run's details, beside its one-line error. */
+    public Map<String, Object> details() {
+        return details;
     }
 }

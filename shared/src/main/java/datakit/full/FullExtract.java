@@ -6,6 +6,7 @@ import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeWrite;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
@@ -22,6 +23,7 @@ import datakit.run.DryRun;
 import datakit.run.JsonLoad;
 import datakit.run.Landings;
 import datakit.run.RecordedRun;
+import datakit.run.SchemaChangeNotes;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
@@ -81,13 +83,14 @@ public final class FullExtract {
     }
 
     /** Loads the planned rows into {@code target}; with {@code --dry-run}, prints the plan instead. */
-    public void load(ReadPlan plan, TableRef target, WriteMode mode) {
+    public void load(ReadPlan plan, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange) {
         BronzeLoad.checkNames(Landings.of(plan), target);
         DatakitException.check(mode != WriteMode.MERGE,
             "%s writes --mode replace or append; merging by key is what postgres-incremental does.", run.datakit());
         var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(),
             plan.table().map(TableRef::schema), plan.table().map(TableRef::table), EXTRACTION_TYPE);
-        var stream = new Stream(target, mode, metadata, new JsonLoad(run, target, mode == WriteMode.APPEND));
+        var stream = new Stream(target, BronzeWrite.of(mode).onSchemaChange(onSchemaChange), metadata,
+            new JsonLoad(run, target, mode == WriteMode.APPEND), new SchemaChangeNotes(run, mode));
         if (run.dryRun()) {
             printPlan(plan, stream);
             return;
@@ -111,9 +114,13 @@ public final class FullExtract {
     }
 
     /** The stream every attempt of the run loads: its bronze table, how, with which metadata, and what JSON adds. */
-    private record Stream(TableRef target, WriteMode mode, BronzeMetadata metadata, JsonLoad json) {
+    private record Stream(TableRef target, BronzeWrite write, BronzeMetadata metadata, JsonLoad json, SchemaChangeNotes schemaChanges) {
         String name() {
             return target.toString();
+        }
+
+        WriteMode mode() {
+            return write.mode();
         }
     }
 
@@ -130,6 +137,7 @@ public final class FullExtract {
         stream.json().committed();
         var details = new LinkedHashMap<String, Object>(readNotes());
         stream.json().addTo(details);
+        stream.schemaChanges().addTo(details);
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), stream.name(),
             stream.mode().label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
         stream.json().printAfterSummary();
@@ -173,6 +181,7 @@ public final class FullExtract {
         if (!loads.load().schemaChanges().isEmpty() || loads.children().haveSchemaChanges()) {
             loads.load().applySchemaChanges();
             loads.children().applySchemaChanges();
+            said(loads, stream);
             // The commit ends the transaction's locks: every stream of the load is locked and checked again.
             warehouse.commitAndContinue(connection);
             lockStream(connection, stream.name(), runs);
@@ -197,9 +206,14 @@ public final class FullExtract {
     }
 
     private static Loads loads(Connection connection, ReadPlan plan, Stream stream) {
-        BronzeWrite write = BronzeWrite.of(stream.mode());
-        return new Loads(plan, new BronzeLoad(Sql.using(connection), Landings.of(plan), stream.target(), write, stream.metadata()),
-            stream.json().children(connection, plan, write, stream.metadata()));
+        return new Loads(plan, new BronzeLoad(Sql.using(connection), Landings.of(plan), stream.target(), stream.write(), stream.metadata()),
+            stream.json().children(connection, plan, stream.write(), stream.metadata()));
+    }
+
+    /** Says the schema changes the loads recorded, the bronze table's and its child tables'. */
+    private static void said(Loads loads, Stream stream) {
+        stream.schemaChanges().said(stream.target(), loads.load().recorded());
+        loads.children().loads().forEach((table, load) -> stream.schemaChanges().said(table, load.recorded()));
     }
 
     /**
@@ -216,7 +230,10 @@ public final class FullExtract {
         long finishing = System.nanoTime();
         loads.load().finish(result.rows());
         stream.json().finished(connection, loads.load(), loads.children(), profiles);
-        runs.succeed(connection, run.runId(), result.rows(), result.bytes(), readNotes());
+        said(loads, stream);
+        var notes = readNotes();
+        stream.schemaChanges().addTo(notes);
+        runs.succeed(connection, run.runId(), result.rows(), result.bytes(), notes);
         run.info("put %s in place in %d ms; committing".formatted(stream.target(), millisSince(finishing)));
         return result;
     }
@@ -233,7 +250,6 @@ public final class FullExtract {
             if (each.existing().isPresent()) {
                 StreamGuard.check(runs, connection, table.toString(), loads.plan().table().map(TableRef::toString), stream.mode());
             }
-            each.checkLoadable();
         });
     }
 

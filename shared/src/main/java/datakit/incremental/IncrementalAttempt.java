@@ -5,6 +5,7 @@ import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.Landing;
 import datakit.bronze.VanishedKeys;
 import datakit.bronze.WriteMode;
@@ -43,6 +44,7 @@ final class IncrementalAttempt {
     private final Increment increment;
     private final TableRef target;
     private final WriteMode mode;
+    private final SchemaPolicy onSchemaChange;
     private final RunLog runs;
     private final RunTotals totals;
     private final String stream;
@@ -55,16 +57,16 @@ final class IncrementalAttempt {
     /** Where the source stood when this attempt's snapshot was taken, kept with every checkpoint it writes. */
     private Optional<SourcePosition> readAt;
     /** Columns the run that wrote the stored checkpoint read, which the source no longer has and bronze keeps. */
-    private List<String> noLongerRead = List.of();
 
     IncrementalAttempt(RunContext run, Database source, Database warehouse, Increment increment, TableRef target, WriteMode mode,
-                       RunLog runs, RunTotals totals) {
+                       SchemaPolicy onSchemaChange, RunLog runs, RunTotals totals) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
         this.increment = increment;
         this.target = target;
         this.mode = mode;
+        this.onSchemaChange = onSchemaChange;
         this.runs = runs;
         this.totals = totals;
         this.stream = target.toString();
@@ -105,13 +107,11 @@ final class IncrementalAttempt {
         readAt = session.position();
         session.replayLag().ifPresent(lag -> totals.details.put("standby", lag));
         src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
-        write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
+        write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict(), onSchemaChange);
         return locked.inTransaction(() -> {
             Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
             Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
             ReadPlan columns = src.read(List.of());
-            write = write.clearing(SchemaChanges.notWritten(existing, Landings.of(columns).names(), increment.selection()));
-            noLongerRead = SchemaChanges.noLongerRead(stored, src, existing);
             IncrementalExtract.decidedLoad(connection, columns, target, write, reason.isPresent() && mode == WriteMode.MERGE,
                 IncrementalExtract.metadata(run, source, columns, ""));
             return reason;
@@ -140,7 +140,6 @@ final class IncrementalAttempt {
             totals.details.put("checkpoint", from.get().describe());
             run.warn(target + ": " + said);
         } else {
-            totals.schemaChanges.noLongerRead(noLongerRead, src.table());
             Checkpoint reached = increment.xmin() ? loadUnseenTransactions(from, stored) : loadPastCursor(from, stored);
             totals.details.put("checkpoint", reached.describe());
             if (src.cursorNullable()) {
@@ -227,12 +226,13 @@ final class IncrementalAttempt {
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
                 locked.commitAndContinue();
-                totals.schemaChanges.added(loading.newSourceColumns(), mode);
+                totals.schemaChanges.said(target, loading.recorded());
                 loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             }
             long copying = System.nanoTime();
             CopyPipe.Result result = copy(plan, loading.prepare());
             long written = loading.finish(result.rows());
+            totals.schemaChanges.said(target, loading.recorded());
             alsoCommit.run();
             runs.progress(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes());
             totals.pending(result, loading, written);
@@ -255,6 +255,7 @@ final class IncrementalAttempt {
             session.close(); // the source snapshot must not hold a lock while the bronze table is swapped
             session = null;
             load.finish(result.rows());
+            totals.schemaChanges.said(target, load.recorded());
             store.advance(connection, stream, stored, after, run.runId());
             totals.pending(result, load, result.rows());
             totals.details.put("checkpoint", after.describe());

@@ -5,6 +5,7 @@ import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.Checkpoint;
@@ -56,7 +57,7 @@ public final class IncrementalExtract {
     }
 
     /** Loads what changed since the last run of the stream into {@code target}; with --dry-run, prints the plan. */
-    public void load(Increment asked, TableRef target, WriteMode mode) {
+    public void load(Increment asked, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange) {
         DatakitException.check(mode == WriteMode.APPEND || mode == WriteMode.MERGE,
             "%s writes --mode merge (one row per key, the default) or append (every version as history).", run.datakit());
         DatakitException.check(asked.lookback().isEmpty() || mode == WriteMode.APPEND || asked.onConflict() != ConflictPolicy.FAIL,
@@ -66,7 +67,7 @@ public final class IncrementalExtract {
         DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
             + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
         var json = new JsonLoad(run, target, asked.fullRefresh().isEmpty());
-        Checked checked = checked(asked, target, mode, json);
+        Checked checked = checked(asked, target, mode, onSchemaChange, json);
         if (run.dryRun()) {
             return;
         }
@@ -75,19 +76,20 @@ public final class IncrementalExtract {
         var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
             selection.table().map(TableRef::toString), target.toString(), EXTRACTION_TYPE, mode.label(),
             Map.of("cursor", increment.cursorField().orElse("xmin")));
-        var totals = new RunTotals(json, run, target);
+        var totals = new RunTotals(json, run, mode);
         checked.rowSecurity().ifPresent(note -> totals.details.put("row_security", note));
         RecordedRun.run(run, warehouse, target.schema(), record, runs -> {
-            loadAndSummarize(increment, target, mode, runs, totals, json);
+            loadAndSummarize(increment, target, mode, onSchemaChange, runs, totals, json);
             return null;
         }, e -> SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source, warehouse));
     }
 
-    private void loadAndSummarize(Increment increment, TableRef target, WriteMode mode, RunLog runs, RunTotals totals, JsonLoad json)
+    private void loadAndSummarize(Increment increment, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange, RunLog runs,
+                                  RunTotals totals, JsonLoad json)
             throws SQLException {
         long started = System.nanoTime();
         Retry.forLoad(source.retry(), warehouse.retry()).run(attempt -> {
-            new IncrementalAttempt(run, source, warehouse, increment, target, mode, runs, totals).run();
+            new IncrementalAttempt(run, source, warehouse, increment, target, mode, onSchemaChange, runs, totals).run();
             return null;
         }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
             .formatted(attempt, target, Retry.cause(failure))));
@@ -104,7 +106,7 @@ public final class IncrementalExtract {
      * The increment, checked against the source (and with --dry-run, the plan printed) in a snapshot of its own;
      * a hot standby's recovery conflict is retried.
      */
-    private Checked checked(Increment asked, TableRef target, WriteMode mode, JsonLoad json) {
+    private Checked checked(Increment asked, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange, JsonLoad json) {
         try {
             return source.retry().run(attempt -> {
                 // The dry run asks, as the run does, what the source had committed before its snapshot (see IncrementalAttempt).
@@ -116,7 +118,7 @@ public final class IncrementalExtract {
                     var src = IncrementalSource.open(session, increment.selection(), increment.cursorField(), increment.keys());
                     checkOptions(increment, src, target);
                     if (run.dryRun()) {
-                        printPlan(increment, target, mode, src, stored, session.progress());
+                        printPlan(increment, target, mode, onSchemaChange, src, stored, session.progress());
                     }
                     return new Checked(increment, rowSecurity);
                 }
@@ -162,10 +164,8 @@ public final class IncrementalExtract {
      */
     static BronzeLoad decidedLoad(Connection connection, ReadPlan plan, TableRef target, BronzeWrite write, boolean replacesTable,
                                   BronzeMetadata metadata) {
-        BronzeWrite how = replacesTable ? new BronzeWrite(WriteMode.REPLACE, write.keys(), write.onConflict()) : write;
-        var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, how, metadata);
-        load.checkLoadable();
-        return load;
+        BronzeWrite how = replacesTable ? write.inMode(WriteMode.REPLACE) : write;
+        return new BronzeLoad(Sql.using(connection), Landings.of(plan), target, how, metadata);
     }
 
     /** What the rows of {@code plan} land with: the run, the source, and where the part's read started ({@code _bronze_checkpoint}). */
@@ -187,11 +187,12 @@ public final class IncrementalExtract {
      * --dry-run: the stored checkpoint, the delta query with its bound values, the estimate, and whether the source is behind
      * the checkpoint, which the run would load nothing from; writes nothing.
      */
-    private void printPlan(Increment increment, TableRef target, WriteMode mode, IncrementalSource src, Optional<Checkpoint> stored,
+    private void printPlan(Increment increment, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange, IncrementalSource src,
+                           Optional<Checkpoint> stored,
                            SourceProgress progress) {
         try {
             warehouse.inTransaction(connection -> {
-                printPlan(connection, increment, target, mode, src, stored, progress);
+                printPlan(connection, increment, target, mode, onSchemaChange, src, stored, progress);
                 return null;
             });
         } catch (SQLException | DataAccessException e) {
@@ -199,7 +200,8 @@ public final class IncrementalExtract {
         }
     }
 
-    private void printPlan(Connection connection, Increment increment, TableRef target, WriteMode mode, IncrementalSource src,
+    private void printPlan(Connection connection, Increment increment, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange,
+                           IncrementalSource src,
                            Optional<Checkpoint> stored, SourceProgress progress) {
         Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
         var extras = new LinkedHashMap<String, String>();
@@ -215,7 +217,7 @@ public final class IncrementalExtract {
         }
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = metadata(run, source, delta, "");
-        var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict());
+        var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict(), onSchemaChange);
         var load = decidedLoad(connection, delta, target, write, refresh.isPresent() && mode == WriteMode.MERGE, metadata);
         DryRun.print(run, source.settings(), warehouse.settings(), delta, target, mode, load,
             Migrations.pending(warehouse.dataSource(), target.schema()), extras);

@@ -3,8 +3,9 @@ package datakit.incremental;
 import datakit.bronze.BronzeLoad;
 import datakit.db.CopyPipe;
 import datakit.report.RunContext;
+import datakit.bronze.WriteMode;
 import datakit.run.JsonLoad;
-import datakit.sql.TableRef;
+import datakit.run.SchemaChangeNotes;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -13,17 +14,17 @@ final class RunTotals {
     long rows;
     long bytes;
     final Map<String, Object> details = new LinkedHashMap<>();
-    /** The columns the run found added or no longer read at the source, which the details show. */
-    final SchemaChanges schemaChanges;
+    /** The schema changes the run's parts recorded, which it says once and the details show. */
+    final SchemaChangeNotes schemaChanges;
     /** What the committed parts did for JSON (values set aside in _bronze_rejects), which the details show. */
     private final JsonLoad json;
     private long pendingRows;
     private long pendingBytes;
     private long pendingSkipped;
 
-    RunTotals(JsonLoad json, RunContext run, TableRef target) {
+    RunTotals(JsonLoad json, RunContext run, WriteMode mode) {
         this.json = json;
-        this.schemaChanges = new SchemaChanges(run, target, details);
+        this.schemaChanges = new SchemaChangeNotes(run, mode);
     }
 
     /** The part's rows, and what its {@code finished} load wrote and set aside, counted once the part commits. */
@@ -41,6 +42,7 @@ final class RunTotals {
             once.merge("skipped_keys", pendingSkipped, (a, b) -> (Long) a + (Long) b);
         }
         json.addWithPendingTo(once);
+        schemaChanges.addTo(once);
         return once;
     }
 
@@ -52,6 +54,7 @@ final class RunTotals {
         }
         json.committed();
         json.addTo(details);
+        schemaChanges.addTo(details);
         dropPending();
     }
 

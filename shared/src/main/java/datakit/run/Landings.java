@@ -21,6 +21,7 @@ public final class Landings {
             plan.columns().stream().map(c -> new LandingColumn(c.name(), c.bronzeType(), c.sourceType())).toList(),
             new Landing.Checks(checks.jsonText(),
                 objects.columns().stream().map(c -> new Landing.LargeObject(c, LargeObjects.contentColumn(c))).toList(),
-                objects.capBytes(), checks.key()));
+                objects.capBytes(), checks.key()),
+            plan.selection().flatten().specs().stream().map(s -> s.column() + "__").toList());
     }
 }

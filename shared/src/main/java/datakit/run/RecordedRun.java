@@ -38,7 +38,7 @@ public final class RecordedRun {
             return work.run(runs);
         } catch (SQLException | RuntimeException e) {
             DatakitException error = failure.apply(e);
-            runs.recordFailure(warehouse, run, error.getMessage());
+            runs.recordFailure(warehouse, run, error.getMessage(), error.details());
             throw error;
         }
     }

@@ -1,0 +1,67 @@
+package datakit.bronze;
+
+import datakit.sql.TableRef;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+import org.jooq.DSLContext;
+
+/**
+ * The bronze schema's {@code schema_changes}: every change of a bronze table's columns that followed the source's, written
+ * in the transaction that makes it. A change is written once, by the first run that finds it: a column the source dropped
+ * stays dropped run after run, and only its first run says so. A column back after it was dropped (or ignored) is
+ * written as added again.
+ *
+ * @param stream the bronze table, {@code schema.table}
+ * @param source the source table read, empty for a query
+ */
+public record SchemaChangeLog(DSLContext db, TableRef stream, Optional<String> source, UUID runId) {
+
+    /**
+     * Writes those of {@code changes} that are new for the stream, and an added row for each of {@code landed} (the
+     * columns this load lands) whose last row says it was dropped or ignored; returns what it wrote, for the run to say.
+     */
+    public List<SchemaChange> record(List<SchemaChange> changes, Collection<LandingColumn> landed) {
+        var written = new ArrayList<SchemaChange>();
+        for (SchemaChange change : changes) {
+            if (!isLatest(change.column(), change.kind(), change.newType())) {
+                insert(change);
+                written.add(change);
+            }
+        }
+        for (LandingColumn column : landed) {
+            if (changes.stream().noneMatch(c -> c.column().equals(column.name())) && latestKind(column.name())
+                    .filter(k -> k == SchemaChange.Kind.DROPPED || k == SchemaChange.Kind.IGNORED).isPresent()) {
+                SchemaChange back = SchemaChange.added(column.name(), column.bronzeType());
+                insert(back);
+                written.add(back);
+            }
+        }
+        return written;
+    }
+
+    private boolean isLatest(String column, SchemaChange.Kind kind, Optional<String> newType) {
+        return db.resultQuery("SELECT change = ? AND new_type IS NOT DISTINCT FROM ? FROM " + table()
+                + " WHERE stream = ? AND column_name = ? ORDER BY change_id DESC LIMIT 1",
+            kind.label(), newType.orElse(null), stream.toString(), column).fetchOptional(0, Boolean.class).orElse(false);
+    }
+
+    private Optional<SchemaChange.Kind> latestKind(String column) {
+        return db.resultQuery("SELECT change FROM " + table() + " WHERE stream = ? AND column_name = ? "
+                + "ORDER BY change_id DESC LIMIT 1", stream.toString(), column).fetchOptional(0, String.class)
+            .map(k -> SchemaChange.Kind.valueOf(k.toUpperCase(Locale.ROOT)));
+    }
+
+    private void insert(SchemaChange change) {
+        db.execute("INSERT INTO " + table() + " (stream, source_object, run_id, column_name, change, old_type, new_type, lands_in) "
+                + "VALUES (?, ?, ?::uuid, ?, ?, ?, ?, ?)", stream.toString(), source.orElse(null), runId.toString(), change.column(),
+            change.kind().label(), change.oldType().orElse(null), change.newType().orElse(null), change.landsIn().orElse(null));
+    }
+
+    private String table() {
+        return TableRef.of(stream.schema(), "schema_changes").sql();
+    }
+}

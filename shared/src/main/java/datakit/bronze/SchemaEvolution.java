@@ -1,0 +1,139 @@
+package datakit.bronze;
+
+import datakit.error.DatakitException;
+import datakit.error.ExitCode;
+import datakit.sql.Identifiers;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * How a load's columns meet the columns its existing bronze table has, under the stream's {@link SchemaPolicy}: the
+ * changes the table needs and where each landed column goes. Worked out from the two column lists alone, so a run and
+ * its dry run agree, and every mode follows the same rules:
+ * <ul>
+ *   <li>a column the source gained is added (where PostgreSQL adds columns: at the end of the table);</li>
+ *   <li>a column the source no longer has stays, NULL in the rows loaded from then on (a rename is both);</li>
+ *   <li>a type that widens ({@link TypeWidening}) is applied to the bronze column in place; a narrower one loads into the
+ *       wider column as it is;</li>
+ *   <li>any other type change lands in a variant column beside the old one, {@code <column>__v_<type>}, which then takes
+ *       the column's values while the old one keeps the rows from before; a replaced table is rebuilt with the new type
+ *       instead, since every row is loaded again.</li>
+ * </ul>
+ * {@code fail} refuses every change; {@code freeze} does not load new columns and refuses a type the known column cannot
+ * hold.
+ *
+ * @param changes what changes, in the landing's column order, then the columns the source no longer has
+ * @param landsIn each landed column's bronze column (itself, or its variant column)
+ * @param cleared bronze columns a merge sets NULL in the rows it writes: those the source no longer has, and those whose
+ *                values moved to a variant column
+ */
+public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> landsIn, List<String> cleared) {
+
+    /** The rules applied to a load of {@code landing} into a table that has {@code bronze} (column to type), or none yet. */
+    public static SchemaEvolution of(Optional<Map<String, String>> bronze, Landing landing, WriteMode mode, SchemaPolicy policy) {
+        if (bronze.isEmpty()) {
+            var landsIn = new LinkedHashMap<String, String>();
+            landing.names().forEach(c -> landsIn.put(c, c));
+            return new SchemaEvolution(List.of(), landsIn, List.of());
+        }
+        Map<String, String> existing = bronze.get();
+        var changes = new ArrayList<SchemaChange>();
+        var landsIn = new LinkedHashMap<String, String>();
+        var cleared = new ArrayList<String>();
+        for (LandingColumn column : landing.columns()) {
+            String name = column.name();
+            String type = column.bronzeType();
+            String now = existing.get(name);
+            if (now == null) {
+                if (policy == SchemaPolicy.FREEZE) {
+                    changes.add(new SchemaChange(name, SchemaChange.Kind.IGNORED, Optional.empty(), Optional.of(type), Optional.empty()));
+                } else {
+                    changes.add(SchemaChange.added(name, type));
+                    landsIn.put(name, name);
+                }
+            } else if (TypeWidening.widens(type, now)) {
+                landsIn.put(name, name);
+            } else if (TypeWidening.widens(now, type)) {
+                changes.add(new SchemaChange(name, SchemaChange.Kind.WIDENED, Optional.of(now), Optional.of(type), Optional.of(name)));
+                landsIn.put(name, name);
+            } else if (mode == WriteMode.REPLACE) {
+                changes.add(new SchemaChange(name, SchemaChange.Kind.RETYPED, Optional.of(now), Optional.of(type), Optional.of(name)));
+                landsIn.put(name, name);
+            } else {
+                String variant = variantName(name, type);
+                String variantType = existing.get(variant);
+                if (variantType == null || !TypeWidening.widens(type, variantType)) {
+                    changes.add(new SchemaChange(name, variantType == null ? SchemaChange.Kind.VARIANT : SchemaChange.Kind.WIDENED,
+                        Optional.of(variantType == null ? now : variantType), Optional.of(type), Optional.of(variant)));
+                }
+                landsIn.put(name, variant);
+                cleared.add(name);
+            }
+        }
+        for (Map.Entry<String, String> column : existing.entrySet()) {
+            String name = column.getKey();
+            if (!BronzeMetadata.isMetadata(name) && !landing.names().contains(name) && !isVariantOfLanded(name, landing)
+                    && !landing.comesAndGoes(name) && !name.equals(UNKNOWN_VALUES)) {
+                changes.add(SchemaChange.dropped(name, column.getValue()));
+                cleared.add(name);
+            }
+        }
+        var evolution = new SchemaEvolution(changes, landsIn, cleared);
+        evolution.refuseUnder(policy, landing.origin());
+        return evolution;
+    }
+
+    /** CDC's column of values an --apply table has not seen yet: the table's own, never the source's. */
+    private static final String UNKNOWN_VALUES = "_cdc_unknown";
+
+    public SchemaEvolution {
+        changes = List.copyOf(changes);
+        landsIn = Collections.unmodifiableMap(new LinkedHashMap<>(landsIn));
+        cleared = List.copyOf(cleared);
+    }
+
+    /** {@code <column>__v_<type>}: the column a value of a type its column cannot hold lands in, fitted to PostgreSQL's names. */
+    public static String variantName(String column, String type) {
+        String suffix = type.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "_").replaceAll("^_|_$", "");
+        return Identifiers.fit(column + "__v_" + suffix);
+    }
+
+    /** Whether a bronze column is a variant column of one the load lands: it keeps the values of another type. */
+    private static boolean isVariantOfLanded(String bronzeColumn, Landing landing) {
+        return landing.names().stream().anyMatch(c -> bronzeColumn.startsWith(c + "__v_"));
+    }
+
+    /** The changes that need the table altered: all but dropped and ignored columns, which need nothing. */
+    public List<SchemaChange> alterations() {
+        return changes.stream().filter(c -> c.kind() != SchemaChange.Kind.DROPPED && c.kind() != SchemaChange.Kind.IGNORED).toList();
+    }
+
+    /** Fails before anything is written when the policy refuses one of the changes. */
+    private void refuseUnder(SchemaPolicy policy, String origin) {
+        List<SchemaChange> refused = switch (policy) {
+            case EVOLVE -> List.of();
+            case FAIL -> changes;
+            case FREEZE -> changes.stream().filter(c -> c.kind() == SchemaChange.Kind.WIDENED || c.kind() == SchemaChange.Kind.VARIANT
+                || c.kind() == SchemaChange.Kind.RETYPED).toList();
+        };
+        if (!refused.isEmpty()) {
+            throw new SchemaChangeRefused(("The columns of %s changed: %s; --on-schema-change %s stops the stream before anything is "
+                + "written. Rerun with --on-schema-change evolve to follow the change%s.").formatted(origin,
+                String.join("; ", refused.stream().map(SchemaChange::what).toList()), policy.label(),
+                policy == SchemaPolicy.FREEZE ? "" : ", or freeze to keep loading the columns bronze has"), refused);
+        }
+    }
+
+    /** A change the stream's policy refused: exit 3, and the failed run records the changes in its details. */
+    public static final class SchemaChangeRefused extends DatakitException {
+        public SchemaChangeRefused(String message, List<SchemaChange> changes) {
+            super(ExitCode.NOT_READY, message, Map.of("schema_changes_refused",
+                changes.stream().map(SchemaChange::toDetails).toList()));
+        }
+    }
+}

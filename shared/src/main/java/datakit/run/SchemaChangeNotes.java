@@ -1,0 +1,56 @@
+package datakit.run;
+
+import datakit.bronze.SchemaChange;
+import datakit.bronze.WriteMode;
+import datakit.report.RunContext;
+import datakit.sql.TableRef;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a run says of the schema changes its loads recorded ({@link datakit.bronze.BronzeLoad#recorded()}): a warning per
+ * change, once across the run's attempts and parts, and the list in the run's details ({@code schema_changes}: the
+ * summary, {@code --json}, extraction_runs, the NOTIFY of the run's end).
+ */
+public final class SchemaChangeNotes {
+    private final RunContext run;
+    private final WriteMode mode;
+    private final Map<String, Map<String, Object>> said = new LinkedHashMap<>();
+
+    public SchemaChangeNotes(RunContext run, WriteMode mode) {
+        this.run = run;
+        this.mode = mode;
+    }
+
+    /** Says the changes a load of {@code table} recorded, those not said yet. */
+    public void said(TableRef table, List<SchemaChange> recorded) {
+        for (SchemaChange change : recorded) {
+            Map<String, Object> details = new LinkedHashMap<>(Map.of("table", table.toString()));
+            details.putAll(change.toDetails());
+            if (said.putIfAbsent(table + "\u0000" + details, details) == null) {
+                run.warn("%s: %s%s".formatted(table, change.describe(), consequence(change)));
+            }
+        }
+    }
+
+    /** What the rows already in bronze hold where a column was added, which depends on how the table is written. */
+    private String consequence(SchemaChange change) {
+        if (change.kind() != SchemaChange.Kind.ADDED) {
+            return "";
+        }
+        return switch (mode) {
+            case REPLACE -> "";
+            case APPEND -> "; the versions appended before have NULL there";
+            case MERGE -> "; rows loaded before have NULL there until they change again";
+        };
+    }
+
+    /** Adds the changes said so far to {@code details}, as {@code schema_changes}. */
+    public void addTo(Map<String, Object> details) {
+        if (!said.isEmpty()) {
+            details.put("schema_changes", new ArrayList<>(said.values()));
+        }
+    }
+}
