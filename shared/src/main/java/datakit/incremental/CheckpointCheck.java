@@ -3,6 +3,7 @@ package datakit.incremental;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamGuard;
 import datakit.bronze.BronzeTable;
+import datakit.bronze.TypeWidening;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.CursorCheckpoint;
@@ -124,7 +125,8 @@ final class CheckpointCheck {
         if (!c.column().equals(src.cursorColumn().get())) {
             return Optional.of(Problem.changedOption("it follows cursor column " + c.column() + ", and this run " + src.cursorColumn().get()));
         }
-        if (!c.type().equals(src.cursorType().orElseThrow())) {
+        // A cursor whose type widened (integer to bigint) orders its values as before: the checkpoint's value reads the same.
+        if (!TypeWidening.widens(c.type(), src.cursorType().orElseThrow())) {
             return Optional.of(Problem.changedOption("its cursor value has type " + c.type() + ", and the column " + c.column()
                 + " is now of type " + src.cursorType().get()));
         }

@@ -2,11 +2,13 @@ package datakit.incremental;
 
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
+import datakit.bronze.Backfill;
 import datakit.bronze.BronzeLoad;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
-import datakit.bronze.SchemaPolicy;
 import datakit.bronze.Landing;
+import datakit.bronze.SchemaChange;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.VanishedKeys;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.Checkpoint;
@@ -28,7 +30,9 @@ import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jooq.exception.DataAccessException;
 
@@ -225,6 +229,7 @@ final class IncrementalAttempt {
             var loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
+                backfill(loading);
                 locked.commitAndContinue();
                 totals.schemaChanges.said(target, loading.recorded());
                 loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
@@ -263,6 +268,28 @@ final class IncrementalAttempt {
             runs.succeed(connection, run.runId(), totals.rows + result.rows(), totals.bytes + result.bytes(), totals.detailsOnceCommitted());
         });
         totals.commitPending();
+    }
+
+    /**
+     * A merge table that just gained source columns (added, renamed to, or variant columns) gets the source's values of them
+     * in the rows it holds, in the transaction that added them: the table then equals the source, as a reload would leave
+     * it, whatever gave the old rows their values there. Keys flattened from JSON have no source column to read.
+     */
+    private void backfill(BronzeLoad loading) {
+        var landsIn = new LinkedHashMap<String, String>();
+        loading.evolution().alterations().stream()
+            .filter(c -> c.kind() == SchemaChange.Kind.ADDED || c.kind() == SchemaChange.Kind.VARIANT)
+            .filter(c -> src.columns().contains(c.column()))
+            .forEach(c -> landsIn.put(c.column(), c.landsIn().orElseThrow()));
+        if (mode != WriteMode.MERGE || landsIn.isEmpty() || loading.existing().isEmpty()) {
+            return;
+        }
+        ReadPlan rows = src.readKeysAnd(List.copyOf(landsIn.keySet()));
+        var backfill = new Backfill(Sql.using(connection), target, Landings.of(rows), src.keyColumns(), landsIn);
+        copy(rows, backfill.prepare());
+        int filled = backfill.fill();
+        totals.details.put("backfilled", Map.of("columns", List.copyOf(landsIn.values()), "rows", filled));
+        run.info("gave the %,d rows %s held the source's values of %s".formatted(filled, target, String.join(", ", landsIn.values())));
     }
 
     /** Marks bronze rows whose key the source no longer has, and clears the mark of keys that came back. */

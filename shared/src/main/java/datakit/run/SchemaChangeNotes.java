@@ -43,7 +43,7 @@ public final class SchemaChangeNotes {
         return switch (mode) {
             case REPLACE -> "";
             case APPEND -> "; the versions appended before have NULL there";
-            case MERGE -> "; rows loaded before have NULL there until they change again";
+            case MERGE -> "";
         };
     }
 

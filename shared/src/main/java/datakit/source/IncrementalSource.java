@@ -184,7 +184,14 @@ public final class IncrementalSource {
 
     /** The key columns of every row the user's --where selects, for finding rows deleted at the source. */
     public ReadPlan readKeys() {
-        Selection keysOnly = Selection.table(table).columns(rowKey);
+        return readKeysAnd(List.of());
+    }
+
+    /** The key columns and {@code columns} of every row the user's --where selects, for filling columns bronze just gained. */
+    public ReadPlan readKeysAnd(List<String> columns) {
+        var read = new ArrayList<>(rowKey);
+        columns.stream().filter(c -> !rowKey.contains(c)).forEach(read::add);
+        Selection keysOnly = Selection.table(table).columns(read);
         return session.plan(selection.where().map(keysOnly::where).orElse(keysOnly));
     }
 
