@@ -73,6 +73,24 @@ class PartitionedSchemaChangeIT {
     }
 
     @Test
+    void aLoadPublishedByAVersionThatKeptNoSchemaFingerprintIsCopiedAgainOnceSayingWhy() {
+        createOrders("upgraded");
+        loaded("upgraded");
+        // As an earlier version left it: its fingerprint made without the schema, no schema hash kept.
+        db.warehouse().execute("UPDATE bronze.extraction_checkpoints SET state = (state - 'source_schema' - 'published_source_schema') "
+            + "|| '{\"fingerprint\": \"0ld\", \"published_fingerprint\": \"0ld\"}' WHERE stream = 'bronze.upgraded' AND partition_name = '(load)'");
+
+        var once = partitioned("upgraded", "--json");
+        var after = partitioned("upgraded", "--json");
+
+        assertThat(once.exitCode()).as(once.toString()).isZero();
+        assertThat(once.out()).contains("\"copied\":3", "\"kept\":0", "\"schema_change\":\"the last load of sales.upgraded kept no "
+            + "fingerprint of the source's schema (an earlier version made it): parts copied again, once\"");
+        assertThat(after.out()).as(after.toString()).contains("\"copied\":0", "\"kept\":3").doesNotContain("schema_change");
+        assertBronzeEqualsSource("upgraded");
+    }
+
+    @Test
     void anEnumLabelRenamedHasEveryPartCopiedAgainAndTheDryRunAndTheSummarySayWhy() {
         createOrders("relabel");
         loaded("relabel");
