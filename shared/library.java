@@ -201,6 +201,7 @@
 //SOURCES src/main/java/datakit/source/ReadRefusal.java
 //SOURCES src/main/java/datakit/source/ReadSql.java
 //SOURCES src/main/java/datakit/source/RowSecurity.java
+//SOURCES src/main/java/datakit/source/SchemaFingerprint.java
 //SOURCES src/main/java/datakit/source/Selection.java
 //SOURCES src/main/java/datakit/source/SourceCatalog.java
 //SOURCES src/main/java/datakit/source/SourceColumn.java

@@ -41,19 +41,34 @@ public final class PartStore {
      * @param shards               how many processes share it ({@code --shard i/n}); 1 without sharding
      * @param published            whether its tables are in bronze
      * @param publishedFingerprint the fingerprint of the load whose tables bronze holds now, "" if none
+     * @param sourceSchema         the hash of the source's schema it read ({@link datakit.source.SchemaFingerprint}), which
+     *                             {@code fingerprint} includes, kept apart to say why parts are copied again; null in loads
+     *                             of earlier versions
+     * @param publishedSourceSchema that of the load whose tables bronze holds now, null if none or unknown
      */
     public record Load(UUID id, String fingerprint, String layout, int shards, List<PlannedPart> parts, boolean published,
-                       String publishedFingerprint, UUID startedBy) {
+                       String publishedFingerprint, UUID startedBy, String sourceSchema, String publishedSourceSchema) {
         public Load {
             parts = List.copyOf(parts);
         }
 
         public Load publish() {
-            return new Load(id, fingerprint, layout, shards, parts, true, fingerprint, startedBy);
+            return new Load(id, fingerprint, layout, shards, parts, true, fingerprint, startedBy, sourceSchema, sourceSchema);
         }
 
         public Load withShards(int count, List<PlannedPart> assigned) {
-            return new Load(id, fingerprint, layout, count, assigned, published, publishedFingerprint, startedBy);
+            return new Load(id, fingerprint, layout, count, assigned, published, publishedFingerprint, startedBy, sourceSchema,
+                publishedSourceSchema);
+        }
+
+        /** The fingerprint of the load whose tables bronze holds now (this one once published), "" if none. */
+        public String bronzeFingerprint() {
+            return published ? fingerprint : publishedFingerprint;
+        }
+
+        /** The source schema's hash of the load whose tables bronze holds now, null if none or unknown. */
+        public String bronzeSourceSchema() {
+            return published ? sourceSchema : publishedSourceSchema;
         }
     }
 

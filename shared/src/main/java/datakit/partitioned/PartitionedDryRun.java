@@ -68,8 +68,10 @@ final class PartitionedDryRun {
         // A load of block ranges is never resumed by another run (SharedLoad.join).
         Optional<PartStore.Load> resumable = current.filter(l -> !l.published() && !how.restart() && l.fingerprint().equals(fingerprint)
             && SharedLoad.sameParts(l, plan.parts()) && plan.parts().stream().noneMatch(Part::byBlocks));
-        String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
+        String published = current.map(PartStore.Load::bronzeFingerprint).orElse("");
         boolean keep = how.keepUnchanged() && published.equals(fingerprint);
+        Optional<String> schemaChange = SharedLoad.schemaChange(published, current.map(PartStore.Load::bronzeSourceSchema).orElse(null),
+            fingerprint, plan, how);
         var planned = resumable.filter(l -> l.shards() == how.shard().count()).map(PartStore.Load::parts)
             .orElse(SharedLoad.assign(plan.parts(), how.shard().count()));
         var src = new PartitionedSource(session, plan.read());
@@ -89,11 +91,11 @@ final class PartitionedDryRun {
         String load = resumable.map(l -> "resumes the load begun by run " + l.startedBy())
             .orElse(current.filter(l -> !l.published()).isPresent() ? "gives up the unfinished load and starts a new one" : "a new load");
         String action = BronzeTable.inspect(db, target).isPresent() ? "replaced atomically" : "created";
-        print(plan, target, how, src, rows, load, action, Migrations.pending(warehouse.dataSource(), target.schema()));
+        print(plan, target, how, src, rows, load, schemaChange, action, Migrations.pending(warehouse.dataSource(), target.schema()));
     }
 
     private void print(PartitionedPlan plan, TableRef target, PartitionedLoad how, PartitionedSource src, List<Row> rows, String load,
-                       String action, List<String> pendingMigrations) {
+                       Optional<String> schemaChange, String action, List<String> pendingMigrations) {
         PrintWriter out = run.out();
         if (run.json()) {
             var map = new LinkedHashMap<String, Object>();
@@ -106,6 +108,7 @@ final class PartitionedDryRun {
             map.put("target", target.toString());
             map.put("layout", how.layout().label());
             map.put("load", load);
+            schemaChange.ifPresent(why -> map.put("schema_change", why));
             map.put("shard", how.shard().toString());
             map.put("parallelism", how.parallelism());
             map.put("pending_migrations", pendingMigrations);
@@ -128,6 +131,7 @@ final class PartitionedDryRun {
             out.println("  target      " + target + " on " + warehouse.settings().describe() + ", layout " + how.layout().label()
                 + ", would be " + action);
             out.println("  load        " + load + "; shard " + how.shard() + ", " + how.parallelism() + " workers");
+            schemaChange.ifPresent(why -> out.println("  schema      " + why));
             out.println("  migrations  " + (pendingMigrations.isEmpty() ? "none pending" : String.join(", ", pendingMigrations) + " would be applied first"));
             if (!rows.isEmpty()) {
                 out.println("  source SQL  " + src.copySql(rows.get(0).part()) + (rows.size() > 1 ? "  (and likewise for each part)" : ""));

@@ -19,6 +19,7 @@ import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.source.Part;
 import datakit.source.PartitionedSource;
+import datakit.source.SchemaFingerprint;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.source.Split;
@@ -96,7 +97,7 @@ public final class PartitionedExtract {
         var read = holder.plan(selection);
         rowSecurity = holder.rowSecurityNote(selection);
         var src = new PartitionedSource(holder, read);
-        var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon());
+        var plan = new PartitionedPlan(read, src.parts(split), snapshot, src.horizon(), SchemaFingerprint.read(holder, selection));
         run.info("planned %d parts of %s in %d ms, in the exported snapshot %s".formatted(plan.parts().size(), read.describe(),
             millisSince(started), snapshot));
         return plan;
@@ -214,6 +215,8 @@ public final class PartitionedExtract {
             details.put("copied", tally.getOrDefault(PartWorker.Result.COPIED, 0L));
             details.put("kept", tally.getOrDefault(PartWorker.Result.KEPT, 0L));
             details.put("resumed", tally.getOrDefault(PartWorker.Result.STAGED_BEFORE, 0L));
+            SharedLoad.schemaChange(load.publishedFingerprint(), load.publishedSourceSchema(), fingerprint, plan, how)
+                .ifPresent(why -> details.put("schema_change", why));
             if (how.shard().count() > 1) {
                 details.put("shard", how.shard().toString());
             }

@@ -3,6 +3,7 @@ package datakit.partitioned;
 import datakit.bronze.Layout;
 import datakit.source.Part;
 import datakit.source.ReadPlan;
+import datakit.source.SchemaFingerprint;
 import datakit.sql.TableRef;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -16,8 +17,10 @@ import java.util.List;
  *
  * @param snapshot the id of the exported snapshot ({@code pg_export_snapshot()})
  * @param horizon  its oldest running transaction id, kept with each part for the unchanged-part rule
+ * @param schema   what in the source's catalog decides the values read, in that snapshot: DDL can change them without
+ *                 writing a row, which the unchanged-part rule would not see
  */
-public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, long horizon) {
+public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, long horizon, SchemaFingerprint schema) {
 
     public PartitionedPlan {
         parts = List.copyOf(parts);
@@ -25,11 +28,11 @@ public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, 
 
     /**
      * What is read and how it lands, as a hash: loads with equal fingerprints make tables of the same
-     * shape from the same rows, so a part of one can be kept in the other.
+     * shape from the same rows (the source's schema included), so a part of one can be kept in the other.
      */
     String fingerprint(String source, Layout layout) {
         var text = new StringBuilder(source).append('\n').append(read.describe()).append('\n').append(layout.label()).append('\n')
-            .append(read.selection().where().orElse("")).append('\n');
+            .append(read.selection().where().orElse("")).append('\n').append("schema ").append(schema.hash()).append('\n');
         read.columns().forEach(c -> text.append(c.name()).append(' ').append(c.bronzeType()).append('\n'));
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.toString().getBytes(StandardCharsets.UTF_8)));

@@ -72,7 +72,8 @@ final class SharedLoad {
             runs.abandonStale(transaction, stream, run.runId());
         }
         Optional<PartStore.Load> current = store.load(transaction, stream);
-        String published = current.map(l -> l.published() ? l.fingerprint() : l.publishedFingerprint()).orElse("");
+        String published = current.map(PartStore.Load::bronzeFingerprint).orElse("");
+        String publishedSchema = current.map(PartStore.Load::bronzeSourceSchema).orElse(null);
         Joined joined;
         if (current.isPresent() && !current.get().published()) {
             PartStore.Load unfinished = current.get();
@@ -97,16 +98,18 @@ final class SharedLoad {
                 if (!alone) {
                     throw DatakitException.notReady(("Other processes are loading %s %s. Wait for them to finish, "
                         + "or stop them first.").formatted(stream, same ? "and --restart would discard their work"
-                        : "with another plan (other partitions, columns, filter or layout)"));
+                        : "with another plan (other partitions, columns, filter, layout or source schema)"));
                 }
+                boolean schemaChanged = unfinished.sourceSchema() != null && !unfinished.sourceSchema().equals(plan.schema().hash());
                 run.warn("giving up the unfinished load of " + stream + " begun by run " + unfinished.startedBy()
-                    + (same && otherSnapshot && !how.restart() ? ": block ranges read in its snapshot cannot be kept with ones read in this "
+                    + (schemaChanged ? ": the schema of " + plan.read().describe() + " changed at the source since it began"
+                    : same && otherSnapshot && !how.restart() ? ": block ranges read in its snapshot cannot be kept with ones read in this "
                     + "run's (updated rows move between blocks)" : ""));
                 unstage(transaction, unfinished.id(), name -> true);
-                joined = new Joined(newLoad(plan, how, fingerprint, published), false);
+                joined = new Joined(newLoad(plan, how, fingerprint, published, publishedSchema), false);
             }
         } else {
-            joined = new Joined(newLoad(plan, how, fingerprint, published), false);
+            joined = new Joined(newLoad(plan, how, fingerprint, published, publishedSchema), false);
         }
         store.saveLoad(transaction, stream, joined.load(), run.runId());
         return joined;
@@ -133,9 +136,32 @@ final class SharedLoad {
         return true;
     }
 
-    private PartStore.Load newLoad(PartitionedPlan plan, PartitionedLoad how, String fingerprint, String published) {
+    private PartStore.Load newLoad(PartitionedPlan plan, PartitionedLoad how, String fingerprint, String published, String publishedSchema) {
         return new PartStore.Load(UUID.randomUUID(), fingerprint, how.layout().label(), how.shard().count(),
-            assign(plan.parts(), how.shard().count()), false, published, run.runId());
+            assign(plan.parts(), how.shard().count()), false, published, run.runId(), plan.schema().hash(), publishedSchema);
+    }
+
+    /**
+     * Why no part of the load bronze holds can be kept, when the source's schema is why: DDL since that load changed what
+     * decides the values read ({@link datakit.source.SchemaFingerprint}), which rewrote no row, or rows the part check would
+     * also find. Empty when parts may be kept, with {@code --full}, or when only the read changed (columns, filter, layout).
+     * The run and its dry run say it alike.
+     *
+     * @param bronzeFingerprint   the fingerprint of the load bronze holds, "" if none
+     * @param bronzeSourceSchema  its source schema's hash, null if an earlier version made it
+     */
+    static Optional<String> schemaChange(String bronzeFingerprint, String bronzeSourceSchema, String fingerprint, PartitionedPlan plan,
+                                         PartitionedLoad how) {
+        if (!how.keepUnchanged() || bronzeFingerprint.isEmpty() || bronzeFingerprint.equals(fingerprint)) {
+            return Optional.empty();
+        }
+        String table = plan.read().describe();
+        if (bronzeSourceSchema == null) {
+            return Optional.of(("the last load of %s kept no fingerprint of the source's schema (an earlier version made it): parts "
+                + "copied again, once").formatted(table));
+        }
+        return bronzeSourceSchema.equals(plan.schema().hash()) ? Optional.empty()
+            : Optional.of("schema of %s changed at the source since the last load: parts copied again".formatted(table));
     }
 
     /**
