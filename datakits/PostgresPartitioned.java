@@ -25,7 +25,7 @@ class PostgresPartitioned extends DatakitCommand {
     @Mixin WarehouseOptions warehouse;    // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
     @Mixin SelectionOptions selection;    // --table, --columns, --where
     @Mixin PartitionOptions partitions;   // --from/--to, --chunks, --parallelism, --layout, --full, --shard
-    @Mixin BronzeOptions bronze;          // --target-schema, --target-table
+    @Mixin BronzeOptions bronze;          // --target-schema, --target-table, --on-schema-change
 
     @Override
     protected void run(Datakit kit) {
@@ -36,7 +36,7 @@ class PostgresPartitioned extends DatakitCommand {
         var plan = extract.plan(selection.selection(), partitions.split());
         // 3. Copy the parts in parallel, each committed with its checkpoint; publish them atomically once
         //    all are in. With --dry-run, list the parts and what would happen to each; write nothing.
-        extract.load(plan, bronze.target(plan.read()), bronze.mode(WriteMode.REPLACE), partitions.load());
+        extract.load(plan, bronze.target(plan.read()), bronze.mode(WriteMode.REPLACE), bronze.onSchemaChange(), partitions.load());
     }
 
     public static void main(String... args) {

@@ -80,6 +80,9 @@ class ExtractModesIT {
             + "--on-schema-change fail stops the stream before anything is written.");
         assertThat(warehouse.count("bronze.orders")).isEqualTo(2000);
 
+        assertThat(extract("--table", "sales.orders", "--mode", "append", "--dry-run").out())
+            .contains("  schema      widened total from numeric(10,2) to numeric(12,4) in place",
+                "  would run   ALTER TABLE \"bronze\".\"orders\" ALTER COLUMN \"total\" TYPE numeric(12,4)");
         var widened = extract("--table", "sales.orders", "--mode", "append");
         assertThat(widened.exitCode()).as(widened.toString()).isZero();
         assertThat(widened.err()).contains("WARNING: bronze.orders: widened total from numeric(10,2) to numeric(12,4) in place");

@@ -159,4 +159,40 @@ class PartitionedSchemaChangeIT {
         assertThat(other.err()).contains("giving up the unfinished load of bronze.halfway",
             "the schema of sales.halfway changed at the source since it began");
     }
+
+    @Test
+    void aDroppedColumnIsKeptNullAWideningAndARetypeAreFollowedAndFailStopsBeforeWriting() {
+        createOrders("evolving");
+        loaded("evolving");
+        db.source().execute("ALTER TABLE sales.evolving ADD COLUMN channel text DEFAULT 'web'");
+        var refused = partitioned("evolving", "--on-schema-change", "fail");
+        Datakits.assertFailsWithOneLine(refused, 3, "The columns of sales.evolving changed: channel is new (text); "
+            + "--on-schema-change fail stops the stream before anything is written.");
+        db.source().execute("ALTER TABLE sales.evolving DROP COLUMN note, ALTER COLUMN qty TYPE bigint, ALTER COLUMN id TYPE text");
+        var dry = partitioned("evolving", "--dry-run");
+        assertThat(dry.out()).as(dry.toString()).contains("  schema      bronze.evolving: widened qty from integer to bigint in place",
+            "  schema      bronze.evolving: note is no longer in the source (dropped or renamed): kept");
+
+        var run = partitioned("evolving", "--json");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.err()).contains("WARNING: bronze.evolving: note is no longer in the source (dropped or renamed): kept",
+            "WARNING: bronze.evolving: widened qty from integer to bigint in place", "WARNING: bronze.evolving: rebuilt id as text (was integer)",
+            "WARNING: bronze.evolving: added channel (text)");
+        assertThat(db.warehouse().rows("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+            + "'bronze.evolving'::regclass AND attnum > 0 AND attname NOT LIKE '\\_bronze%' ORDER BY attnum")).containsExactly(
+            List.of("id", "text"), List.of("day", "date"), List.of("status", "text"), List.of("qty", "bigint"), List.of("note", "text"),
+            List.of("channel", "text"));
+        assertThat(db.warehouse().value("SELECT count(*) FROM bronze.evolving WHERE note IS NULL")).isEqualTo("9");
+        assertThat(db.warehouse().rows("SELECT id, day::text, status, qty::text, channel FROM bronze.evolving ORDER BY id"))
+            .isEqualTo(db.source().rows("SELECT id, day::text, status::text, qty::text, channel FROM sales.evolving ORDER BY id"));
+        assertThat(db.warehouse().rows("SELECT column_name, change FROM bronze.schema_changes WHERE stream = 'bronze.evolving' "
+            + "ORDER BY change_id")).containsExactlyInAnyOrder(List.of("id", "retyped"), List.of("qty", "widened"),
+            List.of("channel", "added"), List.of("note", "dropped"));
+
+        var again = partitioned("evolving", "--json");
+        assertThat(again.out()).as(again.toString()).contains("\"kept\":3");
+        assertThat(again.err()).doesNotContain("WARNING: bronze.evolving:");
+        assertThat(db.warehouse().value("SELECT count(*) FROM bronze.evolving WHERE note IS NULL")).isEqualTo("9");
+    }
 }

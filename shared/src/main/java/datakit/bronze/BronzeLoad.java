@@ -302,15 +302,9 @@ public final class BronzeLoad {
     private String columnDefinitions(boolean withMetadata, String separator) {
         var types = new LinkedHashMap<String, String>();
         if (!loadsIntoExisting()) {
-            Set<String> kept = evolution.changes().stream().filter(c -> c.kind() == SchemaChange.Kind.DROPPED).map(SchemaChange::column)
-                .collect(Collectors.toSet());
-            // A landed column's type is the landing's (put below, keeping this position).
-            existing.ifPresent(old -> old.columns().forEach((c, type) -> {
-                if (kept.contains(c) || landing.names().contains(c)) {
-                    types.put(c, type);
-                }
-            }));
+            types.putAll(evolution.rebuiltColumns(existing.map(BronzeTable::columns), landing));
         }
+        // The staging table takes every landed column (freeze drops what it does not load once they are in), declared JSON as text.
         landing.columns().forEach(c -> types.put(c.name(),
             withMetadata || !landing.checks().jsonText().contains(c.name()) ? c.bronzeType() : "text"));
         var definitions = types.entrySet().stream().map(c -> Sql.quote(c.getKey()) + " " + c.getValue()).collect(Collectors.toList());

@@ -4,12 +4,14 @@ import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 
 /**
@@ -30,16 +32,55 @@ public final class BronzeParts {
     private final TableRef target;
     private final Layout layout;
     private final BronzeMetadata metadata;
+    private final SchemaPolicy onSchemaChange;
+    /** Each bronze table's evolution, worked out once: the tables do not change until the load is published. */
+    private final Map<TableRef, Evolved> evolutions = new HashMap<>();
+    private final List<Recorded> recorded = new ArrayList<>();
+
+    /** A bronze table's columns before the load, and how the load's columns meet them. */
+    private record Evolved(Optional<Map<String, String>> old, SchemaEvolution evolution) {
+    }
+
+    /** The schema changes a publish recorded for one bronze table. */
+    public record Recorded(TableRef table, List<SchemaChange> changes) {
+    }
 
     /** A part's table, and where it lives once published. */
     public record Placed(String part, TableRef table, TableRef home) {
     }
 
-    public BronzeParts(Landing landing, TableRef target, Layout layout, BronzeMetadata metadata) {
+    public BronzeParts(Landing landing, TableRef target, Layout layout, BronzeMetadata metadata, SchemaPolicy onSchemaChange) {
         this.landing = landing;
         this.target = target;
         this.layout = layout;
         this.metadata = metadata;
+        this.onSchemaChange = onSchemaChange;
+    }
+
+    /**
+     * The bronze table whose columns a part's follow: the one table (single layout), or the part's own (mirror), which
+     * keeps the columns the source no longer has, as a replace does ({@link SchemaEvolution}).
+     */
+    private TableRef bronzeTableOf(TableRef sourceTable) {
+        return layout == Layout.SINGLE ? target : target.withTable(sourceTable.table());
+    }
+
+    private Evolved evolved(DSLContext db, TableRef bronzeTable) {
+        return evolutions.computeIfAbsent(bronzeTable, t -> {
+            Optional<Map<String, String>> old = BronzeTable.inspect(db, t).map(BronzeTable::columns);
+            return new Evolved(old, SchemaEvolution.of(old, landing, WriteMode.REPLACE, onSchemaChange));
+        });
+    }
+
+    /** The source columns of a part's table, name to type: the bronze table's rebuilt from the landing. */
+    private Map<String, String> columnsOf(DSLContext db, TableRef bronzeTable) {
+        Evolved evolved = evolved(db, bronzeTable);
+        return evolved.evolution().rebuiltColumns(evolved.old(), landing);
+    }
+
+    /** The schema changes the publish recorded (those new for each stream), for the run to say. */
+    public List<Recorded> recorded() {
+        return List.copyOf(recorded);
     }
 
     /** The table the part numbered {@code index} of load {@code load} is copied into. */
@@ -61,6 +102,9 @@ public final class BronzeParts {
     public void checkTargets(DSLContext db, List<TableRef> sourceTables) {
         BronzeLoad.checkNames(landing, target);
         BronzeTable.inspect(db, target).ifPresent(t -> t.requireBronze().requireNoDependents());
+        if (layout == Layout.SINGLE) {
+            evolved(db, target);
+        }
         if (layout == Layout.MIRROR) {
             var seen = new HashSet<String>();
             for (TableRef sourceTable : sourceTables) {
@@ -69,18 +113,33 @@ public final class BronzeParts {
                     + "tables after them. Use --layout single.", landing.origin(), TableRef.display(home.table()));
                 BronzeLoad.checkNames(landing, home);
                 BronzeTable.inspect(db, home).ifPresent(t -> t.requireBronze().requireNoDependents());
+                evolved(db, home);
             }
         }
     }
 
-    /** Creates the part's table in the caller's transaction and returns the COPY that fills it. */
-    public String create(DSLContext db, TableRef table) {
-        db.execute("CREATE TABLE " + table.sql() + " (" + landing.definitions() + ")");
+    /**
+     * Creates the table of a part of {@code sourceTable} in the caller's transaction and returns the COPY that fills it: the
+     * bronze table's columns as the load rebuilds them, and every landed column (the COPY sends them all).
+     */
+    public String create(DSLContext db, TableRef table, TableRef sourceTable) {
+        var columns = new LinkedHashMap<>(columnsOf(db, bronzeTableOf(sourceTable)));
+        landing.columns().forEach(c -> columns.putIfAbsent(c.name(), c.bronzeType()));
+        db.execute("CREATE TABLE " + table.sql() + " (" + columns.entrySet().stream().map(c -> Sql.quote(c.getKey()) + " " + c.getValue())
+            .collect(Collectors.joining(", ")) + ")");
         return landing.copyInto(table);
     }
 
-    /** After the COPY: the partition column, checked in the single layout, and the metadata columns of this run. */
-    public void finish(DSLContext db, TableRef table, String part) {
+    /**
+     * After the COPY: the columns {@code --on-schema-change freeze} does not load dropped again, the partition column,
+     * checked in the single layout, and the metadata columns of this run.
+     */
+    public void finish(DSLContext db, TableRef table, String part, TableRef sourceTable) {
+        for (SchemaChange ignored : evolved(db, bronzeTableOf(sourceTable)).evolution().changes()) {
+            if (ignored.kind() == SchemaChange.Kind.IGNORED) {
+                db.execute("ALTER TABLE " + table.sql() + " DROP COLUMN " + Sql.quote(ignored.column()));
+            }
+        }
         String column = Sql.quote(BronzeMetadata.PARTITION.name());
         db.execute("ALTER TABLE " + table.sql() + " ADD COLUMN " + column + " " + BronzeMetadata.PARTITION.type() + " NOT NULL DEFAULT "
             + Sql.literal(part) + (layout == Layout.SINGLE ? " CONSTRAINT " + PART_CHECK + " CHECK (" + column + " = " + Sql.literal(part) + ")" : ""));
@@ -111,6 +170,7 @@ public final class BronzeParts {
         var homes = new LinkedHashMap<String, TableRef>();
         loaded.forEach(p -> homes.put(p.part(), p.home()));
         kept.forEach(p -> homes.put(p.part(), p.home()));
+        record(db, layout == Layout.SINGLE ? List.of(target) : loaded.stream().map(Placed::home).distinct().toList());
         List<TableRef> obsolete = previous.stream().filter(t -> !homes.containsValue(t)).toList();
         if (layout == Layout.SINGLE) {
             publishSingle(db, load, loaded, kept, obsolete);
@@ -123,7 +183,7 @@ public final class BronzeParts {
     private void publishSingle(DSLContext db, UUID load, List<Placed> loaded, List<Placed> kept, List<TableRef> obsolete) {
         TableRef staging = target.withTable("_bronze_staging_" + load.toString().substring(0, 8));
         var columns = new ArrayList<String>();
-        landing.columns().forEach(c -> columns.add(Sql.quote(c.name()) + " " + c.bronzeType()));
+        columnsOf(db, target).forEach((name, type) -> columns.add(Sql.quote(name) + " " + type));
         columns.add(Sql.quote(BronzeMetadata.PARTITION.name()) + " " + BronzeMetadata.PARTITION.type() + " NOT NULL");
         metadata.columns().forEach(c -> columns.add(Sql.quote(c.name()) + " " + c.type()));
         db.execute("CREATE TABLE " + staging.sql() + " (" + String.join(", ", columns) + ") PARTITION BY LIST ("
@@ -142,6 +202,27 @@ public final class BronzeParts {
             dropObsolete(db, obsolete);
             db.execute("ALTER TABLE " + staging.sql() + " RENAME TO " + Sql.quote(target.table()));
         });
+    }
+
+    /** The schema changes publishing would make, per bronze table that exists: for the dry run. */
+    public List<Recorded> planned(DSLContext db) {
+        return evolutions.entrySet().stream().filter(e -> e.getValue().old().isPresent() && !e.getValue().evolution().changes().isEmpty())
+            .map(e -> new Recorded(e.getKey(), e.getValue().evolution().changes())).toList();
+    }
+
+    /** Records the schema changes of the bronze tables the load replaces, in the publish's transaction. */
+    private void record(DSLContext db, List<TableRef> tables) {
+        var landed = landing.columns();
+        for (TableRef table : tables) {
+            Evolved evolved = evolved(db, table);
+            if (evolved.old().isPresent()) {
+                List<SchemaChange> changes = new SchemaChangeLog(db, table, landing.sourceTable().map(TableRef::toString), metadata.runId())
+                    .record(evolved.evolution().changes(), landed.stream().filter(c -> evolved.evolution().landsIn().containsKey(c.name())).toList());
+                if (!changes.isEmpty()) {
+                    recorded.add(new Recorded(table, changes));
+                }
+            }
+        }
     }
 
     private static void attach(DSLContext db, TableRef parent, Placed part) {

@@ -108,6 +108,24 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
         return landing.names().stream().anyMatch(c -> bronzeColumn.startsWith(c + "__v_"));
     }
 
+    /**
+     * The source columns of a table rebuilt from {@code landing} in place of one with the {@code old} columns (a replace,
+     * a partitioned load), name to type: the old table's in their order (a column the source no longer has is kept, NULL),
+     * then the landing's new ones; those {@code freeze} does not load are left out.
+     */
+    public Map<String, String> rebuiltColumns(Optional<Map<String, String>> old, Landing landing) {
+        var columns = new LinkedHashMap<String, String>();
+        var kept = changes.stream().filter(c -> c.kind() == SchemaChange.Kind.DROPPED).map(SchemaChange::column).toList();
+        // A landed column takes the landing's type (put below, keeping this position).
+        old.ifPresent(o -> o.forEach((c, type) -> {
+            if (kept.contains(c) || landsIn.containsKey(c)) {
+                columns.put(c, type);
+            }
+        }));
+        landing.columns().stream().filter(c -> landsIn.containsKey(c.name())).forEach(c -> columns.put(c.name(), c.bronzeType()));
+        return columns;
+    }
+
     /** The changes that need the table altered: all but dropped and ignored columns, which need nothing. */
     public List<SchemaChange> alterations() {
         return changes.stream().filter(c -> c.kind() != SchemaChange.Kind.DROPPED && c.kind() != SchemaChange.Kind.IGNORED).toList();

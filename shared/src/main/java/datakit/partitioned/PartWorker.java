@@ -144,8 +144,8 @@ final class PartWorker implements Callable<List<PartWorker.Outcome>> {
             return new Outcome(part.name(), Result.KEPT, kept.get().rows(), 0);
         }
         TableRef table = bronze.partTable(load.id(), task.planned().index());
-        CopyPipe.Result copied = copy(connection, part, bronze.create(db, table));
-        bronze.finish(db, table, part.name());
+        CopyPipe.Result copied = copy(connection, part, bronze.create(db, table, part.relation()));
+        bronze.finish(db, table, part.name(), part.relation());
         var copy = new PartStore.Copy(table.schema(), table.table(), part.oid(), part.bounds(), copied.rows(), copied.bytes(),
             plan.horizon(), run.runId());
         store.savePart(connection, stream, part.name(), new PartStore.PartRecord(record.published(),

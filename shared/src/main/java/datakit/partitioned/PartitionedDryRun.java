@@ -91,11 +91,12 @@ final class PartitionedDryRun {
         String load = resumable.map(l -> "resumes the load begun by run " + l.startedBy())
             .orElse(current.filter(l -> !l.published()).isPresent() ? "gives up the unfinished load and starts a new one" : "a new load");
         String action = BronzeTable.inspect(db, target).isPresent() ? "replaced atomically" : "created";
-        print(plan, target, how, src, rows, load, schemaChange, action, Migrations.pending(warehouse.dataSource(), target.schema()));
+        print(plan, target, how, src, rows, load, schemaChange, bronze.planned(db), action,
+            Migrations.pending(warehouse.dataSource(), target.schema()));
     }
 
     private void print(PartitionedPlan plan, TableRef target, PartitionedLoad how, PartitionedSource src, List<Row> rows, String load,
-                       Optional<String> schemaChange, String action, List<String> pendingMigrations) {
+                       Optional<String> schemaChange, List<BronzeParts.Recorded> columnChanges, String action, List<String> pendingMigrations) {
         PrintWriter out = run.out();
         if (run.json()) {
             var map = new LinkedHashMap<String, Object>();
@@ -109,6 +110,11 @@ final class PartitionedDryRun {
             map.put("layout", how.layout().label());
             map.put("load", load);
             schemaChange.ifPresent(why -> map.put("schema_change", why));
+            map.put("schema_changes", columnChanges.stream().flatMap(r -> r.changes().stream().map(c -> {
+                var change = new LinkedHashMap<String, Object>(Map.of("table", r.table().toString()));
+                change.putAll(c.toDetails());
+                return change;
+            })).toList());
             map.put("shard", how.shard().toString());
             map.put("parallelism", how.parallelism());
             map.put("pending_migrations", pendingMigrations);
@@ -132,6 +138,7 @@ final class PartitionedDryRun {
                 + ", would be " + action);
             out.println("  load        " + load + "; shard " + how.shard() + ", " + how.parallelism() + " workers");
             schemaChange.ifPresent(why -> out.println("  schema      " + why));
+            columnChanges.forEach(r -> r.changes().forEach(c -> out.println("  schema      " + r.table() + ": " + c.describe())));
             out.println("  migrations  " + (pendingMigrations.isEmpty() ? "none pending" : String.join(", ", pendingMigrations) + " would be applied first"));
             if (!rows.isEmpty()) {
                 out.println("  source SQL  " + src.copySql(rows.get(0).part()) + (rows.size() > 1 ? "  (and likewise for each part)" : ""));

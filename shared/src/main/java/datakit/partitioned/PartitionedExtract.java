@@ -4,6 +4,7 @@ import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeParts;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.checkpoint.PartStore;
 import datakit.db.Database;
@@ -54,6 +55,8 @@ public final class PartitionedExtract {
     private final Database source;
     private final Database warehouse;
     private SourceSession holder;
+    /** What the load does when the source's columns changed (--on-schema-change), as {@link #load} was given it. */
+    private SchemaPolicy onSchemaChange = SchemaPolicy.EVOLVE;
     /** What {@link #plan} was asked for, to plan again in a new snapshot. */
     private Selection selection;
     private Split split;
@@ -104,9 +107,10 @@ public final class PartitionedExtract {
     }
 
     /** Loads every part into bronze and publishes them; with {@code --dry-run}, prints the plan instead. */
-    public void load(PartitionedPlan plan, TableRef target, WriteMode mode, PartitionedLoad how) {
+    public void load(PartitionedPlan plan, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange, PartitionedLoad how) {
         DatakitException.check(mode == WriteMode.REPLACE, "%s replaces the bronze table with a complete copy (--mode replace); load "
             + "changes with postgres-incremental.", run.datakit());
+        this.onSchemaChange = onSchemaChange;
         try {
             if (run.dryRun()) {
                 new PartitionedDryRun(run, source, warehouse, holder).print(plan, target, how, bronze(plan, target, how),
@@ -171,7 +175,7 @@ public final class PartitionedExtract {
     private BronzeParts bronze(PartitionedPlan plan, TableRef target, PartitionedLoad how) {
         var metadata = BronzeMetadata.of(run.runId(), source.settings().describe(), plan.read().table().map(TableRef::schema),
             plan.read().table().map(TableRef::table), EXTRACTION_TYPE);
-        return new BronzeParts(Landings.of(plan.read()), target, how.layout(), metadata);
+        return new BronzeParts(Landings.of(plan.read()), target, how.layout(), metadata, onSchemaChange);
     }
 
     /**

@@ -9,6 +9,7 @@ import datakit.bronze.WriteMode;
 import datakit.checkpoint.PartStore;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
+import datakit.run.SchemaChangeNotes;
 import datakit.source.Part;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
@@ -275,6 +276,9 @@ final class SharedLoad {
             return ending;
         }
         publish(transaction, plan, load, records, bronze);
+        var schemaChanges = new SchemaChangeNotes(run, WriteMode.REPLACE);
+        bronze.recorded().forEach(r -> schemaChanges.said(r.table(), r.changes()));
+        schemaChanges.addTo(details);
         var ending = new Ending(Outcome.PUBLISHED, List.of(), rows).describeIn(details);
         runs.succeedInParts(transaction, run.runId(), details);
         return ending;

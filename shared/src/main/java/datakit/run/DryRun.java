@@ -1,6 +1,7 @@
 package datakit.run;
 
 import datakit.bronze.BronzeLoad;
+import datakit.bronze.SchemaChange;
 import datakit.bronze.WriteMode;
 import datakit.config.ConnectionSettings;
 import datakit.report.RunContext;
@@ -37,7 +38,8 @@ public final class DryRun {
             : mode == WriteMode.REPLACE ? "replaced atomically" : "appended to";
         List<String> typeNotes = plan.columns().stream()
             .flatMap(c -> c.note().map(n -> TableRef.display(c.name()) + ": " + n).stream()).toList();
-        List<String> changes = load.schemaChanges();
+        List<SchemaChange> changes = load.evolution().changes();
+        List<String> statements = load.schemaChanges();
         PrintWriter out = run.out();
         if (run.json()) {
             var map = new LinkedHashMap<String, Object>();
@@ -54,7 +56,8 @@ public final class DryRun {
             map.put("write_mode", mode.label());
             map.put("target_exists", load.existing().isPresent());
             map.put("target_ddl", load.tableDefinition());
-            map.put("schema_changes", changes);
+            map.put("schema_changes", changes.stream().map(SchemaChange::toDetails).toList());
+            map.put("schema_statements", statements);
             map.put("pending_migrations", pendingMigrations);
             out.println(RunSummary.toJson(map));
         } else {
@@ -67,7 +70,8 @@ public final class DryRun {
             out.println("  target      " + target + " on " + warehouse.describe() + ", would be " + action + " (" + mode.label() + ")");
             out.println("  migrations  " + (pendingMigrations.isEmpty() ? "none pending" : String.join(", ", pendingMigrations) + " would be applied first"));
             typeNotes.forEach(n -> out.println("  type        " + n));
-            changes.forEach(s -> out.println("  new column  " + s));
+            changes.forEach(c -> out.println("  schema      " + c.describe()));
+            statements.forEach(s -> out.println("  would run   " + s));
             out.println("  target DDL");
             load.tableDefinition().lines().forEach(l -> out.println("    " + l));
         }
