@@ -2,7 +2,9 @@ package datakit.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -59,13 +61,22 @@ class ReadFilterTest {
     @Test
     void aCheckpointKeepsTheColumnsItsRunReadAndAnOldOneTakesThemFromItsFilter() {
         var cursor = new CursorCheckpoint("updated_at", "date", List.of("id"), Optional.of(new Position("2026-01-01", List.of("7"))),
-            "all rows; every column", List.of("id", "note", "updated_at"));
-        var xmin = new XminCheckpoint("900:900:", Optional.of(XidRanges.NONE), "all rows; every column", List.of("id", "body"));
+            "all rows; every column", Map.of("id", "h1", "note", "", "updated_at", "h3"));
+        var xmin = new XminCheckpoint("900:900:", Optional.of(XidRanges.NONE), "all rows; every column", ordered("id", "h1", "body", "h2"));
 
         assertThat(CheckpointStore.read(CheckpointStore.write(cursor))).isEqualTo(cursor);
         assertThat(CheckpointStore.read(CheckpointStore.write(xmin))).isEqualTo(xmin);
-        assertThat(CheckpointStore.write(xmin)).contains("\"columns\":[\"id\",\"body\"]");
+        assertThat(CheckpointStore.write(xmin)).contains("\"columns\":{\"id\":\"h1\",\"body\":\"h2\"}");
         assertThat(CheckpointStore.read("{\"mode\": \"xmin\", \"snapshot\": \"10:20:\", \"seen\": [], \"filter\": \"all rows; columns id,body\"}")
-            .columnsRead()).containsExactly("id", "body");
+            .columnsRead()).containsExactly(Map.entry("id", ""), Map.entry("body", ""));
+    }
+
+    /** Columns with their schema hashes, in the order given. */
+    private static Map<String, String> ordered(String... nameThenHash) {
+        var columns = new LinkedHashMap<String, String>();
+        for (int i = 0; i < nameThenHash.length; i += 2) {
+            columns.put(nameThenHash[i], nameThenHash[i + 1]);
+        }
+        return columns;
     }
 }

@@ -185,6 +185,37 @@ class IncrementalSchemaChangeIT {
             List.of("id", "widened"), List.of("status", "widened"), List.of("total", "widened"), List.of("updated_at", "widened"));
     }
 
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(value = Loads.class, names = {"MERGE_CURSOR", "XMIN", "APPEND_CURSOR"})
+    void valuesDdlChangedWithoutWritingRowsAreRefreshedInAMergeTableAndSaidInAnAppendOne(Loads stream) {
+        var db = SourceAndWarehouse.create("schema_values", """
+            CREATE SCHEMA shop;
+            CREATE TYPE shop.state AS ENUM ('new', 'shipped');
+            CREATE TABLE shop.orders (id int PRIMARY KEY, status shop.state, payload jsonb, updated_at timestamptz NOT NULL, note text);
+            INSERT INTO shop.orders SELECT g, 'shipped', '{}', timestamptz '2026-01-01' + g * interval '1 minute', 'n' || g
+            FROM generate_series(1, 3) g;
+            """);
+        ok(db, stream);
+        db.source().execute("ALTER TYPE shop.state RENAME VALUE 'shipped' TO 'sent'",
+            "ALTER TABLE shop.orders DROP COLUMN note", "ALTER TABLE shop.orders ADD COLUMN note text DEFAULT 'none'");
+
+        var after = ok(db, stream, "--json");
+
+        String current = "SELECT id, status::text, note FROM %s ORDER BY id";
+        if (stream == Loads.APPEND_CURSOR) {
+            assertThat(after.err()).contains("WARNING: the values of status, note in shop.orders changed at the source without rows "
+                + "being written");
+            assertThat(db.warehouse().rows(current.formatted("bronze.orders"))).as("the history keeps the versions it has")
+                .containsExactly(List.of("1", "shipped", "n1"), List.of("2", "shipped", "n2"), List.of("3", "shipped", "n3"));
+        } else {
+            assertThat(db.warehouse().rows(current.formatted("bronze.orders"))).isEqualTo(db.source().rows(current.formatted("shop.orders")))
+                .contains(List.of("1", "sent", "none"));
+        }
+        assertThat(after.out()).contains("\"values_changed_without_writes\":[\"status\",\"note\"]");
+        var again = ok(db, stream, "--json");
+        assertThat(again.out()).as("refreshed once").doesNotContain("values_changed_without_writes");
+    }
+
     @Test
     void aCheckpointWrittenBeforeTheUpgradeListingEveryColumnFitsARunWithoutColumnsAndIsRewritten() {
         var db = SourceAndWarehouse.create("schema_old", TABLE);

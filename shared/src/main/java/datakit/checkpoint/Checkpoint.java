@@ -1,13 +1,13 @@
 package datakit.checkpoint;
 
-import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
  * Where an incremental stream resumes. Each kind remembers what it was taken with ({@code filter}: the
  * stream's --where and --columns, see {@link ReadFilter}), so a checkpoint taken for other rows is noticed,
- * not reused; the source columns its run read ({@code columnsRead}), so the next run can say which ones the
- * source no longer has; and where the source stood when it was read ({@code source}), so a source behind it
+ * not reused; the source columns its run read, each with its schema hash ({@code columnsRead}, see
+ * {@code source.SchemaFingerprint}), so the next run can find values DDL changed without writing rows; and where the source stood when it was read ({@code source}), so a source behind it
  * is noticed too.
  */
 public sealed interface Checkpoint permits CursorCheckpoint, XminCheckpoint {
@@ -15,8 +15,11 @@ public sealed interface Checkpoint permits CursorCheckpoint, XminCheckpoint {
     /** The --where and --columns the checkpoint was taken with, as {@link ReadFilter#text()} wrote it (or its older form). */
     String filter();
 
-    /** The source columns the run that wrote it read; empty in checkpoints older than column lists and filters. */
-    List<String> columnsRead();
+    /**
+     * The source columns the run that wrote it read, each with the hash of what decides its values ("" where not known: in
+     * checkpoints older than these hashes); empty in checkpoints older than column lists and filters.
+     */
+    Map<String, String> columnsRead();
 
     /**
      * The source's cluster and WAL position when the run that wrote the checkpoint read it; empty when the source would not

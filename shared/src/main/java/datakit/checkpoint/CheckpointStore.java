@@ -9,6 +9,7 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -87,7 +88,8 @@ public final class CheckpointStore {
         }
         checkpoint.source().ifPresent(p -> node.putObject("source").put("system_identifier", p.systemIdentifier()).put("lsn", p.lsn()));
         node.put("filter", checkpoint.filter());
-        checkpoint.columnsRead().forEach(node.putArray("columns")::add);
+        ObjectNode columns = node.putObject("columns");
+        checkpoint.columnsRead().forEach(columns::put);
         return node.toString();
     }
 
@@ -96,7 +98,13 @@ public final class CheckpointStore {
             JsonNode node = JSON.readTree(json);
             String filter = node.path("filter").asText("");
             // Checkpoints written before the list of columns read have them in their filter.
-            List<String> columns = node.has("columns") ? strings(node.get("columns")) : ReadFilter.columnsListed(filter);
+            // Checkpoints written before schema hashes list the columns' names only.
+            var columns = new LinkedHashMap<String, String>();
+            if (node.path("columns").isObject()) {
+                node.get("columns").properties().forEach(c -> columns.put(c.getKey(), c.getValue().asText()));
+            } else {
+                (node.has("columns") ? strings(node.get("columns")) : ReadFilter.columnsListed(filter)).forEach(c -> columns.put(c, ""));
+            }
             // Checkpoints written before source positions were kept have none.
             JsonNode at = node.path("source");
             Optional<SourcePosition> source = at.isObject()

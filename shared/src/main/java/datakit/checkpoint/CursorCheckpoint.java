@@ -1,6 +1,9 @@
 package datakit.checkpoint;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -13,16 +16,16 @@ import java.util.Optional;
  * @param last       the last row read, if any
  */
 public record CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter,
-                               List<String> columnsRead, Optional<SourcePosition> source) implements Checkpoint {
+                               Map<String, String> columnsRead, Optional<SourcePosition> source) implements Checkpoint {
 
     public CursorCheckpoint {
         keyColumns = List.copyOf(keyColumns);
-        columnsRead = List.copyOf(columnsRead);
+        columnsRead = Collections.unmodifiableMap(new LinkedHashMap<>(columnsRead));
     }
 
     /** A checkpoint whose source position is not known. */
     public CursorCheckpoint(String column, String type, List<String> keyColumns, Optional<Position> last, String filter,
-                            List<String> columnsRead) {
+                            Map<String, String> columnsRead) {
         this(column, type, keyColumns, last, filter, columnsRead, Optional.empty());
     }
 
@@ -32,7 +35,7 @@ public record CursorCheckpoint(String column, String type, List<String> keyColum
     }
 
     /** The same position, taken for what a run reads now: a stored filter of the old form is written anew. */
-    public CursorCheckpoint reading(String filter, List<String> columnsRead) {
+    public CursorCheckpoint reading(String filter, Map<String, String> columnsRead) {
         return new CursorCheckpoint(column, type, keyColumns, last, filter, columnsRead, source);
     }
 

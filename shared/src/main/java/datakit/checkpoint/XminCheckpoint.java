@@ -1,6 +1,9 @@
 package datakit.checkpoint;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -15,16 +18,16 @@ import java.util.Optional;
  * lists subtransactions, whose rows carry ids of their own. Checkpoints written without {@code seen}
  * still follow the snapshot's list. The ids are kept as ranges of consecutive ids ({@link XidRanges}).
  */
-public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, List<String> columnsRead,
+public record XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, Map<String, String> columnsRead,
                              Optional<SourcePosition> source) implements Checkpoint {
     private static final int RANGES_DESCRIBED = 3;
 
     public XminCheckpoint {
-        columnsRead = List.copyOf(columnsRead);
+        columnsRead = Collections.unmodifiableMap(new LinkedHashMap<>(columnsRead));
     }
 
     /** A checkpoint whose source position is not known. */
-    public XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, List<String> columnsRead) {
+    public XminCheckpoint(String snapshot, Optional<XidRanges> seen, String filter, Map<String, String> columnsRead) {
         this(snapshot, seen, filter, columnsRead, Optional.empty());
     }
 

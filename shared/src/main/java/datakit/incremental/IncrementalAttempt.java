@@ -49,6 +49,8 @@ final class IncrementalAttempt {
     private final TableRef target;
     private final WriteMode mode;
     private final SchemaPolicy onSchemaChange;
+    /** Columns whose values DDL changed without writing rows since the stored checkpoint, until the run refreshes them. */
+    private List<String> valuesChanged = List.of();
     private final RunLog runs;
     private final RunTotals totals;
     private final String stream;
@@ -137,6 +139,7 @@ final class IncrementalAttempt {
         }
         // A refresh in append mode keeps the history and appends a complete copy.
         Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
+        valuesChanged = from.map(src::valuesChangedSince).orElse(List.of());
         Optional<String> behind = from.isEmpty() ? Optional.empty() : CheckpointCheck.behind(from, session.progress(), src);
         if (behind.isPresent()) {
             String said = behind.get() + CheckpointCheck.BEHIND_OUTCOME;
@@ -162,9 +165,9 @@ final class IncrementalAttempt {
      */
     private Checkpoint loadPastCursor(Optional<Checkpoint> from, Optional<Checkpoint> stored) throws SQLException {
         // A stored checkpoint is taken on for what this run reads (its filter in the present form, the columns read now).
-        CursorCheckpoint start = from.map(c -> ((CursorCheckpoint) c).reading(src.filter().text(), src.columns()))
+        CursorCheckpoint start = from.map(c -> ((CursorCheckpoint) c).reading(src.filter().text(), src.columnSchema()))
             .orElseGet(() -> new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
-                Optional.empty(), src.filter().text(), src.columns()))
+                Optional.empty(), src.filter().text(), src.columnSchema()))
             .readAt(readAt);
         Optional<Position> last = start.last();
         ReadStart readStart = ReadStart.of(increment, src, Optional.of(start));
@@ -172,7 +175,10 @@ final class IncrementalAttempt {
         String readAfter = readStart.describe();
         Optional<Position> high = src.highest(lower);
         if (high.isEmpty()) {
-            if (!stored.equals(Optional.of(start))) {
+            if (!valuesChanged.isEmpty()) {
+                // No row to load, but values to refresh: a part that reads nothing does it, with the checkpoint.
+                loadPart(src.read(List.of("false")), readAfter, () -> store.advance(connection, stream, stored, start, run.runId()));
+            } else if (!stored.equals(Optional.of(start))) {
                 // Remember that the stream started, so a later run can tell a lost checkpoint from a first run, and where the
                 // source stood, so a later run can tell a source behind this one.
                 locked.inTransaction(() -> store.advance(connection, stream, stored, start, run.runId()));
@@ -229,11 +235,12 @@ final class IncrementalAttempt {
             var loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
-                backfill(loading);
+                backfillAdded(loading);
                 locked.commitAndContinue();
                 totals.schemaChanges.said(target, loading.recorded());
                 loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             }
+            refreshChangedValues(loading);
             long copying = System.nanoTime();
             CopyPipe.Result result = copy(plan, loading.prepare());
             long written = loading.finish(result.rows());
@@ -250,7 +257,7 @@ final class IncrementalAttempt {
     private void replaceWithEverything(Optional<Checkpoint> stored) throws SQLException {
         Checkpoint after = (increment.xmin() ? src.xminCheckpoint()
             : new CursorCheckpoint(src.cursorColumn().orElseThrow(), src.cursorType().orElseThrow(), src.tieColumns(),
-                src.highest(List.of()), src.filter().text(), src.columns())).readAt(readAt);
+                src.highest(List.of()), src.filter().text(), src.columnSchema())).readAt(readAt);
         ReadPlan plan = src.read(List.of());
         Landing landing = Landings.of(plan);
         BronzeLoad.checkNames(landing, target);
@@ -275,12 +282,39 @@ final class IncrementalAttempt {
      * in the rows it holds, in the transaction that added them: the table then equals the source, as a reload would leave
      * it, whatever gave the old rows their values there. Keys flattened from JSON have no source column to read.
      */
-    private void backfill(BronzeLoad loading) {
-        var landsIn = new LinkedHashMap<String, String>();
-        loading.evolution().alterations().stream()
+    private void backfillAdded(BronzeLoad loading) {
+        backfill(loading, loading.evolution().alterations().stream()
             .filter(c -> c.kind() == SchemaChange.Kind.ADDED || c.kind() == SchemaChange.Kind.VARIANT)
-            .filter(c -> src.columns().contains(c.column()))
-            .forEach(c -> landsIn.put(c.column(), c.landsIn().orElseThrow()));
+            .map(SchemaChange::column).toList());
+    }
+
+    /**
+     * Columns whose values DDL changed at the source without writing rows since the stored checkpoint ({@link #valuesChanged}):
+     * a merge table takes the source's values of them in every row it holds, in the transaction that commits the checkpoint
+     * that knows the new schema (so a failed run leaves it to the next); an append history keeps the versions it has, and
+     * the run says so.
+     */
+    private void refreshChangedValues(BronzeLoad loading) {
+        if (valuesChanged.isEmpty()) {
+            return;
+        }
+        List<String> columns = valuesChanged;
+        valuesChanged = List.of();
+        if (mode == WriteMode.MERGE) {
+            backfill(loading, columns);
+        } else {
+            run.warn(("the values of %s in %s changed at the source without rows being written (an enum label renamed, a "
+                + "column dropped and added again, a type changed with USING): the versions appended before keep the old values; "
+                + "--full-refresh appends a complete copy").formatted(String.join(", ", columns.stream().map(TableRef::display).toList()),
+                src.table()));
+        }
+        totals.details.put("values_changed_without_writes", columns);
+    }
+
+    /** Gives the rows a merge table holds the source's values of {@code columns}, where they land ({@link Backfill}). */
+    private void backfill(BronzeLoad loading, List<String> columns) {
+        var landsIn = new LinkedHashMap<String, String>();
+        columns.stream().filter(src.columns()::contains).forEach(c -> landsIn.put(c, loading.evolution().landsIn().getOrDefault(c, c)));
         if (mode != WriteMode.MERGE || landsIn.isEmpty() || loading.existing().isEmpty()) {
             return;
         }

@@ -1,5 +1,6 @@
 package datakit.source;
 
+import datakit.checkpoint.Checkpoint;
 import datakit.checkpoint.Position;
 import datakit.checkpoint.ReadFilter;
 import datakit.checkpoint.XidRanges;
@@ -10,6 +11,7 @@ import datakit.sql.TableRef;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -35,6 +37,8 @@ public final class IncrementalSource {
     /** The whole key, which identifies a row. */
     private final List<String> rowKey;
     private final List<String> columns;
+    /** What decides the values of the columns read, read once, when a checkpoint first needs it. */
+    private SchemaFingerprint schema;
 
     private IncrementalSource(SourceSession session, Selection selection, TableRef table, Optional<SourceCatalog.Column> cursor,
                               CursorOrder order, List<String> rowKey, List<String> columns) {
@@ -125,6 +129,29 @@ public final class IncrementalSource {
     /** The names of the columns read, as the catalog stores them. */
     public List<String> columns() {
         return columns;
+    }
+
+    /**
+     * The columns read, each with the hash of what decides its values ({@link SchemaFingerprint}), as the session's snapshot
+     * sees the catalog: a checkpoint keeps them, so the next run finds values DDL changed without writing rows.
+     */
+    public Map<String, String> columnSchema() {
+        if (schema == null) {
+            schema = SchemaFingerprint.read(session, selection);
+        }
+        return schema.columns();
+    }
+
+    /**
+     * The columns read whose values DDL may have changed without writing rows since {@code stored} was taken (an enum label
+     * renamed, a column dropped and added again with a DEFAULT, a type changed with USING): those whose hash the checkpoint
+     * kept and that hash differs now. Columns new to this run are not among them (they are added, and filled where kept).
+     */
+    public List<String> valuesChangedSince(Checkpoint stored) {
+        Map<String, String> before = stored.columnsRead();
+        return columnSchema().entrySet().stream()
+            .filter(c -> !before.getOrDefault(c.getKey(), "").isEmpty() && !before.get(c.getKey()).equals(c.getValue()))
+            .map(Map.Entry::getKey).toList();
     }
 
     /** The cursor column, or empty in xmin mode. */
@@ -254,7 +281,7 @@ public final class IncrementalSource {
         long xmax = Long.parseLong(snapshot.split(":")[1]);
         List<Long> seen = xmin == xmax ? List.of()
             : session.rows(Xmin.idsFrom(table, xmin, xmax), selection).stream().map(row -> Long.parseLong(row.get(0))).toList();
-        return new XminCheckpoint(snapshot, Optional.of(XidRanges.of(seen)), filter().text(), columns);
+        return new XminCheckpoint(snapshot, Optional.of(XidRanges.of(seen)), filter().text(), columnSchema());
     }
 
     /**
