@@ -107,6 +107,39 @@ class ExtractModesIT {
     }
 
     @Test
+    void replaceKeepsDroppedColumnsInTheirPlaceRebuildsARetypedOneAndFreezeLoadsOnlyTheKnownColumns() {
+        assertThat(extract("--table", "sales.orders").exitCode()).isZero();
+        source.execute("ALTER TABLE sales.orders DROP COLUMN status, ALTER COLUMN total TYPE text USING total::text || ' EUR'",
+            "ALTER TABLE sales.orders ADD COLUMN channel text DEFAULT 'web'");
+
+        var frozen = extract("--table", "sales.orders", "--on-schema-change", "freeze");
+        Datakits.assertFailsWithOneLine(frozen, 3, "The columns of sales.orders changed: total went from numeric(10,2) to text; "
+            + "--on-schema-change freeze stops the stream before anything is written.");
+
+        var replaced = extract("--table", "sales.orders", "--json");
+
+        assertThat(replaced.exitCode()).as(replaced.toString()).isZero();
+        assertThat(replaced.out()).contains("\"schema_changes\":[", "\"column\":\"status\",\"change\":\"dropped\"",
+            "\"column\":\"total\",\"change\":\"retyped\"", "\"column\":\"channel\",\"change\":\"added\"");
+        assertThat(warehouse.value("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+                + "FROM pg_attribute WHERE attrelid = 'bronze.orders'::regclass AND attnum > 0 AND attname NOT LIKE '\\_bronze%'"))
+            .as("the old order, dropped columns kept, new ones after").isEqualTo("id bigint, status text, total text, note text, channel text");
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.orders WHERE status IS NULL")).isEqualTo("1000");
+        assertThat(warehouse.rows("SELECT id::text, total, note, channel FROM bronze.orders ORDER BY id"))
+            .isEqualTo(source.rows("SELECT id::text, total, note, channel FROM sales.orders ORDER BY id"));
+
+        source.execute("ALTER TABLE sales.orders ADD COLUMN region text DEFAULT 'eu'");
+        var ignoring = extract("--table", "sales.orders", "--on-schema-change", "freeze");
+        assertThat(ignoring.exitCode()).as(ignoring.toString()).isZero();
+        assertThat(ignoring.err()).contains("WARNING: bronze.orders: region is new (text) and not loaded (--on-schema-change freeze)");
+        assertThat(warehouse.value("SELECT count(*) FROM pg_attribute WHERE attrelid = 'bronze.orders'::regclass AND attname = 'region' "
+            + "AND NOT attisdropped")).isEqualTo("0");
+        assertThat(warehouse.count("bronze.orders")).isEqualTo(1000);
+        assertThat(warehouse.rows("SELECT column_name, change FROM bronze.schema_changes ORDER BY change_id")).containsExactly(
+            List.of("total", "retyped"), List.of("channel", "added"), List.of("status", "dropped"), List.of("region", "ignored"));
+    }
+
+    @Test
     void queryWhereAndColumnsShapeWhatLands() {
         var columns = extract("--table", "sales.orders", "--columns", "total,ID", "--where", "status = 'paid' AND id < 100");
         assertThat(columns.exitCode()).as(columns.toString()).isZero();

@@ -217,6 +217,21 @@ class IncrementalSchemaChangeIT {
     }
 
     @Test
+    void deleteMarksOutliveAColumnChangeSinceNothingIsReloaded() {
+        var db = SourceAndWarehouse.create("schema_marks", TABLE);
+        ok(db, Loads.MERGE_CURSOR, "--detect-deletes");
+        db.source().execute("DELETE FROM shop.orders WHERE id = 3");
+        ok(db, Loads.MERGE_CURSOR, "--detect-deletes");
+        db.source().execute("ALTER TABLE shop.orders ADD COLUMN note text DEFAULT 'none', ALTER COLUMN status TYPE varchar(20)");
+
+        var after = ok(db, Loads.MERGE_CURSOR, "--detect-deletes", "--json");
+
+        assertThat(after.out()).doesNotContain("full_refresh");
+        assertThat(db.warehouse().rows("SELECT id, note, _bronze_deleted_at IS NOT NULL FROM bronze.orders ORDER BY id"))
+            .containsExactly(List.of("1", "none", "f"), List.of("2", "none", "f"), Arrays.asList("3", null, "t"));
+    }
+
+    @Test
     void aCheckpointWrittenBeforeTheUpgradeListingEveryColumnFitsARunWithoutColumnsAndIsRewritten() {
         var db = SourceAndWarehouse.create("schema_old", TABLE);
         ok(db, Loads.MERGE_CURSOR);
