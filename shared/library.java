@@ -43,6 +43,7 @@
 //SOURCES src/main/java/datakit/bronze/BronzeTable.java
 //SOURCES src/main/java/datakit/bronze/BronzeWrite.java
 //SOURCES src/main/java/datakit/bronze/ConflictPolicy.java
+//SOURCES src/main/java/datakit/bronze/FlattenedValues.java
 //SOURCES src/main/java/datakit/bronze/JsonTextColumns.java
 //SOURCES src/main/java/datakit/bronze/Landing.java
 //SOURCES src/main/java/datakit/bronze/LandingColumn.java

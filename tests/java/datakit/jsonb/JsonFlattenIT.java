@@ -92,13 +92,17 @@ class JsonFlattenIT {
     }
 
     @Test
-    void aValueOfATypeTheSampleDidNotSeeIsNullInItsColumnAndKeptInTheRawOne() {
+    void aValueOfATypeTheSampleDidNotSeeIsNullInItsColumnKeptInTheRawOneAndSetAsideWithACount() {
         var run = jsonb("--table", "orders", "--flatten", "payload", "--sample-rows", "1");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
         assertThat(columns("payload__mixed")).containsExactly(List.of("payload__mixed", "numeric"));
         assertThat(warehouse.rows("SELECT id::text, payload__mixed::text, payload->>'mixed' FROM bronze.orders WHERE id <= 2 ORDER BY id"))
             .containsExactly(Arrays.list("1", "1", "1"), Arrays.list("2", null, "one"));
+        assertThat(run.out()).as("the summary counts the values that are NULL in their column").contains("rejected   payload__mixed: 1");
+        assertThat(warehouse.rows("SELECT row_key::text, column_name, raw_value, error FROM bronze._bronze_rejects")).containsExactly(
+            List.of("{\"id\": 2}", "payload__mixed", "\"one\"", "a JSON string, which payload__mixed (numeric) cannot hold: the sample of "
+                + "the key's values did not hold one; the raw column keeps it"));
     }
 
     @Test

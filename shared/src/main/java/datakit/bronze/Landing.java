@@ -23,14 +23,28 @@ public record Landing(String origin, Optional<TableRef> sourceTable, List<Landin
 
     /**
      * What the warehouse checks of the copied rows before they land, setting aside what fails with the row's
-     * {@code key}: text columns declared JSON, which arrive as text and become jsonb; and the content of large objects,
-     * which must exist and stay under {@code largeObjectCapBytes}.
+     * {@code key}: text columns declared JSON, which arrive as text and become jsonb; the content of large objects,
+     * which must exist and stay under {@code largeObjectCapBytes}; and the values of flattened JSON keys that are NULL in
+     * their column because they have a JSON type it does not hold.
      */
-    public record Checks(List<String> jsonText, List<LargeObject> largeObjects, long largeObjectCapBytes, List<String> key) {
+    public record Checks(List<String> jsonText, List<LargeObject> largeObjects, long largeObjectCapBytes, List<String> key,
+                         List<FlatKey> flatKeys) {
         public Checks {
             jsonText = List.copyOf(jsonText);
             largeObjects = List.copyOf(largeObjects);
             key = List.copyOf(key);
+            flatKeys = List.copyOf(flatKeys);
+        }
+
+        public Checks(List<String> jsonText, List<LargeObject> largeObjects, long largeObjectCapBytes, List<String> key) {
+            this(jsonText, largeObjects, largeObjectCapBytes, key, List.of());
+        }
+    }
+
+    /** A column flattened from the JSON value at {@code path} in the column {@code document}, holding one JSON type only. */
+    public record FlatKey(String column, String document, List<String> path) {
+        public FlatKey {
+            path = List.copyOf(path);
         }
     }
 

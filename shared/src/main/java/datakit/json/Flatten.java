@@ -13,10 +13,11 @@ import java.util.Map;
  * @param sampled    the key types each spec's sample found, once read: later plans of the same read (an
  *                   incremental run's chunks, a plan made again after a lock) use them instead of sampling
  *                   again, so they all make the same columns
- * @param kept       types of flattened columns the bronze table already has, which they keep (a load that
- *                   adds rows to a table must not change its columns' types)
+ * @param kept       the columns the bronze table already has, by name, for a load that adds rows to it: a key
+ *                   keeps landing in the one that holds its sampled types (see {@link Flattening})
  */
-public record Flatten(List<FlattenSpec> specs, long sampleRows, Map<FlattenSpec, List<KeyTypes>> sampled, Map<String, String> kept) {
+public record Flatten(List<FlattenSpec> specs, long sampleRows, Map<FlattenSpec, List<KeyTypes>> sampled,
+                      Map<String, Flattening.BronzeColumn> kept) {
     public static final long DEFAULT_SAMPLE_ROWS = 10_000;
     public static final Flatten NONE = new Flatten(List.of(), DEFAULT_SAMPLE_ROWS);
 
@@ -35,8 +36,8 @@ public record Flatten(List<FlattenSpec> specs, long sampleRows, Map<FlattenSpec,
         return new Flatten(specs, sampleRows, found, kept);
     }
 
-    /** This flatten keeping the types of the columns a bronze table already has (name to type). */
-    public Flatten keeping(Map<String, String> bronzeColumns) {
+    /** This flatten landing keys in the columns a bronze table already has, where they hold the sampled types. */
+    public Flatten keeping(Map<String, Flattening.BronzeColumn> bronzeColumns) {
         return new Flatten(specs, sampleRows, sampled, bronzeColumns);
     }
 

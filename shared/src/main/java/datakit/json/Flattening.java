@@ -6,7 +6,7 @@ import datakit.sql.Sql;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.Optional;
 
 /**
  * Decides the bronze columns that flattening a JSON column makes, from the types its sampled documents
@@ -18,20 +18,49 @@ import java.util.Set;
  *   <li>only arrays, objects at the flattening depth, types that conflict, or only nulls: {@code jsonb},
  *       holding the value as it is (and nothing below it becomes a column).</li>
  * </ul>
- * A row whose value at a path has another type than its column (one the sample did not see) gets NULL
- * in that column; the raw column keeps every value.
+ * A load that adds rows to a bronze table ({@link #columns(FlattenSpec, String, List, Map)}) lands each key
+ * in the column bronze has for it when that column holds every type the sample found there; else the key
+ * has the type this rule gives the sample, and the bronze load follows that change as for any column
+ * (widened in place, or a variant column beside the old one); the key's other variant columns are NULL
+ * in its rows. A row whose value at a path has another type than its column (one the sample did not see)
+ * gets NULL in that column; the raw column keeps every value, and the warehouse sets the value aside in
+ * {@code _bronze_rejects} and counts it.
  */
 public final class Flattening {
-    private static final Set<String> RULE_TYPES = Set.of("numeric", "text", "boolean", "jsonb");
-    /** PostgreSQL's longest identifier, in bytes. */
+    /** The column types the rule makes. */
+    public static final List<String> TYPES = List.of("numeric", "text", "boolean", "jsonb");
+    /** The JSON type each column type of the rule holds; jsonb holds them all. */
+    private static final Map<String, String> HELD = Map.of("numeric", "number", "text", "string", "boolean", "boolean");
     /** Where PostgreSQL stops: a table has at most 1,600 columns, and bronze adds its own. */
     public static final int MAX_COLUMNS = 1_500;
 
     private Flattening() {
     }
 
-    /** A bronze column made from a key path: its name, type, the SQL that computes it, and what the sample held there. */
-    public record FlatColumn(String name, String type, String expression, KeyTypes seen) {
+    /**
+     * A bronze column made from a key path: its name, type, the SQL that computes it, and what the sample held there.
+     *
+     * @param vacant whether it is a variant column of the key that the load leaves NULL, since it lands the key's values in
+     *               another of its columns
+     */
+    public record FlatColumn(String name, String type, String expression, KeyTypes seen, boolean vacant) {
+        /** Whether a value at the key can have a JSON type the column does not hold (a jsonb column holds them all). */
+        public boolean dropsOtherTypes() {
+            return !vacant && !type.equals("jsonb");
+        }
+    }
+
+    /**
+     * A column a bronze table already has, which rows added to it may land a key in.
+     *
+     * @param type     its type
+     * @param variants its variant columns of the rule's types, type to name ({@code <column>__v_<type>}): they hold the
+     *                 key's values after its type changed to one the column cannot hold
+     */
+    public record BronzeColumn(String type, Map<String, String> variants) {
+        public BronzeColumn {
+            variants = Map.copyOf(variants);
+        }
     }
 
     /**
@@ -43,11 +72,10 @@ public final class Flattening {
     }
 
     /**
-     * The columns for {@code spec}, where a column the bronze table already has ({@code kept}: name to
-     * type) keeps its type when it is one this rule makes: a load that adds rows must not change a
-     * column's type, so values of the other JSON types land NULL there (the raw column keeps them).
+     * The columns for {@code spec}, for a load that adds rows to a bronze table that has {@code bronze} (by
+     * name): see {@link #typeInBronze}.
      */
-    public static List<FlatColumn> columns(FlattenSpec spec, String document, List<KeyTypes> keys, Map<String, String> kept) {
+    public static List<FlatColumn> columns(FlattenSpec spec, String document, List<KeyTypes> keys, Map<String, BronzeColumn> bronze) {
         var columns = new ArrayList<FlatColumn>();
         var leaves = new ArrayList<List<String>>();
         for (KeyTypes key : keys) {
@@ -59,19 +87,52 @@ public final class Flattening {
                 continue;
             }
             leaves.add(key.path());
-            String type = types.size() != 1 ? "jsonb" : switch (types.get(0)) {
-                case "number" -> "numeric";
-                case "string" -> "text";
-                case "boolean" -> "boolean";
-                default -> "jsonb";
-            };
             String name = name(spec, key.path());
-            type = kept.containsKey(name) && RULE_TYPES.contains(kept.get(name)) ? kept.get(name) : type;
-            columns.add(new FlatColumn(name, type, expression(document, key.path(), type), key));
+            String type = typeInBronze(name, types, bronze).orElse(ruleType(types));
+            columns.add(new FlatColumn(name, type, expression(document, key.path(), type), key, false));
+            // The key's other variant columns are NULL in the rows the load writes, so a merge leaves no older value there.
+            Optional.ofNullable(bronze.get(name)).ifPresent(column -> column.variants().forEach((variantType, variant) -> {
+                if (!variantType.equals(type)) {
+                    columns.add(new FlatColumn(variant, variantType, "NULL::" + variantType, key, true));
+                }
+            }));
         }
         DatakitException.check(columns.size() <= MAX_COLUMNS, "--flatten %s would make %,d columns, more than a table can hold. "
             + "Flatten fewer levels (%s:1) or a path inside it (%s.key).", spec.describe(), columns.size(), spec.describe(), spec.describe());
         return columns;
+    }
+
+    /** The column type the rule gives a key whose sampled values have these JSON types (nulls left out). */
+    private static String ruleType(List<String> types) {
+        return types.size() != 1 ? "jsonb" : switch (types.get(0)) {
+            case "number" -> "numeric";
+            case "string" -> "text";
+            case "boolean" -> "boolean";
+            default -> "jsonb";
+        };
+    }
+
+    /**
+     * The type of the bronze column a key's values keep landing in, when one holds every JSON type the
+     * sample found there: the key's own column, else its variant column of the type the sample gives, else
+     * its jsonb variant. Empty when none does: the key's type changed, and it lands as {@link #ruleType},
+     * which the bronze load widens the column to, or lands in a new variant column.
+     */
+    private static Optional<String> typeInBronze(String name, List<String> types, Map<String, BronzeColumn> bronze) {
+        BronzeColumn column = bronze.get(name);
+        if (column == null) {
+            return Optional.empty();
+        }
+        if (holds(column.type(), types)) {
+            return Optional.of(column.type());
+        }
+        return Optional.of(ruleType(types)).filter(column.variants()::containsKey)
+            .or(() -> Optional.of("jsonb").filter(column.variants()::containsKey));
+    }
+
+    /** Whether a column of this type holds every value of these JSON types (only the rule's types hold any). */
+    private static boolean holds(String columnType, List<String> types) {
+        return columnType.equals("jsonb") || HELD.containsKey(columnType) && types.stream().allMatch(HELD.get(columnType)::equals);
     }
 
     private static boolean startsWith(List<String> path, List<String> prefix) {

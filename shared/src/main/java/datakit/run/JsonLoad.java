@@ -5,8 +5,10 @@ import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.Landing;
+import datakit.bronze.SchemaEvolution;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.json.Flattening;
 import datakit.json.KeyProfile;
 import datakit.json.KeyProfiles;
 import datakit.report.KeyProfileTable;
@@ -23,15 +25,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.jooq.exception.DataAccessException;
 
 /**
- * What a load does for JSON beyond its copy, the same in full and incremental loads: flattened keys keep the types the
- * bronze table gives them, the child tables of {@code --explode} load in the parent's transaction from its snapshot, the
- * values set aside in {@code _bronze_rejects} are counted, and the key profiles of {@code --profile} are saved with their
- * drift. What a load's transaction did counts for the run once that transaction commits ({@link #committed()}); the run's
+ * What a load does for JSON beyond its copy, the same in full and incremental loads: flattened keys land in the columns the
+ * bronze table has for them while those hold the sampled types, the child tables of {@code --explode} load in the parent's
+ * transaction from its snapshot, the values set aside in {@code _bronze_rejects} are counted, and the key profiles of
+ * {@code --profile} are saved with their drift. What a load's transaction did counts for the run once that transaction commits ({@link #committed()}); the run's
  * summary then shows it ({@link #addTo}, {@link #printAfterSummary()}).
  */
 public final class JsonLoad {
@@ -53,7 +56,7 @@ public final class JsonLoad {
     /**
      * @param target      the bronze table the load lands in
      * @param addsToTable whether the load adds rows to the bronze table as it is, rather than building it anew (replace, a
-     *                    full refresh): its flattened keys then keep the types the table gives them
+     *                    full refresh): its flattened keys then land in the table's columns that hold their sampled types
      */
     public JsonLoad(RunContext run, TableRef target, boolean addsToTable) {
         this.run = run;
@@ -62,15 +65,28 @@ public final class JsonLoad {
     }
 
     /**
-     * {@code selection} with its flattened keys keeping the types the bronze table already gives them: rows added to a
-     * table land in its columns as they are.
+     * {@code selection} with its flattened keys landing in the columns the bronze table already has for them, where those
+     * hold the types the sample finds (see {@link datakit.json.Flattening}); a key whose type changed lands as the sample
+     * gives it, and the bronze load follows the change ({@link SchemaEvolution}).
      */
     public Selection keepingBronzeTypes(Connection transaction, Selection selection) {
         if (!addsToTable || selection.flatten().isEmpty()) {
             return selection;
         }
-        return BronzeTable.inspect(Sql.using(transaction), target).map(t -> selection.flatten(selection.flatten().keeping(t.columns())))
+        return BronzeTable.inspect(Sql.using(transaction), target).map(t -> selection.flatten(selection.flatten().keeping(kept(t.columns()))))
             .orElse(selection);
+    }
+
+    /** Each bronze column with its type and its variant columns of the flattening rule's types, which a key's values may land in. */
+    private static Map<String, Flattening.BronzeColumn> kept(Map<String, String> columns) {
+        var kept = new LinkedHashMap<String, Flattening.BronzeColumn>();
+        columns.forEach((name, type) -> {
+            var variants = new LinkedHashMap<String, String>();
+            Flattening.TYPES.forEach(t -> Optional.of(SchemaEvolution.variantName(name, t)).filter(v -> t.equals(columns.get(v)))
+                .ifPresent(v -> variants.put(t, v)));
+            kept.put(name, new Flattening.BronzeColumn(type, variants));
+        });
+        return kept;
     }
 
     /** {@link #keepingBronzeTypes(Connection, Selection)}, reading the bronze table in a transaction of its own when it must. */
@@ -125,7 +141,9 @@ public final class JsonLoad {
     public void finished(Connection transaction, BronzeLoad load, Children children, List<KeyProfile> profiled) {
         Map<String, Long> rows = children.finish();
         var saved = new KeyProfiles(target.schema()).save(transaction, target.toString(), run.runId(), profiled);
-        pending = new Finished(rows, load.rejected(), profiled, saved);
+        var set = new LinkedHashMap<>(load.rejected());
+        set.putAll(children.rejected());
+        pending = new Finished(rows, set, profiled, saved);
     }
 
     /** The last finished load's transaction committed: what it did counts for the run. */
@@ -236,6 +254,13 @@ public final class JsonLoad {
                 child.load().finish(rows.get(child.target().toString()));
             }
             return new LinkedHashMap<>(rows);
+        }
+
+        /** Values the child tables' loads set aside, per {@code table.column} (flattened elements of a type their column does not hold). */
+        private Map<String, Long> rejected() {
+            var rejected = new LinkedHashMap<String, Long>();
+            loads.forEach(child -> child.load().rejected().forEach((column, count) -> rejected.put(child.target().table() + "." + column, count)));
+            return rejected;
         }
 
         /** For the dry run: a line per child table, its columns, estimate and COPY. */

@@ -21,7 +21,8 @@ public final class Landings {
             plan.columns().stream().map(c -> new LandingColumn(c.name(), c.bronzeType(), c.sourceType())).toList(),
             new Landing.Checks(checks.jsonText(),
                 objects.columns().stream().map(c -> new Landing.LargeObject(c, LargeObjects.contentColumn(c))).toList(),
-                objects.capBytes(), checks.key()),
+                objects.capBytes(), checks.key(),
+                checks.flatKeys().stream().map(k -> new Landing.FlatKey(k.column(), k.document(), k.path())).toList()),
             plan.selection().flatten().specs().stream().map(s -> s.column() + "__").toList());
     }
 }

@@ -31,9 +31,10 @@ final class FlatColumns {
      * @param where     the read's WHERE clause (with its keyword), or ""
      * @param sampling  a TABLESAMPLE clause for {@code from} when it is a table, or ""
      * @param sampled   receives the key types of each spec (sampled now, or as the flatten already had them)
+     * @param checked   receives the columns whose values of another JSON type are NULL, for the warehouse to count
      */
     List<SourceColumn> of(Flatten flatten, List<SourceColumn> read, String from, String where, String sampling,
-                          Map<FlattenSpec, List<KeyTypes>> sampled) {
+                          Map<FlattenSpec, List<KeyTypes>> sampled, List<ReadPlan.FlatKey> checked) {
         var added = new ArrayList<SourceColumn>();
         var names = read.stream().map(SourceColumn::name).collect(Collectors.toCollection(HashSet::new));
         for (FlattenSpec spec : flatten.specs()) {
@@ -54,8 +55,14 @@ final class FlatColumns {
                     + "as a__b next to a.b). Flatten one level less, so the object stays one jsonb column.", spec.describe(),
                     TableRef.display(flat.name()));
                 added.add(new SourceColumn(flat.name(), "JSON " + String.join(" or ", flat.seen().valueTypes()), flat.type(), false,
-                    Optional.of("from %s, key %s (sampled: %s)".formatted(spec.describe(), String.join(".", flat.seen().path()),
-                        flat.seen().describe())), Optional.of(flat.expression())));
+                    Optional.of("from %s, key %s (sampled: %s)%s".formatted(spec.describe(), String.join(".", flat.seen().path()),
+                        flat.seen().describe(), flat.vacant() ? "; a variant column, NULL in this load: the key's values land in another"
+                        : "")), Optional.of(flat.expression())));
+                if (flat.dropsOtherTypes()) {
+                    var path = new ArrayList<>(spec.path());
+                    path.addAll(flat.seen().path());
+                    checked.add(new ReadPlan.FlatKey(flat.name(), column.name(), path));
+                }
             }
         }
         return added;

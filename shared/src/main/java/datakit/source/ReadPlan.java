@@ -27,14 +27,34 @@ public record ReadPlan(Selection selection, Optional<TableRef> table, List<Sourc
     /**
      * What the warehouse checks of the copied rows before they land, setting aside what fails with the
      * row's {@code key}: text columns declared JSON ({@code --json-columns}), which travel as text and
-     * become jsonb; and the content of large objects, which must exist and stay under the cap.
+     * become jsonb; the content of large objects, which must exist and stay under the cap; and the
+     * flattened keys' values of a JSON type their column does not hold, which are NULL there.
      */
-    public record Checks(List<String> jsonText, LargeObjects largeObjects, List<String> key) {
+    public record Checks(List<String> jsonText, LargeObjects largeObjects, List<String> key, List<FlatKey> flatKeys) {
         public static final Checks NONE = new Checks(List.of(), LargeObjects.NONE, List.of());
 
         public Checks {
             jsonText = List.copyOf(jsonText);
             key = List.copyOf(key);
+            flatKeys = List.copyOf(flatKeys);
+        }
+
+        public Checks(List<String> jsonText, LargeObjects largeObjects, List<String> key) {
+            this(jsonText, largeObjects, key, List.of());
+        }
+    }
+
+    /**
+     * A column flattened from a JSON key that holds one JSON type only (not jsonb): a value of another type (one the
+     * sample of the key did not see) is NULL in it.
+     *
+     * @param column   the flattened column
+     * @param document the JSON column read, which the key is in
+     * @param path     the keys from that column down to the value
+     */
+    public record FlatKey(String column, String document, List<String> path) {
+        public FlatKey {
+            path = List.copyOf(path);
         }
     }
 

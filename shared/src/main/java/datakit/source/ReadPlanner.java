@@ -55,7 +55,8 @@ final class ReadPlanner {
         long estimate = estimateRows(ReadSql.select(landed, ref.sql(), selection.where(), Optional.empty()), selection);
         String sampling = "rmp".indexOf(relation.kind()) >= 0 ? sampling(selection.flatten().sampleRows(), estimate) : "";
         var sampled = new LinkedHashMap<FlattenSpec, List<KeyTypes>>();
-        landed = withFlatColumns(landed, ref.sql(), selection, sampling, sampled);
+        var flatKeys = new ArrayList<ReadPlan.FlatKey>();
+        landed = withFlatColumns(landed, ref.sql(), selection, sampling, sampled, flatKeys);
         // The plan's selection keeps what the sample found, so a plan made again from it makes the same columns.
         selection = selection.flatten(selection.flatten().sampled(sampled));
         landed = selection.largeObjects().withContent(landed, ref.sql() + ".");
@@ -67,18 +68,22 @@ final class ReadPlanner {
             ? ReadSql.copyTable(ref, landed)
             : ReadSql.copyOf(ReadSql.select(landed, ref.sql(), selection.where(), Optional.empty()));
         List<String> key = selection.explode().isEmpty() && selection.jsonText().isEmpty() && selection.largeObjects().columns().isEmpty()
-            ? List.of() : catalog.primaryKey(relation);
+            && flatKeys.isEmpty() ? List.of() : catalog.primaryKey(relation);
         List<ReadPlan.Child> children = selection.explode().isEmpty() ? List.of()
             : ExplodedReads.plan(selection, ref, landed, key, this::plan);
-        var checks = checks(selection, ref, landed, key);
+        var checks = checks(selection, ref, landed, key, flatKeys);
         return new ReadPlan(selection, Optional.of(ref), declaredJson(landed, checks), copy, estimate, plainColumns, children, checks);
     }
 
-    /** What the warehouse checks of a table's rows: declared JSON and large objects, with the key that names a rejected row. */
-    private static ReadPlan.Checks checks(Selection selection, TableRef ref, List<SourceColumn> landed, List<String> key) {
+    /**
+     * What the warehouse checks of a table's rows: declared JSON, large objects and flattened keys' values, with the key
+     * that names a rejected row.
+     */
+    private static ReadPlan.Checks checks(Selection selection, TableRef ref, List<SourceColumn> landed, List<String> key,
+                                          List<ReadPlan.FlatKey> flatKeys) {
         // Rejects name their row by the key, when the read has all of it (--columns may leave it out).
         List<String> names = landed.stream().map(SourceColumn::name).toList();
-        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), names.containsAll(key) ? key : List.of());
+        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), names.containsAll(key) ? key : List.of(), flatKeys);
         for (String column : selection.jsonText()) {
             DatakitException.check(!key.contains(column), "--json-columns names %s, a column of the primary key of %s: a key stays as the "
                 + "source holds it, so rejects can name their rows. Leave it out.", TableRef.display(column), ref);
@@ -108,16 +113,16 @@ final class ReadPlanner {
 
     /**
      * The read's columns followed by those {@code --flatten} adds; {@code sampled} receives the key types
-     * they come from.
+     * they come from, {@code flatKeys} those the warehouse checks.
      */
     private List<SourceColumn> withFlatColumns(List<SourceColumn> read, String from, Selection selection, String sampling,
-                                               Map<FlattenSpec, List<KeyTypes>> sampled) {
+                                               Map<FlattenSpec, List<KeyTypes>> sampled, List<ReadPlan.FlatKey> flatKeys) {
         if (selection.flatten().isEmpty()) {
             return read;
         }
         var all = new ArrayList<>(read);
         all.addAll(new FlatColumns(sql -> session.rows(sql, selection)).of(selection.flatten(), read, from,
-            ReadSql.where(selection.where(), List.of()), sampling, sampled));
+            ReadSql.where(selection.where(), List.of()), sampling, sampled, flatKeys));
         DatakitException.check(all.size() <= Flattening.MAX_COLUMNS, "--flatten would give %s %,d columns, more than a table can hold "
             + "with bronze's own (at most %,d). Flatten fewer levels or paths inside the columns.", selection.describe(), all.size(),
             Flattening.MAX_COLUMNS);
@@ -144,10 +149,11 @@ final class ReadPlanner {
         List<SourceCatalog.Column> all = outputColumns(from, selection);
         var columns = SourceCatalog.pick(all, selection.columns(), "the --query result");
         var sampled = new LinkedHashMap<FlattenSpec, List<KeyTypes>>();
-        var landed = selection.largeObjects().withContent(withFlatColumns(land(columns), from, selection, "", sampled), "q.");
+        var flatKeys = new ArrayList<ReadPlan.FlatKey>();
+        var landed = selection.largeObjects().withContent(withFlatColumns(land(columns), from, selection, "", sampled, flatKeys), "q.");
         selection = selection.flatten(selection.flatten().sampled(sampled));
         String select = ReadSql.select(landed, from, selection.where(), Optional.empty());
-        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of());
+        var checks = new ReadPlan.Checks(selection.jsonText(), selection.largeObjects(), List.of(), flatKeys);
         return new ReadPlan(selection, Optional.empty(), declaredJson(landed, checks), ReadSql.copyOf(select), estimateRows(select, selection),
             false, List.of(), checks);
     }
