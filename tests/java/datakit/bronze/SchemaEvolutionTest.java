@@ -74,6 +74,12 @@ class SchemaEvolutionTest {
         assertThat(next.changes()).as("the variant column exists: nothing more changes").isEmpty();
         assertThat(next.landsIn()).containsEntry("amount", "amount__v_text");
 
+        var back = SchemaEvolution.of(Optional.of(columns("id", "integer", "amount", "integer", "status", "text", "amount__v_text", "text")),
+            landing("id", "integer", "amount", "integer", "status", "text"), WriteMode.MERGE, SchemaPolicy.EVOLVE);
+        assertThat(back.landsIn()).containsEntry("amount", "amount");
+        assertThat(back.cleared()).as("the type went back: a merge clears the variant column").containsExactly("amount__v_text");
+        assertThat(back.changes()).isEmpty();
+
         assertThat(evolve(WriteMode.REPLACE, changed).changes()).containsExactly(new SchemaChange("amount", SchemaChange.Kind.RETYPED,
             Optional.of("integer"), Optional.of("text"), Optional.of("amount")));
     }

@@ -171,6 +171,7 @@ public final class BronzeLoad {
     public long finish(long copiedRows) {
         var rejects = new Rejects(db, copyTarget, landing, target.schema(), target.toString(), metadata.runId());
         var counts = new LinkedHashMap<String, Long>(JsonTextColumns.parse(rejects));
+        counts.putAll(FlattenedValues.check(rejects));
         counts.putAll(LargeObjectColumns.check(rejects));
         rejected = counts;
         var landed = landing.columns().stream().filter(c -> evolution.landsIn().containsKey(c.name())).toList();

@@ -12,16 +12,14 @@ import org.jooq.exception.DataAccessException;
  * A value that does not parse never fails the load: the row keeps NULL in that column, and the value,
  * the parser's message and the row's key go to the bronze schema's {@code _bronze_rejects}. When every
  * value parses (the usual case) the column is converted in one statement; only otherwise is each value
- * checked on its own. Then the other JSON check of the staged rows: flattened keys' values that their
- * column does not hold ({@link FlattenedValues}).
+ * checked on its own.
  */
 final class JsonTextColumns {
     private JsonTextColumns() {
     }
 
     /**
-     * Converts the declared columns of the staged rows, checks their flattened keys' values, and returns how many values of
-     * each column were rejected (every declared column; flattened ones that have some).
+     * Converts the declared columns of the staged rows, and returns how many values of each were rejected.
      */
     static Map<String, Long> parse(Rejects rejects) {
         DSLContext db = rejects.db();
@@ -45,7 +43,6 @@ final class JsonTextColumns {
                 + TableRef.of(schema, "_bronze_jsonb_error").sql() + "(" + name + ") IS NULL THEN " + name + "::jsonb END");
             rejected.put(column, count);
         }
-        rejected.putAll(FlattenedValues.check(rejects));
         return rejected;
     }
 }

@@ -74,6 +74,10 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
                 landsIn.put(name, variant);
                 cleared.add(name);
             }
+            // A value lands in one column of the source column's: a merge clears the others it has (a type that went back).
+            String into = landsIn.get(name);
+            existing.keySet().stream().filter(c -> into != null && !c.equals(into) && (c.equals(name) || c.startsWith(name + "__v_"))
+                && !cleared.contains(c) && !landing.names().contains(c)).forEach(cleared::add);
         }
         for (Map.Entry<String, String> column : existing.entrySet()) {
             String name = column.getKey();
