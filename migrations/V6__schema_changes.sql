@@ -9,7 +9,7 @@ CREATE TABLE ${flyway:defaultSchema}.schema_changes (
     run_id        uuid        NOT NULL,              -- the run that made the change
     column_name   text        NOT NULL,              -- the source column
     change        text        NOT NULL
-                  CHECK (change IN ('added', 'dropped', 'widened', 'variant', 'retyped', 'ignored')),
+                  CHECK (change IN ('added', 'dropped', 'widened', 'variant', 'retyped', 'ignored', 'renamed')),
     old_type      text,                              -- the bronze column's type before
     new_type      text,                              -- the source's type now
     lands_in      text,                              -- the bronze column the values land in from now on
