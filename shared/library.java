@@ -36,6 +36,7 @@
 //SOURCES src/main/java/datakit/bookkeeping/RunLog.java
 //SOURCES src/main/java/datakit/bookkeeping/StreamGuard.java
 //SOURCES src/main/java/datakit/bookkeeping/StreamLock.java
+//SOURCES src/main/java/datakit/bookkeeping/StreamRename.java
 //SOURCES src/main/java/datakit/bronze/Backfill.java
 //SOURCES src/main/java/datakit/bronze/BronzeLoad.java
 //SOURCES src/main/java/datakit/bronze/BronzeMetadata.java

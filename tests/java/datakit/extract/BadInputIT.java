@@ -45,7 +45,8 @@ class BadInputIT {
     @Test
     void aMissingTableListsTheTablesOfItsSchema() {
         assertFails(extract(Map.of(), "--table", "sales.order"), 2,
-            "Table sales.order does not exist on the source", "Tables in schema sales: \"Order Items\", \"OrderLines\", orders.", "Check --table.");
+            "Table sales.order does not exist on the source", "Tables in schema sales: \"Order Items\", \"OrderLines\", orders.",
+            "Check --table; if the table was renamed, give its new name there and this one in --renamed-from.");
     }
 
     @Test

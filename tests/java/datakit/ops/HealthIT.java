@@ -99,6 +99,25 @@ class HealthIT {
     }
 
     @Test
+    void aStreamStoppedByItsSchemaChangePolicyIsReportedWithTheChangesItRefused() throws Exception {
+        assertThat(Datakits.run("PostgresExtract", env, "--table", "items", "--mode", "append").exitCode()).isZero();
+        source.execute("ALTER TABLE items ADD COLUMN note text");
+        var refused = Datakits.run("PostgresExtract", env, "--table", "items", "--mode", "append", "--on-schema-change", "fail");
+        assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(3);
+
+        JsonNode report = health(env, 0, "--check", "warehouse");
+
+        assertThat(report.path("status").asText()).isEqualTo("degraded");
+        JsonNode stream = report.path("warehouse").path("streams").get(0);
+        assertThat(stream.path("status").asText()).isEqualTo("failed");
+        assertThat(stream.path("schema_changes_refused").toString()).isEqualTo("[{\"column\":\"note\",\"change\":\"added\","
+            + "\"new_type\":\"text\"}]");
+        assertThat(report.path("warnings").toString()).isEqualTo("[\"stream bronze.items: stopped by a schema change its "
+            + "--on-schema-change refused: note is new (text). Run it with --on-schema-change evolve to follow the change\"]");
+        health(env, 1, "--check", "warehouse", "--strict");
+    }
+
+    @Test
     void schemaNamesFoldToLowerCaseUnlessQuotedLikeEveryOtherDatakit() throws Exception {
         source.execute("CREATE SCHEMA sales", "CREATE TABLE sales.orders (id int)", "CREATE SCHEMA \"Sales\"");
         assertThat(Datakits.run("PostgresExtract", env, "--table", "items", "--target-schema", "Bronze").exitCode()).isZero();

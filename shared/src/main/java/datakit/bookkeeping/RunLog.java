@@ -9,6 +9,7 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -17,11 +18,14 @@ import org.jooq.exception.DataAccessException;
 /**
  * The {@code extraction_runs} table of a bronze schema: a row per run, 'running' from the start, then
  * 'succeeded' in the transaction that commits the run's data, or 'failed' with its one-line error.
- * A 'running' row whose process died is marked 'abandoned' by the next run of the stream.
+ * A 'running' row whose process died is marked 'abandoned' by the next run of the stream. The run's success also records the
+ * rename of its source table that {@link StreamGuard} found it making ({@link StreamRename}).
  */
 public final class RunLog {
     private final String table;
     private final String schema;
+    /** The rename of the stream's source table that the run's last decision met (StreamGuard), if any. */
+    private volatile Optional<StreamRename> rename = Optional.empty();
 
     public RunLog(String bronzeSchema) {
         this.table = TableRef.of(bronzeSchema, "extraction_runs").sql();
@@ -34,7 +38,8 @@ public final class RunLog {
     /**
      * Runs a statement that inserts or updates runs' rows, and publishes each changed row on {@link #CHANNEL}
      * in the same transaction: {@code {"schema", "run_id", "stream", "datakit", "status", "rows"}}, and the schema changes the
-     * run recorded or refused ({@code "schema_changes"}, {@code "schema_changes_refused"}) where there are any.
+     * run recorded or refused ({@code "schema_changes"}, {@code "schema_changes_refused"}) and the name its source table had
+     * ({@code "renamed_from"}) where there are any.
      * Returns the number of rows changed.
      */
     private int changeStatus(Connection connection, String change, Object... binds) {
@@ -42,7 +47,8 @@ public final class RunLog {
                 + "details) SELECT pg_catalog.pg_notify('" + CHANNEL + "', (jsonb_build_object('schema', " + Sql.literal(schema)
                 + "::text, 'run_id', run_id, 'stream', stream, 'datakit', datakit, 'status', status, 'rows', rows_loaded) "
                 + "|| jsonb_strip_nulls(jsonb_build_object('schema_changes', details->'schema_changes', "
-                + "'schema_changes_refused', details->'schema_changes_refused')))::text) FROM changed",
+                + "'schema_changes_refused', details->'schema_changes_refused', 'renamed_from', details->'renamed_from')))::text) "
+                + "FROM changed",
             binds).fetch().size();
     }
 
@@ -102,7 +108,42 @@ public final class RunLog {
     public void succeed(Connection transaction, UUID runId, long rows, long bytes, Map<String, Object> details) {
         changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), error = NULL, "
             + "rows_loaded = ?, bytes_loaded = ?, details = details || ?::jsonb WHERE run_id = ?", rows, bytes,
-            RunSummary.toJson(details), runId);
+            RunSummary.toJson(withRename(transaction, runId, details)), runId);
+    }
+
+    /**
+     * Keeps what {@link StreamGuard#check} found of a rename of the stream's source table, for the run's success to record and
+     * its summary to say; each decision of the run (each attempt) replaces the last.
+     */
+    public void follows(Optional<StreamRename> found) {
+        rename = found;
+    }
+
+    /** The name the stream's source table had, where this run moves the stream to its new name. */
+    public Optional<String> renamedFrom() {
+        return rename.filter(StreamRename::now).map(StreamRename::from);
+    }
+
+    /**
+     * Says what the run met of a rename of its source table (a warning), and adds the rename it made to a summary's
+     * {@code details} ({@code renamed_from}); call once, with the summary (or the dry run's plan).
+     */
+    public void sayRename(RunContext run, Map<String, Object> details) {
+        rename.ifPresent(r -> {
+            run.warn(r.describe(run.dryRun()));
+            r.addTo(details);
+        });
+    }
+
+    /** The details of a run's success, with the rename it made, which it records in the same transaction. */
+    private Map<String, Object> withRename(Connection transaction, UUID runId, Map<String, Object> details) {
+        if (rename.filter(StreamRename::now).isEmpty()) {
+            return details;
+        }
+        rename.get().record(transaction, runId);
+        var with = new LinkedHashMap<>(details);
+        rename.get().addTo(with);
+        return with;
     }
 
     /** Records how far a run that commits in parts got; call in the transaction of each part. */
@@ -129,7 +170,7 @@ public final class RunLog {
     public void succeedInParts(Connection transaction, UUID runId, Map<String, Object> details) {
         changeStatus(transaction, "UPDATE " + table + " SET status = 'succeeded', ended_at = clock_timestamp(), error = NULL, "
             + "rows_loaded = coalesce(rows_loaded, 0), bytes_loaded = coalesce(bytes_loaded, 0), details = details || ?::jsonb "
-            + "WHERE run_id = ?", RunSummary.toJson(details), runId);
+            + "WHERE run_id = ?", RunSummary.toJson(withRename(transaction, runId, details)), runId);
     }
 
     /**

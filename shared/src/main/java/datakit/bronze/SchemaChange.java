@@ -82,4 +82,14 @@ public record SchemaChange(String column, Kind kind, Optional<String> oldType, O
         landsIn.filter(c -> !c.equals(column)).ifPresent(c -> details.put("lands_in", c));
         return details;
     }
+
+    /** A change as {@link #toDetails()} lists it (a failed run's {@code schema_changes_refused}), to say it again in words. */
+    public static SchemaChange fromDetails(Map<String, ?> details) {
+        String column = String.valueOf(details.get("column"));
+        Kind kind = Kind.valueOf(String.valueOf(details.get("change")).toUpperCase(Locale.ROOT));
+        Optional<String> landsIn = Optional.ofNullable((String) details.get("lands_in"))
+            .or(() -> kind == Kind.DROPPED || kind == Kind.IGNORED ? Optional.empty() : Optional.of(column));
+        return new SchemaChange(column, kind, Optional.ofNullable((String) details.get("old_type")),
+            Optional.ofNullable((String) details.get("new_type")), landsIn);
+    }
 }

@@ -16,7 +16,7 @@ public class BronzeOptions implements CheckedOptions {
     String schema;
 
     @Option(names = "--target-table", paramLabel = "TABLE", descriptionKey = "TARGET_TABLE",
-        description = "Bronze table name (default: the source table's name).")
+        description = "Bronze table name (default: the source table's name; with --renamed-from, the name it had before).")
     String table;
 
     @Option(names = "--mode", paramLabel = "MODE", descriptionKey = "WRITE_MODE",
@@ -35,11 +35,14 @@ public class BronzeOptions implements CheckedOptions {
         return target(plan.selection());
     }
 
-    /** The bronze table for what is read: --target-table, else the source table's name. */
+    /**
+     * The bronze table for what is read: --target-table, else the source table's name; for a table renamed at the source
+     * (--renamed-from), the name it had, which its stream's bronze table bears.
+     */
     public TableRef target(Selection selection) {
         String name = table != null
             ? Identifiers.one(table, "--target-table")
-            : selection.table().map(TableRef::table).orElseThrow(() -> DatakitException.badInput(
+            : selection.renamedFrom().or(selection::table).map(TableRef::table).orElseThrow(() -> DatakitException.badInput(
                 "A --query has no table name to reuse. Name the bronze table with --target-table."));
         return TableRef.of(schema(), name);
     }

@@ -33,6 +33,11 @@ public class SelectionOptions implements CheckedOptions {
         description = "Read a column as another built-in type, in the source's SELECT (repeatable): --cast hire_date=text.")
     List<String> casts = new ArrayList<>();
 
+    @Option(names = "--renamed-from", paramLabel = "SCHEMA.TABLE", descriptionKey = "SOURCE_RENAMED_FROM",
+        description = "The name --table had before it was renamed at the source: its stream (bronze table, history, checkpoint) goes "
+            + "on under the new name, and the default --target-table stays the old name's. Needed once; see docs/postgres-extract.md.")
+    String renamedFrom;
+
     @Override
     public void check() {
         selection();
@@ -49,6 +54,17 @@ public class SelectionOptions implements CheckedOptions {
         var mappings = new Mappings(Mappings.pairs(casts, "--cast", false), Mappings.pairs(renames, "--rename", true));
         DatakitException.check(mappings.isEmpty() || query == null, "--rename and --cast apply to a --table; in a --query, rename and "
             + "cast in the SELECT itself.");
-        return selection.columns(names).where(where).mappings(mappings);
+        selection = selection.columns(names).where(where).mappings(mappings);
+        return renamedFrom == null ? selection : selection.renamedFrom(before(selection));
+    }
+
+    /** --renamed-from: another table's name than the one read, and only with a --table. */
+    private TableRef before(Selection selection) {
+        DatakitException.check(query == null, "--renamed-from follows a --table renamed at the source; a --query has no name to follow. "
+            + "Drop --renamed-from.");
+        TableRef before = TableRef.parse(renamedFrom, "public", "--renamed-from");
+        DatakitException.check(!selection.table().orElseThrow().equals(before), "--renamed-from %s names the table --table reads. Give the "
+            + "name the table had before it was renamed, or drop --renamed-from.", before);
+        return before;
     }
 }

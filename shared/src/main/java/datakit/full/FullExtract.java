@@ -138,6 +138,7 @@ public final class FullExtract {
         var details = new LinkedHashMap<String, Object>(readNotes());
         stream.json().addTo(details);
         stream.schemaChanges().addTo(details);
+        runs.sayRename(run, details);
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), plan.describe(), stream.name(),
             stream.mode().label(), result.rows(), result.bytes(), millisSince(started), details).print(run);
         stream.json().printAfterSummary();
@@ -240,15 +241,18 @@ public final class FullExtract {
 
     /**
      * The refusals of the load, made before anything is written, by the run and by its dry run alike: a table that holds another
-     * stream or was loaded in another mode ({@link StreamGuard}), a column whose type changed under rows to be added.
+     * stream or was loaded in another mode ({@link StreamGuard}), a column whose type changed under rows to be added; and what
+     * the stream meets of a rename of its source table, which {@code runs} keeps.
      */
     private static void refuseWhatTheRunWould(Connection connection, Loads loads, Stream stream, RunLog runs) {
-        var all = new LinkedHashMap<TableRef, BronzeLoad>();
-        all.put(stream.target(), loads.load());
-        all.putAll(loads.children().loads());
-        all.forEach((table, each) -> {
+        Optional<String> reading = loads.plan().table().map(TableRef::toString);
+        Optional<String> renamedFrom = loads.plan().selection().renamedFrom().map(TableRef::toString);
+        runs.follows(StreamGuard.check(runs, connection, stream.name(), loads.load().existing().isPresent(), reading, renamedFrom,
+            stream.mode()));
+        loads.children().loads().forEach((table, each) -> {
+            // A child table goes where its parent goes: a rename moves them together, and a new one has nothing to guard.
             if (each.existing().isPresent()) {
-                StreamGuard.check(runs, connection, table.toString(), loads.plan().table().map(TableRef::toString), stream.mode());
+                StreamGuard.check(runs, connection, table.toString(), true, reading, renamedFrom, stream.mode());
             }
         });
     }
@@ -274,7 +278,9 @@ public final class FullExtract {
         Selection kept = stream.json().keepingBronzeTypes(connection, planned.selection());
         ReadPlan plan = kept == planned.selection() ? planned : plan(kept);
         Loads loads = loads(connection, plan, stream);
-        refuseWhatTheRunWould(connection, loads, stream, new RunLog(stream.target().schema()));
+        var runs = new RunLog(stream.target().schema());
+        refuseWhatTheRunWould(connection, loads, stream, runs);
+        runs.sayRename(run, new LinkedHashMap<>());
         DryRun.print(run, source.settings(), warehouse.settings(), plan, stream.target(), stream.mode(), loads.load(),
             Migrations.pending(warehouse.dataSource(), stream.target().schema()), loads.children().describe());
     }

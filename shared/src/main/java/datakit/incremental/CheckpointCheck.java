@@ -12,6 +12,7 @@ import datakit.checkpoint.XminCheckpoint;
 import datakit.error.DatakitException;
 import datakit.error.ExitCode;
 import datakit.source.IncrementalSource;
+import datakit.source.Selection;
 import datakit.source.SourceProgress;
 import datakit.sql.TableRef;
 import java.sql.Connection;
@@ -48,14 +49,15 @@ final class CheckpointCheck {
 
     /**
      * What the run decides before it writes, and its dry run alike: it refuses a table that holds another stream or was loaded
-     * in another mode ({@link StreamGuard}); then, why it must reload everything, if it must: asked for, or a checkpoint that no
-     * longer fits. Without --on-bad-checkpoint full-refresh, a checkpoint that does not fit stops the run instead.
+     * in another mode ({@link StreamGuard}), and {@code runs} keeps what the stream meets of a rename of its source table (the
+     * checkpoint is the stream's, so a rename keeps it); then, why it must reload everything, if it must: asked for, or a
+     * checkpoint that no longer fits. Without --on-bad-checkpoint full-refresh, a checkpoint that does not fit stops the run instead.
      */
     static Optional<String> fullRefreshReason(Increment increment, WriteMode mode, IncrementalSource src, Optional<Checkpoint> stored,
                                               Optional<BronzeTable> existing, RunLog runs, Connection connection, String stream) {
-        if (existing.isPresent()) {
-            StreamGuard.check(runs, connection, stream, increment.selection().table().map(TableRef::toString), mode);
-        }
+        Selection selection = increment.selection();
+        runs.follows(StreamGuard.check(runs, connection, stream, existing.isPresent(), selection.table().map(TableRef::toString),
+            selection.renamedFrom().map(TableRef::toString), mode));
         if (increment.fullRefresh().isPresent()) {
             return increment.fullRefresh();
         }

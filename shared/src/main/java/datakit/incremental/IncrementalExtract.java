@@ -93,6 +93,7 @@ public final class IncrementalExtract {
             return null;
         }, (attempt, failure) -> run.warn("attempt %d of the load of %s after %s; it resumes from its last committed part"
             .formatted(attempt, target, Retry.cause(failure))));
+        runs.sayRename(run, totals.details);
         new RunSummary("succeeded", run.datakit(), run.runId(), source.settings().describe(), increment.selection().describe(),
             target.toString(), mode.label(), totals.rows, totals.bytes, (System.nanoTime() - started) / 1_000_000, totals.details).print(run);
         json.printAfterSummary();
@@ -209,8 +210,10 @@ public final class IncrementalExtract {
             : src.cursorColumn().orElseThrow() + " " + src.cursorType().orElseThrow() + ", ties by " + String.join(", ", src.tieColumns()));
         extras.put("checkpoint", stored.map(Checkpoint::describe).orElse("none: the first run reads everything"
             + increment.initialValue().map(v -> " from " + v).orElse("")));
-        Optional<String> refresh = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, new RunLog(target.schema()),
-            connection, target.toString());
+        var runs = new RunLog(target.schema());
+        Optional<String> refresh = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection,
+            target.toString());
+        runs.sayRename(run, new LinkedHashMap<>());
         refresh.ifPresent(r -> extras.put("full refresh", "would run: " + r));
         if (refresh.isEmpty()) {
             CheckpointCheck.behind(stored, progress, src).ifPresent(why -> extras.put("behind", why + CheckpointCheck.BEHIND_PLAN));

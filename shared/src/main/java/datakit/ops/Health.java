@@ -1,5 +1,9 @@
 package datakit.ops;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import datakit.bronze.SchemaChange;
 import datakit.config.ConnectionSettings;
 import datakit.db.Database;
 import datakit.db.ReplayLag;
@@ -22,9 +26,10 @@ import org.jooq.Record;
  * once (no retries: a health check reports a database it cannot reach at once). Problems found are
  * kept as {@link #unhealthy()} (the database cannot serve: unreachable, a replication slot lost) or
  * {@link #warnings()} (it serves, but something needs a look: a slot far behind, a stream whose last
- * run failed or is old).
+ * run failed or is old, a stream its --on-schema-change stopped).
  */
 public final class Health {
+    private static final ObjectMapper JSON = new ObjectMapper();
     private final String role;
     private final Map<String, Object> report = new LinkedHashMap<>();
     private final List<String> unhealthy = new ArrayList<>();
@@ -198,8 +203,8 @@ public final class Health {
         var streams = new ArrayList<Map<String, Object>>();
         if (bookkeeping) {
             db.resultQuery("SELECT stream, datakit, status, to_char(started_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
-                    + "extract(epoch FROM now() - coalesce(ended_at, started_at))::bigint, rows_loaded, error FROM " + view.sql()
-                    + " ORDER BY stream")
+                    + "extract(epoch FROM now() - coalesce(ended_at, started_at))::bigint, rows_loaded, error, "
+                    + "(details -> 'schema_changes_refused')::text FROM " + view.sql() + " ORDER BY stream")
                 .forEach(r -> {
                     var stream = new LinkedHashMap<String, Object>();
                     String name = r.get(0, String.class);
@@ -212,8 +217,16 @@ public final class Health {
                     stream.put("age_seconds", age);
                     stream.put("rows", r.get(5, Long.class));
                     Optional.ofNullable(r.get(6, String.class)).ifPresent(e -> stream.put("error", e));
+                    List<SchemaChange> refused = status.equals("failed") ? refusedChanges(r.get(7, String.class)) : List.of();
+                    if (!refused.isEmpty()) {
+                        stream.put("schema_changes_refused", refused.stream().map(SchemaChange::toDetails).toList());
+                    }
                     streams.add(stream);
-                    if (status.equals("failed") || status.equals("abandoned")) {
+                    if (!refused.isEmpty()) {
+                        warnings.add(("stream %s: stopped by a schema change its --on-schema-change refused: %s. Run it with "
+                            + "--on-schema-change evolve to follow the change").formatted(name,
+                            String.join("; ", refused.stream().map(SchemaChange::what).toList())));
+                    } else if (status.equals("failed") || status.equals("abandoned")) {
                         warnings.add("stream " + name + ": its last run " + status);
                     } else if (limits.staleAfter().filter(d -> age > d.toSeconds()).isPresent()) {
                         warnings.add("stream %s: its last run is %s old (more than --stale-after %s)".formatted(name,
@@ -222,6 +235,23 @@ public final class Health {
                 });
         }
         report.put("streams", streams);
+    }
+
+    /**
+     * The schema changes a failed run's --on-schema-change refused ({@code details.schema_changes_refused}, a JSON list), none
+     * for a run that failed for another reason.
+     */
+    private static List<SchemaChange> refusedChanges(String json) {
+        if (json == null) {
+            return List.of();
+        }
+        try {
+            List<Map<String, Object>> listed = JSON.readValue(json, new TypeReference<>() { });
+            return listed.stream().map(SchemaChange::fromDetails).toList();
+        } catch (JsonProcessingException | IllegalArgumentException e) {
+            // Details another version wrote in another form: the run is still reported as failed, with its error.
+            return List.of();
+        }
     }
 
     public Map<String, Object> report() {

@@ -60,7 +60,9 @@ final class PartitionedDryRun {
     private void print(Connection connection, PartitionedPlan plan, TableRef target, PartitionedLoad how, BronzeParts bronze,
                        String fingerprint) {
         DSLContext db = Sql.using(connection);
-        SharedLoad.refuseWhatTheRunWould(connection, plan, bronze, target, new RunLog(target.schema()));
+        var runs = new RunLog(target.schema());
+        SharedLoad.refuseWhatTheRunWould(connection, plan, bronze, target, runs);
+        runs.sayRename(run, new LinkedHashMap<>());
         var store = new PartStore(target.schema());
         String stream = target.toString();
         Optional<PartStore.Load> current = store.load(connection, stream);
@@ -69,7 +71,8 @@ final class PartitionedDryRun {
         Optional<PartStore.Load> resumable = current.filter(l -> !l.published() && !how.restart() && l.fingerprint().equals(fingerprint)
             && SharedLoad.sameParts(l, plan.parts()) && plan.parts().stream().noneMatch(Part::byBlocks));
         String published = current.map(PartStore.Load::bronzeFingerprint).orElse("");
-        boolean keep = how.keepUnchanged() && published.equals(fingerprint);
+        boolean keep = how.keepUnchanged() && plan.keeps(published, fingerprint, source.settings().describe(), how.layout(),
+            runs.renamedFrom());
         Optional<String> schemaChange = SharedLoad.schemaChange(published, current.map(PartStore.Load::bronzeSourceSchema).orElse(null),
             fingerprint, plan, how);
         var planned = resumable.filter(l -> l.shards() == how.shard().count()).map(PartStore.Load::parts)
@@ -91,12 +94,13 @@ final class PartitionedDryRun {
         String load = resumable.map(l -> "resumes the load begun by run " + l.startedBy())
             .orElse(current.filter(l -> !l.published()).isPresent() ? "gives up the unfinished load and starts a new one" : "a new load");
         String action = BronzeTable.inspect(db, target).isPresent() ? "replaced atomically" : "created";
-        print(plan, target, how, src, rows, load, schemaChange, bronze.planned(db), action,
+        print(plan, target, how, src, rows, load, schemaChange, bronze.planned(db), runs.renamedFrom(), action,
             Migrations.pending(warehouse.dataSource(), target.schema()));
     }
 
     private void print(PartitionedPlan plan, TableRef target, PartitionedLoad how, PartitionedSource src, List<Row> rows, String load,
-                       Optional<String> schemaChange, List<BronzeParts.Recorded> columnChanges, String action, List<String> pendingMigrations) {
+                       Optional<String> schemaChange, List<BronzeParts.Recorded> columnChanges, Optional<String> renamedFrom, String action,
+                       List<String> pendingMigrations) {
         PrintWriter out = run.out();
         if (run.json()) {
             var map = new LinkedHashMap<String, Object>();
@@ -115,6 +119,7 @@ final class PartitionedDryRun {
                 change.putAll(c.toDetails());
                 return change;
             })).toList());
+            renamedFrom.ifPresent(from -> map.put("renamed_from", from));
             map.put("shard", how.shard().toString());
             map.put("parallelism", how.parallelism());
             map.put("pending_migrations", pendingMigrations);
@@ -139,6 +144,7 @@ final class PartitionedDryRun {
             out.println("  load        " + load + "; shard " + how.shard() + ", " + how.parallelism() + " workers");
             schemaChange.ifPresent(why -> out.println("  schema      " + why));
             columnChanges.forEach(r -> r.changes().forEach(c -> out.println("  schema      " + r.table() + ": " + c.describe())));
+            renamedFrom.ifPresent(from -> out.println("  renamed     from " + from + ": the stream goes on under the new name"));
             out.println("  migrations  " + (pendingMigrations.isEmpty() ? "none pending" : String.join(", ", pendingMigrations) + " would be applied first"));
             if (!rows.isEmpty()) {
                 out.println("  source SQL  " + src.copySql(rows.get(0).part()) + (rows.size() > 1 ? "  (and likewise for each part)" : ""));

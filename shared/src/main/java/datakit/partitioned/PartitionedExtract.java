@@ -197,7 +197,7 @@ public final class PartitionedExtract {
         BronzeParts bronze = bronze(plan, target, how);
         String fingerprint = plan.fingerprint(source.settings().describe(), how.layout());
         String stream = target.toString();
-        var shared = new SharedLoad(run, target);
+        var shared = new SharedLoad(run, target, runs);
         try (StreamLock lock = StreamLock.shared(warehouse, stream, runs, run.runId())) {
             SharedLoad.Joined joined = lock.inTransaction(transaction -> shared.join(transaction, lock, plan, how, fingerprint, bronze));
             PartStore.Load load = joined.load();
@@ -208,7 +208,8 @@ public final class PartitionedExtract {
                 lock.inTransaction(transaction -> shared.unstageReadIn(transaction, load.id(), stagedThisSnapshot.keySet()));
                 stagedThisSnapshot.clear();
             }
-            boolean keep = how.keepUnchanged() && !load.publishedFingerprint().isEmpty() && load.publishedFingerprint().equals(fingerprint);
+            boolean keep = how.keepUnchanged() && plan.keeps(load.publishedFingerprint(), fingerprint, source.settings().describe(),
+                how.layout(), runs.renamedFrom());
             // A part an earlier attempt of this run staged counts as this run's.
             List<PartWorker.Outcome> outcomes = copyParts(plan, target, how, bronze, load, keep, lock, retry).stream()
                 .map(o -> o.result() == PartWorker.Result.STAGED_BEFORE ? stagedThisSnapshot.getOrDefault(o.part(), o) : o).toList();
@@ -226,6 +227,7 @@ public final class PartitionedExtract {
             }
             rowSecurity.ifPresent(note -> details.put("row_security", note));
             SharedLoad.Ending ending = lock.inTransaction(transaction -> shared.finish(transaction, plan, load.id(), bronze, details));
+            runs.sayRename(run, details);
             long rows = outcomes.stream().filter(o -> o.result() == PartWorker.Result.COPIED).mapToLong(PartWorker.Outcome::rows).sum();
             long bytes = outcomes.stream().mapToLong(PartWorker.Outcome::bytes).sum();
             new RunSummary(ending.outcome() == SharedLoad.Outcome.PUBLISHED ? "succeeded" : "staged", run.datakit(), run.runId(), source.settings().describe(),

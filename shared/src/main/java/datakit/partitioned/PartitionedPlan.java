@@ -10,6 +10,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A planned partitioned read: the columns (as for a full extract), the parts, and the exported source
@@ -31,7 +32,21 @@ public record PartitionedPlan(ReadPlan read, List<Part> parts, String snapshot, 
      * shape from the same rows (the source's schema included), so a part of one can be kept in the other.
      */
     String fingerprint(String source, Layout layout) {
-        var text = new StringBuilder(source).append('\n').append(read.describe()).append('\n').append(layout.label()).append('\n')
+        return fingerprint(source, layout, read.describe());
+    }
+
+    /**
+     * Whether the parts of the load bronze holds (whose fingerprint is {@code published}, "" if none) can be kept by a load of
+     * this plan (whose fingerprint is {@code fingerprint}): equal fingerprints, or, in the run that follows the table to its new
+     * name ({@code renamedFrom}), the fingerprint the old name gives: a rename changes no row.
+     */
+    boolean keeps(String published, String fingerprint, String source, Layout layout, Optional<String> renamedFrom) {
+        return !published.isEmpty() && (published.equals(fingerprint)
+            || renamedFrom.filter(before -> published.equals(fingerprint(source, layout, before))).isPresent());
+    }
+
+    private String fingerprint(String source, Layout layout, String table) {
+        var text = new StringBuilder(source).append('\n').append(table).append('\n').append(layout.label()).append('\n')
             .append(read.selection().where().orElse("")).append('\n').append("schema ").append(schema.hash()).append('\n');
         read.columns().forEach(c -> text.append(c.name()).append(' ').append(c.bronzeType()).append('\n'));
         try {

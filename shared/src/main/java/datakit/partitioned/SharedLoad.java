@@ -42,23 +42,24 @@ final class SharedLoad {
     record Joined(PartStore.Load load, boolean resumed) {
     }
 
-    SharedLoad(RunContext run, TableRef target) {
+    SharedLoad(RunContext run, TableRef target, RunLog runs) {
         this.run = run;
         this.target = target;
         this.stream = target.toString();
         this.store = new PartStore(target.schema());
-        this.runs = new RunLog(target.schema());
+        this.runs = runs;
     }
 
     /**
      * The refusals of a load, made before anything is written, by the run and by its dry run alike: a part's table that is not
-     * the load's own, a bronze table that holds another stream or was loaded in another mode ({@link StreamGuard}).
+     * the load's own, a bronze table that holds another stream or was loaded in another mode ({@link StreamGuard}); and what the
+     * stream meets of a rename of its source table, which {@code runs} keeps (the parts are the stream's, so a rename keeps them).
      */
     static void refuseWhatTheRunWould(Connection transaction, PartitionedPlan plan, BronzeParts bronze, TableRef target, RunLog runs) {
         bronze.checkTargets(Sql.using(transaction), plan.sourceTables());
-        if (BronzeTable.inspect(Sql.using(transaction), target).isPresent()) {
-            StreamGuard.check(runs, transaction, target.toString(), plan.read().table().map(TableRef::toString), WriteMode.REPLACE);
-        }
+        boolean exists = BronzeTable.inspect(Sql.using(transaction), target).isPresent();
+        runs.follows(StreamGuard.check(runs, transaction, target.toString(), exists, plan.read().table().map(TableRef::toString),
+            plan.read().selection().renamedFrom().map(TableRef::toString), WriteMode.REPLACE));
     }
 
     /**

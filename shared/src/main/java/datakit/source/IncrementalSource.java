@@ -60,6 +60,7 @@ public final class IncrementalSource {
             "An incremental load reads a table: give --table. (A --query has no cursor index to follow; postgres-extract copies queries.)"));
         SourceCatalog catalog = session.catalog();
         SourceCatalog.Relation relation = catalog.find(table);
+        catalog.checkRenamedFrom(selection);
         List<SourceCatalog.Column> columns = catalog.columns(relation);
         Optional<SourceCatalog.Column> cursor = cursorField.map(name -> cursorColumn(columns, table, name));
         boolean isTable = relation.kind() == 'r' || relation.kind() == 'p';

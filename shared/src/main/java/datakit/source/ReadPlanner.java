@@ -50,6 +50,7 @@ final class ReadPlanner {
         TableRef ref = selection.table().orElseThrow();
         SourceCatalog catalog = session.catalog();
         SourceCatalog.Relation relation = catalog.find(ref);
+        catalog.checkRenamedFrom(selection);
         var columns = SourceCatalog.pick(catalog.columns(relation), selection.columns(), ref.toString());
         var landed = land(columns);
         long estimate = estimateRows(ReadSql.select(landed, ref.sql(), selection.where(), Optional.empty()), selection);

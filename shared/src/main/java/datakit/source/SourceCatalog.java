@@ -51,7 +51,7 @@ final class SourceCatalog {
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = ? AND c.relname = ?""", ref.schema(), ref.table()).fetchOne();
         if (r == null) {
-            throw DatakitException.badInput("Table %s does not exist on the source %s. %s Check --table.", ref, where, hint(ref));
+            throw DatakitException.badInput("Table %s does not exist on the source %s. %s", ref, where, hint(ref));
         }
         char kind = r.get(1, String.class).charAt(0);
         DatakitException.check(READABLE_KINDS.indexOf(kind) >= 0,
@@ -62,6 +62,22 @@ final class SourceCatalog {
                 + "Grant it on the source: GRANT SELECT ON %s TO %s;", user, ref, ref.sql(), TableRef.display(user));
         }
         return new Relation(ref, r.get(0, Long.class), kind, r.get(2, Boolean.class), r.get(4, Boolean.class), r.get(5, String.class));
+    }
+
+    /**
+     * Refuses a {@code --renamed-from} that the source still has: the table read is then not its new name, and following it
+     * would move a stream away from a table that is still there.
+     */
+    void checkRenamedFrom(Selection selection) {
+        selection.renamedFrom().ifPresent(before -> {
+            boolean exists = db.resultQuery("""
+                SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ? AND c.relname = ? AND c.relkind::text = ANY(?)""", before.schema(), before.table(), kinds())
+                .fetchOne() != null;
+            String read = selection.describe();
+            DatakitException.check(!exists, "Table %s (--renamed-from) still exists on the source %s: %s is not its new name. Drop "
+                + "--renamed-from, or give the name %s had before it was renamed.", before, where, read, read);
+        });
     }
 
     List<Column> columns(Relation relation) {
@@ -114,8 +130,13 @@ final class SourceCatalog {
             .fetch(r -> TableRef.of(r.get(0, String.class), r.get(1, String.class)).toString());
         if (!sameIgnoringCase.isEmpty()) {
             return "Did you mean " + String.join(" or ", sameIgnoringCase) + "? Quote mixed-case names: --table '"
-                + sameIgnoringCase.get(0) + "'.";
+                + sameIgnoringCase.get(0) + "'. Check --table.";
         }
+        return whatExists(ref) + " Check --table; if the table was renamed, give its new name there and this one in --renamed-from.";
+    }
+
+    /** The tables of the schema, or why there are none. */
+    private String whatExists(TableRef ref) {
         List<String> tables = db.resultQuery("""
                 SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = ? AND c.relkind::text = ANY(?) AND NOT c.relispartition ORDER BY c.relname COLLATE "C" LIMIT 21""",
