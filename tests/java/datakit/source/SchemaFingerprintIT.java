@@ -104,7 +104,8 @@ class SchemaFingerprintIT {
         // The rewrite writes the older rows' values of the columns added with a DEFAULT into them: those lose their stored value.
         assertThat(changedBy("columns", "ALTER TABLE fp.columns ALTER COLUMN qty TYPE bigint USING qty * 10"))
             .containsExactly("note", "priority", "qty");
-        assertThat(changedBy("columns", "ALTER TABLE fp.columns ALTER COLUMN qty SET DEFAULT 1")).containsExactly("qty");
+        assertThat(changedBy("columns", "ALTER TABLE fp.columns ALTER COLUMN qty SET DEFAULT 1")).as("a default changes no value")
+            .isEmpty();
         assertThat(changedBy("columns", "ALTER TABLE fp.columns ALTER COLUMN id TYPE varchar(20)")).containsExactly("id");
         assertThat(changedBy("columns", "ALTER TABLE fp.columns ALTER COLUMN id TYPE varchar(30)")).containsExactly("id");
     }

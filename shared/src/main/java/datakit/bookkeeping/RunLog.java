@@ -146,6 +146,17 @@ public final class RunLog {
         return with;
     }
 
+    /**
+     * Adds {@code details} to the run's, in the caller's transaction: facts a run commits before it ends (the schema changes
+     * it made), which stay said if it then fails.
+     */
+    public void note(Connection transaction, UUID runId, Map<String, Object> details) {
+        if (!details.isEmpty()) {
+            Sql.using(transaction).execute("UPDATE " + table + " SET details = details || ?::jsonb WHERE run_id = ?",
+                RunSummary.toJson(details), runId);
+        }
+    }
+
     /** Records how far a run that commits in parts got; call in the transaction of each part. */
     public void progress(Connection transaction, UUID runId, long rows, long bytes) {
         Sql.using(transaction).execute("UPDATE " + table + " SET rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);

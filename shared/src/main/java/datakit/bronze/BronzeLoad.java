@@ -57,7 +57,7 @@ public final class BronzeLoad {
                 + "so rows cannot be added to it as a whole. Replace it (--mode replace), or load into another --target-table.", target);
         }
         this.evolution = SchemaEvolution.of(existing.map(BronzeTable::columns), landing, write.mode(), write.onSchemaChange());
-        refuseAKeyThatMovedToAVariant();
+        refuseWhatCannotBeFollowed();
         // Named after the run and the target, so a run that loads several tables (a parent and its
         // exploded children) stages each apart.
         String tag = "%08x".formatted(target.table().hashCode());
@@ -112,9 +112,14 @@ public final class BronzeLoad {
         return recorded;
     }
 
+    /** The source's column changes that alter the existing table (none for a new or replaced one). */
+    public List<SchemaChange> alterations() {
+        return loadsIntoExisting() ? evolution.alterations(existing.get().columns()) : List.of();
+    }
+
     /**
      * What an existing table needs before this load, as statements: the source's column changes
-     * ({@link SchemaEvolution#alterations()}), metadata columns of the mode, the unique index a merge upserts by.
+     * ({@link #alterations()}), metadata columns of the mode, the unique index a merge upserts by.
      */
     public List<String> schemaChanges() {
         if (!loadsIntoExisting()) {
@@ -122,7 +127,7 @@ public final class BronzeLoad {
         }
         BronzeTable table = existing.get();
         var changes = new ArrayList<String>();
-        for (SchemaChange change : evolution.alterations()) {
+        for (SchemaChange change : alterations()) {
             String column = Sql.quote(change.landsIn().orElseThrow());
             String type = change.newType().orElseThrow();
             changes.add(table.columns().containsKey(change.landsIn().orElseThrow())
@@ -146,7 +151,7 @@ public final class BronzeLoad {
         List<String> changes = schemaChanges();
         if (!changes.isEmpty()) {
             TableLocks.withShortLocks(db, target, () -> changes.forEach(db::execute));
-            recorded = record(evolution.alterations());
+            recorded = record(alterations());
         }
     }
 
@@ -274,8 +279,28 @@ public final class BronzeLoad {
             + (write.uniqueKeys() ? ";\nCREATE UNIQUE INDEX " + Sql.quote(indexName()) + " ON " + target.sql() + " (" + quoted(write.keys()) + ")" : "");
     }
 
-    /** A merge upserts by its key's bronze columns: a key column whose values move to a variant column cannot be followed. */
-    private void refuseAKeyThatMovedToAVariant() {
+    /**
+     * Refuses, before anything is written, the schema changes a kept table cannot follow: a merge key whose columns are not
+     * those the table is kept by (a key column renamed, another primary key) or whose values move to a variant column (rows
+     * could no longer be matched), and a column to widen in place that views depend on (PostgreSQL refuses to alter it).
+     */
+    private void refuseWhatCannotBeFollowed() {
+        if (!loadsIntoExisting()) {
+            return;
+        }
+        BronzeTable table = existing.get();
+        boolean keyedOtherwise = write.uniqueKeys() && !table.uniqueKeys().isEmpty() && !table.hasUniqueKey(write.keys());
+        if (keyedOtherwise) {
+            throw DatakitException.notReady(("%s is kept one row per key by other columns than this run's key (%s): a key column "
+                + "renamed at the source, or another key. Rows can no longer be matched: rebuild %s with --full-refresh, or load "
+                + "into another --target-table.").formatted(target, String.join(", ", write.keys()), target));
+        }
+        List<String> widened = alterations().stream().map(c -> c.landsIn().orElseThrow()).filter(table.columns()::containsKey).toList();
+        if (!widened.isEmpty() && !table.dependents().isEmpty()) {
+            throw DatakitException.notReady(("Cannot widen %s of %s in place: %s depend%s on it, and PostgreSQL refuses to alter a "
+                + "column a view uses. Drop the views, run again, and create them again after the run.").formatted(String.join(", ", widened.stream().map(TableRef::display).toList()), target,
+                String.join(", ", table.dependents()), table.dependents().size() == 1 ? "s" : ""));
+        }
         for (String key : write.keys()) {
             if (write.uniqueKeys() && evolution.cleared().contains(key)) {
                 throw DatakitException.notReady(("Key column %s of %s changed type at the source to one %s cannot hold, so rows "

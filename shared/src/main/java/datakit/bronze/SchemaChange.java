@@ -65,8 +65,11 @@ public record SchemaChange(String column, Kind kind, Optional<String> oldType, O
             case DROPPED -> "%s is no longer in the source (dropped or renamed): kept, NULL in the rows loaded from now on".formatted(name);
             case WIDENED -> "widened %s from %s to %s in place".formatted(TableRef.display(landsIn.orElseThrow()), oldType.orElseThrow(),
                 newType.orElseThrow());
-            case VARIANT -> "%s went from %s to %s, which it cannot hold: its values land in %s from now on".formatted(name,
-                oldType.orElseThrow(), newType.orElseThrow(), TableRef.display(landsIn.orElseThrow()));
+            case VARIANT -> landsIn.orElseThrow().equals(column)
+                ? "%s went back to %s: its values land in %s again, and its variant columns are NULL from now on".formatted(name,
+                    newType.orElseThrow(), name)
+                : "%s went from %s to %s, which it cannot hold: its values land in %s from now on".formatted(name,
+                    oldType.orElseThrow(), newType.orElseThrow(), TableRef.display(landsIn.orElseThrow()));
             case RETYPED -> "rebuilt %s as %s (was %s)".formatted(name, newType.orElseThrow(), oldType.orElseThrow());
             case IGNORED -> "%s is new (%s) and not loaded (--on-schema-change freeze)".formatted(name, newType.orElseThrow());
         };

@@ -49,6 +49,7 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
             String name = column.name();
             String type = column.bronzeType();
             String now = existing.get(name);
+            List<String> variants = variantsOf(name, existing);
             if (now == null) {
                 if (policy == SchemaPolicy.FREEZE) {
                     changes.add(new SchemaChange(name, SchemaChange.Kind.IGNORED, Optional.empty(), Optional.of(type), Optional.empty()));
@@ -58,6 +59,13 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
                 }
             } else if (TypeWidening.widens(type, now)) {
                 landsIn.put(name, name);
+                if (mode == WriteMode.REPLACE && !type.equals(now)) {
+                    changes.add(new SchemaChange(name, SchemaChange.Kind.RETYPED, Optional.of(now), Optional.of(type), Optional.of(name)));
+                } else if (mode != WriteMode.REPLACE && !variants.isEmpty()) {
+                    // The type went back to one the column holds: its values land there again, not in the variant column.
+                    changes.add(new SchemaChange(name, SchemaChange.Kind.VARIANT, Optional.of(existing.get(variants.get(0))),
+                        Optional.of(type), Optional.of(name)));
+                }
             } else if (TypeWidening.widens(now, type)) {
                 changes.add(new SchemaChange(name, SchemaChange.Kind.WIDENED, Optional.of(now), Optional.of(type), Optional.of(name)));
                 landsIn.put(name, name);
@@ -65,23 +73,17 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
                 changes.add(new SchemaChange(name, SchemaChange.Kind.RETYPED, Optional.of(now), Optional.of(type), Optional.of(name)));
                 landsIn.put(name, name);
             } else {
-                String variant = variantName(name, type);
-                String variantType = existing.get(variant);
-                if (variantType == null || !TypeWidening.widens(type, variantType)) {
-                    changes.add(new SchemaChange(name, variantType == null ? SchemaChange.Kind.VARIANT : SchemaChange.Kind.WIDENED,
-                        Optional.of(variantType == null ? now : variantType), Optional.of(type), Optional.of(variant)));
-                }
-                landsIn.put(name, variant);
+                landsIn.put(name, variantFor(name, type, now, existing, variants, changes));
                 cleared.add(name);
             }
             // A value lands in one column of the source column's: a merge clears the others it has (a type that went back).
             String into = landsIn.get(name);
-            existing.keySet().stream().filter(c -> into != null && !c.equals(into) && (c.equals(name) || c.startsWith(name + "__v_"))
-                && !cleared.contains(c) && !landing.names().contains(c)).forEach(cleared::add);
+            variants.stream().filter(v -> into != null && !v.equals(into) && !cleared.contains(v) && !landing.names().contains(v))
+                .forEach(cleared::add);
         }
         for (Map.Entry<String, String> column : existing.entrySet()) {
             String name = column.getKey();
-            if (!BronzeMetadata.isMetadata(name) && !landing.names().contains(name) && !isVariantOfLanded(name, landing)
+            if (!BronzeMetadata.isMetadata(name) && !landing.names().contains(name) && !isVariantOfLanded(name, existing, landing)
                     && !landing.comesAndGoes(name) && !name.equals(UNKNOWN_VALUES)) {
                 changes.add(SchemaChange.dropped(name, column.getValue()));
                 cleared.add(name);
@@ -108,8 +110,40 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
     }
 
     /** Whether a bronze column is a variant column of one the load lands: it keeps the values of another type. */
-    private static boolean isVariantOfLanded(String bronzeColumn, Landing landing) {
-        return landing.names().stream().anyMatch(c -> bronzeColumn.startsWith(c + "__v_"));
+    private static boolean isVariantOfLanded(String bronzeColumn, Map<String, String> existing, Landing landing) {
+        return landing.names().stream().anyMatch(c -> isVariant(bronzeColumn, existing.get(bronzeColumn), c));
+    }
+
+    /** The variant columns bronze has of the source column {@code column}, in table order. */
+    private static List<String> variantsOf(String column, Map<String, String> existing) {
+        return existing.entrySet().stream().filter(c -> isVariant(c.getKey(), c.getValue(), column)).map(Map.Entry::getKey).toList();
+    }
+
+    /** A variant column is named after its column and type; a long name is cut to fit, so it is found by the name it was given. */
+    private static boolean isVariant(String bronzeColumn, String type, String column) {
+        return !bronzeColumn.equals(column) && (bronzeColumn.startsWith(column + "__v_") || bronzeColumn.equals(variantName(column, type)));
+    }
+
+    /**
+     * The variant column a value of {@code type} lands in: one bronze has that holds it, else one that widens to it (widened
+     * in place), else a new one; the change is added to {@code changes} where there is one.
+     */
+    private static String variantFor(String name, String type, String now, Map<String, String> existing, List<String> variants,
+                                     List<SchemaChange> changes) {
+        Optional<String> holds = variants.stream().filter(v -> TypeWidening.widens(type, existing.get(v))).findFirst();
+        if (holds.isPresent()) {
+            changes.add(new SchemaChange(name, SchemaChange.Kind.VARIANT, Optional.of(now), Optional.of(existing.get(holds.get())),
+                holds));
+            return holds.get();
+        }
+        Optional<String> widens = variants.stream().filter(v -> TypeWidening.widens(existing.get(v), type)).findFirst();
+        if (widens.isPresent()) {
+            changes.add(new SchemaChange(name, SchemaChange.Kind.WIDENED, Optional.of(existing.get(widens.get())), Optional.of(type), widens));
+            return widens.get();
+        }
+        String variant = variantName(name, type);
+        changes.add(new SchemaChange(name, SchemaChange.Kind.VARIANT, Optional.of(now), Optional.of(type), Optional.of(variant)));
+        return variant;
     }
 
     /**
@@ -130,9 +164,13 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
         return columns;
     }
 
-    /** The changes that need the table altered: all but dropped and ignored columns, which need nothing. */
-    public List<SchemaChange> alterations() {
-        return changes.stream().filter(c -> c.kind() != SchemaChange.Kind.DROPPED && c.kind() != SchemaChange.Kind.IGNORED).toList();
+    /**
+     * The changes that need a kept table altered, given its columns: a column to add, or one whose type is not the new one yet
+     * (values landing in a variant column that exists already, or in their column again, need nothing).
+     */
+    public List<SchemaChange> alterations(Map<String, String> bronze) {
+        return changes.stream().filter(c -> c.kind() != SchemaChange.Kind.DROPPED && c.kind() != SchemaChange.Kind.IGNORED
+            && c.kind() != SchemaChange.Kind.RETYPED && !c.newType().equals(Optional.ofNullable(bronze.get(c.landsIn().orElseThrow())))).toList();
     }
 
     /** Fails before anything is written when the policy refuses one of the changes. */

@@ -183,6 +183,8 @@ public final class FullExtract {
             loads.load().applySchemaChanges();
             loads.children().applySchemaChanges();
             said(loads, stream);
+            // With the change: a run that then fails still says what it changed.
+            runs.note(connection, run.runId(), stream.schemaChanges().details());
             // The commit ends the transaction's locks: every stream of the load is locked and checked again.
             warehouse.commitAndContinue(connection);
             lockStream(connection, stream.name(), runs);

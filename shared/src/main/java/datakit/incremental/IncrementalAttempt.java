@@ -30,10 +30,12 @@ import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.jooq.exception.DataAccessException;
 
 /**
@@ -51,6 +53,10 @@ final class IncrementalAttempt {
     private final SchemaPolicy onSchemaChange;
     /** Columns whose values DDL changed without writing rows since the stored checkpoint, until the run refreshes them. */
     private List<String> valuesChanged = List.of();
+    /** Whether the bronze table's columns change with this run, which a run that finds no rows must do too. */
+    private boolean alters;
+    /** Columns this attempt filled in every row of a merge table already. */
+    private final Set<String> filled = new HashSet<>();
     private final RunLog runs;
     private final RunTotals totals;
     private final String stream;
@@ -118,8 +124,8 @@ final class IncrementalAttempt {
             Optional<BronzeTable> existing = BronzeTable.inspect(Sql.using(connection), target);
             Optional<String> reason = CheckpointCheck.fullRefreshReason(increment, mode, src, stored, existing, runs, connection, stream);
             ReadPlan columns = src.read(List.of());
-            IncrementalExtract.decidedLoad(connection, columns, target, write, reason.isPresent() && mode == WriteMode.MERGE,
-                IncrementalExtract.metadata(run, source, columns, ""));
+            alters = !IncrementalExtract.decidedLoad(connection, columns, target, write, reason.isPresent() && mode == WriteMode.MERGE,
+                IncrementalExtract.metadata(run, source, columns, "")).schemaChanges().isEmpty();
             return reason;
         });
     }
@@ -139,7 +145,16 @@ final class IncrementalAttempt {
         }
         // A refresh in append mode keeps the history and appends a complete copy.
         Optional<Checkpoint> from = refresh.isPresent() ? Optional.empty() : stored;
-        valuesChanged = from.map(src::valuesChangedSince).orElse(List.of());
+        // An append history has NULL in a column it gains; it says only of columns whose values changed in place.
+        valuesChanged = from.map(c -> src.valuesChangedSince(c).stream()
+            .filter(column -> mode == WriteMode.MERGE || c.columnsRead().containsKey(column)).toList()).orElse(List.of());
+        from.filter(c -> !IncrementalSource.hasSchemaBaseline(c)).ifPresent(c -> {
+            String said = "the checkpoint was written before checkpoints kept a fingerprint of the source's columns: values DDL "
+                + "changed without writing rows before this run (an enum label renamed, a column added again with a DEFAULT) cannot "
+                + "be found; this run takes the fingerprint, and --full-refresh reloads the table if there were such changes";
+            totals.details.put("schema_baseline", said);
+            run.warn(target + ": " + said);
+        });
         Optional<String> behind = from.isEmpty() ? Optional.empty() : CheckpointCheck.behind(from, session.progress(), src);
         if (behind.isPresent()) {
             String said = behind.get() + CheckpointCheck.BEHIND_OUTCOME;
@@ -175,8 +190,8 @@ final class IncrementalAttempt {
         String readAfter = readStart.describe();
         Optional<Position> high = src.highest(lower);
         if (high.isEmpty()) {
-            if (!valuesChanged.isEmpty()) {
-                // No row to load, but values to refresh: a part that reads nothing does it, with the checkpoint.
+            if (!valuesChanged.isEmpty() || alters) {
+                // No row to load, but columns to change or values to refresh: a part that reads nothing does it, with the checkpoint.
                 loadPart(src.read(List.of("false")), readAfter, () -> store.advance(connection, stream, stored, start, run.runId()));
             } else if (!stored.equals(Optional.of(start))) {
                 // Remember that the stream started, so a later run can tell a lost checkpoint from a first run, and where the
@@ -236,8 +251,10 @@ final class IncrementalAttempt {
             if (!loading.schemaChanges().isEmpty()) {
                 loading.applySchemaChanges();
                 backfillAdded(loading);
-                locked.commitAndContinue();
                 totals.schemaChanges.said(target, loading.recorded());
+                // With the change: a run that then fails still says what it changed.
+                runs.note(connection, run.runId(), totals.schemaChanges.details());
+                locked.commitAndContinue();
                 loading = new BronzeLoad(Sql.using(connection), landing, target, write, metadata);
             }
             refreshChangedValues(loading);
@@ -283,7 +300,7 @@ final class IncrementalAttempt {
      * it, whatever gave the old rows their values there. Keys flattened from JSON have no source column to read.
      */
     private void backfillAdded(BronzeLoad loading) {
-        backfill(loading, loading.evolution().alterations().stream()
+        backfill(loading, loading.alterations().stream()
             .filter(c -> c.kind() == SchemaChange.Kind.ADDED || c.kind() == SchemaChange.Kind.VARIANT)
             .map(SchemaChange::column).toList());
     }
@@ -295,10 +312,10 @@ final class IncrementalAttempt {
      * the run says so.
      */
     private void refreshChangedValues(BronzeLoad loading) {
-        if (valuesChanged.isEmpty()) {
+        List<String> columns = valuesChanged.stream().filter(c -> !filled.contains(c)).toList();
+        if (columns.isEmpty()) {
             return;
         }
-        List<String> columns = valuesChanged;
         valuesChanged = List.of();
         if (mode == WriteMode.MERGE) {
             backfill(loading, columns);
@@ -314,16 +331,19 @@ final class IncrementalAttempt {
     /** Gives the rows a merge table holds the source's values of {@code columns}, where they land ({@link Backfill}). */
     private void backfill(BronzeLoad loading, List<String> columns) {
         var landsIn = new LinkedHashMap<String, String>();
-        columns.stream().filter(src.columns()::contains).forEach(c -> landsIn.put(c, loading.evolution().landsIn().getOrDefault(c, c)));
+        // A column --on-schema-change freeze does not load lands nowhere.
+        columns.stream().filter(src.columns()::contains).filter(loading.evolution().landsIn()::containsKey)
+            .forEach(c -> landsIn.put(c, loading.evolution().landsIn().get(c)));
         if (mode != WriteMode.MERGE || landsIn.isEmpty() || loading.existing().isEmpty()) {
             return;
         }
         ReadPlan rows = src.readKeysAnd(List.copyOf(landsIn.keySet()));
         var backfill = new Backfill(Sql.using(connection), target, Landings.of(rows), src.keyColumns(), landsIn);
         copy(rows, backfill.prepare());
-        int filled = backfill.fill();
-        totals.details.put("backfilled", Map.of("columns", List.copyOf(landsIn.values()), "rows", filled));
-        run.info("gave the %,d rows %s held the source's values of %s".formatted(filled, target, String.join(", ", landsIn.values())));
+        int updated = backfill.fill();
+        filled.addAll(landsIn.keySet());
+        totals.details.put("backfilled", Map.of("columns", List.copyOf(landsIn.values()), "rows", updated));
+        run.info("gave the %,d rows %s held the source's values of %s".formatted(updated, target, String.join(", ", landsIn.values())));
     }
 
     /** Marks bronze rows whose key the source no longer has, and clears the mark of keys that came back. */

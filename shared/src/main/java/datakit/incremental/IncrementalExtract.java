@@ -218,6 +218,12 @@ public final class IncrementalExtract {
         if (refresh.isEmpty()) {
             CheckpointCheck.behind(stored, progress, src).ifPresent(why -> extras.put("behind", why + CheckpointCheck.BEHIND_PLAN));
         }
+        if (refresh.isEmpty()) {
+            stored.map(c -> src.valuesChangedSince(c).stream().filter(column -> mode == WriteMode.MERGE || c.columnsRead().containsKey(column))
+                    .toList()).filter(columns -> !columns.isEmpty())
+                .ifPresent(columns -> extras.put("values changed", (mode == WriteMode.MERGE ? "would be given the source's values of "
+                    : "changed without rows written, which the history keeps as they were: ") + String.join(", ", columns)));
+        }
         ReadPlan delta = src.read(refresh.isPresent() ? List.of() : ReadStart.of(increment, src, stored).predicates());
         var metadata = metadata(run, source, delta, "");
         var write = new BronzeWrite(mode, src.keyColumns(), increment.onConflict(), onSchemaChange);

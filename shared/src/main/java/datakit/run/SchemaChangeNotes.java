@@ -47,6 +47,13 @@ public final class SchemaChangeNotes {
         };
     }
 
+    /** The changes said so far, as the run's details hold them (nothing when there are none). */
+    public Map<String, Object> details() {
+        var details = new LinkedHashMap<String, Object>();
+        addTo(details);
+        return details;
+    }
+
     /** Adds the changes said so far to {@code details}, as {@code schema_changes}. */
     public void addTo(Map<String, Object> details) {
         if (!said.isEmpty()) {

@@ -144,15 +144,22 @@ public final class IncrementalSource {
     }
 
     /**
-     * The columns read whose values DDL may have changed without writing rows since {@code stored} was taken (an enum label
-     * renamed, a column dropped and added again with a DEFAULT, a type changed with USING): those whose hash the checkpoint
-     * kept and that hash differs now. Columns new to this run are not among them (they are added, and filled where kept).
+     * The columns read whose values may differ from what bronze holds although no row was written since {@code stored} was
+     * taken: those whose hash changed (an enum label renamed, a column dropped and added again with a DEFAULT, a type changed
+     * with USING), and those its run did not read (a column added, or back after it was dropped or renamed away). Empty for
+     * a checkpoint that kept no hashes (see {@link #hasSchemaBaseline}).
      */
     public List<String> valuesChangedSince(Checkpoint stored) {
         Map<String, String> before = stored.columnsRead();
-        return columnSchema().entrySet().stream()
-            .filter(c -> !before.getOrDefault(c.getKey(), "").isEmpty() && !before.get(c.getKey()).equals(c.getValue()))
-            .map(Map.Entry::getKey).toList();
+        if (!hasSchemaBaseline(stored)) {
+            return List.of();
+        }
+        return columnSchema().entrySet().stream().filter(c -> !c.getValue().equals(before.get(c.getKey()))).map(Map.Entry::getKey).toList();
+    }
+
+    /** Whether {@code stored} kept the schema hashes of its columns (checkpoints written before them did not). */
+    public static boolean hasSchemaBaseline(Checkpoint stored) {
+        return stored.columnsRead().values().stream().anyMatch(hash -> !hash.isEmpty());
     }
 
     /** The cursor column, or empty in xmin mode. */

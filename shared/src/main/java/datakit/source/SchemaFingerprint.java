@@ -19,8 +19,8 @@ import java.util.stream.Collectors;
  * value), a domain changed. A shortcut that keeps what an earlier run read because no row changed ("unchanged, kept")
  * must also find this fingerprint unchanged.
  *
- * <p>Each column's hash covers its number ({@code attnum}), name, type and modifier, whether it is generated, its default
- * expression, whether it has a stored value for older rows and that value ({@code atthasmissing}, {@code attmissingval}),
+ * <p>Each column's hash covers its number ({@code attnum}), name, type and modifier, whether it is generated and from what
+ * expression (a default only decides the values of rows written later, so it is left out), whether it has a stored value for older rows and that value ({@code atthasmissing}, {@code attmissingval}),
  * and every type its values go through: a domain's base type, {@code NOT NULL} and constraints, an array's element type, a
  * range's subtype, a composite type's attributes, and an enum's labels with their sort order. The whole read's hash covers
  * the columns read, and the numbers of the table's dropped columns (a column dropped and added again has a new number).
@@ -116,7 +116,7 @@ public record SchemaFingerprint(String hash, Map<String, String> columns) {
         )
         SELECT c.attnum, c.attname::text, c.attisdropped, pg_catalog.json_build_object(
                    'attnum', c.attnum, 'type', c.atttypid, 'typmod', c.atttypmod, 'generated', c.generated,
-                   'default', c.default_expression, 'has_missing', c.atthasmissing, 'missing', c.missing,
+                   'generated_as', CASE WHEN c.generated <> '' THEN c.default_expression END, 'has_missing', c.atthasmissing, 'missing', c.missing,
                    'types', (SELECT pg_catalog.json_agg(td.description ORDER BY td.oid)
                              FROM types t JOIN type_descriptions td ON td.oid = t.oid WHERE t.attnum = c.attnum))::text
         FROM cols c ORDER BY c.attnum""";
