@@ -87,6 +87,7 @@
 //SOURCES src/main/java/datakit/cdc/StreamSource.java
 //SOURCES src/main/java/datakit/cdc/StreamTables.java
 //SOURCES src/main/java/datakit/cdc/StreamedTransactions.java
+//SOURCES src/main/java/datakit/cdc/TableShape.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
 //SOURCES src/main/java/datakit/cdc/WalEnd.java
 //SOURCES src/main/java/datakit/cdc/pgoutput/MessageBuffer.java

@@ -43,6 +43,11 @@ public record SchemaChangeLog(DSLContext db, TableRef stream, Optional<String> s
         return written;
     }
 
+    /** Whether the stream's last row for the change's column already says it: a change followed before, not new. */
+    public boolean holds(SchemaChange change) {
+        return isLatest(change.column(), change.kind(), change.newType());
+    }
+
     private boolean isLatest(String column, SchemaChange.Kind kind, Optional<String> newType) {
         return db.resultQuery("SELECT change = ? AND new_type IS NOT DISTINCT FROM ? FROM " + table()
                 + " WHERE stream = ? AND column_name = ? ORDER BY change_id DESC LIMIT 1",

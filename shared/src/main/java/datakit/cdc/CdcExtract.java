@@ -3,6 +3,7 @@ package datakit.cdc;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeTable;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
@@ -57,7 +58,11 @@ public final class CdcExtract {
         this.haltAfterCommit = haltAfterCommit;
     }
 
-    public void capture(CdcRequest request, String bronzeSchema) {
+    /**
+     * Captures the stream's changes into {@code bronzeSchema}; {@code onSchemaChange} says what the stream does when a
+     * table's columns change (--on-schema-change).
+     */
+    public void capture(CdcRequest request, String bronzeSchema, SchemaPolicy onSchemaChange) {
         try (CdcSource src = CdcSource.open(source.settings())) {
             src.checkReady();
             DatakitException.check(request.heartbeatSeconds() == 0 || !src.standby(), "--heartbeat writes a logical message into the WAL "
@@ -82,7 +87,7 @@ public final class CdcExtract {
             RecordedRun.run(run, warehouse, bronzeSchema, record, runs -> {
                 try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
                     lock.inTransaction(connection -> runs.abandonStale(connection, request.stream(), run.runId()));
-                    stream(src, request, tables, bronzeSchema, runs, lock);
+                    stream(src, request, tables, bronzeSchema, onSchemaChange, runs, lock);
                 }
                 return null;
             }, e -> SqlErrors.failure("Capturing the changes of slot " + request.slot(), e));
@@ -113,10 +118,10 @@ public final class CdcExtract {
         return tables;
     }
 
-    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs, StreamLock lock)
-            throws SQLException {
+    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, SchemaPolicy onSchemaChange,
+                        RunLog runs, StreamLock lock) throws SQLException {
         var checkpoints = new SlotCheckpoint(bronzeSchema);
-        var bronze = new StreamTables(run, source, warehouse, bronzeSchema);
+        var bronze = new StreamTables(run, source, warehouse, bronzeSchema, onSchemaChange);
         Optional<SlotCheckpoint.Stored> stored = warehouse.inTransaction(connection -> checkpoints.read(connection, request.stream()));
         Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
@@ -196,11 +201,12 @@ public final class CdcExtract {
             // Before the stream, while the set-up's connection is sure to be up: a reconnecting stream may outlive it.
             PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
-                haltAfterCommit);
+                onSchemaChange, haltAfterCommit);
             ChangeStream.Result result = changes.run(start, since, runs, lock, now);
             try {
+                bronze.warnings().forEach(this::warn);
                 result.warnings().forEach(this::warn);
-                summarize(request, bronzeSchema, bronze.prepared(), result);
+                summarize(request, bronzeSchema, bronze, result);
             } finally {
                 changes.finished();
             }
@@ -242,7 +248,7 @@ public final class CdcExtract {
         }
     }
 
-    private void summarize(CdcRequest request, String bronzeSchema, List<String> prepared, ChangeStream.Result result) {
+    private void summarize(CdcRequest request, String bronzeSchema, StreamTables bronze, ChangeStream.Result result) {
         Optional<CdcSource.Slot> slot = result.slot();
         // Lag, not retained WAL: right after a run caught up, the server frees the WAL behind the slot only
         // at its next checkpoint or running-transactions record, so retained WAL would warn after every big run.
@@ -258,11 +264,14 @@ public final class CdcExtract {
             details.put("replayed", result.replaysSkipped() + " transactions the warehouse already had, skipped");
         }
         details.put("changes", result.rowsPerTable().isEmpty() ? "none" : result.rowsPerTable());
-        var schema = new ArrayList<>(prepared);
+        var schema = new ArrayList<>(bronze.prepared());
         schema.addAll(result.schemaChanges());
         if (!schema.isEmpty()) {
             details.put("schema", schema);
         }
+        var recorded = new ArrayList<>(bronze.recorded());
+        recorded.addAll(result.recorded());
+        ChangeCapture.Recorded.notes(recorded, this::warn).addTo(details);
         if (!warnings.isEmpty()) {
             details.put("warnings", warnings);
         }

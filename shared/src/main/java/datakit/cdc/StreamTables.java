@@ -7,6 +7,7 @@ import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
@@ -40,8 +41,12 @@ final class StreamTables {
     private final Database source;
     private final Database warehouse;
     private final String bronzeSchema;
+    private final SchemaPolicy onSchemaChange;
     /** Change tables (and --apply bronze tables) made, in words. */
     private final List<String> prepared = new ArrayList<>();
+    /** The schema changes the snapshot and the tables made recorded, and what they could not keep exact. */
+    private final List<ChangeCapture.Recorded> recorded = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
 
     /**
      * The refusals of the stream's bronze and change tables, made before the slot is made, by the run and its dry run alike:
@@ -58,16 +63,27 @@ final class StreamTables {
         }
     }
 
-    StreamTables(RunContext run, Database source, Database warehouse, String bronzeSchema) {
+    StreamTables(RunContext run, Database source, Database warehouse, String bronzeSchema, SchemaPolicy onSchemaChange) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
         this.bronzeSchema = bronzeSchema;
+        this.onSchemaChange = onSchemaChange;
     }
 
     /** What was made, in words, for the run's summary. */
     List<String> prepared() {
         return prepared;
+    }
+
+    /** The schema changes recorded as the bronze tables were loaded or made. */
+    List<ChangeCapture.Recorded> recorded() {
+        return recorded;
+    }
+
+    /** What the bronze tables made could not keep exact. */
+    List<String> warnings() {
+        return warnings;
     }
 
     /**
@@ -88,10 +104,12 @@ final class StreamTables {
                     ReadPlan plan = session.plan(Selection.table(table));
                     TableRef target = TableRef.of(bronzeSchema, table.table());
                     // With --apply the table is kept by key from now on, so it gets its unique index now.
-                    var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE);
+                    var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE,
+                        onSchemaChange);
                     var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata(table));
                     var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
                     load.finish(copied.rows());
+                    load.recorded().forEach(c -> recorded.add(new ChangeCapture.Recorded(target, c, WriteMode.REPLACE)));
                     rows.put(target.toString(), copied.rows());
                     total += copied.rows();
                     bytes += copied.bytes();
@@ -117,8 +135,12 @@ final class StreamTables {
             PgOutput.Relation relation = landing.getKey();
             TableRef table = TableRef.of(relation.namespace(), relation.name());
             var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
-            prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
-                request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty()));
+            changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
+                request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty(), onSchemaChange, run.runId()).ifPresent(made -> {
+                    prepared.addAll(made.done());
+                    warnings.addAll(made.warnings());
+                    made.recorded().forEach(c -> recorded.add(new ChangeCapture.Recorded(changes.state(), c, WriteMode.REPLACE)));
+                });
         }
     }
 
