@@ -7,11 +7,11 @@ CREATE TABLE ${flyway:defaultSchema}.schema_changes (
     stream        text        NOT NULL,              -- the bronze table, schema.table
     source_object text,                              -- schema.table read, or NULL for a query
     run_id        uuid        NOT NULL,              -- the run that made the change
-    column_name   text        NOT NULL,              -- the source column
+    column_name   text        NOT NULL,              -- the source column; '' for 'renamed' (the table itself)
     change        text        NOT NULL
-                  CHECK (change IN ('added', 'dropped', 'widened', 'variant', 'retyped', 'ignored')),
-    old_type      text,                              -- the bronze column's type before
-    new_type      text,                              -- the source's type now
+                  CHECK (change IN ('added', 'dropped', 'widened', 'variant', 'retyped', 'ignored', 'renamed')),
+    old_type      text,                              -- the bronze column's type before; 'renamed': the old schema.table
+    new_type      text,                              -- the source's type now; 'renamed': the new schema.table
     lands_in      text,                              -- the bronze column the values land in from now on
     changed_at    timestamptz NOT NULL DEFAULT clock_timestamp()
 );

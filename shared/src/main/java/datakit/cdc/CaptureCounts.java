@@ -7,7 +7,7 @@ import java.util.stream.Stream;
  * What a change capture took, for the summary: counted as of its last commit, since a batch rolled back
  * (its connection lost) is received again.
  */
-record CaptureCounts(long transactions, long replays, List<String> schemaChanges, List<ChangeCapture.Recorded> recorded,
+record CaptureCounts(long transactions, long replays, List<String> schemaChanges, List<Recorded> recorded,
                      List<String> warnings) {
     static final CaptureCounts NOTHING = new CaptureCounts(0, 0, List.of(), List.of(), List.of());
 

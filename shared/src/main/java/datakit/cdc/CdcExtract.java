@@ -77,7 +77,8 @@ public final class CdcExtract {
             List<TableRef> tables = checkedTables(src, request, bronzeSchema);
             run.info("checked the source: %d tables to capture".formatted(tables.size()));
             if (run.dryRun()) {
-                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema);
+                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema,
+                    TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables));
                 return;
             }
             var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
@@ -112,9 +113,11 @@ public final class CdcExtract {
             captured.addAll(src.allTables());
         }
         List<TableRef> tables = List.copyOf(captured);
+        TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables);
+        identities.refuseOldNames(src, request.tables());
         src.checkNoPartitionWithItsParent(tables);
         src.checkKeys(tables);
-        checkNames(tables, bronzeSchema);
+        checkNames(tables, identities);
         return tables;
     }
 
@@ -127,8 +130,10 @@ public final class CdcExtract {
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
         slot.warning().ifPresent(this::warn);
         boolean loadsSnapshot = !request.snapshotNever() && slot.action() != SlotStart.Action.RESUME;
+        // Read under the stream's lock: a run that held it may have followed a table since.
+        TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables);
         lock.inTransaction(connection -> {
-            StreamTables.refuseWhatTheRunWould(connection, tables, bronzeSchema, loadsSnapshot);
+            StreamTables.refuseWhatTheRunWould(connection, tables, identities::bronze, loadsSnapshot);
             return null; // and the lock confirmed, before the source changes: a dropped slot, a publication made or altered
         });
         if (slot.action() == SlotStart.Action.RECREATE) {
@@ -137,6 +142,7 @@ public final class CdcExtract {
         }
         Publications.Ready publication = src.publications().ensure(request.publication(), request.tables());
         List<TableRef> published = publication.tables();
+        identities.know(src, published);
         run.info("publication " + request.publication() + (publication.created() ? " created" : " ready"));
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
             run.info("opened the replication connection");
@@ -162,12 +168,13 @@ public final class CdcExtract {
                     return null;
                 });
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
+                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock, identities);
                 if (request.snapshotNever()) {
                     Lsn position = start;
                     var landings = bronze.landings(relations);
                     lock.inTransaction(connection -> {
-                        bronze.prepareChangeTables(connection, src, landings, request);
+                        bronze.prepareChangeTables(connection, src, landings, request, identities);
+                        identities.followAll(connection, published);
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
                         return null;
                     });
@@ -188,12 +195,13 @@ public final class CdcExtract {
                 leaves = storedLeaves.map(kept -> kept.completedBy(now)).orElse(now);
                 // A table new to the stream (added to the publication since) gets its change table now, too.
                 List<TableRef> unprepared = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, published,
-                    bronzeSchema));
+                    identities::bronze));
                 List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
                     : src.relations(unprepared, request.publication(), Optional.empty());
                 var landings = bronze.landings(relations);
                 lock.inTransaction(connection -> {
-                    bronze.prepareChangeTables(connection, src, landings, request);
+                    bronze.prepareChangeTables(connection, src, landings, request, identities);
+                    identities.followAll(connection, published);
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
@@ -236,15 +244,17 @@ public final class CdcExtract {
         warnings.add(warning);
     }
 
-    private void checkNames(List<TableRef> tables, String bronzeSchema) {
-        var seen = new HashMap<String, TableRef>();
+    /** Each table lands in a bronze table of its own: its name's, or the one it had before a rename this stream followed. */
+    private void checkNames(List<TableRef> tables, TableIdentities identities) {
+        var seen = new HashMap<TableRef, TableRef>();
         for (TableRef table : tables) {
-            DatakitException.check(!BronzeTable.isReserved(table.table()), "%s would land in %s, a name every bronze schema keeps "
+            TableRef bronze = identities.bronze(table);
+            DatakitException.check(!BronzeTable.isReserved(bronze.table()), "%s would land in %s, a name every bronze schema keeps "
                 + "for its own tables, and change capture keeps source names. Leave it out of --table, and load it with "
-                + "postgres-incremental --target-table.", table, TableRef.of(bronzeSchema, table.table()));
-            TableRef other = seen.put(table.table(), table);
+                + "postgres-incremental --target-table.", table, bronze);
+            TableRef other = seen.put(bronze, table);
             DatakitException.check(other == null, "%s and %s would both land in %s. Capture them with separate slots and --target-schema.",
-                other, table, TableRef.of(bronzeSchema, table.table()));
+                other, table, bronze);
         }
     }
 
@@ -271,7 +281,7 @@ public final class CdcExtract {
         }
         var recorded = new ArrayList<>(bronze.recorded());
         recorded.addAll(result.recorded());
-        ChangeCapture.Recorded.notes(recorded, this::warn).addTo(details);
+        Recorded.notes(recorded, this::warn).addTo(details);
         if (!warnings.isEmpty()) {
             details.put("warnings", warnings);
         }

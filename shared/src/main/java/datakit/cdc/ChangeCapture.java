@@ -1,12 +1,10 @@
 package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
-import datakit.bronze.SchemaChange;
 import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.cdc.pgoutput.PgOutputDecoder;
-import datakit.run.SchemaChangeNotes;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import datakit.wal.Lsn;
@@ -22,7 +20,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -35,17 +32,8 @@ import org.jooq.DSLContext;
  * their commit LSN is below the checkpoint).
  */
 final class ChangeCapture {
-    /** A schema change recorded for one of the stream's bronze tables, written as {@code mode}, for the run to say. */
-    record Recorded(TableRef table, SchemaChange change, WriteMode mode) {
-        /** What the run says of {@code recorded}: a warning each, to {@code warn}, and the details' {@code schema_changes}. */
-        static SchemaChangeNotes notes(List<Recorded> recorded, Consumer<String> warn) {
-            var notes = new SchemaChangeNotes(warn, WriteMode.APPEND);
-            recorded.forEach(r -> notes.said(r.table(), List.of(r.change()), r.mode()));
-            return notes;
-        }
-    }
-
     private final String bronzeSchema;
+    private final String stream;
     private final UUID runId;
     private final SchemaPolicy onSchemaChange;
     private final Function<PgOutput.Relation, Map<String, String>> landing;
@@ -59,7 +47,10 @@ final class ChangeCapture {
     /** Relation messages not followed yet: each is followed at the relation's first change after it. */
     private final Map<Long, PgOutput.Relation> announced = new HashMap<>();
     private final Map<ChangeTable, List<String>> applyKeys = new HashMap<>();
+    /** The change table of each bronze table, one for all the names (and oids) that land there. */
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
+    /** The tables the stream follows by identity, as the warehouse's last commit knew them: read at the first Relation message. */
+    private TableIdentities identities;
     private final List<String> schemaChanges = new ArrayList<>();
     private final List<Recorded> recorded = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
@@ -86,9 +77,10 @@ final class ChangeCapture {
      * @param since      where the slot began: older changes in bronze may be older than its snapshot
      * @param onSchemaChange what the stream does when a Relation message changes a table's columns
      */
-    ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
+    ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, String stream, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<ApplySource> apply,
                          Lsn checkpoint, Lsn since, SchemaPolicy onSchemaChange) {
+        this.stream = stream;
         this.runId = runId;
         this.onSchemaChange = onSchemaChange;
         this.since = since;
@@ -179,14 +171,27 @@ final class ChangeCapture {
 
     private void follow(PgOutput.Relation relation) throws SQLException {
         TableRef source = TableRef.of(relation.namespace(), relation.name());
-        ChangeTable table = tables.computeIfAbsent(source, s -> new ChangeTable(s, TableRef.of(bronzeSchema, s.table())));
+        if (identities == null) {
+            identities = TableIdentities.read(batch.connection(), bronzeSchema, stream);
+        }
+        // By identity: a table renamed at the source keeps its bronze tables.
+        TableRef bronze = identities.bronze(relation.oid(), source);
+        ChangeTable table = tables.computeIfAbsent(bronze, b -> new ChangeTable(source, b));
         batch.send(table); // rows gathered so far have the old shape
         DSLContext db = Sql.using(batch.connection());
         if (apply.isPresent() && batch.touched().contains(table)) {
-            // The batch's changes so far have the old shape, and the bronze table's columns are about to change (a new one
-            // gets the value of the rows from before): they are applied first.
+            // The batch's changes so far have the old shape (and name), and the bronze table's columns are about to change (a
+            // new one gets the value of the rows from before): they are applied first.
             applyThrough(db, table);
         }
+        Optional<TableRef> renamedFrom = identities.lastName(relation.oid()).or(() -> Optional.of(table.source()))
+            .filter(before -> !before.equals(source));
+        if (renamedFrom.isPresent()) {
+            // Later changes name the table as it is now; the rename is said once, with the change table's record.
+            table.renamed(db, renamedFrom.get(), metadata.apply(source), runId, apply.isPresent())
+                .forEach(c -> recorded.add(new Recorded(table.ref(), c, WriteMode.APPEND)));
+        }
+        identities.follow(batch.connection(), relation.oid(), source, bronze);
         ChangeTable.Followed followed = table.follow(db, relation, landing.apply(relation), metadata.apply(source), onSchemaChange, runId);
         schemaChanges.addAll(followed.done());
         followed.recorded().forEach(c -> recorded.add(new Recorded(table.ref(), c, WriteMode.APPEND)));
@@ -194,8 +199,9 @@ final class ChangeCapture {
         if (apply.isPresent()) {
             ApplySource src = apply.get();
             // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
-            List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(source));
-            StateApply.Followed state = StateApply.follow(db, table, key, added -> src.olderRowValues(source, added), onSchemaChange, runId);
+            List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(relation.oid()));
+            StateApply.Followed state = StateApply.follow(db, table, key, added -> src.olderRowValues(relation.oid(), added), onSchemaChange,
+                runId);
             schemaChanges.addAll(state.done());
             warnings.addAll(state.warnings());
             // Kept equal to the source, as a replaced table is: its rows get the value the source's older rows have.

@@ -76,7 +76,7 @@ final class ChangeStream {
 
     /** What the stream did, and the slot as the source showed it at the end. */
     record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
-                  List<String> schemaChanges, List<ChangeCapture.Recorded> recorded, List<String> warnings, Lsn checkpoint,
+                  List<String> schemaChanges, List<Recorded> recorded, List<String> warnings, Lsn checkpoint,
                   long durationMs, int reconnections, Optional<CdcSource.Slot> slot) {
     }
 
@@ -169,7 +169,7 @@ final class ChangeStream {
     /** The schema changes the run recorded, as its row in extraction_runs (and the NOTIFY of its end) lists them. */
     private static Map<String, Object> recordedDetails(CaptureCounts counts) {
         var details = new LinkedHashMap<String, Object>();
-        ChangeCapture.Recorded.notes(counts.recorded(), warning -> { }).addTo(details);
+        Recorded.notes(counts.recorded(), warning -> { }).addTo(details);
         return details;
     }
 
@@ -209,7 +209,7 @@ final class ChangeStream {
         Lsn checkpoint;
         try (messages) {
             stop.reading(messages);
-            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
+            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, request.stream(), landing, metadata,
                 request.apply() ? Optional.of(sources) : Optional.empty(), from, since, onSchemaChange);
             Lsn reached = read(messages, capture, connection, from);
             checkpoint = position.finish(connection, reached, runs, recordedDetails(taken.plus(current)));

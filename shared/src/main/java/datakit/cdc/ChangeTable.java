@@ -4,6 +4,7 @@ import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.Landing;
 import datakit.bronze.SchemaChange;
+import datakit.bronze.SchemaChangeLog;
 import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.jooq.DSLContext;
@@ -45,7 +47,7 @@ final class ChangeTable {
         _cdc_lsn pg_lsn NOT NULL, _cdc_seq integer NOT NULL, _cdc_op text NOT NULL, _cdc_commit_ts timestamp with time zone,
         _cdc_xid bigint, _cdc_old jsonb, _cdc_unknown text[]""";
 
-    private final TableRef source;
+    private TableRef source;
     private final TableRef ref;
     private final TableRef state;
     private List<String> columns = List.of();
@@ -86,10 +88,13 @@ final class ChangeTable {
         return state;
     }
 
-    /** The tables of {@code tables} whose change table in {@code bronzeSchema} does not exist yet: one query, so a large stream stays quick. */
-    static List<TableRef> withoutChangeTable(Connection warehouse, List<TableRef> tables, String bronzeSchema) {
+    /**
+     * The tables of {@code tables} whose change table does not exist yet ({@code bronze}: each one's bronze table): one query,
+     * so a large stream stays quick.
+     */
+    static List<TableRef> withoutChangeTable(Connection warehouse, List<TableRef> tables, Function<TableRef, TableRef> bronze) {
         var byName = new LinkedHashMap<String, TableRef>();
-        tables.forEach(t -> byName.put(new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().sql(), t));
+        tables.forEach(t -> byName.put(new ChangeTable(t, bronze.apply(t)).ref().sql(), t));
         return Sql.using(warehouse).resultQuery("SELECT t FROM unnest(?::text[]) WITH ORDINALITY AS u(t, n) "
                 + "WHERE pg_catalog.to_regclass(t) IS NULL ORDER BY n", (Object) byName.keySet().toArray(String[]::new))
             .fetch(0, String.class).stream().map(byName::get).toList();
@@ -198,6 +203,33 @@ final class ChangeTable {
         copySql = "COPY " + ref.sql() + " (" + String.join(", ", CDC_COLUMNS) + ", " + BronzeMetadata.MARKER + ", "
             + Arrays.stream(landed).mapToObj(i -> Sql.quote(landsIn.get(columns.get(i)))).collect(Collectors.joining(", ")) + ") FROM STDIN";
         return followed;
+    }
+
+    /**
+     * The source table, {@code from} before, has the name {@code metadata} gives now: the rows added from now on say so
+     * ({@code _bronze_schema} and {@code _bronze_table} of the change table take their values from its defaults). The rename
+     * is recorded for the change table, which it returns, and for the --apply table ({@code applied}).
+     */
+    List<SchemaChange> renamed(DSLContext db, TableRef from, BronzeMetadata metadata, UUID runId, boolean applied) {
+        source = TableRef.of(metadata.sourceSchema().orElseThrow(), metadata.sourceTable().orElseThrow());
+        SchemaChange change = SchemaChange.renamed(from, source);
+        List<SchemaChange> recorded = List.of();
+        if (BronzeTable.inspect(db, ref).isPresent()) {
+            List<BronzeMetadata.Column> names = metadata.columns();
+            List<String> values = metadata.valueExpressions();
+            var defaults = new ArrayList<String>();
+            for (int i = 0; i < names.size(); i++) {
+                if (List.of("_bronze_schema", "_bronze_table").contains(names.get(i).name())) {
+                    defaults.add("ALTER COLUMN " + Sql.quote(names.get(i).name()) + " SET DEFAULT " + values.get(i));
+                }
+            }
+            db.execute("ALTER TABLE " + ref.sql() + " " + String.join(", ", defaults));
+            recorded = new SchemaChangeLog(db, ref, Optional.of(source.toString()), runId).record(List.of(change), List.of());
+        }
+        if (applied && BronzeTable.inspect(db, state).isPresent()) {
+            new SchemaChangeLog(db, state, Optional.of(source.toString()), runId).record(List.of(change), List.of());
+        }
+        return recorded;
     }
 
     /** Of a bronze table's columns, those that hold the source's: all but the {@code _cdc_} ones (the {@code _bronze_} ones are known). */

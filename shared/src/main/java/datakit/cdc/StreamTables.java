@@ -29,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The bronze tables of a change stream, as its run makes them before it streams: each published table
@@ -45,7 +46,7 @@ final class StreamTables {
     /** Change tables (and --apply bronze tables) made, in words. */
     private final List<String> prepared = new ArrayList<>();
     /** The schema changes the snapshot and the tables made recorded, and what they could not keep exact. */
-    private final List<ChangeCapture.Recorded> recorded = new ArrayList<>();
+    private final List<Recorded> recorded = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
 
     /**
@@ -53,10 +54,11 @@ final class StreamTables {
      * a table in their place that the datakits did not write, and with a snapshot to load ({@code loadsSnapshot}), a bronze
      * table that views depend on, which the snapshot cannot replace. Without this, such a run refused after making its slot.
      */
-    static void refuseWhatTheRunWould(Connection transaction, List<TableRef> tables, String bronzeSchema, boolean loadsSnapshot) {
+    static void refuseWhatTheRunWould(Connection transaction, List<TableRef> tables, Function<TableRef, TableRef> bronze,
+                                      boolean loadsSnapshot) {
         var db = Sql.using(transaction);
         for (TableRef table : tables) {
-            TableRef target = TableRef.of(bronzeSchema, table.table());
+            TableRef target = bronze.apply(table);
             BronzeTable.inspect(db, new ChangeTable(table, target).ref()).ifPresent(BronzeTable::requireBronze);
             BronzeTable.inspect(db, target).map(BronzeTable::requireBronze).filter(existing -> loadsSnapshot)
                 .ifPresent(BronzeTable::requireNoDependents);
@@ -77,7 +79,7 @@ final class StreamTables {
     }
 
     /** The schema changes recorded as the bronze tables were loaded or made. */
-    List<ChangeCapture.Recorded> recorded() {
+    List<Recorded> recorded() {
         return recorded;
     }
 
@@ -92,7 +94,8 @@ final class StreamTables {
      * where the snapshot ends.
      */
     Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
-                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock) throws SQLException {
+                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock, TableIdentities identities)
+            throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         // Read before the snapshot's session takes a source connection: a pool of one has no second to give.
         Map<PgOutput.Relation, Map<String, String>> landings = landings(relations);
@@ -102,19 +105,20 @@ final class StreamTables {
                 long bytes = 0;
                 for (TableRef table : tables) {
                     ReadPlan plan = session.plan(Selection.table(table));
-                    TableRef target = TableRef.of(bronzeSchema, table.table());
+                    TableRef target = identities.bronze(table);
                     // With --apply the table is kept by key from now on, so it gets its unique index now.
                     var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE,
                         onSchemaChange);
                     var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata(table));
                     var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
                     load.finish(copied.rows());
-                    load.recorded().forEach(c -> recorded.add(new ChangeCapture.Recorded(target, c, WriteMode.REPLACE)));
+                    load.recorded().forEach(c -> recorded.add(new Recorded(target, c, WriteMode.REPLACE)));
                     rows.put(target.toString(), copied.rows());
                     total += copied.rows();
                     bytes += copied.bytes();
                 }
-                prepareChangeTables(connection, src, landings, request);
+                prepareChangeTables(connection, src, landings, request, identities);
+                identities.followAll(connection, tables);
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
@@ -130,16 +134,16 @@ final class StreamTables {
      * the bronze table when no snapshot made it. {@code landings}: each relation with its bronze types ({@link #landings}).
      */
     void prepareChangeTables(Connection transaction, CdcSource src, Map<PgOutput.Relation, Map<String, String>> landings,
-                             CdcRequest request) {
+                             CdcRequest request, TableIdentities identities) {
         for (var landing : landings.entrySet()) {
             PgOutput.Relation relation = landing.getKey();
             TableRef table = TableRef.of(relation.namespace(), relation.name());
-            var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
+            var changes = new ChangeTable(table, identities.bronze(table));
             changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
                 request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty(), onSchemaChange, run.runId()).ifPresent(made -> {
                     prepared.addAll(made.done());
                     warnings.addAll(made.warnings());
-                    made.recorded().forEach(c -> recorded.add(new ChangeCapture.Recorded(changes.state(), c, WriteMode.REPLACE)));
+                    made.recorded().forEach(c -> recorded.add(new Recorded(changes.state(), c, WriteMode.REPLACE)));
                 });
         }
     }
