@@ -22,7 +22,7 @@ class PostgresCdc extends DatakitCommand {
     @Mixin SourceOptions source;       // --source, or SOURCE_DATABASE_URL / SOURCE_PG_* (a user with REPLICATION)
     @Mixin WarehouseOptions warehouse; // --target, or WAREHOUSE_DATABASE_URL / WAREHOUSE_PG_*
     @Mixin CdcOptions cdc;             // --table, --slot, --publication, --snapshot, --follow, --drop-slot
-    @Mixin BronzeOptions bronze;       // --target-schema
+    @Mixin BronzeOptions bronze;       // --target-schema, --on-schema-change
 
     @Override
     protected void run(Datakit kit) {
@@ -33,7 +33,7 @@ class PostgresCdc extends DatakitCommand {
         // 3. Make the publication and slot if missing and load the snapshot; then stream the changes into
         //    <table>__changes, each batch committed with its checkpoint, until the WAL position at start
         //    (or, with --follow, until SIGTERM).
-        capture.capture(request, bronze.schema());
+        capture.capture(request, bronze.schema(), bronze.onSchemaChange());
     }
 
     public static void main(String... args) {

@@ -76,6 +76,7 @@
 //SOURCES src/main/java/datakit/cdc/PartitionLeaves.java
 //SOURCES src/main/java/datakit/cdc/Publications.java
 //SOURCES src/main/java/datakit/cdc/Reconnects.java
+//SOURCES src/main/java/datakit/cdc/Recorded.java
 //SOURCES src/main/java/datakit/cdc/ReplicaIdentities.java
 //SOURCES src/main/java/datakit/cdc/ReplicationProbe.java
 //SOURCES src/main/java/datakit/cdc/ReplicationSession.java
@@ -90,6 +91,8 @@
 //SOURCES src/main/java/datakit/cdc/StreamSource.java
 //SOURCES src/main/java/datakit/cdc/StreamTables.java
 //SOURCES src/main/java/datakit/cdc/StreamedTransactions.java
+//SOURCES src/main/java/datakit/cdc/TableIdentities.java
+//SOURCES src/main/java/datakit/cdc/TableShape.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
 //SOURCES src/main/java/datakit/cdc/WalEnd.java
 //SOURCES src/main/java/datakit/cdc/pgoutput/MessageBuffer.java

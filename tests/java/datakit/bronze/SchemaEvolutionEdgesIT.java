@@ -550,4 +550,25 @@ class SchemaEvolutionEdgesIT {
         soft.assertThat(again.err()).as("said once").doesNotContain("WARNING: bronze.pm");
         soft.assertAll();
     }
+
+    /** A change an evolve run followed (a dropped column bronze keeps) is not refused again by fail, in any batch mode. */
+    @Test
+    void failRefusesOnlyChangesNotFollowedYet() {
+        db.source().execute("""
+            CREATE TABLE rv.followed (id int NOT NULL, note text, day date NOT NULL DEFAULT '2026-01-01') PARTITION BY RANGE (day);
+            CREATE TABLE rv.followed_1 PARTITION OF rv.followed FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+            INSERT INTO rv.followed (id, note) SELECT g, 'n' || g FROM generate_series(1, 3) g;
+            """);
+        ok(run("PostgresExtract", "followed", "--mode", "append"));
+        ok(run("PostgresPartitioned", "followed", "--target-table", "followed_parts"));
+        db.source().execute("ALTER TABLE rv.followed DROP COLUMN note");
+        Datakits.assertFailsWithOneLine(run("PostgresExtract", "followed", "--mode", "append", "--on-schema-change", "fail"), 3,
+            "The columns of rv.followed changed: note is gone (dropped or renamed)");
+        ok(run("PostgresExtract", "followed", "--mode", "append"));
+        ok(run("PostgresPartitioned", "followed", "--target-table", "followed_parts"));
+
+        ok(run("PostgresExtract", "followed", "--mode", "append", "--on-schema-change", "fail"));
+        ok(run("PostgresPartitioned", "followed", "--target-table", "followed_parts", "--on-schema-change", "fail"));
+        assertThat(db.warehouse().value("SELECT count(*) FROM bronze.followed WHERE note IS NULL")).isEqualTo("6");
+    }
 }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 import org.jooq.exception.DataAccessException;
@@ -56,7 +57,10 @@ public final class BronzeLoad {
             DatakitException.check(existing.filter(BronzeTable::partitioned).isEmpty(), "%s is split into parts by postgres-partitioned, "
                 + "so rows cannot be added to it as a whole. Replace it (--mode replace), or load into another --target-table.", target);
         }
-        this.evolution = SchemaEvolution.of(existing.map(BronzeTable::columns), landing, write.mode(), write.onSchemaChange());
+        // A change an earlier run followed (a dropped column bronze keeps, values landing in a variant column) is not refused again.
+        Predicate<SchemaChange> followed = write.onSchemaChange() == SchemaPolicy.EVOLVE ? change -> false
+            : new SchemaChangeLog(db, target, landing.sourceTable().map(TableRef::toString), metadata.runId())::holds;
+        this.evolution = SchemaEvolution.of(existing.map(BronzeTable::columns), landing, write.mode(), write.onSchemaChange(), followed);
         refuseWhatCannotBeFollowed();
         // Named after the run and the target, so a run that loads several tables (a parent and its
         // exploded children) stages each apart.

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 
@@ -68,7 +69,10 @@ public final class BronzeParts {
     private Evolved evolved(DSLContext db, TableRef bronzeTable) {
         return evolutions.computeIfAbsent(bronzeTable, t -> {
             Optional<Map<String, String>> old = BronzeTable.inspect(db, t).map(BronzeTable::columns);
-            return new Evolved(old, SchemaEvolution.of(old, landing, WriteMode.REPLACE, onSchemaChange));
+            // A change an earlier load followed (a dropped column bronze keeps) is not refused again.
+            Predicate<SchemaChange> followed = onSchemaChange == SchemaPolicy.EVOLVE ? change -> false
+                : new SchemaChangeLog(db, t, landing.sourceTable().map(TableRef::toString), metadata.runId())::holds;
+            return new Evolved(old, SchemaEvolution.of(old, landing, WriteMode.REPLACE, onSchemaChange, followed));
         });
     }
 

@@ -10,10 +10,10 @@ import java.util.Optional;
  * One change of a bronze table's columns that follows the source's, as a load makes it, records it in
  * {@code schema_changes} and reports it.
  *
- * @param column  the source column
+ * @param column  the source column ({@code ""} for a change of the table itself, {@link Kind#RENAMED})
  * @param kind    what changed
- * @param oldType the bronze column's type before (empty for an added column)
- * @param newType the source's type now (empty for a dropped column)
+ * @param oldType the bronze column's type before (empty for an added column); for a renamed table, its old name
+ * @param newType the source's type now (empty for a dropped column); for a renamed table, its new name
  * @param landsIn the bronze column the source column's values land in from now on (a variant column's name for
  *                {@link Kind#VARIANT}; empty where they land nowhere: dropped, ignored)
  */
@@ -32,7 +32,9 @@ public record SchemaChange(String column, Kind kind, Optional<String> oldType, O
         /** A replaced table was rebuilt with the source's new type (every row is loaded again, so nothing is lost). */
         RETYPED,
         /** The source gained it, and {@code --on-schema-change freeze} does not load it. */
-        IGNORED;
+        IGNORED,
+        /** The source table was renamed, and the stream follows it by its identity into the same bronze table (postgres-cdc). */
+        RENAMED;
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
@@ -47,19 +49,25 @@ public record SchemaChange(String column, Kind kind, Optional<String> oldType, O
         return new SchemaChange(column, Kind.DROPPED, Optional.of(type), Optional.empty(), Optional.empty());
     }
 
+    /** The source table, once {@code from}, is now {@code to}. */
+    public static SchemaChange renamed(TableRef from, TableRef to) {
+        return new SchemaChange("", Kind.RENAMED, Optional.of(from.toString()), Optional.of(to.toString()), Optional.empty());
+    }
+
     /** What changed at the source, in words: {@code "amount went from integer to bigint"}. */
     public String what() {
-        String name = TableRef.display(column);
+        String name = kind == Kind.RENAMED ? "" : TableRef.display(column);
         return switch (kind) {
             case ADDED, IGNORED -> "%s is new (%s)".formatted(name, newType.orElseThrow());
             case DROPPED -> "%s is gone (dropped or renamed)".formatted(name);
             case WIDENED, VARIANT, RETYPED -> "%s went from %s to %s".formatted(name, oldType.orElseThrow(), newType.orElseThrow());
+            case RENAMED -> "%s was renamed to %s".formatted(oldType.orElseThrow(), newType.orElseThrow());
         };
     }
 
     /** What changed and what bronze did about it, for the run's warning. */
     public String describe() {
-        String name = TableRef.display(column);
+        String name = kind == Kind.RENAMED ? "" : TableRef.display(column);
         return switch (kind) {
             case ADDED -> "added %s (%s)".formatted(name, newType.orElseThrow());
             case DROPPED -> "%s is no longer in the source (dropped or renamed): kept, NULL in the rows loaded from now on".formatted(name);
@@ -72,6 +80,8 @@ public record SchemaChange(String column, Kind kind, Optional<String> oldType, O
                     oldType.orElseThrow(), newType.orElseThrow(), TableRef.display(landsIn.orElseThrow()));
             case RETYPED -> "rebuilt %s as %s (was %s)".formatted(name, newType.orElseThrow(), oldType.orElseThrow());
             case IGNORED -> "%s is new (%s) and not loaded (--on-schema-change freeze)".formatted(name, newType.orElseThrow());
+            case RENAMED -> "%s was renamed to %s on the source; the stream follows it by its identity, so it keeps landing here"
+                .formatted(oldType.orElseThrow(), newType.orElseThrow());
         };
     }
 

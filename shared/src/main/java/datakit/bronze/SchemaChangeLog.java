@@ -3,9 +3,10 @@ package datakit.bronze;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.jooq.DSLContext;
 
@@ -32,9 +33,9 @@ public record SchemaChangeLog(DSLContext db, TableRef stream, Optional<String> s
                 written.add(change);
             }
         }
+        Set<String> gone = landed.isEmpty() ? Set.of() : gone();
         for (LandingColumn column : landed) {
-            if (changes.stream().noneMatch(c -> c.column().equals(column.name())) && latestKind(column.name())
-                    .filter(k -> k == SchemaChange.Kind.DROPPED || k == SchemaChange.Kind.IGNORED).isPresent()) {
+            if (changes.stream().noneMatch(c -> c.column().equals(column.name())) && gone.contains(column.name())) {
                 SchemaChange back = SchemaChange.added(column.name(), column.bronzeType());
                 insert(back);
                 written.add(back);
@@ -43,16 +44,24 @@ public record SchemaChangeLog(DSLContext db, TableRef stream, Optional<String> s
         return written;
     }
 
+    /** Whether the stream's last row for the change's column already says it: a change followed before, not new. */
+    public boolean holds(SchemaChange change) {
+        // A bronze schema not migrated yet (a dry run's first look after an upgrade) has recorded nothing.
+        boolean kept = Boolean.TRUE.equals(db.resultQuery("SELECT pg_catalog.to_regclass(?) IS NOT NULL", table()).fetchOne(0, Boolean.class));
+        return kept && isLatest(change.column(), change.kind(), change.newType());
+    }
+
     private boolean isLatest(String column, SchemaChange.Kind kind, Optional<String> newType) {
         return db.resultQuery("SELECT change = ? AND new_type IS NOT DISTINCT FROM ? FROM " + table()
                 + " WHERE stream = ? AND column_name = ? ORDER BY change_id DESC LIMIT 1",
             kind.label(), newType.orElse(null), stream.toString(), column).fetchOptional(0, Boolean.class).orElse(false);
     }
 
-    private Optional<SchemaChange.Kind> latestKind(String column) {
-        return db.resultQuery("SELECT change FROM " + table() + " WHERE stream = ? AND column_name = ? "
-                + "ORDER BY change_id DESC LIMIT 1", stream.toString(), column).fetchOptional(0, String.class)
-            .map(k -> SchemaChange.Kind.valueOf(k.toUpperCase(Locale.ROOT)));
+    /** The columns whose last row says they were dropped or ignored: one query, however many columns a load lands. */
+    private Set<String> gone() {
+        return new HashSet<>(db.resultQuery("SELECT column_name FROM (SELECT DISTINCT ON (column_name) column_name, change FROM " + table()
+            + " WHERE stream = ? ORDER BY column_name, change_id DESC) l WHERE change IN ('dropped', 'ignored')", stream.toString())
+            .fetch(0, String.class));
     }
 
     private void insert(SchemaChange change) {

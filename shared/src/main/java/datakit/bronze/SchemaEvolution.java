@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * How a load's columns meet the columns its existing bronze table has, under the stream's {@link SchemaPolicy}: the
@@ -36,6 +37,16 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
 
     /** The rules applied to a load of {@code landing} into a table that has {@code bronze} (column to type), or none yet. */
     public static SchemaEvolution of(Optional<Map<String, String>> bronze, Landing landing, WriteMode mode, SchemaPolicy policy) {
+        return of(bronze, landing, mode, policy, change -> false);
+    }
+
+    /**
+     * As {@link #of(Optional, Landing, WriteMode, SchemaPolicy)}, for a load that meets the same shape again and again (a
+     * change stream hears a table's columns at every run): the policy refuses only the changes not {@code followed}
+     * already, such as a dropped column bronze keeps since an earlier run recorded it.
+     */
+    public static SchemaEvolution of(Optional<Map<String, String>> bronze, Landing landing, WriteMode mode, SchemaPolicy policy,
+                                     Predicate<SchemaChange> followed) {
         if (bronze.isEmpty()) {
             var landsIn = new LinkedHashMap<String, String>();
             landing.names().forEach(c -> landsIn.put(c, c));
@@ -90,7 +101,7 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
             }
         }
         var evolution = new SchemaEvolution(changes, landsIn, cleared);
-        evolution.refuseUnder(policy, landing.origin());
+        evolution.refuseUnder(policy, landing.origin(), followed);
         return evolution;
     }
 
@@ -170,16 +181,16 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
      */
     public List<SchemaChange> alterations(Map<String, String> bronze) {
         return changes.stream().filter(c -> c.kind() != SchemaChange.Kind.DROPPED && c.kind() != SchemaChange.Kind.IGNORED
-            && c.kind() != SchemaChange.Kind.RETYPED && !c.newType().equals(Optional.ofNullable(bronze.get(c.landsIn().orElseThrow())))).toList();
+            && !c.newType().equals(Optional.ofNullable(bronze.get(c.landsIn().orElseThrow())))).toList();
     }
 
     /** Fails before anything is written when the policy refuses one of the changes. */
-    private void refuseUnder(SchemaPolicy policy, String origin) {
+    private void refuseUnder(SchemaPolicy policy, String origin, Predicate<SchemaChange> followed) {
         List<SchemaChange> refused = switch (policy) {
             case EVOLVE -> List.of();
-            case FAIL -> changes;
+            case FAIL -> changes.stream().filter(followed.negate()).toList();
             case FREEZE -> changes.stream().filter(c -> c.kind() == SchemaChange.Kind.WIDENED || c.kind() == SchemaChange.Kind.VARIANT
-                || c.kind() == SchemaChange.Kind.RETYPED).toList();
+                || c.kind() == SchemaChange.Kind.RETYPED).filter(followed.negate()).toList();
         };
         if (!refused.isEmpty()) {
             throw new SchemaChangeRefused(("The columns of %s changed: %s; --on-schema-change %s stops the stream before anything is "

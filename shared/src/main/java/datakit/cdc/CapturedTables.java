@@ -113,15 +113,33 @@ final class CapturedTables {
     }
 
     /** See {@link CdcSource#olderRowValues}. */
-    Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
+    Map<String, Optional<String>> olderRowValues(long oid, List<String> columns) {
         var values = new LinkedHashMap<String, Optional<String>>();
         db.resultQuery("""
                 SELECT a.attname::text, a.atthasmissing, (a.attmissingval::text::text[])[1]
-                FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(?) AND a.attname = ANY (?::text[]) AND NOT a.attisdropped
+                FROM pg_catalog.pg_attribute a WHERE a.attrelid = ?::oid AND a.attname = ANY (?::text[]) AND NOT a.attisdropped
                   AND (a.atthasmissing OR NOT (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''))""",
-                table.sql(), columns.toArray(String[]::new))
+                oid, columns.toArray(String[]::new))
             .forEach(r -> values.put(r.get(0, String.class), Optional.ofNullable(r.get(2, String.class))));
         return values;
+    }
+
+    /** See {@link CdcSource#oids}. */
+    Map<TableRef, Long> oids(List<TableRef> tables) {
+        var oids = new LinkedHashMap<TableRef, Long>();
+        db.resultQuery("SELECT t.n, pg_catalog.to_regclass(t.name)::oid::bigint FROM unnest(?::text[]) WITH ORDINALITY AS t(name, n) "
+                + "WHERE pg_catalog.to_regclass(t.name) IS NOT NULL ORDER BY 1", (Object) tables.stream().map(TableRef::sql).toArray(String[]::new))
+            .forEach(r -> oids.put(tables.get(r.get(0, Integer.class) - 1), r.get(1, Long.class)));
+        return oids;
+    }
+
+    /** See {@link CdcSource#tablesNamed}. */
+    Map<Long, TableRef> tablesNamed(List<Long> oids) {
+        var names = new LinkedHashMap<Long, TableRef>();
+        db.resultQuery("SELECT c.oid::bigint, n.nspname::text, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                + "ON n.oid = c.relnamespace WHERE c.oid = ANY (?::oid[])", (Object) oids.toArray(Long[]::new))
+            .forEach(r -> names.put(r.get(0, Long.class), TableRef.of(r.get(1, String.class), r.get(2, String.class))));
+        return names;
     }
 
     /** Runs {@code read} in a read-only transaction, in the exported {@code snapshot} when given. */

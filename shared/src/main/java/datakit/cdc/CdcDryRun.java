@@ -30,7 +30,7 @@ final class CdcDryRun {
      * run would.
      */
     static void plan(RunContext run, ConnectionSettings source, Database warehouse, CdcSource src, CdcRequest request, List<TableRef> tables,
-                     String bronzeSchema) throws SQLException {
+                     String bronzeSchema, TableIdentities identities) throws SQLException {
         boolean publicationExists = src.publications().exists(request.publication());
         SlotStart start = SlotStart.decide(src, request, SlotStart.stored(warehouse, bronzeSchema, request.stream()), publicationExists);
         List<String> adds = (publicationExists ? src.publications().missingFrom(request.publication(), request.tables()) : List.<TableRef>of())
@@ -38,11 +38,11 @@ final class CdcDryRun {
         List<String> names = tables.isEmpty() ? List.of("all tables") : tables.stream().map(TableRef::toString).toList();
         boolean loads = !request.snapshotNever() && start.action() != SlotStart.Action.RESUME;
         warehouse.inTransaction(connection -> {
-            StreamTables.refuseWhatTheRunWould(connection, tables, bronzeSchema, loads);
+            StreamTables.refuseWhatTheRunWould(connection, tables, identities::bronze, loads);
             return null;
         });
-        List<String> changeTables = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, bronzeSchema))
-            .stream().map(t -> new ChangeTable(t, TableRef.of(bronzeSchema, t.table())).ref().toString()).toList();
+        List<String> changeTables = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, identities::bronze))
+            .stream().map(t -> new ChangeTable(t, identities.bronze(t)).ref().toString()).toList();
         List<String> pending = Migrations.pending(warehouse.dataSource(), bronzeSchema);
 
         var plan = new LinkedHashMap<String, Object>();

@@ -3,6 +3,7 @@ package datakit.cdc;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeTable;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
@@ -57,7 +58,11 @@ public final class CdcExtract {
         this.haltAfterCommit = haltAfterCommit;
     }
 
-    public void capture(CdcRequest request, String bronzeSchema) {
+    /**
+     * Captures the stream's changes into {@code bronzeSchema}; {@code onSchemaChange} says what the stream does when a
+     * table's columns change (--on-schema-change).
+     */
+    public void capture(CdcRequest request, String bronzeSchema, SchemaPolicy onSchemaChange) {
         try (CdcSource src = CdcSource.open(source.settings())) {
             src.checkReady();
             DatakitException.check(request.heartbeatSeconds() == 0 || !src.standby(), "--heartbeat writes a logical message into the WAL "
@@ -72,7 +77,8 @@ public final class CdcExtract {
             List<TableRef> tables = checkedTables(src, request, bronzeSchema);
             run.info("checked the source: %d tables to capture".formatted(tables.size()));
             if (run.dryRun()) {
-                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema);
+                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema,
+                    TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables));
                 return;
             }
             var record = new RunLog.RunRecord(run.runId(), run.datakit(), source.settings().describe(),
@@ -82,7 +88,7 @@ public final class CdcExtract {
             RecordedRun.run(run, warehouse, bronzeSchema, record, runs -> {
                 try (StreamLock lock = StreamLock.exclusive(warehouse, request.stream(), runs, run.runId())) {
                     lock.inTransaction(connection -> runs.abandonStale(connection, request.stream(), run.runId()));
-                    stream(src, request, tables, bronzeSchema, runs, lock);
+                    stream(src, request, tables, bronzeSchema, onSchemaChange, runs, lock);
                 }
                 return null;
             }, e -> SqlErrors.failure("Capturing the changes of slot " + request.slot(), e));
@@ -107,23 +113,27 @@ public final class CdcExtract {
             captured.addAll(src.allTables());
         }
         List<TableRef> tables = List.copyOf(captured);
+        TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables);
+        identities.refuseOldNames(src, request.tables());
         src.checkNoPartitionWithItsParent(tables);
         src.checkKeys(tables);
-        checkNames(tables, bronzeSchema);
+        checkNames(tables, identities);
         return tables;
     }
 
-    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, RunLog runs, StreamLock lock)
-            throws SQLException {
+    private void stream(CdcSource src, CdcRequest request, List<TableRef> tables, String bronzeSchema, SchemaPolicy onSchemaChange,
+                        RunLog runs, StreamLock lock) throws SQLException {
         var checkpoints = new SlotCheckpoint(bronzeSchema);
-        var bronze = new StreamTables(run, source, warehouse, bronzeSchema);
+        var bronze = new StreamTables(run, source, warehouse, bronzeSchema, onSchemaChange);
         Optional<SlotCheckpoint.Stored> stored = warehouse.inTransaction(connection -> checkpoints.read(connection, request.stream()));
         Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
         slot.warning().ifPresent(this::warn);
         boolean loadsSnapshot = !request.snapshotNever() && slot.action() != SlotStart.Action.RESUME;
+        // Read under the stream's lock: a run that held it may have followed a table since.
+        TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables);
         lock.inTransaction(connection -> {
-            StreamTables.refuseWhatTheRunWould(connection, tables, bronzeSchema, loadsSnapshot);
+            StreamTables.refuseWhatTheRunWould(connection, tables, identities::bronze, loadsSnapshot);
             return null; // and the lock confirmed, before the source changes: a dropped slot, a publication made or altered
         });
         if (slot.action() == SlotStart.Action.RECREATE) {
@@ -132,6 +142,7 @@ public final class CdcExtract {
         }
         Publications.Ready publication = src.publications().ensure(request.publication(), request.tables());
         List<TableRef> published = publication.tables();
+        identities.know(src, published);
         run.info("publication " + request.publication() + (publication.created() ? " created" : " ready"));
         try (ReplicationSession replication = ReplicationSession.open(source.settings())) {
             run.info("opened the replication connection");
@@ -157,12 +168,13 @@ public final class CdcExtract {
                     return null;
                 });
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock);
+                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock, identities);
                 if (request.snapshotNever()) {
                     Lsn position = start;
                     var landings = bronze.landings(relations);
                     lock.inTransaction(connection -> {
-                        bronze.prepareChangeTables(connection, src, landings, request);
+                        bronze.prepareChangeTables(connection, src, landings, request, identities);
+                        identities.followAll(connection, published);
                         checkpoints.save(connection, request.stream(), request.slot(), request.publication(), position, position, run.runId());
                         return null;
                     });
@@ -183,12 +195,13 @@ public final class CdcExtract {
                 leaves = storedLeaves.map(kept -> kept.completedBy(now)).orElse(now);
                 // A table new to the stream (added to the publication since) gets its change table now, too.
                 List<TableRef> unprepared = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, published,
-                    bronzeSchema));
+                    identities::bronze));
                 List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
                     : src.relations(unprepared, request.publication(), Optional.empty());
                 var landings = bronze.landings(relations);
                 lock.inTransaction(connection -> {
-                    bronze.prepareChangeTables(connection, src, landings, request);
+                    bronze.prepareChangeTables(connection, src, landings, request, identities);
+                    identities.followAll(connection, published);
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
@@ -196,11 +209,12 @@ public final class CdcExtract {
             // Before the stream, while the set-up's connection is sure to be up: a reconnecting stream may outlive it.
             PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
-                haltAfterCommit);
+                onSchemaChange, haltAfterCommit);
             ChangeStream.Result result = changes.run(start, since, runs, lock, now);
             try {
+                bronze.warnings().forEach(this::warn);
                 result.warnings().forEach(this::warn);
-                summarize(request, bronzeSchema, bronze.prepared(), result);
+                summarize(request, bronzeSchema, bronze, result);
             } finally {
                 changes.finished();
             }
@@ -230,19 +244,21 @@ public final class CdcExtract {
         warnings.add(warning);
     }
 
-    private void checkNames(List<TableRef> tables, String bronzeSchema) {
-        var seen = new HashMap<String, TableRef>();
+    /** Each table lands in a bronze table of its own: its name's, or the one it had before a rename this stream followed. */
+    private void checkNames(List<TableRef> tables, TableIdentities identities) {
+        var seen = new HashMap<TableRef, TableRef>();
         for (TableRef table : tables) {
-            DatakitException.check(!BronzeTable.isReserved(table.table()), "%s would land in %s, a name every bronze schema keeps "
+            TableRef bronze = identities.bronze(table);
+            DatakitException.check(!BronzeTable.isReserved(bronze.table()), "%s would land in %s, a name every bronze schema keeps "
                 + "for its own tables, and change capture keeps source names. Leave it out of --table, and load it with "
-                + "postgres-incremental --target-table.", table, TableRef.of(bronzeSchema, table.table()));
-            TableRef other = seen.put(table.table(), table);
+                + "postgres-incremental --target-table.", table, bronze);
+            TableRef other = seen.put(bronze, table);
             DatakitException.check(other == null, "%s and %s would both land in %s. Capture them with separate slots and --target-schema.",
-                other, table, TableRef.of(bronzeSchema, table.table()));
+                other, table, bronze);
         }
     }
 
-    private void summarize(CdcRequest request, String bronzeSchema, List<String> prepared, ChangeStream.Result result) {
+    private void summarize(CdcRequest request, String bronzeSchema, StreamTables bronze, ChangeStream.Result result) {
         Optional<CdcSource.Slot> slot = result.slot();
         // Lag, not retained WAL: right after a run caught up, the server frees the WAL behind the slot only
         // at its next checkpoint or running-transactions record, so retained WAL would warn after every big run.
@@ -258,11 +274,14 @@ public final class CdcExtract {
             details.put("replayed", result.replaysSkipped() + " transactions the warehouse already had, skipped");
         }
         details.put("changes", result.rowsPerTable().isEmpty() ? "none" : result.rowsPerTable());
-        var schema = new ArrayList<>(prepared);
+        var schema = new ArrayList<>(bronze.prepared());
         schema.addAll(result.schemaChanges());
         if (!schema.isEmpty()) {
             details.put("schema", schema);
         }
+        var recorded = new ArrayList<>(bronze.recorded());
+        recorded.addAll(result.recorded());
+        Recorded.notes(recorded, this::warn).addTo(details);
         if (!warnings.isEmpty()) {
             details.put("warnings", warnings);
         }

@@ -104,9 +104,13 @@ final class CdcSource implements AutoCloseable, ApplySource {
      * replica identity index under REPLICA IDENTITY USING INDEX (what updates and deletes send as the old
      * key), else the primary key; empty when there is none (REPLICA IDENTITY FULL without a primary key).
      */
-    @Override
     public List<String> rowKey(TableRef table) {
         return ReplicaIdentities.rowKey(db, table);
+    }
+
+    @Override
+    public List<String> rowKey(long oid) {
+        return ReplicaIdentities.rowKey(db, oid);
     }
 
     /**
@@ -143,8 +147,18 @@ final class CdcSource implements AutoCloseable, ApplySource {
      * default set later, or a rewrite since.
      */
     @Override
-    public Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
-        return captured.olderRowValues(table, columns);
+    public Map<String, Optional<String>> olderRowValues(long oid, List<String> columns) {
+        return captured.olderRowValues(oid, columns);
+    }
+
+    /** The identity (oid) of each of {@code tables} that exists on the source. */
+    Map<TableRef, Long> oids(List<TableRef> tables) {
+        return captured.oids(tables);
+    }
+
+    /** The names the tables {@code oids} have now, for those that still exist. */
+    Map<Long, TableRef> tablesNamed(List<Long> oids) {
+        return captured.tablesNamed(oids);
     }
 
     /** Whether the source is a hot standby (known after {@link #checkReady()}): it reads publications but cannot change them. */

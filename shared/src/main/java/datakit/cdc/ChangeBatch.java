@@ -99,7 +99,7 @@ final class ChangeBatch {
     void truncate(ChangeTable table) throws SQLException {
         CopyText out = start(table, TRUNCATE, null, false);
         out.nullValue().plain(runId);
-        for (int i = 0; i < table.columns().size(); i++) {
+        for (int i = 0; i < table.landed().length; i++) {
             out.nullValue();
         }
         end(table, out);
@@ -111,16 +111,18 @@ final class ChangeBatch {
         if (old == null) {
             out.nullValue();
         } else {
-            out.value(oldJson(table.columns(), old, keyOnly ? table.keyColumns() : table.columns()));
+            out.value(oldJson(table, old, keyOnly));
         }
         return out;
     }
 
+    /** The values of the columns that land, in the change table's COPY order. */
     private void values(CopyText out, ChangeTable table, PgOutput.Tuple row, PgOutput.Tuple old) {
         List<String> names = table.columns();
-        var values = new ArrayList<PgOutput.Value>(names.size());
+        int[] landed = table.landed();
+        var values = new ArrayList<PgOutput.Value>(landed.length);
         List<String> missing = new ArrayList<>(0);
-        for (int i = 0; i < names.size(); i++) {
+        for (int i : landed) {
             PgOutput.Value value = row.values().get(i);
             if (value.kind() == PgOutput.Kind.UNCHANGED_TOAST && old != null) {
                 value = old.values().get(i);
@@ -209,14 +211,15 @@ final class ChangeBatch {
     }
 
     /**
-     * The old row as a JSON object of text values: only {@code include} (the key, when the server sent only
-     * the key), else every column.
+     * The old row as a JSON object of text values, by source column: only the key when the server sent only the
+     * key ({@code keyOnly}), else every column that lands.
      */
-    private static String oldJson(List<String> names, PgOutput.Tuple old, List<String> include) {
+    private static String oldJson(ChangeTable table, PgOutput.Tuple old, boolean keyOnly) {
+        List<String> names = table.columns();
         var json = new StringBuilder("{");
-        for (int i = 0; i < names.size(); i++) {
+        for (int i : table.landed()) {
             PgOutput.Value value = old.values().get(i);
-            if (!include.contains(names.get(i)) || value.kind() == PgOutput.Kind.UNCHANGED_TOAST) {
+            if (keyOnly && !table.keyColumns().contains(names.get(i)) || value.kind() == PgOutput.Kind.UNCHANGED_TOAST) {
                 continue;
             }
             if (json.length() > 1) {

@@ -1,6 +1,8 @@
 package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.SchemaPolicy;
+import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.cdc.pgoutput.PgOutputDecoder;
 import datakit.sql.Sql;
@@ -16,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -30,6 +33,9 @@ import org.jooq.DSLContext;
  */
 final class ChangeCapture {
     private final String bronzeSchema;
+    private final String stream;
+    private final UUID runId;
+    private final SchemaPolicy onSchemaChange;
     private final Function<PgOutput.Relation, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final ChangeBatch batch;
@@ -41,10 +47,14 @@ final class ChangeCapture {
     /** Relation messages not followed yet: each is followed at the relation's first change after it. */
     private final Map<Long, PgOutput.Relation> announced = new HashMap<>();
     private final Map<ChangeTable, List<String>> applyKeys = new HashMap<>();
+    /** The change table of each bronze table, one for all the names (and oids) that land there. */
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
+    /** The tables the stream follows by identity, as the warehouse's last commit knew them: read at the first Relation message. */
+    private TableIdentities identities;
     private final List<String> schemaChanges = new ArrayList<>();
+    private final List<Recorded> recorded = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
-    /** Per keyless --apply table, where this batch's changes of it were applied through before its shape changed. */
+    /** Per --apply table, where this batch's changes of it were applied through before its shape changed. */
     private final Map<ChangeTable, StateApply.After> appliedThrough = new HashMap<>();
     /** Per keyless --apply table, the updates and deletes of this run it could not apply. */
     private final Map<ChangeTable, StateApply.Unmatched> unmatched = new LinkedHashMap<>();
@@ -65,10 +75,14 @@ final class ChangeCapture {
      *                   older than an added column have in it
      * @param checkpoint the end LSN of the last transaction the warehouse holds
      * @param since      where the slot began: older changes in bronze may be older than its snapshot
+     * @param onSchemaChange what the stream does when a Relation message changes a table's columns
      */
-    ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, Function<PgOutput.Relation, Map<String, String>> landing,
+    ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, String stream, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<ApplySource> apply,
-                         Lsn checkpoint, Lsn since) {
+                         Lsn checkpoint, Lsn since, SchemaPolicy onSchemaChange) {
+        this.stream = stream;
+        this.runId = runId;
+        this.onSchemaChange = onSchemaChange;
         this.since = since;
         this.apply = apply;
         this.batch = new ChangeBatch(warehouse, runId);
@@ -157,33 +171,63 @@ final class ChangeCapture {
 
     private void follow(PgOutput.Relation relation) throws SQLException {
         TableRef source = TableRef.of(relation.namespace(), relation.name());
-        ChangeTable table = tables.computeIfAbsent(source, s -> new ChangeTable(s, TableRef.of(bronzeSchema, s.table())));
+        if (identities == null) {
+            identities = TableIdentities.read(batch.connection(), bronzeSchema, stream);
+        }
+        // By identity: a table renamed at the source keeps its bronze tables.
+        TableRef bronze = identities.bronze(relation.oid(), source);
+        ChangeTable table = tables.computeIfAbsent(bronze, b -> new ChangeTable(source, b));
         batch.send(table); // rows gathered so far have the old shape
         DSLContext db = Sql.using(batch.connection());
-        List<String> keyOfBatch = applyKeys.get(table);
-        if (keyOfBatch != null && keyOfBatch.isEmpty() && batch.touched().contains(table)) {
-            // Kept without a key, the bronze table matches old rows whole: the batch's changes so far have the old shape, so
-            // they are applied before it changes.
+        if (apply.isPresent() && batch.touched().contains(table)) {
+            // The batch's changes so far have the old shape (and name), and the bronze table's columns are about to change (a
+            // new one gets the value of the rows from before): they are applied first.
             applyThrough(db, table);
         }
-        schemaChanges.addAll(table.follow(db, relation, landing.apply(relation), metadata.apply(source)));
+        Optional<TableRef> renamedFrom = identities.lastName(relation.oid()).or(() -> Optional.of(table.source()))
+            .filter(before -> !before.equals(source));
+        if (renamedFrom.isPresent()) {
+            // Later changes name the table as it is now; the rename is said once, with the change table's record.
+            table.renamed(db, renamedFrom.get(), metadata.apply(source), runId, apply.isPresent())
+                .forEach(c -> recorded.add(new Recorded(table.ref(), c, WriteMode.APPEND)));
+        }
+        identities.follow(batch.connection(), relation.oid(), source, bronze);
+        ChangeTable.Followed followed = table.follow(db, relation, landing.apply(relation), metadata.apply(source), onSchemaChange, runId);
+        schemaChanges.addAll(followed.done());
+        followed.recorded().forEach(c -> recorded.add(new Recorded(table.ref(), c, WriteMode.APPEND)));
         relations.put(relation.oid(), table);
         if (apply.isPresent()) {
             ApplySource src = apply.get();
             // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
-            List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(source));
-            StateApply.Followed followed = StateApply.follow(db, table, key, added -> src.olderRowValues(source, added));
-            schemaChanges.addAll(followed.done());
-            warnings.addAll(followed.warnings());
+            List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(relation.oid()));
+            StateApply.Followed state = StateApply.follow(db, table, key, added -> src.olderRowValues(relation.oid(), added), onSchemaChange,
+                runId);
+            schemaChanges.addAll(state.done());
+            warnings.addAll(state.warnings());
+            // Kept equal to the source, as a replaced table is: its rows get the value the source's older rows have.
+            state.recorded().forEach(c -> recorded.add(new Recorded(table.state(), c, WriteMode.REPLACE)));
         }
     }
 
-    /** Applies the batch's changes of {@code table} not applied yet to its bronze table (--apply). */
+    /**
+     * Applies the batch's changes of {@code table} not applied yet to its bronze table (--apply), once the values their
+     * updates left unknown are filled.
+     */
     private void applyThrough(DSLContext db, ChangeTable table) {
         StateApply.After from = appliedThrough.getOrDefault(table, StateApply.After.start(firstLsnOfBatch));
+        fillUnknown(db, table, from);
         StateApply.Unmatched missed = StateApply.apply(db, table, applyKeys.get(table), from, metadata.apply(table.source()));
         unmatched.merge(table, missed, StateApply.Unmatched::plus);
         appliedThrough.put(table, batch.lastChange());
+    }
+
+    /**
+     * Fills the values the batch's changes of {@code table} after {@code from} left unknown. Changes applied already are
+     * not looked at again: the bronze table now holds what they set, which is no image of the row from before.
+     */
+    private void fillUnknown(DSLContext db, ChangeTable table, StateApply.After from) {
+        batch.unknown().getOrDefault(table, Set.of()).forEach(column -> UnknownValues.fill(db, table, column, from,
+            apply.isPresent() ? firstLsnOfBatch : since));
     }
 
     /**
@@ -193,12 +237,12 @@ final class ChangeCapture {
     Lsn finishBatch() throws SQLException {
         batch.sendAll();
         DSLContext db = Sql.using(batch.connection());
-        batch.unknown().forEach((table, columns) -> columns.forEach(column -> UnknownValues.fill(db, table, column, firstLsnOfBatch,
-            apply.isPresent() ? firstLsnOfBatch : since)));
         if (apply.isPresent()) {
             for (ChangeTable table : batch.touched()) {
                 applyThrough(db, table);
             }
+        } else {
+            batch.unknown().keySet().forEach(table -> fillUnknown(db, table, StateApply.After.start(firstLsnOfBatch)));
         }
         checkpoint = Lsn.max(checkpoint, lastCommitEnd);
         return checkpoint;
@@ -243,6 +287,11 @@ final class ChangeCapture {
 
     public List<String> schemaChanges() {
         return schemaChanges;
+    }
+
+    /** The schema changes this capture recorded in bronze's schema_changes. */
+    List<Recorded> recorded() {
+        return recorded;
     }
 
     /**

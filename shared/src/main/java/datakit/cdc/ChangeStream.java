@@ -3,6 +3,7 @@ package datakit.cdc;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.StreamLock;
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.SchemaPolicy;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
 import datakit.db.Retry;
@@ -57,6 +58,7 @@ final class ChangeStream {
     private final Function<PgOutput.Relation, Map<String, String>> landing;
     private final Function<TableRef, BronzeMetadata> metadata;
     private final boolean haltAfterCommit;
+    private final SchemaPolicy onSchemaChange;
     private SlotPosition position;
     private final Reconnects reconnects;
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
@@ -74,12 +76,13 @@ final class ChangeStream {
 
     /** What the stream did, and the slot as the source showed it at the end. */
     record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
-                  List<String> schemaChanges, List<String> warnings, Lsn checkpoint, long durationMs, int reconnections,
-                  Optional<CdcSource.Slot> slot) {
+                  List<String> schemaChanges, List<Recorded> recorded, List<String> warnings, Lsn checkpoint,
+                  long durationMs, int reconnections, Optional<CdcSource.Slot> slot) {
     }
 
     ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
-                 Function<PgOutput.Relation, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata, boolean haltAfterCommit) {
+                 Function<PgOutput.Relation, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata,
+                 SchemaPolicy onSchemaChange, boolean haltAfterCommit) {
         this.run = run;
         this.sources = new StreamSource(source, src, replication, request.slot());
         this.warehouse = warehouse;
@@ -88,6 +91,7 @@ final class ChangeStream {
         this.landing = landing;
         this.metadata = metadata;
         this.haltAfterCommit = haltAfterCommit;
+        this.onSchemaChange = onSchemaChange;
         this.reconnects = new Reconnects(run, source.retry(), request.slot(), System::nanoTime);
         this.stop = new StopSignal(run);
     }
@@ -114,7 +118,7 @@ final class ChangeStream {
             connection.setAutoCommit(false);
             Lsn checkpoint = streamWithReconnects(connection, start, since, streaming);
             connection.close();
-            return new Result(taken.transactions(), taken.replays(), changes, bytes, rowsPerTable, taken.schemaChanges(),
+            return new Result(taken.transactions(), taken.replays(), changes, bytes, rowsPerTable, taken.schemaChanges(), taken.recorded(),
                 Stream.concat(taken.warnings().stream(), warnings.stream()).toList(), checkpoint,
                 (System.nanoTime() - started) / 1_000_000, sources.reconnections(), sources.slotNow(run));
         } catch (SQLException | RuntimeException e) {
@@ -150,7 +154,7 @@ final class ChangeStream {
                 sources.lost();
                 from = resumePoint(connection, lost).orElse(from);
                 if (!Reconnects.pause(reconnects.lost(lost, from), stop::requested)) {
-                    return position.finish(connection, from, runs);
+                    return position.finish(connection, from, runs, recordedDetails(taken));
                 }
             } catch (SQLException | RuntimeException e) {
                 // The source's losses are Lost: a failure that may pass here is the warehouse's.
@@ -160,6 +164,13 @@ final class ChangeStream {
                 throw e;
             }
         }
+    }
+
+    /** The schema changes the run recorded, as its row in extraction_runs (and the NOTIFY of its end) lists them. */
+    private static Map<String, Object> recordedDetails(CaptureCounts counts) {
+        var details = new LinkedHashMap<String, Object>();
+        Recorded.notes(counts.recorded(), warning -> { }).addTo(details);
+        return details;
     }
 
     /** After a lost connection, the checkpoint the warehouse holds (the batch in progress rolled back), where the stream starts again. */
@@ -198,9 +209,10 @@ final class ChangeStream {
         Lsn checkpoint;
         try (messages) {
             stop.reading(messages);
-            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, landing, metadata,
-                request.apply() ? Optional.of(sources) : Optional.empty(), from, since);
-            checkpoint = position.finish(connection, read(messages, capture, connection, from), runs);
+            var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, request.stream(), landing, metadata,
+                request.apply() ? Optional.of(sources) : Optional.empty(), from, since, onSchemaChange);
+            Lsn reached = read(messages, capture, connection, from);
+            checkpoint = position.finish(connection, reached, runs, recordedDetails(taken.plus(current)));
             committed = checkpoint;
             messages.confirm(checkpoint);
         } finally {

@@ -101,4 +101,10 @@ final class ReplicaIdentities {
         return db.resultQuery("SELECT " + KEY_COLUMNS + " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(?)", table.sql())
             .fetchOptional(0, String[].class).map(List::of).orElse(List.of());
     }
+
+    /** As {@link #rowKey(DSLContext, TableRef)}, of the table {@code oid}, whatever its name now. */
+    static List<String> rowKey(DSLContext db, long oid) {
+        return db.resultQuery("SELECT " + KEY_COLUMNS + " FROM pg_catalog.pg_class c WHERE c.oid = ?::oid", oid)
+            .fetchOptional(0, String[].class).map(List::of).orElse(List.of());
+    }
 }

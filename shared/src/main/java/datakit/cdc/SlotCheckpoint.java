@@ -4,6 +4,8 @@ import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import datakit.wal.Lsn;
 import java.sql.Connection;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -87,6 +89,26 @@ final class SlotCheckpoint {
     void savePartitionLeaves(Connection transaction, String stream, PartitionLeaves leaves) {
         Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('partitions', ?::jsonb) "
             + "WHERE stream = ? AND partition_name = ''", leaves.toJson(), stream);
+    }
+
+    /**
+     * The source tables the stream follows by identity (state {@code tables}: {@code {"<oid>": {"schema", "table",
+     * "bronze"}}}): each table's oid, with the name it had when last seen and the bronze table its changes land in.
+     */
+    Map<Long, TableIdentities.Followed> followedTables(Connection connection, String stream) {
+        var followed = new LinkedHashMap<Long, TableIdentities.Followed>();
+        Sql.using(connection).resultQuery("SELECT t.key::bigint, t.value ->> 'schema', t.value ->> 'table', t.value ->> 'bronze' FROM "
+                + table + ", jsonb_each(coalesce(state -> 'tables', '{}')) t WHERE stream = ? AND partition_name = '' ORDER BY 1", stream)
+            .forEach(r -> followed.put(r.get(0, Long.class), new TableIdentities.Followed(TableRef.of(r.get(1, String.class),
+                r.get(2, String.class)), r.get(3, String.class))));
+        return followed;
+    }
+
+    /** Records that the table {@code oid}, now named {@code source}, lands in the bronze table {@code bronze}. */
+    void saveFollowedTable(Connection transaction, String stream, long oid, TableRef source, String bronze) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('tables', coalesce(state -> 'tables', "
+                + "'{}') || jsonb_build_object(?::text, jsonb_build_object('schema', ?::text, 'table', ?::text, 'bronze', ?::text))) "
+                + "WHERE stream = ? AND partition_name = ''", Long.toString(oid), source.schema(), source.table(), bronze, stream);
     }
 
     public void delete(Connection transaction, String stream) {

@@ -7,6 +7,7 @@ import datakit.sql.Sql;
 import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -67,11 +68,11 @@ final class SlotPosition {
     }
 
     /**
-     * Commits where the run ended (when past the stored checkpoint) with the run's success and the partitions the
-     * stream began with, in one transaction; returns the checkpoint. A run that fails keeps none of them, so the next
-     * run warns of the same partitions again.
+     * Commits where the run ended (when past the stored checkpoint) with the run's success (and {@code details} for its
+     * row) and the partitions the stream began with, in one transaction; returns the checkpoint. A run that fails keeps
+     * none of them, so the next run warns of the same partitions again.
      */
-    Lsn finish(Connection connection, Lsn reached, RunLog runs) throws SQLException {
+    Lsn finish(Connection connection, Lsn reached, RunLog runs, Map<String, Object> details) throws SQLException {
         begin(connection);
         Lsn stored = stored(connection).orElse(reached);
         Lsn checkpoint = Lsn.max(reached, stored);
@@ -79,7 +80,9 @@ final class SlotPosition {
             checkpoints.save(connection, request.stream(), request.slot(), request.publication(), checkpoint, null, runId);
         }
         checkpoints.savePartitionLeaves(connection, request.stream(), leaves);
-        runs.succeedInParts(connection, runId, Map.of("checkpoint", checkpoint.toString()));
+        var succeeded = new LinkedHashMap<>(details);
+        succeeded.put("checkpoint", checkpoint.toString());
+        runs.succeedInParts(connection, runId, succeeded);
         commitDurably(connection);
         return checkpoint;
     }

@@ -2,16 +2,24 @@ package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
+import datakit.bronze.SchemaChange;
+import datakit.bronze.SchemaEvolution;
+import datakit.bronze.SchemaPolicy;
+import datakit.bronze.WriteMode;
+import datakit.error.DatakitException;
 import datakit.sql.Identifiers;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import datakit.wal.Lsn;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
@@ -41,13 +49,18 @@ final class StateApply {
         }
 
         String sql() {
+            return sql("");
+        }
+
+        /** The condition on the change rows of {@code alias} ({@code "w."}, or none). */
+        String sql(String alias) {
             String at = Sql.literal(lsn.toString()) + "::pg_lsn";
-            return "_cdc_lsn >= " + at + " AND (_cdc_lsn, _cdc_seq) > (" + at + ", " + seq + ")";
+            return alias + "_cdc_lsn >= " + at + " AND (" + alias + "_cdc_lsn, " + alias + "_cdc_seq) > (" + at + ", " + seq + ")";
         }
     }
 
-    /** What following a change table's shape did to the bronze table, in words, and what it could not keep exact. */
-    record Followed(List<String> done, List<String> warnings) {
+    /** What following a Relation message did to the bronze table: tables made, in words; what it could not keep exact; the changes it recorded. */
+    record Followed(List<String> done, List<String> warnings, List<SchemaChange> recorded) {
     }
 
     /** Of a batch's updates and deletes of a keyless table: those that found no equal row, and those that came without a whole old row. */
@@ -61,64 +74,73 @@ final class StateApply {
 
     /**
      * Creates the bronze table when missing (no snapshot was loaded; it then also gets {@code _cdc_unknown}
-     * for values no change has shown yet), gives it the columns the change table has, with the same types,
-     * and the unique index on the key. A table kept without a key matches old rows whole, so a column added
-     * to it gets, in the rows it holds, the value the source's older rows have in it ({@code olderRows}, from
-     * the source catalog; see {@link CdcSource#olderRowValues}), and the run is warned where that value is not
-     * known, or where a column's type changed (rows from before print as the old type did).
+     * for values no change has shown yet) and the unique index on the key, or brings it to the shape of the
+     * change table's last Relation message by the rule every mode follows ({@link TableShape}): a column added
+     * to the source gets, in the rows the table holds, the value the source's older rows have in it
+     * ({@code olderRows}, from the source catalog; see {@link CdcSource#olderRowValues}), so the table stays
+     * equal to the source; the run is warned where that value is not known. A key column whose values move to a
+     * variant column stops the run: rows could no longer be matched by it.
      */
     static Followed follow(DSLContext db, ChangeTable table, List<String> key,
-                           Function<List<String>, Map<String, Optional<String>>> olderRows) {
-        Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
+                           Function<List<String>, Map<String, Optional<String>>> olderRows, SchemaPolicy policy, UUID runId) {
+        Map<String, String> changeColumns = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Optional<BronzeTable> state = BronzeTable.inspect(db, table.state());
         String index = "CREATE UNIQUE INDEX " + Sql.quote(Identifiers.fit(table.state().table() + "_bronze_key")) + " ON "
             + table.state().sql() + " (" + quoted(key) + ")";
-        var changes = new ArrayList<String>();
+        if (state.isEmpty()) {
+            List<String> columns = table.columns().stream().filter(table::lands).toList();
+            db.execute("CREATE TABLE " + table.state().sql() + " (" + columns.stream().map(c -> Sql.quote(c) + " "
+                + changeColumns.get(table.column(c))).collect(Collectors.joining(", ")) + ", _cdc_unknown text[], "
+                + BronzeMetadata.commonDefinitions() + ")");
+            if (!key.isEmpty()) {
+                db.execute(index);
+            }
+            table.stateShape(columns.stream().collect(Collectors.toMap(c -> c, c -> c)), List.of());
+            return new Followed(List.of("created " + table.state()), List.of(), List.of());
+        }
+        // Columns neither table takes from the stream (generated ones, those outside the publication's column list) are
+        // the snapshot's: no change of the stream's.
+        var followed = new LinkedHashMap<>(ChangeTable.sourceColumns(state.get().columns()));
+        followed.keySet().removeIf(c -> !changeColumns.containsKey(c) && !table.columns().contains(c));
+        var shape = TableShape.of(db, table.state(), followed, table.landing(), WriteMode.MERGE, policy, runId);
+        refuseAKeyThatMoved(table, key, shape.evolution());
+        List<String> added = shape.added();
+        Map<String, Optional<String>> older = added.isEmpty() ? Map.of() : olderRows.apply(added);
+        List<SchemaChange> recorded = shape.alter(db, older);
+        table.stateShape(shape.evolution().landsIn(), shape.evolution().cleared());
         var done = new ArrayList<String>();
         var warnings = new ArrayList<String>();
-        if (state.isEmpty()) {
-            done.add("created " + table.state());
-            changes.add("CREATE TABLE " + table.state().sql() + " (" + table.columns().stream().map(c -> Sql.quote(c) + " " + types.get(c))
-                .collect(Collectors.joining(", ")) + ", _cdc_unknown text[], " + BronzeMetadata.commonDefinitions() + ")");
-            if (!key.isEmpty()) {
-                changes.add(index);
-            }
-        } else {
-            Map<String, String> now = state.get().columns();
-            List<String> added = table.columns().stream().filter(c -> !now.containsKey(c)).toList();
-            Map<String, Optional<String>> older = key.isEmpty() && !added.isEmpty() ? olderRows.apply(added) : Map.of();
-            for (String column : table.columns()) {
-                String type = types.get(column);
-                if (!now.containsKey(column)) {
-                    Optional<String> value = older.getOrDefault(column, Optional.empty());
-                    // A constant default gives the rows the table holds their value without rewriting it; then it goes again.
-                    changes.add("ALTER TABLE " + table.state().sql() + " ADD COLUMN " + Sql.quote(column) + " " + type
-                        + value.map(v -> " DEFAULT " + Sql.literal(v) + "::" + type).orElse(""));
-                    value.ifPresent(v -> changes.add("ALTER TABLE " + table.state().sql() + " ALTER COLUMN " + Sql.quote(column) + " DROP DEFAULT"));
-                    done.add("added " + TableRef.display(column) + " " + type + " to " + table.state()
-                        + (value.isPresent() ? " (its rows from before get the value the source gives them)" : ""));
-                    if (key.isEmpty() && !older.containsKey(column)) {
-                        warnings.add(inexact(table, "the values its rows from before have in the new column " + TableRef.display(column)
-                            + " are not known here (a volatile default, or the table was rewritten since)"));
-                    }
-                } else if (!now.get(column).equals(type)) {
-                    changes.add("ALTER TABLE " + table.state().sql() + " ALTER COLUMN " + Sql.quote(column) + " TYPE " + type + " USING "
-                        + Sql.quote(column) + "::text::" + type);
-                    done.add(TableRef.display(column) + " of " + table.state() + " is now " + type);
-                    if (key.isEmpty()) {
-                        warnings.add(inexact(table, "the type of " + TableRef.display(column) + " changed, and the rows it holds from before "
-                            + "print their values as the old type did"));
-                    }
-                }
-            }
-            if (!key.isEmpty() && !state.get().hasUniqueKey(key)) {
-                changes.add(index);
-                done.add(table.state() + " was not kept by --apply until now: rows no change touched since its snapshot may be out of "
-                    + "date (run once with --snapshot always to reload it)");
+        for (String column : added) {
+            if (!older.containsKey(column)) {
+                warnings.add(key.isEmpty() ? inexact(table, "the values its rows from before have in the new column "
+                    + TableRef.display(column) + " are not known here (a volatile default, or the table was rewritten since)")
+                    : ("%s: the rows it held before %s was added to %s hold NULL there, where the source gave them a value not known "
+                    + "here (a volatile default, or the table was rewritten since); run once with --snapshot always to reload them")
+                    .formatted(table.state(), TableRef.display(column), table.source()));
             }
         }
-        changes.forEach(db::execute);
-        return new Followed(done, warnings);
+        if (key.isEmpty()) {
+            shape.evolution().changes().stream().filter(c -> c.kind() == SchemaChange.Kind.VARIANT).forEach(c -> warnings.add(inexact(table,
+                "the values of " + TableRef.display(c.column()) + " land in " + TableRef.display(c.landsIn().orElseThrow())
+                    + " from now on, and the rows it holds from before keep theirs in " + TableRef.display(c.column()))));
+        }
+        if (!key.isEmpty() && !state.get().hasUniqueKey(key.stream().map(table::stateColumn).toList())) {
+            db.execute(index);
+            done.add(table.state() + " was not kept by --apply until now: rows no change touched since its snapshot may be out of "
+                + "date (run once with --snapshot always to reload it)");
+        }
+        return new Followed(done, warnings, recorded);
+    }
+
+    /** A keyed bronze table is matched by its key columns: one whose values would move to a variant column cannot be followed. */
+    private static void refuseAKeyThatMoved(ChangeTable table, List<String> key, SchemaEvolution evolution) {
+        for (SchemaChange change : evolution.changes()) {
+            if (key.contains(change.column()) && evolution.cleared().contains(change.column())) {
+                throw DatakitException.notReady(("Key column %s of %s changed at the source (%s) so that %s can no longer match its rows "
+                    + "by it. Run once with --snapshot always to reload %s with the new type.").formatted(TableRef.display(change.column()),
+                    table.source(), change.what(), table.state(), table.state()));
+            }
+        }
     }
 
     private static String inexact(ChangeTable table, String why) {
@@ -147,25 +169,33 @@ final class StateApply {
         if (key.isEmpty()) {
             return applyWholeRows(db, table, since, types, unknown, metadata);
         }
-        List<String> others = table.columns().stream().filter(c -> !key.contains(c)).toList();
-        String keys = quoted(key);
-        String oldKeys = key.stream().map(k -> "(_cdc_old ->> " + Sql.literal(k) + ")::" + types.get(k) + " AS " + Sql.quote(k))
+        // The change table's columns, named as the bronze table's columns that take them.
+        List<String> others = table.applied().stream().filter(c -> !key.contains(c)).toList();
+        List<String> keyColumns = key.stream().map(k -> Sql.quote(table.stateColumn(k))).toList();
+        String keys = String.join(", ", keyColumns);
+        String newKeys = key.stream().map(k -> Sql.quote(table.column(k)) + " AS " + Sql.quote(table.stateColumn(k)))
             .collect(Collectors.joining(", "));
-        String sets = others.stream().map(c -> ", " + Sql.quote(c)).collect(Collectors.joining());
-        String nulls = others.stream().map(c -> ", NULL::" + types.get(c) + " AS " + Sql.quote(c)).collect(Collectors.joining());
-        String events = "SELECT _cdc_lsn, _cdc_seq, true AS sets, _cdc_unknown, " + keys + sets + " FROM " + changes
+        String oldKeys = key.stream().map(k -> "(_cdc_old ->> " + Sql.literal(k) + ")::" + types.get(table.column(k)) + " AS "
+            + Sql.quote(table.stateColumn(k))).collect(Collectors.joining(", "));
+        String sets = others.stream().map(c -> ", " + Sql.quote(table.column(c)) + " AS " + Sql.quote(table.stateColumn(c)))
+            .collect(Collectors.joining());
+        String nulls = others.stream().map(c -> ", NULL::" + types.get(table.column(c)) + " AS " + Sql.quote(table.stateColumn(c)))
+            .collect(Collectors.joining());
+        String events = "SELECT _cdc_lsn, _cdc_seq, true AS sets, _cdc_unknown, " + newKeys + sets + " FROM " + changes
             + " WHERE " + since + " AND _cdc_op IN ('insert', 'update') UNION ALL SELECT _cdc_lsn, _cdc_seq, false, NULL::text[], " + oldKeys
             + nulls + " FROM " + changes + " WHERE " + since + " AND _cdc_old IS NOT NULL AND _cdc_op IN ('update', 'delete')";
         String last = "SELECT DISTINCT ON (" + keys + ") * FROM (" + events + ") e ORDER BY " + keys + ", _cdc_lsn DESC, _cdc_seq DESC, sets DESC";
         db.execute("DELETE FROM " + table.state().sql() + " s USING (" + last + ") l WHERE NOT l.sets AND "
-            + key.stream().map(k -> "s." + Sql.quote(k) + " = l." + Sql.quote(k)).collect(Collectors.joining(" AND ")));
-        Insert insert = Insert.of(table, unknown, metadata);
-        List<String> columns = insert.columns();
-        List<String> values = insert.values();
-        var updates = columns.stream().filter(c -> !key.stream().map(Sql::quote).toList().contains(c)).map(c -> c + " = excluded." + c)
-            .collect(Collectors.joining(", "));
-        db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", columns) + ") SELECT " + String.join(", ", values)
-            + " FROM (" + last + ") l WHERE sets ON CONFLICT (" + keys + ") DO UPDATE SET " + updates);
+            + keyColumns.stream().map(k -> "s." + k + " = l." + k).collect(Collectors.joining(" AND ")));
+        List<String> set = Stream.concat(keyColumns.stream(), others.stream().map(c -> Sql.quote(table.stateColumn(c)))).toList();
+        Insert insert = Insert.of(set, set, unknown, metadata);
+        var updates = new ArrayList<String>();
+        insert.columns().stream().filter(c -> !keyColumns.contains(c)).forEach(c -> updates.add(c + " = excluded." + c));
+        // A column the source no longer has, or whose values moved to a variant column, is NULL in every row written from now on.
+        table.stateCleared().stream().map(Sql::quote).filter(c -> !insert.columns().contains(c)).forEach(c -> updates.add(c + " = NULL"));
+        db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", insert.columns()) + ") SELECT "
+            + String.join(", ", insert.values()) + " FROM (" + last + ") l WHERE sets ON CONFLICT (" + keys + ") DO UPDATE SET "
+            + String.join(", ", updates));
         return Unmatched.NONE;
     }
 
@@ -179,16 +209,18 @@ final class StateApply {
     private static Unmatched applyWholeRows(DSLContext db, ChangeTable table, String since, Map<String, String> types, boolean unknown,
                                             BronzeMetadata metadata) {
         String changes = table.ref().sql();
-        Insert insert = Insert.of(table, unknown, metadata);
+        List<String> applied = table.applied();
+        Insert insert = Insert.of(applied.stream().map(c -> Sql.quote(table.stateColumn(c))).toList(),
+            applied.stream().map(c -> Sql.quote(table.column(c))).toList(), unknown, metadata);
         db.execute("INSERT INTO " + table.state().sql() + " (" + String.join(", ", insert.columns()) + ") SELECT "
             + String.join(", ", insert.values())
             + " FROM " + changes + " WHERE " + since + " AND _cdc_op IN ('insert', 'update') ORDER BY _cdc_lsn, _cdc_seq");
         // -> is SQL NULL for a key the old row lacks, and JSON null for a NULL it carries.
-        String whole = table.columns().stream().map(c -> "_cdc_old -> " + Sql.literal(c) + " IS NOT NULL")
+        String whole = applied.stream().map(c -> "_cdc_old -> " + Sql.literal(c) + " IS NOT NULL")
             .collect(Collectors.joining(" AND ", "coalesce(", ", false)"));
-        String oldRow = table.columns().stream().map(c -> "((_cdc_old ->> " + Sql.literal(c) + ")::" + types.get(c) + ")::text")
+        String oldRow = applied.stream().map(c -> "((_cdc_old ->> " + Sql.literal(c) + ")::" + types.get(table.column(c)) + ")::text")
             .collect(Collectors.joining(", ", "jsonb_build_array(", ")"));
-        String bronzeRow = table.columns().stream().map(c -> "s." + Sql.quote(c) + "::text")
+        String bronzeRow = applied.stream().map(c -> "s." + Sql.quote(table.stateColumn(c)) + "::text")
             .collect(Collectors.joining(", ", "jsonb_build_array(", ")"));
         Record counts = db.resultQuery("WITH changed AS (SELECT _cdc_old, " + whole + " AS whole FROM " + changes + " WHERE " + since
                 + " AND _cdc_op IN ('update', 'delete')), "
@@ -201,11 +233,14 @@ final class StateApply {
         return new Unmatched(counts.get(0, Long.class), counts.get(1, Long.class));
     }
 
-    /** The bronze table's columns a change row sets, and the values from the change table's row (and the run's metadata). */
+    /**
+     * The bronze table's columns a change row sets ({@code set}, quoted), and the values from the change table's row
+     * ({@code from}, in the same order), then {@code _cdc_unknown} and the run's metadata.
+     */
     private record Insert(List<String> columns, List<String> values) {
-        static Insert of(ChangeTable table, boolean unknown, BronzeMetadata metadata) {
-            var columns = new ArrayList<>(table.columns().stream().map(Sql::quote).toList());
-            var values = new ArrayList<>(columns);
+        static Insert of(List<String> set, List<String> from, boolean unknown, BronzeMetadata metadata) {
+            var columns = new ArrayList<>(set);
+            var values = new ArrayList<>(from);
             if (unknown) {
                 columns.add("_cdc_unknown");
                 values.add("_cdc_unknown");

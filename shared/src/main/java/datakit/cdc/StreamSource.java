@@ -163,13 +163,13 @@ final class StreamSource implements AutoCloseable, ApplySource {
     }
 
     @Override
-    public List<String> rowKey(TableRef table) {
-        return query(() -> queries.rowKey(table));
+    public List<String> rowKey(long oid) {
+        return query(() -> queries.rowKey(oid));
     }
 
     @Override
-    public Map<String, Optional<String>> olderRowValues(TableRef table, List<String> columns) {
-        return query(() -> queries.olderRowValues(table, columns));
+    public Map<String, Optional<String>> olderRowValues(long oid, List<String> columns) {
+        return query(() -> queries.olderRowValues(oid, columns));
     }
 
     /** The slot as the source shows it now, for the summary; nothing when the source cannot say. */

@@ -7,6 +7,7 @@ import datakit.bronze.BronzeMetadata;
 import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
+import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.Database;
@@ -28,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The bronze tables of a change stream, as its run makes them before it streams: each published table
@@ -40,34 +42,50 @@ final class StreamTables {
     private final Database source;
     private final Database warehouse;
     private final String bronzeSchema;
+    private final SchemaPolicy onSchemaChange;
     /** Change tables (and --apply bronze tables) made, in words. */
     private final List<String> prepared = new ArrayList<>();
+    /** The schema changes the snapshot and the tables made recorded, and what they could not keep exact. */
+    private final List<Recorded> recorded = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
 
     /**
      * The refusals of the stream's bronze and change tables, made before the slot is made, by the run and its dry run alike:
      * a table in their place that the datakits did not write, and with a snapshot to load ({@code loadsSnapshot}), a bronze
      * table that views depend on, which the snapshot cannot replace. Without this, such a run refused after making its slot.
      */
-    static void refuseWhatTheRunWould(Connection transaction, List<TableRef> tables, String bronzeSchema, boolean loadsSnapshot) {
+    static void refuseWhatTheRunWould(Connection transaction, List<TableRef> tables, Function<TableRef, TableRef> bronze,
+                                      boolean loadsSnapshot) {
         var db = Sql.using(transaction);
         for (TableRef table : tables) {
-            TableRef target = TableRef.of(bronzeSchema, table.table());
+            TableRef target = bronze.apply(table);
             BronzeTable.inspect(db, new ChangeTable(table, target).ref()).ifPresent(BronzeTable::requireBronze);
             BronzeTable.inspect(db, target).map(BronzeTable::requireBronze).filter(existing -> loadsSnapshot)
                 .ifPresent(BronzeTable::requireNoDependents);
         }
     }
 
-    StreamTables(RunContext run, Database source, Database warehouse, String bronzeSchema) {
+    StreamTables(RunContext run, Database source, Database warehouse, String bronzeSchema, SchemaPolicy onSchemaChange) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
         this.bronzeSchema = bronzeSchema;
+        this.onSchemaChange = onSchemaChange;
     }
 
     /** What was made, in words, for the run's summary. */
     List<String> prepared() {
         return prepared;
+    }
+
+    /** The schema changes recorded as the bronze tables were loaded or made. */
+    List<Recorded> recorded() {
+        return recorded;
+    }
+
+    /** What the bronze tables made could not keep exact. */
+    List<String> warnings() {
+        return warnings;
     }
 
     /**
@@ -76,7 +94,8 @@ final class StreamTables {
      * where the snapshot ends.
      */
     Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
-                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock) throws SQLException {
+                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock, TableIdentities identities)
+            throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         // Read before the snapshot's session takes a source connection: a pool of one has no second to give.
         Map<PgOutput.Relation, Map<String, String>> landings = landings(relations);
@@ -86,17 +105,20 @@ final class StreamTables {
                 long bytes = 0;
                 for (TableRef table : tables) {
                     ReadPlan plan = session.plan(Selection.table(table));
-                    TableRef target = TableRef.of(bronzeSchema, table.table());
+                    TableRef target = identities.bronze(table);
                     // With --apply the table is kept by key from now on, so it gets its unique index now.
-                    var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE);
+                    var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE,
+                        onSchemaChange);
                     var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata(table));
                     var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
                     load.finish(copied.rows());
+                    load.recorded().forEach(c -> recorded.add(new Recorded(target, c, WriteMode.REPLACE)));
                     rows.put(target.toString(), copied.rows());
                     total += copied.rows();
                     bytes += copied.bytes();
                 }
-                prepareChangeTables(connection, src, landings, request);
+                prepareChangeTables(connection, src, landings, request, identities);
+                identities.followAll(connection, tables);
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
@@ -112,13 +134,17 @@ final class StreamTables {
      * the bronze table when no snapshot made it. {@code landings}: each relation with its bronze types ({@link #landings}).
      */
     void prepareChangeTables(Connection transaction, CdcSource src, Map<PgOutput.Relation, Map<String, String>> landings,
-                             CdcRequest request) {
+                             CdcRequest request, TableIdentities identities) {
         for (var landing : landings.entrySet()) {
             PgOutput.Relation relation = landing.getKey();
             TableRef table = TableRef.of(relation.namespace(), relation.name());
-            var changes = new ChangeTable(table, TableRef.of(bronzeSchema, table.table()));
-            prepared.addAll(changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
-                request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty()));
+            var changes = new ChangeTable(table, identities.bronze(table));
+            changes.prepare(Sql.using(transaction), relation, landing.getValue(), metadata(table),
+                request.apply() ? Optional.of(src.rowKey(table)) : Optional.empty(), onSchemaChange, run.runId()).ifPresent(made -> {
+                    prepared.addAll(made.done());
+                    warnings.addAll(made.warnings());
+                    made.recorded().forEach(c -> recorded.add(new Recorded(changes.state(), c, WriteMode.REPLACE)));
+                });
         }
     }
 

@@ -29,32 +29,37 @@ final class UnknownValues {
     private UnknownValues() {
     }
 
-    /** Fills {@code column} in the changes from {@code fromLsn} on. */
-    static void fill(DSLContext db, ChangeTable table, String column, Lsn fromLsn, Lsn searchFrom) {
+    /**
+     * Fills source column {@code column} in the changes after {@code from}. Each column is looked up where its values land
+     * now (its variant column, after a type change bronze could not follow in place).
+     */
+    static void fill(DSLContext db, ChangeTable table, String column, StateApply.After from, Lsn searchFrom) {
         List<String> keys = table.keyColumns();
         if (keys.isEmpty()) {
             return;
         }
         Map<String, String> types = BronzeTable.inspect(db, table.ref()).orElseThrow().columns();
         Optional<Map<String, String>> state = BronzeTable.inspect(db, table.state()).map(BronzeTable::columns)
-            .filter(s -> s.containsKey(column) && keys.stream().allMatch(s::containsKey));
-        String sql = fillSql(table, column, types, state, fromLsn, searchFrom);
+            .filter(s -> s.containsKey(table.stateColumn(column)) && keys.stream().map(table::stateColumn).allMatch(s::containsKey));
+        String sql = fillSql(table, column, types, state, from, searchFrom);
         for (int round = 0; round < MAX_ROUNDS && db.execute(sql) > 0; round++) {
             // Each round may give the next link of a chain its value.
         }
     }
 
     private static String fillSql(ChangeTable table, String column, Map<String, String> types, Optional<Map<String, String>> state,
-                                  Lsn fromLsn, Lsn searchFrom) {
+                                  StateApply.After from, Lsn searchFrom) {
         List<String> keys = table.keyColumns();
-        String c = Sql.quote(column);
+        String c = Sql.quote(table.column(column));
         String name = Sql.literal(column);
-        String type = types.get(column);
-        String earlier = keys.stream().map(k -> "p." + Sql.quote(k) + " = " + lookupKey(k) + "::" + types.get(k))
-            .collect(Collectors.joining(" AND "));
-        String stateJoin = state.map(s -> "LEFT JOIN LATERAL (SELECT true AS found, s." + c + (s.get(column).equals(type) ? "" : "::text")
-                + "::" + type + " AS v FROM " + table.state().sql() + " s WHERE "
-                + keys.stream().map(k -> "s." + Sql.quote(k) + " = " + lookupKey(k) + "::" + s.get(k)).collect(Collectors.joining(" AND "))
+        String type = types.get(table.column(column));
+        String inState = table.stateColumn(column);
+        String earlier = keys.stream().map(k -> "p." + Sql.quote(table.column(k)) + " = " + lookupKey(table, k) + "::"
+            + types.get(table.column(k))).collect(Collectors.joining(" AND "));
+        String stateJoin = state.map(s -> "LEFT JOIN LATERAL (SELECT true AS found, s." + Sql.quote(inState)
+                + (s.get(inState).equals(type) ? "" : "::text") + "::" + type + " AS v FROM " + table.state().sql() + " s WHERE "
+                + keys.stream().map(k -> "s." + Sql.quote(table.stateColumn(k)) + " = " + lookupKey(table, k) + "::"
+                    + s.get(table.stateColumn(k))).collect(Collectors.joining(" AND "))
                 + " LIMIT 1) s ON p.found IS NULL")
             .orElse("LEFT JOIN LATERAL (SELECT NULL::boolean AS found, NULL::" + type + " AS v) s ON true");
         return "UPDATE " + table.ref().sql() + " x SET " + c + " = f.v, _cdc_unknown = nullif(array_remove(x._cdc_unknown, " + name
@@ -65,12 +70,12 @@ final class UnknownValues {
             + " AND NOT coalesce(" + name + " = ANY (p._cdc_unknown), false)"
             + " AND (p._cdc_lsn, p._cdc_seq) < (w._cdc_lsn, w._cdc_seq) ORDER BY p._cdc_lsn DESC, p._cdc_seq DESC LIMIT 1) p ON true "
             + stateJoin
-            + " WHERE w._cdc_lsn >= " + Sql.literal(fromLsn.toString()) + "::pg_lsn AND " + name + " = ANY (w._cdc_unknown)) f "
+            + " WHERE " + from.sql("w.") + " AND " + name + " = ANY (w._cdc_unknown)) f "
             + "WHERE x.ctid = f.tid AND f.found";
     }
 
     /** The key value, as text, to look a change's row up by: its old key when the update changed the key, else its own. */
-    private static String lookupKey(String key) {
-        return "coalesce(w._cdc_old ->> " + Sql.literal(key) + ", w." + Sql.quote(key) + "::text)";
+    private static String lookupKey(ChangeTable table, String key) {
+        return "coalesce(w._cdc_old ->> " + Sql.literal(key) + ", w." + Sql.quote(table.column(key)) + "::text)";
     }
 }
