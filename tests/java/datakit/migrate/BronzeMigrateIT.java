@@ -19,7 +19,7 @@ class BronzeMigrateIT {
 
         var dry = Datakits.run("BronzeMigrate", env, "--target-schema", "bronze,raw_crm", "--dry-run");
         assertThat(dry.exitCode()).as(dry.toString()).isZero();
-        assertThat(dry.out()).contains("bronze on ", "would apply V1 create bookkeeping tables, V2 staged run status, V3 json key profiles, V4 bronze rejects, V5 json key paths of any length, bronze views (repeatable)");
+        assertThat(dry.out()).contains("bronze on ", "would apply V1 create bookkeeping tables, V2 staged run status, V3 json key profiles, V4 bronze rejects, V5 json key paths of any length, V6 schema changes, bronze views (repeatable)");
         assertThat(warehouse.value("SELECT count(*) FROM pg_namespace WHERE nspname IN ('bronze', 'raw_crm')")).isEqualTo("0");
 
         var first = Datakits.run("BronzeMigrate", env, "--target-schema", "bronze,raw_crm");
