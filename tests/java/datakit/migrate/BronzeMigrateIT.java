@@ -28,7 +28,7 @@ class BronzeMigrateIT {
         for (String schema : List.of("bronze", "raw_crm")) {
             assertThat(warehouse.rows("SELECT tablename FROM pg_tables WHERE schemaname = '" + schema + "' ORDER BY 1"))
                 .containsExactly(List.of("_bronze_rejects"), List.of("extraction_checkpoints"), List.of("extraction_json_keys"),
-                    List.of("extraction_runs"), List.of("flyway_schema_history"));
+                    List.of("extraction_runs"), List.of("flyway_schema_history"), List.of("schema_changes"));
         }
 
         var again = Datakits.run("BronzeMigrate", env, "--target-schema", "raw_crm", "--json");
