@@ -156,8 +156,8 @@ final class CdcSource implements AutoCloseable, ApplySource {
         return captured.oids(tables);
     }
 
-    /** The names the tables {@code oids} have now, for those that still exist. */
-    Map<Long, TableRef> tablesNamed(List<Long> oids) {
+    @Override
+    public Map<Long, TableRef> tablesNamed(List<Long> oids) {
         return captured.tablesNamed(oids);
     }
 

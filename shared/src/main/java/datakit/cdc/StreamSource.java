@@ -172,6 +172,11 @@ final class StreamSource implements AutoCloseable, ApplySource {
         return query(() -> queries.olderRowValues(oid, columns));
     }
 
+    @Override
+    public Map<Long, TableRef> tablesNamed(List<Long> oids) {
+        return query(() -> queries.tablesNamed(oids));
+    }
+
     /** The slot as the source shows it now, for the summary; nothing when the source cannot say. */
     Optional<CdcSource.Slot> slotNow(RunContext run) {
         try {
