@@ -39,6 +39,10 @@ import java.util.stream.Stream;
  * inside the run ({@link Reconnects}): the batch in progress is rolled back, and the stream starts again
  * from the checkpoint the warehouse holds, so a transaction half-received is received whole again and
  * none is written twice. A failure of the warehouse ends the run.
+ *
+ * <p>With {@code --apply}, values DDL changed without writing rows (which no change carries) are given to the bronze
+ * tables once the changes made before that DDL are applied ({@link ValueRefresh}): at the end of a bounded run, and
+ * at a --follow run's commits.
  */
 final class ChangeStream {
     private static final long BATCH_CHANGES = 200_000;

@@ -144,7 +144,8 @@ final class StreamSource implements AutoCloseable, ApplySource {
     }
 
     /** Where the source's WAL ends now (see {@link CdcSource#walEnd()}). */
-    Lsn walEnd() {
+    @Override
+    public Lsn walEnd() {
         return query(queries::walEnd);
     }
 

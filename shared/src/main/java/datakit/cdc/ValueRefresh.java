@@ -54,8 +54,8 @@ final class ValueRefresh {
     }
 
     /**
-     * The hashes of the kept tables' columns at one moment of the source, by oid, and the source's WAL position then
-     * (null where the source does not say): every DDL they reflect committed before it.
+     * The hashes of the kept tables' columns at one moment of the source, by oid, and where the source's WAL ended then:
+     * every DDL they reflect committed before it.
      */
     private record Reading(Map<Long, Map<String, String>> columns, Lsn before) {
     }
@@ -162,7 +162,8 @@ final class ValueRefresh {
                     columns.put(table.oid(), hashes);
                 }
             }
-            return session.position().map(p -> Lsn.parse(p.lsn())).orElse(null);
+            // After the snapshot was taken, so past every commit it shows; as a walsender reports it, so a quiet stream gets there.
+            return catalog.walEnd();
         });
         pending = new Reading(columns, before);
     }
@@ -184,7 +185,7 @@ final class ValueRefresh {
 
     /** --follow: whether the hashes read have work and the stream's checkpoint has passed where they were read. */
     boolean dueAt(Lsn checkpoint) {
-        return pending != null && pending.before() != null && !checkpoint.isBefore(pending.before()) && hasWork();
+        return pending != null && !checkpoint.isBefore(pending.before()) && hasWork();
     }
 
     /** Whether the reading has hashes of {@code table} that the checkpoint does not hold yet. */
@@ -193,7 +194,10 @@ final class ValueRefresh {
         return !merged.isEmpty() && !merged.equals(stored.get(table.oid()));
     }
 
-    /** The hashes a table's reading and the stored ones make together: a column's last hash, also of a column dropped since. */
+    /**
+     * The hashes a table's reading and the stored ones make together: each column's last hash, that of a column dropped
+     * since included, so a column added again in a later run is found changed (it has a new number).
+     */
     private Map<String, String> merged(Kept table) {
         var merged = new LinkedHashMap<>(stored.getOrDefault(table.oid(), Map.of()));
         merged.putAll(pending.columns().getOrDefault(table.oid(), Map.of()));
