@@ -94,6 +94,8 @@
 //SOURCES src/main/java/datakit/cdc/TableIdentities.java
 //SOURCES src/main/java/datakit/cdc/TableShape.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
+//SOURCES src/main/java/datakit/cdc/ValueBackfill.java
+//SOURCES src/main/java/datakit/cdc/ValueRefresh.java
 //SOURCES src/main/java/datakit/cdc/WalEnd.java
 //SOURCES src/main/java/datakit/cdc/pgoutput/MessageBuffer.java
 //SOURCES src/main/java/datakit/cdc/pgoutput/MessageType.java

@@ -216,9 +216,12 @@ class CdcIT {
             List.of("qty", "integer"), List.of("note", "text"), List.of("qty__v_numeric_10_2", "numeric(10,2)")));
         assertThat(changes("id::text, qty::text, qty__v_numeric_10_2::text, note")).containsExactly(Arrays.asList("7", "70", null, "x"),
             Arrays.asList("8", null, "80.50", "y"), Arrays.asList("9", null, "9.25", null));
-        // The ALTER rewrote the source's old values (70 became 70.00) without a change to send: bronze keeps what was sent.
+        // The ALTER rewrote the source's old values (70 became 70.00) without a change to send: the change table keeps what was
+        // sent, and the run's end gives every row of the --apply table the rewritten value, in the variant column.
         assertThat(warehouse.rows("SELECT id::text, qty::text, qty__v_numeric_10_2::text FROM bronze.items WHERE id >= 7 ORDER BY id"))
-            .containsExactly(Arrays.asList("7", "70", null), Arrays.asList("8", null, "80.50"), Arrays.asList("9", null, "9.25"));
+            .containsExactly(Arrays.asList("7", null, "70.00"), Arrays.asList("8", null, "80.50"), Arrays.asList("9", null, "9.25"));
+        assertThat(warehouse.rows("SELECT id::text, qty__v_numeric_10_2::text FROM bronze.items ORDER BY id"))
+            .isEqualTo(source.rows("SELECT id::text, qty::text FROM items ORDER BY id"));
     }
 
     @Test
@@ -593,12 +596,17 @@ class CdcIT {
         // type change rewrote at the source (1.5 became 1.50) without a change to send, no longer match.
         source.execute("ALTER TABLE tags ALTER COLUMN n TYPE numeric(10, 2)", "UPDATE tags SET b = 'q' WHERE a = 2");
         var retyped = ok("--table", "tags", "--apply", "--json");
+        // The rewrite also wrote c's default into the rows, which the catalog kept for them until then (attmissingval): the
+        // fingerprint of c changes though its values do not, so c is named too.
         var warnings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(retyped.out()).path("warnings");
         assertThat(warnings).extracting(com.fasterxml.jackson.databind.JsonNode::asText).containsExactly("bronze.tags (kept without a key) "
             + "can no longer match exactly the old rows that updates and deletes of public.tags send: the values of n land in "
             + "n__v_numeric_10_2 from now on, and the rows it holds from before keep theirs in n; run once with --snapshot always to "
             + "reload it", "1 updates and deletes of public.tags could not be applied to bronze.tags (1 found no equal row to remove), so "
-            + "it differs from the source; run once with --snapshot always to reload it", "bronze.tags__changes: n went from "
+            + "it differs from the source; run once with --snapshot always to reload it", "bronze.tags (kept without a key): the values "
+            + "of n, c in public.tags changed at the source without rows being written (an enum label renamed, a column dropped and "
+            + "added again, a type changed), and rows without a key cannot be matched to give them the new values: the rows no change "
+            + "touched keep the old ones; run once with --snapshot always to reload it", "bronze.tags__changes: n went from "
             + "numeric(10,1) to numeric(10,2), which it cannot hold: its values land in n__v_numeric_10_2 from now on", "bronze.tags: n "
             + "went from numeric(10,1) to numeric(10,2), which it cannot hold: its values land in n__v_numeric_10_2 from now on");
         ok("--table", "tags", "--apply", "--snapshot", "always");

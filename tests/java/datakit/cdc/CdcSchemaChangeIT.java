@@ -8,6 +8,7 @@ import datakit.testing.SourceAndWarehouse;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,9 +34,16 @@ class CdcSchemaChangeIT {
         slot = "s_" + db.source().name();
     }
 
+    /** Datakits started in their own JVM, stopped before the slot is dropped whatever happened. */
+    final List<Process> started = new ArrayList<>();
+
     /** A slot keeps WAL, and its database cannot be dropped, for as long as it exists. */
     @AfterEach
-    void dropSlot() {
+    void dropSlot() throws InterruptedException {
+        for (Process process : started) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
         db.source().dropReplicationSlots(slot);
     }
 
@@ -121,6 +129,8 @@ class CdcSchemaChangeIT {
         assertThat(json.path("schema_changes").toString()).contains("{\"table\":\"bronze.orders__changes\",\"column\":\"qty\","
             + "\"change\":\"widened\",\"old_type\":\"integer\",\"new_type\":\"bigint\"}");
         assertThat(json.path("warnings").toString()).contains("bronze.orders: widened qty from integer to bigint in place");
+        // A widened key keeps its values: every row still matches by it, and nothing is said to be stale.
+        assertThat(run.err()).doesNotContain("--snapshot always");
 
         // The next run hears the same shape again: nothing new is recorded or said.
         db.source().execute("UPDATE shop.orders SET label = 'again' WHERE id = 2");
@@ -131,7 +141,7 @@ class CdcSchemaChangeIT {
     }
 
     @Test
-    void aTypeItsColumnCannotHoldLandsInAVariantColumnBesideTheOldValues() throws Exception {
+    void aTypeItsColumnCannotHoldLandsInAVariantColumnBesideTheOldValuesInTheChangeTable() throws Exception {
         ok("--table", "shop.orders", "--apply");
         db.source().execute("INSERT INTO shop.orders VALUES (4, 40, 'l4', 4.5, '4')",
             "ALTER TABLE shop.orders ALTER COLUMN code TYPE integer USING code::integer",
@@ -146,8 +156,9 @@ class CdcSchemaChangeIT {
         // Never text by accident: the old values stay in code, the new ones land in the variant column.
         assertThat(changes("bronze.orders__changes", "_cdc_op, id::text, code, code__v_integer::text")).containsExactly(
             row("insert", "4", "4", null), row("insert", "5", null, "5"), row("update", "1", null, "11"));
+        // The --apply table is kept equal to the source, whose USING rewrote every row: each row's value is in the variant column.
         assertThat(db.warehouse().rows("SELECT id::text, code, code__v_integer::text FROM bronze.orders ORDER BY id")).containsExactly(
-            row("1", null, "11"), row("2", "2", null), row("3", "3", null), row("4", "4", null), row("5", null, "5"));
+            row("1", null, "11"), row("2", null, "2"), row("3", null, "3"), row("4", null, "4"), row("5", null, "5"));
         assertThat(db.warehouse().rows("SELECT id::text, coalesce(code__v_integer::text, code) FROM bronze.orders ORDER BY id"))
             .isEqualTo(db.source().rows("SELECT id::text, code::text FROM shop.orders ORDER BY id"));
         assertThat(recorded()).containsExactly(
@@ -337,5 +348,138 @@ class CdcSchemaChangeIT {
         // A new table under the old name would land in the same bronze tables.
         db.source().execute("CREATE TABLE shop.orders (id int PRIMARY KEY)");
         Datakits.assertFailsWithOneLine(cdc("--apply"), 2, "would both land in bronze.orders");
+    }
+
+    /** shop.moods: a keyed table with an enum column, whose labels can be renamed without a row written. */
+    static final String MOODS = "SELECT id::text, mood::text, note FROM %s ORDER BY id";
+
+    void createMoods() {
+        db.source().execute("CREATE TYPE shop.mood AS ENUM ('happy', 'sad')",
+            "CREATE TABLE shop.moods (id int PRIMARY KEY, mood shop.mood, note text)",
+            "INSERT INTO shop.moods VALUES (1, 'happy', 'a'), (2, 'happy', 'b'), (3, 'sad', 'c'), (4, 'sad', 'd')");
+    }
+
+    /** The last run's details in extraction_runs, as JSON text: {@code key}'s value, or null. */
+    String lastDetail(String key) {
+        return db.warehouse().value("SELECT details -> '" + key + "' FROM bronze.extraction_runs ORDER BY started_at DESC LIMIT 1");
+    }
+
+    @Test
+    void anEnumLabelRenamedReachesEveryRowOfTheApplyTableOnceAndTheChangeTableKeepsTheLabelsAsTheyCame() throws Exception {
+        createMoods();
+        ok("--table", "shop.moods", "--apply");
+        // Row 1 changes before the rename (its change carries 'happy'), row 3 after it; no change touches rows 2 and 4.
+        db.source().execute("UPDATE shop.moods SET note = 'a2' WHERE id = 1", "ALTER TYPE shop.mood RENAME VALUE 'happy' TO 'glad'",
+            "UPDATE shop.moods SET mood = 'glad', note = 'c2' WHERE id = 3");
+        assertThat(ok("--table", "shop.moods", "--apply", "--dry-run").out()).contains("  values      bronze.moods would be given the "
+            + "source's values of mood (changed at the source without rows being written)");
+        var run = ok("--table", "shop.moods", "--apply", "--json");
+
+        assertThat(db.warehouse().rows(MOODS.formatted("bronze.moods"))).as(run.toString())
+            .isEqualTo(db.source().rows(MOODS.formatted("shop.moods")))
+            .containsExactly(row("1", "glad", "a2"), row("2", "glad", "b"), row("3", "glad", "c2"), row("4", "sad", "d"));
+        // The change table is a history: each change keeps the label it carried.
+        assertThat(changes("bronze.moods__changes", "id::text, mood")).containsExactly(row("1", "happy"), row("3", "glad"));
+        var json = new ObjectMapper().readTree(run.out());
+        assertThat(json.path("values_changed_without_writes").toString()).isEqualTo("{\"bronze.moods\":[\"mood\"]}");
+        assertThat(json.path("backfilled").toString()).isEqualTo("{\"bronze.moods\":{\"columns\":[\"mood\"],\"rows\":4}}");
+        assertThat(lastDetail("values_changed_without_writes")).isEqualTo("{\"bronze.moods\": [\"mood\"]}");
+
+        // The refresh is done once: the next run finds nothing changed.
+        db.source().execute("UPDATE shop.moods SET note = 'b2' WHERE id = 2");
+        var again = ok("--table", "shop.moods", "--apply", "--json");
+        assertThat(again.out()).doesNotContain("values_changed_without_writes").doesNotContain("backfilled");
+        assertThat(again.err()).doesNotContain("WARN");
+        assertThat(db.warehouse().rows(MOODS.formatted("bronze.moods"))).isEqualTo(db.source().rows(MOODS.formatted("shop.moods")));
+
+        // A checkpoint that kept no fingerprint (written before they were kept): the run takes one, and says once what it cannot find.
+        db.warehouse().execute("UPDATE bronze.extraction_checkpoints SET state = jsonb_set(state, '{tables}', (SELECT "
+            + "jsonb_object_agg(key, value - 'columns') FROM jsonb_each(state -> 'tables'))) WHERE stream = 'cdc:" + slot + "'");
+        var baseline = ok("--table", "shop.moods", "--apply");
+        assertThat(baseline.err()).contains("WARNING: bronze.moods: the stream's checkpoint keeps no fingerprint of the columns of "
+            + "shop.moods yet (it was written before checkpoints kept them): values DDL changed without writing rows before this run (an "
+            + "enum label renamed, a column dropped and added again with a DEFAULT) cannot be found; this run takes the fingerprint, and "
+            + "--snapshot always reloads the table if there were such changes");
+        assertThat(lastDetail("schema_baseline")).contains("bronze.moods");
+        assertThat(ok("--table", "shop.moods", "--apply").err()).doesNotContain("WARN");
+    }
+
+    @Test
+    void aColumnDroppedAndAddedAgainWithADefaultGivesEveryRowOfTheApplyTableTheSourcesValue() throws Exception {
+        ok("--table", "shop.orders", "--apply");
+        // The same name and type: the Relation message that comes with the next change announces no new column.
+        db.source().execute("ALTER TABLE shop.orders DROP COLUMN code, ADD COLUMN code text DEFAULT 'new'",
+            "UPDATE shop.orders SET qty = 0 WHERE id = 1");
+        var run = ok("--table", "shop.orders", "--apply", "--json");
+
+        assertThat(db.warehouse().rows(ORDERS.formatted("bronze.orders"))).as(run.toString())
+            .isEqualTo(db.source().rows(ORDERS.formatted("shop.orders")));
+        assertThat(db.warehouse().rows("SELECT code FROM bronze.orders")).containsOnly(row("new"));
+        assertThat(new ObjectMapper().readTree(run.out()).path("values_changed_without_writes").toString())
+            .isEqualTo("{\"bronze.orders\":[\"code\"]}");
+        // The change table keeps the values the changes carried, and the old rows' values as they came.
+        assertThat(changes("bronze.orders__changes", "id::text, code")).containsExactly(row("1", "new"));
+    }
+
+    @Test
+    void aTypeChangedWithUsingGivesEveryRowOfTheApplyTableTheRewrittenValueWhereTheRuleLandsIt() {
+        ok("--table", "shop.orders", "--apply");
+        // A widening whose USING rewrote every value, and no change after it: no Relation message comes at all.
+        db.source().execute("ALTER TABLE shop.orders ALTER COLUMN price TYPE numeric(12, 2) USING price * 100");
+        var widened = ok("--table", "shop.orders", "--apply");
+        assertThat(columns("bronze.orders")).contains(row("price", "numeric(12,2)"));
+        assertThat(db.warehouse().rows(ORDERS.formatted("bronze.orders"))).as(widened.toString())
+            .isEqualTo(db.source().rows(ORDERS.formatted("shop.orders")));
+
+        // A type the column cannot hold, with USING, then a change: every row's value lands in the variant column, one column each.
+        db.source().execute("ALTER TABLE shop.orders ALTER COLUMN code TYPE integer USING code::integer * 7",
+            "UPDATE shop.orders SET qty = 1 WHERE id = 1");
+        var variant = ok("--table", "shop.orders", "--apply");
+        assertThat(db.warehouse().rows("SELECT id::text, code, code__v_integer::text FROM bronze.orders ORDER BY id")).as(variant.toString())
+            .containsExactly(row("1", null, "7"), row("2", null, "14"), row("3", null, "21"));
+        assertThat(db.warehouse().rows("SELECT id::text, qty::text, price::text, code__v_integer::text FROM bronze.orders ORDER BY id"))
+            .isEqualTo(db.source().rows("SELECT id::text, qty::text, price::text, code::text FROM shop.orders ORDER BY id"));
+        assertThat(ok("--table", "shop.orders", "--apply", "--json").out()).doesNotContain("values_changed_without_writes");
+    }
+
+    @Test
+    void applyTablesThatCannotMatchRowsByTheirValuesSayOnceWhichChangedWithoutWritesAndHowToReloadThem() throws Exception {
+        // One kept without a key, one whose key is the enum.
+        db.source().execute("CREATE TYPE shop.mood AS ENUM ('happy', 'sad')", "CREATE TABLE shop.tags (n int, mood shop.mood)",
+            "ALTER TABLE shop.tags REPLICA IDENTITY FULL", "INSERT INTO shop.tags VALUES (1, 'happy'), (2, 'sad')",
+            "CREATE TABLE shop.keyed (mood shop.mood PRIMARY KEY, n int)", "INSERT INTO shop.keyed VALUES ('happy', 1), ('sad', 2)");
+        ok("--table", "shop.tags,shop.keyed", "--apply");
+        db.source().execute("ALTER TYPE shop.mood RENAME VALUE 'happy' TO 'glad'");
+        var run = ok("--table", "shop.tags,shop.keyed", "--apply", "--json");
+
+        assertThat(run.err()).contains("WARNING: bronze.tags (kept without a key): the values of mood in shop.tags changed at the source "
+            + "without rows being written (an enum label renamed, a column dropped and added again, a type changed), and rows without a "
+            + "key cannot be matched to give them the new values: the rows no change touched keep the old ones; run once with --snapshot "
+            + "always to reload it");
+        assertThat(run.err()).contains("WARNING: bronze.keyed: the values of key column mood of shop.keyed changed at the source "
+            + "without rows being written (an enum label renamed, a column dropped and added again, a type changed), so 1 of its rows no "
+            + "longer match a row of the source by key: they keep their old values; run once with --snapshot always to reload it");
+        assertThat(new ObjectMapper().readTree(run.out()).path("values_changed_without_writes").toString())
+            .isEqualTo("{\"bronze.tags\":[\"mood\"],\"bronze.keyed\":[\"mood\"]}");
+        assertThat(lastDetail("values_changed_without_writes")).isEqualTo("{\"bronze.tags\": [\"mood\"], \"bronze.keyed\": [\"mood\"]}");
+        assertThat(ok("--table", "shop.tags,shop.keyed", "--apply").err()).doesNotContain("WARN");
+    }
+
+    @Test
+    void aFollowingRunRefreshesValuesChangedWithoutWritesOnceItHasAppliedTheChangesBeforeThem() throws Exception {
+        createMoods();
+        ok("--table", "shop.moods", "--apply");
+        Process follower = Datakits.start("PostgresCdc", db.env(), "--slot", slot, "--table", "shop.moods", "--apply", "--follow");
+        started.add(follower);
+        db.source().execute("UPDATE shop.moods SET note = 'a2' WHERE id = 1", "ALTER TYPE shop.mood RENAME VALUE 'happy' TO 'glad'");
+        String moods = MOODS.formatted("bronze.moods");
+        for (int i = 0; i < 300 && !db.warehouse().rows(moods).equals(db.source().rows(MOODS.formatted("shop.moods"))); i++) {
+            Thread.sleep(100);
+        }
+        assertThat(db.warehouse().rows(moods)).isEqualTo(db.source().rows(MOODS.formatted("shop.moods")))
+            .contains(row("1", "glad", "a2"), row("2", "glad", "b"));
+        follower.destroy(); // SIGTERM
+        assertThat(follower.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(lastDetail("values_changed_without_writes")).isEqualTo("{\"bronze.moods\": [\"mood\"]}");
     }
 }

@@ -5,6 +5,7 @@ import datakit.sql.TableRef;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.jooq.DSLContext;
 
 /**
@@ -22,6 +23,8 @@ public final class Backfill {
     private final Landing rows;
     private final List<String> key;
     private final Map<String, String> landsIn;
+    private final List<String> clears;
+    private boolean analyzed;
 
     /**
      * @param rows    the source's key columns and the columns to fill, read in the snapshot of the load
@@ -29,11 +32,21 @@ public final class Backfill {
      * @param landsIn each column to fill, to the bronze column it lands in
      */
     public Backfill(DSLContext db, TableRef target, Landing rows, List<String> key, Map<String, String> landsIn) {
+        this(db, target, rows, key, landsIn, List.of());
+    }
+
+    /**
+     * As {@link #Backfill(DSLContext, TableRef, Landing, List, Map)}, setting NULL in the rows it fills the bronze columns
+     * {@code clears}: those that held the filled columns' values before (the old column of a variant column), so a value is
+     * in one of them only, as a merge leaves it.
+     */
+    public Backfill(DSLContext db, TableRef target, Landing rows, List<String> key, Map<String, String> landsIn, List<String> clears) {
         this.db = db;
         this.target = target;
         this.rows = rows;
         this.key = List.copyOf(key);
         this.landsIn = Map.copyOf(landsIn);
+        this.clears = List.copyOf(clears);
     }
 
     /** Creates the temporary table and returns the COPY statement to stream the source's rows into. */
@@ -42,12 +55,38 @@ public final class Backfill {
         return rows.copyInto(ROWS);
     }
 
-    /** Fills the columns of every bronze row whose key the source has; returns how many rows it filled. */
+    /**
+     * How many bronze rows have a key none of the source's rows has: their key values changed at the source (or the rows are
+     * gone). Call it after the rows are copied, before {@link #fill()}.
+     */
+    public long unmatched() {
+        analyze();
+        return db.resultQuery("SELECT count(*) FROM " + target.sql() + " AS b WHERE NOT EXISTS (SELECT FROM " + ROWS.sql() + " AS s WHERE "
+            + matches() + ")").fetchOne(0, Long.class);
+    }
+
+    /**
+     * Fills the columns of every bronze row whose key the source has; returns how many rows it filled. The temporary table
+     * is dropped then, so the same transaction may fill another table.
+     */
     public int fill() {
-        db.execute("ANALYZE " + ROWS.sql());
-        String set = landsIn.entrySet().stream().map(c -> Sql.quote(c.getValue()) + " = s." + Sql.quote(c.getKey()))
-            .collect(Collectors.joining(", "));
-        String matches = key.stream().map(k -> "s." + Sql.quote(k) + " = b." + Sql.quote(k)).collect(Collectors.joining(" AND "));
-        return db.execute("UPDATE " + target.sql() + " AS b SET " + set + " FROM " + ROWS.sql() + " AS s WHERE " + matches);
+        analyze();
+        String set = Stream.concat(landsIn.entrySet().stream().map(c -> Sql.quote(c.getValue()) + " = s." + Sql.quote(c.getKey())),
+            clears.stream().map(c -> Sql.quote(c) + " = NULL")).collect(Collectors.joining(", "));
+        int filled = set.isEmpty() ? 0
+            : db.execute("UPDATE " + target.sql() + " AS b SET " + set + " FROM " + ROWS.sql() + " AS s WHERE " + matches());
+        db.execute("DROP TABLE " + ROWS.sql());
+        return filled;
+    }
+
+    private void analyze() {
+        if (!analyzed) {
+            db.execute("ANALYZE " + ROWS.sql());
+            analyzed = true;
+        }
+    }
+
+    private String matches() {
+        return key.stream().map(k -> "s." + Sql.quote(k) + " = b." + Sql.quote(k)).collect(Collectors.joining(" AND "));
     }
 }

@@ -125,6 +125,16 @@ public record SchemaEvolution(List<SchemaChange> changes, Map<String, String> la
         return landing.names().stream().anyMatch(c -> isVariant(bronzeColumn, existing.get(bronzeColumn), c));
     }
 
+    /** The bronze columns that hold source column {@code column}'s values: itself, where bronze has it, then its variant columns. */
+    public static List<String> columnsHolding(String column, Map<String, String> bronze) {
+        var holding = new ArrayList<String>();
+        if (bronze.containsKey(column)) {
+            holding.add(column);
+        }
+        holding.addAll(variantsOf(column, bronze));
+        return holding;
+    }
+
     /** The variant columns bronze has of the source column {@code column}, in table order. */
     private static List<String> variantsOf(String column, Map<String, String> existing) {
         return existing.entrySet().stream().filter(c -> isVariant(c.getKey(), c.getValue(), column)).map(Map.Entry::getKey).toList();

@@ -29,7 +29,7 @@ final class CdcDryRun {
      * migrations. The slot is checked as the run checks it ({@link SlotStart}), so the dry run fails where the
      * run would.
      */
-    static void plan(RunContext run, ConnectionSettings source, Database warehouse, CdcSource src, CdcRequest request, List<TableRef> tables,
+    static void plan(RunContext run, Database source, Database warehouse, CdcSource src, CdcRequest request, List<TableRef> tables,
                      String bronzeSchema, TableIdentities identities) throws SQLException {
         boolean publicationExists = src.publications().exists(request.publication());
         SlotStart start = SlotStart.decide(src, request, SlotStart.stored(warehouse, bronzeSchema, request.stream()), publicationExists);
@@ -44,11 +44,14 @@ final class CdcDryRun {
         List<String> changeTables = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, identities::bronze))
             .stream().map(t -> new ChangeTable(t, identities.bronze(t)).ref().toString()).toList();
         List<String> pending = Migrations.pending(warehouse.dataSource(), bronzeSchema);
+        // A resumed --apply stream refreshes the values DDL changed without writing rows since its last run (see ValueRefresh).
+        Map<String, List<String>> refreshes = request.apply() && start.action() == SlotStart.Action.RESUME
+            ? ValueRefresh.planned(run, source, src, warehouse, bronzeSchema, request.stream()) : Map.of();
 
         var plan = new LinkedHashMap<String, Object>();
         plan.put("status", "dry-run");
         plan.put("datakit", run.datakit());
-        plan.put("source", source.describe());
+        plan.put("source", source.settings().describe());
         plan.put("warehouse", warehouse.settings().describe());
         plan.put("target_schema", bronzeSchema);
         plan.put("tables", names);
@@ -68,6 +71,9 @@ final class CdcDryRun {
         plan.put("snapshot", loads ? "load the tables from the new slot's snapshot" : "none");
         plan.put("apply", request.apply());
         plan.put("change_tables", changeTables);
+        if (!refreshes.isEmpty()) {
+            plan.put("values_changed_without_writes", refreshes);
+        }
         plan.put("pending_migrations", pending);
         if (run.json()) {
             print(run, plan);
@@ -88,6 +94,8 @@ final class CdcDryRun {
         });
         start.warning().ifPresent(w -> out.println("  warning     " + w));
         out.println("  changes     " + (changeTables.isEmpty() ? "every change table exists" : String.join(", ", changeTables) + " would be created"));
+        refreshes.forEach((table, columns) -> out.println("  values      " + table + " would be given the source's values of "
+            + String.join(", ", columns.stream().map(TableRef::display).toList()) + " (changed at the source without rows being written)"));
         out.println("  migrations  " + (pending.isEmpty() ? "none pending" : String.join(", ", pending) + " would be applied first"));
         out.flush();
     }

@@ -77,7 +77,7 @@ public final class CdcExtract {
             List<TableRef> tables = checkedTables(src, request, bronzeSchema);
             run.info("checked the source: %d tables to capture".formatted(tables.size()));
             if (run.dryRun()) {
-                CdcDryRun.plan(run, source.settings(), warehouse, src, request, tables, bronzeSchema,
+                CdcDryRun.plan(run, source, warehouse, src, request, tables, bronzeSchema,
                     TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables));
                 return;
             }
@@ -279,6 +279,7 @@ public final class CdcExtract {
         if (!schema.isEmpty()) {
             details.put("schema", schema);
         }
+        details.putAll(result.refreshed());
         var recorded = new ArrayList<>(bronze.recorded());
         recorded.addAll(result.recorded());
         Recorded.notes(recorded, this::warn).addTo(details);

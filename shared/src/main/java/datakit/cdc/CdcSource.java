@@ -156,8 +156,8 @@ final class CdcSource implements AutoCloseable, ApplySource {
         return captured.oids(tables);
     }
 
-    /** The names the tables {@code oids} have now, for those that still exist. */
-    Map<Long, TableRef> tablesNamed(List<Long> oids) {
+    @Override
+    public Map<Long, TableRef> tablesNamed(List<Long> oids) {
         return captured.tablesNamed(oids);
     }
 
@@ -208,7 +208,8 @@ final class CdcSource implements AutoCloseable, ApplySource {
      * it, and a walsender that has read everything reports at least it (see {@link WalEnd}). On a standby,
      * the position it has replayed.
      */
-    Lsn walEnd() {
+    @Override
+    public Lsn walEnd() {
         // As text: a pg_lsn past 2^63 does not fit a signed bigint, and Lsn reads the text form whole.
         Record r = db.resultQuery("SELECT pg_catalog.pg_is_in_recovery(), (CASE WHEN pg_catalog.pg_is_in_recovery() "
             + "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_insert_lsn() END)::text, "

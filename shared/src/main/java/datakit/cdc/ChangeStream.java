@@ -39,6 +39,10 @@ import java.util.stream.Stream;
  * inside the run ({@link Reconnects}): the batch in progress is rolled back, and the stream starts again
  * from the checkpoint the warehouse holds, so a transaction half-received is received whole again and
  * none is written twice. A failure of the warehouse ends the run.
+ *
+ * <p>With {@code --apply}, values DDL changed without writing rows (which no change carries) are given to the bronze
+ * tables once the changes made before that DDL are applied ({@link ValueRefresh}): at the end of a bounded run, and
+ * at a --follow run's commits.
  */
 final class ChangeStream {
     private static final long BATCH_CHANGES = 200_000;
@@ -51,6 +55,7 @@ final class ChangeStream {
     private static final long QUIET_RECORD_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final RunContext run;
+    private final Database source;
     private final StreamSource sources;
     private final Database warehouse;
     private final CdcRequest request;
@@ -66,6 +71,8 @@ final class ChangeStream {
     private final StopSignal stop;
     private RunLog runs;
     private StreamEnd end;
+    /** With --apply: the values DDL changed without writing rows, refreshed once the changes before it are applied. */
+    private Optional<ValueRefresh> refresh = Optional.empty();
     /** The last checkpoint committed: bronze holds every change before it. */
     private Lsn committed;
     private long changes;
@@ -77,13 +84,14 @@ final class ChangeStream {
     /** What the stream did, and the slot as the source showed it at the end. */
     record Result(long transactions, long replaysSkipped, long changes, long bytes, Map<String, Long> rowsPerTable,
                   List<String> schemaChanges, List<Recorded> recorded, List<String> warnings, Lsn checkpoint,
-                  long durationMs, int reconnections, Optional<CdcSource.Slot> slot) {
+                  long durationMs, int reconnections, Optional<CdcSource.Slot> slot, Map<String, Object> refreshed) {
     }
 
     ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
                  Function<PgOutput.Relation, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata,
                  SchemaPolicy onSchemaChange, boolean haltAfterCommit) {
         this.run = run;
+        this.source = source;
         this.sources = new StreamSource(source, src, replication, request.slot());
         this.warehouse = warehouse;
         this.request = request;
@@ -106,6 +114,10 @@ final class ChangeStream {
         this.position = new SlotPosition(bronzeSchema, request, run.runId(), warehouse, lock, leaves);
         this.committed = start;
         long started = System.nanoTime();
+        if (request.apply()) {
+            // Before the run fixes where it ends: the DDL the hashes reflect is then older than every change after the end.
+            refresh = Optional.of(ValueRefresh.start(run, source, sources, warehouse, bronzeSchema, request.stream(), onSchemaChange));
+        }
         end = StreamEnd.of(request, sources);
         // Protocol version 2 (PostgreSQL 14+) sends a large transaction while it runs, instead of the server
         // spilling it to its own disk and sending it after its commit.
@@ -118,9 +130,11 @@ final class ChangeStream {
             connection.setAutoCommit(false);
             Lsn checkpoint = streamWithReconnects(connection, start, since, streaming);
             connection.close();
-            return new Result(taken.transactions(), taken.replays(), changes, bytes, rowsPerTable, taken.schemaChanges(), taken.recorded(),
-                Stream.concat(taken.warnings().stream(), warnings.stream()).toList(), checkpoint,
-                (System.nanoTime() - started) / 1_000_000, sources.reconnections(), sources.slotNow(run));
+            var refreshed = new LinkedHashMap<String, Object>();
+            refresh.ifPresent(values -> values.addTo(refreshed));
+            return new Result(taken.transactions(), taken.replays(), changes, bytes, rowsPerTable, taken.schemaChanges(), recorded(taken),
+                Stream.of(taken.warnings(), refresh.map(ValueRefresh::warnings).orElse(List.of()), warnings).flatMap(List::stream).toList(),
+                checkpoint, (System.nanoTime() - started) / 1_000_000, sources.reconnections(), sources.slotNow(run), refreshed);
         } catch (SQLException | RuntimeException e) {
             warehouse.discard(connection);
             finished();
@@ -154,7 +168,7 @@ final class ChangeStream {
                 sources.lost();
                 from = resumePoint(connection, lost).orElse(from);
                 if (!Reconnects.pause(reconnects.lost(lost, from), stop::requested)) {
-                    return position.finish(connection, from, runs, recordedDetails(taken));
+                    return position.finish(connection, from, runs, runDetails(taken));
                 }
             } catch (SQLException | RuntimeException e) {
                 // The source's losses are Lost: a failure that may pass here is the warehouse's.
@@ -166,11 +180,20 @@ final class ChangeStream {
         }
     }
 
-    /** The schema changes the run recorded, as its row in extraction_runs (and the NOTIFY of its end) lists them. */
-    private static Map<String, Object> recordedDetails(CaptureCounts counts) {
+    /**
+     * The schema changes the run recorded and the values it refreshed, as its row in extraction_runs (and the NOTIFY of its
+     * end) lists them.
+     */
+    private Map<String, Object> runDetails(CaptureCounts counts) {
         var details = new LinkedHashMap<String, Object>();
-        Recorded.notes(counts.recorded(), warning -> { }).addTo(details);
+        Recorded.notes(recorded(counts), warning -> { }).addTo(details);
+        refresh.ifPresent(values -> values.addTo(details));
         return details;
+    }
+
+    /** The schema changes the captures of {@code counts} and the refreshes recorded. */
+    private List<Recorded> recorded(CaptureCounts counts) {
+        return Stream.concat(counts.recorded().stream(), refresh.map(ValueRefresh::recorded).orElse(List.of()).stream()).toList();
     }
 
     /** After a lost connection, the checkpoint the warehouse holds (the batch in progress rolled back), where the stream starts again. */
@@ -212,7 +235,12 @@ final class ChangeStream {
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, request.stream(), landing, metadata,
                 request.apply() ? Optional.of(sources) : Optional.empty(), from, since, onSchemaChange);
             Lsn reached = read(messages, capture, connection, from);
-            checkpoint = position.finish(connection, reached, runs, recordedDetails(taken.plus(current)));
+            if (!request.follow() && refresh.isPresent() && refresh.get().hasWork()) {
+                // Every change before the end is applied: the values are refreshed in the transaction that ends the run.
+                position.begin(connection);
+                refresh.get().refresh(connection);
+            }
+            checkpoint = position.finish(connection, reached, runs, runDetails(taken.plus(current)));
             committed = checkpoint;
             messages.confirm(checkpoint);
         } finally {
@@ -239,12 +267,14 @@ final class ChangeStream {
                 if (!capture.inTransaction() && capture.hasUncommitted()) {
                     checkpoint = commit(connection, messages, capture);
                     batchStarted = System.nanoTime();
+                    refreshWhileFollowing(connection, checkpoint);
                 } else if (!capture.inTransaction() && received.isAfter(checkpoint) && System.nanoTime() - recorded > QUIET_RECORD_NANOS) {
                     // Quiet: the server has read past WAL none of which is ours to keep. Everything before it is taken.
                     checkpoint = position.record(connection, received);
                     committed = checkpoint;
                     messages.confirm(checkpoint);
                     recorded = System.nanoTime();
+                    refreshWhileFollowing(connection, checkpoint);
                 }
                 end.whileQuiet(sources, messages, run);
                 if (request.follow()) {
@@ -271,8 +301,27 @@ final class ChangeStream {
             if (transactionEnded && (capture.batchChanges() >= BATCH_CHANGES || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
                 checkpoint = commit(connection, messages, capture);
                 batchStarted = System.nanoTime();
+                refreshWhileFollowing(connection, checkpoint);
             }
         }
+    }
+
+    /**
+     * --follow, after a commit of {@code checkpoint}: refreshes the values DDL changed without writing rows once the checkpoint
+     * is past where their hashes were read (every change before that DDL is applied), in a transaction of its own; then reads
+     * the hashes again every few seconds.
+     */
+    private void refreshWhileFollowing(Connection connection, Lsn checkpoint) throws SQLException {
+        if (!request.follow() || refresh.isEmpty()) {
+            return;
+        }
+        ValueRefresh values = refresh.get();
+        if (values.dueAt(checkpoint)) {
+            position.begin(connection);
+            values.refresh(connection);
+            position.record(connection, checkpoint);
+        }
+        values.readWhenDue();
     }
 
     /**

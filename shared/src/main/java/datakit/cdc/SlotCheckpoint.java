@@ -104,11 +104,36 @@ final class SlotCheckpoint {
         return followed;
     }
 
-    /** Records that the table {@code oid}, now named {@code source}, lands in the bronze table {@code bronze}. */
+    /**
+     * Records that the table {@code oid}, now named {@code source}, lands in the bronze table {@code bronze}; what else the
+     * stream keeps of the table (its column hashes) stays.
+     */
     void saveFollowedTable(Connection transaction, String stream, long oid, TableRef source, String bronze) {
         Sql.using(transaction).execute("UPDATE " + table + " SET state = state || jsonb_build_object('tables', coalesce(state -> 'tables', "
-                + "'{}') || jsonb_build_object(?::text, jsonb_build_object('schema', ?::text, 'table', ?::text, 'bronze', ?::text))) "
-                + "WHERE stream = ? AND partition_name = ''", Long.toString(oid), source.schema(), source.table(), bronze, stream);
+                + "'{}') || jsonb_build_object(?::text, coalesce(state -> 'tables' -> ?::text, '{}') || jsonb_build_object('schema', ?::text, "
+                + "'table', ?::text, 'bronze', ?::text))) WHERE stream = ? AND partition_name = ''", Long.toString(oid), Long.toString(oid),
+            source.schema(), source.table(), bronze, stream);
+    }
+
+    /**
+     * The hash of what decides each column's values ({@link datakit.source.SchemaFingerprint}) that the --apply table of each
+     * followed table reflects (state {@code tables -> <oid> -> columns}; see {@link ValueRefresh}), by oid; a table without
+     * them is left out.
+     */
+    Map<Long, Map<String, String>> columnHashes(Connection connection, String stream) {
+        var hashes = new LinkedHashMap<Long, Map<String, String>>();
+        Sql.using(connection).resultQuery("SELECT t.key::bigint, c.key, c.value FROM " + table + ", jsonb_each(coalesce(state -> 'tables', "
+                + "'{}')) t, jsonb_each_text(coalesce(t.value -> 'columns', '{}')) c WHERE stream = ? AND partition_name = '' ORDER BY 1, 2", stream)
+            .forEach(r -> hashes.computeIfAbsent(r.get(0, Long.class), oid -> new LinkedHashMap<>()).put(r.get(1, String.class),
+                r.get(2, String.class)));
+        return hashes;
+    }
+
+    /** Records the column hashes of the followed table {@code oid} (nothing when the stream does not follow it). */
+    void saveColumnHashes(Connection transaction, String stream, long oid, Map<String, String> hashes) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET state = jsonb_set(state, ARRAY['tables', ?::text, 'columns'], "
+                + "jsonb_object(?::text[], ?::text[])) WHERE stream = ? AND partition_name = ''", Long.toString(oid),
+            hashes.keySet().toArray(String[]::new), hashes.values().toArray(String[]::new), stream);
     }
 
     public void delete(Connection transaction, String stream) {

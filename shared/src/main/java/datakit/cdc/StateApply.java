@@ -103,7 +103,7 @@ final class StateApply {
         var followed = new LinkedHashMap<>(ChangeTable.sourceColumns(state.get().columns()));
         followed.keySet().removeIf(c -> !changeColumns.containsKey(c) && !table.columns().contains(c));
         var shape = TableShape.of(db, table.state(), followed, table.landing(), WriteMode.MERGE, policy, runId);
-        refuseAKeyThatMoved(table, key, shape.evolution());
+        refuseAKeyThatMoved(table.source(), table.state(), key, shape.evolution());
         List<String> added = shape.added();
         Map<String, Optional<String>> older = added.isEmpty() ? Map.of() : olderRows.apply(added);
         List<SchemaChange> recorded = shape.alter(db, older);
@@ -133,12 +133,12 @@ final class StateApply {
     }
 
     /** A keyed bronze table is matched by its key columns: one whose values would move to a variant column cannot be followed. */
-    private static void refuseAKeyThatMoved(ChangeTable table, List<String> key, SchemaEvolution evolution) {
+    static void refuseAKeyThatMoved(TableRef source, TableRef state, List<String> key, SchemaEvolution evolution) {
         for (SchemaChange change : evolution.changes()) {
             if (key.contains(change.column()) && evolution.cleared().contains(change.column())) {
                 throw DatakitException.notReady(("Key column %s of %s changed at the source (%s) so that %s can no longer match its rows "
                     + "by it. Run once with --snapshot always to reload %s with the new type.").formatted(TableRef.display(change.column()),
-                    table.source(), change.what(), table.state(), table.state()));
+                    source, change.what(), state, state));
             }
         }
     }

@@ -144,7 +144,8 @@ final class StreamSource implements AutoCloseable, ApplySource {
     }
 
     /** Where the source's WAL ends now (see {@link CdcSource#walEnd()}). */
-    Lsn walEnd() {
+    @Override
+    public Lsn walEnd() {
         return query(queries::walEnd);
     }
 
@@ -170,6 +171,11 @@ final class StreamSource implements AutoCloseable, ApplySource {
     @Override
     public Map<String, Optional<String>> olderRowValues(long oid, List<String> columns) {
         return query(() -> queries.olderRowValues(oid, columns));
+    }
+
+    @Override
+    public Map<Long, TableRef> tablesNamed(List<Long> oids) {
+        return query(() -> queries.tablesNamed(oids));
     }
 
     /** The slot as the source shows it now, for the summary; nothing when the source cannot say. */

@@ -17,6 +17,7 @@ import datakit.run.CopyIntoBronze;
 import datakit.run.Landings;
 import datakit.source.LandingTypes;
 import datakit.source.ReadPlan;
+import datakit.source.SchemaFingerprint;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
 import datakit.sql.Sql;
@@ -103,6 +104,7 @@ final class StreamTables {
             lock.inTransaction(connection -> {
                 long total = 0;
                 long bytes = 0;
+                var hashes = new LinkedHashMap<TableRef, Map<String, String>>();
                 for (TableRef table : tables) {
                     ReadPlan plan = session.plan(Selection.table(table));
                     TableRef target = identities.bronze(table);
@@ -114,11 +116,16 @@ final class StreamTables {
                     load.finish(copied.rows());
                     load.recorded().forEach(c -> recorded.add(new Recorded(target, c, WriteMode.REPLACE)));
                     rows.put(target.toString(), copied.rows());
+                    if (request.apply()) {
+                        // What decides each column's values, as the snapshot read them: the baseline of ValueRefresh.
+                        hashes.put(table, SchemaFingerprint.read(session, Selection.table(table)).columns());
+                    }
                     total += copied.rows();
                     bytes += copied.bytes();
                 }
                 prepareChangeTables(connection, src, landings, request, identities);
                 identities.followAll(connection, tables);
+                hashes.forEach((table, columns) -> identities.keepColumnHashes(connection, table, columns));
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);

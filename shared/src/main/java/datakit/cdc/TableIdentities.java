@@ -89,6 +89,17 @@ final class TableIdentities {
     }
 
     /**
+     * Records, in the caller's transaction, the column hashes ({@link ValueRefresh}) of {@code source}, one of the tables the
+     * set-up named and the stream follows.
+     */
+    void keepColumnHashes(Connection transaction, TableRef source, Map<String, String> hashes) {
+        Long oid = oids.get(source);
+        if (oid != null && !hashes.isEmpty()) {
+            new SlotCheckpoint(bronzeSchema).saveColumnHashes(transaction, stream, oid, hashes);
+        }
+    }
+
+    /**
      * Records, in the caller's transaction, each of {@code tables} (named at set-up) that the stream does not follow yet, so a
      * rename made before its first change still finds its bronze tables. A table it follows keeps the name it had when last
      * seen: its next Relation message says whether it was renamed, in order with the changes before.
