@@ -110,13 +110,12 @@ final class StateApply {
         table.stateShape(shape.evolution().landsIn(), shape.evolution().cleared());
         var done = new ArrayList<String>();
         var warnings = new ArrayList<String>();
+        // A keyed table gets the source's values of an added column in every row once the run has applied its changes
+        // (ValueRefresh: the column is new to the hashes the stream keeps); a keyless one cannot match rows by key.
         for (String column : added) {
-            if (!older.containsKey(column)) {
-                warnings.add(key.isEmpty() ? inexact(table, "the values its rows from before have in the new column "
-                    + TableRef.display(column) + " are not known here (a volatile default, or the table was rewritten since)")
-                    : ("%s: the rows it held before %s was added to %s hold NULL there, where the source gave them a value not known "
-                    + "here (a volatile default, or the table was rewritten since); run once with --snapshot always to reload them")
-                    .formatted(table.state(), TableRef.display(column), table.source()));
+            if (!older.containsKey(column) && key.isEmpty()) {
+                warnings.add(inexact(table, "the values its rows from before have in the new column " + TableRef.display(column)
+                    + " are not known here (a volatile default, or the table was rewritten since)"));
             }
         }
         if (key.isEmpty()) {

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.jooq.DSLContext;
@@ -120,7 +121,7 @@ final class ValueRefresh {
         ValueRefresh refresh = start(run, source, catalog, warehouse, bronzeSchema, stream, SchemaPolicy.EVOLVE);
         var planned = new LinkedHashMap<String, List<String>>();
         refresh.kept.forEach(table -> {
-            List<String> changed = refresh.changed(table);
+            List<String> changed = refresh.changed(table, !catalog.rowKey(table.oid()).isEmpty());
             if (!changed.isEmpty()) {
                 planned.put(table.state().toString(), changed);
             }
@@ -204,11 +205,19 @@ final class ValueRefresh {
         return merged;
     }
 
-    /** The columns the reading finds changed since the stored hashes: none for a table without stored hashes. */
-    private List<String> changed(Kept table) {
+    /**
+     * The columns the reading finds changed since the stored hashes, and those they do not hold (a column added, renamed to,
+     * or back): rows no change touched get the source's values of them too, whatever gave those values (a DEFAULT, stored
+     * on a partition only; rows written while --on-schema-change freeze left the column out) where rows are {@code keyed}
+     * (a table without a key has its added columns' values from the catalog, StateApply). None for a table without stored
+     * hashes.
+     */
+    private List<String> changed(Kept table, boolean keyed) {
         Map<String, String> before = stored.getOrDefault(table.oid(), Map.of());
-        return pending.columns().getOrDefault(table.oid(), Map.of()).entrySet().stream()
-            .filter(c -> before.containsKey(c.getKey()) && !before.get(c.getKey()).equals(c.getValue())).map(Map.Entry::getKey).toList();
+        return before.isEmpty() ? List.of() : pending.columns().getOrDefault(table.oid(), Map.of()).entrySet().stream()
+            .filter(c -> keyed ? !c.getValue().equals(before.get(c.getKey()))
+                : before.containsKey(c.getKey()) && !before.get(c.getKey()).equals(c.getValue()))
+            .map(Map.Entry::getKey).toList();
     }
 
     /**
@@ -232,7 +241,8 @@ final class ValueRefresh {
                 now.baseline.put(table.state().toString(), said);
                 now.warnings.add(table.state() + ": " + said);
             }
-            List<String> changed = changed(table);
+            Set<String> held = BronzeTable.inspect(Sql.using(transaction), table.state()).map(t -> t.columns().keySet()).orElse(Set.of());
+            List<String> changed = changed(table, !catalog.rowKey(table.oid()).isEmpty()).stream().filter(held::contains).toList();
             if (!changed.isEmpty()) {
                 toRefresh.put(table, changed);
             }
@@ -247,8 +257,12 @@ final class ValueRefresh {
         var storing = new LinkedHashMap<Long, Map<String, String>>(stored);
         for (Kept table : kept) {
             if (toStore(table)) {
-                checkpoints.saveColumnHashes(transaction, stream, table.oid(), merged(table));
-                storing.put(table.oid(), merged(table));
+                // Only the columns the --apply table has: one --on-schema-change freeze left out is new to a later run that takes it.
+                var hashes = new LinkedHashMap<>(merged(table));
+                Set<String> held = BronzeTable.inspect(Sql.using(transaction), table.state()).map(t -> t.columns().keySet()).orElse(Set.of());
+                hashes.keySet().retainAll(held);
+                checkpoints.saveColumnHashes(transaction, stream, table.oid(), hashes);
+                storing.put(table.oid(), hashes);
             }
         }
         stored = storing;
