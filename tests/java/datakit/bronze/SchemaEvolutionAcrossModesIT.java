@@ -257,6 +257,24 @@ class SchemaEvolutionAcrossModesIT {
         }
     }
 
+    static String[] concat(String[] a, String... b) {
+        var all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(String[]::new);
+    }
+
+    // ---------------------------------------------------------------- postgres-jsonb --flatten
+
+    static final String EVENTS = """
+        CREATE TABLE public.ev (id int PRIMARY KEY, payload jsonb, updated_at timestamptz NOT NULL);
+        INSERT INTO ev SELECT g, jsonb_build_object('n', g, 'k', 'keep'), timestamptz '2026-01-01' + g * interval '1 minute'
+        FROM generate_series(1, 4) g;
+        """;
+
+    Datakits.Run jsonbMerge() {
+        return run("PostgresJsonb", "--table", "ev", "--cursor-field", "updated_at", "--flatten", "payload");
+    }
+
     /** Merge: a key's type changes on every row (number to string), then back (string to number). */
     @Test
     void jsonbMergeKeyTypeChangesAndComesBack() {
