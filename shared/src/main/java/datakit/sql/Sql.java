@@ -32,17 +32,6 @@ public final class Sql {
         return DSL.using(connection);
     }
 
-    /**
-     * Loads and initialises jOOQ's rendering and execution classes on a background thread, so that the
-     * datakit's first query does not pay for it (a few hundred milliseconds) while it also connects.
-     */
-    public static void warmUpInBackground() {
-        Thread warmUp = new Thread(() -> DSL.using(SQLDialect.POSTGRES).renderInlined(DSL.select(DSL.field(name("c")), DSL.count())
-            .from(name("s", "t")).where(DSL.field(name("c")).eq(DSL.inline("v"))).groupBy(DSL.field(name("c")))), "jooq-warm-up");
-        warmUp.setDaemon(true);
-        warmUp.start();
-    }
-
     /** A quoted (possibly qualified) identifier. */
     public static Name name(String... parts) {
         return DSL.name(parts);
