@@ -40,6 +40,8 @@ final class CdcSource implements AutoCloseable, ApplySource {
     private final CapturedTables captured;
     /** Whether the server is a hot standby: it then decodes (16+) but cannot create or change a publication. */
     private boolean standby;
+    /** The server's server_version_num, once asked (0 before). */
+    private int serverVersion;
 
     /** Each statement runs in a transaction of its own begun with the source's settings (statement_timeout, options). */
     private CdcSource(Connection connection, TransactionSettings transactions, String where) {
@@ -198,9 +200,12 @@ final class CdcSource implements AutoCloseable, ApplySource {
         db.resultQuery("SELECT pg_catalog.pg_drop_replication_slot(?)", name).fetch();
     }
 
-    /** server_version_num: 150004 for 15.4. */
+    /** server_version_num: 150004 for 15.4; asked once, as the server of a connection does not change. */
     int serverVersion() {
-        return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
+        if (serverVersion == 0) {
+            serverVersion = Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
+        }
+        return serverVersion;
     }
 
     /**
