@@ -17,8 +17,6 @@ import java.util.Map;
 import java.util.Optional;
 import org.jooq.DSLContext;
 import org.jooq.Record;
-import org.jooq.SQLDialect;
-import org.jooq.impl.DSL;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
@@ -47,7 +45,7 @@ final class CdcSource implements AutoCloseable, ApplySource {
     private CdcSource(Connection connection, TransactionSettings transactions, String where) {
         this.connection = connection;
         this.transactions = transactions;
-        this.db = DSL.using(transactions.eachStatement(connection), SQLDialect.POSTGRES);
+        this.db = Sql.using(transactions.eachStatement(connection));
         this.where = where;
         this.captured = new CapturedTables(connection, transactions, db, where, this::serverVersion);
     }
