@@ -218,6 +218,7 @@
 //SOURCES src/main/java/datakit/source/TransactionStatus.java
 //SOURCES src/main/java/datakit/source/Xmin.java
 //SOURCES src/main/java/datakit/sql/Identifiers.java
+//SOURCES src/main/java/datakit/sql/PositionalResults.java
 //SOURCES src/main/java/datakit/sql/Sql.java
 //SOURCES src/main/java/datakit/sql/SqlFragment.java
 //SOURCES src/main/java/datakit/sql/TableRef.java

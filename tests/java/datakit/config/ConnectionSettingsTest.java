@@ -90,7 +90,9 @@ class ConnectionSettingsTest {
             "connectTimeout", "10",
             "loginTimeout", "10",
             "tcpKeepAlive", "true",
-            "prepareThreshold", "0"));
+            "prepareThreshold", "0",
+            // application_name in the startup packet, not in a SET after the login
+            "assumeMinServerVersion", "9.0"));
     }
 
     /** A server that takes the connection and never answers fails the login after connect_timeout, unless the URL says otherwise. */

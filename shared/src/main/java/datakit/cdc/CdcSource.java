@@ -17,8 +17,6 @@ import java.util.Map;
 import java.util.Optional;
 import org.jooq.DSLContext;
 import org.jooq.Record;
-import org.jooq.SQLDialect;
-import org.jooq.impl.DSL;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
@@ -40,12 +38,14 @@ final class CdcSource implements AutoCloseable, ApplySource {
     private final CapturedTables captured;
     /** Whether the server is a hot standby: it then decodes (16+) but cannot create or change a publication. */
     private boolean standby;
+    /** The server's server_version_num, once asked (0 before). */
+    private int serverVersion;
 
     /** Each statement runs in a transaction of its own begun with the source's settings (statement_timeout, options). */
     private CdcSource(Connection connection, TransactionSettings transactions, String where) {
         this.connection = connection;
         this.transactions = transactions;
-        this.db = DSL.using(transactions.eachStatement(connection), SQLDialect.POSTGRES);
+        this.db = Sql.using(transactions.eachStatement(connection));
         this.where = where;
         this.captured = new CapturedTables(connection, transactions, db, where, this::serverVersion);
     }
@@ -198,9 +198,12 @@ final class CdcSource implements AutoCloseable, ApplySource {
         db.resultQuery("SELECT pg_catalog.pg_drop_replication_slot(?)", name).fetch();
     }
 
-    /** server_version_num: 150004 for 15.4. */
+    /** server_version_num: 150004 for 15.4; asked once, as the server of a connection does not change. */
     int serverVersion() {
-        return Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
+        if (serverVersion == 0) {
+            serverVersion = Integer.parseInt(db.resultQuery("SELECT current_setting('server_version_num')").fetchOne(0, String.class));
+        }
+        return serverVersion;
     }
 
     /**

@@ -11,7 +11,6 @@ import datakit.report.Metrics;
 import datakit.report.Progress;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
-import datakit.sql.Sql;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -108,7 +107,6 @@ public abstract class DatakitCommand implements Callable<Integer> {
         if (verbose) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
         }
-        Sql.warmUpInBackground();
         CommandLine cli = spec.commandLine();
         var run = new RunContext(spec.name(), UUID.randomUUID(), cli.getOut(), cli.getErr(), json, verbose, dryRun,
             !json && Progress.onTerminal());

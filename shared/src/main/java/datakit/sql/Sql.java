@@ -1,11 +1,13 @@
 package datakit.sql;
 
 import java.sql.Connection;
+import org.jooq.ConnectionProvider;
 import org.jooq.DSLContext;
 import org.jooq.Name;
 import org.jooq.QueryPart;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
+import org.jooq.impl.DefaultConfiguration;
 
 /**
  * jOOQ set up the one way this project uses it: PostgreSQL dialect, every name built with
@@ -24,23 +26,30 @@ public final class Sql {
     }
 
     /**
-     * jOOQ bound to a connection, for queries with bind values. The dialect comes from the connection's
-     * jdbc:postgresql: URL; naming it here would pull in an overload whose JAXB annotations make javac
-     * warn when JBang compiles a datakit.
+     * jOOQ bound to a connection, for queries with bind values; results are described without catalog queries
+     * ({@link PositionalResults}).
      */
     public static DSLContext using(Connection connection) {
-        return DSL.using(connection);
+        var configuration = new DefaultConfiguration();
+        configuration.setConnection(connection);
+        return configured(configuration);
+    }
+
+    /** jOOQ on connections {@code provider} hands out, as {@link #using(Connection)}. */
+    public static DSLContext using(ConnectionProvider provider) {
+        var configuration = new DefaultConfiguration();
+        configuration.setConnectionProvider(provider);
+        return configured(configuration);
     }
 
     /**
-     * Loads and initialises jOOQ's rendering and execution classes on a background thread, so that the
-     * datakit's first query does not pay for it (a few hundred milliseconds) while it also connects.
+     * The dialect, and the listener; set through the bean setters, as the overloads of {@code DSL.using} that take a
+     * dialect pull in one whose JAXB annotations make javac warn when JBang compiles a datakit.
      */
-    public static void warmUpInBackground() {
-        Thread warmUp = new Thread(() -> DSL.using(SQLDialect.POSTGRES).renderInlined(DSL.select(DSL.field(name("c")), DSL.count())
-            .from(name("s", "t")).where(DSL.field(name("c")).eq(DSL.inline("v"))).groupBy(DSL.field(name("c")))), "jooq-warm-up");
-        warmUp.setDaemon(true);
-        warmUp.start();
+    private static DSLContext configured(DefaultConfiguration configuration) {
+        configuration.setSQLDialect(SQLDialect.POSTGRES);
+        configuration.setExecuteListener(PositionalResults.LISTENER);
+        return configuration.dsl();
     }
 
     /** A quoted (possibly qualified) identifier. */
