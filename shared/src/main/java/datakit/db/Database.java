@@ -72,7 +72,14 @@ public final class Database implements AutoCloseable {
         config.setAutoCommit(access != Access.READ_ONLY);
         config.setRegisterMbeans(false);
         try {
-            return new HikariDataSource(config);
+            var pool = new HikariDataSource(config);
+            if (settings.poolMin() <= 1) {
+                // Started with its one connection ready, a small pool then opens more only when asked: HikariCP would
+                // otherwise log in once more in the background as soon as that connection is busy, to keep one idle,
+                // which a run that works on one connection at a time never uses.
+                pool.getHikariConfigMXBean().setMinimumIdle(0);
+            }
+            return pool;
         } catch (PoolInitializationException e) {
             throw e.getCause() instanceof SQLException sql ? sql : new SQLException(e.getMessage(), "08001", e);
         }

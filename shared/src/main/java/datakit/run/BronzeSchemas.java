@@ -29,7 +29,7 @@ public final class BronzeSchemas {
             String schema = Identifiers.plain(name, "--target-schema");
             outcome.put(schema, run.dryRun()
                 ? Migrations.pending(warehouse.dataSource(), schema)
-                : Migrations.apply(warehouse.dataSource(), schema));
+                : Migrations.apply(warehouse, schema));
         }
         print(outcome);
     }

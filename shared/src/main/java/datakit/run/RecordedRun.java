@@ -30,7 +30,7 @@ public final class RecordedRun {
     public static <T> T run(RunContext run, Database warehouse, String bronzeSchema, RunLog.RunRecord record, Work<T> work,
                             Function<Exception, DatakitException> failure) {
         long migrating = System.nanoTime();
-        Migrations.apply(warehouse.dataSource(), bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
+        Migrations.apply(warehouse, bronzeSchema).forEach(m -> run.info("applied migration " + m + " to " + bronzeSchema));
         run.info("checked the migrations of %s in %d ms".formatted(bronzeSchema, (System.nanoTime() - migrating) / 1_000_000));
         var runs = new RunLog(bronzeSchema);
         runs.start(warehouse, record);
