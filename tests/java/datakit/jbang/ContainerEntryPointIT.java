@@ -10,7 +10,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -90,7 +93,7 @@ class ContainerEntryPointIT {
     }
 
     @Test
-    void aMissingDamagedOrForeignCacheOnlyCostsSpeed(@TempDir Path copy) throws Exception {
+    void aMissingDamagedOrStaleCacheOnlyCostsSpeed(@TempDir Path copy) throws Exception {
         Files.copy(kits.resolve("PostgresExtract.jar"), copy.resolve("PostgresExtract.jar"));
         Files.createDirectories(copy.resolve("lib"));
         try (var jars = Files.list(kits.resolve("lib"))) {
@@ -101,13 +104,16 @@ class ContainerEntryPointIT {
         byte[] noise = new byte[100_000];
         new Random(17).nextBytes(noise);
         Path cache = copy.resolve("PostgresExtract.aot");
-        // No cache; a damaged one; a good one made for the jar at its other path (an image whose jars moved).
-        for (String state : List.of("missing", "damaged", "foreign")) {
+        // No cache; a damaged one; a good one made before its jar changed (here: touched).
+        for (String state : List.of("missing", "damaged", "stale")) {
             switch (state) {
                 case "damaged" -> Files.write(cache, noise);
-                case "foreign" -> {
+                case "stale" -> {
                     assumeTrue(training != null && Files.exists(kits.resolve("PostgresExtract.aot")), "a trained cache (Java 25+)");
-                    Files.copy(kits.resolve("PostgresExtract.aot"), cache, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(kits.resolve("PostgresExtract.aot"), cache, StandardCopyOption.REPLACE_EXISTING);
+                    Path jar = copy.resolve("PostgresExtract.jar");
+                    Files.setLastModifiedTime(jar, FileTime.from(
+                        Files.getLastModifiedTime(kits.resolve("PostgresExtract.jar")).toInstant().plusSeconds(3600)));
                 }
                 default -> Files.deleteIfExists(cache);
             }
@@ -141,7 +147,7 @@ class ContainerEntryPointIT {
 
     /** container/datakit with DATAKITS_HOME at {@code home}, run from an empty folder (no .env). */
     static Result datakit(Path home, Map<String, String> extra, String... args) throws IOException, InterruptedException {
-        var env = new java.util.HashMap<>(extra);
+        var env = new HashMap<>(extra);
         env.put("DATAKITS_HOME", home.toString());
         env.put("SOURCE_DATABASE_URL", source.url());
         env.put("WAREHOUSE_DATABASE_URL", warehouse.url());
