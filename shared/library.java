@@ -10,12 +10,17 @@
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS com.zaxxer:HikariCP:7.1.0
 //DEPS org.flywaydb:flyway-database-postgresql:13.12.0
-//DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.22.4
 //DEPS com.fasterxml.jackson.core:jackson-core:2.22.4
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.22.4
 //DEPS org.slf4j:slf4j-api:2.0.17
 //DEPS org.slf4j:slf4j-simple:2.0.17
+//
+// picocli comes as source (src/main/java/picocli/CommandLine.java, the file of the sources jar of
+// info.picocli:picocli:4.7.7 unchanged, SHA-256 ab19325b58729b4fb7530af5e07151f9336620e1c0e9afead798bf48ec94c086),
+// as its authors offer it. Its jar is built for Java 5, whose classes the JVM's ahead-of-time cache cannot
+// hold: loaded from the jar on every run, it cost a scheduled run 40 ms and 50 ms of CPU (a tenth of a
+// no-op run). To upgrade, replace the file with the new version's and update the version and hash here.
 //
 // The serial collector suits a datakit's small heap and leaves the cores to the databases, and so
 // does stopping at the quick JIT compiler (C1): a datakit passes bytes along rather than computes,
@@ -223,3 +228,4 @@
 //SOURCES src/main/java/datakit/sql/SqlFragment.java
 //SOURCES src/main/java/datakit/sql/TableRef.java
 //SOURCES src/main/java/datakit/wal/Lsn.java
+//SOURCES src/main/java/picocli/CommandLine.java
