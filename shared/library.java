@@ -75,6 +75,7 @@
 //SOURCES src/main/java/datakit/cdc/ChangeCapture.java
 //SOURCES src/main/java/datakit/cdc/ChangeStream.java
 //SOURCES src/main/java/datakit/cdc/ChangeTable.java
+//SOURCES src/main/java/datakit/cdc/CommitTimes.java
 //SOURCES src/main/java/datakit/cdc/CopyText.java
 //SOURCES src/main/java/datakit/cdc/MessageFraming.java
 //SOURCES src/main/java/datakit/cdc/MessageReader.java

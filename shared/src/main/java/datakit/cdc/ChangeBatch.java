@@ -48,6 +48,7 @@ final class ChangeBatch {
     private byte[] commitTime;
     private byte[] xid;
     private int seq;
+    private final CommitTimes commitTimes = new CommitTimes();
 
     ChangeBatch(Connection connection, UUID runId) {
         this.connection = connection;
@@ -61,7 +62,7 @@ final class ChangeBatch {
     void begin(Lsn commitLsn, Instant commitTime, long xid) {
         this.commitLsn = commitLsn;
         this.lsn = bytes(commitLsn.toString());
-        this.commitTime = bytes(commitTime.toString());
+        this.commitTime = commitTimes.text(commitTime);
         this.xid = bytes(Long.toString(xid));
         this.seq = 0;
     }
@@ -152,7 +153,7 @@ final class ChangeBatch {
         out.endRow();
         changes++;
         touched.add(table);
-        rowsPerTable.merge(table.ref().toString(), 1L, Long::sum);
+        rowsPerTable.merge(table.name(), 1L, Long::sum);
         if (out.size() >= SEND_BYTES) {
             send(table);
         }

@@ -49,6 +49,8 @@ final class ChangeTable {
 
     private TableRef source;
     private final TableRef ref;
+    /** {@link #ref} as users write it, made once: it names the table in a run's counts, change by change. */
+    private final String name;
     private final TableRef state;
     private List<String> columns = List.of();
     private List<String> keyColumns = List.of();
@@ -74,6 +76,7 @@ final class ChangeTable {
         this.source = source;
         this.state = state;
         this.ref = state.withTable(Identifiers.fit(state.table() + "__changes"));
+        this.name = ref.toString();
     }
 
     public TableRef source() {
@@ -82,6 +85,11 @@ final class ChangeTable {
 
     public TableRef ref() {
         return ref;
+    }
+
+    /** The change table as users write it ({@code bronze."Orders__changes"}). */
+    String name() {
+        return name;
     }
 
     public TableRef state() {
