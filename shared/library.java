@@ -221,12 +221,14 @@
 //SOURCES src/main/java/datakit/source/SourceProgress.java
 //SOURCES src/main/java/datakit/source/SourceSession.java
 //SOURCES src/main/java/datakit/source/Split.java
+//SOURCES src/main/java/datakit/source/TableSet.java
 //SOURCES src/main/java/datakit/source/TransactionStatus.java
 //SOURCES src/main/java/datakit/source/Xmin.java
 //SOURCES src/main/java/datakit/sql/Identifiers.java
 //SOURCES src/main/java/datakit/sql/PositionalResults.java
 //SOURCES src/main/java/datakit/sql/Sql.java
 //SOURCES src/main/java/datakit/sql/SqlFragment.java
+//SOURCES src/main/java/datakit/sql/TablePattern.java
 //SOURCES src/main/java/datakit/sql/TableRef.java
 //SOURCES src/main/java/datakit/wal/Lsn.java
 //SOURCES src/main/java/picocli/CommandLine.java
