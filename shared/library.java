@@ -172,6 +172,7 @@
 //SOURCES src/main/java/datakit/json/KeyProfiles.java
 //SOURCES src/main/java/datakit/json/KeyTypes.java
 //SOURCES src/main/java/datakit/ops/DbtSources.java
+//SOURCES src/main/java/datakit/ops/DiscoveredJobs.java
 //SOURCES src/main/java/datakit/ops/Discovery.java
 //SOURCES src/main/java/datakit/ops/Health.java
 //SOURCES src/main/java/datakit/ops/HealthReport.java
@@ -196,6 +197,7 @@
 //SOURCES src/main/java/datakit/run/DryRun.java
 //SOURCES src/main/java/datakit/run/JsonLoad.java
 //SOURCES src/main/java/datakit/run/Landings.java
+//SOURCES src/main/java/datakit/run/LoadChoice.java
 //SOURCES src/main/java/datakit/run/RecordedRun.java
 //SOURCES src/main/java/datakit/run/SchemaChangeNotes.java
 //SOURCES src/main/java/datakit/source/CursorOrder.java
