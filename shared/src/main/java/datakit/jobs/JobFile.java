@@ -2,6 +2,7 @@ package datakit.jobs;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import datakit.config.ConfigFile;
 import datakit.error.DatakitException;
@@ -55,7 +56,7 @@ public record JobFile(Path path, int parallelism, Map<String, Stream> streams) {
     public static JobFile read(Path path, Set<String> datakits, Function<String, String> env) {
         JsonNode root;
         try {
-            root = new YAMLMapper().readTree(Files.readString(path));
+            root = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build().readTree(Files.readString(path));
         } catch (JsonProcessingException e) {
             throw ConfigFile.notValid(path, e);
         } catch (IOException e) {

@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -113,6 +115,7 @@ public final class DiscoveredJobs {
         yaml.append("parallelism: 1   # streams at once; each holds its own connections to both databases\n");
         yaml.append("streams:\n");
         var streams = new LinkedHashMap<String, String>();
+        var loadedAs = new LinkedHashMap<String, String>();
         for (LoadChoice.Table table : loadable) {
             LoadChoice choice = LoadChoice.of(table, Optional.empty());
             Map<String, String> options = choice.options(table.ref());
@@ -122,6 +125,11 @@ public final class DiscoveredJobs {
                 name = Identifiers.fit(table.ref().schema() + "_" + table.ref().table());
                 options.put("target-table", TableRef.display(name));
             }
+            // A renamed stream may meet another table's own name: bronze-jobs would then keep one of them only.
+            DatakitException.check(!streams.containsKey(name) && !loadedAs.containsKey(name), "Two tables would load into the bronze "
+                + "table %s: %s and %s. Emit their schemas one at a time (--schema), or write the job file by hand.", TableRef.display(name),
+                Optional.ofNullable(loadedAs.get(name)).orElse(name), table.ref());
+            loadedAs.put(name, table.ref().toString());
             streams.put(name, choice.datakit());
             yaml.append("\n  ").append(quote(name)).append(":\n");
             comment(yaml, "    ", table.ref() + describe(table) + ": " + choice.why());
@@ -156,7 +164,7 @@ public final class DiscoveredJobs {
 
     /** Comment lines, wrapped; a control character in a name cannot end the comment early. */
     private static void comment(StringBuilder yaml, String indent, String text) {
-        String flat = text.replaceAll("\\p{Cntrl}", "?");
+        String flat = text.replaceAll(NOT_PLAIN, "?");
         var line = new StringBuilder();
         for (String word : flat.split(" ")) {
             if (!line.isEmpty() && indent.length() + 2 + line.length() + 1 + word.length() > WIDTH) {
@@ -171,11 +179,16 @@ public final class DiscoveredJobs {
     /** A YAML double-quoted scalar: JSON's escapes are YAML's, and quotes keep names such as "on" or "1e3" text. */
     private static String quote(String value) {
         try {
-            return JSON.writeValueAsString(value);
+            // JSON's escapes are YAML's too; the characters YAML reads as a line break or refuses are escaped as well.
+            return Pattern.compile(NOT_PLAIN).matcher(JSON.writeValueAsString(value))
+                .replaceAll(m -> Matcher.quoteReplacement("\\u%04x".formatted((int) m.group().charAt(0))));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }
+
+    /** Control characters (C0, DEL, C1), line and paragraph separators, and the byte-order mark. */
+    private static final String NOT_PLAIN = "[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ufeff]";
 
     private static void write(Path file, boolean force, String yaml) {
         try {

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * Which datakit loads a table, and how, from what its catalog says: the one rule behind
@@ -19,7 +20,8 @@ import java.util.Optional;
  *   <li>otherwise {@code postgres-extract}, a full copy each run.</li>
  * </ol>
  * Integer candidates are not chosen: an id moves with inserts only, and a cursor that misses updates would lose
- * them silently; xmin sees both. Without a primary key postgres-incremental refuses the table in every mode (it
+ * them silently; xmin sees both. For the same reason a time named as an insert time ({@code created_at}) is not chosen,
+ * one named as an update time ({@code updated_at}) comes first, and any other chosen time says that updates must set it. Without a primary key postgres-incremental refuses the table in every mode (it
  * orders rows that share a cursor value by the key), so a full copy is the only safe load.
  */
 public record LoadChoice(String datakit, Optional<String> cursorField, boolean xmin, Optional<String> writeMode,
@@ -101,9 +103,18 @@ public record LoadChoice(String datakit, Optional<String> cursorField, boolean x
                 return named;
             }
         }
-        return table.cursorCandidates().stream().filter(c -> isTime(c.type())).findFirst()
+        List<Candidate> times = table.cursorCandidates().stream().filter(c -> isTime(c.type())).toList();
+        return times.stream().filter(c -> UPDATE_TIME.matcher(c.column()).find()).findFirst()
+            .or(() -> times.stream().filter(c -> !INSERT_TIME.matcher(c.column()).find()).findFirst())
             .flatMap(c -> table.columns().stream().filter(column -> column.name().equals(c.column())).findFirst());
     }
+
+    /**
+     * Names that say a column moves on every update, and names that say it holds when a row was made: an insert time is
+     * never chosen by itself, since a cursor that updates do not move loses them without a word.
+     */
+    private static final Pattern UPDATE_TIME = Pattern.compile("updat|modif|chang|edit|touch", Pattern.CASE_INSENSITIVE);
+    private static final Pattern INSERT_TIME = Pattern.compile("creat|insert|added|born", Pattern.CASE_INSENSITIVE);
 
     private static String reason(Table table, Column cursor) {
         return table.cursorCandidates().stream().filter(c -> c.column().equals(cursor.name())).findFirst()
@@ -115,6 +126,15 @@ public record LoadChoice(String datakit, Optional<String> cursorField, boolean x
         var notes = new ArrayList<String>();
         cursor.filter(Column::nullable).ifPresent(c -> notes.add(("%s allows NULL: rows with NULL there are read again on every run "
             + "(merge keeps one copy). Make it NOT NULL where you can.").formatted(TableRef.display(c.name()))));
+        cursor.filter(c -> !UPDATE_TIME.matcher(c.name()).find()).ifPresent(c -> notes.add(("%s is followed as the time rows last "
+            + "changed: every update must set it, or the changes it does not move are never loaded. If it is not, use sync-mode xmin.")
+            .formatted(TableRef.display(c.name()))));
+        List<String> inserts = table.cursorCandidates().stream().filter(c -> isTime(c.type()) && INSERT_TIME.matcher(c.column()).find())
+            .filter(c -> cursor.map(chosen -> !chosen.name().equals(c.column())).orElse(true)).map(c -> TableRef.display(c.column())).toList();
+        if (!inserts.isEmpty()) {
+            notes.add(("%s: the time a row was made, which updates do not move, so it is not followed; name it as cursor-field only for a "
+                + "table whose rows are never updated.").formatted(String.join(", ", inserts)));
+        }
         List<String> numbers = table.cursorCandidates().stream().filter(c -> !isTime(c.type())).map(c -> TableRef.display(c.column())).toList();
         if (!numbers.isEmpty() && cursor.isEmpty() && !table.primaryKey().isEmpty()) {
             notes.add(("%s could be a cursor only if every insert and update raises it (a version number, an insert-only table); "
