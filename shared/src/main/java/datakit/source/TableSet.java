@@ -13,6 +13,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.jooq.Record;
 import org.jooq.exception.DataAccessException;
 
@@ -130,8 +131,9 @@ public record TableSet(List<TablePattern> include, List<TablePattern> exclude, S
 
     /**
      * The set as resolved: its tables in order; the include patterns that matched no relation of the kinds (whatever the
-     * excludes do: a pattern whose tables are all excluded is not a miss); and the exclude patterns that matched no relation
-     * of the kinds (a typo there would load a table the user meant to leave out). What a miss costs is the caller's call.
+     * excludes do: a pattern whose tables are all excluded is not a miss); and the exclude patterns that excluded nothing: they
+     * matched no relation of the kinds (a typo there would load a table the user meant to leave out), or only partitions or
+     * children of a table the set reads whole, whose rows come with it. What a miss costs is the caller's call.
      */
     public record Resolved(List<Table> tables, List<Miss> unmatched, List<TablePattern> unusedExcludes) {
         public Resolved {
@@ -154,8 +156,10 @@ public record TableSet(List<TablePattern> include, List<TablePattern> exclude, S
                     .toList()));
             }
         }
+        // An exclude that matched only partitions or children of a table the set reads whole excluded nothing: their rows come
+        // with the parent's.
         var unusedExcludes = IntStream.range(0, exclude.size())
-            .filter(i -> candidates.stream().noneMatch(c -> c.excludedBy().contains(i + 1) && wanted(c)))
+            .filter(i -> candidates.stream().noneMatch(c -> c.excludedBy().contains(i + 1) && wanted(c) && !c.covered()))
             .mapToObj(exclude::get).toList();
         return new Resolved(tables, unmatched, unusedExcludes);
     }
@@ -184,6 +188,10 @@ public record TableSet(List<TablePattern> include, List<TablePattern> exclude, S
         try {
             Savepoint savepoint = connection.setSavepoint();
             try {
+                // Every regular expression is compiled first: the catalog query skips a table part whose schema part matched nothing.
+                session.sql().resultQuery("SELECT count(*) FROM unnest(?::text[]) AS r(x) WHERE '' OPERATOR(pg_catalog.~) r.x",
+                    (Object) Stream.of(regexes(include, true), regexes(include, false), regexes(exclude, true), regexes(exclude, false))
+                        .flatMap(Arrays::stream).toArray(String[]::new)).fetch();
                 List<Candidate> found = session.sql().resultQuery(QUERY,
                         regexes(include, true), regexes(include, false), regexes(exclude, true), regexes(exclude, false),
                         relkinds(EnumSet.allOf(Kind.class)), relkinds(kinds))

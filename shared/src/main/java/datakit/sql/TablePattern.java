@@ -1,6 +1,7 @@
 package datakit.sql;
 
 import datakit.error.DatakitException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -34,11 +35,22 @@ public record TablePattern(String text, String option, String schemaRegex, Strin
     private static final String REGEX_SPECIAL = "|*+?()[]{}.^$\\";
     private static final String ANY = "^(.*)$";
 
+    /** PostgreSQL's NAMEDATALEN - 1. */
+    private static final int MAX_NAME_BYTES = 63;
+
     /** Parses a {@code --table} or {@code --exclude-table} value: {@code shop.*}, {@code "My Shop"."Order*"}, {@code orders}. */
     public static TablePattern parse(String text, String option) {
         List<Part> parts = parts(text, option);
         DatakitException.check(parts.size() <= 2, "%s pattern \"%s\" has %d dots outside double quotes; give schema.table, and quote a "
             + "name that contains a dot: '\"my.table\"'.", option, text, parts.size() - 1);
+        for (Part part : parts) {
+            part.literal().ifPresent(name -> {
+                int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+                DatakitException.check(bytes <= MAX_NAME_BYTES, "%s pattern \"%s\" names %s, %d bytes long: PostgreSQL names are at most %d "
+                    + "bytes, so no table has it. Check the name (the server cut it at %d bytes when it was created).", option, text,
+                    TableRef.display(name), bytes, MAX_NAME_BYTES, MAX_NAME_BYTES);
+            });
+        }
         if (parts.size() == 1) {
             Part table = parts.get(0);
             return new TablePattern(text, option, literal(DEFAULT_SCHEMA), table.regex(),
