@@ -36,9 +36,11 @@
 //FILES db/bronze/V4__bronze_rejects.sql=../migrations/V4__bronze_rejects.sql
 //FILES db/bronze/V5__json_key_paths_of_any_length.sql=../migrations/V5__json_key_paths_of_any_length.sql
 //FILES db/bronze/V6__schema_changes.sql=../migrations/V6__schema_changes.sql
+//FILES db/bronze/V7__table_set_runs.sql=../migrations/V7__table_set_runs.sql
 //FILES db/bronze/R__bronze_views.sql=../migrations/R__bronze_views.sql
 //
 //SOURCES src/main/java/datakit/bookkeeping/RunLog.java
+//SOURCES src/main/java/datakit/bookkeeping/SetRunLog.java
 //SOURCES src/main/java/datakit/bookkeeping/StreamGuard.java
 //SOURCES src/main/java/datakit/bookkeeping/StreamLock.java
 //SOURCES src/main/java/datakit/bookkeeping/StreamRename.java
@@ -127,6 +129,7 @@
 //SOURCES src/main/java/datakit/cli/OptionalIncrementalOptions.java
 //SOURCES src/main/java/datakit/cli/PartitionOptions.java
 //SOURCES src/main/java/datakit/cli/SelectionOptions.java
+//SOURCES src/main/java/datakit/cli/SetOptions.java
 //SOURCES src/main/java/datakit/cli/SourceOptions.java
 //SOURCES src/main/java/datakit/cli/WarehouseOptions.java
 //SOURCES src/main/java/datakit/config/ConfigFile.java
@@ -232,5 +235,8 @@
 //SOURCES src/main/java/datakit/sql/SqlFragment.java
 //SOURCES src/main/java/datakit/sql/TablePattern.java
 //SOURCES src/main/java/datakit/sql/TableRef.java
+//SOURCES src/main/java/datakit/tableset/SetOutcome.java
+//SOURCES src/main/java/datakit/tableset/TableSetRun.java
+//SOURCES src/main/java/datakit/tableset/TableSets.java
 //SOURCES src/main/java/datakit/wal/Lsn.java
 //SOURCES src/main/java/picocli/CommandLine.java

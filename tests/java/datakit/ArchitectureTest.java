@@ -30,6 +30,7 @@ import datakit.report.RunContext;
 import datakit.run.BronzeSchemas;
 import datakit.source.ReadPlan;
 import datakit.sql.Identifiers;
+import datakit.tableset.TableSets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.postgresql.copy.CopyManager;
@@ -144,7 +145,7 @@ class ArchitectureTest {
                 .or(type(FullExtract.class)).or(type(IncrementalExtract.class)).or(type(Increment.class))
                 .or(type(PartitionedExtract.class)).or(type(PartitionedPlan.class)).or(type(CdcExtract.class))
                 .or(type(RunContext.class)).or(type(BronzeSchemas.class)).or(type(Database.class))
-                .or(type(WriteMode.class)).or(type(Identifiers.class)).or(type(Role.class)))
+                .or(type(WriteMode.class)).or(type(Identifiers.class)).or(type(Role.class)).or(type(TableSets.class)))
             .check(scripts.that(resideInAPackage("")));
     }
 }

@@ -24,7 +24,7 @@ public record BronzeTable(TableRef ref, long oid, char kind, Map<String, String>
 
     /** Bookkeeping tables live in the bronze schema too; no stream may take their names. */
     private static final Set<String> BOOKKEEPING = Set.of("extraction_runs", "extraction_checkpoints", "extraction_latest_runs",
-        "extraction_json_keys", "schema_changes", "flyway_schema_history");
+        "extraction_json_keys", "schema_changes", "table_set_runs", "flyway_schema_history");
     /** The prefix of the datakits' own tables: staging and part tables, the rejects. */
     private static final String OWN_PREFIX = "_bronze_";
 

@@ -47,6 +47,13 @@ public class BronzeOptions implements CheckedOptions {
         return TableRef.of(schema(), name);
     }
 
+    /** The bronze schema of a set of tables, each landing under its own name: --target-table is refused. */
+    public String schemaForSet() {
+        DatakitException.check(table == null, "--target-table names one bronze table, and a set of tables lands each table under its "
+            + "own name in --target-schema. Drop --target-table, or load that table on its own.");
+        return schema();
+    }
+
     public String schema() {
         return Identifiers.plain(schema, "--target-schema");
     }

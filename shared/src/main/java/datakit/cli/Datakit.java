@@ -16,6 +16,7 @@ import datakit.incremental.IncrementalExtract;
 import datakit.partitioned.PartitionedExtract;
 import datakit.report.RunContext;
 import datakit.run.BronzeSchemas;
+import datakit.tableset.TableSets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
@@ -43,6 +44,19 @@ public final class Datakit implements AutoCloseable {
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
         return new FullExtract(run, from, to);
+    }
+
+    /**
+     * Loads over a set of tables, with room in the source's pool for {@code --parallelism} tables and the session that holds
+     * the set's snapshot, and in the warehouse's for the tables and the set's own records.
+     */
+    public TableSets tableSets(SourceOptions source, WarehouseOptions warehouse, SetOptions set) {
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withRowSecurity(source.rowSecurity())
+            .withPoolReadyFor(set.parallelism() + 1);
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(set.parallelism() + 1);
+        Database from = open(sourceSettings, Access.READ_ONLY);
+        Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+        return new TableSets(run, from, to, set.parallelism(), set.restart());
     }
 
     /** An incremental load from the source to the warehouse (read-only on both with {@code --dry-run}). */

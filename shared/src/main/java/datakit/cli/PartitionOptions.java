@@ -20,7 +20,6 @@ import picocli.CommandLine.Option;
  */
 public class PartitionOptions implements CheckedOptions {
     private static final Pattern SHARD = Pattern.compile("(\\d+)/(\\d+)");
-    private static final int MAX_PARALLELISM = 64;
 
     @Option(names = "--from", paramLabel = "VALUE", description = "Only rows whose range partition key is at least this value (the first key column).")
     String from;
@@ -83,9 +82,7 @@ public class PartitionOptions implements CheckedOptions {
 
     /** Parts copied at once: --parallelism, else the machine's cores between 2 and 8. */
     public int parallelism() {
-        int n = parallelism != null ? parallelism : Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
-        DatakitException.check(n >= 1 && n <= MAX_PARALLELISM, "--parallelism is %d; give 1 to %d.", n, MAX_PARALLELISM);
-        return n;
+        return SetOptions.parallelism(parallelism);
     }
 
     private Layout layout() {

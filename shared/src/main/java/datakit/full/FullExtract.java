@@ -48,6 +48,8 @@ public final class FullExtract {
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
+    /** The exported snapshot every read of this extract imports, when it is one table of a set read at one point in time. */
+    private final Optional<String> snapshot;
     private SourceSession session;
     /** How far behind its primary the snapshot of the last plan was, when the source is a hot standby. */
     private Optional<ReplayLag> replayLag = Optional.empty();
@@ -55,9 +57,15 @@ public final class FullExtract {
     private Optional<String> rowSecurity = Optional.empty();
 
     public FullExtract(RunContext run, Database source, Database warehouse) {
+        this(run, source, warehouse, Optional.empty());
+    }
+
+    /** An extract whose reads see what the open transaction that exported {@code snapshot} sees (a table of a set). */
+    public FullExtract(RunContext run, Database source, Database warehouse, Optional<String> snapshot) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
+        this.snapshot = snapshot;
     }
 
     /** Plans the read in a read-only snapshot that the copy will use too; a hot standby's recovery conflict is retried. */
@@ -74,7 +82,7 @@ public final class FullExtract {
     private ReadPlan planOnce(Selection selection) {
         closeSession();
         long started = System.nanoTime();
-        session = SourceSession.begin(source);
+        session = SourceSession.begin(source, snapshot);
         replayLag = session.replayLag();
         ReadPlan plan = session.plan(selection);
         rowSecurity = session.rowSecurityNote(selection);

@@ -1,0 +1,40 @@
+package datakit.cli;
+
+import datakit.error.DatakitException;
+import picocli.CommandLine.Option;
+
+/** How a set of tables ({@code --table 'shop.*'}) is loaded: how many tables at once, and whether a failed run is completed. */
+public class SetOptions implements CheckedOptions {
+    private static final int MAX_PARALLELISM = 64;
+
+    @Option(names = "--parallelism", paramLabel = "N", descriptionKey = "PARALLELISM",
+        description = "Tables (or block ranges of a big one) copied at once, each with its own connections (default: the machine's "
+            + "cores, 2 to 8); 1 also keeps a big table in one stream.")
+    Integer parallelism;
+
+    @Option(names = "--restart", description = "Load every table of the set, instead of completing the set's last run when it failed "
+        + "part-way (by default only the tables it did not load are loaded).")
+    boolean restart;
+
+    @Override
+    public void check() {
+        parallelism();
+    }
+
+    /** Copies at once: --parallelism, else the machine's cores between 2 and 8. */
+    public int parallelism() {
+        return parallelism(parallelism);
+    }
+
+    /** Whether to load the whole set even when the last run of it failed part-way. */
+    public boolean restart() {
+        return restart;
+    }
+
+    /** The rule every parallel load follows: {@code given}, else the machine's cores between 2 and 8. */
+    static int parallelism(Integer given) {
+        int n = given != null ? given : Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+        DatakitException.check(n >= 1 && n <= MAX_PARALLELISM, "--parallelism is %d; give 1 to %d.", n, MAX_PARALLELISM);
+        return n;
+    }
+}

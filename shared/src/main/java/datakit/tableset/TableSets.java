@@ -1,0 +1,49 @@
+package datakit.tableset;
+
+import datakit.bronze.SchemaPolicy;
+import datakit.bronze.WriteMode;
+import datakit.db.Database;
+import datakit.error.ExitCode;
+import datakit.full.FullExtract;
+import datakit.report.RunContext;
+import datakit.source.Selection;
+import datakit.source.TableSet;
+import java.util.function.UnaryOperator;
+
+/**
+ * The datakits' loads over a set of tables: each table loaded as the datakit loads one table, by {@link TableSetRun}.
+ * A full extract reads the whole set in one snapshot.
+ */
+public final class TableSets {
+    private final RunContext run;
+    private final Database source;
+    private final Database warehouse;
+    private final int parallelism;
+    private final boolean restart;
+
+    public TableSets(RunContext run, Database source, Database warehouse, int parallelism, boolean restart) {
+        this.run = run;
+        this.source = source;
+        this.warehouse = warehouse;
+        this.parallelism = parallelism;
+        this.restart = restart;
+    }
+
+    /** A full extract of every table, all read in one exported snapshot (postgres-extract). */
+    public ExitCode extract(TableSet set, String patterns, String bronzeSchema, WriteMode mode, SchemaPolicy onSchemaChange) {
+        return extract(set, patterns, bronzeSchema, mode, onSchemaChange, UnaryOperator.identity());
+    }
+
+    /**
+     * A full extract of every table, all read in one exported snapshot, each table's read shaped by {@code read} first
+     * (postgres-jsonb's flattening).
+     */
+    public ExitCode extract(TableSet set, String patterns, String bronzeSchema, WriteMode mode, SchemaPolicy onSchemaChange,
+                            UnaryOperator<Selection> read) {
+        var request = new TableSetRun.Request(set, patterns, bronzeSchema, mode.label(), true, restart);
+        return new TableSetRun(run, source, warehouse, parallelism).load(request, (tableRun, table, target, snapshot) -> {
+            var extract = new FullExtract(tableRun, source, warehouse, snapshot);
+            extract.load(extract.plan(read.apply(Selection.table(table))), target, mode, onSchemaChange);
+        });
+    }
+}
