@@ -35,8 +35,9 @@ class PostgresExtract extends DatakitCommand {
                 bronze.schemaForSet(), bronze.mode(WriteMode.REPLACE), bronze.onSchemaChange()));
             return;
         }
-        // 1. Connect: the source read-only, the warehouse that holds the bronze schema.
-        var extract = kit.fullExtract(source, warehouse);
+        // 1. Connect: the source read-only, the warehouse that holds the bronze schema; a big table
+        //    is read in --parallelism block ranges at once.
+        var extract = kit.fullExtract(source, warehouse, set);
         // 2. Plan the read: the columns, the type each lands as, the rows to expect.
         var plan = extract.plan(selection.selection());
         // 3. Stream it into bronze with COPY; the rows and the run record commit together.

@@ -130,6 +130,7 @@
 //SOURCES src/main/java/datakit/cli/PartitionOptions.java
 //SOURCES src/main/java/datakit/cli/SelectionOptions.java
 //SOURCES src/main/java/datakit/cli/SetOptions.java
+//SOURCES src/main/java/datakit/cli/SizeOption.java
 //SOURCES src/main/java/datakit/cli/SourceOptions.java
 //SOURCES src/main/java/datakit/cli/WarehouseOptions.java
 //SOURCES src/main/java/datakit/config/ConfigFile.java
@@ -157,7 +158,9 @@
 //SOURCES src/main/java/datakit/db/TransactionSettings.java
 //SOURCES src/main/java/datakit/error/DatakitException.java
 //SOURCES src/main/java/datakit/error/ExitCode.java
+//SOURCES src/main/java/datakit/full/BlockRanges.java
 //SOURCES src/main/java/datakit/full/FullExtract.java
+//SOURCES src/main/java/datakit/full/Splitting.java
 //SOURCES src/main/java/datakit/incremental/CheckpointCheck.java
 //SOURCES src/main/java/datakit/incremental/Increment.java
 //SOURCES src/main/java/datakit/incremental/IncrementalAttempt.java

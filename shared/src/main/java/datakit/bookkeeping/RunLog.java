@@ -157,6 +157,15 @@ public final class RunLog {
         }
     }
 
+    /**
+     * The staging tables (as SQL) that unfinished runs of the stream committed for copies from several connections and never
+     * put in place: a run that failed, was killed, or an earlier attempt of the current one.
+     */
+    public java.util.List<String> sharedStagingOfUnfinishedRuns(Connection transaction, String stream) {
+        return Sql.using(transaction).resultQuery("SELECT DISTINCT details->>'staging' FROM " + table + " WHERE stream = ? AND status <> "
+            + "'succeeded' AND pg_catalog.jsonb_exists(details, 'staging')", stream).fetch(0, String.class);
+    }
+
     /** Records how far a run that commits in parts got; call in the transaction of each part. */
     public void progress(Connection transaction, UUID runId, long rows, long bytes) {
         Sql.using(transaction).execute("UPDATE " + table + " SET rows_loaded = ?, bytes_loaded = ? WHERE run_id = ?", rows, bytes, runId);

@@ -174,6 +174,24 @@ public final class BronzeLoad {
     }
 
     /**
+     * Creates the new table the rows go into for copies from several connections, and returns the COPY statement they
+     * stream with. The caller commits the table before they start, so the COPY does not FREEZE (only a table created in
+     * the COPY's own transaction can be frozen on load). Empty when the rows go into an existing table.
+     */
+    public Optional<String> prepareForParallelCopies() {
+        if (loadsIntoExisting()) {
+            return Optional.empty();
+        }
+        prepare();
+        return Optional.of(landing.copyInto(copyTarget, false));
+    }
+
+    /** Where the rows are copied before {@link #finish} puts them in place. */
+    public TableRef copyTarget() {
+        return copyTarget;
+    }
+
+    /**
      * Puts the {@code copiedRows} rows in place and returns how many it wrote (a merge that skips keys
      * writes fewer); the caller then commits.
      */

@@ -77,7 +77,12 @@ public record Landing(String origin, Optional<TableRef> sourceTable, List<Landin
 
     /** The COPY that streams the rows into {@code table}, which was created in the same transaction (hence FREEZE). */
     String copyInto(TableRef table) {
-        return "COPY " + table.sql() + " (" + BronzeLoad.quoted(names()) + ") FROM STDIN (FORMAT binary, FREEZE)";
+        return copyInto(table, true);
+    }
+
+    /** The COPY into {@code table}; {@code freeze} only when the table was created in the COPY's own transaction. */
+    String copyInto(TableRef table, boolean freeze) {
+        return "COPY " + table.sql() + " (" + BronzeLoad.quoted(names()) + ") FROM STDIN (FORMAT binary" + (freeze ? ", FREEZE)" : ")");
     }
 
     /** The columns' definitions, {@code "name" type}, for a CREATE TABLE. */

@@ -20,6 +20,7 @@ import datakit.tableset.TableSets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -37,6 +38,19 @@ public final class Datakit implements AutoCloseable {
         this.env = env;
     }
 
+    /**
+     * A full extract from the source to the warehouse that reads a big table in {@code --parallelism} block ranges at once,
+     * with room in both pools for them.
+     */
+    public FullExtract fullExtract(SourceOptions source, WarehouseOptions warehouse, SetOptions set) {
+        ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withRowSecurity(source.rowSecurity())
+            .withPoolReadyFor(set.parallelism());
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(set.parallelism());
+        Database from = open(sourceSettings, Access.READ_ONLY);
+        Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
+        return new FullExtract(run, from, to, Optional.empty(), set.splitting());
+    }
+
     /** A full extract from the source to the warehouse (read-only on both with {@code --dry-run}). */
     public FullExtract fullExtract(SourceOptions source, WarehouseOptions warehouse) {
         ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withRowSecurity(source.rowSecurity());
@@ -47,16 +61,16 @@ public final class Datakit implements AutoCloseable {
     }
 
     /**
-     * Loads over a set of tables, with room in the source's pool for {@code --parallelism} tables and the session that holds
-     * the set's snapshot, and in the warehouse's for the tables and the set's own records.
+     * Loads over a set of tables, with room in both pools for {@code --parallelism} tables, the block ranges of one big table
+     * beside them, and the session that holds the set's snapshot (or the set's own records).
      */
     public TableSets tableSets(SourceOptions source, WarehouseOptions warehouse, SetOptions set) {
         ConnectionSettings sourceSettings = settings(Role.SOURCE, source.url()).withRowSecurity(source.rowSecurity())
-            .withPoolReadyFor(set.parallelism() + 1);
-        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(set.parallelism() + 1);
+            .withPoolReadyFor(2 * set.parallelism());
+        ConnectionSettings warehouseSettings = settings(Role.WAREHOUSE, warehouse.url()).withPoolReadyFor(2 * set.parallelism());
         Database from = open(sourceSettings, Access.READ_ONLY);
         Database to = open(warehouseSettings, run.dryRun() ? Access.READ_ONLY : Access.READ_WRITE);
-        return new TableSets(run, from, to, set.parallelism(), set.restart());
+        return new TableSets(run, from, to, set.parallelism(), set.splitting(), set.restart());
     }
 
     /** An incremental load from the source to the warehouse (read-only on both with {@code --dry-run}). */

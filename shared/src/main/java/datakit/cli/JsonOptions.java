@@ -9,8 +9,6 @@ import datakit.source.Selection;
 import datakit.sql.Identifiers;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
 
 /**
@@ -18,7 +16,6 @@ import picocli.CommandLine.Option;
  * its key types are learnt from), {@code --explode}, both repeatable, and {@code --profile}.
  */
 public class JsonOptions implements CheckedOptions {
-    private static final Pattern SIZE = Pattern.compile("([0-9]{1,10})([KMG]?)", Pattern.CASE_INSENSITIVE);
 
     @Option(names = "--flatten", paramLabel = "COLUMN[.KEY...][:DEPTH]",
         description = "Make the keys of a json or jsonb column (or of an object inside it) typed columns named column__key, "
@@ -69,14 +66,7 @@ public class JsonOptions implements CheckedOptions {
     }
 
     private static long bytes(String size) {
-        var matcher = SIZE.matcher(size.strip());
-        DatakitException.check(matcher.matches(), "--large-object-cap is \"%s\": give bytes, or a number with K, M or G (64M).", size);
-        long bytes = Long.parseLong(matcher.group(1)) << switch (matcher.group(2).toUpperCase(Locale.ROOT)) {
-            case "K" -> 10;
-            case "M" -> 20;
-            case "G" -> 30;
-            default -> 0;
-        };
+        long bytes = SizeOption.bytes(size, "--large-object-cap");
         DatakitException.check(bytes >= 1 && bytes <= LargeObjects.MAX_CAP_BYTES, "--large-object-cap is \"%s\": give 1 byte to %,d bytes "
             + "(a bytea holds at most 1 GB).", size, LargeObjects.MAX_CAP_BYTES);
         return bytes;

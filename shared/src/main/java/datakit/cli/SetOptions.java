@@ -1,9 +1,13 @@
 package datakit.cli;
 
 import datakit.error.DatakitException;
+import datakit.full.Splitting;
 import picocli.CommandLine.Option;
 
-/** How a set of tables ({@code --table 'shop.*'}) is loaded: how many tables at once, and whether a failed run is completed. */
+/**
+ * How a set of tables ({@code --table 'shop.*'}) or a big table is loaded: how many tables or block ranges at once, from which
+ * size a table is split, and whether a failed run of a set is completed.
+ */
 public class SetOptions implements CheckedOptions {
     private static final int MAX_PARALLELISM = 64;
 
@@ -12,6 +16,11 @@ public class SetOptions implements CheckedOptions {
             + "cores, 2 to 8); 1 also keeps a big table in one stream.")
     Integer parallelism;
 
+    @Option(names = "--split-from", paramLabel = "SIZE", descriptionKey = "SPLIT_FROM", defaultValue = "256M",
+        description = "Read a plain table of this size or more on disk in --parallelism block ranges at once (PostgreSQL 14+ "
+            + "sources; default ${DEFAULT-VALUE}; a number with K, M or G).")
+    String splitFrom;
+
     @Option(names = "--restart", description = "Load every table of the set, instead of completing the set's last run when it failed "
         + "part-way (by default only the tables it did not load are loaded).")
     boolean restart;
@@ -19,6 +28,13 @@ public class SetOptions implements CheckedOptions {
     @Override
     public void check() {
         parallelism();
+        splitting();
+    }
+
+    /** How a big table is read: in --parallelism block ranges from --split-from on, or in one stream with --parallelism 1. */
+    public Splitting splitting() {
+        long bytes = SizeOption.bytes(splitFrom, "--split-from");
+        return parallelism() == 1 ? Splitting.none() : Splitting.into(parallelism(), bytes);
     }
 
     /** Copies at once: --parallelism, else the machine's cores between 2 and 8. */

@@ -24,6 +24,8 @@ import datakit.run.JsonLoad;
 import datakit.run.Landings;
 import datakit.run.RecordedRun;
 import datakit.run.SchemaChangeNotes;
+import datakit.source.Part;
+import datakit.source.PartitionedSource;
 import datakit.source.ReadPlan;
 import datakit.source.Selection;
 import datakit.source.SourceSession;
@@ -50,22 +52,30 @@ public final class FullExtract {
     private final Database warehouse;
     /** The exported snapshot every read of this extract imports, when it is one table of a set read at one point in time. */
     private final Optional<String> snapshot;
+    /** When the table is big enough to be read in block ranges at once. */
+    private final Splitting splitting;
     private SourceSession session;
+    /** The staging table the current attempt committed for copies from several connections: dropped if the attempt fails. */
+    private Optional<TableRef> sharedStaging = Optional.empty();
     /** How far behind its primary the snapshot of the last plan was, when the source is a hot standby. */
     private Optional<ReplayLag> replayLag = Optional.empty();
     /** With --enable-row-security: the table whose policies limited the current attempt's read. */
     private Optional<String> rowSecurity = Optional.empty();
 
     public FullExtract(RunContext run, Database source, Database warehouse) {
-        this(run, source, warehouse, Optional.empty());
+        this(run, source, warehouse, Optional.empty(), Splitting.none());
     }
 
-    /** An extract whose reads see what the open transaction that exported {@code snapshot} sees (a table of a set). */
-    public FullExtract(RunContext run, Database source, Database warehouse, Optional<String> snapshot) {
+    /**
+     * An extract whose reads see what the open transaction that exported {@code snapshot} sees (a table of a set), if given,
+     * and which reads a big table in block ranges at once as {@code splitting} allows.
+     */
+    public FullExtract(RunContext run, Database source, Database warehouse, Optional<String> snapshot, Splitting splitting) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
         this.snapshot = snapshot;
+        this.splitting = splitting;
     }
 
     /** Plans the read in a read-only snapshot that the copy will use too; a hot standby's recovery conflict is retried. */
@@ -171,13 +181,38 @@ public final class FullExtract {
                     }
                 }
                 runs.abandonStale(connection, stream.name(), run.runId());
+                dropSharedStaging(connection, runs.sharedStagingOfUnfinishedRuns(connection, stream.name()));
                 return copyAndFinish(connection, decide(connection, firstPlan, stream, runs), stream, runs);
             });
         } catch (SQLException | RuntimeException e) {
             // Neither connection is trusted again after a failed attempt.
             closeSession();
+            dropSharedStagingAfterFailure(e);
             throw e;
+        } finally {
+            sharedStaging = Optional.empty();
         }
+    }
+
+    /** Drops the staging tables that loads of the stream committed and never put in place; the caller holds the stream. */
+    private static void dropSharedStaging(Connection connection, List<String> tables) {
+        for (String table : tables) {
+            Sql.using(connection).execute("DROP TABLE IF EXISTS " + table);
+        }
+    }
+
+    /** A failed attempt's committed staging table is dropped now; if the warehouse cannot be reached, the next load drops it. */
+    private void dropSharedStagingAfterFailure(Exception failure) {
+        sharedStaging.ifPresent(table -> {
+            try {
+                warehouse.inTransaction(connection -> {
+                    dropSharedStaging(connection, List.of(table.sql()));
+                    return null;
+                });
+            } catch (SQLException | RuntimeException e) {
+                failure.addSuppressed(e);
+            }
+        });
     }
 
     /**
@@ -234,7 +269,7 @@ public final class FullExtract {
     private CopyPipe.Result copyAndFinish(Connection connection, Loads loads, Stream stream, RunLog runs) throws SQLException {
         List<KeyProfile> profiles = stream.json().profiles(session, loads.plan());
         long copying = System.nanoTime();
-        CopyPipe.Result result = CopyIntoBronze.copy(run, connection, session, loads.plan(), loads.load().prepare());
+        CopyPipe.Result result = copy(connection, loads, stream, runs);
         run.info("copied %,d rows into %s in %d ms".formatted(result.rows(), stream.target(), millisSince(copying)));
         loads.children().copy(run, connection, session);
         closeSession();
@@ -247,6 +282,37 @@ public final class FullExtract {
         runs.succeed(connection, run.runId(), result.rows(), result.bytes(), notes);
         run.info("put %s in place in %d ms; committing".formatted(stream.target(), millisSince(finishing)));
         return result;
+    }
+
+    /**
+     * Copies the rows into the load's table in one stream, or, for a big table, in block ranges at once ({@link BlockRanges}):
+     * the staging table is then committed first (noted in the run's record, so a load that dies is cleaned up by the next),
+     * and the stream locked again, as the commit ended the transaction's lock.
+     */
+    private CopyPipe.Result copy(Connection connection, Loads loads, Stream stream, RunLog runs) throws SQLException {
+        if (splitting.streams() > 1 && splitting.permit().tryAcquire()) {
+            try {
+                List<Part> ranges = new PartitionedSource(session, loads.plan()).blockRangesWhenBig(splitting.streams(), splitting.fromBytes());
+                Optional<String> copyIn = ranges.isEmpty() ? Optional.empty() : loads.load().prepareForParallelCopies();
+                if (copyIn.isPresent()) {
+                    return inBlockRanges(connection, loads, stream, runs, ranges, copyIn.get());
+                }
+            } finally {
+                splitting.permit().release();
+            }
+        }
+        return CopyIntoBronze.copy(run, connection, session, loads.plan(), loads.load().prepare());
+    }
+
+    private CopyPipe.Result inBlockRanges(Connection connection, Loads loads, Stream stream, RunLog runs, List<Part> ranges, String copyIn)
+            throws SQLException {
+        String shared = snapshot.orElseGet(session::exportSnapshot);
+        TableRef staging = loads.load().copyTarget();
+        sharedStaging = Optional.of(staging);
+        runs.note(connection, run.runId(), Map.of("staging", staging.sql()));
+        warehouse.commitAndContinue(connection);
+        lockStream(connection, stream.name(), runs);
+        return BlockRanges.copy(run, source, warehouse, connection, session, shared, loads.plan(), ranges, copyIn);
     }
 
     /**

@@ -257,6 +257,19 @@ final class PartitionCatalog {
     }
 
     /**
+     * The table's block ranges for {@code count} parallel reads when it is a plain table without inheritance children, of at
+     * least {@code minBytes}, on a server with TID range scans; else none, and the table is read in one stream.
+     */
+    List<Part> blockRangesWhenBig(SourceCatalog.Relation relation, int count, long minBytes) {
+        if (count < 2 || relation.kind() != 'r' || relation.hasChildren()) {
+            return List.of();
+        }
+        Record r = db.resultQuery("SELECT pg_catalog.pg_relation_size(?::oid), current_setting('server_version_num')::int", relation.oid())
+            .fetchOne();
+        return r.get(1, Integer.class) >= TID_RANGE_SCANS && r.get(0, Long.class) >= minBytes ? blockRanges(relation, count) : List.of();
+    }
+
+    /**
      * Ranges of the table's blocks, read with TID range scans. The last range is open-ended, so no row
      * on a page added since the size was read is missed.
      */

@@ -32,6 +32,19 @@ public final class PartitionedSource {
         return session.partitionCatalog(plan.selection()).parts(relation, split);
     }
 
+    /**
+     * The planned table's block ranges for {@code count} parallel reads, when it is a plain table of at least {@code minBytes}
+     * (PostgreSQL 14+ reads them with TID range scans); none for a query, a view, a partitioned or inheritance parent, a smaller
+     * table or an older server.
+     */
+    public List<Part> blockRangesWhenBig(int count, long minBytes) {
+        if (plan.table().isEmpty()) {
+            return List.of();
+        }
+        var relation = session.catalog().find(plan.table().get());
+        return session.partitionCatalog(plan.selection()).blockRangesWhenBig(relation, count, minBytes);
+    }
+
     public String copySql(Part part) {
         return ReadSql.copyOf(plan, part);
     }

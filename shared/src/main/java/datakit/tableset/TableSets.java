@@ -5,6 +5,7 @@ import datakit.bronze.WriteMode;
 import datakit.db.Database;
 import datakit.error.ExitCode;
 import datakit.full.FullExtract;
+import datakit.full.Splitting;
 import datakit.report.RunContext;
 import datakit.source.Selection;
 import datakit.source.TableSet;
@@ -12,20 +13,23 @@ import java.util.function.UnaryOperator;
 
 /**
  * The datakits' loads over a set of tables: each table loaded as the datakit loads one table, by {@link TableSetRun}.
- * A full extract reads the whole set in one snapshot.
+ * A full extract reads the whole set in one snapshot, and one big table at a time in block ranges ({@link Splitting}).
  */
 public final class TableSets {
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
     private final int parallelism;
+    /** How big tables are read; one at a time reads in block ranges, beside the tables the other workers load. */
+    private final Splitting splitting;
     private final boolean restart;
 
-    public TableSets(RunContext run, Database source, Database warehouse, int parallelism, boolean restart) {
+    public TableSets(RunContext run, Database source, Database warehouse, int parallelism, Splitting splitting, boolean restart) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
         this.parallelism = parallelism;
+        this.splitting = splitting;
         this.restart = restart;
     }
 
@@ -42,7 +46,7 @@ public final class TableSets {
                             UnaryOperator<Selection> read) {
         var request = new TableSetRun.Request(set, patterns, bronzeSchema, mode.label(), true, restart);
         return new TableSetRun(run, source, warehouse, parallelism).load(request, (tableRun, table, target, snapshot) -> {
-            var extract = new FullExtract(tableRun, source, warehouse, snapshot);
+            var extract = new FullExtract(tableRun, source, warehouse, snapshot, splitting);
             extract.load(extract.plan(read.apply(Selection.table(table))), target, mode, onSchemaChange);
         });
     }
