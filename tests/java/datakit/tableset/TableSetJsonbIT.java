@@ -46,10 +46,13 @@ class TableSetJsonbIT {
 
     @Test
     void everyTableLandsExactlyByAFullCopyOrByTheIncrementalRule() throws Exception {
-        var full = jsonb("--schema", "js", "--target-schema", "js_full");
+        var full = jsonb("--schema", "js", "--target-schema", "js_full", "--profile");
         assertThat(full.exitCode()).as(full.toString()).isZero();
         assertThat(full.out()).contains("postgres-jsonb: succeeded", "tables     2: 2 loaded, 0 failed");
         assertExact("js_full");
+        // --profile profiles each table's JSON columns.
+        assertThat(db.warehouse().value("SELECT string_agg(DISTINCT stream || ' ' || column_name, ', ' ORDER BY stream || ' ' || "
+            + "column_name) FROM js_full.extraction_json_keys")).isEqualTo("js_full.\"Raw Docs\" doc, js_full.events payload");
 
         var incremental = jsonb("--schema", "js", "--sync-mode", "xmin", "--target-schema", "js_incr", "--json");
         assertThat(incremental.exitCode()).as(incremental.toString()).isZero();
@@ -66,5 +69,9 @@ class TableSetJsonbIT {
             "--flatten names columns of one table, and --schema 'js' selects a set of tables.");
         Datakits.assertFailsWithOneLine(jsonb("--table", "js.*", "--json-columns", "note"), 2,
             "--json-columns names columns of one table, and --table 'js.*' selects a set of tables.");
+        // Refused before any table, as for one table.
+        Datakits.assertFailsWithOneLine(jsonb("--schema", "js", "--sync-mode", "xmin", "--profile", "--target-schema", "js_refused"), 2,
+            "--explode and --profile work on whole tables: run them with a full extract");
+        assertThat(db.warehouse().value("SELECT count(*) FROM pg_namespace WHERE nspname = 'js_refused'")).isEqualTo("0");
     }
 }
