@@ -238,6 +238,8 @@
 //SOURCES src/main/java/datakit/sql/SqlFragment.java
 //SOURCES src/main/java/datakit/sql/TablePattern.java
 //SOURCES src/main/java/datakit/sql/TableRef.java
+//SOURCES src/main/java/datakit/tableset/IncrementalLoads.java
+//SOURCES src/main/java/datakit/tableset/SetIncrement.java
 //SOURCES src/main/java/datakit/tableset/SetOutcome.java
 //SOURCES src/main/java/datakit/tableset/TableSetRun.java
 //SOURCES src/main/java/datakit/tableset/TableSets.java

@@ -5,6 +5,7 @@ import datakit.error.DatakitException;
 import datakit.incremental.Increment;
 import datakit.source.Selection;
 import datakit.sql.Identifiers;
+import datakit.tableset.SetIncrement;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.List;
@@ -17,7 +18,7 @@ import picocli.CommandLine.Option;
  * How an incremental load follows a table: {@code --cursor-field} and {@code --primary-key} (or the seed
  * style {@code sync_mode}, {@code cursor_field}, {@code primary_key} from the environment or a
  * {@code --config} file), where a first run starts, the lookback for late commits, the chunk size, and
- * the policies for conflicts, vanished rows and unusable checkpoints.
+ * the policies for conflicts, vanished rows and unusable checkpoints; for a set of tables, what every table follows.
  */
 public class IncrementalOptions implements CheckedOptions {
     @Option(names = "--sync-mode", paramLabel = "MODE", descriptionKey = "SYNC_MODE",
@@ -65,19 +66,49 @@ public class IncrementalOptions implements CheckedOptions {
     /** The increment over {@code selection}, checked. */
     public Increment increment(Selection selection) {
         check();
-        String sync = syncMode();
-        Optional<String> refresh = fullRefresh ? Optional.of("--full-refresh was given")
-            : sync.equals("full_refresh") ? Optional.of("sync_mode is full_refresh") : Optional.empty();
-        return new Increment(selection,
-            Optional.ofNullable(cursorField).map(c -> Identifiers.one(c, "--cursor-field")),
+        // A full refresh on every run needs no cursor; without one its checkpoint follows transaction ids.
+        DatakitException.check(!syncMode().equals("incremental") || cursorField != null,
+            "No cursor to follow. Give --cursor-field with a column that grows with every change, or --sync-mode xmin.");
+        return new Increment(selection, cursor(),
             primaryKey == null ? List.of() : Identifiers.split(primaryKey, ',', "--primary-key"),
-            Optional.ofNullable(initialValue),
-            Optional.ofNullable(lookback).map(IncrementalOptions::duration),
-            chunkRows == null ? OptionalLong.empty() : OptionalLong.of(chunkRows),
-            onConflict, detectDeletes, badCheckpoint(), refresh);
+            Optional.ofNullable(initialValue), lookback(), chunkRows(), onConflict, detectDeletes, badCheckpoint(), fullRefresh());
     }
 
-    /** Checks every option; the selection is SelectionOptions' to check. */
+    /**
+     * What every table of a set ({@code setDescription}) follows: --cursor-field where a table has it, or xmin for all with
+     * --sync-mode xmin; without either, each table's own update time or xmin. Options that name one table's columns or values
+     * are refused.
+     */
+    public SetIncrement forSet(String setDescription) {
+        check();
+        DatakitException.check(primaryKey == null, "--primary-key names columns of one table, and %s selects a set of tables. Each "
+            + "table of a set is merged by its own primary key (a table without one is copied whole); load a table that needs "
+            + "another key on its own with --primary-key, and leave it out of the set with --exclude-table.", setDescription);
+        DatakitException.check(initialValue == null, "--initial-value names a value of one table's cursor, and %s selects a set of "
+            + "tables. Each table of a set starts from its first row; load a table that must start later on its own with "
+            + "--initial-value, and leave it out of the set with --exclude-table.", setDescription);
+        return new SetIncrement(cursor(), syncMode().equals("xmin"), lookback(), chunkRows(), onConflict, detectDeletes, badCheckpoint(),
+            fullRefresh());
+    }
+
+    private Optional<String> cursor() {
+        return Optional.ofNullable(cursorField).map(c -> Identifiers.one(c, "--cursor-field"));
+    }
+
+    private Optional<Duration> lookback() {
+        return Optional.ofNullable(lookback).map(IncrementalOptions::duration);
+    }
+
+    private OptionalLong chunkRows() {
+        return chunkRows == null ? OptionalLong.empty() : OptionalLong.of(chunkRows);
+    }
+
+    private Optional<String> fullRefresh() {
+        return fullRefresh ? Optional.of("--full-refresh was given")
+            : syncMode().equals("full_refresh") ? Optional.of("sync_mode is full_refresh") : Optional.empty();
+    }
+
+    /** Checks every option, for one table or a set; the selection is SelectionOptions' to check. */
     @Override
     public void check() {
         String sync = syncMode();
@@ -85,9 +116,6 @@ public class IncrementalOptions implements CheckedOptions {
             "--sync-mode (or sync_mode) is \"%s\"; give incremental, xmin or full_refresh.", syncMode);
         DatakitException.check(!sync.equals("xmin") || cursorField == null, ("--sync-mode xmin follows transaction ids, but a cursor "
             + "column is set (%s, from --cursor-field or CURSOR_FIELD). Unset it, or use --sync-mode incremental."), cursorField);
-        // A full refresh on every run needs no cursor; without one its checkpoint follows transaction ids.
-        DatakitException.check(!sync.equals("incremental") || cursorField != null,
-            "No cursor to follow. Give --cursor-field with a column that grows with every change, or --sync-mode xmin.");
         DatakitException.check(chunkRows == null || chunkRows >= 1, "--chunk-rows is %d; give a positive number of rows.", chunkRows);
         if (cursorField != null) {
             Identifiers.one(cursorField, "--cursor-field");

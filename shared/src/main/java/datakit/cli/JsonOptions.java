@@ -9,6 +9,7 @@ import datakit.source.Selection;
 import datakit.sql.Identifiers;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import picocli.CommandLine.Option;
 
 /**
@@ -75,6 +76,22 @@ public class JsonOptions implements CheckedOptions {
     /** The selection with these JSON columns flattened, these arrays exploded, and JSON keys profiled if asked. */
     public Selection applyTo(Selection selection) {
         return selection.flatten(flatten()).explode(explode()).profile(profile).jsonText(jsonColumns()).largeObjects(largeObjects());
+    }
+
+    /**
+     * What becomes of each table's JSON in a set of tables ({@code setDescription}): --profile for every table; the options that
+     * name one table's columns are refused.
+     */
+    public UnaryOperator<Selection> forSet(String setDescription) {
+        for (var option : List.of(new Named(!flatten.isEmpty(), "--flatten"), new Named(!explode.isEmpty(), "--explode"),
+                new Named(jsonColumns != null, "--json-columns"), new Named(largeObjects != null, "--large-objects"))) {
+            DatakitException.check(!option.given(), "%s names columns of one table, and %s selects a set of tables. Load that table "
+                + "on its own with %s, and leave it out of the set with --exclude-table.", option.name(), setDescription, option.name());
+        }
+        return this::applyTo;
+    }
+
+    private record Named(boolean given, String name) {
     }
 
     private List<String> jsonColumns() {

@@ -58,14 +58,7 @@ public final class IncrementalExtract {
 
     /** Loads what changed since the last run of the stream into {@code target}; with --dry-run, prints the plan. */
     public void load(Increment asked, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange) {
-        DatakitException.check(mode == WriteMode.APPEND || mode == WriteMode.MERGE,
-            "%s writes --mode merge (one row per key, the default) or append (every version as history).", run.datakit());
-        DatakitException.check(asked.lookback().isEmpty() || mode == WriteMode.APPEND || asked.onConflict() != ConflictPolicy.FAIL,
-            "--lookback reads rows again, which --on-conflict fail would stop at. Use --on-conflict overwrite or skip with a lookback.");
-        DatakitException.check(asked.selection().mappings().isEmpty(), "--rename and --cast work with full and partitioned loads; "
-            + "an incremental load keeps the source's names and types, which its checkpoints refer to. Rename and cast in silver.");
-        DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
-            + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
+        checkAsked(run.datakit(), asked, mode);
         var json = new JsonLoad(run, target, asked.fullRefresh().isEmpty());
         Checked checked = checked(asked, target, mode, onSchemaChange, json);
         if (run.dryRun()) {
@@ -82,6 +75,21 @@ public final class IncrementalExtract {
             loadAndSummarize(increment, target, mode, onSchemaChange, runs, totals, json);
             return null;
         }, e -> SqlErrors.loadFailure("Loading " + selection.describe() + " incrementally into " + target, e, source, warehouse));
+    }
+
+    /**
+     * The refusals that need no database: the write mode, a lookback that --on-conflict fail would stop at, and what an
+     * incremental load cannot do to a read; checked first by a load, and before any table by a load over a set.
+     */
+    public static void checkAsked(String datakit, Increment asked, WriteMode mode) {
+        DatakitException.check(mode == WriteMode.APPEND || mode == WriteMode.MERGE,
+            "%s writes --mode merge (one row per key, the default) or append (every version as history).", datakit);
+        DatakitException.check(asked.lookback().isEmpty() || mode == WriteMode.APPEND || asked.onConflict() != ConflictPolicy.FAIL,
+            "--lookback reads rows again, which --on-conflict fail would stop at. Use --on-conflict overwrite or skip with a lookback.");
+        DatakitException.check(asked.selection().mappings().isEmpty(), "--rename and --cast work with full and partitioned loads; "
+            + "an incremental load keeps the source's names and types, which its checkpoints refer to. Rename and cast in silver.");
+        DatakitException.check(asked.selection().explode().isEmpty() && !asked.selection().profile(), "--explode and --profile "
+            + "work on whole tables: run them with a full extract (no --cursor-field or --sync-mode).");
     }
 
     private void loadAndSummarize(Increment increment, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange, RunLog runs,

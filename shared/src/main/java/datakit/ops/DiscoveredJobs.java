@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -143,6 +144,19 @@ public final class DiscoveredJobs {
                 .append(key.equals("mode") || key.equals("sync-mode") || key.equals("lookback") ? value : quote(value)).append('\n'));
         }
         return new Emitted(yaml.toString(), streams, leftOut);
+    }
+
+    /**
+     * What {@link LoadChoice} needs of each of {@code tables}, read from the source's catalog as postgres-discover reads it, in
+     * one transaction for all of them; a table not found there (dropped since) is left out.
+     */
+    public static Map<TableRef, LoadChoice.Table> facts(Database source, Collection<TableRef> tables) {
+        var facts = new LinkedHashMap<TableRef, LoadChoice.Table>();
+        for (Map<String, Object> t : Discovery.selected(source, tables)) {
+            TableRef ref = TableRef.of((String) t.get("schema"), (String) t.get("table"));
+            facts.put(ref, facts(ref, t));
+        }
+        return facts;
     }
 
     @SuppressWarnings("unchecked")

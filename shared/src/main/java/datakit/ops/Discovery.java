@@ -9,6 +9,7 @@ import datakit.sql.TableRef;
 import java.io.PrintWriter;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,14 +33,31 @@ public final class Discovery {
 
     /** Everything found in {@code schemas} (all schemas but the system ones when empty), by table. */
     public static List<Map<String, Object>> tables(Database source, List<String> schemas) {
+        String[] names = schemas.toArray(String[]::new);
+        return read(source, """
+            c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+              AND (cardinality(?::text[]) = 0 OR n.nspname = ANY (?::text[]))""", names, names);
+    }
+
+    /**
+     * The same of {@code tables} only (a set of tables a datakit loads; a partition chosen on its own included), in one
+     * transaction; a table not found is left out.
+     */
+    public static List<Map<String, Object>> selected(Database source, Collection<TableRef> tables) {
+        return read(source, "(n.nspname, c.relname) IN (SELECT s, t FROM unnest(?::text[], ?::text[]) AS u(s, t))",
+            tables.stream().map(TableRef::schema).toArray(String[]::new), tables.stream().map(TableRef::table).toArray(String[]::new));
+    }
+
+    private static List<Map<String, Object>> read(Database source, String where, Object... binds) {
         try {
-            return source.inTransaction(connection -> tables(Sql.using(connection), schemas));
+            return source.inTransaction(connection -> tables(Sql.using(connection), where, binds));
         } catch (SQLException | DataAccessException e) {
             throw SqlErrors.failure("Reading the catalog of the source " + source.settings().describe(), e, source);
         }
     }
 
-    private static List<Map<String, Object>> tables(DSLContext db, List<String> schemas) {
+    private static List<Map<String, Object>> tables(DSLContext db, String where, Object... binds) {
         var tables = new ArrayList<Map<String, Object>>();
         db.resultQuery("""
                 SELECT c.oid::bigint, n.nspname::text, c.relname::text, %s,
@@ -53,10 +71,8 @@ public final class Discovery {
                         JOIN pg_catalog.pg_class k ON k.oid = t.relid WHERE t.isleaf)
                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = c.oid
-                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
-                  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
-                  AND (cardinality(?::text[]) = 0 OR n.nspname = ANY (?::text[]))
-                ORDER BY 2, 3""".formatted(KINDS), schemas.toArray(String[]::new), schemas.toArray(String[]::new))
+                WHERE %s
+                ORDER BY 2, 3""".formatted(KINDS, where), binds)
             .forEach(r -> {
                 long oid = r.get(0, Long.class);
                 var table = new LinkedHashMap<String, Object>();

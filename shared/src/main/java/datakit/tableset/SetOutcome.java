@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
  * What a run over a set of tables did, table by table, and its one summary: a few aligned lines with a line per table for
@@ -26,11 +28,12 @@ final class SetOutcome {
     /** One table's end: loaded (its summary), failed (its error) or not started. */
     record TableResult(TableRef table, TableRef target, String status, Optional<RunSummary> summary, Optional<UUID> runId,
                        Optional<String> error, long durationMs) {
-        Map<String, Object> asMap() {
+        Map<String, Object> asMap(Map<String, Object> how) {
             var map = new LinkedHashMap<String, Object>();
             map.put("table", table.toString());
             map.put("target", target.toString());
             map.put("status", status);
+            map.putAll(how);
             summary.ifPresentOrElse(s -> {
                 Map<String, Object> own = new LinkedHashMap<>(s.asMap());
                 own.keySet().removeAll(List.of("status", "datakit", "source", "read", "target", "peak_heap_bytes"));
@@ -51,10 +54,14 @@ final class SetOutcome {
     private final TableSet.Resolved resolved;
     private final List<SetRunLog.Loaded> kept;
     private final List<String> vanished;
+    private final Function<TableRef, Map<String, Object>> how;
     private final Map<TableRef, TableResult> results = new ConcurrentHashMap<>();
 
-    SetOutcome(RunContext run, TableSetRun.Request request, TableSet.Resolved resolved, List<SetRunLog.Loaded> kept, List<String> vanished) {
+    /** {@code how} says how each table is loaded (its cursor, say), in its entry of the summary. */
+    SetOutcome(RunContext run, TableSetRun.Request request, TableSet.Resolved resolved, List<SetRunLog.Loaded> kept, List<String> vanished,
+               Function<TableRef, Map<String, Object>> how) {
         this.run = run;
+        this.how = how;
         this.request = request;
         this.resolved = resolved;
         this.kept = List.copyOf(kept);
@@ -127,7 +134,7 @@ final class SetOutcome {
         String status = run.dryRun() ? "dry run" : failures().isEmpty() ? "succeeded" : "failed";
         var details = new LinkedHashMap<String, Object>();
         details.put("consistent", request.oneSnapshot() && kept.isEmpty());
-        details.put("tables", all.stream().map(TableResult::asMap).toList());
+        details.put("tables", all.stream().map(r -> r.asMap(how.apply(r.table()))).toList());
         details.put("failed", failures().stream().map(r -> r.table().toString()).toList());
         if (!kept.isEmpty()) {
             details.put("kept", kept.stream().map(k -> Map.of("table", k.table(), "run_id", k.runId().toString(),
@@ -158,7 +165,7 @@ final class SetOutcome {
         }
         int width = all.stream().mapToInt(r -> r.table().toString().length()).max().orElse(0);
         for (TableResult r : all) {
-            String what = r.summary().map(s -> "%,d rows, %s, %s".formatted(s.rows(), Sizes.bytes(s.bytes()),
+            String what = howForPeople(r.table()) + r.summary().map(s -> "%,d rows, %s, %s".formatted(s.rows(), Sizes.bytes(s.bytes()),
                     String.format(Locale.ROOT, "%.1f s", s.durationMs() / 1000.0)))
                 .orElse(r.error().map(e -> "FAILED: " + e).orElse(r.status()));
             out.println(String.format("    %-" + width + "s -> %s  %s", r.table(), r.target(), what));
@@ -172,5 +179,12 @@ final class SetOutcome {
         }
         out.println("  run id     " + summary.runId());
         out.flush();
+    }
+
+    /** How a table is loaded, for its line: "cursor updated_at, ", "sync mode xmin, "; a "load" says it all by itself. */
+    private String howForPeople(TableRef table) {
+        Map<String, Object> said = how.apply(table);
+        return said.entrySet().stream().map(e -> e.getKey().equals("load") ? String.valueOf(e.getValue())
+            : e.getKey().replace('_', ' ') + " " + e.getValue()).map(text -> text + ", ").collect(Collectors.joining());
     }
 }

@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -46,6 +47,11 @@ public final class TableSetRun {
     @FunctionalInterface
     public interface TableLoad {
         void load(RunContext tableRun, TableRef table, TableRef target, Optional<String> snapshot);
+
+        /** How {@code table} is loaded, for the set's summary beside the table's own ({@code "cursor": "updated_at"}); none by default. */
+        default Map<String, Object> how(TableRef table) {
+            return Map.of();
+        }
     }
 
     /** What was asked: the patterns, where the tables land, how, and whether a failed run is completed. */
@@ -64,11 +70,19 @@ public final class TableSetRun {
         this.parallelism = parallelism;
     }
 
-    /** Loads the set; returns exit 0 when every table is in, 1 when some failed (the summary lists them). */
+    /** Loads the set, each table by {@code load}; returns exit 0 when every table is in, 1 when some failed (the summary lists them). */
     public ExitCode load(Request request, TableLoad load) {
+        return load(request, tables -> load);
+    }
+
+    /**
+     * Loads the set, each table by the load {@code loads} makes, once, for all the tables the patterns selected, before any is
+     * loaded (so it can read what it needs of them in one go).
+     */
+    public ExitCode load(Request request, Function<List<TableRef>, TableLoad> loads) {
         long started = System.nanoTime();
         if (run.dryRun()) {
-            return dryRun(request, load, started);
+            return dryRun(request, loads, started);
         }
         String bronze = request.bronzeSchema();
         Migrations.apply(warehouse, bronze).forEach(m -> run.info("applied migration " + m + " to " + bronze));
@@ -83,10 +97,11 @@ public final class TableSetRun {
                 snapshot.close();
             }
             Map<TableRef, TableRef> targets = targets(resolved, bronze);
+            TableLoad load = loads.apply(List.copyOf(targets.keySet()));
             List<SetRunLog.Loaded> kept = previous.filter(p -> !p.succeeded() && !request.restart())
                 .map(p -> inWarehouse(c -> log.loaded(c, p))).orElse(List.of()).stream()
                 .filter(k -> targets.keySet().stream().anyMatch(t -> t.toString().equals(k.table()))).toList();
-            var outcome = new SetOutcome(run, request, resolved, kept, vanished(previous, targets));
+            var outcome = new SetOutcome(run, request, resolved, kept, vanished(previous, targets), load::how);
             inWarehouse(c -> {
                 log.start(c, run.runId(), name, kept.isEmpty() ? Optional.empty() : previous.map(SetRunLog.Previous::runId), kept,
                     outcome.setDetails());
@@ -227,13 +242,14 @@ public final class TableSetRun {
      * The dry run: the tables the patterns select now and each one's own dry run (its refusals included), with nothing written
      * and no snapshot exported.
      */
-    private ExitCode dryRun(Request request, TableLoad load, long started) {
+    private ExitCode dryRun(Request request, Function<List<TableRef>, TableLoad> loads, long started) {
         TableSet.Resolved resolved;
         try (var session = SourceSession.begin(source)) {
             resolved = resolve(request, session);
         }
         Map<TableRef, TableRef> targets = targets(resolved, request.bronzeSchema());
-        var outcome = new SetOutcome(run, request, resolved, List.of(), List.of());
+        TableLoad load = loads.apply(List.copyOf(targets.keySet()));
+        var outcome = new SetOutcome(run, request, resolved, List.of(), List.of(), load::how);
         var plans = new StringWriter();
         for (var entry : targets.entrySet()) {
             var text = new StringWriter();
