@@ -85,45 +85,47 @@ public final class TableSetRun {
             return dryRun(request, loads, started);
         }
         String bronze = request.bronzeSchema();
-        Migrations.apply(warehouse, bronze).forEach(m -> run.info("applied migration " + m + " to " + bronze));
         String name = setName(request);
         var log = new SetRunLog(bronze);
-        try (StreamLock ignored = StreamLock.exclusive(warehouse, "the table set " + name, new RunLog(bronze), run.runId());
-             Snapshot snapshot = Snapshot.take(source, request.oneSnapshot())) {
-            Optional<SetRunLog.Previous> previous = inWarehouse(c -> log.last(c, name));
+        // What the patterns select, and the refusals, before anything is written.
+        try (Snapshot snapshot = Snapshot.take(source, request.oneSnapshot())) {
             var resolved = resolve(request, snapshot.session());
+            Map<TableRef, TableRef> targets = targets(resolved, bronze);
             Map<TableRef, Long> sizes = TableSet.sizes(snapshot.session(), resolved.tables());
             if (!request.oneSnapshot()) {
                 snapshot.close();
             }
-            Map<TableRef, TableRef> targets = targets(resolved, bronze);
             TableLoad load = loads.apply(List.copyOf(targets.keySet()));
-            List<SetRunLog.Loaded> kept = previous.filter(p -> !p.succeeded() && !request.restart())
-                .map(p -> inWarehouse(c -> log.loaded(c, p))).orElse(List.of()).stream()
-                .filter(k -> targets.keySet().stream().anyMatch(t -> t.toString().equals(k.table()))).toList();
-            var outcome = new SetOutcome(run, request, resolved, kept, vanished(previous, targets), load::how);
-            inWarehouse(c -> {
-                log.start(c, run.runId(), name, kept.isEmpty() ? Optional.empty() : previous.map(SetRunLog.Previous::runId), kept,
-                    outcome.setDetails());
-                return null;
-            });
-            if (!kept.isEmpty()) {
-                run.warn("completing run %s of this set, which failed part-way: %d tables it loaded are kept, read in its snapshot "
-                    .formatted(previous.get().runId(), kept.size()) + "(--restart loads them again)");
+            Migrations.apply(warehouse, bronze).forEach(m -> run.info("applied migration " + m + " to " + bronze));
+            try (StreamLock ignored = StreamLock.exclusive(warehouse, "the table set " + name, new RunLog(bronze), run.runId())) {
+                Optional<SetRunLog.Previous> previous = inWarehouse(c -> log.last(c, name));
+                List<SetRunLog.Loaded> kept = previous.filter(p -> !p.succeeded() && !request.restart())
+                    .map(p -> inWarehouse(c -> log.loaded(c, p))).orElse(List.of()).stream()
+                    .filter(k -> targets.keySet().stream().anyMatch(t -> t.toString().equals(k.table()))).toList();
+                var outcome = new SetOutcome(run, request, resolved, kept, vanished(previous, targets), load::how);
+                inWarehouse(c -> {
+                    log.start(c, run.runId(), name, kept.isEmpty() ? Optional.empty() : previous.map(SetRunLog.Previous::runId), kept,
+                        outcome.setDetails());
+                    return null;
+                });
+                if (!kept.isEmpty()) {
+                    run.warn("completing run %s of this set, which failed part-way: %d tables it loaded are kept, read in its snapshot "
+                        .formatted(previous.get().runId(), kept.size()) + "(--restart loads them again)");
+                }
+                var keptNames = kept.stream().map(SetRunLog.Loaded::table).collect(Collectors.toSet());
+                var todo = sizes.entrySet().stream().filter(e -> !keptNames.contains(e.getKey().toString()))
+                    .sorted(Map.Entry.<TableRef, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey(
+                        Comparator.comparing(TableRef::toString))))
+                    .map(Map.Entry::getKey).toList();
+                loadAll(todo, targets, snapshot, load, log, outcome);
+                boolean ok = outcome.failures().isEmpty();
+                inWarehouse(c -> {
+                    log.finish(c, run.runId(), ok);
+                    return null;
+                });
+                outcome.print(run, source.settings().describe(), millisSince(started));
+                return ok ? ExitCode.OK : ExitCode.FAILED;
             }
-            var keptNames = kept.stream().map(SetRunLog.Loaded::table).collect(Collectors.toSet());
-            var todo = sizes.entrySet().stream().filter(e -> !keptNames.contains(e.getKey().toString()))
-                .sorted(Map.Entry.<TableRef, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey(
-                    Comparator.comparing(TableRef::toString))))
-                .map(Map.Entry::getKey).toList();
-            loadAll(todo, targets, snapshot, load, log, outcome);
-            boolean ok = outcome.failures().isEmpty();
-            inWarehouse(c -> {
-                log.finish(c, run.runId(), ok);
-                return null;
-            });
-            outcome.print(run, source.settings().describe(), millisSince(started));
-            return ok ? ExitCode.OK : ExitCode.FAILED;
         } catch (SQLException e) {
             throw SqlErrors.failure("Keeping the runs of the table set " + request.patterns() + " in " + bronze, e, warehouse);
         }
