@@ -52,6 +52,12 @@ class TableSetIncrementalIT {
             "CREATE TABLE inc.parts_1 PARTITION OF inc.parts FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')",
             "CREATE TABLE inc.parts_2 PARTITION OF inc.parts FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')",
             "INSERT INTO inc.parts SELECT g, date '2026-01-01' + g % 50, 'p' || g FROM generate_series(1, 100) g",
+            "CREATE SCHEMA seen",
+            // A time that is neither an update nor an insert time, and nullable: followed, with both said.
+            "CREATE TABLE seen.sessions (id int PRIMARY KEY, seen_at timestamptz)",
+            "CREATE INDEX ON seen.sessions (seen_at)",
+            "INSERT INTO seen.sessions SELECT g, CASE WHEN g > 2 THEN '2026-01-01'::timestamptz + g * interval '1 s' END "
+                + "FROM generate_series(1, 20) g",
             "CREATE SCHEMA fail",
             "CREATE TABLE fail.keyed (id int PRIMARY KEY, updated_at timestamptz NOT NULL)",
             "CREATE INDEX ON fail.keyed (updated_at)",
@@ -168,6 +174,19 @@ class TableSetIncrementalIT {
         } finally {
             db.source().execute("DROP TABLE inc.fresh");
         }
+    }
+
+    @Test
+    void aCursorTheRuleChoseWithoutReviewIsNotedInTheSummary() throws Exception {
+        var json = incremental("--schema", "seen", "--target-schema", "seen_b", "--json");
+        assertThat(json.exitCode()).as(json.toString()).isZero();
+        assertFollows(tables(json), "seen.sessions", "cursor", "seen_at");
+        assertThat(tables(json).get("seen.sessions").path("notes").toString())
+            .contains("seen_at allows NULL", "seen_at is followed as the time rows last changed: every update must set it");
+        var people = incremental("--schema", "seen", "--target-schema", "seen_b");
+        assertThat(people.exitCode()).as(people.toString()).isZero();
+        assertThat(people.out()).contains("  note       seen.sessions: seen_at allows NULL");
+        assertLanded("seen.sessions", "seen_b.sessions");
     }
 
     @Test

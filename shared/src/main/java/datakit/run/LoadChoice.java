@@ -121,14 +121,26 @@ public record LoadChoice(String datakit, Optional<String> cursorField, boolean x
             .map(Candidate::why).orElse("was named as the cursor");
     }
 
+    /**
+     * What a load that follows {@code cursor} risks, for a run that follows it without review to say: a nullable cursor, and a
+     * time whose name does not say updates set it.
+     */
+    public static List<String> cursorNotes(Column cursor) {
+        var notes = new ArrayList<String>();
+        if (cursor.nullable()) {
+            notes.add(("%s allows NULL: rows with NULL there are read again on every run (merge keeps one copy). Make it NOT NULL "
+                + "where you can.").formatted(TableRef.display(cursor.name())));
+        }
+        if (!UPDATE_TIME.matcher(cursor.name()).find()) {
+            notes.add(("%s is followed as the time rows last changed: every update must set it, or the changes it does not move are "
+                + "never loaded. If it is not, use sync-mode xmin.").formatted(TableRef.display(cursor.name())));
+        }
+        return notes;
+    }
+
     /** What the user may want to change: a nullable cursor, integer candidates passed over, JSON columns. */
     private static List<String> notes(Table table, Optional<Column> cursor) {
-        var notes = new ArrayList<String>();
-        cursor.filter(Column::nullable).ifPresent(c -> notes.add(("%s allows NULL: rows with NULL there are read again on every run "
-            + "(merge keeps one copy). Make it NOT NULL where you can.").formatted(TableRef.display(c.name()))));
-        cursor.filter(c -> !UPDATE_TIME.matcher(c.name()).find()).ifPresent(c -> notes.add(("%s is followed as the time rows last "
-            + "changed: every update must set it, or the changes it does not move are never loaded. If it is not, use sync-mode xmin.")
-            .formatted(TableRef.display(c.name()))));
+        var notes = new ArrayList<String>(cursor.map(LoadChoice::cursorNotes).orElse(List.of()));
         List<String> inserts = table.cursorCandidates().stream().filter(c -> isTime(c.type()) && INSERT_TIME.matcher(c.column()).find())
             .filter(c -> cursor.map(chosen -> !chosen.name().equals(c.column())).orElse(true)).map(c -> TableRef.display(c.column())).toList();
         if (!inserts.isEmpty()) {

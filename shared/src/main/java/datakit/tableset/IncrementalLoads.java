@@ -33,8 +33,8 @@ import java.util.function.UnaryOperator;
  */
 final class IncrementalLoads implements TableSetRun.TableLoad {
     /** How one table is loaded: after a cursor, by xmin, or by a full copy. */
-    record Choice(Optional<String> cursor, boolean xmin, Optional<String> ruleLookback) {
-        static final Choice FULL = new Choice(Optional.empty(), false, Optional.empty());
+    record Choice(Optional<String> cursor, boolean xmin, Optional<String> ruleLookback, List<String> notes) {
+        static final Choice FULL = new Choice(Optional.empty(), false, Optional.empty(), List.of());
 
         boolean full() {
             return cursor.isEmpty() && !xmin;
@@ -49,6 +49,9 @@ final class IncrementalLoads implements TableSetRun.TableLoad {
             } else {
                 how.put("cursor", cursor.get());
                 ruleLookback.ifPresent(l -> how.put("lookback", l));
+                if (!notes.isEmpty()) {
+                    how.put("notes", notes);
+                }
             }
             return how;
         }
@@ -93,8 +96,12 @@ final class IncrementalLoads implements TableSetRun.TableLoad {
         }
         Optional<LoadChoice> rule = asked.xmin() ? Optional.empty() : Optional.of(LoadChoice.of(table, asked.cursorField()));
         Optional<String> cursor = rule.flatMap(LoadChoice::cursorField);
-        return cursor.isEmpty() ? new Choice(Optional.empty(), true, Optional.empty())
-            : new Choice(cursor, false, rule.flatMap(LoadChoice::lookback).filter(l -> reReads && asked.lookback().isEmpty()));
+        // The rule is followed without review here: what it would note on the chosen cursor goes into the summary.
+        List<String> notes = cursor.filter(c -> !asked.cursorField().equals(Optional.of(c)))
+            .flatMap(c -> table.columns().stream().filter(col -> col.name().equals(c)).findFirst())
+            .map(LoadChoice::cursorNotes).orElse(List.of());
+        return cursor.isEmpty() ? new Choice(Optional.empty(), true, Optional.empty(), List.of())
+            : new Choice(cursor, false, rule.flatMap(LoadChoice::lookback).filter(l -> reReads && asked.lookback().isEmpty()), notes);
     }
 
     @Override

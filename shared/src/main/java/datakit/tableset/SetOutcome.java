@@ -171,6 +171,11 @@ final class SetOutcome {
             out.println(String.format("    %-" + width + "s -> %s  %s", r.table(), r.target(), what));
         }
         kept.forEach(k -> out.println("    %s  kept, loaded by run %s".formatted(k.table(), k.loadedBy())));
+        for (TableResult r : all) {
+            if (how.apply(r.table()).get("notes") instanceof List<?> notes) {
+                notes.forEach(note -> out.println("  note       " + r.table() + ": " + note));
+            }
+        }
         resolved.unmatched().forEach(m -> out.println("  unmatched  " + m.describe(request.set().kinds())));
         resolved.unusedExcludes().forEach(p -> out.println("  unused     " + p + " excluded nothing"));
         if (!vanished.isEmpty()) {
@@ -184,7 +189,7 @@ final class SetOutcome {
     /** How a table is loaded, for its line: "cursor updated_at, ", "sync mode xmin, "; a "load" says it all by itself. */
     private String howForPeople(TableRef table) {
         Map<String, Object> said = how.apply(table);
-        return said.entrySet().stream().map(e -> e.getKey().equals("load") ? String.valueOf(e.getValue())
+        return said.entrySet().stream().filter(e -> !e.getKey().equals("notes")).map(e -> e.getKey().equals("load") ? String.valueOf(e.getValue())
             : e.getKey().replace('_', ' ') + " " + e.getValue()).map(text -> text + ", ").collect(Collectors.joining());
     }
 }
