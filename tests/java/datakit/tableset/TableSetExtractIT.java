@@ -69,6 +69,11 @@ class TableSetExtractIT {
             "CREATE TABLE cons.b (id int PRIMARY KEY)",
             "INSERT INTO cons.a SELECT generate_series(1, 10)",
             "INSERT INTO cons.b SELECT generate_series(1, 10)",
+            "CREATE SCHEMA newer",
+            "CREATE TABLE newer.big (id int PRIMARY KEY)",
+            "INSERT INTO newer.big SELECT generate_series(1, 5000)",
+            "CREATE TABLE newer.a (id int PRIMARY KEY)",
+            "INSERT INTO newer.a SELECT generate_series(1, 10)",
             "CREATE SCHEMA fail",
             "CREATE TABLE fail.one (id int PRIMARY KEY)",
             "CREATE TABLE fail.two (id int PRIMARY KEY)",
@@ -165,6 +170,34 @@ class TableSetExtractIT {
         assertLanded("cons.a", "set_cons.a");
         assertLanded("cons.b", "set_cons.b");
         assertLanded("cons.big", "set_cons.big");
+    }
+
+    @Test
+    void aTableAnotherRunLoadedAfterTheSetsSnapshotIsLeftAsThatRunWroteIt() throws Exception {
+        Datakits.Run set;
+        try (Connection blocker = db.source().connect()) {
+            blocker.setAutoCommit(false);
+            blocker.createStatement().execute("LOCK TABLE newer.big IN ACCESS EXCLUSIVE MODE");
+            var run = CompletableFuture.supplyAsync(() -> extract("--schema", "newer", "--target-schema", "set_newer", "--json"));
+            waitFor(() -> "true".equals(db.source().value("SELECT bool_or(wait_event_type = 'Lock')::text FROM pg_stat_activity "
+                + "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'postgres-extract%'")));
+            // While the set waits, newer.a changes and a job of its own loads it, from a snapshot newer than the set's.
+            db.source().execute("INSERT INTO newer.a VALUES (11)");
+            var alone = extract("--table", "newer.a", "--target-schema", "set_newer");
+            assertThat(alone.exitCode()).as(alone.toString()).isZero();
+            blocker.rollback();
+            set = run.get(60, TimeUnit.SECONDS);
+        }
+        assertThat(set.exitCode()).as(set.toString()).isEqualTo(1);
+        assertThat(set.out()).contains("\"failed\":[\"newer.a\"]", "set_newer.a was loaded by run ",
+            "which began after this set's snapshot was taken");
+        // Not taken back to the set's older snapshot.
+        assertLanded("newer.a", "set_newer.a");
+        assertLanded("newer.big", "set_newer.big");
+        var next = extract("--schema", "newer", "--target-schema", "set_newer");
+        assertThat(next.exitCode()).as(next.toString()).isZero();
+        assertThat(next.out()).contains("1 loaded, 0 failed, 1 kept");
+        assertLanded("newer.a", "set_newer.a");
     }
 
     @Test

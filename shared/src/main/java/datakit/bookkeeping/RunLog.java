@@ -157,6 +157,12 @@ public final class RunLog {
         }
     }
 
+    /** A succeeded run of the stream that started after {@code since} (the warehouse's clock), if any. */
+    public Optional<UUID> succeededSince(Connection transaction, String stream, java.time.OffsetDateTime since) {
+        return Sql.using(transaction).resultQuery("SELECT run_id FROM " + table + " WHERE stream = ? AND status = 'succeeded' AND started_at > ?::timestamptz "
+            + "ORDER BY started_at DESC LIMIT 1", stream, since.toString()).fetchOptional(0, UUID.class);
+    }
+
     /**
      * The staging tables (as SQL) that unfinished runs of the stream committed for copies from several connections and never
      * put in place: a run that failed, was killed, or an earlier attempt of the current one.

@@ -51,7 +51,7 @@ public final class FullExtract {
     private final Database source;
     private final Database warehouse;
     /** The exported snapshot every read of this extract imports, when it is one table of a set read at one point in time. */
-    private final Optional<String> snapshot;
+    private final Optional<SharedSnapshot> snapshot;
     /** When the table is big enough to be read in block ranges at once. */
     private final Splitting splitting;
     private SourceSession session;
@@ -70,7 +70,7 @@ public final class FullExtract {
      * An extract whose reads see what the open transaction that exported {@code snapshot} sees (a table of a set), if given,
      * and which reads a big table in block ranges at once as {@code splitting} allows.
      */
-    public FullExtract(RunContext run, Database source, Database warehouse, Optional<String> snapshot, Splitting splitting) {
+    public FullExtract(RunContext run, Database source, Database warehouse, Optional<SharedSnapshot> snapshot, Splitting splitting) {
         this.run = run;
         this.source = source;
         this.warehouse = warehouse;
@@ -92,7 +92,7 @@ public final class FullExtract {
     private ReadPlan planOnce(Selection selection) {
         closeSession();
         long started = System.nanoTime();
-        session = SourceSession.begin(source, snapshot);
+        session = SourceSession.begin(source, snapshot.map(SharedSnapshot::id));
         replayLag = session.replayLag();
         ReadPlan plan = session.plan(selection);
         rowSecurity = session.rowSecurityNote(selection);
@@ -181,6 +181,7 @@ public final class FullExtract {
                     }
                 }
                 runs.abandonStale(connection, stream.name(), run.runId());
+                snapshot.ifPresent(shared -> refuseOlderThanBronze(connection, stream, runs, shared));
                 dropSharedStaging(connection, runs.sharedStagingOfUnfinishedRuns(connection, stream.name()));
                 return copyAndFinish(connection, decide(connection, firstPlan, stream, runs), stream, runs);
             });
@@ -192,6 +193,18 @@ public final class FullExtract {
         } finally {
             sharedStaging = Optional.empty();
         }
+    }
+
+    /**
+     * A table of a set whose stream another run loaded after the set's snapshot was taken holds newer rows than this load would
+     * write: it is left as it is, and the table fails so that the next run of the set loads it from a newer snapshot.
+     */
+    private static void refuseOlderThanBronze(Connection connection, Stream stream, RunLog runs, SharedSnapshot shared) {
+        runs.succeededSince(connection, stream.name(), shared.takenAt()).ifPresent(newer -> {
+            throw DatakitException.notReady(("%s was loaded by run %s, which began after this set's snapshot was taken, so it holds "
+                + "newer rows than this run read: it is left as that run wrote it. The next run of the set loads it from a newer "
+                + "snapshot; load a table by one job only (leave it out of the set with --exclude-table).").formatted(stream.name(), newer));
+        });
     }
 
     /** Drops the staging tables that loads of the stream committed and never put in place; the caller holds the stream. */
@@ -306,7 +319,7 @@ public final class FullExtract {
 
     private CopyPipe.Result inBlockRanges(Connection connection, Loads loads, Stream stream, RunLog runs, List<Part> ranges, String copyIn)
             throws SQLException {
-        String shared = snapshot.orElseGet(session::exportSnapshot);
+        String shared = snapshot.map(SharedSnapshot::id).orElseGet(session::exportSnapshot);
         TableRef staging = loads.load().copyTarget();
         sharedStaging = Optional.of(staging);
         runs.note(connection, run.runId(), Map.of("staging", staging.sql()));

@@ -6,6 +6,7 @@ import datakit.bronze.WriteMode;
 import datakit.db.Database;
 import datakit.error.DatakitException;
 import datakit.full.FullExtract;
+import datakit.full.SharedSnapshot;
 import datakit.full.Splitting;
 import datakit.incremental.IncrementalExtract;
 import datakit.ops.DiscoveredJobs;
@@ -105,7 +106,7 @@ final class IncrementalLoads implements TableSetRun.TableLoad {
     }
 
     @Override
-    public void load(RunContext tableRun, TableRef table, TableRef target, Optional<String> snapshot) {
+    public void load(RunContext tableRun, TableRef table, TableRef target, Optional<SharedSnapshot> snapshot) {
         Choice choice = choices.get(table);
         if (choice == null) {
             throw DatakitException.failed(table + " was not in the source's catalog when the set's loads were chosen (dropped or "

@@ -8,15 +8,18 @@ import datakit.db.Migrations;
 import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
 import datakit.error.ExitCode;
+import datakit.full.SharedSnapshot;
 import datakit.report.RunContext;
 import datakit.report.RunSummary;
 import datakit.source.SourceSession;
 import datakit.source.TableSet;
+import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
 import java.sql.SQLException;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -46,7 +49,7 @@ public final class TableSetRun {
     /** One table's load, in a run context of its own; it throws what failed, worded for the user. */
     @FunctionalInterface
     public interface TableLoad {
-        void load(RunContext tableRun, TableRef table, TableRef target, Optional<String> snapshot);
+        void load(RunContext tableRun, TableRef table, TableRef target, Optional<SharedSnapshot> snapshot);
 
         /** How {@code table} is loaded, for the set's summary beside the table's own ({@code "cursor": "updated_at"}); none by default. */
         default Map<String, Object> how(TableRef table) {
@@ -89,6 +92,8 @@ public final class TableSetRun {
         var log = new SetRunLog(bronze);
         // What the patterns select, and the refusals, before anything is written.
         try (Snapshot snapshot = Snapshot.take(source, request.oneSnapshot())) {
+            Optional<SharedSnapshot> shared = snapshot.id().map(id -> new SharedSnapshot(id, inWarehouse(
+                c -> Sql.using(c).resultQuery("SELECT clock_timestamp()").fetchOne(0, OffsetDateTime.class))));
             var resolved = resolve(request, snapshot.session());
             Map<TableRef, TableRef> targets = targets(resolved, bronze);
             Map<TableRef, Long> sizes = TableSet.sizes(snapshot.session(), resolved.tables());
@@ -117,7 +122,7 @@ public final class TableSetRun {
                     .sorted(Map.Entry.<TableRef, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey(
                         Comparator.comparing(TableRef::toString))))
                     .map(Map.Entry::getKey).toList();
-                loadAll(todo, targets, snapshot, load, log, outcome);
+                loadAll(todo, targets, snapshot, shared, load, log, outcome);
                 boolean ok = outcome.failures().isEmpty();
                 inWarehouse(c -> {
                     log.finish(c, run.runId(), ok);
@@ -167,7 +172,8 @@ public final class TableSetRun {
     }
 
     /** Loads the tables with {@code parallelism} workers; a failed table is recorded and the others go on. */
-    private void loadAll(List<TableRef> todo, Map<TableRef, TableRef> targets, Snapshot snapshot, TableLoad load, SetRunLog log,
+    private void loadAll(List<TableRef> todo, Map<TableRef, TableRef> targets, Snapshot snapshot, Optional<SharedSnapshot> shared,
+                         TableLoad load, SetRunLog log,
                          SetOutcome outcome) {
         var queue = new ConcurrentLinkedQueue<>(todo);
         var snapshotEnded = new AtomicBoolean();
@@ -184,7 +190,7 @@ public final class TableSetRun {
                                 + snapshot.endedBecause() + ")");
                             continue;
                         }
-                        loadOne(table, targets.get(table), snapshot, load, log, outcome);
+                        loadOne(table, targets.get(table), shared, load, log, outcome);
                         if (outcome.failed(table) && snapshot.ended()) {
                             snapshotEnded.set(true);
                         }
@@ -203,7 +209,8 @@ public final class TableSetRun {
         }
     }
 
-    private void loadOne(TableRef table, TableRef target, Snapshot snapshot, TableLoad load, SetRunLog log, SetOutcome outcome) {
+    private void loadOne(TableRef table, TableRef target, Optional<SharedSnapshot> shared, TableLoad load, SetRunLog log,
+                         SetOutcome outcome) {
         var tableRun = new RunContext(run.datakit(), UUID.randomUUID(), new PrintWriter(Writer.nullWriter()), run.err(), false,
             run.verbose(), false, false);
         long started = System.nanoTime();
@@ -212,7 +219,7 @@ public final class TableSetRun {
                 log.table(c, run.runId(), table.toString(), tableRun.runId(), target.toString(), "running");
                 return null;
             });
-            load.load(tableRun, table, target, snapshot.id());
+            load.load(tableRun, table, target, shared);
             RunSummary summary = tableRun.outcome().summaries().get(0);
             outcome.loaded(table, target, summary);
             record(log, table, tableRun.runId(), target, "succeeded");
