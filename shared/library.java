@@ -160,6 +160,7 @@
 //SOURCES src/main/java/datakit/error/ExitCode.java
 //SOURCES src/main/java/datakit/full/BlockRanges.java
 //SOURCES src/main/java/datakit/full/FullExtract.java
+//SOURCES src/main/java/datakit/full/SharedSnapshot.java
 //SOURCES src/main/java/datakit/full/Splitting.java
 //SOURCES src/main/java/datakit/incremental/CheckpointCheck.java
 //SOURCES src/main/java/datakit/incremental/Increment.java

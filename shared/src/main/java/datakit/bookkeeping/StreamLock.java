@@ -1,6 +1,7 @@
 package datakit.bookkeeping;
 
 import datakit.db.Database;
+import datakit.db.TransactionSettings;
 import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import java.sql.Connection;
@@ -124,18 +125,7 @@ public final class StreamLock implements AutoCloseable {
      * transaction, which stays open and idle for the run's length.
      */
     private static void settle(Connection holder) {
-        Sql.using(holder).execute("SET LOCAL idle_in_transaction_session_timeout = 0");
-        if (majorVersion(holder) >= 17) {
-            Sql.using(holder).execute("SET LOCAL transaction_timeout = 0");
-        }
-    }
-
-    private static int majorVersion(Connection connection) {
-        try {
-            return connection.getMetaData().getDatabaseMajorVersion();
-        } catch (SQLException e) {
-            throw new DataAccessException(e.getMessage(), e);
-        }
+        TransactionSettings.mayIdle(holder);
     }
 
     /** Ends the lock's transaction, which gives the lock back. */

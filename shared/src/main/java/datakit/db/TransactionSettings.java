@@ -114,6 +114,22 @@ public final class TransactionSettings {
     }
 
     /** One round trip: each setting local to the transaction, then READ ONLY (which can always be set, unlike READ WRITE). */
+    /**
+     * Lets the current transaction sit idle as long as it must (while other connections work for it) without the server's
+     * {@code idle_in_transaction_session_timeout}, or on PostgreSQL 17+ {@code transaction_timeout}, ending it.
+     */
+    public static void mayIdle(Connection transaction) {
+        var db = datakit.sql.Sql.using(transaction);
+        db.execute("SET LOCAL idle_in_transaction_session_timeout = 0");
+        try {
+            if (transaction.getMetaData().getDatabaseMajorVersion() >= 17) {
+                db.execute("SET LOCAL transaction_timeout = 0");
+            }
+        } catch (SQLException e) {
+            throw new org.jooq.exception.DataAccessException(e.getMessage(), e);
+        }
+    }
+
     private static String render(Map<String, String> settings, boolean readOnly) {
         var statements = new ArrayList<String>();
         if (!settings.isEmpty()) {

@@ -82,6 +82,8 @@ final class BlockRanges {
     private static CopyPipe.Result copyInWorker(Database source, Database warehouse, String snapshot, ReadPlan plan, Part range,
                                                 String copyIn, CopyPipe.Progress progress) throws SQLException {
         try (SourceSession session = SourceSession.begin(source, Optional.of(snapshot))) {
+            // The load's own session holds the table: a read queued behind another session's exclusive lock would wait for ever.
+            plan.table().ifPresent(session::lockSharedNowait);
             CopyPipe.Result result = warehouse.inTransaction(connection -> CopyPipe.transfer(connection, copyIn,
                 () -> new PartitionedSource(session, plan).startCopy(range), progress));
             session.copyDone();

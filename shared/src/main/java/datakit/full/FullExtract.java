@@ -14,6 +14,7 @@ import datakit.db.Migrations;
 import datakit.db.ReplayLag;
 import datakit.db.Retry;
 import datakit.db.SqlErrors;
+import datakit.db.TransactionSettings;
 import datakit.error.DatakitException;
 import datakit.json.KeyProfile;
 import datakit.report.RunContext;
@@ -93,15 +94,33 @@ public final class FullExtract {
         closeSession();
         long started = System.nanoTime();
         session = SourceSession.begin(source, snapshot.map(SharedSnapshot::id));
-        replayLag = session.replayLag();
-        ReadPlan plan = session.plan(selection);
-        rowSecurity = session.rowSecurityNote(selection);
-        run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
-        return plan;
+        try {
+            if (snapshot.isPresent()) {
+                selection.table().ifPresent(session::lockSharedNowait);
+            }
+            replayLag = session.replayLag();
+            ReadPlan plan = session.plan(selection);
+            rowSecurity = session.rowSecurityNote(selection);
+            run.info("planned the read of %s in %d ms: %s".formatted(plan.describe(), millisSince(started), plan.copySql()));
+            return plan;
+        } catch (RuntimeException e) {
+            // A plan refused gives its connection back: the loads of a set go on with the pool.
+            closeSession();
+            throw e;
+        }
     }
 
     /** Loads the planned rows into {@code target}; with {@code --dry-run}, prints the plan instead. */
     public void load(ReadPlan plan, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange) {
+        try {
+            loadPlanned(plan, target, mode, onSchemaChange);
+        } finally {
+            // Also when the load is refused before it starts, or only printed: its source session goes back to the pool.
+            closeSession();
+        }
+    }
+
+    private void loadPlanned(ReadPlan plan, TableRef target, WriteMode mode, SchemaPolicy onSchemaChange) {
         BronzeLoad.checkNames(Landings.of(plan), target);
         DatakitException.check(mode != WriteMode.MERGE,
             "%s writes --mode replace or append; merging by key is what postgres-incremental does.", run.datakit());
@@ -324,7 +343,13 @@ public final class FullExtract {
         sharedStaging = Optional.of(staging);
         runs.note(connection, run.runId(), Map.of("staging", staging.sql()));
         warehouse.commitAndContinue(connection);
+        // The commit ended the transaction's locks and settings: the stream and its child tables are locked again, and the
+        // transaction may wait idle while the other ranges copy.
         lockStream(connection, stream.name(), runs);
+        for (TableRef child : loads.children().loads().keySet()) {
+            lockStream(connection, child.toString(), runs);
+        }
+        TransactionSettings.mayIdle(connection);
         return BlockRanges.copy(run, source, warehouse, connection, session, shared, loads.plan(), ranges, copyIn);
     }
 

@@ -32,7 +32,9 @@ public final class Metrics {
         }
         for (RunSummary summary : run.outcome().summaries()) {
             String labels = base + ",stream=\"" + label(summary.target()) + "\"";
-            sample(text, "datakit_run_success", labels, succeeded && !summary.status().equals("failed") ? 1 : 0);
+            // A table of a set is a run of its own (its own run id): its success is its own, whatever another table did.
+            boolean ownRun = !summary.runId().equals(run.runId());
+            sample(text, "datakit_run_success", labels, (succeeded || ownRun) && !summary.status().equals("failed") ? 1 : 0);
             sample(text, "datakit_run_timestamp_seconds", labels, now);
             sample(text, "datakit_rows", labels, summary.rows());
             sample(text, "datakit_bytes", labels, summary.bytes());

@@ -266,7 +266,12 @@ final class PartitionCatalog {
         }
         Record r = db.resultQuery("SELECT pg_catalog.pg_relation_size(?::oid), current_setting('server_version_num')::int", relation.oid())
             .fetchOne();
-        return r.get(1, Integer.class) >= TID_RANGE_SCANS && r.get(0, Long.class) >= minBytes ? blockRanges(relation, count) : List.of();
+        if (r.get(1, Integer.class) < TID_RANGE_SCANS || r.get(0, Long.class) < minBytes) {
+            return List.of();
+        }
+        // A table of one block makes one range: nothing to read at once.
+        List<Part> ranges = blockRanges(relation, count);
+        return ranges.size() > 1 ? ranges : List.of();
     }
 
     /**

@@ -53,6 +53,9 @@ final class SourceCatalog {
         if (r == null) {
             throw DatakitException.badInput("Table %s does not exist on the source %s. %s", ref, where, hint(ref));
         }
+        // The privilege is asked of the current catalog, the row read in the snapshot: NULL when the table was dropped since.
+        DatakitException.check(r.get(3, Boolean.class) != null, "Table %s was dropped or replaced on the source %s after this run's "
+            + "snapshot was taken, so it cannot be read as the snapshot holds it. The next run reads it as it is then.", ref, where);
         char kind = r.get(1, String.class).charAt(0);
         DatakitException.check(READABLE_KINDS.indexOf(kind) >= 0,
             "%s on the source is %s, not a table or view. Give a table, view or materialized view in --table.", ref, kindName(kind));

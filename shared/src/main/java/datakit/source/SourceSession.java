@@ -3,10 +3,12 @@ package datakit.source;
 import datakit.checkpoint.SourcePosition;
 import datakit.checkpoint.XidRanges;
 import datakit.db.Database;
+import datakit.error.DatakitException;
 import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
 import datakit.json.KeyProfile;
 import datakit.sql.Sql;
+import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -172,6 +174,24 @@ public final class SourceSession implements AutoCloseable {
     CopyOut startCopy(String copySql) throws SQLException {
         broken = true; // until the stream ends cleanly, a failure may leave the connection mid-protocol
         return connection.unwrap(PGConnection.class).getCopyAPI().copyOut(copySql);
+    }
+
+    /**
+     * Takes the table's ACCESS SHARE lock at once, or fails: for a session that reads in a snapshot another transaction holds
+     * the table locked in. An exclusive lock another session asked for meanwhile (an ALTER TABLE, DROP, TRUNCATE) waits for
+     * that transaction, and a read that queued behind it would wait for ever; as pg_dump's workers do, the read gives up.
+     */
+    public void lockSharedNowait(TableRef table) {
+        try (var st = connection.createStatement()) {
+            st.execute("LOCK TABLE " + table.sql() + " IN ACCESS SHARE MODE NOWAIT");
+        } catch (SQLException e) {
+            if ("55P03".equals(e.getSQLState())) {
+                throw DatakitException.notReady(("Another session asked for an exclusive lock on %s on the source (an ALTER TABLE, DROP, "
+                    + "TRUNCATE...) while this run read in a snapshot that keeps it locked: it waits for this run, so the table was not "
+                    + "read. The next run reads it.").formatted(table), e);
+            }
+            throw ReadRefusal.of(database, Selection.table(table), e);
+        }
     }
 
     /** Marks the stream complete: the connection is in a clean state again. */

@@ -7,12 +7,14 @@ import datakit.sql.TableRef;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Savepoint;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -167,8 +169,9 @@ public record TableSet(List<TablePattern> include, List<TablePattern> exclude, S
     }
 
     /**
-     * Each table's size on disk, a partitioned or inheritance parent's being its members' (0 for one dropped since), in one
-     * query: for starting the biggest tables of a set first.
+     * Each table's size on disk with its TOAST as the catalog last counted it ({@code relpages}, kept by VACUUM and ANALYZE), a
+     * partitioned or inheritance parent's being its members' (0 for one dropped since), in one query that takes no lock, so a
+     * table another session locks does not hold it up: for starting the biggest tables of a set first.
      */
     public static Map<TableRef, Long> sizes(SourceSession session, List<Table> tables) {
         Map<Long, Long> byOid = session.sql().resultQuery("""
@@ -176,12 +179,65 @@ public record TableSet(List<TablePattern> include, List<TablePattern> exclude, S
                   SELECT r, r FROM unnest(?::oid[]) AS r
                   UNION ALL
                   SELECT m.root, i.inhrelid FROM pg_catalog.pg_inherits i JOIN member m ON i.inhparent = m.oid)
-                SELECT root::bigint, COALESCE(sum(pg_catalog.pg_relation_size(oid)), 0)::bigint FROM member GROUP BY root""",
+                SELECT m.root::bigint, COALESCE(sum(c.relpages::bigint + COALESCE(t.relpages, 0)), 0)
+                         * current_setting('block_size')::bigint
+                FROM member m JOIN pg_catalog.pg_class c ON c.oid = m.oid
+                LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid GROUP BY m.root""",
                 (Object) tables.stream().map(Table::oid).toArray(Long[]::new))
             .fetchMap(r -> r.get(0, Long.class), r -> r.get(1, Long.class));
         var sizes = new LinkedHashMap<TableRef, Long>();
         tables.forEach(t -> sizes.put(t.ref(), byOid.getOrDefault(t.oid(), 0L)));
         return sizes;
+    }
+
+    /**
+     * Locks each table (ACCESS SHARE, with its partitions and children, as pg_dump does) in the transaction whose snapshot the
+     * set is read in, so that no TRUNCATE, DROP or rewriting ALTER TABLE changes it until that transaction ends; and says, for
+     * each table that cannot be read as the snapshot holds it, why: dropped or replaced since the snapshot, rewritten since
+     * (TRUNCATE and rewriting commands are not MVCC-safe: the snapshot would see the new, empty files), or locked by another
+     * session for longer than {@code wait}.
+     */
+    public static Map<TableRef, String> lockUnchanged(SourceSession session, List<Table> tables, Duration wait) {
+        var problems = new LinkedHashMap<TableRef, String>();
+        Connection connection = session.connection();
+        try {
+            session.sql().execute("SET LOCAL lock_timeout = " + Math.max(1, wait.toMillis()));
+            for (Table table : tables) {
+                Savepoint savepoint = connection.setSavepoint();
+                try {
+                    whyUnreadable(session, table).ifPresent(why -> problems.put(table.ref(), why));
+                    connection.releaseSavepoint(savepoint);
+                } catch (DataAccessException e) {
+                    connection.rollback(savepoint);
+                    problems.put(table.ref(), "55P03".equals(e.sqlState())
+                        ? "locked by another session for more than %d s (an ALTER TABLE, VACUUM FULL, CLUSTER...), so it was not read; the next run reads it".formatted(wait.toSeconds())
+                        : "dropped or renamed on the source after this run's snapshot was taken, so it was not read; the next run reads the tables as they are then");
+                }
+            }
+            session.sql().execute("SET LOCAL lock_timeout = DEFAULT");
+            return problems;
+        } catch (SQLException | DataAccessException e) {
+            throw SqlErrors.failure("Locking the tables of the set on the source", e, session.database());
+        }
+    }
+
+    private static Optional<String> whyUnreadable(SourceSession session, Table table) {
+        var db = session.sql();
+        db.execute("LOCK TABLE " + table.ref().sql() + " IN ACCESS SHARE MODE");
+        Long now = db.resultQuery("SELECT pg_catalog.to_regclass(?)::oid::bigint", table.ref().sql()).fetchOne(0, Long.class);
+        if (now == null || now != table.oid()) {
+            return Optional.of("dropped and created again on the source after this run's snapshot was taken, so it was not read; the next "
+                + "run reads it as it is then");
+        }
+        // pg_class as the snapshot holds it, against the files the table has now.
+        boolean rewritten = db.resultQuery("""
+                WITH RECURSIVE member(oid) AS (SELECT ?::oid UNION ALL
+                  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN member m ON i.inhparent = m.oid)
+                SELECT EXISTS (SELECT FROM member m JOIN pg_catalog.pg_class c ON c.oid = m.oid
+                               WHERE c.relkind <> 'p' AND c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid))""",
+                table.oid()).fetchOne(0, Boolean.class);
+        return rewritten ? Optional.of("rewritten on the source after this run's snapshot was taken (TRUNCATE, ALTER TABLE ... TYPE, "
+            + "VACUUM FULL or CLUSTER), so the snapshot cannot see its rows and it was not read; the next run reads it") : Optional.empty();
     }
 
     private boolean wanted(Candidate candidate) {

@@ -91,6 +91,8 @@ final class SetOutcome {
 
     void notStarted(TableRef table, TableRef target, String why) {
         results.put(table, new TableResult(table, target, "failed", Optional.empty(), Optional.empty(), Optional.of(why), 0));
+        run.outcome().summaries().add(new RunSummary("failed", run.datakit(), UUID.randomUUID(), "", table.toString(), target.toString(),
+            request.writeMode(), 0, 0, 0, Map.of()));
     }
 
     boolean failed(TableRef table) {

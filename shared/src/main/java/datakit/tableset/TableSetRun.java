@@ -3,6 +3,7 @@ package datakit.tableset;
 import datakit.bookkeeping.RunLog;
 import datakit.bookkeeping.SetRunLog;
 import datakit.bookkeeping.StreamLock;
+import datakit.bronze.BronzeTable;
 import datakit.db.Database;
 import datakit.db.Migrations;
 import datakit.db.SqlErrors;
@@ -19,6 +20,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -61,6 +63,9 @@ public final class TableSetRun {
     public record Request(TableSet set, String patterns, String bronzeSchema, String writeMode, boolean oneSnapshot, boolean restart) {
     }
 
+    /** How long the set waits for each table's lock before it leaves the table for the next run. */
+    private static final Duration LOCK_WAIT = Duration.ofSeconds(10);
+
     private final RunContext run;
     private final Database source;
     private final Database warehouse;
@@ -96,13 +101,17 @@ public final class TableSetRun {
                 c -> Sql.using(c).resultQuery("SELECT clock_timestamp()").fetchOne(0, OffsetDateTime.class))));
             var resolved = resolve(request, snapshot.session());
             Map<TableRef, TableRef> targets = targets(resolved, bronze);
-            Map<TableRef, Long> sizes = TableSet.sizes(snapshot.session(), resolved.tables());
-            if (!request.oneSnapshot()) {
-                snapshot.close();
-            }
-            TableLoad load = loads.apply(List.copyOf(targets.keySet()));
             Migrations.apply(warehouse, bronze).forEach(m -> run.info("applied migration " + m + " to " + bronze));
             try (StreamLock ignored = StreamLock.exclusive(warehouse, "the table set " + name, new RunLog(bronze), run.runId())) {
+                // As pg_dump does: the tables locked in the snapshot's transaction, and any changed since the snapshot not read.
+                Map<TableRef, String> unreadable = request.oneSnapshot() ? TableSet.lockUnchanged(snapshot.session(), resolved.tables(), LOCK_WAIT)
+                    : Map.of();
+                Map<TableRef, Long> sizes = TableSet.sizes(snapshot.session(), resolved.tables().stream()
+                    .filter(t -> !unreadable.containsKey(t.ref())).toList());
+                if (!request.oneSnapshot()) {
+                    snapshot.close();
+                }
+                TableLoad load = loads.apply(List.copyOf(targets.keySet()));
                 Optional<SetRunLog.Previous> previous = inWarehouse(c -> log.last(c, name));
                 List<SetRunLog.Loaded> kept = previous.filter(p -> !p.succeeded() && !request.restart())
                     .map(p -> inWarehouse(c -> log.loaded(c, p))).orElse(List.of()).stream()
@@ -118,7 +127,16 @@ public final class TableSetRun {
                         .formatted(previous.get().runId(), kept.size()) + "(--restart loads them again)");
                 }
                 var keptNames = kept.stream().map(SetRunLog.Loaded::table).collect(Collectors.toSet());
+                unreadable.forEach((table, why) -> {
+                    if (!keptNames.contains(table.toString())) {
+                        UUID none = UUID.randomUUID();
+                        outcome.failed(table, targets.get(table), none, why, 0);
+                        record(log, table, none, targets.get(table), "failed");
+                        run.warn("%s failed: %s".formatted(table, why));
+                    }
+                });
                 var todo = sizes.entrySet().stream().filter(e -> !keptNames.contains(e.getKey().toString()))
+                    .filter(e -> !unreadable.containsKey(e.getKey()))
                     .sorted(Map.Entry.<TableRef, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey(
                         Comparator.comparing(TableRef::toString))))
                     .map(Map.Entry::getKey).toList();
@@ -162,6 +180,10 @@ public final class TableSetRun {
             .toList();
         DatakitException.check(clashes.isEmpty(), "%s. A set lands each table under its own name in --target-schema: load one schema "
             + "per run, each with its own --target-schema, or leave one out with --exclude-table.", String.join("; ", clashes));
+        var reserved = targets.entrySet().stream().filter(e -> BronzeTable.isReserved(e.getValue().table()))
+            .map(e -> e.getKey() + " would land in " + e.getValue()).toList();
+        DatakitException.check(reserved.isEmpty(), "%s, a name the bronze schema keeps for its own tables (bookkeeping, or starting "
+            + "_bronze_). Leave it out of the set with --exclude-table, and load it on its own with --target-table.", String.join("; ", reserved));
         return targets;
     }
 
