@@ -8,8 +8,9 @@ import org.jooq.DSLContext;
 import org.jooq.exception.DataAccessException;
 
 /**
- * Swapping bronze tables under readers: statements that lock a bronze table wait at most a second per
- * try, and a replacement takes over the grants and comment of the table it replaces.
+ * Swapping bronze tables under readers: statements that lock a bronze table wait a little longer than the server's
+ * {@code deadlock_timeout} per try (1.5 s by default), and a replacement takes over the grants and comment of the table it
+ * replaces.
  */
 final class TableLocks {
     private static final Duration LOCK_WAIT = Duration.ofSeconds(60);
@@ -18,15 +19,19 @@ final class TableLocks {
     }
 
     /**
-     * Runs statements that lock {@code table}, waiting at most a second for each try: a reader that
-     * arrives meanwhile queues behind us for that second at most, not for a long wait. Tries again for up
-     * to a minute, then gives up with nothing changed.
+     * Runs statements that lock {@code table}, waiting at most about a second and a half for each try: a reader that
+     * arrives meanwhile queues behind us that long at most, not for a long wait. Tries again for up to a minute, then gives up
+     * with nothing changed.
      */
     static void withShortLocks(DSLContext db, TableRef table, Runnable statements) {
         long deadline = System.nanoTime() + LOCK_WAIT.toNanos();
+        // Each try outlasts deadlock_timeout: only a lock wait that reaches it cancels an autovacuum of the table (one that an
+        // unfrozen load starts, for instance), which would otherwise hold the table until it ends.
+        long tryMillis = db.resultQuery("SELECT (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 1000)::bigint")
+            .fetchOne(0, Long.class) + 500;
         for (int attempt = 1; ; attempt++) {
             db.execute("SAVEPOINT bronze_lock");
-            db.execute("SET LOCAL lock_timeout = '1s'");
+            db.execute("SET LOCAL lock_timeout = " + tryMillis);
             try {
                 statements.run();
                 db.execute("RELEASE SAVEPOINT bronze_lock");
