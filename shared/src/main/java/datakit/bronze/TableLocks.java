@@ -9,7 +9,7 @@ import org.jooq.exception.DataAccessException;
 
 /**
  * Swapping bronze tables under readers: statements that lock a bronze table wait a little longer than the server's
- * {@code deadlock_timeout} per try (1.5 s by default), and a replacement takes over the grants and comment of the table it
+ * {@code deadlock_timeout} per try (1.1 s by default), and a replacement takes over the grants and comment of the table it
  * replaces.
  */
 final class TableLocks {
@@ -19,8 +19,8 @@ final class TableLocks {
     }
 
     /**
-     * Runs statements that lock {@code table}, waiting at most about a second and a half for each try: a reader that
-     * arrives meanwhile queues behind us that long at most, not for a long wait. Tries again for up to a minute, then gives up
+     * Runs statements that lock {@code table}, waiting about a second for each try (deadlock_timeout and a tenth of a
+     * second): a reader that arrives meanwhile queues behind us that long at most, not for a long wait. Tries again for up to a minute, then gives up
      * with nothing changed.
      */
     static void withShortLocks(DSLContext db, TableRef table, Runnable statements) {
@@ -28,7 +28,7 @@ final class TableLocks {
         // Each try outlasts deadlock_timeout: only a lock wait that reaches it cancels an autovacuum of the table (one that an
         // unfrozen load starts, for instance), which would otherwise hold the table until it ends.
         long tryMillis = db.resultQuery("SELECT (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 1000)::bigint")
-            .fetchOne(0, Long.class) + 500;
+            .fetchOne(0, Long.class) + 100;
         for (int attempt = 1; ; attempt++) {
             db.execute("SAVEPOINT bronze_lock");
             db.execute("SET LOCAL lock_timeout = " + tryMillis);
