@@ -138,10 +138,14 @@ class EmitJobsIT {
         Datakits.assertFailsWithOneLine(refusedDry, 2, file + " exists already");
         assertThat(Files.readString(file)).isEqualTo("# my edits\n");
 
+        var mode = java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--");
+        Files.setPosixFilePermissions(file, mode);
         var forced = discover("--schema", "shop", "--emit-jobs", file.toString(), "--force", "--json");
         assertThat(forced.exitCode()).as(forced.toString()).isZero();
         assertThat(forced.out()).contains("\"file\":\"" + file + "\"", "\"day_totals\":\"postgres-incremental\"", "\"left_out\":[\"view shop.recent\"]");
         assertThat(Files.readString(file)).isEqualTo(stdout.out());
+        // The replaced file keeps its mode (the temporary file it was written through is private to its owner).
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(mode);
 
         Datakits.assertFailsWithOneLine(discover("--schema", "shop", "--force"), 2, "--force replaces the file of --emit-jobs");
     }

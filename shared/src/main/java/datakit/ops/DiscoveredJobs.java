@@ -206,11 +206,15 @@ public final class DiscoveredJobs {
 
     private static void write(Path file, boolean force, String yaml) {
         try {
-            if (force) {
-                // Written beside it and renamed over it, so a failure leaves the old file whole.
+            if (force && Files.exists(file)) {
+                // Written beside it and renamed over it, so a failure leaves the old file whole; with the old file's mode, not
+                // the temporary file's private one.
                 Path temporary = Files.createTempFile(file.toAbsolutePath().getParent(), ".emit-jobs", ".tmp");
                 try {
                     Files.writeString(temporary, yaml);
+                    if (Files.getFileStore(file).supportsFileAttributeView("posix")) {
+                        Files.setPosixFilePermissions(temporary, Files.getPosixFilePermissions(file));
+                    }
                     Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                 } finally {
                     Files.deleteIfExists(temporary);
