@@ -101,6 +101,7 @@
 //SOURCES src/main/java/datakit/cdc/StreamedTransactions.java
 //SOURCES src/main/java/datakit/cdc/TableIdentities.java
 //SOURCES src/main/java/datakit/cdc/TableShape.java
+//SOURCES src/main/java/datakit/cdc/TableSnapshot.java
 //SOURCES src/main/java/datakit/cdc/UnknownValues.java
 //SOURCES src/main/java/datakit/cdc/ValueBackfill.java
 //SOURCES src/main/java/datakit/cdc/ValueRefresh.java
@@ -245,4 +246,5 @@
 //SOURCES src/main/java/datakit/tableset/TableSetRun.java
 //SOURCES src/main/java/datakit/tableset/TableSets.java
 //SOURCES src/main/java/datakit/wal/Lsn.java
+//SOURCES src/main/java/datakit/wal/SlotReserve.java
 //SOURCES src/main/java/picocli/CommandLine.java

@@ -45,6 +45,8 @@ public final class CdcExtract {
     private Map<String, Long> snapshotRows = Map.of();
     /** What the run could not do or keep exact, for its summary. */
     private final List<String> warnings = new ArrayList<>();
+    /** The tables this run loaded from snapshots while the stream ran (new to it, or --resnapshot). */
+    private final List<TableSnapshot.Taken> taken = new ArrayList<>();
 
     /**
      * @param replication     the replication connection opened before anything else
@@ -118,6 +120,7 @@ public final class CdcExtract {
         src.checkNoPartitionWithItsParent(tables);
         src.checkKeys(tables);
         checkNames(tables, identities);
+        checkResnapshots(src, request, tables);
         return tables;
     }
 
@@ -125,10 +128,14 @@ public final class CdcExtract {
                         RunLog runs, StreamLock lock) throws SQLException {
         var checkpoints = new SlotCheckpoint(bronzeSchema);
         var bronze = new StreamTables(run, source, warehouse, bronzeSchema, onSchemaChange);
+        var snapshots = new TableSnapshot(run, source, src, request, bronze, bronzeSchema, onSchemaChange);
         Optional<SlotCheckpoint.Stored> stored = warehouse.inTransaction(connection -> checkpoints.read(connection, request.stream()));
         Optional<PartitionLeaves> storedLeaves = warehouse.inTransaction(connection -> checkpoints.partitionLeaves(connection, request.stream()));
         SlotStart slot = SlotStart.decide(src, request, stored, src.publications().exists(request.publication()));
         slot.warning().ifPresent(this::warn);
+        // Before the run catches up, which frees the WAL: a slot that came close to being invalidated is said now.
+        slot.slot().filter(s -> slot.action() == SlotStart.Action.RESUME).flatMap(s -> s.reserve().warning())
+            .ifPresent(w -> warn("at the start of this run, " + w));
         boolean loadsSnapshot = !request.snapshotNever() && slot.action() != SlotStart.Action.RESUME;
         // Read under the stream's lock: a run that held it may have followed a table since.
         TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), tables);
@@ -155,7 +162,8 @@ public final class CdcExtract {
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
-                ReplicationSession.NewSlot created = replication.createSlot(request.slot());
+                // 17+: a failover slot, which the server synchronizes to standbys that sync slots, so a promoted one has it.
+                ReplicationSession.NewSlot created = replication.createSlot(request.slot(), failoverSlots(src));
                 start = created.consistentPoint();
                 since = start;
                 // The tables' shapes and partitions as of the slot's snapshot, read before the replication connection's next command.
@@ -168,7 +176,9 @@ public final class CdcExtract {
                     return null;
                 });
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
-                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock, identities);
+                    : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock, identities,
+                        (connection, rows) -> slot.gapFrom().ifPresent(gap -> snapshots.markLostSlot(connection, published, rows, identities,
+                            start, gap)));
                 if (request.snapshotNever()) {
                     Lsn position = start;
                     var landings = bronze.landings(relations);
@@ -193,11 +203,13 @@ public final class CdcExtract {
                 }
                 PartitionLeaves now = src.partitionLeaves(published, Optional.empty());
                 leaves = storedLeaves.map(kept -> kept.completedBy(now)).orElse(now);
-                // A table new to the stream (added to the publication since) gets its change table now, too.
+                // A table new to the stream (added to the publication since): loaded from a snapshot that meets the stream exactly,
+                // below; with --snapshot never, it gets its change table now.
                 List<TableRef> unprepared = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, published,
                     identities::bronze));
-                List<PgOutput.Relation> relations = unprepared.isEmpty() ? List.of()
-                    : src.relations(unprepared, request.publication(), Optional.empty());
+                List<TableRef> prepareOnly = request.snapshotNever() ? unprepared : List.of();
+                List<PgOutput.Relation> relations = prepareOnly.isEmpty() ? List.of()
+                    : src.relations(prepareOnly, request.publication(), Optional.empty());
                 var landings = bronze.landings(relations);
                 lock.inTransaction(connection -> {
                     bronze.prepareChangeTables(connection, src, landings, request, identities);
@@ -205,12 +217,24 @@ public final class CdcExtract {
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
+                for (TableRef table : unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList()) {
+                    taken.add(snapshots.take(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, lock::inTransaction));
+                }
+            }
+            if (!request.resnapshot().isEmpty() && !snapshotRows.isEmpty()) {
+                run.info("--resnapshot: the slot's snapshot loaded every table of the stream in this run");
+            }
+            for (TableRef table : snapshotRows.isEmpty() ? request.resnapshot() : List.<TableRef>of()) {
+                if (taken.stream().noneMatch(t -> t.table().equals(table))) {
+                    taken.add(snapshots.take(table, TableSnapshot.Reason.RESNAPSHOT, request.where(), identities, lock::inTransaction));
+                }
             }
             // Before the stream, while the set-up's connection is sure to be up: a reconnecting stream may outlive it.
             PartitionLeaves now = checkPartitions(src, request, published, leaves, bronzeSchema);
             var changes = new ChangeStream(run, source, src, replication, warehouse, request, bronzeSchema, bronze::landing, bronze::metadata,
-                onSchemaChange, haltAfterCommit);
+                onSchemaChange, haltAfterCommit, snapshots);
             ChangeStream.Result result = changes.run(start, since, runs, lock, now);
+            taken.addAll(changes.snapshots());
             try {
                 bronze.warnings().forEach(this::warn);
                 result.warnings().forEach(this::warn);
@@ -219,6 +243,11 @@ public final class CdcExtract {
                 changes.finished();
             }
         }
+    }
+
+    /** Whether the stream's slot is made a failover slot: on a primary of PostgreSQL 17 or later (a standby's slot cannot be one). */
+    static boolean failoverSlots(CdcSource src) {
+        return src.serverVersion() >= 170000 && !src.standby();
     }
 
     private static void notePublication(SlotCheckpoint checkpoints, Connection transaction, CdcRequest request, Publications.Ready publication) {
@@ -244,6 +273,22 @@ public final class CdcExtract {
         warnings.add(warning);
     }
 
+    /** Each --resnapshot table is one the stream captures; a --where is a condition on it, and the table has a key to upsert by. */
+    private static void checkResnapshots(CdcSource src, CdcRequest request, List<TableRef> tables) {
+        for (TableRef table : request.resnapshot()) {
+            DatakitException.check(tables.contains(table), "--resnapshot %s names no table of this stream (%s). A table is added to the "
+                + "stream with --table (or by adding it to the publication), and its first run loads it from a snapshot.", table,
+                tables.isEmpty() ? "it captures none yet" : "it captures " + tables.stream().map(TableRef::toString)
+                    .collect(Collectors.joining(", ")));
+        }
+        request.where().ifPresent(condition -> {
+            TableRef table = request.resnapshot().getFirst();
+            DatakitException.check(!src.rowKey(table).isEmpty(), "--where loads some rows of %s again, upserted by its key, and it has "
+                + "none (REPLICA IDENTITY FULL without a primary key). Leave out --where to load the whole table again.", table);
+            src.checkCondition(table, condition);
+        });
+    }
+
     /** Each table lands in a bronze table of its own: its name's, or the one it had before a rename this stream followed. */
     private void checkNames(List<TableRef> tables, TableIdentities identities) {
         var seen = new HashMap<TableRef, TableRef>();
@@ -262,12 +307,16 @@ public final class CdcExtract {
         Optional<CdcSource.Slot> slot = result.slot();
         // Lag, not retained WAL: right after a run caught up, the server frees the WAL behind the slot only
         // at its next checkpoint or running-transactions record, so retained WAL would warn after every big run.
+        slot.flatMap(s -> s.reserve().warning()).ifPresent(this::warn);
         slot.filter(s -> s.lagBytes() > request.lagWarning()).ifPresent(s -> warn(("slot %s is %s behind the source's WAL (it keeps %s), "
             + "more than --lag-warning %s: run this stream more often, or drop the slot if it is no longer read").formatted(s.name(),
             Sizes.bytes(s.lagBytes()), Sizes.bytes(s.retainedBytes()), Sizes.bytes(request.lagWarning()))));
         var details = new LinkedHashMap<String, Object>();
         if (!snapshotRows.isEmpty()) {
             details.put("snapshot", snapshotRows);
+        }
+        if (!taken.isEmpty()) {
+            details.put("table_snapshots", taken.stream().map(TableSnapshot.Taken::details).toList());
         }
         details.put("commits", result.transactions());
         if (result.replaysSkipped() > 0) {
@@ -293,6 +342,10 @@ public final class CdcExtract {
         slot.ifPresent(s -> {
             run.gauge("slot_lag_bytes", s.lagBytes());
             run.gauge("slot_retained_wal_bytes", s.retainedBytes());
+            run.gauge("slot_wal_reserved", s.reserve().reserved() ? 1 : 0);
+            s.safeWalBytes().ifPresent(safe -> run.gauge("slot_safe_wal_bytes", safe));
+            s.safeWalBytes().ifPresent(safe -> details.put("wal reserve", Sizes.bytes(Math.max(0, safe))));
+            s.failover().ifPresent(failover -> details.put("failover", failover));
             details.put("slot lag", Sizes.bytes(s.lagBytes()));
             details.put("wal kept", Sizes.bytes(s.retainedBytes()));
         });

@@ -9,6 +9,7 @@ import datakit.error.DatakitException;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
 import datakit.wal.Lsn;
+import datakit.wal.SlotReserve;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -17,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.exception.DataAccessException;
 
 /**
  * The source's side of change data capture, on a connection of its own: the checks that must pass
@@ -59,9 +61,28 @@ final class CdcSource implements AutoCloseable, ApplySource {
         }
     }
 
-    /** A replication slot as {@code pg_replication_slots} shows it. */
+    /**
+     * A replication slot as {@code pg_replication_slots} shows it (columns of later servers read by name, so any version answers).
+     *
+     * @param safeWalBytes how much further the slot may fall behind before the server invalidates it (safe_wal_size), when
+     *                     max_slot_wal_keep_size limits it
+     * @param keepLimitBytes max_slot_wal_keep_size, when set
+     * @param invalidated  why the server invalidated the slot (its WAL removed: wal_status lost; 16+: a recovery conflict; 17+:
+     *                     invalidation_reason), if it did: such a slot exists but can never stream again
+     * @param failover     17+: whether the slot is synchronized to standbys, so it survives a failover
+     */
     public record Slot(String name, String plugin, String database, boolean active, Optional<Integer> activePid,
-                       Optional<Lsn> confirmedFlush, long lagBytes, long retainedBytes, String walStatus) {
+                       Optional<Lsn> confirmedFlush, long lagBytes, long retainedBytes, String walStatus, Optional<Long> safeWalBytes,
+                       Optional<Long> keepLimitBytes, Optional<String> invalidated, Optional<Boolean> failover) {
+        /** Whether the slot can no longer stream: invalidated by the server, though it still exists. */
+        public boolean lost() {
+            return invalidated.isPresent();
+        }
+
+        /** How close the slot is to being invalidated. */
+        public SlotReserve reserve() {
+            return new SlotReserve(name, walStatus, safeWalBytes, keepLimitBytes);
+        }
     }
 
     /**
@@ -151,6 +172,16 @@ final class CdcSource implements AutoCloseable, ApplySource {
         return captured.olderRowValues(oid, columns);
     }
 
+    /** Fails with the server's reason when {@code condition} is no condition on the rows of {@code table} (--where). */
+    void checkCondition(TableRef table, String condition) {
+        try {
+            db.resultQuery("EXPLAIN SELECT 1 FROM " + table.sql() + " WHERE " + condition).fetch();
+        } catch (DataAccessException e) {
+            throw DatakitException.badInput("--where %s is no condition on the rows of %s: %s. Give a condition on its columns, such as "
+                + "--where \"id < 1000\".", condition, table, SqlErrors.serverMessage(e));
+        }
+    }
+
     /** The identity (oid) of each of {@code tables} that exists on the source. */
     Map<TableRef, Long> oids(List<TableRef> tables) {
         return captured.oids(tables);
@@ -174,12 +205,25 @@ final class CdcSource implements AutoCloseable, ApplySource {
     public Optional<Slot> slot(String name) {
         return db.resultQuery("SELECT s.slot_name::text, s.plugin::text, s.database::text, s.active, s.active_pid, "
                 + "s.confirmed_flush_lsn::text, coalesce(pg_catalog.pg_wal_lsn_diff(" + WAL_POSITION + ", s.confirmed_flush_lsn), 0)::bigint, "
-                + "coalesce(pg_catalog.pg_wal_lsn_diff(" + WAL_POSITION + ", s.restart_lsn), 0)::bigint, coalesce(to_jsonb(s) ->> 'wal_status', '') "
-                + "FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = ?", name)
+                + "coalesce(pg_catalog.pg_wal_lsn_diff(" + WAL_POSITION + ", s.restart_lsn), 0)::bigint, " + SLOT_GUARDS
+                + " FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = ?", name)
             .fetchOptional(r -> new Slot(r.get(0, String.class), r.get(1, String.class), r.get(2, String.class), r.get(3, Boolean.class),
                 Optional.ofNullable(r.get(4, Integer.class)), Optional.ofNullable(r.get(5, String.class)).map(Lsn::parse),
-                r.get(6, Long.class), r.get(7, Long.class), r.get(8, String.class)));
+                r.get(6, Long.class), r.get(7, Long.class), r.get(8, String.class), Optional.ofNullable(r.get(9, Long.class)),
+                Optional.ofNullable(r.get(10, Long.class)), Optional.ofNullable(r.get(11, String.class)),
+                Optional.ofNullable(r.get(12, String.class)).map(Boolean::parseBoolean)));
     }
+
+    /**
+     * What tells whether a slot ({@code s}, a row of pg_replication_slots) is in danger or lost: wal_status, safe_wal_size,
+     * max_slot_wal_keep_size in bytes (NULL when unlimited), why it was invalidated (NULL when it was not) and, on 17+,
+     * whether it is a failover slot. Read through to_jsonb, as the columns came with later servers.
+     */
+    static final String SLOT_GUARDS = "coalesce(to_jsonb(s) ->> 'wal_status', ''), (to_jsonb(s) ->> 'safe_wal_size')::bigint, "
+        + "(SELECT NULLIF(setting::bigint, -1) * 1048576 FROM pg_catalog.pg_settings WHERE name = 'max_slot_wal_keep_size'), "
+        + "CASE WHEN to_jsonb(s) ->> 'invalidation_reason' IS NOT NULL THEN to_jsonb(s) ->> 'invalidation_reason' "
+        + "WHEN to_jsonb(s) ->> 'wal_status' = 'lost' THEN 'wal_removed' "
+        + "WHEN (to_jsonb(s) ->> 'conflicting')::boolean THEN 'a recovery conflict' END, to_jsonb(s) ->> 'failover'";
 
     /** Fails when the slot cannot be ours to stream from: another plugin or database, or another process using it. */
     void checkSlotUsable(Slot slot) {

@@ -1,6 +1,7 @@
 package datakit.cdc;
 
 import datakit.bronze.BronzeMetadata;
+import datakit.bronze.BronzeTable;
 import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
@@ -49,6 +50,16 @@ final class ChangeCapture {
     private final Map<ChangeTable, List<String>> applyKeys = new HashMap<>();
     /** The change table of each bronze table, one for all the names (and oids) that land there. */
     private final Map<TableRef, ChangeTable> tables = new LinkedHashMap<>();
+    /** Where each table's snapshot taken inside the stream met it, by oid, as the warehouse knows (see {@link TableSnapshot}). */
+    private final Map<Long, TableSnapshot.Cut> cuts = new HashMap<>();
+    /** Of the tables followed, those with a cut: their changes before it are not applied. */
+    private final Map<ChangeTable, TableSnapshot.Cut> applyCuts = new HashMap<>();
+    /** Tables new to the stream, by oid, whose changes are left out until their snapshot is taken. */
+    private final Map<Long, TableRef> awaiting = new LinkedHashMap<>();
+    /** Whether a table new to the stream is loaded from a snapshot (not with --snapshot never). */
+    private final boolean snapshotsNewTables;
+    /** The commit LSN of the transaction being taken. */
+    private Lsn transactionCommit = Lsn.ZERO;
     /** The tables the stream follows by identity, as the warehouse's last commit knew them: read at the first Relation message. */
     private TableIdentities identities;
     private final List<String> schemaChanges = new ArrayList<>();
@@ -76,11 +87,13 @@ final class ChangeCapture {
      * @param checkpoint the end LSN of the last transaction the warehouse holds
      * @param since      where the slot began: older changes in bronze may be older than its snapshot
      * @param onSchemaChange what the stream does when a Relation message changes a table's columns
+     * @param snapshotsNewTables whether a table new to the stream waits for a snapshot (else its changes land from the first)
      */
     ChangeCapture(Connection warehouse, UUID runId, String bronzeSchema, String stream, Function<PgOutput.Relation, Map<String, String>> landing,
                          Function<TableRef, BronzeMetadata> metadata, Optional<ApplySource> apply,
-                         Lsn checkpoint, Lsn since, SchemaPolicy onSchemaChange) {
+                         Lsn checkpoint, Lsn since, SchemaPolicy onSchemaChange, boolean snapshotsNewTables) {
         this.stream = stream;
+        this.snapshotsNewTables = snapshotsNewTables;
         this.runId = runId;
         this.onSchemaChange = onSchemaChange;
         this.since = since;
@@ -119,12 +132,30 @@ final class ChangeCapture {
                 return true;
             }
             case PgOutput.Relation relation -> announced.put(relation.oid(), relation);
-            case PgOutput.Insert insert when !skipping -> batch.insert(table(insert.relation()), insert.row());
-            case PgOutput.Update update when !skipping -> batch.update(table(update.relation()), update);
-            case PgOutput.Delete delete when !skipping -> batch.delete(table(delete.relation()), delete);
+            case PgOutput.Insert insert when !skipping -> {
+                ChangeTable table = table(insert.relation());
+                if (table != null) {
+                    batch.insert(table, insert.row());
+                }
+            }
+            case PgOutput.Update update when !skipping -> {
+                ChangeTable table = table(update.relation());
+                if (table != null) {
+                    batch.update(table, update);
+                }
+            }
+            case PgOutput.Delete delete when !skipping -> {
+                ChangeTable table = table(delete.relation());
+                if (table != null) {
+                    batch.delete(table, delete);
+                }
+            }
             case PgOutput.Truncate truncate when !skipping -> {
                 for (long oid : truncate.relations()) {
-                    batch.truncate(table(oid));
+                    ChangeTable table = table(oid);
+                    if (table != null) {
+                        batch.truncate(table);
+                    }
                 }
             }
             default -> {
@@ -136,6 +167,7 @@ final class ChangeCapture {
 
     private void begin(Lsn commitLsn, Instant commitTime, long xid) {
         inTransaction = true;
+        transactionCommit = commitLsn;
         skipping = commitLsn.isBefore(checkpoint);
         if (!skipping) {
             batch.begin(commitLsn, commitTime, xid);
@@ -156,24 +188,67 @@ final class ChangeCapture {
     }
 
     /**
-     * The change table of a relation, brought to the shape the server last announced for it. The shape is
-     * followed at the relation's next change, not when announced: for a partition published through its
-     * partitioned table (publish_via_partition_root), pgoutput announces the partition too, whose changes
-     * then arrive under the partitioned table's name, and the partition must not get a change table.
+     * The change table of a relation, brought to the shape the server last announced for it; null when the change does not
+     * land: a table new to the stream, until its snapshot is taken ({@link #awaitingSnapshots()}), and a change its snapshot
+     * holds ({@link TableSnapshot.Cut#lands}). The shape is followed at the relation's next change that lands, not when
+     * announced: for a partition published through its partitioned table (publish_via_partition_root), pgoutput announces
+     * the partition too, whose changes then arrive under the partitioned table's name, and the partition must not get a
+     * change table.
      */
     private ChangeTable table(long oid) throws SQLException {
-        PgOutput.Relation relation = announced.remove(oid);
+        readKnown();
+        TableSnapshot.Cut cut = cuts.get(oid);
+        if (awaiting.containsKey(oid) || (cut != null && !cut.lands(transactionCommit))) {
+            return null;
+        }
+        PgOutput.Relation relation = announced.get(oid);
+        if (relation != null && !relations.containsKey(oid) && newToStream(relation)) {
+            awaiting.put(oid, TableRef.of(relation.namespace(), relation.name()));
+            return null;
+        }
+        announced.remove(oid);
         if (relation != null) {
             follow(relation);
         }
         return relations.get(oid);
     }
 
-    private void follow(PgOutput.Relation relation) throws SQLException {
-        TableRef source = TableRef.of(relation.namespace(), relation.name());
+    /** What the warehouse's last commit knew of the stream's tables: their identities, and the cuts of their snapshots. */
+    private void readKnown() {
         if (identities == null) {
             identities = TableIdentities.read(batch.connection(), bronzeSchema, stream);
+            cuts.putAll(new SlotCheckpoint(bronzeSchema).cuts(batch.connection(), stream));
         }
+    }
+
+    /**
+     * Whether a table whose change came is new to the stream, so its rows from before need a snapshot: the stream neither
+     * follows it nor has its change table (a table a publication FOR ALL TABLES gained, or one added to the publication by
+     * hand while the stream ran). With --snapshot never, none is: a new table's changes land from its first one.
+     */
+    private boolean newToStream(PgOutput.Relation relation) {
+        if (!snapshotsNewTables || identities.lastName(relation.oid()).isPresent()) {
+            return false;
+        }
+        TableRef source = TableRef.of(relation.namespace(), relation.name());
+        return BronzeTable.inspect(Sql.using(batch.connection()), new ChangeTable(source, identities.bronze(relation.oid(), source)).ref())
+            .isEmpty();
+    }
+
+    /** The tables new to the stream whose changes came while no snapshot of them was taken, by oid: they wait for one. */
+    Map<Long, TableRef> awaitingSnapshots() {
+        return Map.copyOf(awaiting);
+    }
+
+    /** A snapshot of the table was taken: its changes land from {@code cut} on. */
+    void snapshotTaken(TableSnapshot.Cut cut) {
+        awaiting.remove(cut.oid());
+        cuts.put(cut.oid(), cut);
+    }
+
+    private void follow(PgOutput.Relation relation) throws SQLException {
+        TableRef source = TableRef.of(relation.namespace(), relation.name());
+        readKnown();
         // By identity: a table renamed at the source keeps its bronze tables.
         TableRef bronze = identities.bronze(relation.oid(), source);
         ChangeTable table = tables.computeIfAbsent(bronze, b -> new ChangeTable(source, b));
@@ -196,6 +271,7 @@ final class ChangeCapture {
         schemaChanges.addAll(followed.done());
         followed.recorded().forEach(c -> recorded.add(new Recorded(table.ref(), c, WriteMode.APPEND)));
         relations.put(relation.oid(), table);
+        Optional.ofNullable(cuts.get(relation.oid())).ifPresent(cut -> applyCuts.put(table, cut));
         if (apply.isPresent()) {
             ApplySource src = apply.get();
             // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
@@ -215,6 +291,11 @@ final class ChangeCapture {
      */
     private void applyThrough(DSLContext db, ChangeTable table) {
         StateApply.After from = appliedThrough.getOrDefault(table, StateApply.After.start(firstLsnOfBatch));
+        TableSnapshot.Cut cut = applyCuts.get(table);
+        if (cut != null && !cut.applies(from.lsn())) {
+            // The changes before the cut are in the table's snapshot: applied again, a keyless table would hold their rows twice.
+            from = StateApply.After.start(cut.lsn());
+        }
         fillUnknown(db, table, from);
         StateApply.Unmatched missed = StateApply.apply(db, table, applyKeys.get(table), from, metadata.apply(table.source()));
         unmatched.merge(table, missed, StateApply.Unmatched::plus);

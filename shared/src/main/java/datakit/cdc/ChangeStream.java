@@ -69,6 +69,10 @@ final class ChangeStream {
     private final Map<String, Long> rowsPerTable = new LinkedHashMap<>();
     private final List<String> warnings = new ArrayList<>();
     private final StopSignal stop;
+    /** Takes the snapshot of a table new to the stream; the source's connection for the set-up's questions. */
+    private final TableSnapshot snapshots;
+    private final CdcSource src;
+    private final List<TableSnapshot.Taken> newTables = new ArrayList<>();
     private RunLog runs;
     private StreamEnd end;
     /** With --apply: the values DDL changed without writing rows, refreshed once the changes before it are applied. */
@@ -89,8 +93,10 @@ final class ChangeStream {
 
     ChangeStream(RunContext run, Database source, CdcSource src, ReplicationSession replication, Database warehouse, CdcRequest request, String bronzeSchema,
                  Function<PgOutput.Relation, Map<String, String>> landing, Function<TableRef, BronzeMetadata> metadata,
-                 SchemaPolicy onSchemaChange, boolean haltAfterCommit) {
+                 SchemaPolicy onSchemaChange, boolean haltAfterCommit, TableSnapshot snapshots) {
         this.run = run;
+        this.src = src;
+        this.snapshots = snapshots;
         this.source = source;
         this.sources = new StreamSource(source, src, replication, request.slot());
         this.warehouse = warehouse;
@@ -233,7 +239,7 @@ final class ChangeStream {
         try (messages) {
             stop.reading(messages);
             var capture = new ChangeCapture(connection, run.runId(), bronzeSchema, request.stream(), landing, metadata,
-                request.apply() ? Optional.of(sources) : Optional.empty(), from, since, onSchemaChange);
+                request.apply() ? Optional.of(sources) : Optional.empty(), from, since, onSchemaChange, !request.snapshotNever());
             Lsn reached = read(messages, capture, connection, from);
             if (!request.follow() && refresh.isPresent() && refresh.get().hasWork()) {
                 // Every change before the end is applied: the values are refreshed in the transaction that ends the run.
@@ -267,14 +273,14 @@ final class ChangeStream {
                 if (!capture.inTransaction() && capture.hasUncommitted()) {
                     checkpoint = commit(connection, messages, capture);
                     batchStarted = System.nanoTime();
-                    refreshWhileFollowing(connection, checkpoint);
+                    afterCommit(connection, capture, checkpoint);
                 } else if (!capture.inTransaction() && received.isAfter(checkpoint) && System.nanoTime() - recorded > QUIET_RECORD_NANOS) {
                     // Quiet: the server has read past WAL none of which is ours to keep. Everything before it is taken.
                     checkpoint = position.record(connection, received);
                     committed = checkpoint;
                     messages.confirm(checkpoint);
                     recorded = System.nanoTime();
-                    refreshWhileFollowing(connection, checkpoint);
+                    afterCommit(connection, capture, checkpoint);
                 }
                 end.whileQuiet(sources, messages, run);
                 if (request.follow()) {
@@ -301,9 +307,40 @@ final class ChangeStream {
             if (transactionEnded && (capture.batchChanges() >= BATCH_CHANGES || System.nanoTime() - batchStarted >= BATCH_NANOS)) {
                 checkpoint = commit(connection, messages, capture);
                 batchStarted = System.nanoTime();
-                refreshWhileFollowing(connection, checkpoint);
+                afterCommit(connection, capture, checkpoint);
             }
         }
+    }
+
+    /** After a commit of {@code checkpoint}: what waits for every change before it to be in bronze. */
+    private void afterCommit(Connection connection, ChangeCapture capture, Lsn checkpoint) throws SQLException {
+        snapshotNewTables(connection, capture, checkpoint);
+        refreshWhileFollowing(connection, checkpoint);
+    }
+
+    /**
+     * Loads each table new to the stream whose changes came (added to the publication, by hand or as a table a publication
+     * FOR ALL TABLES gained) from a snapshot that meets the stream exactly ({@link TableSnapshot}), each in a warehouse
+     * transaction of its own with the checkpoint {@code checkpoint}; the stream's reader keeps receiving meanwhile.
+     */
+    private void snapshotNewTables(Connection connection, ChangeCapture capture, Lsn checkpoint) throws SQLException {
+        for (TableRef table : capture.awaitingSnapshots().values()) {
+            TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), List.of(table));
+            TableSnapshot.Taken loaded = snapshots.take(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, work -> {
+                position.begin(connection);
+                work.run(connection);
+                position.record(connection, checkpoint);
+            });
+            capture.snapshotTaken(loaded.cut());
+            newTables.add(loaded);
+            run.info("%s is new to the stream: loaded %,d rows from a snapshot at %s; its changes land from there".formatted(table,
+                loaded.rows(), loaded.cut().lsn()));
+        }
+    }
+
+    /** The snapshots of tables new to the stream this run took while it streamed. */
+    List<TableSnapshot.Taken> snapshots() {
+        return newTables;
     }
 
     /**

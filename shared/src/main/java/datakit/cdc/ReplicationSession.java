@@ -2,10 +2,13 @@ package datakit.cdc;
 
 import datakit.config.ConnectionSettings;
 import datakit.db.SqlErrors;
+import datakit.sql.Sql;
 import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.postgresql.PGConnection;
@@ -43,11 +46,41 @@ final class ReplicationSession implements AutoCloseable {
     public record NewSlot(Lsn consistentPoint, String snapshot) {
     }
 
-    /** Creates a pgoutput slot and exports its snapshot: import it before this session's next command. */
-    NewSlot createSlot(String name) throws SQLException {
+    /**
+     * Creates a pgoutput slot and exports its snapshot: import it before this session's next command. With {@code failover}
+     * (PostgreSQL 17+), the slot is one the server synchronizes to its standbys (sync_replication_slots), so a promoted
+     * standby has it.
+     */
+    NewSlot createSlot(String name, boolean failover) throws SQLException {
+        if (failover) {
+            try (Statement statement = connection.createStatement();
+                 ResultSet made = statement.executeQuery("CREATE_REPLICATION_SLOT " + Sql.quote(name)
+                     + " LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)")) {
+                made.next();
+                return new NewSlot(Lsn.parse(made.getString("consistent_point")), made.getString("snapshot_name"));
+            }
+        }
         ReplicationSlotInfo info = pg().getReplicationAPI().createReplicationSlot().logical()
             .withSlotName(name).withOutputPlugin("pgoutput").make();
         return new NewSlot(Lsn.of(info.getConsistentPoint().asLong()), info.getSnapshotName());
+    }
+
+    /**
+     * Creates a temporary pgoutput slot, gone when this session ends, only for its exported snapshot and the exact WAL
+     * position that snapshot ends at: what a table's snapshot inside a running stream meets the stream at
+     * ({@link TableSnapshot}). Making it waits for the transactions in progress to end, as every slot's making does.
+     */
+    NewSlot createCutSlot(String name) throws SQLException {
+        ReplicationSlotInfo info = pg().getReplicationAPI().createReplicationSlot().logical()
+            .withSlotName(name).withOutputPlugin("pgoutput").withTemporaryOption().make();
+        return new NewSlot(Lsn.of(info.getConsistentPoint().asLong()), info.getSnapshotName());
+    }
+
+    /** 17+: makes an existing slot (not in use) a failover slot, synchronized to the standbys that sync slots. */
+    void enableFailover(String name) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("ALTER_REPLICATION_SLOT " + Sql.quote(name) + " (FAILOVER true)");
+        }
     }
 
     /**

@@ -16,10 +16,14 @@ import org.jooq.exception.DataAccessException;
  * is refused: another plugin's or database's, one in use by another process, one without a checkpoint in
  * bronze (unless {@code --snapshot never}), one whose publication is gone, one that has moved past bronze's checkpoint.
  *
+ * A slot that is gone, or that the server invalidated, since the last run is no slot to resume: the run fails, unless
+ * {@code --on-slot-lost resnapshot} has it made again with a new snapshot.
+ *
  * @param slot    the slot as the server shows it, if it exists
  * @param warning what the run should warn of (the slot is gone since the last run), if anything
+ * @param gapFrom when a lost slot is made again: the checkpoint bronze held, where the change tables' gap begins
  */
-record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optional<String> warning) {
+record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optional<String> warning, Optional<Lsn> gapFrom) {
 
     enum Action {
         CREATE, RECREATE, RESUME
@@ -28,12 +32,19 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
     static SlotStart decide(CdcSource src, CdcRequest request, Optional<SlotCheckpoint.Stored> stored, boolean publicationExists) {
         Optional<CdcSource.Slot> slot = src.slot(request.slot());
         slot.ifPresent(src::checkSlotUsable);
-        boolean checkpointed = stored.flatMap(SlotCheckpoint.Stored::lsn).isPresent();
+        Optional<Lsn> checkpoint = stored.flatMap(SlotCheckpoint.Stored::lsn);
+        boolean checkpointed = checkpoint.isPresent();
         if (slot.isPresent()) {
             boolean unfinished = stored.filter(s -> s.lsn().isEmpty() && request.slot().equals(s.slot())).isPresent();
             if (request.snapshotAlways() || unfinished) {
                 return new SlotStart(Action.RECREATE, slot, unfinished ? "a run that was creating it ended before its snapshot committed"
-                    : "--snapshot always", Optional.empty());
+                    : "--snapshot always", Optional.empty(), Optional.empty());
+            }
+            if (slot.get().lost()) {
+                String lost = "slot " + request.slot() + " was invalidated by the source (" + slot.get().invalidated().orElseThrow()
+                    + (slot.get().invalidated().get().equals("wal_removed") ? ": it fell more than max_slot_wal_keep_size behind, and the "
+                    + "server removed WAL it needed" : "") + ") and can never stream again";
+                return remake(request, Action.RECREATE, slot, lost, checkpoint);
             }
             if (!checkpointed && !request.snapshotNever()) {
                 throw DatakitException.badInput("Replication slot %s exists, but bronze has no checkpoint for it, so its "
@@ -48,13 +59,32 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
                     + "and snapshot.")
                     .formatted(request.publication(), request.slot()));
             }
-            stored.flatMap(SlotCheckpoint.Stored::lsn).ifPresent(lsn -> requireNotAhead(slot.get(), lsn));
-            return new SlotStart(Action.RESUME, slot, "it exists", Optional.empty());
+            checkpoint.ifPresent(lsn -> requireNotAhead(slot.get(), lsn));
+            return new SlotStart(Action.RESUME, slot, "it exists", Optional.empty(), Optional.empty());
         }
-        Optional<String> gone = checkpointed && !request.snapshotAlways() ? Optional.of("slot " + request.slot() + " is gone since the "
-            + "last run; changes made since then are lost to __changes" + (request.snapshotNever() ? ""
-            : ", and the snapshot of the new slot brings the bronze tables up to date")) : Optional.empty();
-        return new SlotStart(Action.CREATE, slot, "it does not exist", gone);
+        if (checkpointed && !request.snapshotAlways()) {
+            return remake(request, Action.CREATE, slot, "slot " + request.slot() + " is gone from the source since the last run (dropped, "
+                + "or not on this server after a failover or an upgrade)", checkpoint);
+        }
+        return new SlotStart(Action.CREATE, slot, "it does not exist", Optional.empty(), Optional.empty());
+    }
+
+    /**
+     * A slot lost since the last run, whose changes since bronze's {@code checkpoint} are gone: made again with a new snapshot
+     * under --on-slot-lost resnapshot, else the run fails before anything changes.
+     */
+    private static SlotStart remake(CdcRequest request, Action action, Optional<CdcSource.Slot> slot, String lost,
+                                    Optional<Lsn> checkpoint) {
+        String held = checkpoint.map(lsn -> ", and bronze holds its changes up to " + lsn + " only").orElse("");
+        if (!request.resnapshotLostSlot()) {
+            throw DatakitException.notReady(("%s%s: the changes made since are gone from the source. Run with --on-slot-lost "
+                + "resnapshot to make the slot again and reload every table from its snapshot (each change table marks the gap), or "
+                + "--drop-slot to start over.").formatted(Character.toUpperCase(lost.charAt(0)) + lost.substring(1), held));
+        }
+        String warning = lost + held + "; the changes made since then are lost to __changes" + (request.snapshotNever() ? ""
+            : ", and the snapshot of the new slot brings the bronze tables up to date (each change table marks the gap)");
+        return new SlotStart(action, slot, lost + " (--on-slot-lost resnapshot)", Optional.of(warning),
+            checkpoint.filter(lsn -> !request.snapshotNever()));
     }
 
     /**

@@ -10,6 +10,7 @@ import datakit.bronze.ConflictPolicy;
 import datakit.bronze.SchemaPolicy;
 import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
+import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
 import datakit.report.RunContext;
@@ -30,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 
 /**
@@ -91,12 +93,12 @@ final class StreamTables {
 
     /**
      * Loads every published table from the slot's snapshot into its bronze table, in one warehouse
-     * transaction with the checkpoint at the slot's starting point: the stream then begins exactly
-     * where the snapshot ends.
+     * transaction with the checkpoint at the slot's starting point (and what {@code alsoLands} writes, given the rows loaded
+     * into each bronze table): the stream then begins exactly where the snapshot ends.
      */
     Map<String, Long> loadSnapshot(CdcSource src, String snapshot, List<TableRef> tables, List<PgOutput.Relation> relations,
-                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock, TableIdentities identities)
-            throws SQLException {
+                                   CdcRequest request, Lsn start, RunLog runs, StreamLock lock, TableIdentities identities,
+                                   BiConsumer<Connection, Map<String, Long>> alsoLands) throws SQLException {
         var rows = new LinkedHashMap<String, Long>();
         // Read before the snapshot's session takes a source connection: a pool of one has no second to give.
         Map<PgOutput.Relation, Map<String, String>> landings = landings(relations);
@@ -106,15 +108,11 @@ final class StreamTables {
                 long bytes = 0;
                 var hashes = new LinkedHashMap<TableRef, Map<String, String>>();
                 for (TableRef table : tables) {
-                    ReadPlan plan = session.plan(Selection.table(table));
                     TableRef target = identities.bronze(table);
                     // With --apply the table is kept by key from now on, so it gets its unique index now.
                     var write = new BronzeWrite(WriteMode.REPLACE, request.apply() ? src.rowKey(table) : List.of(), ConflictPolicy.OVERWRITE,
                         onSchemaChange);
-                    var load = new BronzeLoad(Sql.using(connection), Landings.of(plan), target, write, metadata(table));
-                    var copied = CopyIntoBronze.copy(run, connection, session, plan, load.prepare());
-                    load.finish(copied.rows());
-                    load.recorded().forEach(c -> recorded.add(new Recorded(target, c, WriteMode.REPLACE)));
+                    var copied = load(connection, session, Selection.table(table), target, write);
                     rows.put(target.toString(), copied.rows());
                     if (request.apply()) {
                         // What decides each column's values, as the snapshot read them: the baseline of ValueRefresh.
@@ -129,10 +127,23 @@ final class StreamTables {
                 new SlotCheckpoint(bronzeSchema).save(connection, request.stream(), request.slot(), request.publication(), start, start,
                     run.runId());
                 runs.addProgress(connection, run.runId(), total, bytes);
+                alsoLands.accept(connection, rows);
                 return null;
             });
         }
         return rows;
+    }
+
+    /** Reads {@code selection} in the session's snapshot into the bronze table {@code target}, in the caller's transaction. */
+    CopyPipe.Result load(Connection transaction, SourceSession session, Selection selection, TableRef target, BronzeWrite write)
+            throws SQLException {
+        ReadPlan plan = session.plan(selection);
+        TableRef table = selection.table().orElseThrow();
+        var load = new BronzeLoad(Sql.using(transaction), Landings.of(plan), target, write, metadata(table));
+        var copied = CopyIntoBronze.copy(run, transaction, session, plan, load.prepare());
+        load.finish(copied.rows());
+        load.recorded().forEach(c -> recorded.add(new Recorded(target, c, write.mode())));
+        return copied;
     }
 
     /**

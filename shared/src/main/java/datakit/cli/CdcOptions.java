@@ -2,10 +2,12 @@ package datakit.cli;
 
 import datakit.cdc.CdcRequest;
 import datakit.error.DatakitException;
+import datakit.sql.SqlFragment;
 import datakit.sql.TableRef;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import picocli.CommandLine.Option;
 
 /**
@@ -70,6 +72,22 @@ public class CdcOptions implements CheckedOptions {
             + "(default: 0, never).")
     int heartbeatSeconds;
 
+    @Option(names = "--resnapshot", paramLabel = "SCHEMA.TABLE", split = ",",
+        description = "Load this table of the stream again from a snapshot taken while the stream runs, at an exact WAL position "
+            + "that its change table marks (repeat, or separate with commas); the other tables keep streaming.")
+    List<String> resnapshot = new ArrayList<>();
+
+    @Option(names = "--where", paramLabel = "CONDITION",
+        description = "With one --resnapshot: load only the source rows matching this SQL condition, upserted by the table's key "
+            + "(a partial backfill).")
+    String where;
+
+    @Option(names = "--on-slot-lost", paramLabel = "fail|resnapshot", descriptionKey = "CDC_ON_SLOT_LOST", defaultValue = "fail",
+        description = "When the slot of a stream that ran before is gone or lost (dropped, invalidated by max_slot_wal_keep_size, "
+            + "not on the server after a failover): fail (the default, exit 3), or resnapshot: make it again and reload every table, "
+            + "marking the gap in each change table.")
+    String onSlotLost;
+
     public CdcRequest request() {
         var names = new ArrayList<TableRef>();
         for (String table : tables) {
@@ -83,8 +101,20 @@ public class CdcOptions implements CheckedOptions {
         DatakitException.check(heartbeatSeconds >= 0, "--heartbeat must be a number of seconds (0 for none), not %d.", heartbeatSeconds);
         DatakitException.check(heartbeatSeconds == 0 || follow, "--heartbeat %d writes heartbeats while a stream follows, and this run "
             + "ends at the WAL position it started at. Give it with --follow, or leave it out (CDC_HEARTBEAT too).", heartbeatSeconds);
+        DatakitException.check(onSlotLost.equals("fail") || onSlotLost.equals("resnapshot"), "--on-slot-lost takes fail or resnapshot, "
+            + "not %s.", onSlotLost);
+        var again = new ArrayList<TableRef>();
+        for (String table : resnapshot) {
+            again.add(TableRef.parse(table.strip(), "public", "--resnapshot"));
+        }
+        DatakitException.check(where == null || again.size() == 1, "--where limits the rows of one --resnapshot table, and %s. Give "
+            + "exactly one --resnapshot with it.", again.isEmpty() ? "no --resnapshot was given" : again.size() + " were given");
+        Optional<String> condition = Optional.ofNullable(where).map(w -> SqlFragment.check(w, "--where"));
+        DatakitException.check(again.isEmpty() || !dropSlot, "--resnapshot loads a table into a running stream, and --drop-slot ends "
+            + "the stream. Give one or the other.");
         return new CdcRequest(List.copyOf(names), slotName, publicationName, snapshot.name().toLowerCase(Locale.ROOT), follow, apply,
-            streaming.equals("on"), dropSlot, lagWarning, heartbeatSeconds);
+            streaming.equals("on"), dropSlot, lagWarning, heartbeatSeconds, List.copyOf(again), condition,
+            onSlotLost.equals("resnapshot"));
     }
 
     /** Slot names may only hold lower-case letters, digits and underscores; publications follow the same rule here. */

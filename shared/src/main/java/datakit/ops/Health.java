@@ -10,6 +10,7 @@ import datakit.db.ReplayLag;
 import datakit.db.SqlErrors;
 import datakit.sql.Sql;
 import datakit.sql.TableRef;
+import datakit.wal.SlotReserve;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -162,12 +163,19 @@ public final class Health {
         report.put("capabilities", capabilities);
     }
 
+    /** A slot nobody has read for this long keeps WAL for a stream that may be gone (17+ says since when; --stale-after overrides). */
+    static final Duration SLOT_INACTIVE = Duration.ofDays(1);
+
     private void slots(DSLContext db, Limits limits) {
         var slots = new ArrayList<Map<String, Object>>();
+        Duration inactiveLimit = limits.staleAfter().orElse(SLOT_INACTIVE);
         db.resultQuery("""
                 SELECT s.slot_name::text, s.slot_type, coalesce(s.plugin::text, ''), coalesce(s.database::text, ''), s.active,
                        coalesce(pg_catalog.pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn), 0)::bigint,
-                       coalesce(pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn), 0)::bigint, coalesce(to_jsonb(s) ->> 'wal_status', '')
+                       coalesce(pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn), 0)::bigint,
+                       coalesce(to_jsonb(s) ->> 'wal_status', ''), (to_jsonb(s) ->> 'safe_wal_size')::bigint,
+                       (SELECT NULLIF(setting::bigint, -1) * 1048576 FROM pg_catalog.pg_settings WHERE name = 'max_slot_wal_keep_size'),
+                       extract(epoch FROM now() - (to_jsonb(s) ->> 'inactive_since')::timestamptz)::bigint
                 FROM pg_catalog.pg_replication_slots s,
                      LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
                                           ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
@@ -177,6 +185,8 @@ public final class Health {
                 String name = r.get(0, String.class);
                 long lag = r.get(5, Long.class);
                 String walStatus = r.get(7, String.class);
+                var reserve = new SlotReserve(name, walStatus, Optional.ofNullable(r.get(8, Long.class)), Optional.ofNullable(r.get(9, Long.class)));
+                Optional<Long> inactiveSeconds = Optional.ofNullable(r.get(10, Long.class));
                 slot.put("name", name);
                 slot.put("type", r.get(1, String.class));
                 slot.put("plugin", r.get(2, String.class));
@@ -185,12 +195,21 @@ public final class Health {
                 slot.put("lag_bytes", lag);
                 slot.put("retained_wal_bytes", r.get(6, Long.class));
                 slot.put("wal_status", walStatus);
+                reserve.safeWalBytes().ifPresent(safe -> slot.put("safe_wal_bytes", safe));
+                inactiveSeconds.ifPresent(seconds -> slot.put("inactive_seconds", seconds));
                 slots.add(slot);
                 if (walStatus.equals("lost")) {
-                    unhealthy.add("slot " + name + " has lost WAL it needed: its reader cannot go on. Drop it (postgres-cdc --slot "
-                        + name + " --drop-slot) and start its stream again");
+                    unhealthy.add("slot " + name + " has lost WAL it needed: its reader cannot go on. Run its stream once with "
+                        + "--on-slot-lost resnapshot to make it again and reload the tables, or drop it (postgres-cdc --slot " + name
+                        + " --drop-slot)");
+                } else if (reserve.warning().isPresent()) {
+                    warnings.add(reserve.warning().get());
                 } else if (lag > limits.slotLagBytes()) {
                     warnings.add("slot %s is %,d bytes behind (more than --lag-warning %,d)".formatted(name, lag, limits.slotLagBytes()));
+                }
+                if (inactiveSeconds.filter(seconds -> seconds > inactiveLimit.toSeconds()).isPresent()) {
+                    warnings.add(("slot %s has not been read for %s (more than %s): it keeps WAL for a reader that may be gone; run its "
+                        + "stream, or drop the slot if none reads it").formatted(name, Duration.ofSeconds(inactiveSeconds.get()), inactiveLimit));
                 }
             });
         report.put("replication_slots", slots);
