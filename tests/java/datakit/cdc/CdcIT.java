@@ -458,11 +458,11 @@ class CdcIT {
         assertThat(warnings).hasSize(3);
         assertThat(warnings.get(0).asText()).isEqualTo("public.events_a, a partition of public.events, was truncated or rewritten since "
             + "the last run (it has a new file): PostgreSQL does not publish the TRUNCATE of a partition alone, so if it was truncated, "
-            + "bronze.events may still hold rows it no longer has; run once with --snapshot always to reload it (nothing is missing after "
+            + "bronze.events may still hold rows it no longer has; run once with --resnapshot public.events to reload it (nothing is missing after "
             + "a VACUUM FULL, CLUSTER, table rewrite or TRUNCATE of public.events)");
         assertThat(warnings.get(1).asText()).isEqualTo("public.events_b is no longer a partition of public.events (detached or dropped "
             + "since the last run), which is no change the stream sees, so bronze.events may still hold rows it no longer has; run once "
-            + "with --snapshot always to reload it");
+            + "with --resnapshot public.events to reload it");
         assertThat(warnings.get(2).asText()).startsWith("public.events_c is no longer a partition of public.events");
         assertThat(run.err()).contains("WARNING: public.events_a, a partition of public.events, was truncated or rewritten");
 
@@ -590,7 +590,7 @@ class CdcIT {
         var added = ok("--table", "tags", "--apply");
         String rows = "SELECT a::text, b, n::text, c::text FROM %s ORDER BY 1, 2, 3, 4";
         assertThat(warehouse.rows(rows.formatted("bronze.tags"))).as(added.toString()).isEqualTo(source.rows(rows.formatted("tags")));
-        assertThat(added.out()).doesNotContain("--snapshot always");
+        assertThat(added.out()).doesNotContain("to reload it");
 
         // numeric(10, 2) cannot hold every numeric(10, 1): the values land in a variant column, and the old rows, which the
         // type change rewrote at the source (1.5 became 1.50) without a change to send, no longer match.
@@ -601,15 +601,15 @@ class CdcIT {
         var warnings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(retyped.out()).path("warnings");
         assertThat(warnings).extracting(com.fasterxml.jackson.databind.JsonNode::asText).containsExactly("bronze.tags (kept without a key) "
             + "can no longer match exactly the old rows that updates and deletes of public.tags send: the values of n land in "
-            + "n__v_numeric_10_2 from now on, and the rows it holds from before keep theirs in n; run once with --snapshot always to "
+            + "n__v_numeric_10_2 from now on, and the rows it holds from before keep theirs in n; run once with --resnapshot public.tags to "
             + "reload it", "1 updates and deletes of public.tags could not be applied to bronze.tags (1 found no equal row to remove), so "
-            + "it differs from the source; run once with --snapshot always to reload it", "bronze.tags (kept without a key): the values "
+            + "it differs from the source; run once with --resnapshot public.tags to reload it", "bronze.tags (kept without a key): the values "
             + "of n, c in public.tags changed at the source without rows being written (an enum label renamed, a column dropped and "
             + "added again, a type changed), and rows without a key cannot be matched to give them the new values: the rows no change "
-            + "touched keep the old ones; run once with --snapshot always to reload it", "bronze.tags__changes: n went from "
+            + "touched keep the old ones; run once with --resnapshot public.tags to reload it", "bronze.tags__changes: n went from "
             + "numeric(10,1) to numeric(10,2), which it cannot hold: its values land in n__v_numeric_10_2 from now on", "bronze.tags: n "
             + "went from numeric(10,1) to numeric(10,2), which it cannot hold: its values land in n__v_numeric_10_2 from now on");
-        ok("--table", "tags", "--apply", "--snapshot", "always");
+        ok("--table", "tags", "--apply", "--resnapshot", "tags");
         assertThat(warehouse.rows("SELECT a::text, b, n::numeric::text, c::text FROM bronze.tags ORDER BY 1, 2, 3, 4"))
             .isEqualTo(source.rows(rows.formatted("tags")));
     }
@@ -623,7 +623,7 @@ class CdcIT {
             "ALTER TABLE marks REPLICA IDENTITY FULL");
         var run = ok("--table", "marks", "--apply");
         assertThat(run.err()).contains("WARNING: 1 updates and deletes of public.marks could not be applied to bronze.marks (1 came "
-            + "without the whole old row), so it differs from the source; run once with --snapshot always to reload it");
+            + "without the whole old row), so it differs from the source; run once with --resnapshot public.marks to reload it");
     }
 
     /** The source columns of a change table and their types, in order. */

@@ -130,7 +130,7 @@ class CdcSchemaChangeIT {
             + "\"change\":\"widened\",\"old_type\":\"integer\",\"new_type\":\"bigint\"}");
         assertThat(json.path("warnings").toString()).contains("bronze.orders: widened qty from integer to bigint in place");
         // A widened key keeps its values: every row still matches by it, and nothing is said to be stale.
-        assertThat(run.err()).doesNotContain("--snapshot always");
+        assertThat(run.err()).doesNotContain("to reload it");
 
         // The next run hears the same shape again: nothing new is recorded or said.
         db.source().execute("UPDATE shop.orders SET label = 'again' WHERE id = 2");
@@ -188,8 +188,9 @@ class CdcSchemaChangeIT {
 
     @Test
     void aChangeLandsTheSameWhetherItsChangeTableWasMadeBeforeOrAfterTheDdl() {
-        // Without --table: a publication of all tables, so a table made later joins the stream at the next run.
-        ok();
+        // Without --table: a publication of all tables, so a table made later joins the stream at the next run; without a
+        // snapshot, so its changes land from its first (with one, the snapshot holds them: CdcTableSnapshotIT).
+        ok("--snapshot", "never");
         db.source().execute("CREATE TABLE shop.later (id int PRIMARY KEY, qty int, label varchar(10), price numeric(10, 2), code text)");
         for (String table : List.of("shop.orders", "shop.later")) {
             // A change of the old shape is still in the slot when the DDL comes.
@@ -198,7 +199,7 @@ class CdcSchemaChangeIT {
                 "INSERT INTO " + table + " VALUES (5, 5000000000, 'l5', 5.5, 5)");
         }
         // shop.orders's change table was made before the DDL; shop.later's is made now, from the catalog's new types.
-        ok();
+        ok("--snapshot", "never");
         assertThat(columns("bronze.later__changes")).isEqualTo(columns("bronze.orders__changes")).isEqualTo(List.of(row("id", "integer"),
             row("qty", "bigint"), row("label", "character varying(10)"), row("price", "numeric(10,2)"), row("code", "text"),
             row("code__v_integer", "integer")));
@@ -244,14 +245,14 @@ class CdcSchemaChangeIT {
         assertThat(db.warehouse().rows(ORDERS.formatted("bronze.orders"))).isEqualTo(db.source().rows(ORDERS.formatted("shop.orders")));
         assertThat(recorded()).containsExactly(row("bronze.orders__changes", "tag", "added", "", "text", "tag"),
             row("bronze.orders", "tag", "added", "", "text", "tag"));
-        assertThat(added.err()).doesNotContain("--snapshot always");
+        assertThat(added.err()).doesNotContain("to reload it");
 
         // A volatile default rewrote the table: the rows no change touched get the source's values once the run has applied its
         // changes (the column is new to the hashes the stream keeps).
         db.source().execute("ALTER TABLE shop.orders ADD COLUMN made timestamptz DEFAULT clock_timestamp()",
             "UPDATE shop.orders SET qty = 0 WHERE id = 1");
         var volatileDefault = ok("--table", "shop.orders", "--apply", "--json");
-        assertThat(volatileDefault.err()).doesNotContain("--snapshot always");
+        assertThat(volatileDefault.err()).doesNotContain("to reload it");
         assertThat(volatileDefault.out()).contains("\"values_changed_without_writes\"");
         String made = "SELECT id::text, made::text FROM %s ORDER BY id";
         assertThat(db.warehouse().rows(made.formatted("bronze.orders"))).isEqualTo(db.source().rows(made.formatted("shop.orders")));
@@ -454,15 +455,21 @@ class CdcSchemaChangeIT {
 
         assertThat(run.err()).contains("WARNING: bronze.tags (kept without a key): the values of mood in shop.tags changed at the source "
             + "without rows being written (an enum label renamed, a column dropped and added again, a type changed), and rows without a "
-            + "key cannot be matched to give them the new values: the rows no change touched keep the old ones; run once with --snapshot "
-            + "always to reload it");
+            + "key cannot be matched to give them the new values: the rows no change touched keep the old ones; run once with --resnapshot "
+            + "shop.tags to reload it");
         assertThat(run.err()).contains("WARNING: bronze.keyed: the values of key column mood of shop.keyed changed at the source "
             + "without rows being written (an enum label renamed, a column dropped and added again, a type changed), so 1 of its rows no "
-            + "longer match a row of the source by key: they keep their old values; run once with --snapshot always to reload it");
+            + "longer match a row of the source by key: they keep their old values; run once with --resnapshot shop.keyed to reload it");
         assertThat(new ObjectMapper().readTree(run.out()).path("values_changed_without_writes").toString())
             .isEqualTo("{\"bronze.tags\":[\"mood\"],\"bronze.keyed\":[\"mood\"]}");
         assertThat(lastDetail("values_changed_without_writes")).isEqualTo("{\"bronze.tags\": [\"mood\"], \"bronze.keyed\": [\"mood\"]}");
         assertThat(ok("--table", "shop.tags,shop.keyed", "--apply").err()).doesNotContain("WARN");
+        // What the warnings advise makes both tables equal to the source again, without a new slot.
+        ok("--table", "shop.tags,shop.keyed", "--apply", "--resnapshot", "shop.tags,shop.keyed");
+        for (String table : List.of("tags", "keyed")) {
+            String rows = "SELECT n, mood::text FROM %s ORDER BY 1, 2";
+            assertThat(db.warehouse().rows(rows.formatted("bronze." + table))).isEqualTo(db.source().rows(rows.formatted("shop." + table)));
+        }
     }
 
     @Test

@@ -192,6 +192,7 @@ public final class CdcExtract {
                 run.info("created slot %s at %s%s".formatted(request.slot(), start, loaded.isEmpty() ? "" : "; snapshot " + loaded));
                 snapshotRows = loaded;
             } else {
+                makeFailover(replication, src, slot.slot().orElseThrow());
                 start = stored.flatMap(SlotCheckpoint.Stored::lsn).orElse(slot.slot().orElseThrow().confirmedFlush().orElse(Lsn.ZERO));
                 since = stored.filter(s -> s.lsn().isPresent()).flatMap(SlotCheckpoint.Stored::since).orElse(start);
                 if (stored.flatMap(SlotCheckpoint.Stored::lsn).isEmpty()) {
@@ -248,6 +249,22 @@ public final class CdcExtract {
     /** Whether the stream's slot is made a failover slot: on a primary of PostgreSQL 17 or later (a standby's slot cannot be one). */
     static boolean failoverSlots(CdcSource src) {
         return src.serverVersion() >= 170000 && !src.standby();
+    }
+
+    /**
+     * 17+: a slot made before it (or by an earlier version) becomes a failover slot, as a new one is made; a server that
+     * refuses leaves it as it is, with a warning, as the stream runs as well without.
+     */
+    private void makeFailover(ReplicationSession replication, CdcSource src, CdcSource.Slot slot) {
+        if (failoverSlots(src) && slot.failover().filter(failover -> !failover).isPresent()) {
+            try {
+                replication.enableFailover(slot.name());
+                run.info("slot %s is now a failover slot".formatted(slot.name()));
+            } catch (SQLException e) {
+                warn("slot %s could not be made a failover slot (%s): a promoted standby will not have it; see docs/postgres-cdc.md, "
+                    .formatted(slot.name(), SqlErrors.serverMessage(e)) + "Failover and upgrades");
+            }
+        }
     }
 
     private static void notePublication(SlotCheckpoint checkpoints, Connection transaction, CdcRequest request, Publications.Ready publication) {

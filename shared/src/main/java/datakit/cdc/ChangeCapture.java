@@ -387,7 +387,7 @@ final class ChangeCapture {
                     .formatted(missed.noEqualRow() + missed.noOldRow(), table.source(), table.state(), Stream.of(
                         missed.noEqualRow() > 0 ? missed.noEqualRow() + " found no equal row to remove" : "",
                         missed.noOldRow() > 0 ? missed.noOldRow() + " came without the whole old row" : "")
-                    .filter(w -> !w.isEmpty()).collect(Collectors.joining(" and "))) + "--snapshot always to reload it");
+                    .filter(w -> !w.isEmpty()).collect(Collectors.joining(" and "))) + "--resnapshot " + table.source() + " to reload it");
             }
         });
         return all;

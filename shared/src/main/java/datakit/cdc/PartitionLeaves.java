@@ -102,12 +102,12 @@ final class PartitionLeaves {
                 Optional<Leaf> current = now.stream().filter(l -> l.oid() == leaf.oid()).findFirst();
                 if (current.isEmpty()) {
                     warnings.add(("%s is no longer a partition of %s (detached or dropped since the last run), which is no change the "
-                        + "stream sees, so %s; run once with --snapshot always to reload it").formatted(leaf.name(), root, stale));
+                        + "stream sees, so %s; run once with --resnapshot %s to reload it").formatted(leaf.name(), root, stale, root));
                 } else if (current.get().file() != leaf.file()) {
                     warnings.add(("%s, a partition of %s, was truncated or rewritten since the last run (it has a new file): PostgreSQL "
-                        + "does not publish the TRUNCATE of a partition alone, so if it was truncated, %s; run once with --snapshot always "
+                        + "does not publish the TRUNCATE of a partition alone, so if it was truncated, %s; run once with --resnapshot %s "
                         + "to reload it (nothing is missing after a VACUUM FULL, CLUSTER, table rewrite or TRUNCATE of %s)")
-                        .formatted(current.get().name(), root, stale, root));
+                        .formatted(current.get().name(), root, stale, root, root));
                 }
             }
         });

@@ -126,7 +126,7 @@ final class StateApply {
         if (!key.isEmpty() && !state.get().hasUniqueKey(key.stream().map(table::stateColumn).toList())) {
             db.execute(index);
             done.add(table.state() + " was not kept by --apply until now: rows no change touched since its snapshot may be out of "
-                + "date (run once with --snapshot always to reload it)");
+                + "date (run once with --resnapshot " + table.source() + " to reload it)");
         }
         return new Followed(done, warnings, recorded);
     }
@@ -144,7 +144,7 @@ final class StateApply {
 
     private static String inexact(ChangeTable table, String why) {
         return "%s (kept without a key) can no longer match exactly the old rows that updates and deletes of %s send: %s; run once with "
-            .formatted(table.state(), table.source(), why) + "--snapshot always to reload it";
+            .formatted(table.state(), table.source(), why) + "--resnapshot " + table.source() + " to reload it";
     }
 
     /**

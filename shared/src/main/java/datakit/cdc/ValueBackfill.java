@@ -71,8 +71,8 @@ final class ValueBackfill {
         said.changed.put(state.toString(), columns);
         if (key.isEmpty()) {
             said.warnings.add(("%s (kept without a key): the values of %s in %s %s, and rows without a key cannot be matched to give them "
-                + "the new values: the rows no change touched keep the old ones; run once with --snapshot always to reload it")
-                .formatted(state, named(columns), source, ValueRefresh.WITHOUT_WRITES));
+                + "the new values: the rows no change touched keep the old ones; run once with --resnapshot %s to reload it")
+                .formatted(state, named(columns), source, ValueRefresh.WITHOUT_WRITES, source));
             return;
         }
         fill(bronze, columns.stream().filter(c -> !key.contains(c)).toList(), key, columns.stream().filter(key::contains).toList(), policy);
@@ -105,8 +105,8 @@ final class ValueBackfill {
         int filled = backfill.fill();
         if (unmatched > 0) {
             said.warnings.add(("%s: the values of key column %s of %s %s, so %,d of its rows no longer match a row of the source by key: "
-                + "they keep their old values; run once with --snapshot always to reload it").formatted(state, named(keyChanged), source,
-                ValueRefresh.WITHOUT_WRITES, unmatched));
+                + "they keep their old values; run once with --resnapshot %s to reload it").formatted(state, named(keyChanged), source,
+                ValueRefresh.WITHOUT_WRITES, unmatched, source));
         }
         if (!landsIn.isEmpty()) {
             var backfilled = new LinkedHashMap<String, Object>();
