@@ -200,6 +200,9 @@ class CdcTableSnapshotIT {
         ok("--table", "added", "--apply");
         warehouse.execute("UPDATE bronze.added SET note = 'wrong' WHERE id BETWEEN 1 AND 200");
         source.execute("UPDATE added SET note = 'changed' WHERE id = 7");
+        var plan = ok("--table", "added", "--apply", "--resnapshot", "added", "--where", "id <= 100", "--dry-run");
+        assertThat(plan.out()).contains("snapshot    public.added would be loaded again from a snapshot (--resnapshot --where id <= 100)");
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.added__changes")).isEqualTo("0");
         var run = ok("--table", "added", "--apply", "--resnapshot", "added", "--where", "id <= 100");
         assertThat(run.out()).contains("id <= 100");
         assertThat(warehouse.value("SELECT count(*) FROM bronze.added WHERE note = 'wrong'")).isEqualTo("100");

@@ -43,6 +43,9 @@ final class CdcDryRun {
         });
         List<String> changeTables = warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, identities::bronze))
             .stream().map(t -> new ChangeTable(t, identities.bronze(t)).ref().toString()).toList();
+        // A resumed stream loads a table new to it, and each --resnapshot, from a snapshot that meets its changes (TableSnapshot).
+        List<String> tableSnapshots = loads ? List.of() : tableSnapshots(request,
+            warehouse.inTransaction(connection -> ChangeTable.withoutChangeTable(connection, tables, identities::bronze)));
         List<String> pending = Migrations.pending(warehouse.dataSource(), bronzeSchema);
         // A resumed --apply stream refreshes the values DDL changed without writing rows since its last run (see ValueRefresh).
         Map<String, List<String>> refreshes = request.apply() && start.action() == SlotStart.Action.RESUME
@@ -69,6 +72,9 @@ final class CdcDryRun {
         plan.put("slot", slotPlan);
         start.warning().ifPresent(w -> plan.put("warnings", List.of(w)));
         plan.put("snapshot", loads ? "load the tables from the new slot's snapshot" : "none");
+        if (!tableSnapshots.isEmpty()) {
+            plan.put("table_snapshots", tableSnapshots);
+        }
         plan.put("apply", request.apply());
         plan.put("change_tables", changeTables);
         if (!refreshes.isEmpty()) {
@@ -93,11 +99,24 @@ final class CdcDryRun {
             case RESUME -> " (exists, " + Sizes.bytes(start.slot().orElseThrow().lagBytes()) + " behind)";
         });
         start.warning().ifPresent(w -> out.println("  warning     " + w));
+        tableSnapshots.forEach(t -> out.println("  snapshot    " + t));
         out.println("  changes     " + (changeTables.isEmpty() ? "every change table exists" : String.join(", ", changeTables) + " would be created"));
         refreshes.forEach((table, columns) -> out.println("  values      " + table + " would be given the source's values of "
             + String.join(", ", columns.stream().map(TableRef::display).toList()) + " (changed at the source without rows being written)"));
         out.println("  migrations  " + (pending.isEmpty() ? "none pending" : String.join(", ", pending) + " would be applied first"));
         out.flush();
+    }
+
+    /** The tables a resumed run would load from a snapshot inside the stream, each with why, in words. */
+    private static List<String> tableSnapshots(CdcRequest request, List<TableRef> withoutChangeTable) {
+        var snapshots = new java.util.ArrayList<String>();
+        if (!request.snapshotNever()) {
+            withoutChangeTable.forEach(t -> snapshots.add(t + " would be loaded from a snapshot (new to the stream)"));
+        }
+        request.resnapshot().stream().filter(t -> request.snapshotNever() || !withoutChangeTable.contains(t))
+            .forEach(t -> snapshots.add(t + " would be loaded again from a snapshot (--resnapshot" + request.where().map(w -> " --where "
+                + w).orElse("") + ")"));
+        return snapshots;
     }
 
     /** The plan of {@code --drop-slot}. */
