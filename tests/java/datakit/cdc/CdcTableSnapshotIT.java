@@ -117,7 +117,7 @@ class CdcTableSnapshotIT {
         Process follower = Datakits.start("PostgresCdc", env(), log, "--slot", slot, "--follow");
         started.add(follower);
         try (var writer = new Writer(source)) {
-            Thread.sleep(1500);
+            awaitStreaming();
             // A transaction that wrote the table before it joined the publication, and commits after.
             try (Connection early = source.connect(); Statement statement = early.createStatement()) {
                 early.setAutoCommit(false);
@@ -136,6 +136,34 @@ class CdcTableSnapshotIT {
         assertOrdersEachOnce();
         assertSnapshotAndChangesMeetExactly("bronze.added", "added to the stream");
         assertThat(Files.readString(log)).contains("table snapshots: table: bronze.added; at: ", "reason: added to the stream");
+    }
+
+    @Test
+    void withApplyATableAddedWhileFollowingIsCopiedBesideTheStreamAndKeptEqualToTheSource() throws Exception {
+        // Big enough that its copy takes a while: the other table's changes land meanwhile.
+        source.execute("INSERT INTO added SELECT g, 0, repeat('x', 300) FROM generate_series(100000, 400000) g");
+        ok("--table", "orders", "--apply");
+        Path log = Files.createTempFile("cdc-follow-apply", ".log");
+        Process follower = Datakits.start("PostgresCdc", env(), log, "--slot", slot, "--follow", "--apply", "--verbose");
+        started.add(follower);
+        try (var writer = new Writer(source)) {
+            awaitStreaming();
+            source.execute("ALTER PUBLICATION " + slot + " ADD TABLE added");
+            Thread.sleep(3000);
+        }
+        awaitCheckpoint(source.value("SELECT pg_current_wal_lsn()"));
+        follower.destroy();
+        assertThat(follower.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertOrdersEachOnce();
+        String rows = "SELECT id, n, note FROM %s ORDER BY id";
+        assertThat(warehouse.rows(rows.formatted("bronze.added"))).isEqualTo(source.rows(rows.formatted("added")));
+        assertThat(warehouse.rows(rows.formatted("bronze.orders").replace("n, ", ""))).isEqualTo(source.rows(rows.formatted("orders").replace("n, ", "")));
+        String mark = warehouse.value("SELECT _cdc_lsn FROM bronze.added__changes WHERE _cdc_op = 'snapshot'");
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.added__changes WHERE _cdc_lsn < '" + mark + "'")).isEqualTo("0");
+        assertThat(Files.readString(log)).contains("reason: added to the stream");
+        assertThat(warehouse.value("SELECT count(*) FROM bronze.orders__changes WHERE _cdc_lsn > '" + mark + "' AND _bronze_loaded_at < "
+            + "(SELECT _bronze_loaded_at FROM bronze.added__changes WHERE _cdc_op = 'snapshot')"))
+            .as("changes of orders after the cut that landed while added was copied: " + Files.readString(log)).isNotEqualTo("0");
     }
 
     @Test
@@ -253,6 +281,18 @@ class CdcTableSnapshotIT {
             .extracting(r -> Long.parseLong(r.get(0)))
             .isEqualTo(java.util.stream.LongStream.rangeClosed(base + 1, last).boxed().toList());
         assertThat(last - base).as("the writer bumped the counter after the snapshot").isPositive();
+    }
+
+    /** Waits until a followed run streams: its slot is in use, and a change of orders has landed. */
+    void awaitStreaming() throws InterruptedException {
+        for (int i = 0; i < 600; i++) {
+            if (source.value("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = '" + slot + "'").equals("1")
+                    && !warehouse.value("SELECT count(*) FROM bronze.orders__changes").equals("0")) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the followed run did not stream");
     }
 
     /** Waits until the stream's checkpoint is at or past {@code lsn}. */

@@ -218,7 +218,13 @@ public final class CdcExtract {
                     notePublication(checkpoints, connection, request, publication);
                     return null;
                 });
-                for (TableRef table : unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList()) {
+                // And a table a followed run was loading beside its stream when it ended: loaded again, from a new snapshot.
+                Map<Long, TableSnapshot.Cut> unlanded = warehouse.inTransaction(connection -> checkpoints.cuts(connection, request.stream(),
+                    true));
+                var added = new ArrayList<>(unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList());
+                (unlanded.isEmpty() ? Map.<Long, TableRef>of() : src.tablesNamed(List.copyOf(unlanded.keySet()))).values().stream()
+                    .filter(published::contains).filter(t -> !added.contains(t)).forEach(added::add);
+                for (TableRef table : added) {
                     taken.add(snapshots.take(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, lock::inTransaction));
                 }
             }

@@ -54,6 +54,10 @@ final class ChangeCapture {
     private final Map<Long, TableSnapshot.Cut> cuts = new HashMap<>();
     /** Of the tables followed, those with a cut: their changes before it are not applied. */
     private final Map<ChangeTable, TableSnapshot.Cut> applyCuts = new HashMap<>();
+    /** Tables whose copy goes on beside the stream, by oid: with --apply their changes wait in the change table. */
+    private final java.util.Set<Long> loading = new java.util.HashSet<>();
+    /** The oid of each table followed. */
+    private final Map<ChangeTable, Long> oids = new HashMap<>();
     /** Tables new to the stream, by oid, whose changes are left out until their snapshot is taken. */
     private final Map<Long, TableRef> awaiting = new LinkedHashMap<>();
     /** Whether a table new to the stream is loaded from a snapshot (not with --snapshot never). */
@@ -217,7 +221,9 @@ final class ChangeCapture {
     private void readKnown() {
         if (identities == null) {
             identities = TableIdentities.read(batch.connection(), bronzeSchema, stream);
-            cuts.putAll(new SlotCheckpoint(bronzeSchema).cuts(batch.connection(), stream));
+            var checkpoints = new SlotCheckpoint(bronzeSchema);
+            cuts.putAll(checkpoints.cuts(batch.connection(), stream, false));
+            loading.addAll(checkpoints.cuts(batch.connection(), stream, true).keySet());
         }
     }
 
@@ -240,10 +246,38 @@ final class ChangeCapture {
         return Map.copyOf(awaiting);
     }
 
-    /** A snapshot of the table was taken: its changes land from {@code cut} on. */
-    void snapshotTaken(TableSnapshot.Cut cut) {
+    /**
+     * A snapshot of the table was cut, and its copy goes on beside the stream: its changes land from {@code cut} on, and
+     * with --apply wait in its change table until the copy is in ({@link #landed}).
+     */
+    void loading(TableSnapshot.Cut cut) {
         awaiting.remove(cut.oid());
         cuts.put(cut.oid(), cut);
+        loading.add(cut.oid());
+    }
+
+    /**
+     * The table's copy is in its bronze table (at a batch boundary, in the caller's transaction): with --apply, the table is
+     * brought to the shape of its changes and given those from its cut on, as every batch gives them from then on.
+     */
+    void landed(TableSnapshot.Cut cut) throws SQLException {
+        loading.remove(cut.oid());
+        ChangeTable table = relations.get(cut.oid());
+        if (apply.isEmpty() || table == null) {
+            return;
+        }
+        DSLContext db = Sql.using(batch.connection());
+        followState(db, table, cut.oid());
+        applyCuts.put(table, cut);
+        StateApply.After from = StateApply.After.start(cut.lsn());
+        fillUnknown(db, table, from);
+        unmatched.merge(table, StateApply.apply(db, table, applyKeys.get(table), from, metadata.apply(table.source())),
+            StateApply.Unmatched::plus);
+    }
+
+    /** Whether the table's changes are applied now: with --apply, unless its copy is not in yet. */
+    private boolean applies(ChangeTable table) {
+        return apply.isPresent() && !loading.contains(oids.getOrDefault(table, -1L));
     }
 
     private void follow(PgOutput.Relation relation) throws SQLException {
@@ -254,7 +288,7 @@ final class ChangeCapture {
         ChangeTable table = tables.computeIfAbsent(bronze, b -> new ChangeTable(source, b));
         batch.send(table); // rows gathered so far have the old shape
         DSLContext db = Sql.using(batch.connection());
-        if (apply.isPresent() && batch.touched().contains(table)) {
+        if (applies(table) && batch.touched().contains(table)) {
             // The batch's changes so far have the old shape (and name), and the bronze table's columns are about to change (a
             // new one gets the value of the rows from before): they are applied first.
             applyThrough(db, table);
@@ -271,18 +305,23 @@ final class ChangeCapture {
         schemaChanges.addAll(followed.done());
         followed.recorded().forEach(c -> recorded.add(new Recorded(table.ref(), c, WriteMode.APPEND)));
         relations.put(relation.oid(), table);
+        oids.put(table, relation.oid());
         Optional.ofNullable(cuts.get(relation.oid())).ifPresent(cut -> applyCuts.put(table, cut));
-        if (apply.isPresent()) {
-            ApplySource src = apply.get();
-            // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
-            List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(relation.oid()));
-            StateApply.Followed state = StateApply.follow(db, table, key, added -> src.olderRowValues(relation.oid(), added), onSchemaChange,
-                runId);
-            schemaChanges.addAll(state.done());
-            warnings.addAll(state.warnings());
-            // Kept equal to the source, as a replaced table is: its rows get the value the source's older rows have.
-            state.recorded().forEach(c -> recorded.add(new Recorded(table.state(), c, WriteMode.REPLACE)));
+        if (applies(table)) {
+            followState(db, table, relation.oid());
         }
+    }
+
+    /** With --apply: the bronze table brought to the shape the change table follows (see {@link StateApply#follow}). */
+    private void followState(DSLContext db, ChangeTable table, long oid) {
+        ApplySource src = apply.orElseThrow();
+        // No key (REPLICA IDENTITY FULL): the bronze table is kept as a multiset of whole rows.
+        List<String> key = applyKeys.computeIfAbsent(table, t -> src.rowKey(oid));
+        StateApply.Followed state = StateApply.follow(db, table, key, added -> src.olderRowValues(oid, added), onSchemaChange, runId);
+        schemaChanges.addAll(state.done());
+        warnings.addAll(state.warnings());
+        // Kept equal to the source, as a replaced table is: its rows get the value the source's older rows have.
+        state.recorded().forEach(c -> recorded.add(new Recorded(table.state(), c, WriteMode.REPLACE)));
     }
 
     /**
@@ -307,8 +346,9 @@ final class ChangeCapture {
      * not looked at again: the bronze table now holds what they set, which is no image of the row from before.
      */
     private void fillUnknown(DSLContext db, ChangeTable table, StateApply.After from) {
+        // An applied table's bronze table holds every earlier image; otherwise the change table does, since the slot began.
         batch.unknown().getOrDefault(table, Set.of()).forEach(column -> UnknownValues.fill(db, table, column, from,
-            apply.isPresent() ? firstLsnOfBatch : since));
+            applies(table) ? firstLsnOfBatch : since));
     }
 
     /**
@@ -320,7 +360,11 @@ final class ChangeCapture {
         DSLContext db = Sql.using(batch.connection());
         if (apply.isPresent()) {
             for (ChangeTable table : batch.touched()) {
-                applyThrough(db, table);
+                if (applies(table)) {
+                    applyThrough(db, table);
+                } else {
+                    fillUnknown(db, table, StateApply.After.start(firstLsnOfBatch));
+                }
             }
         } else {
             batch.unknown().keySet().forEach(table -> fillUnknown(db, table, StateApply.After.start(firstLsnOfBatch)));

@@ -19,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Stream;
@@ -73,6 +75,8 @@ final class ChangeStream {
     private final TableSnapshot snapshots;
     private final CdcSource src;
     private final List<TableSnapshot.Taken> newTables = new ArrayList<>();
+    /** Copies of tables new to the stream going on beside it (--follow). */
+    private final List<Copy> copies = new ArrayList<>();
     private RunLog runs;
     private StreamEnd end;
     /** With --apply: the values DDL changed without writing rows, refreshed once the changes before it are applied. */
@@ -151,6 +155,7 @@ final class ChangeStream {
             finished();
             throw new SQLException("interrupted while streaming", "57014", e);
         } finally {
+            abandonCopies();
             stop.ignore();
         }
     }
@@ -319,23 +324,105 @@ final class ChangeStream {
     }
 
     /**
-     * Loads each table new to the stream whose changes came (added to the publication, by hand or as a table a publication
-     * FOR ALL TABLES gained) from a snapshot that meets the stream exactly ({@link TableSnapshot}), each in a warehouse
-     * transaction of its own with the checkpoint {@code checkpoint}; the stream's reader keeps receiving meanwhile.
+     * --follow: each table new to the stream whose changes came (added to the publication, by hand or as a table a publication
+     * FOR ALL TABLES gained) is loaded from a snapshot that meets the stream exactly ({@link TableSnapshot}). Its cut is made
+     * and committed here, with its change table, so its changes land from the cut on; its copy goes on beside the stream on
+     * connections of its own, and lands at the first commit after it is in. A bounded run leaves it to the next run's start,
+     * which loads a table new to the stream before it streams (its changes until then are in that snapshot).
      */
     private void snapshotNewTables(Connection connection, ChangeCapture capture, Lsn checkpoint) throws SQLException {
+        for (Copy copy : List.copyOf(copies)) {
+            if (copy.done().isDone()) {
+                land(connection, capture, copy, checkpoint);
+            }
+        }
+        if (!request.follow()) {
+            return;
+        }
         for (TableRef table : capture.awaitingSnapshots().values()) {
             TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), List.of(table));
-            TableSnapshot.Taken loaded = snapshots.take(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, work -> {
+            TableSnapshot.Pending pending = snapshots.cut(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, true);
+            try {
                 position.begin(connection);
-                work.run(connection);
+                snapshots.prepare(connection, pending, identities, true);
                 position.record(connection, checkpoint);
+            } catch (SQLException | RuntimeException e) {
+                pending.close();
+                throw e;
+            }
+            capture.loading(pending.cut());
+            run.info("%s is new to the stream: loading it from a snapshot at %s beside the stream".formatted(table, pending.cut().lsn()));
+            Database target = Database.open(warehouse.settings(), Database.Access.READ_WRITE);
+            CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
+                try {
+                    target.inTransaction(transaction -> {
+                        snapshots.copy(transaction, pending);
+                        return null;
+                    });
+                } catch (SQLException e) {
+                    throw new CompletionException(e);
+                }
+            }, task -> {
+                Thread thread = new Thread(task, "cdc-table-copy");
+                thread.setDaemon(true);
+                thread.start();
             });
-            capture.snapshotTaken(loaded.cut());
-            newTables.add(loaded);
-            run.info("%s is new to the stream: loaded %,d rows from a snapshot at %s; its changes land from there".formatted(table,
-                loaded.rows(), loaded.cut().lsn()));
+            copies.add(new Copy(pending, identities, target, done));
         }
+    }
+
+    /** A table's copy going on beside the stream: its snapshot, and the warehouse pool it copies on. */
+    private record Copy(TableSnapshot.Pending pending, TableIdentities identities, Database target, CompletableFuture<Void> done) {
+        void close() {
+            try {
+                pending.close();
+            } finally {
+                target.close();
+            }
+        }
+    }
+
+    /** A copy is in: its mark, its cut landed and (--apply) its changes since the cut applied, in one transaction. */
+    private void land(Connection connection, ChangeCapture capture, Copy copy, Lsn checkpoint) throws SQLException {
+        copies.remove(copy);
+        try {
+            copy.done().join();
+        } catch (CompletionException e) {
+            copy.close();
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw DatakitException.failed(("Loading %s, new to the stream, from its snapshot failed: %s. Bronze holds every other change "
+                + "up to %s; the next run loads the table from a new snapshot.").formatted(copy.pending().table(), cause instanceof SQLException
+                sql ? SqlErrors.serverMessage(sql) : cause.toString(), checkpoint), cause instanceof Exception exception ? exception : e);
+        }
+        try {
+            position.begin(connection);
+            TableSnapshot.Taken loaded = snapshots.land(connection, copy.pending(), copy.identities());
+            capture.landed(loaded.cut());
+            position.record(connection, checkpoint);
+            newTables.add(loaded);
+            run.info("%s is new to the stream: loaded %,d rows from a snapshot at %s; its changes land from there"
+                .formatted(loaded.table(), loaded.rows(), loaded.cut().lsn()));
+        } finally {
+            copy.close();
+        }
+    }
+
+    /**
+     * The run ends: a copy not in yet is given up (its snapshot's session ended, so it fails), and the next run loads the table
+     * again from a new snapshot at its start, as its cut is still marked loading.
+     */
+    private void abandonCopies() {
+        for (Copy copy : copies) {
+            copy.close();
+            try {
+                copy.done().get(30, TimeUnit.SECONDS);
+            } catch (Exception expected) {
+                // The copy failed as its session ended, or still runs on a daemon thread: the next run loads the table.
+            }
+            run.warn("%s, new to the stream, was not loaded before the run ended: the next run loads it from a new snapshot"
+                .formatted(copy.pending().table()));
+        }
+        copies.clear();
     }
 
     /** The snapshots of tables new to the stream this run took while it streamed. */

@@ -140,18 +140,20 @@ final class SlotCheckpoint {
      * Records where a table's snapshot taken inside the stream met it ({@link TableSnapshot.Cut}; state {@code tables -> <oid>
      * -> snapshot}: {@code {"lsn", "added", "partial"}}), replacing an earlier one; what else the stream keeps of the table stays.
      */
-    void saveCut(Connection transaction, String stream, TableSnapshot.Cut cut) {
+    void saveCut(Connection transaction, String stream, TableSnapshot.Cut cut, boolean loading) {
         Sql.using(transaction).execute("UPDATE " + table + " SET state = jsonb_set(state, ARRAY['tables', ?::text, 'snapshot'], "
-                + "jsonb_build_object('lsn', ?::text, 'added', ?::boolean, 'partial', ?::boolean)) WHERE stream = ? AND partition_name = ''",
-            Long.toString(cut.oid()), cut.lsn().toString(), cut.added(), cut.partial(), stream);
+                + "jsonb_build_object('lsn', ?::text, 'added', ?::boolean, 'partial', ?::boolean, 'loading', ?::boolean)) "
+                + "WHERE stream = ? AND partition_name = ''",
+            Long.toString(cut.oid()), cut.lsn().toString(), cut.added(), cut.partial(), loading, stream);
     }
 
-    /** The cuts of the tables the stream loaded from snapshots while it ran, by oid. */
-    Map<Long, TableSnapshot.Cut> cuts(Connection connection, String stream) {
+    /** The cuts of the tables the stream loaded from snapshots while it ran, by oid; with {@code loading}, only those whose copy is not in. */
+    Map<Long, TableSnapshot.Cut> cuts(Connection connection, String stream, boolean loading) {
         var cuts = new LinkedHashMap<Long, TableSnapshot.Cut>();
         Sql.using(connection).resultQuery("SELECT t.key::bigint, t.value -> 'snapshot' ->> 'lsn', (t.value -> 'snapshot' ->> 'added')::boolean, "
                 + "(t.value -> 'snapshot' ->> 'partial')::boolean FROM " + table + ", jsonb_each(coalesce(state -> 'tables', '{}')) t "
-                + "WHERE stream = ? AND partition_name = '' AND t.value -> 'snapshot' IS NOT NULL", stream)
+                + "WHERE stream = ? AND partition_name = '' AND t.value -> 'snapshot' IS NOT NULL AND (NOT ? OR coalesce((t.value -> "
+                + "'snapshot' ->> 'loading')::boolean, false))", stream, loading)
             .forEach(r -> cuts.put(r.get(0, Long.class), new TableSnapshot.Cut(r.get(0, Long.class), Lsn.parse(r.get(1, String.class)),
                 r.get(2, Boolean.class), r.get(3, Boolean.class))));
         return cuts;

@@ -119,45 +119,138 @@ final class TableSnapshot {
     /**
      * Makes the cut, reads {@code table} in its snapshot and lands it in {@code landing}'s transaction: the bronze table
      * (replaced, or with {@code where} upserted by key), the change table (made when missing) with its mark, the cut in
-     * the checkpoint's state; with --apply, the column hashes the reloaded table reflects.
+     * the checkpoint's state; with --apply, the column hashes the reloaded table reflects. The other tables' changes wait
+     * meanwhile: this is how a run loads tables before it streams.
      */
     Taken take(TableRef table, Reason reason, Optional<String> where, TableIdentities identities, Landing landing) throws SQLException {
+        try (Pending pending = cut(table, reason, where, identities, false)) {
+            Taken[] taken = new Taken[1];
+            landing.in(connection -> {
+                copy(connection, pending);
+                prepare(connection, pending, identities, false);
+                taken[0] = land(connection, pending, identities);
+                return null;
+            });
+            return taken[0];
+        }
+    }
+
+    /**
+     * A snapshot cut and imported, whose table is not copied yet: what the copy and the landing need. Closing it ends the
+     * snapshot's transaction on the source (and a copy still reading in it).
+     */
+    static final class Pending implements AutoCloseable {
+        final Cut cut;
+        final TableRef table;
+        final TableRef target;
+        final Reason reason;
+        final Optional<String> where;
+        final List<String> key;
+        final Map<PgOutput.Relation, Map<String, String>> landings;
+        final SourceSession session;
+        /** The source's pool of the session, when it has one of its own (a copy beside the stream, which uses the run's). */
+        final Optional<Database> own;
+        volatile long rows;
+        volatile Map<String, String> hashes = Map.of();
+
+        private Pending(Cut cut, TableRef table, TableRef target, Reason reason, Optional<String> where, List<String> key,
+                        Map<PgOutput.Relation, Map<String, String>> landings, SourceSession session, Optional<Database> own) {
+            this.cut = cut;
+            this.table = table;
+            this.target = target;
+            this.reason = reason;
+            this.where = where;
+            this.key = key;
+            this.landings = landings;
+            this.session = session;
+            this.own = own;
+        }
+
+        Cut cut() {
+            return cut;
+        }
+
+        TableRef table() {
+            return table;
+        }
+
+        @Override
+        public void close() {
+            try {
+                session.close();
+            } finally {
+                own.ifPresent(Database::close);
+            }
+        }
+    }
+
+    /**
+     * Makes the cut: a temporary slot whose exported snapshot a source session imports, before the slot's session ends (which
+     * ends that snapshot). With {@code ownConnection} the session comes from a pool of its own, so a copy may hold it while
+     * the stream asks the source for what it needs.
+     */
+    Pending cut(TableRef table, Reason reason, Optional<String> where, TableIdentities identities, boolean ownConnection)
+            throws SQLException {
         identities.know(src, List.of(table));
         List<String> key = src.rowKey(table);
         TableRef target = identities.bronze(table);
         long oid = src.oids(List.of(table)).getOrDefault(table, 0L);
         DatakitException.check(oid != 0, "%s is no longer on the source, so it cannot be loaded from a snapshot.", table);
-        ReplicationSession.NewSlot made;
-        Map<PgOutput.Relation, Map<String, String>> landings;
-        SourceSession session;
+        Optional<Database> own = ownConnection ? Optional.of(Database.open(source.settings(), Database.Access.READ_ONLY))
+            : Optional.empty();
         try (ReplicationSession cutter = ReplicationSession.open(source.settings())) {
-            made = cutter.createCutSlot(cutSlotName());
+            ReplicationSession.NewSlot made = cutter.createCutSlot(cutSlotName());
             // Everything the snapshot serves is imported before the cutter's next command (its end), which ends the snapshot.
-            landings = bronze.landings(src.relations(List.of(table), request.publication(), Optional.of(made.snapshot())));
-            session = SourceSession.begin(source, Optional.of(made.snapshot()));
+            var landings = bronze.landings(src.relations(List.of(table), request.publication(), Optional.of(made.snapshot())));
+            SourceSession session = SourceSession.begin(own.orElse(source), Optional.of(made.snapshot()));
+            Cut cut = new Cut(oid, made.consistentPoint(), reason == Reason.ADDED, where.isPresent());
+            run.info("%s: snapshot at %s (%s)".formatted(table, cut.lsn(), reason.words()));
+            return new Pending(cut, table, target, reason, where, key, landings, session, own);
+        } catch (SQLException | RuntimeException e) {
+            own.ifPresent(Database::close);
+            throw e;
         }
-        Cut cut = new Cut(oid, made.consistentPoint(), reason == Reason.ADDED, where.isPresent());
-        run.info("%s: snapshot at %s (%s)".formatted(table, cut.lsn(), reason.words()));
-        long[] rows = new long[1];
-        try (session) {
-            landing.in(connection -> {
-                var write = where.isPresent() ? new BronzeWrite(WriteMode.MERGE, key, ConflictPolicy.OVERWRITE, onSchemaChange)
-                    : new BronzeWrite(WriteMode.REPLACE, request.apply() ? key : List.of(), ConflictPolicy.OVERWRITE, onSchemaChange);
-                Selection selection = where.map(condition -> Selection.table(table).where(condition)).orElse(Selection.table(table));
-                CopyPipe.Result copied = bronze.load(connection, session, selection, target, write);
-                rows[0] = copied.rows();
-                bronze.prepareChangeTables(connection, src, landings, request, identities);
-                identities.followAll(connection, List.of(table));
-                if (request.apply() && where.isEmpty()) {
-                    identities.keepColumnHashes(connection, table, SchemaFingerprint.read(session, Selection.table(table)).columns());
-                }
-                var taken = new Taken(cut, table, target, copied.rows(), reason, where);
-                mark(connection, new ChangeTable(table, target), taken, Optional.empty());
-                new SlotCheckpoint(bronzeSchema).saveCut(connection, request.stream(), cut);
-                return null;
-            });
+    }
+
+    /**
+     * Copies the table as the snapshot holds it into its bronze table, in the caller's transaction (replaced, or with a
+     * --where upserted by key); with --apply and the whole table, reads the column hashes it reflects. Writes nothing the
+     * stream's own transactions write, so it may run beside them.
+     */
+    void copy(Connection transaction, Pending pending) throws SQLException {
+        var write = pending.where.isPresent() ? new BronzeWrite(WriteMode.MERGE, pending.key, ConflictPolicy.OVERWRITE, onSchemaChange)
+            : new BronzeWrite(WriteMode.REPLACE, request.apply() ? pending.key : List.of(), ConflictPolicy.OVERWRITE, onSchemaChange);
+        Selection whole = Selection.table(pending.table);
+        CopyPipe.Result copied = bronze.load(transaction, pending.session, pending.where.map(whole::where).orElse(whole), pending.target,
+            write);
+        pending.rows = copied.rows();
+        if (request.apply() && pending.where.isEmpty()) {
+            pending.hashes = SchemaFingerprint.read(pending.session, whole).columns();
         }
-        return new Taken(cut, table, target, rows[0], reason, where);
+    }
+
+    /**
+     * Readies the stream for the table's changes from the cut on, in the caller's transaction: its change table (made when
+     * missing; a table new to the stream holds no change from before its cut, such as those an earlier try that died left),
+     * the table followed by identity, and the cut; {@code loading} while its copy is not in yet.
+     */
+    void prepare(Connection transaction, Pending pending, TableIdentities identities, boolean loading) {
+        bronze.prepareChangeTables(transaction, src, pending.landings, request, identities);
+        identities.followAll(transaction, List.of(pending.table));
+        if (pending.cut.added()) {
+            Sql.using(transaction).execute("DELETE FROM " + new ChangeTable(pending.table, pending.target).ref().sql() + " WHERE _cdc_lsn < "
+                + Sql.literal(pending.cut.lsn().toString()) + "::pg_lsn");
+        }
+        new SlotCheckpoint(bronzeSchema).saveCut(transaction, request.stream(), pending.cut, loading);
+    }
+
+    /** Once the copy is in: the change table's mark, the column hashes, and the cut no longer loading, in the caller's transaction. */
+    Taken land(Connection transaction, Pending pending, TableIdentities identities) {
+        var taken = new Taken(pending.cut, pending.table, pending.target, pending.rows, pending.reason, pending.where);
+        identities.keepColumnHashes(transaction, pending.table, pending.hashes);
+        mark(transaction, new ChangeTable(pending.table, pending.target), taken, Optional.empty());
+        new SlotCheckpoint(bronzeSchema).saveCut(transaction, request.stream(), pending.cut, false);
+        return taken;
     }
 
     /**
