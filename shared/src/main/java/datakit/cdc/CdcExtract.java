@@ -177,8 +177,8 @@ public final class CdcExtract {
                 });
                 Map<String, Long> loaded = request.snapshotNever() ? Map.of()
                     : bronze.loadSnapshot(src, created.snapshot(), published, relations, request, start, runs, lock, identities,
-                        (connection, rows) -> slot.gapFrom().ifPresent(gap -> snapshots.markLostSlot(connection, published, rows, identities,
-                            start, gap)));
+                        (connection, rows) -> slot.gapFrom().ifPresent(gap -> snapshots.markGap(connection, published, rows, identities,
+                            start, gap, request.snapshotAlways() ? TableSnapshot.Reason.SNAPSHOT_ALWAYS : TableSnapshot.Reason.SLOT_LOST)));
                 if (request.snapshotNever()) {
                     Lsn position = start;
                     var landings = bronze.landings(relations);

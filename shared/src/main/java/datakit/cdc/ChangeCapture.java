@@ -54,6 +54,8 @@ final class ChangeCapture {
     private final Map<Long, TableSnapshot.Cut> cuts = new HashMap<>();
     /** Of the tables followed, those with a cut: their changes before it are not applied. */
     private final Map<ChangeTable, TableSnapshot.Cut> applyCuts = new HashMap<>();
+    /** Tables new to the stream that were dropped before their snapshot: nothing of them lands. */
+    private final java.util.Set<Long> gone = new java.util.HashSet<>();
     /** Tables whose copy goes on beside the stream, by oid: with --apply their changes wait in the change table. */
     private final java.util.Set<Long> loading = new java.util.HashSet<>();
     /** The oid of each table followed. */
@@ -202,7 +204,7 @@ final class ChangeCapture {
     private ChangeTable table(long oid) throws SQLException {
         readKnown();
         TableSnapshot.Cut cut = cuts.get(oid);
-        if (awaiting.containsKey(oid) || (cut != null && !cut.lands(transactionCommit))) {
+        if (awaiting.containsKey(oid) || gone.contains(oid) || (cut != null && !cut.lands(transactionCommit))) {
             return null;
         }
         PgOutput.Relation relation = announced.get(oid);
@@ -244,6 +246,12 @@ final class ChangeCapture {
     /** The tables new to the stream whose changes came while no snapshot of them was taken, by oid: they wait for one. */
     Map<Long, TableRef> awaitingSnapshots() {
         return Map.copyOf(awaiting);
+    }
+
+    /** A table new to the stream was dropped before its snapshot: its changes never land. */
+    void gone(long oid) {
+        awaiting.remove(oid);
+        gone.add(oid);
     }
 
     /**

@@ -305,6 +305,8 @@ final class ChangeStream {
                     if (capture.hasUncommitted()) {
                         checkpoint = commit(connection, messages, capture);
                     }
+                    capture.awaitingSnapshots().values().forEach(table -> warnings.add(("%s joined the stream during this run: the next run "
+                        + "loads it from a snapshot, which holds its changes until then").formatted(table)));
                     current = CaptureCounts.of(capture); // transactions skipped as replays commit nothing
                     return Lsn.max(ended.through(), checkpoint);
                 }
@@ -339,7 +341,16 @@ final class ChangeStream {
         if (!request.follow()) {
             return;
         }
-        for (TableRef table : capture.awaitingSnapshots().values()) {
+        for (long oid : capture.awaitingSnapshots().keySet()) {
+            // By identity: the table may have been renamed, or dropped, since its change came.
+            Optional<TableRef> named = Optional.ofNullable(src.tablesNamed(List.of(oid)).get(oid));
+            if (named.isEmpty()) {
+                warnings.add("%s joined the stream and was dropped before it could be loaded: nothing of it lands".formatted(
+                    capture.awaitingSnapshots().get(oid)));
+                capture.gone(oid);
+                continue;
+            }
+            TableRef table = named.get();
             TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), List.of(table));
             TableSnapshot.Pending pending = snapshots.cut(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, true);
             try {

@@ -21,7 +21,8 @@ import org.jooq.exception.DataAccessException;
  *
  * @param slot    the slot as the server shows it, if it exists
  * @param warning what the run should warn of (the slot is gone since the last run), if anything
- * @param gapFrom when a lost slot is made again: the checkpoint bronze held, where the change tables' gap begins
+ * @param gapFrom when a slot is made again (lost, or --snapshot always): the checkpoint bronze held, where the change tables'
+ *                gap begins
  */
 record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optional<String> warning, Optional<Lsn> gapFrom) {
 
@@ -37,8 +38,9 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
         if (slot.isPresent()) {
             boolean unfinished = stored.filter(s -> s.lsn().isEmpty() && request.slot().equals(s.slot())).isPresent();
             if (request.snapshotAlways() || unfinished) {
+                // --snapshot always leaves the changes since the checkpoint unread: each change table marks that gap.
                 return new SlotStart(Action.RECREATE, slot, unfinished ? "a run that was creating it ended before its snapshot committed"
-                    : "--snapshot always", Optional.empty(), Optional.empty());
+                    : "--snapshot always", Optional.empty(), unfinished ? Optional.empty() : checkpoint);
             }
             if (slot.get().lost()) {
                 String lost = "slot " + request.slot() + " was invalidated by the source (" + slot.get().invalidated().orElseThrow()
@@ -66,7 +68,7 @@ record SlotStart(Action action, Optional<CdcSource.Slot> slot, String why, Optio
             return remake(request, Action.CREATE, slot, "slot " + request.slot() + " is gone from the source since the last run (dropped, "
                 + "or not on this server after a failover or an upgrade)", checkpoint);
         }
-        return new SlotStart(Action.CREATE, slot, "it does not exist", Optional.empty(), Optional.empty());
+        return new SlotStart(Action.CREATE, slot, "it does not exist", Optional.empty(), checkpoint.filter(lsn -> request.snapshotAlways()));
     }
 
     /**

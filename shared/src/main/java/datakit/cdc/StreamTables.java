@@ -13,6 +13,7 @@ import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
 import datakit.db.SqlErrors;
+import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.run.CopyIntoBronze;
 import datakit.run.Landings;
@@ -132,6 +133,27 @@ final class StreamTables {
             });
         }
         return rows;
+    }
+
+    /**
+     * Fails, before a snapshot is cut, when a reload would have to replace a bronze table that views depend on (PostgreSQL
+     * refuses to drop it); {@code how} names what asked for the reload.
+     */
+    void refuseReplacingUnderViews(TableRef table, TableRef target, String how) {
+        try {
+            warehouse.inTransaction(connection -> {
+                BronzeTable.inspect(Sql.using(connection), target).map(BronzeTable::requireBronze).filter(t -> !t.dependents().isEmpty())
+                    .ifPresent(t -> {
+                        throw DatakitException.notReady(("Cannot load %s again from a snapshot (%s): %s depend%s on %s, and a reload swaps "
+                            + "in a new table, which PostgreSQL refuses while views use the old one. Drop the views and create them again "
+                            + "after this run, or refresh its rows in place with --resnapshot %s --where CONDITION.").formatted(table, how,
+                            String.join(", ", t.dependents()), t.dependents().size() == 1 ? "s" : "", target, table));
+                    });
+                return null;
+            });
+        } catch (SQLException e) {
+            throw SqlErrors.failure("Reading " + target, e, warehouse);
+        }
     }
 
     /** Reads {@code selection} in the session's snapshot into the bronze table {@code target}, in the caller's transaction. */

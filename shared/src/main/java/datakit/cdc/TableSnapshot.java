@@ -1,5 +1,6 @@
 package datakit.cdc;
 
+import datakit.bronze.BronzeTable;
 import datakit.bronze.BronzeWrite;
 import datakit.bronze.ConflictPolicy;
 import datakit.bronze.SchemaPolicy;
@@ -7,6 +8,7 @@ import datakit.bronze.WriteMode;
 import datakit.cdc.pgoutput.PgOutput;
 import datakit.db.CopyPipe;
 import datakit.db.Database;
+import datakit.db.SqlErrors;
 import datakit.error.DatakitException;
 import datakit.report.RunContext;
 import datakit.source.SchemaFingerprint;
@@ -24,6 +26,7 @@ import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.jooq.exception.DataAccessException;
 
 /**
  * One table loaded from a snapshot while its stream runs: a table new to the stream, one {@code --resnapshot} asks for
@@ -46,7 +49,8 @@ final class TableSnapshot {
     enum Reason {
         ADDED("added to the stream"),
         RESNAPSHOT("--resnapshot"),
-        SLOT_LOST("the slot was lost and made again");
+        SLOT_LOST("the slot was lost and made again"),
+        SNAPSHOT_ALWAYS("--snapshot always");
 
         private final String words;
 
@@ -196,10 +200,13 @@ final class TableSnapshot {
         TableRef target = identities.bronze(table);
         long oid = src.oids(List.of(table)).getOrDefault(table, 0L);
         DatakitException.check(oid != 0, "%s is no longer on the source, so it cannot be loaded from a snapshot.", table);
+        if (where.isEmpty()) {
+            bronze.refuseReplacingUnderViews(table, target, reason.words());
+        }
         Optional<Database> own = ownConnection ? Optional.of(Database.open(source.settings(), Database.Access.READ_ONLY))
             : Optional.empty();
         try (ReplicationSession cutter = ReplicationSession.open(source.settings())) {
-            ReplicationSession.NewSlot made = cutter.createCutSlot(cutSlotName());
+            ReplicationSession.NewSlot made = makeCut(cutter, table, reason);
             // Everything the snapshot serves is imported before the cutter's next command (its end), which ends the snapshot.
             var landings = bronze.landings(src.relations(List.of(table), request.publication(), Optional.of(made.snapshot())));
             SourceSession session = SourceSession.begin(own.orElse(source), Optional.of(made.snapshot()));
@@ -221,11 +228,32 @@ final class TableSnapshot {
         var write = pending.where.isPresent() ? new BronzeWrite(WriteMode.MERGE, pending.key, ConflictPolicy.OVERWRITE, onSchemaChange)
             : new BronzeWrite(WriteMode.REPLACE, request.apply() ? pending.key : List.of(), ConflictPolicy.OVERWRITE, onSchemaChange);
         Selection whole = Selection.table(pending.table);
+        if (pending.where.isPresent()) {
+            replaceRowsOf(transaction, pending.target, pending.where.get());
+        }
         CopyPipe.Result copied = bronze.load(transaction, pending.session, pending.where.map(whole::where).orElse(whole), pending.target,
             write);
         pending.rows = copied.rows();
         if (request.apply() && pending.where.isEmpty()) {
             pending.hashes = SchemaFingerprint.read(pending.session, whole).columns();
+        }
+    }
+
+    /**
+     * A partial reload replaces the rows of its condition: the bronze rows that match it go first, so a row bronze holds and
+     * the source no longer has (or no longer within the condition) does not stay. The condition is evaluated on the bronze
+     * table's columns, which carry the source's names.
+     */
+    private static void replaceRowsOf(Connection transaction, TableRef target, String condition) {
+        var db = Sql.using(transaction);
+        if (BronzeTable.inspect(db, target).isEmpty()) {
+            return;
+        }
+        try {
+            db.execute("DELETE FROM " + target.sql() + " WHERE " + condition);
+        } catch (DataAccessException e) {
+            throw DatakitException.badInput("--where %s cannot be evaluated on %s, whose rows that match it a partial reload replaces: %s. "
+                + "Give a condition on columns the bronze table has too.", condition, target, SqlErrors.serverMessage(e));
         }
     }
 
@@ -274,17 +302,32 @@ final class TableSnapshot {
     }
 
     /**
-     * Every table of a slot made again after it was lost: the new slot's snapshot loaded them all ({@code rows} by bronze
-     * table), so each change table gets the mark of that snapshot, with where its gap began ({@code gapFrom}, the checkpoint
-     * bronze held).
+     * Every table of a slot made again ({@code reason}: it was lost, or --snapshot always): the new slot's snapshot loaded them
+     * all ({@code rows} by bronze table), so each change table gets the mark of that snapshot, with where its gap began
+     * ({@code gapFrom}, the checkpoint bronze held).
      */
-    void markLostSlot(Connection transaction, List<TableRef> tables, Map<String, Long> rows, TableIdentities identities, Lsn at,
-                      Lsn gapFrom) {
+    void markGap(Connection transaction, List<TableRef> tables, Map<String, Long> rows, TableIdentities identities, Lsn at, Lsn gapFrom,
+                 Reason reason) {
         for (TableRef table : tables) {
             TableRef target = identities.bronze(table);
-            var taken = new Taken(new Cut(0, at, false, false), table, target, rows.getOrDefault(target.toString(), 0L), Reason.SLOT_LOST,
+            var taken = new Taken(new Cut(0, at, false, false), table, target, rows.getOrDefault(target.toString(), 0L), reason,
                 Optional.empty());
             mark(transaction, new ChangeTable(table, target), taken, Optional.of(gapFrom));
+        }
+    }
+
+    /** The temporary slot of the cut; a server with no slot free says so in the words of this run. */
+    private ReplicationSession.NewSlot makeCut(ReplicationSession cutter, TableRef table, Reason reason) throws SQLException {
+        try {
+            return cutter.createCutSlot(cutSlotName());
+        } catch (SQLException e) {
+            if ("53400".equals(e.getSQLState())) {
+                throw DatakitException.notReady(("Loading %s from a snapshot inside the stream (%s) needs one more replication slot for a moment "
+                    + "(a temporary one, for its snapshot), and every slot of the source is in use (%s). Drop a slot no stream reads "
+                    + "(postgres-health lists them), or raise max_replication_slots, then run again.").formatted(table, reason.words(),
+                    SqlErrors.serverMessage(e)));
+            }
+            throw e;
         }
     }
 
