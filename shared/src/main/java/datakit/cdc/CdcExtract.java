@@ -156,6 +156,8 @@ public final class CdcExtract {
             Lsn start;
             Lsn since;
             PartitionLeaves leaves;
+            // Tables new to the stream that a followed run loads beside its stream.
+            List<TableRef> loadedBeside = List.of();
             if (slot.action() != SlotStart.Action.RESUME) {
                 lock.inTransaction(connection -> {
                     checkpoints.save(connection, request.stream(), request.slot(), request.publication(), null, null, run.runId());
@@ -221,7 +223,10 @@ public final class CdcExtract {
                 // And a table a followed run was loading beside its stream when it ended: loaded again, from a new snapshot.
                 Map<Long, TableSnapshot.Cut> unlanded = warehouse.inTransaction(connection -> checkpoints.cuts(connection, request.stream(),
                     true));
-                var added = new ArrayList<>(unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList());
+                // A followed run loads a new table beside its stream, which finds it within seconds; a bounded one before it streams.
+                List<TableRef> fresh = unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList();
+                loadedBeside = request.follow() ? fresh : List.of();
+                var added = new ArrayList<>(request.follow() ? List.<TableRef>of() : fresh);
                 (unlanded.isEmpty() ? Map.<Long, TableRef>of() : src.tablesNamed(List.copyOf(unlanded.keySet()))).values().stream()
                     .filter(published::contains).filter(t -> !added.contains(t)).forEach(added::add);
                 for (TableRef table : added) {
@@ -232,7 +237,7 @@ public final class CdcExtract {
                 run.info("--resnapshot: the slot's snapshot loaded every table of the stream in this run");
             }
             for (TableRef table : snapshotRows.isEmpty() ? request.resnapshot() : List.<TableRef>of()) {
-                if (taken.stream().noneMatch(t -> t.table().equals(table))) {
+                if (taken.stream().noneMatch(t -> t.table().equals(table)) && !loadedBeside.contains(table)) {
                     taken.add(snapshots.take(table, TableSnapshot.Reason.RESNAPSHOT, request.where(), identities, lock::inTransaction));
                 }
             }

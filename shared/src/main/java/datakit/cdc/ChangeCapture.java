@@ -54,6 +54,8 @@ final class ChangeCapture {
     private final Map<Long, TableSnapshot.Cut> cuts = new HashMap<>();
     /** Of the tables followed, those with a cut: their changes before it are not applied. */
     private final Map<ChangeTable, TableSnapshot.Cut> applyCuts = new HashMap<>();
+    /** Tables of the stream found to have their change table: not new to it. */
+    private final java.util.Set<Long> settled = new java.util.HashSet<>();
     /** Tables new to the stream that were dropped before their snapshot: nothing of them lands. */
     private final java.util.Set<Long> gone = new java.util.HashSet<>();
     /** Tables whose copy goes on beside the stream, by oid: with --apply their changes wait in the change table. */
@@ -208,7 +210,7 @@ final class ChangeCapture {
             return null;
         }
         PgOutput.Relation relation = announced.get(oid);
-        if (relation != null && !relations.containsKey(oid) && newToStream(relation)) {
+        if (relation != null && !relations.containsKey(oid) && newToStream(oid, TableRef.of(relation.namespace(), relation.name()))) {
             awaiting.put(oid, TableRef.of(relation.namespace(), relation.name()));
             return null;
         }
@@ -230,17 +232,37 @@ final class ChangeCapture {
     }
 
     /**
-     * Whether a table whose change came is new to the stream, so its rows from before need a snapshot: the stream neither
-     * follows it nor has its change table (a table a publication FOR ALL TABLES gained, or one added to the publication by
-     * hand while the stream ran). With --snapshot never, none is: a new table's changes land from its first one.
+     * Whether a table of the stream is new to it, so its rows from before need a snapshot: it has no change table yet (a table
+     * a publication FOR ALL TABLES gained, or one added to the publication while the stream ran, or before a run that did not
+     * load it). With --snapshot never, none is: a new table's changes land from its first one.
      */
-    private boolean newToStream(PgOutput.Relation relation) {
-        if (!snapshotsNewTables || identities.lastName(relation.oid()).isPresent()) {
+    private boolean newToStream(long oid, TableRef source) {
+        if (!snapshotsNewTables || settled.contains(oid)) {
             return false;
         }
-        TableRef source = TableRef.of(relation.namespace(), relation.name());
-        return BronzeTable.inspect(Sql.using(batch.connection()), new ChangeTable(source, identities.bronze(relation.oid(), source)).ref())
+        boolean isNew = BronzeTable.inspect(Sql.using(batch.connection()), new ChangeTable(source, identities.bronze(oid, source)).ref())
             .isEmpty();
+        if (!isNew) {
+            settled.add(oid);
+        }
+        return isNew;
+    }
+
+    /** Whether the stream has not yet looked at the table {@code oid} (of its publication) in this capture. */
+    boolean unfamiliar(long oid) {
+        return !relations.containsKey(oid) && !awaiting.containsKey(oid) && !gone.contains(oid) && !cuts.containsKey(oid)
+            && !settled.contains(oid);
+    }
+
+    /**
+     * A table of the publication, looked at while the stream runs (in a warehouse transaction): one new to the stream waits
+     * for its snapshot, as it would at its first change, so a table that stays quiet is loaded too.
+     */
+    void awaitIfNew(long oid, TableRef table) {
+        readKnown();
+        if (unfamiliar(oid) && newToStream(oid, table)) {
+            awaiting.put(oid, table);
+        }
     }
 
     /** The tables new to the stream whose changes came while no snapshot of them was taken, by oid: they wait for one. */

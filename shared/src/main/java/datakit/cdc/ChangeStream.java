@@ -75,6 +75,9 @@ final class ChangeStream {
     private final TableSnapshot snapshots;
     private final CdcSource src;
     private final List<TableSnapshot.Taken> newTables = new ArrayList<>();
+    /** How often a followed stream looks at its publication's tables, and when it last did. */
+    private static final long PUBLICATION_LOOK_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private long publicationLooked = System.nanoTime() - PUBLICATION_LOOK_NANOS;
     /** Copies of tables new to the stream going on beside it (--follow). */
     private final List<Copy> copies = new ArrayList<>();
     private RunLog runs;
@@ -286,6 +289,10 @@ final class ChangeStream {
                     messages.confirm(checkpoint);
                     recorded = System.nanoTime();
                     afterCommit(connection, capture, checkpoint);
+                } else if (request.follow() && !capture.inTransaction()) {
+                    // A source that writes nothing still gets its new tables loaded, and a copy that is in landed.
+                    lookForNewTables(connection, capture, checkpoint);
+                    snapshotNewTables(connection, capture, checkpoint);
                 }
                 end.whileQuiet(sources, messages, run);
                 if (request.follow()) {
@@ -321,8 +328,26 @@ final class ChangeStream {
 
     /** After a commit of {@code checkpoint}: what waits for every change before it to be in bronze. */
     private void afterCommit(Connection connection, ChangeCapture capture, Lsn checkpoint) throws SQLException {
+        lookForNewTables(connection, capture, checkpoint);
         snapshotNewTables(connection, capture, checkpoint);
         refreshWhileFollowing(connection, checkpoint);
+    }
+
+    /**
+     * --follow, every few seconds: the tables of the publication the stream has not looked at (added since it began, and
+     * quiet so far) are checked, so one new to the stream waits for its snapshot even before its first change.
+     */
+    private void lookForNewTables(Connection connection, ChangeCapture capture, Lsn checkpoint) throws SQLException {
+        if (!request.follow() || request.snapshotNever() || System.nanoTime() - publicationLooked < PUBLICATION_LOOK_NANOS) {
+            return;
+        }
+        publicationLooked = System.nanoTime();
+        Map<TableRef, Long> published = src.oids(src.publications().tables(request.publication()));
+        if (published.values().stream().anyMatch(capture::unfamiliar)) {
+            position.begin(connection);
+            published.forEach((table, oid) -> capture.awaitIfNew(oid, table));
+            position.record(connection, checkpoint);
+        }
     }
 
     /**
