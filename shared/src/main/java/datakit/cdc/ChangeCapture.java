@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.jooq.DSLContext;
@@ -287,22 +288,33 @@ final class ChangeCapture {
     }
 
     /**
-     * The table's copy is in its bronze table (at a batch boundary, in the caller's transaction): with --apply, the table is
-     * brought to the shape of its changes and given those from its cut on, as every batch gives them from then on.
+     * The table's copy is in its bronze table (at a batch boundary, in the caller's transaction). The change rows since its cut
+     * that an unchanged TOAST value left unknown get it from there (no earlier image was in bronze while it copied), and with
+     * --apply the table is brought to the shape of its changes and given those from its cut on, as every batch gives them from
+     * then on. A table this capture has not followed yet (the stream reconnected since the cut) is followed now, in the shape
+     * {@code current} reads from the source's catalog unless a Relation message came.
      */
-    void landed(TableSnapshot.Cut cut) throws SQLException {
+    void landed(TableSnapshot.Cut cut, Supplier<PgOutput.Relation> current) throws SQLException {
+        readKnown();
         loading.remove(cut.oid());
-        ChangeTable table = relations.get(cut.oid());
-        if (apply.isEmpty() || table == null) {
-            return;
-        }
         DSLContext db = Sql.using(batch.connection());
-        followState(db, table, cut.oid());
-        applyCuts.put(table, cut);
+        ChangeTable table = relations.get(cut.oid());
+        if (table == null) {
+            PgOutput.Relation relation = announced.remove(cut.oid());
+            follow(relation != null ? relation : current.get());
+            table = relations.get(cut.oid());
+        } else if (apply.isPresent()) {
+            followState(db, table, cut.oid());
+        }
         StateApply.After from = StateApply.After.start(cut.lsn());
-        fillUnknown(db, table, from);
-        unmatched.merge(table, StateApply.apply(db, table, applyKeys.get(table), from, metadata.apply(table.source())),
-            StateApply.Unmatched::plus);
+        ChangeTable landed = table;
+        db.resultQuery("SELECT DISTINCT unnest(_cdc_unknown) FROM " + table.ref().sql() + " WHERE " + from.sql()).fetch(0, String.class)
+            .forEach(column -> UnknownValues.fill(db, landed, column, from, cut.lsn()));
+        if (apply.isPresent()) {
+            applyCuts.put(table, cut);
+            unmatched.merge(table, StateApply.apply(db, table, applyKeys.get(table), from, metadata.apply(table.source())),
+                StateApply.Unmatched::plus);
+        }
     }
 
     /** Whether the table's changes are applied now: with --apply, unless its copy is not in yet. */

@@ -363,7 +363,9 @@ final class ChangeStream {
                 land(connection, capture, copy, checkpoint);
             }
         }
-        if (!request.follow()) {
+        // One copy at a time: making a cut waits for the transactions in progress, and a copy's own is one when source and
+        // warehouse share a server. The tables after it wait, their changes until their own cut in their own snapshot.
+        if (!request.follow() || !copies.isEmpty()) {
             return;
         }
         for (long oid : capture.awaitingSnapshots().keySet()) {
@@ -397,6 +399,9 @@ final class ChangeStream {
                     });
                 } catch (SQLException e) {
                     throw new CompletionException(e);
+                } finally {
+                    // The source's DDL on the table waits for the snapshot's transaction: it ends with the copy, not the landing.
+                    pending.endSnapshot();
                 }
             }, task -> {
                 Thread thread = new Thread(task, "cdc-table-copy");
@@ -404,6 +409,7 @@ final class ChangeStream {
                 thread.start();
             });
             copies.add(new Copy(pending, identities, target, done));
+            return;
         }
     }
 
@@ -433,7 +439,8 @@ final class ChangeStream {
         try {
             position.begin(connection);
             TableSnapshot.Taken loaded = snapshots.land(connection, copy.pending(), copy.identities());
-            capture.landed(loaded.cut());
+            capture.landed(loaded.cut(), () -> src.relations(List.of(copy.pending().table()), request.publication(), Optional.empty())
+                .getFirst());
             position.record(connection, checkpoint);
             newTables.add(loaded);
             run.info("%s is new to the stream: loaded %,d rows from a snapshot at %s; its changes land from there"

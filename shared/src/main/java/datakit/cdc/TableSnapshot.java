@@ -156,6 +156,7 @@ final class TableSnapshot {
         final Optional<Database> own;
         volatile long rows;
         volatile Map<String, String> hashes = Map.of();
+        private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
 
         private Pending(Cut cut, TableRef table, TableRef target, Reason reason, Optional<String> where, List<String> key,
                         Map<PgOutput.Relation, Map<String, String>> landings, SourceSession session, Optional<Database> own) {
@@ -178,10 +179,17 @@ final class TableSnapshot {
             return table;
         }
 
+        /** Ends the snapshot's transaction on the source (once, from whichever thread comes first). */
+        void endSnapshot() {
+            if (ended.compareAndSet(false, true)) {
+                session.close();
+            }
+        }
+
         @Override
         public void close() {
             try {
-                session.close();
+                endSnapshot();
             } finally {
                 own.ifPresent(Database::close);
             }
