@@ -389,11 +389,14 @@ class CdcBesideCopyReviewProbeIT {
             // What the second table's cut waits for: the transactions with an xid on the server (source and warehouse share it here).
             var waits = source.rows("SELECT datname, backend_type, coalesce(wait_event, ''), backend_xid::text IS NOT NULL, left(query, 60) "
                 + "FROM pg_stat_activity WHERE backend_xid IS NOT NULL OR wait_event = 'transactionid' OR query LIKE 'CREATE_REPLICATION_SLOT%'");
-            assertThat(flowing && firstLanded.equals("0") && marks("bronze.second__changes").equals("1"))
+            // One copy at a time (the second's cut would wait for the first copy's warehouse transaction on a shared server): the
+            // stream flows meanwhile, and the second table lands after the first.
+            assertThat(flowing && firstLanded.equals("0"))
                 .as("within 6 s of the second table joining, while the first still copies (its marks: %s), the stream's checkpoint "
-                    + "passes %s (%s) and the second table lands (marks: %s); waiting: %s; the log:%n%s", firstLanded, lsn, flowing,
-                    marks("bronze.second__changes"), waits, tail(log).replaceAll("(?m)^.*(hikari|progress).*\\R", "")).isTrue();
+                    + "passes %s (%s); waiting: %s; the log:%n%s", firstLanded, lsn, flowing,
+                    waits, tail(log).replaceAll("(?m)^.*(hikari|progress).*\\R", "")).isTrue();
             awaitMark("bronze.added__changes", follower, log);
+            awaitMark("bronze.second__changes", follower, log);
         }
         awaitCheckpoint(source.value("SELECT pg_current_wal_lsn()"));
         assertEqualToSource("added");

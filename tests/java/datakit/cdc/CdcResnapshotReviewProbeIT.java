@@ -128,6 +128,8 @@ class CdcResnapshotReviewProbeIT {
         boolean reachedAgain = reached && awaitCheckpoint(follower, source.value("SELECT pg_current_wal_lsn()"));
         assertThat(reachedAgain && follower.isAlive()).as("the follower still streams after a renamed added table; its log:\n"
             + Files.readString(log)).isTrue();
+        // A followed run loads a table new to it beside its stream: it lands after the checkpoint may have passed.
+        awaitMarked(follower, "coalesce(to_regclass('bronze.extra_v2__changes'), to_regclass('bronze.extra__changes'))");
         String bronze = warehouse.value("SELECT coalesce(to_regclass('bronze.extra_v2')::text, to_regclass('bronze.extra')::text)");
         assertThat(bronze).as("a bronze table of the added table").isNotNull();
         List<List<String>> snapshot = warehouse.rows("SELECT id FROM " + bronze + " ORDER BY 1");
@@ -135,6 +137,18 @@ class CdcResnapshotReviewProbeIT {
         var all = new ArrayList<>(snapshot);
         all.addAll(inserted);
         assertThat(all).containsExactlyInAnyOrderElementsOf(source.rows("SELECT id FROM extra_v2"));
+    }
+
+    /** Waits until the change table {@code regclass} (an SQL expression, NULL while it does not exist) has its snapshot mark. */
+    void awaitMarked(Process follower, String regclass) throws InterruptedException {
+        for (int i = 0; i < 600 && follower.isAlive(); i++) {
+            String table = warehouse.value("SELECT " + regclass + "::text");
+            if (table != null && warehouse.value("SELECT count(*) FROM " + table + " WHERE _cdc_op = 'snapshot'").equals("1")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no snapshot mark in " + regclass);
     }
 
     /** --dry-run with --resnapshot: nothing made (no temporary slot, no mark), and the plan says the table would be reloaded. */
@@ -306,6 +320,9 @@ class CdcResnapshotReviewProbeIT {
         source.execute("INSERT INTO b VALUES (3)", "UPDATE a SET note = 'later' WHERE id = 6", "UPDATE items SET n = 1 WHERE id = 1");
         boolean reachedAgain = reached && awaitCheckpoint(follower, source.value("SELECT pg_current_wal_lsn()"));
         assertThat(reachedAgain).as(Files.readString(log)).isTrue();
+        // Copied beside the stream, one after the other: each lands after the checkpoint may have passed.
+        awaitMarked(follower, "to_regclass('bronze.a__changes')");
+        awaitMarked(follower, "to_regclass('bronze.b__changes')");
         follower.destroy();
         assertThat(follower.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(warehouse.rows("SELECT id, note, extra FROM bronze.a ORDER BY id")).as(Files.readString(log))
