@@ -150,7 +150,9 @@ class CdcBesideCopyReviewProbeIT {
         source.execute("ALTER PUBLICATION " + slot + " ADD TABLE " + table);
         writer.added.set(true);
         for (int i = 0; i < 600; i++) {
-            if (Integer.parseInt(loadingCuts()) >= loadingCuts) {
+            // Loading, and the copy begun: its cut is made (beside the stream), so what the probe changes next is after it.
+            if (Integer.parseInt(loadingCuts()) >= loadingCuts && !warehouse.value("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                    + "'COPY %\\_bronze\\_staging\\_%'").equals("0")) {
                 return;
             }
             Thread.sleep(50);

@@ -139,6 +139,34 @@ class CdcTableSnapshotIT {
     }
 
     @Test
+    void aLongTransactionOnTheSourceHoldsBackTheNewTablesCutButNotTheStream() throws Exception {
+        ok("--table", "orders");
+        Path log = Files.createTempFile("cdc-follow-long", ".log");
+        Process follower = Datakits.start("PostgresCdc", env(), log, "--slot", slot, "--follow");
+        started.add(follower);
+        try (var writer = new Writer(source); Connection open = source.connect(); Statement statement = open.createStatement()) {
+            awaitStreaming();
+            open.setAutoCommit(false);
+            statement.execute("INSERT INTO orders (note) VALUES ('long')"); // a transaction in progress, with an id
+            source.execute("ALTER PUBLICATION " + slot + " ADD TABLE added");
+            Thread.sleep(1000);
+            // The cut waits for the open transaction; the stream does not: other changes committed since land.
+            awaitCheckpoint(source.value("SELECT pg_current_wal_lsn()"));
+            assertThat(warehouse.value("SELECT count(*) FROM bronze.added__changes WHERE _cdc_op = 'snapshot'")).isEqualTo("0");
+            open.commit();
+            for (int i = 0; i < 300 && !warehouse.value("SELECT count(*) FROM bronze.added__changes WHERE _cdc_op = 'snapshot'").equals("1"); i++) {
+                Thread.sleep(100);
+            }
+            Thread.sleep(500);
+        }
+        awaitCheckpoint(source.value("SELECT pg_current_wal_lsn()"));
+        follower.destroy();
+        assertThat(follower.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertOrdersEachOnce();
+        assertSnapshotAndChangesMeetExactly("bronze.added", "added to the stream");
+    }
+
+    @Test
     void withApplyATableAddedWhileFollowingIsCopiedBesideTheStreamAndKeptEqualToTheSource() throws Exception {
         // Big enough that its copy takes a while: the other table's changes land meanwhile.
         source.execute("INSERT INTO added SELECT g, 0, repeat('x', 300) FROM generate_series(100000, 400000) g",

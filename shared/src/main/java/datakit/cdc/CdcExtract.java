@@ -221,13 +221,12 @@ public final class CdcExtract {
                     return null;
                 });
                 // And a table a followed run was loading beside its stream when it ended: loaded again, from a new snapshot.
-                Map<Long, TableSnapshot.Cut> unlanded = warehouse.inTransaction(connection -> checkpoints.cuts(connection, request.stream(),
-                    true));
+                java.util.Set<Long> unlanded = warehouse.inTransaction(connection -> checkpoints.loading(connection, request.stream()));
                 // A followed run loads a new table beside its stream, which finds it within seconds; a bounded one before it streams.
                 List<TableRef> fresh = unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList();
                 loadedBeside = request.follow() ? fresh : List.of();
                 var added = new ArrayList<>(request.follow() ? List.<TableRef>of() : fresh);
-                (unlanded.isEmpty() ? Map.<Long, TableRef>of() : src.tablesNamed(List.copyOf(unlanded.keySet()))).values().stream()
+                (unlanded.isEmpty() ? Map.<Long, TableRef>of() : src.tablesNamed(List.copyOf(unlanded))).values().stream()
                     .filter(published::contains).filter(t -> !added.contains(t)).forEach(added::add);
                 for (TableRef table : added) {
                     taken.add(snapshots.take(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, lock::inTransaction));

@@ -227,8 +227,8 @@ final class ChangeCapture {
         if (identities == null) {
             identities = TableIdentities.read(batch.connection(), bronzeSchema, stream);
             var checkpoints = new SlotCheckpoint(bronzeSchema);
-            cuts.putAll(checkpoints.cuts(batch.connection(), stream, false));
-            loading.addAll(checkpoints.cuts(batch.connection(), stream, true).keySet());
+            cuts.putAll(checkpoints.cuts(batch.connection(), stream));
+            loading.addAll(checkpoints.loading(batch.connection(), stream));
         }
     }
 
@@ -278,13 +278,12 @@ final class ChangeCapture {
     }
 
     /**
-     * A snapshot of the table was cut, and its copy goes on beside the stream: its changes land from {@code cut} on, and
-     * with --apply wait in its change table until the copy is in ({@link #landed}).
+     * The table is being loaded beside the stream, its cut not made yet: its changes land (those before the cut go when it
+     * lands), and with --apply wait in its change table until the copy is in ({@link #landed}).
      */
-    void loading(TableSnapshot.Cut cut) {
-        awaiting.remove(cut.oid());
-        cuts.put(cut.oid(), cut);
-        loading.add(cut.oid());
+    void loading(long oid) {
+        awaiting.remove(oid);
+        loading.add(oid);
     }
 
     /**
@@ -297,6 +296,8 @@ final class ChangeCapture {
     void landed(TableSnapshot.Cut cut, Supplier<PgOutput.Relation> current) throws SQLException {
         readKnown();
         loading.remove(cut.oid());
+        // Changes before the cut that come again (a restart below it) are in the snapshot: they do not land again.
+        cuts.put(cut.oid(), cut);
         DSLContext db = Sql.using(batch.connection());
         ChangeTable table = relations.get(cut.oid());
         if (table == null) {

@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
@@ -379,45 +380,78 @@ final class ChangeStream {
             }
             TableRef table = named.get();
             TableIdentities identities = TableIdentities.read(warehouse, src, bronzeSchema, request.stream(), List.of(table));
-            TableSnapshot.Pending pending = snapshots.cut(table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, true);
-            try {
-                position.begin(connection);
-                snapshots.prepare(connection, pending, identities, true);
-                position.record(connection, checkpoint);
-            } catch (SQLException | RuntimeException e) {
-                pending.close();
-                throw e;
-            }
-            capture.loading(pending.cut());
-            run.info("%s is new to the stream: loading it from a snapshot at %s beside the stream".formatted(table, pending.cut().lsn()));
-            Database target = Database.open(warehouse.settings(), Database.Access.READ_WRITE);
-            CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
+            position.begin(connection);
+            snapshots.prepareLoading(connection, table, oid, identities);
+            position.record(connection, checkpoint);
+            capture.loading(oid);
+            run.info("%s is new to the stream: loading it from a snapshot beside the stream".formatted(table));
+            copies.add(Copy.start(table, identities, Database.open(warehouse.settings(), Database.Access.READ_WRITE), copy -> {
+                // Beside the stream, with a source connection of its own: making the cut waits for the transactions in progress.
+                try (CdcSource asked = CdcSource.open(source.settings())) {
+                    TableSnapshot.Pending pending = snapshots.cut(asked, table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, true);
+                    copy.pending.set(pending);
+                    try {
+                        copy.target.inTransaction(transaction -> {
+                            snapshots.copy(transaction, pending);
+                            return null;
+                        });
+                    } finally {
+                        // The source's DDL on the table waits for the snapshot's transaction: it ends with the copy, not the landing.
+                        pending.endSnapshot();
+                    }
+                }
+            }));
+            return;
+        }
+    }
+
+    /**
+     * A table's load beside the stream: its cut and its copy, on a thread of their own, on connections of their own (a
+     * warehouse pool here, a source connection and pool in the work).
+     */
+    private static final class Copy {
+        final TableRef table;
+        final TableIdentities identities;
+        final Database target;
+        /** The snapshot, once its cut is made. */
+        final AtomicReference<TableSnapshot.Pending> pending = new AtomicReference<>();
+        private CompletableFuture<Void> done;
+
+        private Copy(TableRef table, TableIdentities identities, Database target) {
+            this.table = table;
+            this.identities = identities;
+            this.target = target;
+        }
+
+        @FunctionalInterface
+        interface Work {
+            void run(Copy copy) throws SQLException;
+        }
+
+        static Copy start(TableRef table, TableIdentities identities, Database target, Work work) {
+            var copy = new Copy(table, identities, target);
+            copy.done = CompletableFuture.runAsync(() -> {
                 try {
-                    target.inTransaction(transaction -> {
-                        snapshots.copy(transaction, pending);
-                        return null;
-                    });
+                    work.run(copy);
                 } catch (SQLException e) {
                     throw new CompletionException(e);
-                } finally {
-                    // The source's DDL on the table waits for the snapshot's transaction: it ends with the copy, not the landing.
-                    pending.endSnapshot();
                 }
             }, task -> {
                 Thread thread = new Thread(task, "cdc-table-copy");
                 thread.setDaemon(true);
                 thread.start();
             });
-            copies.add(new Copy(pending, identities, target, done));
-            return;
+            return copy;
         }
-    }
 
-    /** A table's copy going on beside the stream: its snapshot, and the warehouse pool it copies on. */
-    private record Copy(TableSnapshot.Pending pending, TableIdentities identities, Database target, CompletableFuture<Void> done) {
+        CompletableFuture<Void> done() {
+            return done;
+        }
+
+        /** Ends the copy's snapshot (a copy still reading in it fails) and its connections. */
         void close() {
             try {
-                pending.close();
+                Optional.ofNullable(pending.get()).ifPresent(TableSnapshot.Pending::close);
             } finally {
                 target.close();
             }
@@ -433,14 +467,13 @@ final class ChangeStream {
             copy.close();
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw DatakitException.failed(("Loading %s, new to the stream, from its snapshot failed: %s. Bronze holds every other change "
-                + "up to %s; the next run loads the table from a new snapshot.").formatted(copy.pending().table(), cause instanceof SQLException
+                + "up to %s; the next run loads the table from a new snapshot.").formatted(copy.table, cause instanceof SQLException
                 sql ? SqlErrors.serverMessage(sql) : cause.toString(), checkpoint), cause instanceof Exception exception ? exception : e);
         }
         try {
             position.begin(connection);
-            TableSnapshot.Taken loaded = snapshots.land(connection, copy.pending(), copy.identities());
-            capture.landed(loaded.cut(), () -> src.relations(List.of(copy.pending().table()), request.publication(), Optional.empty())
-                .getFirst());
+            TableSnapshot.Taken loaded = snapshots.land(connection, copy.pending.get(), copy.identities);
+            capture.landed(loaded.cut(), () -> src.relations(List.of(copy.table), request.publication(), Optional.empty()).getFirst());
             position.record(connection, checkpoint);
             newTables.add(loaded);
             run.info("%s is new to the stream: loaded %,d rows from a snapshot at %s; its changes land from there"
@@ -463,7 +496,7 @@ final class ChangeStream {
                 // The copy failed as its session ended, or still runs on a daemon thread: the next run loads the table.
             }
             run.warn("%s, new to the stream, was not loaded before the run ended: the next run loads it from a new snapshot"
-                .formatted(copy.pending().table()));
+                .formatted(copy.table));
         }
         copies.clear();
     }

@@ -147,16 +147,28 @@ final class SlotCheckpoint {
             Long.toString(cut.oid()), cut.lsn().toString(), cut.added(), cut.partial(), loading, stream);
     }
 
-    /** The cuts of the tables the stream loaded from snapshots while it ran, by oid; with {@code loading}, only those whose copy is not in. */
-    Map<Long, TableSnapshot.Cut> cuts(Connection connection, String stream, boolean loading) {
+    /** The cuts of the tables the stream loaded from snapshots while it ran, by oid (a table whose cut is being made has none). */
+    Map<Long, TableSnapshot.Cut> cuts(Connection connection, String stream) {
         var cuts = new LinkedHashMap<Long, TableSnapshot.Cut>();
         Sql.using(connection).resultQuery("SELECT t.key::bigint, t.value -> 'snapshot' ->> 'lsn', (t.value -> 'snapshot' ->> 'added')::boolean, "
                 + "(t.value -> 'snapshot' ->> 'partial')::boolean FROM " + table + ", jsonb_each(coalesce(state -> 'tables', '{}')) t "
-                + "WHERE stream = ? AND partition_name = '' AND t.value -> 'snapshot' IS NOT NULL AND (NOT ? OR coalesce((t.value -> "
-                + "'snapshot' ->> 'loading')::boolean, false))", stream, loading)
+                + "WHERE stream = ? AND partition_name = '' AND t.value -> 'snapshot' ->> 'lsn' IS NOT NULL", stream)
             .forEach(r -> cuts.put(r.get(0, Long.class), new TableSnapshot.Cut(r.get(0, Long.class), Lsn.parse(r.get(1, String.class)),
                 r.get(2, Boolean.class), r.get(3, Boolean.class))));
         return cuts;
+    }
+
+    /** The tables being loaded beside the stream whose copy is not in (the run loading them may have ended), by oid. */
+    java.util.Set<Long> loading(Connection connection, String stream) {
+        return new java.util.LinkedHashSet<>(Sql.using(connection).resultQuery("SELECT t.key::bigint FROM " + table + ", jsonb_each(coalesce("
+                + "state -> 'tables', '{}')) t WHERE stream = ? AND partition_name = '' AND coalesce((t.value -> 'snapshot' ->> 'loading')::boolean, "
+                + "false)", stream).fetch(0, Long.class));
+    }
+
+    /** Records that the table {@code oid}, new to the stream, is being loaded beside it: its cut is not made yet. */
+    void saveLoading(Connection transaction, String stream, long oid) {
+        Sql.using(transaction).execute("UPDATE " + table + " SET state = jsonb_set(state, ARRAY['tables', ?::text, 'snapshot'], "
+            + "jsonb_build_object('added', true, 'loading', true)) WHERE stream = ? AND partition_name = ''", Long.toString(oid), stream);
     }
 
     public void delete(Connection transaction, String stream) {

@@ -127,7 +127,7 @@ final class TableSnapshot {
      * meanwhile: this is how a run loads tables before it streams.
      */
     Taken take(TableRef table, Reason reason, Optional<String> where, TableIdentities identities, Landing landing) throws SQLException {
-        try (Pending pending = cut(table, reason, where, identities, false)) {
+        try (Pending pending = cut(src, table, reason, where, identities, false)) {
             Taken[] taken = new Taken[1];
             landing.in(connection -> {
                 copy(connection, pending);
@@ -198,15 +198,16 @@ final class TableSnapshot {
 
     /**
      * Makes the cut: a temporary slot whose exported snapshot a source session imports, before the slot's session ends (which
-     * ends that snapshot). With {@code ownConnection} the session comes from a pool of its own, so a copy may hold it while
-     * the stream asks the source for what it needs.
+     * ends that snapshot). {@code asked} answers the questions about the table (the run's source connection, or beside the
+     * stream one of the copy's own). With {@code ownConnection} the session comes from a pool of its own, so a copy may hold
+     * it while the stream asks the source for what it needs.
      */
-    Pending cut(TableRef table, Reason reason, Optional<String> where, TableIdentities identities, boolean ownConnection)
+    Pending cut(CdcSource asked, TableRef table, Reason reason, Optional<String> where, TableIdentities identities, boolean ownConnection)
             throws SQLException {
-        identities.know(src, List.of(table));
-        List<String> key = src.rowKey(table);
+        identities.know(asked, List.of(table));
+        List<String> key = asked.rowKey(table);
         TableRef target = identities.bronze(table);
-        long oid = src.oids(List.of(table)).getOrDefault(table, 0L);
+        long oid = asked.oids(List.of(table)).getOrDefault(table, 0L);
         DatakitException.check(oid != 0, "%s is no longer on the source, so it cannot be loaded from a snapshot.", table);
         if (where.isEmpty()) {
             bronze.refuseReplacingUnderViews(table, target, reason.words());
@@ -216,7 +217,7 @@ final class TableSnapshot {
         try (ReplicationSession cutter = ReplicationSession.open(source.settings())) {
             ReplicationSession.NewSlot made = makeCut(cutter, table, reason);
             // Everything the snapshot serves is imported before the cutter's next command (its end), which ends the snapshot.
-            var landings = bronze.landings(src.relations(List.of(table), request.publication(), Optional.of(made.snapshot())));
+            var landings = bronze.landings(asked.relations(List.of(table), request.publication(), Optional.of(made.snapshot())));
             SourceSession session = SourceSession.begin(own.orElse(source), Optional.of(made.snapshot()));
             Cut cut = new Cut(oid, made.consistentPoint(), reason == Reason.ADDED, where.isPresent());
             run.info("%s: snapshot at %s (%s)".formatted(table, cut.lsn(), reason.words()));
@@ -274,14 +275,38 @@ final class TableSnapshot {
         bronze.prepareChangeTables(transaction, src, pending.landings, request, identities);
         identities.followAll(transaction, List.of(pending.table));
         if (pending.cut.added()) {
-            Sql.using(transaction).execute("DELETE FROM " + new ChangeTable(pending.table, pending.target).ref().sql() + " WHERE _cdc_lsn < "
-                + Sql.literal(pending.cut.lsn().toString()) + "::pg_lsn");
+            deleteBeforeCut(transaction, pending);
         }
         new SlotCheckpoint(bronzeSchema).saveCut(transaction, request.stream(), pending.cut, loading);
     }
 
-    /** Once the copy is in: the change table's mark, the column hashes, and the cut no longer loading, in the caller's transaction. */
+    private static void deleteBeforeCut(Connection transaction, Pending pending) {
+        Sql.using(transaction).execute("DELETE FROM " + new ChangeTable(pending.table, pending.target).ref().sql() + " WHERE _cdc_lsn < "
+            + Sql.literal(pending.cut.lsn().toString()) + "::pg_lsn");
+    }
+
+    /**
+     * Readies the stream for a table new to it whose cut is made beside the stream ({@link #cut} on the copy's thread), in the
+     * caller's transaction: its change table, made from the source's catalog now, the table followed by identity, and the
+     * table marked loading. Its changes land from now on; those before its cut are in its snapshot, and go at its landing.
+     */
+    void prepareLoading(Connection transaction, TableRef table, long oid, TableIdentities identities) {
+        identities.know(src, List.of(table));
+        bronze.prepareChangeTables(transaction, src, bronze.landings(src.relations(List.of(table), request.publication(), Optional.empty())),
+            request, identities);
+        identities.followAll(transaction, List.of(table));
+        new SlotCheckpoint(bronzeSchema).saveLoading(transaction, request.stream(), oid);
+    }
+
+    /**
+     * Once the copy is in, in the caller's transaction: a table new to the stream loses the change rows from before its cut
+     * (they are in its snapshot; they landed while the cut was made beside the stream), then the change table's mark, the
+     * column hashes, and the cut, no longer loading.
+     */
     Taken land(Connection transaction, Pending pending, TableIdentities identities) {
+        if (pending.cut.added()) {
+            deleteBeforeCut(transaction, pending);
+        }
         var taken = new Taken(pending.cut, pending.table, pending.target, pending.rows, pending.reason, pending.where);
         identities.keepColumnHashes(transaction, pending.table, pending.hashes);
         mark(transaction, new ChangeTable(pending.table, pending.target), taken, Optional.empty());
