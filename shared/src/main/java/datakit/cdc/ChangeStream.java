@@ -385,10 +385,16 @@ final class ChangeStream {
             position.record(connection, checkpoint);
             capture.loading(oid);
             run.info("%s is new to the stream: loading it from a snapshot beside the stream".formatted(table));
-            copies.add(Copy.start(table, identities, Database.open(warehouse.settings(), Database.Access.READ_WRITE), copy -> {
+            copies.add(Copy.start(oid, table, identities, Database.open(warehouse.settings(), Database.Access.READ_WRITE), copy -> {
                 // Beside the stream, with a source connection of its own: making the cut waits for the transactions in progress.
                 try (CdcSource asked = CdcSource.open(source.settings())) {
-                    TableSnapshot.Pending pending = snapshots.cut(asked, table, TableSnapshot.Reason.ADDED, Optional.empty(), identities, true);
+                    // By identity again: the table may have been renamed or dropped meanwhile.
+                    Optional<TableRef> now = Optional.ofNullable(asked.tablesNamed(List.of(oid)).get(oid));
+                    if (now.isEmpty()) {
+                        return;
+                    }
+                    TableSnapshot.Pending pending = snapshots.cut(asked, now.get(), TableSnapshot.Reason.ADDED, Optional.empty(), identities,
+                        true);
                     copy.pending.set(pending);
                     try {
                         copy.target.inTransaction(transaction -> {
@@ -410,6 +416,7 @@ final class ChangeStream {
      * warehouse pool here, a source connection and pool in the work).
      */
     private static final class Copy {
+        final long oid;
         final TableRef table;
         final TableIdentities identities;
         final Database target;
@@ -417,7 +424,8 @@ final class ChangeStream {
         final AtomicReference<TableSnapshot.Pending> pending = new AtomicReference<>();
         private CompletableFuture<Void> done;
 
-        private Copy(TableRef table, TableIdentities identities, Database target) {
+        private Copy(long oid, TableRef table, TableIdentities identities, Database target) {
+            this.oid = oid;
             this.table = table;
             this.identities = identities;
             this.target = target;
@@ -428,8 +436,8 @@ final class ChangeStream {
             void run(Copy copy) throws SQLException;
         }
 
-        static Copy start(TableRef table, TableIdentities identities, Database target, Work work) {
-            var copy = new Copy(table, identities, target);
+        static Copy start(long oid, TableRef table, TableIdentities identities, Database target, Work work) {
+            var copy = new Copy(oid, table, identities, target);
             copy.done = CompletableFuture.runAsync(() -> {
                 try {
                     work.run(copy);
@@ -469,6 +477,14 @@ final class ChangeStream {
             throw DatakitException.failed(("Loading %s, new to the stream, from its snapshot failed: %s. Bronze holds every other change "
                 + "up to %s; the next run loads the table from a new snapshot.").formatted(copy.table, cause instanceof SQLException
                 sql ? SqlErrors.serverMessage(sql) : cause.toString(), checkpoint), cause instanceof Exception exception ? exception : e);
+        }
+        if (copy.pending.get() == null) {
+            // Dropped before its cut: what landed of it stays as its history, and nothing more comes.
+            copy.close();
+            capture.gone(copy.oid);
+            warnings.add("%s joined the stream and was dropped before it could be loaded: its change table holds what came of it"
+                .formatted(copy.table));
+            return;
         }
         try {
             position.begin(connection);
