@@ -322,10 +322,12 @@ public final class FullExtract {
      * and the stream locked again, as the commit ended the transaction's lock.
      */
     private CopyPipe.Result copy(Connection connection, Loads loads, Stream stream, RunLog runs) throws SQLException {
-        if (splitting.streams() > 1 && splitting.permit().tryAcquire()) {
+        // Only a big table asks for the set's permit: a small one holding it for a moment left a big one beside it unsplit.
+        List<Part> ranges = splitting.streams() > 1
+            ? new PartitionedSource(session, loads.plan()).blockRangesWhenBig(splitting.streams(), splitting.fromBytes()) : List.of();
+        if (!ranges.isEmpty() && splitting.permit().tryAcquire()) {
             try {
-                List<Part> ranges = new PartitionedSource(session, loads.plan()).blockRangesWhenBig(splitting.streams(), splitting.fromBytes());
-                Optional<String> copyIn = ranges.isEmpty() ? Optional.empty() : loads.load().prepareForParallelCopies();
+                Optional<String> copyIn = loads.load().prepareForParallelCopies();
                 if (copyIn.isPresent()) {
                     return inBlockRanges(connection, loads, stream, runs, ranges, copyIn.get());
                 }
