@@ -9,6 +9,7 @@ import datakit.report.Sizes;
 import datakit.sql.TableRef;
 import java.io.PrintWriter;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -109,7 +110,7 @@ final class CdcDryRun {
 
     /** The tables a resumed run would load from a snapshot inside the stream, each with why, in words. */
     private static List<String> tableSnapshots(CdcRequest request, List<TableRef> withoutChangeTable) {
-        var snapshots = new java.util.ArrayList<String>();
+        var snapshots = new ArrayList<String>();
         if (!request.snapshotNever()) {
             withoutChangeTable.forEach(t -> snapshots.add(t + " would be loaded from a snapshot (new to the stream)"));
         }

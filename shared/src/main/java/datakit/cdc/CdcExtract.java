@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
@@ -221,7 +222,7 @@ public final class CdcExtract {
                     return null;
                 });
                 // And a table a followed run was loading beside its stream when it ended: loaded again, from a new snapshot.
-                java.util.Set<Long> unlanded = warehouse.inTransaction(connection -> checkpoints.loading(connection, request.stream()));
+                Set<Long> unlanded = warehouse.inTransaction(connection -> checkpoints.loading(connection, request.stream()));
                 // A followed run loads a new table beside its stream, which finds it within seconds; a bounded one before it streams.
                 List<TableRef> fresh = unprepared.stream().filter(t -> !prepareOnly.contains(t)).toList();
                 loadedBeside = request.follow() ? fresh : List.of();

@@ -15,6 +15,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,11 +57,11 @@ final class ChangeCapture {
     /** Of the tables followed, those with a cut: their changes before it are not applied. */
     private final Map<ChangeTable, TableSnapshot.Cut> applyCuts = new HashMap<>();
     /** Tables of the stream found to have their change table: not new to it. */
-    private final java.util.Set<Long> settled = new java.util.HashSet<>();
+    private final Set<Long> settled = new HashSet<>();
     /** Tables new to the stream that were dropped before their snapshot: nothing of them lands. */
-    private final java.util.Set<Long> gone = new java.util.HashSet<>();
+    private final Set<Long> gone = new HashSet<>();
     /** Tables whose copy goes on beside the stream, by oid: with --apply their changes wait in the change table. */
-    private final java.util.Set<Long> loading = new java.util.HashSet<>();
+    private final Set<Long> loading = new HashSet<>();
     /** The oid of each table followed. */
     private final Map<ChangeTable, Long> oids = new HashMap<>();
     /** Tables new to the stream, by oid, whose changes are left out until their snapshot is taken. */

@@ -5,8 +5,10 @@ import datakit.sql.TableRef;
 import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -159,8 +161,8 @@ final class SlotCheckpoint {
     }
 
     /** The tables being loaded beside the stream whose copy is not in (the run loading them may have ended), by oid. */
-    java.util.Set<Long> loading(Connection connection, String stream) {
-        return new java.util.LinkedHashSet<>(Sql.using(connection).resultQuery("SELECT t.key::bigint FROM " + table + ", jsonb_each(coalesce("
+    Set<Long> loading(Connection connection, String stream) {
+        return new LinkedHashSet<>(Sql.using(connection).resultQuery("SELECT t.key::bigint FROM " + table + ", jsonb_each(coalesce("
                 + "state -> 'tables', '{}')) t WHERE stream = ? AND partition_name = '' AND coalesce((t.value -> 'snapshot' ->> 'loading')::boolean, "
                 + "false)", stream).fetch(0, Long.class));
     }

@@ -28,6 +28,7 @@ import datakit.wal.Lsn;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,7 +51,7 @@ final class StreamTables {
     /** Change tables (and --apply bronze tables) made, in words. */
     private final List<String> prepared = new ArrayList<>();
     /** The schema changes the snapshot and the tables made recorded, and what they could not keep exact. */
-    private final List<Recorded> recorded = java.util.Collections.synchronizedList(new ArrayList<>()); // a copy beside the stream adds too
+    private final List<Recorded> recorded = Collections.synchronizedList(new ArrayList<>()); // a copy beside the stream adds too
     private final List<String> warnings = new ArrayList<>();
 
     /**

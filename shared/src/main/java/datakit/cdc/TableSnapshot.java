@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.jooq.exception.DataAccessException;
@@ -156,7 +157,7 @@ final class TableSnapshot {
         final Optional<Database> own;
         volatile long rows;
         volatile Map<String, String> hashes = Map.of();
-        private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean ended = new AtomicBoolean();
 
         private Pending(Cut cut, TableRef table, TableRef target, Reason reason, Optional<String> where, List<String> key,
                         Map<PgOutput.Relation, Map<String, String>> landings, SourceSession session, Optional<Database> own) {
